@@ -1,0 +1,31 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+SAMPLE := data/customers-sample.csv
+
+.PHONY: demo test lint clean-venv check-python
+
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "reporter needs Python 3.11 or newer; found: $$($(PYTHON) --version 2>&1). Install python3.11 and run again, or set PYTHON=python3.11."; exit 2; }
+
+$(VENV)/.installed: pyproject.toml | check-python
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+demo: $(VENV)/.installed
+	$(PY) -m reporter sample --rows 2240 --seed 2240 --out $(SAMPLE)
+	$(PY) -m reporter run --config config/reporter.yaml
+
+test: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+
+clean-venv:
+	rm -rf $(VENV)

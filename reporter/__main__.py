@@ -1,0 +1,7 @@
+"""`python -m reporter` is the same as the `reporter` console script."""
+
+import sys
+
+from reporter.cli import main
+
+sys.exit(main())

@@ -1,0 +1,197 @@
+"""The two YAML files a user edits: `reporter.yaml` (how to run) and `personas.yaml` (what to call
+the segments). pydantic gives types, defaults and `extra="forbid"` so that a typo in a key is an
+error, not a silently ignored setting. Paths in a config file are relative to that file, so a
+scheduler can start `reporter` from any working directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from reporter.errors import ConfigError
+from reporter.yamlsource import describe_validation_errors, read_yaml_mapping
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(Strict):
+    path: str = Field(description="Customer file or glob; with a glob the newest file is used.")
+    date_format: str | None = Field(
+        default=None, description="strftime format of Dt_Customer, e.g. '%d-%m-%Y'."
+    )
+
+
+class OutputConfig(Strict):
+    dir: str = "../output"
+
+
+class CleanConfig(Strict):
+    min_age: int = Field(default=18, ge=0)
+    max_age: int = Field(default=100, ge=1)
+    max_income: float = Field(default=200_000, gt=0)
+
+    @model_validator(mode="after")
+    def _ages_ordered(self) -> CleanConfig:
+        if self.min_age >= self.max_age:
+            raise ValueError("min_age must be smaller than max_age")
+        return self
+
+
+class SegmentationConfig(Strict):
+    k: int | Literal["auto"] = "auto"
+    k_min: int = Field(default=3, ge=2)
+    k_max: int = Field(default=8, ge=2)
+    seed: int = 42
+    pca_variance: float = Field(default=0.9, gt=0, le=1)
+    silhouette_sample_size: int = Field(default=5000, ge=100)
+    elbow_silhouette_tolerance: float = Field(default=0.05, ge=0, le=1)
+    features: list[str] = Field(
+        default_factory=lambda: [
+            "income",
+            "total_spending",
+            "total_purchases",
+            "recency",
+            "age",
+            "tenure_days",
+            "children",
+            "deal_share",
+            "web_visits",
+            "spend_per_purchase",
+        ],
+        min_length=2,
+    )
+    categorical: list[str] = Field(default_factory=lambda: ["education", "living_with"])
+
+    @model_validator(mode="after")
+    def _k_range(self) -> SegmentationConfig:
+        if self.k_min > self.k_max:
+            raise ValueError("k_min must not be larger than k_max")
+        if isinstance(self.k, int) and self.k < 2:
+            raise ValueError("k must be 'auto' or an integer of at least 2")
+        return self
+
+
+class BriefConfig(Strict):
+    title: str = "SmartCart weekly customer brief"
+    scatter_points: int = Field(default=3000, ge=100)
+
+
+class ReporterConfig(Strict):
+    source: SourceConfig
+    output: OutputConfig = OutputConfig()
+    clean: CleanConfig = CleanConfig()
+    segmentation: SegmentationConfig = SegmentationConfig()
+    brief: BriefConfig = BriefConfig()
+    personas_file: str = "personas.yaml"
+
+
+class RuleGroup(Strict):
+    all: list[str] | None = None
+    any: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> RuleGroup:
+        if (self.all is None) == (self.any is None):
+            raise ValueError("give exactly one of 'all' or 'any', each a list of conditions")
+        return self
+
+    @property
+    def mode(self) -> str:
+        return "all" if self.all is not None else "any"
+
+    @property
+    def conditions(self) -> list[str]:
+        return self.all if self.all is not None else (self.any or [])
+
+
+HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
+
+
+class PersonaSpec(Strict):
+    name: str = Field(min_length=1, max_length=40)
+    description: str = ""
+    color: str = Field(default="#7f8c8d", pattern=HEX_COLOUR)
+    priority: int = 100
+    rules: RuleGroup | None = None
+    actions: list[str] = Field(default_factory=list)
+
+
+class PersonasFile(Strict):
+    fallback: str
+    personas: list[PersonaSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _fallback_exists(self) -> PersonasFile:
+        names = [p.name for p in self.personas]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"persona names must be unique; repeated: {', '.join(duplicates)}")
+        if self.fallback not in names:
+            raise ValueError(f"fallback '{self.fallback}' is not one of the personas: {names}")
+        return self
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a run needs to know from the user's files, with resolved paths."""
+
+    path: Path
+    settings: ReporterConfig
+    personas_path: Path
+    personas: PersonasFile
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.settings.output.dir)
+
+    def fingerprint(self) -> str:
+        """sha256 of both files' validated content: equal settings give equal hashes."""
+        payload = {
+            "settings": self.settings.model_dump(mode="json"),
+            "personas": self.personas.model_dump(mode="json"),
+        }
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()
+
+
+def _parse(model: type[Strict], path: Path) -> Strict:
+    document, text = read_yaml_mapping(path)
+    try:
+        return model.model_validate(document)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_errors(path, text, exc)) from None
+
+
+def load_config(path: str | Path) -> Config:
+    """Read and validate reporter.yaml and the personas file it names."""
+    config_path = Path(path).expanduser().resolve()
+    settings = _parse(ReporterConfig, config_path)
+    personas_path = Path(settings.personas_file).expanduser()
+    if not personas_path.is_absolute():
+        personas_path = config_path.parent / personas_path
+    personas = _parse(PersonasFile, personas_path)
+    return Config(config_path, settings, personas_path, personas)
+
+
+def dump_schema(model: type[BaseModel]) -> str:
+    """JSON Schema for editors (kept here so the schema always matches the models)."""
+    return json.dumps(model.model_json_schema(), indent=2)
+
+
+__all__ = ["Config", "PersonaSpec", "PersonasFile", "ReporterConfig", "load_config"]

@@ -1,0 +1,162 @@
+"""The embedded sample: a synthetic customer table in the exact SmartCart schema.
+
+Customers are drawn from latent types that marketing teams recognise (affluent high spenders,
+mainstream households, budget families buying on deals, lapsing customers, web browsers who
+visit often and buy little), so the segmentation has real structure to find. The figures are
+calibrated against the real seed table (medians of income, total spend and recency) and the
+real file's oddities are kept on purpose, so cleaning is exercised on every demo run.
+The same seed gives the same file, byte for byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reporter.schema import COLUMNS, SPEND_COLUMNS
+
+FIRST_JOINED = date(2012, 7, 30)
+DEFAULT_AS_OF = date(2014, 6, 29)
+
+
+@dataclass(frozen=True)
+class CustomerType:
+    name: str
+    weight: float
+    income_mean: float
+    income_sd: float
+    spend_per_income: float  # median yearly spend per 1,000 of income
+    spend_sigma: float  # lognormal spread of spend around that median
+    kids: tuple[float, float, float]  # P(0, 1, 2 young children)
+    teens: tuple[float, float, float]
+    deals_mean: float
+    web_visits_mean: float
+    channel_mix: tuple[float, float, float]  # web, catalog, store
+    category_mix: tuple[float, float, float, float, float, float]  # wine..gold
+    recency_range: tuple[int, int]
+    response_rate: float
+
+
+TYPES = (
+    CustomerType(
+        "affluent", 0.24, 76_000, 11_000, 19.0, 0.35, (0.9, 0.1, 0.0), (0.7, 0.28, 0.02),
+        1.2, 3.0, (0.3, 0.3, 0.4), (0.48, 0.05, 0.32, 0.07, 0.05, 0.03), (0, 99), 0.28,
+    ),
+    CustomerType(
+        "mainstream", 0.28, 57_000, 10_000, 12.5, 0.55, (0.7, 0.28, 0.02), (0.35, 0.6, 0.05),
+        2.8, 5.0, (0.38, 0.14, 0.48), (0.55, 0.03, 0.2, 0.04, 0.04, 0.14), (0, 99), 0.12,
+    ),
+    CustomerType(
+        "budget_family", 0.30, 33_000, 9_000, 1.6, 0.75, (0.2, 0.7, 0.1), (0.5, 0.45, 0.05),
+        2.6, 7.2, (0.38, 0.06, 0.56), (0.35, 0.08, 0.25, 0.1, 0.08, 0.14), (0, 99), 0.08,
+    ),
+    CustomerType(
+        "lapsing", 0.10, 50_000, 15_000, 5.0, 0.8, (0.55, 0.4, 0.05), (0.5, 0.45, 0.05),
+        2.0, 5.0, (0.34, 0.16, 0.5), (0.5, 0.04, 0.25, 0.06, 0.05, 0.1), (70, 99), 0.04,
+    ),
+    CustomerType(
+        "web_browser", 0.08, 42_000, 12_000, 2.0, 0.7, (0.45, 0.5, 0.05), (0.6, 0.37, 0.03),
+        2.4, 8.5, (0.7, 0.05, 0.25), (0.4, 0.06, 0.28, 0.08, 0.06, 0.12), (0, 99), 0.10,
+    ),
+)
+
+EDUCATION = (("Graduation", 0.503), ("PhD", 0.217), ("Master", 0.165), ("2n Cycle", 0.091),
+             ("Basic", 0.024))
+MARITAL = (("Married", 0.386), ("Together", 0.259), ("Single", 0.2145), ("Divorced", 0.1036),
+           ("Widow", 0.0344))
+# Per 2,240 customers, as in the real table: odd values a cleaning stage must handle.
+RARE_MARITAL = (("Alone", 3), ("Absurd", 2), ("YOLO", 2))
+ODD_BIRTH_YEARS = (1893, 1899, 1900)
+MISSING_INCOME_RATE = 24 / 2240
+ODD_ROWS_FROM = 100  # smaller samples stay clean: a handful of rows would be all oddities
+
+
+def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF) -> pd.DataFrame:
+    """A customer table of `rows` customers in the SmartCart column order."""
+    if rows < 1:
+        raise ValueError("rows must be at least 1")
+    rng = np.random.default_rng(seed)
+    weights = np.array([t.weight for t in TYPES])
+    kinds = rng.choice(len(TYPES), size=rows, p=weights / weights.sum())
+    parts = [_customers_of_type(TYPES[k], int((kinds == k).sum()), rng) for k in range(len(TYPES))]
+    table = pd.concat(parts, ignore_index=True)
+    table = table.iloc[np.argsort(rng.permutation(rows), kind="stable")].reset_index(drop=True)
+    table.insert(0, "ID", rng.choice(max(rows * 5, 11_200), size=rows, replace=False))
+    table["Year_Birth"] = np.clip(np.round(rng.normal(1969, 11.7, rows)), 1940, 1996).astype(int)
+    table["Education"] = _pick(rng, EDUCATION, rows)
+    table["Marital_Status"] = _pick(rng, MARITAL, rows)
+    table["Dt_Customer"] = _join_dates(rng, rows, as_of)
+    table["Complain"] = (rng.random(rows) < 0.0094).astype(int)
+    if rows >= ODD_ROWS_FROM:
+        _add_oddities(table, rng)
+    return table[list(COLUMNS)]
+
+
+def _customers_of_type(kind: CustomerType, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    income = np.clip(rng.normal(kind.income_mean, kind.income_sd, n), 4_000, 160_000)
+    spend = np.exp(rng.normal(np.log(income / 1000 * kind.spend_per_income), kind.spend_sigma))
+    spend = np.clip(spend, 5, 2_600)
+    mix = rng.dirichlet(np.array(kind.category_mix) * 20, n)
+    amounts = np.round(mix * spend[:, None]).astype(int)
+    purchases = np.clip(np.round(0.5 + 4.2 * np.log1p(spend / 20) + rng.normal(0, 2.2, n)), 0, 40)
+    channels = rng.multinomial(purchases.astype(int), kind.channel_mix)
+    low, high = kind.recency_range
+    frame = pd.DataFrame(
+        {
+            "Income": np.round(income),
+            "Kidhome": rng.choice(3, size=n, p=kind.kids),
+            "Teenhome": rng.choice(3, size=n, p=kind.teens),
+            "Recency": rng.integers(low, high + 1, size=n),
+            "NumDealsPurchases": np.minimum(rng.poisson(kind.deals_mean, n), 15),
+            "NumWebPurchases": np.minimum(channels[:, 0], 27),
+            "NumCatalogPurchases": np.minimum(channels[:, 1], 28),
+            "NumStorePurchases": np.minimum(channels[:, 2], 13),
+            "NumWebVisitsMonth": np.minimum(rng.poisson(kind.web_visits_mean, n), 20),
+            "Response": (rng.random(n) < kind.response_rate).astype(int),
+        }
+    )
+    for column, values in zip(SPEND_COLUMNS, amounts.T, strict=True):
+        frame[column] = values
+    return frame
+
+
+def _pick(rng: np.random.Generator, options: tuple[tuple[str, float], ...], n: int) -> np.ndarray:
+    labels = [label for label, _ in options]
+    weights = np.array([weight for _, weight in options])
+    return rng.choice(labels, size=n, p=weights / weights.sum())
+
+
+def _join_dates(rng: np.random.Generator, n: int, as_of: date) -> list[str]:
+    span = (DEFAULT_AS_OF - FIRST_JOINED).days
+    days_before = rng.integers(0, span + 1, size=n)
+    days_before[rng.integers(n)] = 0  # the newest customer joined on the as-of date itself
+    return [(as_of - timedelta(days=int(d))).strftime("%d-%m-%Y") for d in days_before]
+
+
+def _add_oddities(table: pd.DataFrame, rng: np.random.Generator) -> None:
+    rows = len(table)
+    scale = rows / 2240
+    positions = iter(rng.permutation(rows))
+    for year in ODD_BIRTH_YEARS[: max(1, round(len(ODD_BIRTH_YEARS) * scale))]:
+        table.loc[next(positions), "Year_Birth"] = year
+    for label, count in RARE_MARITAL:
+        for _ in range(max(1, round(count * scale))):
+            table.loc[next(positions), "Marital_Status"] = label
+    for _ in range(max(1, round(scale))):
+        table.loc[next(positions), "Income"] = 666_666
+    missing = max(1, round(rows * MISSING_INCOME_RATE))
+    table.loc[[next(positions) for _ in range(missing)], "Income"] = np.nan
+
+
+def write(table: pd.DataFrame, out: Path) -> Path:
+    """Write the table as the real exports are written: comma-separated, dd-mm-YYYY dates."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table = table.assign(Income=table["Income"].astype("Int64"))
+    tmp = out.with_name(f".{out.name}.tmp")
+    table.to_csv(tmp, index=False, lineterminator="\n")
+    tmp.replace(out)
+    return out
