@@ -154,7 +154,7 @@ class Config:
 
     def resolve(self, relative: str) -> Path:
         candidate = Path(relative).expanduser()
-        return candidate if candidate.is_absolute() else (self.base_dir / candidate)
+        return candidate if candidate.is_absolute() else (self.base_dir / candidate).resolve()
 
     @property
     def output_dir(self) -> Path:

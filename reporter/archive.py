@@ -1,0 +1,115 @@
+"""Archive: one folder per run, built in a hidden temporary folder and renamed into place.
+
+A rename within one file system is atomic, so a reader (or the index, later) sees either a
+complete run folder or none; an interrupted run leaves only a `.partial-*` folder, which the
+next run removes once the process that made it is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pandas as pd
+
+PARTIAL_PREFIX = ".partial-"
+
+
+def new_run_id(now: datetime) -> str:
+    """Sortable within a day and unique across concurrent runs: HHMMSS-xxxx."""
+    return f"{now:%H%M%S}-{secrets.token_hex(2)}"
+
+
+def folder_name(now: datetime, run_id: str) -> str:
+    return f"{now:%Y-%m-%d}-{run_id}"
+
+
+class RunFolder:
+    """Write a run's files into a temporary folder; `publish()` makes them visible at once."""
+
+    def __init__(self, output_dir: Path, name: str):
+        self.output_dir = output_dir
+        self.final = output_dir / name
+        self.partial = output_dir / f"{PARTIAL_PREFIX}{name}-{os.getpid()}"
+        self.published = False
+
+    def __enter__(self) -> RunFolder:
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_partials(self.output_dir)
+        self.partial.mkdir()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if not self.published:
+            shutil.rmtree(self.partial, ignore_errors=True)
+
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.partial / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        path = self.partial / name
+        path.write_bytes(data)
+        return path
+
+    def write_json(self, name: str, document: dict[str, Any]) -> Path:
+        return self.write_text(name, json.dumps(document, indent=2, sort_keys=False) + "\n")
+
+    def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
+        path = self.partial / name
+        frame.to_csv(path, index=False, lineterminator="\n")
+        return path
+
+    def publish(self) -> Path:
+        if self.final.exists():
+            raise FileExistsError(f"{self.final} already exists; run ids must be unique")
+        _fsync_tree(self.partial)
+        os.rename(self.partial, self.final)
+        _fsync_dir(self.output_dir)
+        self.published = True
+        return self.final
+
+
+def remove_stale_partials(output_dir: Path) -> list[Path]:
+    """Remove `.partial-*` folders whose writing process no longer runs."""
+    removed = []
+    for partial in output_dir.glob(f"{PARTIAL_PREFIX}*"):
+        pid = partial.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(partial, ignore_errors=True)
+            removed.append(partial)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _fsync_tree(folder: Path) -> None:
+    for path in folder.iterdir():
+        if path.is_file():
+            with path.open("rb") as handle:
+                os.fsync(handle.fileno())
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

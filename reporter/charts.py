@@ -1,0 +1,97 @@
+"""Charts: every figure of the brief, drawn in one style and returned as SVG text.
+
+Charts never read files or compute statistics; they draw what they are given. Output is
+deterministic (fixed hash salt, no timestamps) so the same run gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np
+from matplotlib.figure import Figure
+
+STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#666666",
+    "svg.fonttype": "none",
+    "svg.hashsalt": "smartcart-reporter",
+}
+TEXT_COLOUR = "#333333"
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    share: float  # of customers, 0..1
+    spend_share: float  # of spend, 0..1
+    color: str
+
+
+def persona_sizes(bars: list[Bar]) -> str:
+    """Horizontal bars: share of customers, with share of spend as a thin marker bar."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(6.4, 0.55 * len(bars) + 1.1))
+        axes = figure.subplots()
+        positions = np.arange(len(bars))[::-1]
+        axes.barh(positions + 0.18, [b.share * 100 for b in bars], height=0.36,
+                  color=[b.color for b in bars], label="% of customers")
+        axes.barh(positions - 0.18, [b.spend_share * 100 for b in bars], height=0.36,
+                  color=[b.color for b in bars], alpha=0.45, label="% of spend")
+        for y, bar in zip(positions, bars, strict=True):
+            axes.text(bar.share * 100 + 0.8, y + 0.18, f"{bar.share:.0%}", va="center", fontsize=8)
+            axes.text(bar.spend_share * 100 + 0.8, y - 0.18, f"{bar.spend_share:.0%} of spend",
+                      va="center", fontsize=8, color=TEXT_COLOUR)
+        axes.set_yticks(positions, [b.label for b in bars])
+        axes.set_xlabel("Share (%)")
+        axes.set_xlim(0, max(max(b.share, b.spend_share) for b in bars) * 100 * 1.3 + 1)
+        axes.set_title(_size_title(bars), loc="left")
+        figure.tight_layout()
+        return _svg(figure)
+
+
+def _size_title(bars: list[Bar]) -> str:
+    top = max(bars, key=lambda b: b.spend_share)
+    return f"{top.label}: {top.share:.0%} of customers, {top.spend_share:.0%} of spend"
+
+
+@dataclass(frozen=True)
+class ScatterGroup:
+    label: str
+    color: str
+    points: np.ndarray  # n x 2
+
+
+def pca_scatter(groups: list[ScatterGroup], explained: tuple[float, float]) -> str:
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(6.4, 4.2))
+        axes = figure.subplots()
+        for group in groups:
+            axes.scatter(group.points[:, 0], group.points[:, 1], s=7, alpha=0.55,
+                         color=group.color, label=group.label, linewidths=0, rasterized=False)
+        axes.set_xlabel(f"Component 1 ({explained[0]:.0%} of variance)")
+        axes.set_ylabel(f"Component 2 ({explained[1]:.0%} of variance)")
+        axes.set_title("Customers on the two main PCA components, coloured by persona", loc="left")
+        axes.legend(frameon=False, fontsize=8, markerscale=2.5, loc="best")
+        figure.tight_layout()
+        return _svg(figure)
+
+
+def _svg(figure: Figure) -> str:
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    text = buffer.getvalue()
+    start = text.index("<svg")
+    svg = text[start:]
+    # Scale with the page: drop the fixed size in points, keep the viewBox.
+    return re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 width="100%"', svg, count=1)

@@ -1,0 +1,173 @@
+"""Clean: repairs and exclusions, each one counted so the brief can show it.
+
+No customer is dropped silently. Repairs (a filled-in income, a harmonised category) keep the
+customer; exclusions (an implausible age, an extreme income) only keep the customer out of
+*fitting* the segments: every customer is still assigned a segment and a persona.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+
+from reporter.config import CleanConfig
+from reporter.errors import DataError
+from reporter.load import RawCustomers
+
+EDUCATION_LEVELS = {
+    "basic": "Undergraduate",
+    "2n cycle": "Undergraduate",
+    "graduation": "Graduate",
+    "master": "Postgraduate",
+    "phd": "Postgraduate",
+}
+LIVING_WITH = {
+    "married": "Partner",
+    "together": "Partner",
+    "single": "Alone",
+    "divorced": "Alone",
+    "widow": "Alone",
+    "alone": "Alone",
+}
+OTHER = "Other"
+
+
+def customers(count: int) -> str:
+    return f"{count:,} customer{'' if count == 1 else 's'}"
+
+
+@dataclass(frozen=True)
+class DataNote:
+    """One line of the brief's data notes: what happened to how many customers."""
+
+    kind: str  # "repair", "exclusion" or "info"
+    count: int
+    text: str
+
+
+@dataclass(frozen=True)
+class DataNotes:
+    rows_read: int
+    rows_kept: int
+    rows_in_fit: int
+    notes: tuple[DataNote, ...] = field(default_factory=tuple)
+
+    def count(self, kind: str) -> int:
+        return sum(n.count for n in self.notes if n.kind == kind)
+
+
+@dataclass(frozen=True)
+class Customers:
+    """Clean customers; `in_fit` marks those used to fit the segments."""
+
+    frame: pd.DataFrame
+    as_of: date
+    notes: DataNotes
+
+
+def clean(raw: RawCustomers, settings: CleanConfig, as_of: date) -> Customers:
+    notes: list[DataNote] = list(_column_notes(raw))
+    frame = _drop_exact_duplicates(raw, notes)
+    frame = _impute_income(frame, notes)
+    frame = _harmonise(frame, notes)
+    frame = _mark_fit_exclusions(frame, settings, as_of, notes)
+    summary = DataNotes(
+        rows_read=raw.rows_read,
+        rows_kept=len(frame),
+        rows_in_fit=int(frame["in_fit"].sum()),
+        notes=tuple(notes),
+    )
+    return Customers(frame=frame.reset_index(drop=True), as_of=as_of, notes=summary)
+
+
+def _column_notes(raw: RawCustomers) -> list[DataNote]:
+    notes = []
+    if raw.renamed_columns:
+        pairs = ", ".join(f"'{old}' read as {new}" for old, new in raw.renamed_columns)
+        notes.append(DataNote("repair", 0, f"Column names matched ignoring case and spaces: {pairs}."))
+    if raw.extra_columns:
+        names = ", ".join(raw.extra_columns)
+        notes.append(DataNote("info", 0, f"Extra columns ignored: {names}."))
+    return notes
+
+
+def _drop_exact_duplicates(raw: RawCustomers, notes: list[DataNote]) -> pd.DataFrame:
+    frame = raw.frame
+    exact = frame.duplicated(keep="first")
+    if exact.any():
+        notes.append(
+            DataNote("repair", int(exact.sum()), f"{int(exact.sum())} exact duplicate rows removed.")
+        )
+        frame = frame[~exact]
+    conflicting = frame["ID"].duplicated(keep=False)
+    if conflicting.any():
+        lines = [str(i + 2) for i in frame.index[conflicting][:6]]
+        raise DataError(
+            f"{raw.path}: column ID: {int(conflicting.sum())} rows share an ID with different "
+            f"values (lines {', '.join(lines)}); keep one row per customer and run again"
+        )
+    return frame
+
+
+def _impute_income(frame: pd.DataFrame, notes: list[DataNote]) -> pd.DataFrame:
+    missing = frame["Income"].isna()
+    if not missing.any():
+        return frame.assign(income_imputed=missing)
+    median = float(frame["Income"].median())
+    if pd.isna(median):
+        raise DataError("column Income: every value is empty; the brief needs incomes")
+    count = int(missing.sum())
+    notes.append(
+        DataNote("repair", count, f"{count} missing incomes filled with the median, {median:,.0f}.")
+    )
+    return frame.assign(Income=frame["Income"].fillna(median), income_imputed=missing)
+
+
+def _harmonise(frame: pd.DataFrame, notes: list[DataNote]) -> pd.DataFrame:
+    education = _map_category(frame["Education"], EDUCATION_LEVELS, "Education", notes)
+    living = _map_category(frame["Marital_Status"], LIVING_WITH, "Marital_Status", notes)
+    return frame.assign(education=education, living_with=living)
+
+
+def _map_category(
+    values: pd.Series, mapping: dict[str, str], column: str, notes: list[DataNote]
+) -> pd.Series:
+    mapped = values.str.strip().str.lower().map(mapping)
+    unknown = mapped.isna()
+    if unknown.any():
+        seen = sorted(values[unknown].astype(str).unique())
+        shown = ", ".join(repr(v) for v in seen[:5]) + (" ..." if len(seen) > 5 else "")
+        count = int(unknown.sum())
+        notes.append(
+            DataNote("repair", count, f"{count} unrecognised {column} values set to Other: {shown}.")
+        )
+    return mapped.fillna(OTHER)
+
+
+def _mark_fit_exclusions(
+    frame: pd.DataFrame, settings: CleanConfig, as_of: date, notes: list[DataNote]
+) -> pd.DataFrame:
+    age = as_of.year - frame["Year_Birth"]
+    bad_age = (age < settings.min_age) | (age > settings.max_age)
+    high_income = frame["Income"] > settings.max_income
+    reason = pd.Series("", index=frame.index, dtype="object")
+    reason[high_income] = "income"
+    reason[bad_age] = "age"
+    for mask, why in (
+        (bad_age, f"an implausible age (under {settings.min_age} or over "
+                         f"{settings.max_age} on {as_of:%d %b %Y})"),
+        (high_income & ~bad_age, f"an income above {settings.max_income:,.0f}"),
+    ):
+        count = int(mask.sum())
+        if count:
+            notes.append(DataNote(
+                "exclusion", count,
+                f"{customers(count)} with {why} left out of fitting the segments; "
+                f"{'it is' if count == 1 else 'they are'} still assigned to the nearest segment.",
+            ))
+    return frame.assign(in_fit=reason.eq(""), fit_excluded=reason)
+
+
+__all__ = ["Customers", "DataNote", "DataNotes", "clean"]

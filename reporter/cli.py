@@ -1,0 +1,138 @@
+"""Commands only: parse arguments, call the pipeline, map errors to exit codes.
+
+Exit 0 on success; 2 on bad input or config, with a one-line cause and no traceback;
+1 on an unexpected failure (a bug), with the traceback on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+from reporter import __version__
+from reporter.errors import ConfigError, ReporterError
+
+DEFAULT_CONFIG = Path("config/reporter.yaml")
+log = logging.getLogger("reporter")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    log.setLevel(logging.INFO)
+    try:
+        return args.command(args)
+    except ReporterError as error:
+        print(f"reporter: error: {error.one_line()}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("reporter: interrupted; nothing was archived", file=sys.stderr)
+        return 130
+    except Exception:
+        log.exception("reporter: unexpected failure (a bug; please report it with this trace)")
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reporter",
+        description="SmartCart Briefs: turn the newest customer table into a weekly brief.",
+    )
+    parser.add_argument("--version", action="version", version=f"reporter {__version__}")
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="make one brief now and archive it",
+                              description="Make one brief from the newest customer file.")
+    _add_config(run)
+    run.add_argument("--data", type=Path, help="use this customer file instead of source.path")
+    run.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
+                     help="reference date for age and tenure (default: newest join date)")
+    run.set_defaults(command=_run)
+
+    sample = commands.add_parser("sample", help="write a synthetic customer table",
+                                 description="Write a synthetic table in the SmartCart schema.")
+    sample.add_argument("--rows", type=_positive, default=2240, help="customers (default 2240)")
+    sample.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    sample.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    sample.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
+                        help="newest join date in the table (default 2014-06-29)")
+    sample.set_defaults(command=_sample)
+
+    validate = commands.add_parser("validate", help="check the config and persona files",
+                                   description="Check reporter.yaml and personas.yaml.")
+    _add_config(validate)
+    validate.set_defaults(command=_validate)
+    return parser
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None, metavar="PATH",
+                        help=f"reporter.yaml to use (default {DEFAULT_CONFIG})")
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-27") from None
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    if args.config is not None:
+        return args.config
+    if not DEFAULT_CONFIG.is_file():
+        raise ConfigError(
+            f"{DEFAULT_CONFIG}: not found in {Path.cwd()}; run from the project folder or "
+            "pass --config PATH"
+        )
+    return DEFAULT_CONFIG
+
+
+def _run(args: argparse.Namespace) -> int:
+    from reporter.config import load_config
+    from reporter.pipeline import run
+
+    config = load_config(_config_path(args))
+    result = run(config, data=args.data, as_of=args.as_of)
+    personas = ", ".join(f"{p.name} {p.share:.0%}" for p in result.brief.personas)
+    print(f"Brief {result.run_id}: {result.brief.customers:,} customers, k={result.brief.k}, "
+          f"personas: {personas}")
+    print(f"HTML: {result.html}")
+    print(f"PDF:  {result.pdf}")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from reporter import sample
+
+    kwargs = {"as_of": args.as_of} if args.as_of else {}
+    table = sample.generate(args.rows, args.seed, **kwargs)
+    path = sample.write(table, args.out)
+    print(f"Wrote {len(table):,} customers to {path}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from reporter.config import load_config
+    from reporter.personas import compile_rulebook
+
+    config = load_config(_config_path(args))
+    rulebook = compile_rulebook(config.personas, config.personas_path)
+    names = ", ".join(p.name for p in rulebook.personas)
+    print(f"{config.path}: OK")
+    print(f"{config.personas_path}: OK, {len(rulebook.personas)} personas ({names}), "
+          f"fallback {rulebook.fallback.name}")
+    print(f"source.path: {config.resolve(config.settings.source.path)}")
+    return 0

@@ -1,0 +1,119 @@
+"""Features: the one registry of customer metrics that the model, the persona rules and the
+brief all use, and the code that computes them.
+
+Age and tenure are measured at the data's own reference date (the newest join date, or
+--as-of), never at today's date: a brief re-rendered next year must say the same thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from reporter.clean import Customers
+from reporter.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    label: str
+    unit: str  # "money", "count", "days", "years", "ratio", "people"
+    description: str
+    high: str = ""  # plain words for a group well above the population, e.g. "big spenders"
+    low: str = ""
+
+
+REGISTRY: dict[str, Feature] = {
+    f.name: f
+    for f in (
+        Feature("income", "Income", "money", "Yearly household income",
+                "higher income", "lower income"),
+        Feature("total_spending", "Total spend", "money", "Spend on all product categories",
+                "big spenders", "low spend"),
+        Feature("total_purchases", "Purchases", "count", "Web, catalog and store purchases",
+                "buy often", "buy rarely"),
+        Feature("recency", "Days since last purchase", "days", "Days since the last purchase",
+                "long since last purchase", "bought recently"),
+        Feature("age", "Age", "years", "Age at the data's reference date", "older", "younger"),
+        Feature("tenure_days", "Tenure (days)", "days", "Days since joining",
+                "long-standing customers", "recently joined"),
+        Feature("children", "Children", "people", "Children and teenagers at home",
+                "families with children", "few or no children"),
+        Feature("family_size", "Family size", "people", "Adults plus children at home"),
+        Feature("spend_per_purchase", "Spend per purchase", "money", "Average basket value",
+                "large baskets", "small baskets"),
+        Feature("deal_share", "Deal share", "ratio", "Share of purchases made with a discount",
+                "deal-driven", "rarely use deals"),
+        Feature("web_visits", "Web visits / month", "count", "Website visits last month",
+                "frequent web visitors", "rare web visitors"),
+        Feature("web_visits_per_purchase", "Visits per web purchase", "ratio",
+                "Monthly web visits per web purchase"),
+        Feature("wines", "Wine spend", "money", "Spend on wine"),
+        Feature("fruits", "Fruit spend", "money", "Spend on fruit"),
+        Feature("meat", "Meat spend", "money", "Spend on meat"),
+        Feature("fish", "Fish spend", "money", "Spend on fish"),
+        Feature("sweets", "Sweets spend", "money", "Spend on sweets"),
+        Feature("gold", "Gold spend", "money", "Spend on gold products"),
+        Feature("web_purchases", "Web purchases", "count", "Purchases on the website"),
+        Feature("catalog_purchases", "Catalog purchases", "count", "Purchases from the catalog"),
+        Feature("store_purchases", "Store purchases", "count", "Purchases in stores"),
+        Feature("complained", "Complained", "ratio", "Complained in the last two years"),
+        Feature("responded", "Responded", "ratio", "Accepted the last campaign offer"),
+    )
+}
+CATEGORY_FEATURES = ("wines", "fruits", "meat", "fish", "sweets", "gold")
+CHANNEL_FEATURES = ("web_purchases", "catalog_purchases", "store_purchases")
+CATEGORICAL = ("education", "living_with")
+
+
+@dataclass(frozen=True)
+class FeatureTable:
+    """One row per customer: ID, every registry feature, the categorical columns, `in_fit`."""
+
+    frame: pd.DataFrame
+    as_of: date
+
+    def numeric(self, names: list[str] | tuple[str, ...]) -> pd.DataFrame:
+        return self.frame[list(names)]
+
+
+def build_features(customers: Customers) -> FeatureTable:
+    source = customers.frame
+    as_of = pd.Timestamp(customers.as_of)
+    spend = source[list(SPEND_COLUMNS)]
+    channels = source[list(CHANNEL_COLUMNS)]
+    total_purchases = channels.sum(axis=1)
+    children = source["Kidhome"] + source["Teenhome"]
+    adults = np.where(source["living_with"].eq("Partner"), 2, 1)
+    frame = pd.DataFrame(
+        {
+            "ID": source["ID"],
+            "income": source["Income"].astype(float),
+            "total_spending": spend.sum(axis=1).astype(float),
+            "total_purchases": total_purchases.astype(float),
+            "recency": source["Recency"].astype(float),
+            "age": float(as_of.year) - source["Year_Birth"],
+            "tenure_days": (as_of - source["Dt_Customer"]).dt.days.astype(float),
+            "children": children.astype(float),
+            "family_size": (children + adults).astype(float),
+            "spend_per_purchase": spend.sum(axis=1) / total_purchases.clip(lower=1),
+            "deal_share": (source["NumDealsPurchases"] / total_purchases.clip(lower=1)).clip(0, 1),
+            "web_visits": source["NumWebVisitsMonth"].astype(float),
+            "web_visits_per_purchase": source["NumWebVisitsMonth"]
+            / source["NumWebPurchases"].clip(lower=1),
+        }
+    )
+    for name, column in zip(CATEGORY_FEATURES, SPEND_COLUMNS, strict=True):
+        frame[name] = source[column].astype(float)
+    for name, column in zip(CHANNEL_FEATURES, CHANNEL_COLUMNS, strict=True):
+        frame[name] = source[column].astype(float)
+    frame["complained"] = source["Complain"].astype(float)
+    frame["responded"] = source["Response"].astype(float)
+    for name in CATEGORICAL:
+        frame[name] = source[name]
+    frame["in_fit"] = source["in_fit"]
+    return FeatureTable(frame=frame, as_of=customers.as_of)

@@ -1,0 +1,272 @@
+"""Load: find the newest customer file, read it, check its schema and types.
+
+Every problem found is collected and reported together, each with the file, the column and the
+line, so a user fixes a file once instead of once per run.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from reporter.errors import DataError
+from reporter.schema import COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
+
+# Date layouts seen in SmartCart exports; a user can name another with source.date_format.
+DATE_FORMATS = {
+    "%d-%m-%Y": "dd-mm-YYYY",
+    "%Y-%m-%d": "YYYY-mm-dd",
+    "%m/%d/%Y": "m/d/YYYY",
+    "%d/%m/%Y": "d/m/YYYY",
+}
+SEPARATORS = ",\t;"
+MAX_PROBLEMS_SHOWN = 4
+HEADER_LINES = 1
+
+
+@dataclass(frozen=True)
+class RawCustomers:
+    """The customer table as read, with typed columns, and where it came from."""
+
+    frame: pd.DataFrame
+    path: Path
+    sha256: str
+    modified: datetime
+    rows_read: int
+    extra_columns: tuple[str, ...]
+    renamed_columns: tuple[tuple[str, str], ...]
+    date_format: str
+
+
+def find_latest(pattern: str | Path) -> Path:
+    """The file itself, or with a glob the newest match by modification time."""
+    text = str(pattern)
+    if not glob.has_magic(text):
+        path = Path(text)
+        if not path.is_file():
+            raise DataError(
+                f"{path}: data file not found; check source.path in the config or pass --data"
+            )
+        return path
+    matches = [Path(p) for p in glob.glob(text) if Path(p).is_file()]
+    if not matches:
+        raise DataError(
+            f"{text}: no file matches source.path; put this week's export there or run "
+            "`reporter sample --out` to make sample data"
+        )
+    return max(matches, key=lambda p: (p.stat().st_mtime_ns, p.name))
+
+
+def load(path: Path, date_format: str | None = None) -> RawCustomers:
+    """Read one customer file (CSV or Parquet) into typed columns."""
+    frame = _read_table(path)
+    frame, renamed = _match_required_columns(frame, path)
+    extra = tuple(c for c in frame.columns if c not in COLUMNS)
+    frame = frame[list(COLUMNS)]
+    if frame.empty:
+        raise DataError(f"{path}: has a header but no customer rows; check the export")
+    typed, fmt = _typed(frame, path, date_format)
+    return RawCustomers(
+        frame=typed,
+        path=path,
+        sha256=_sha256(path),
+        modified=datetime.fromtimestamp(path.stat().st_mtime),
+        rows_read=len(typed),
+        extra_columns=extra,
+        renamed_columns=renamed,
+        date_format=fmt,
+    )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if path.suffix.lower() in {".parquet", ".pq"}:
+        try:
+            return pd.read_parquet(path).astype(str).replace({"nan": "", "None": "", "NaT": ""})
+        except Exception as exc:  # pyarrow raises many types for a broken file
+            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+    encoding = _encoding(path)
+    separator = _separator(path, encoding)
+    try:
+        return pd.read_csv(
+            path, sep=separator, encoding=encoding, dtype=str, keep_default_na=False,
+            skipinitialspace=True,
+        )
+    except UnicodeDecodeError as exc:
+        raise DataError(
+            f"{path}: byte {exc.start} is not UTF-8 text; re-export the file as UTF-8"
+        ) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        detail = " ".join(str(exc).split()) or "no columns"
+        raise DataError(f"{path}: not a readable CSV table ({detail})") from None
+
+
+def _encoding(path: Path) -> str:
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
+
+
+def _separator(path: Path, encoding: str) -> str:
+    with path.open(encoding=encoding, errors="replace", newline="") as handle:
+        head = handle.read(64_000)
+    try:
+        return csv.Sniffer().sniff(head, delimiters=SEPARATORS).delimiter
+    except csv.Error:
+        first_line = head.splitlines()[0] if head else ""
+        return max(SEPARATORS, key=first_line.count)
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[\s_]+", "", str(name)).lower()
+
+
+def _match_required_columns(
+    frame: pd.DataFrame, path: Path
+) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...]]:
+    """Accept columns that differ only by case, spaces or underscores; name what is missing."""
+    wanted = {_normalise(c): c for c in COLUMNS}
+    renames: dict[str, str] = {}
+    for column in frame.columns:
+        target = wanted.get(_normalise(column))
+        if target and column != target and target not in frame.columns:
+            renames[column] = target
+    frame = frame.rename(columns=renames)
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"{path}: missing required column{'s' if len(missing) > 1 else ''} "
+            f"{', '.join(missing)}; the export must have all 22 SmartCart columns (see README)"
+        )
+    return frame, tuple(renames.items())
+
+
+def _typed(frame: pd.DataFrame, path: Path, date_format: str | None) -> tuple[pd.DataFrame, str]:
+    problems: list[str] = []
+    typed = pd.DataFrame(index=frame.index)
+    for column in INTEGER_COLUMNS:
+        typed[column] = _whole_numbers(frame[column], column, problems)
+    typed["Income"] = _numbers(frame["Income"], "Income", problems, allow_missing=True)
+    for column in TEXT_COLUMNS:
+        typed[column] = frame[column].str.strip()
+    dates, fmt = _dates(frame[DATE_COLUMN].str.strip(), date_format, problems)
+    typed[DATE_COLUMN] = dates
+    if problems:
+        shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
+        hidden = len(problems) - MAX_PROBLEMS_SHOWN
+        more = f"; (+{hidden} more)" if hidden > 0 else ""
+        raise DataError(f"{path}: {shown}{more}")
+    return typed[list(COLUMNS)], fmt
+
+
+def _line(index: int) -> int:
+    return int(index) + HEADER_LINES + 1
+
+
+def _numbers(
+    values: pd.Series, column: str, problems: list[str], allow_missing: bool
+) -> pd.Series:
+    text = values.str.strip()
+    numbers = pd.to_numeric(text, errors="coerce")
+    blank = text.eq("")
+    bad = numbers.isna() & ~blank
+    if bad.any():
+        first = bad.idxmax()
+        problems.append(
+            f"column {column}: {int(bad.sum())} non-numeric value(s), first at line "
+            f"{_line(first)} ({text[first][:30]!r}); use plain numbers without units or separators"
+        )
+    if not allow_missing and blank.any():
+        first = blank.idxmax()
+        problems.append(
+            f"column {column}: {int(blank.sum())} empty value(s), first at line {_line(first)}; "
+            "fill them in or remove those rows"
+        )
+    negative = numbers < 0
+    if negative.any():
+        first = negative.idxmax()
+        problems.append(
+            f"column {column}: {int(negative.sum())} negative value(s), first at line "
+            f"{_line(first)} ({text[first]}); amounts and counts cannot be negative"
+        )
+    return numbers.astype("float64")
+
+
+def _whole_numbers(values: pd.Series, column: str, problems: list[str]) -> pd.Series:
+    numbers = _numbers(values, column, problems, allow_missing=False)
+    fractional = numbers.notna() & (numbers != numbers.round())
+    if fractional.any():
+        first = fractional.idxmax()
+        problems.append(
+            f"column {column}: {int(fractional.sum())} value(s) that are not whole numbers, first "
+            f"at line {_line(first)} ({values[first]})"
+        )
+    if numbers.isna().any() or fractional.any():
+        return numbers
+    return numbers.astype("int64")
+
+
+def _dates(
+    values: pd.Series, date_format: str | None, problems: list[str]
+) -> tuple[pd.Series, str]:
+    present = values[values.ne("")]
+    if len(present) < len(values):
+        first = values.eq("").idxmax()
+        problems.append(
+            f"column {DATE_COLUMN}: {len(values) - len(present)} empty date(s), first at line "
+            f"{_line(first)}; every customer needs a join date"
+        )
+    if date_format:
+        parsed = pd.to_datetime(values, format=date_format, errors="coerce")
+        bad = parsed.isna() & values.ne("")
+        if bad.any():
+            first = bad.idxmax()
+            problems.append(
+                f"column {DATE_COLUMN}: {int(bad.sum())} date(s) do not match source.date_format "
+                f"'{date_format}', first at line {_line(first)} ({values[first]!r})"
+            )
+        return parsed, date_format
+    fitting = [f for f in DATE_FORMATS if _parses_all(present, f)]
+    if len(fitting) == 1:
+        return pd.to_datetime(values, format=fitting[0], errors="coerce"), fitting[0]
+    if len(fitting) > 1:
+        names = " or ".join(DATE_FORMATS[f] for f in fitting)
+        problems.append(
+            f"column {DATE_COLUMN}: dates are ambiguous ({names}); set source.date_format in "
+            "reporter.yaml, for example '%d/%m/%Y'"
+        )
+    else:
+        problems.append(_unparseable(values))
+    return pd.Series(pd.NaT, index=values.index), ""
+
+
+def _parses_all(values: pd.Series, fmt: str) -> bool:
+    return bool(pd.to_datetime(values, format=fmt, errors="coerce").notna().all())
+
+
+def _unparseable(values: pd.Series) -> str:
+    """Name the first value that none of the known layouts reads."""
+    parsed_any = pd.Series(False, index=values.index)
+    for fmt in DATE_FORMATS:
+        parsed_any |= pd.to_datetime(values, format=fmt, errors="coerce").notna()
+    bad = ~parsed_any & values.ne("")
+    first = bad.idxmax() if bad.any() else values.index[0]
+    layouts = ", ".join(DATE_FORMATS.values())
+    return (
+        f"column {DATE_COLUMN}: dates are unparseable or mixed (line {_line(first)}: "
+        f"{values[first]!r}); known layouts are {layouts}; set source.date_format in reporter.yaml"
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,185 @@
+"""Pipeline: calls the stages in order and times them; nothing else.
+
+load → clean → features → segment → profile → personas → brief → render → archive
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reporter import __version__
+from reporter.archive import RunFolder, folder_name, new_run_id
+from reporter.brief import Brief, BriefInputs, build_brief
+from reporter.clean import Customers, clean
+from reporter.config import Config
+from reporter.errors import DataError
+from reporter.features import build_features
+from reporter.load import RawCustomers, find_latest, load
+from reporter.personas import PersonaAssignment, assign, compile_rulebook
+from reporter.profile import profile
+from reporter.render import render_html, render_pdf
+from reporter.segment import Segmentation, segment
+
+PACKAGES = ("pandas", "numpy", "scikit-learn", "jinja2", "weasyprint", "matplotlib",
+            "apscheduler", "pyyaml", "pydantic")
+
+
+@dataclass
+class StageTimer:
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = round(time.perf_counter() - start, 4)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    folder: Path
+    html: Path
+    pdf: Path
+    brief: Brief
+    timings: dict[str, float]
+
+
+def run(config: Config, data: Path | None = None, as_of: date | None = None,
+        now: datetime | None = None) -> RunResult:
+    """Make one brief from the newest customer file and archive it."""
+    now = now or datetime.now().astimezone()
+    run_id = new_run_id(now)
+    timer = StageTimer()
+    settings = config.settings
+    with timer("validate"):
+        rulebook = compile_rulebook(config.personas, config.personas_path)
+    with timer("load"):
+        path = find_latest(data or config.resolve(settings.source.path))
+        raw = load(path, settings.source.date_format)
+    as_of = _reference_date(raw, as_of)
+    with timer("clean"):
+        customers = clean(raw, settings.clean, as_of)
+    with timer("features"):
+        table = build_features(customers)
+    with timer("segment"):
+        segmentation = segment(table, settings.segmentation)
+    with timer("profile"):
+        cluster_profiles = profile(table, segmentation.labels)
+    with timer("personas"):
+        assignment = assign(rulebook, cluster_profiles, table, segmentation.labels)
+        persona_profiles = profile(table, assignment.customer_persona)
+    with timer("brief"):
+        brief = build_brief(BriefInputs(
+            title=settings.brief.title, run_id=run_id, run_date=now, data_file=path.name,
+            data_sha256=raw.sha256, table=table, notes=customers.notes,
+            segmentation=segmentation, persona_profiles=persona_profiles,
+            assignment=assignment, rulebook=rulebook,
+            scatter_points=settings.brief.scatter_points, seed=settings.segmentation.seed,
+        ))
+    with timer("html"):
+        html = render_html(brief)
+    with timer("pdf"):
+        pdf = render_pdf(html)
+    with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
+        folder.write_text("brief.html", html)
+        folder.write_bytes("brief.pdf", pdf)
+        folder.write_csv("segments.csv", _segments(table.frame["ID"], segmentation, assignment))
+        folder.write_json("run.json", run_record(
+            config, raw, customers, segmentation, brief, run_id, now, timer.seconds))
+        final = folder.publish()
+    return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief, timer.seconds)
+
+
+def _reference_date(raw: RawCustomers, as_of: date | None) -> date:
+    """The data's own 'today': the newest join date, unless --as-of says otherwise."""
+    newest = raw.frame["Dt_Customer"].max().date()
+    if as_of is None:
+        return newest
+    if as_of < newest:
+        raise DataError(
+            f"{raw.path}: --as-of {as_of:%Y-%m-%d} is before the newest join date "
+            f"{newest:%Y-%m-%d} in the file; pass a later date or leave --as-of out"
+        )
+    return as_of
+
+
+def _segments(ids: pd.Series, segmentation: Segmentation,
+              assignment: PersonaAssignment) -> pd.DataFrame:
+    return pd.DataFrame({
+        "ID": ids.to_numpy(),
+        "cluster": segmentation.labels,
+        "persona": assignment.customer_persona,
+    })
+
+
+def run_record(config: Config, raw: RawCustomers, customers: Customers,
+               segmentation: Segmentation, brief: Brief, run_id: str, now: datetime,
+               timings: dict[str, float]) -> dict[str, Any]:
+    """run.json: what was read, with which settings, what came out, how long it took."""
+    return {
+        "run_id": run_id,
+        "started_at": now.isoformat(timespec="seconds"),
+        "reporter_version": __version__,
+        "data": {
+            "path": str(raw.path.resolve()),
+            "sha256": raw.sha256,
+            "modified": raw.modified.isoformat(timespec="seconds"),
+            "rows_read": raw.rows_read,
+            "date_format": raw.date_format,
+            "extra_columns": list(raw.extra_columns),
+        },
+        "as_of": customers.as_of.isoformat(),
+        "config": {
+            "path": str(config.path),
+            "personas_path": str(config.personas_path),
+            "sha256": config.fingerprint(),
+        },
+        "data_notes": {
+            "rows_read": customers.notes.rows_read,
+            "rows_kept": customers.notes.rows_kept,
+            "rows_in_fit": customers.notes.rows_in_fit,
+            "notes": [vars(n) for n in customers.notes.notes],
+        },
+        "k": segmentation.k,
+        "silhouette": round(segmentation.silhouette, 4),
+        "k_selection": {
+            "ks": list(segmentation.k_choice.ks),
+            "inertias": [round(v, 3) for v in segmentation.k_choice.inertias],
+            "silhouettes": [round(v, 4) for v in segmentation.k_choice.silhouettes],
+            "elbow_k": segmentation.k_choice.elbow_k,
+            "best_silhouette_k": segmentation.k_choice.best_silhouette_k,
+            "reason": segmentation.k_choice.reason,
+        },
+        "personas": {
+            row.name: {"customers": row.size, "share": round(row.share, 4),
+                       "spend_share": round(row.spend_share, 4), "clusters": list(row.clusters)}
+            for row in brief.personas
+        },
+        "personas_absent": list(brief.absent_personas),
+        "headlines": list(brief.headlines),
+        "timings_seconds": timings,
+        "versions": package_versions(),
+    }
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

@@ -1,0 +1,93 @@
+"""Profile: each group's size, share and key figures in original units, with the lift over the
+whole population and the traits that lift implies in plain words.
+
+The same function profiles clusters (for the model appendix) and personas (for the brief), so a
+persona that merges clusters is described from its own customers, not averaged averages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reporter.features import REGISTRY, FeatureTable
+
+PROFILE_FEATURES = tuple(name for name, f in REGISTRY.items() if f.unit != "category")
+TRAIT_FEATURES = tuple(name for name, f in REGISTRY.items() if f.high and f.low)
+HIGH_LIFT = 1.25
+LOW_LIFT = 0.8
+MAX_TRAITS = 3
+
+
+@dataclass(frozen=True)
+class GroupProfile:
+    key: str  # cluster number as text, or persona name
+    size: int
+    share: float  # of customers
+    spend_share: float  # of total spending
+    means: dict[str, float]
+    medians: dict[str, float]
+    lifts: dict[str, float]  # group mean / population mean
+    traits: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Profiles:
+    population_means: dict[str, float]
+    population_medians: dict[str, float]
+    groups: tuple[GroupProfile, ...]
+
+    def by_key(self) -> dict[str, GroupProfile]:
+        return {g.key: g for g in self.groups}
+
+
+def profile(table: FeatureTable, labels: np.ndarray | pd.Series) -> Profiles:
+    frame = table.numeric(PROFILE_FEATURES)
+    keys = pd.Series(np.asarray(labels), index=frame.index).astype(str)
+    population_means = frame.mean()
+    total_spend = float(frame["total_spending"].sum()) or 1.0
+    means = frame.groupby(keys, sort=True).mean()
+    medians = frame.groupby(keys, sort=True).median()
+    sizes = keys.value_counts()
+    spend = frame["total_spending"].groupby(keys).sum()
+    groups = []
+    for key in means.index:
+        lifts = _lifts(means.loc[key], population_means)
+        groups.append(
+            GroupProfile(
+                key=str(key),
+                size=int(sizes[key]),
+                share=float(sizes[key] / len(frame)),
+                spend_share=float(spend[key] / total_spend),
+                means=_floats(means.loc[key]),
+                medians=_floats(medians.loc[key]),
+                lifts=lifts,
+                traits=traits_from_lifts(lifts),
+            )
+        )
+    groups.sort(key=lambda g: (-g.size, g.key))
+    return Profiles(_floats(population_means), _floats(frame.median()), tuple(groups))
+
+
+def _lifts(group_means: pd.Series, population_means: pd.Series) -> dict[str, float]:
+    ratio = group_means / population_means.replace(0, np.nan)
+    return {name: float(value) if pd.notna(value) else 1.0 for name, value in ratio.items()}
+
+
+def traits_from_lifts(lifts: dict[str, float]) -> tuple[str, ...]:
+    """The few features furthest from the population, in the registry's plain words."""
+    notable = []
+    for name in TRAIT_FEATURES:
+        lift = lifts.get(name, 1.0)
+        if lift >= HIGH_LIFT:
+            notable.append((abs(np.log(lift)), REGISTRY[name].high))
+        elif 0 < lift <= LOW_LIFT:
+            notable.append((abs(np.log(lift)), REGISTRY[name].low))
+    notable.sort(key=lambda item: -item[0])
+    return tuple(words for _, words in notable[:MAX_TRAITS]) or ("close to the average customer",)
+
+
+def _floats(series: pd.Series) -> dict[str, float]:
+    return {str(k): float(v) for k, v in series.items()}

@@ -1,0 +1,103 @@
+"""Render: the Jinja2 environment, the HTML brief and the WeasyPrint PDF.
+
+Autoescape is on (persona names and descriptions are user text) and undefined names fail
+loudly, so a template that asks for a field the view model lacks breaks a test, not a brief.
+The HTML is self-contained: CSS inline, charts as inline SVG, no external requests.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from reporter.brief import Brief
+from reporter.errors import EnvironmentProblem
+from reporter.features import REGISTRY
+
+PANGO_HINT = (
+    "WeasyPrint cannot load the Pango text library needed for the PDF ({detail}); install it "
+    "with `sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core` and run again"
+)
+
+
+def templates_dir() -> Path:
+    """Templates ship inside the installed package; in a source checkout they sit at the top."""
+    packaged = Path(__file__).parent / "templates"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(templates_dir()),
+        autoescape=select_autoescape(["html", "j2", "xml"], default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(money=money, pct=pct, num=num, lift=lift, day=day, metric=metric_value)
+    env.globals["registry"] = REGISTRY
+    return env
+
+
+def money(value: float) -> str:
+    return "–" if _missing(value) else f"{value:,.0f}"
+
+
+def pct(value: float, digits: int = 0) -> str:
+    return "–" if _missing(value) else f"{value * 100:.{digits}f}%"
+
+
+def num(value: float, digits: int = 1) -> str:
+    return "–" if _missing(value) else f"{value:,.{digits}f}"
+
+
+def lift(value: float) -> str:
+    return "–" if _missing(value) else f"{value:.1f}×"
+
+
+def day(value: date | datetime) -> str:
+    return value.strftime("%d %b %Y")
+
+
+def metric_value(value: float, name: str) -> str:
+    unit = REGISTRY[name].unit
+    if unit == "money":
+        return money(value)
+    if unit == "ratio":
+        return pct(value)
+    return num(value, 0 if unit in {"days", "years"} else 1)
+
+
+def _missing(value: float | None) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def render_html(brief: Brief) -> str:
+    css = (templates_dir() / "brief.css").read_text(encoding="utf-8")
+    template = environment().get_template("brief.html.j2")
+    return template.render(
+        brief=brief,
+        css=Markup(css),
+        size_chart=Markup(brief.size_chart_svg),
+        scatter=Markup(brief.scatter_svg),
+    )
+
+
+def render_pdf(html: str) -> bytes:
+    """A4 PDF with page numbers (from the CSS @page rules) via WeasyPrint."""
+    weasyprint = _import_weasyprint()
+    return weasyprint.HTML(string=html, base_url=str(templates_dir())).write_pdf()
+
+
+def _import_weasyprint():
+    try:
+        import weasyprint
+    except OSError as exc:  # cffi raises OSError when libpango is missing
+        raise EnvironmentProblem(PANGO_HINT.format(detail=" ".join(str(exc).split())[:120])) from None
+    return weasyprint
