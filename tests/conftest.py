@@ -1,0 +1,78 @@
+"""Shared fixtures: generated tables, a config in a temporary folder, the real seed table."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reporter import sample
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REAL_TABLE_NAME = "smartcart_customers.csv"
+
+
+def _real_table_candidates() -> list[Path]:
+    candidates = []
+    if os.environ.get("REPORTER_SHARED_DATA"):
+        candidates.append(Path(os.environ["REPORTER_SHARED_DATA"]) / REAL_TABLE_NAME)
+    candidates.append(REPO_ROOT.parent / "shared" / "data" / REAL_TABLE_NAME)
+    return candidates
+
+
+@pytest.fixture(scope="session")
+def real_table() -> Path:
+    """The real seed table in ../shared/data/ (never copied into the repository)."""
+    for candidate in _real_table_candidates():
+        if candidate.is_file():
+            return candidate
+    searched = ", ".join(str(c) for c in _real_table_candidates())
+    pytest.skip(f"real seed table not found (looked in {searched})")
+
+
+@pytest.fixture(scope="session")
+def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 600-customer generated table, written once per test session."""
+    path = tmp_path_factory.mktemp("sample") / "customers-sample.csv"
+    return sample.write(sample.generate(600, seed=7), path)
+
+
+@pytest.fixture
+def project(tmp_path: Path, sample_csv: Path) -> Path:
+    """A copy of the default config in a temp folder, pointed at the sample and a temp archive."""
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    shutil.copy(REPO_ROOT / "config" / "personas.yaml", config_dir / "personas.yaml")
+    write_config(config_dir / "reporter.yaml", source={"path": str(sample_csv)})
+    return tmp_path
+
+
+def write_config(path: Path, **sections: dict) -> Path:
+    """The default reporter.yaml with some sections' keys replaced."""
+    document = yaml.safe_load((REPO_ROOT / "config" / "reporter.yaml").read_text())
+    document["output"] = {"dir": "../output"}
+    for section, values in sections.items():
+        if isinstance(values, dict) and isinstance(document.get(section), dict):
+            document[section].update(values)
+        else:
+            document[section] = values
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real command in a fresh interpreter, as a user or the scheduler would."""
+    return subprocess.run(
+        [sys.executable, "-m", "reporter", *args],
+        cwd=cwd or REPO_ROOT, capture_output=True, text=True, timeout=300,
+    )
+
+
+def archive_entries(output: Path) -> list[Path]:
+    """Everything in the archive folder, hidden partial folders included."""
+    return sorted(output.iterdir()) if output.exists() else []

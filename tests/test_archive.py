@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import pandas as pd
+import pytest
+
+from reporter import pipeline
+from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_partials
+from reporter.config import load_config
+from tests.conftest import REPO_ROOT, archive_entries
+
+RUN_FILES = {"brief.html", "brief.pdf", "segments.csv", "run.json"}
+
+
+def test_folder_appears_only_when_published(tmp_path):
+    with RunFolder(tmp_path, "2026-11-27-120000-abcd") as folder:
+        folder.write_text("brief.html", "<p>hi</p>")
+        assert not (tmp_path / "2026-11-27-120000-abcd").exists()
+        final = folder.publish()
+    assert final.is_dir() and (final / "brief.html").read_text() == "<p>hi</p>"
+    assert archive_entries(tmp_path) == [final]
+
+
+def test_failure_before_publish_leaves_nothing(tmp_path):
+    with pytest.raises(RuntimeError), RunFolder(tmp_path, "2026-11-27-120000-abcd") as folder:
+        folder.write_text("brief.html", "half")
+        raise RuntimeError("disk full")
+    assert archive_entries(tmp_path) == []
+
+
+def test_stale_partials_of_dead_processes_are_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = tmp_path / f".partial-2026-11-27-1-{dead}"
+    stale.mkdir()
+    alive = tmp_path / f".partial-2026-11-27-2-{os.getpid()}"
+    alive.mkdir()
+    assert remove_stale_partials(tmp_path) == [stale]
+    assert alive.exists() and not stale.exists()
+
+
+def test_run_ids_sort_by_time_and_differ():
+    now = datetime(2026, 11, 27, 7, 0, 5)
+    ids = {new_run_id(now) for _ in range(50)}
+    assert len(ids) > 45
+    assert folder_name(now, "070005-abcd") == "2026-11-27-070005-abcd"
+
+
+def test_pipeline_failure_while_rendering_leaves_no_folder(project, monkeypatch):
+    def broken_pdf(html: str) -> bytes:
+        raise OSError("simulated failure while writing the PDF")
+
+    monkeypatch.setattr(pipeline, "render_pdf", broken_pdf)
+    with pytest.raises(OSError):
+        pipeline.run(load_config(project / "config" / "reporter.yaml"))
+    assert archive_entries(project / "output") == []
+
+
+def test_run_folder_contents(project):
+    result = pipeline.run(load_config(project / "config" / "reporter.yaml"))
+    assert {p.name for p in result.folder.iterdir()} == RUN_FILES
+    record = json.loads((result.folder / "run.json").read_text())
+    assert record["run_id"] == result.run_id
+    assert len(record["data"]["sha256"]) == 64 and len(record["config"]["sha256"]) == 64
+    assert record["k"] == result.brief.k
+    assert sum(p["customers"] for p in record["personas"].values()) == record["data"]["rows_read"]
+    assert {"load", "segment", "pdf"} <= set(record["timings_seconds"])
+    assert record["versions"]["scikit-learn"][0].isdigit()
+    segments = pd.read_csv(result.folder / "segments.csv")
+    assert list(segments.columns) == ["ID", "cluster", "persona"]
+    assert len(segments) == record["data"]["rows_read"]
+    assert set(segments["persona"]) == set(record["personas"])
+
+
+def test_sigkill_mid_run_never_leaves_a_half_written_run(project):
+    """Kill a real run at several moments; every visible run folder must be complete."""
+    output = project / "output"
+    config = project / "config" / "reporter.yaml"
+    for delay in (0.5, 2.0, 3.5):
+        process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config)],
+                                   cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        for entry in archive_entries(output):
+            if not entry.name.startswith("."):
+                assert {p.name for p in entry.iterdir()} == RUN_FILES
+    result = pipeline.run(load_config(config))
+    hidden = [e for e in archive_entries(output) if e.name.startswith(".")]
+    assert hidden == [], "the next run removes partial folders of killed runs"
+    assert result.folder.is_dir()

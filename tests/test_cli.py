@@ -1,0 +1,118 @@
+"""The real command, end to end, as a user or the scheduler runs it."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from pypdf import PdfReader
+
+from tests.conftest import archive_entries, run_cli, write_config
+
+
+def _one_line_error(result) -> str:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, f"expected one line, got: {result.stderr}"
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_run_on_generated_data(project):
+    result = run_cli("run", "--config", str(project / "config" / "reporter.yaml"))
+    assert result.returncode == 0, result.stderr
+    html_line = next(line for line in result.stdout.splitlines() if line.startswith("HTML: "))
+    folder = (project / "output")
+    runs = archive_entries(folder)
+    assert len(runs) == 1 and html_line.endswith(str(runs[0] / "brief.html"))
+    record = json.loads((runs[0] / "run.json").read_text())
+    assert record["data"]["rows_read"] == 600
+
+
+def test_same_data_same_segments_new_run_id(project):
+    config = str(project / "config" / "reporter.yaml")
+    assert run_cli("run", "--config", config).returncode == 0
+    assert run_cli("run", "--config", config).returncode == 0
+    first, second = archive_entries(project / "output")
+    assert first.name != second.name
+    a = pd.read_csv(first / "segments.csv")
+    b = pd.read_csv(second / "segments.csv")
+    assert a.equals(b)
+
+
+def test_real_table_end_to_end(real_table, project):
+    config = write_config(project / "config" / "reporter.yaml", source={"path": str(real_table)})
+    result = run_cli("run", "--config", str(config))
+    assert result.returncode == 0, result.stderr
+    (run,) = archive_entries(project / "output")
+    record = json.loads((run / "run.json").read_text())
+    assert record["data"]["rows_read"] == 2240
+    imputed = [n for n in record["data_notes"]["notes"] if "missing incomes" in n["text"]]
+    assert imputed and imputed[0]["count"] == 24
+    assert 3 <= record["k"] <= 6
+    assert len(record["personas"]) >= 2
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO((run / "brief.pdf").read_bytes())).pages)
+    for name in record["personas"]:
+        assert name in text
+
+
+def test_bad_config_exits_2_with_one_line_and_writes_nothing(project):
+    config = project / "config" / "reporter.yaml"
+    config.write_text(config.read_text().replace("k_max: 8", "k_max: many"))
+    line = _one_line_error(run_cli("run", "--config", str(config)))
+    assert str(config) in line and "k_max" in line
+    assert archive_entries(project / "output") == []
+
+
+def test_bad_persona_rule_exits_2(project):
+    personas = project / "config" / "personas.yaml"
+    personas.write_text(personas.read_text().replace("recency >= 1.3x population", "recency >= lots"))
+    line = _one_line_error(run_cli("run", "--config", str(project / "config" / "reporter.yaml")))
+    assert "personas.yaml" in line and "Churn Risk" in line
+    assert archive_entries(project / "output") == []
+
+
+def test_data_error_exits_2_and_writes_nothing(project, sample_csv, tmp_path):
+    broken = tmp_path / "customers-broken.csv"
+    pd.read_csv(sample_csv).drop(columns=["Income", "Recency"]).to_csv(broken, index=False)
+    line = _one_line_error(run_cli("run", "--config", str(project / "config" / "reporter.yaml"),
+                                   "--data", str(broken)))
+    assert str(broken) in line and "Income" in line and "Recency" in line
+    assert archive_entries(project / "output") == []
+
+
+def test_as_of_before_the_data_is_refused(project):
+    line = _one_line_error(run_cli("run", "--config", str(project / "config" / "reporter.yaml"),
+                                   "--as-of", "2001-01-01"))
+    assert "--as-of 2001-01-01" in line
+
+
+def test_missing_default_config_is_explained(tmp_path):
+    line = _one_line_error(run_cli("run", cwd=tmp_path))
+    assert "config/reporter.yaml" in line and "--config" in line
+
+
+def test_validate(project):
+    good = run_cli("validate", "--config", str(project / "config" / "reporter.yaml"))
+    assert good.returncode == 0 and "OK" in good.stdout and "Steady Shoppers" in good.stdout
+    personas = project / "config" / "personas.yaml"
+    personas.write_text(personas.read_text().replace("total_spending <= 0.5x", "total_spend <= 0.5x"))
+    line = _one_line_error(run_cli("validate", "--config", str(project / "config" / "reporter.yaml")))
+    assert "did you mean 'total_spending'" in line
+    assert not (project / "output").exists()
+
+
+def test_sample_command_is_deterministic(tmp_path):
+    for name in ("a.csv", "b.csv"):
+        written = run_cli("sample", "--rows", "120", "--seed", "5", "--out", str(tmp_path / name))
+        assert written.returncode == 0
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert len((tmp_path / "a.csv").read_text().splitlines()) == 121
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["sample"], ["validate"]])
+def test_help(command):
+    result = run_cli(*command, "--help")
+    assert result.returncode == 0 and "usage: reporter" in result.stdout

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+import pytest
+
+from reporter.config import load_config
+from reporter.errors import ConfigError
+from tests.conftest import REPO_ROOT
+
+
+def test_default_config_loads_with_paths_relative_to_the_file():
+    config = load_config(REPO_ROOT / "config" / "reporter.yaml")
+    assert config.personas_path == REPO_ROOT / "config" / "personas.yaml"
+    assert config.output_dir == REPO_ROOT / "output"
+    assert config.settings.segmentation.k == "auto"
+    assert len(config.fingerprint()) == 64
+
+
+def test_fingerprint_changes_with_a_setting(project):
+    path = project / "config" / "reporter.yaml"
+    before = load_config(path).fingerprint()
+    path.write_text(path.read_text().replace("k_max: 8", "k_max: 7"))
+    assert load_config(path).fingerprint() != before
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("k_max: 8", "k_max: eight", r"line \d+ segmentation.k_max: Input should be a valid integer"),
+        ("  k_min: 3", "  k_min: 3\n  k_mni: 3", r"segmentation.k_mni: unknown key \(a typo\?\)"),
+        ("k: auto", "k: automatic", r"segmentation.k"),
+        ("min_age: 18", "min_age: 120", r"min_age must be smaller than max_age"),
+        ("source:\n", "source: [\n", r"not valid YAML"),
+    ],
+)
+def test_config_errors_name_the_file_line_and_key(project, old, new, expected):
+    path = project / "config" / "reporter.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    with pytest.raises(ConfigError, match=expected) as caught:
+        load_config(path)
+    assert str(path) in str(caught.value)
+
+
+def test_several_problems_are_reported_at_once(project):
+    path = project / "config" / "reporter.yaml"
+    text = path.read_text().replace("k_max: 8", "k_max: x").replace("seed: 42", "seed: y")
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "k_max" in str(caught.value) and "seed" in str(caught.value)
+
+
+def test_yaml_tags_are_not_executed(project, tmp_path):
+    marker = tmp_path / "pwned"
+    path = project / "config" / "reporter.yaml"
+    path.write_text(
+        f"source:\n  path: !!python/object/apply:os.system ['touch {marker}']\n"
+    )
+    with pytest.raises(ConfigError):
+        load_config(path)
+    assert not marker.exists()
+
+
+def test_personas_file_problems(project):
+    personas = project / "config" / "personas.yaml"
+    personas.write_text(personas.read_text().replace("fallback: Steady Shoppers", "fallback: Nobody"))
+    with pytest.raises(ConfigError, match=r"personas.yaml: .*fallback 'Nobody' is not one of the personas"):
+        load_config(project / "config" / "reporter.yaml")
+    personas.write_text(personas.read_text().replace('color: "#1f6f8b"', 'color: "teal"'))
+    with pytest.raises(ConfigError, match=r"line \d+ personas.0.color"):
+        load_config(project / "config" / "reporter.yaml")

@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from reporter.config import SegmentationConfig
+from reporter.features import REGISTRY, build_features
+from reporter.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
+from tests.helpers import customers_from_sample
+
+
+def test_age_and_tenure_are_measured_at_the_data_reference_date(tmp_path):
+    customers = customers_from_sample(tmp_path, as_of=date(2014, 6, 29))
+    table = build_features(customers)
+    source = customers.frame
+    assert np.array_equal(table.frame["age"], 2014 - source["Year_Birth"])
+    newest = source["Dt_Customer"].idxmax()
+    assert table.frame.loc[newest, "tenure_days"] == 0
+    later = build_features(customers_from_sample(tmp_path, as_of=date(2015, 6, 29)))
+    assert (later.frame["age"] - table.frame["age"] == 1).all()
+
+
+def test_totals_and_ratios(tmp_path):
+    customers = customers_from_sample(tmp_path)
+    frame = build_features(customers).frame
+    source = customers.frame
+    spend = source[list(SPEND_COLUMNS)].sum(axis=1)
+    purchases = source[list(CHANNEL_COLUMNS)].sum(axis=1)
+    assert np.allclose(frame["total_spending"], spend)
+    assert np.allclose(frame["total_purchases"], purchases)
+    assert np.allclose(frame["children"], source["Kidhome"] + source["Teenhome"])
+    assert frame["deal_share"].between(0, 1).all()
+    assert np.allclose(frame["spend_per_purchase"], spend / purchases.clip(lower=1))
+    partnered = source["living_with"] == "Partner"
+    assert np.allclose(frame.loc[partnered, "family_size"], frame.loc[partnered, "children"] + 2)
+
+
+def test_every_registry_feature_is_computed_and_model_defaults_are_registered(tmp_path):
+    frame = build_features(customers_from_sample(tmp_path)).frame
+    assert set(REGISTRY) <= set(frame.columns)
+    assert frame[list(REGISTRY)].notna().all().all()
+    for name in SegmentationConfig().features:
+        assert name in REGISTRY
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_registry_entries_have_labels_and_units(name):
+    feature = REGISTRY[name]
+    assert feature.label and feature.unit in {"money", "count", "days", "years", "ratio", "people"}

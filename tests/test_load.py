@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import os
+from datetime import date
+
+import pandas as pd
+import pytest
+
+from reporter import sample
+from reporter.errors import DataError
+from reporter.load import find_latest, load
+from reporter.schema import COLUMNS
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    return sample.generate(40, seed=5)
+
+
+def write(table: pd.DataFrame, path, **options) -> object:
+    table.to_csv(path, index=False, **options)
+    return path
+
+
+@pytest.mark.parametrize("separator", [",", "\t", ";"])
+def test_separator_is_detected(tmp_path, table, separator):
+    raw = load(write(table, tmp_path / "t.csv", sep=separator))
+    assert raw.rows_read == 40
+    assert raw.frame["MntWines"].sum() == table["MntWines"].sum()
+
+
+def test_utf8_bom_and_quoted_fields(tmp_path, table):
+    table = table.assign(Education='Graduation, "honours"')
+    path = write(table, tmp_path / "bom.csv", encoding="utf-8-sig")
+    raw = load(path)
+    assert raw.frame.columns[0] == "ID"
+    assert raw.frame["Education"].iloc[0] == 'Graduation, "honours"'
+
+
+def test_parquet(tmp_path, table):
+    path = tmp_path / "t.parquet"
+    table.to_parquet(path)
+    raw = load(path)
+    assert raw.rows_read == 40
+    assert raw.frame["Income"].sum() == pytest.approx(table["Income"].sum())
+
+
+@pytest.mark.parametrize("fmt", ["%d-%m-%Y", "%Y-%m-%d", "%m/%d/%Y"])
+def test_known_date_layouts_are_recognised(tmp_path, table, fmt):
+    dates = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y")
+    # make sure the layout is unambiguous: at least one day above 12
+    dates.iloc[0] = pd.Timestamp(2013, 5, 28)
+    path = write(table.assign(Dt_Customer=dates.dt.strftime(fmt)), tmp_path / "d.csv")
+    raw = load(path)
+    assert raw.date_format == fmt
+    assert raw.frame["Dt_Customer"].iloc[0].date() == date(2013, 5, 28)
+
+
+def test_ambiguous_dates_stop_and_name_date_format(tmp_path, table):
+    days = pd.Series([f"0{m}/0{d}/2013" for m, d in zip(range(1, 10), range(1, 10), strict=True)] * 5)
+    path = write(table.assign(Dt_Customer=days[:40].to_numpy()), tmp_path / "amb.csv")
+    with pytest.raises(DataError, match=r"ambiguous.*date_format"):
+        load(path)
+
+
+def test_date_format_setting_resolves_ambiguity(tmp_path, table):
+    path = write(table.assign(Dt_Customer="03/04/2013"), tmp_path / "amb.csv")
+    raw = load(path, date_format="%d/%m/%Y")
+    assert raw.frame["Dt_Customer"].iloc[0].date() == date(2013, 4, 3)
+
+
+def test_unparseable_date_names_line_and_value(tmp_path, table):
+    table = table.copy()
+    table.loc[6, "Dt_Customer"] = "sometime in May"
+    with pytest.raises(DataError, match=r"line 8: 'sometime in May'.*date_format"):
+        load(write(table, tmp_path / "bad.csv"))
+
+
+def test_missing_columns_are_each_named(tmp_path, table):
+    path = write(table.drop(columns=["Recency", "MntWines"]), tmp_path / "m.csv")
+    with pytest.raises(DataError) as caught:
+        load(path)
+    assert "Recency" in str(caught.value) and "MntWines" in str(caught.value)
+    assert str(path) in str(caught.value)
+
+
+def test_extra_columns_are_listed_and_renamed_columns_matched(tmp_path, table):
+    table = table.rename(columns={"Income": " income "}).assign(Loyalty_Card="yes")
+    raw = load(write(table, tmp_path / "x.csv"))
+    assert raw.extra_columns == ("Loyalty_Card",)
+    assert [(old.strip(), new) for old, new in raw.renamed_columns] == [("income", "Income")]
+    assert tuple(raw.frame.columns) == COLUMNS
+
+
+def test_non_numeric_values_are_located(tmp_path, table):
+    table = table.astype({"MntWines": str})
+    table.loc[3, "MntWines"] = "12,000"
+    with pytest.raises(DataError, match=r"column MntWines: 1 non-numeric value\(s\), first at line 5"):
+        load(write(table, tmp_path / "n.csv"))
+
+
+def test_all_problems_are_reported_together(tmp_path, table):
+    table = table.astype({"MntWines": str, "Recency": str})
+    table.loc[3, "MntWines"] = "$5"
+    table.loc[9, "Recency"] = "-4"
+    with pytest.raises(DataError) as caught:
+        load(write(table, tmp_path / "n.csv"))
+    assert "MntWines" in str(caught.value) and "Recency" in str(caught.value)
+
+
+def test_header_only_file(tmp_path, table):
+    path = write(table.head(0), tmp_path / "empty.csv")
+    with pytest.raises(DataError, match="no customer rows"):
+        load(path)
+
+
+def test_newest_file_of_a_glob_wins(tmp_path, table):
+    old = write(table, tmp_path / "customers-b.csv")
+    new = write(table.head(10), tmp_path / "customers-a.csv")
+    os.utime(old, (1_600_000_000, 1_600_000_000))
+    os.utime(new, (1_700_000_000, 1_700_000_000))
+    assert find_latest(tmp_path / "customers-*.csv") == new
+
+
+def test_no_match_says_how_to_make_data(tmp_path):
+    with pytest.raises(DataError, match="no file matches"):
+        find_latest(tmp_path / "customers-*.csv")
+    with pytest.raises(DataError, match="not found"):
+        find_latest(tmp_path / "missing.csv")
+
+
+def test_real_table_reads_whole(real_table):
+    raw = load(real_table)
+    assert raw.rows_read == 2240
+    assert raw.frame["Income"].isna().sum() == 24
+    assert raw.date_format == "%d-%m-%Y"
+    assert len(raw.sha256) == 64

@@ -1,0 +1,84 @@
+"""The brief as a reader gets it: HTML that is escaped and self-contained, a PDF read back."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from pypdf import PdfReader
+
+from reporter.config import load_config
+from reporter.pipeline import run
+from reporter.render import money, pct
+
+HOSTILE_NAME = "<script>alert(1)</script>"
+HOSTILE_DESCRIPTION = 'Fans of <img src=x onerror="alert(2)"> & "quotes"'
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory, sample_csv):
+    from tests.conftest import REPO_ROOT, write_config
+
+    root = tmp_path_factory.mktemp("render")
+    (root / "config").mkdir()
+    personas = (REPO_ROOT / "config" / "personas.yaml").read_text()
+    personas = personas.replace("name: Premium", f"name: '{HOSTILE_NAME}'")
+    personas = personas.replace(
+        "description: High-income customers who spend far more than average.",
+        f"description: '{HOSTILE_DESCRIPTION}'",
+    )
+    (root / "config" / "personas.yaml").write_text(personas)
+    config_path = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)})
+    return run(load_config(config_path))
+
+
+def test_user_text_is_escaped(result):
+    html = result.html.read_text()
+    assert HOSTILE_NAME in result.brief.headlines[0] or any(
+        p.name == HOSTILE_NAME for p in result.brief.personas), "the hostile persona is present"
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert '<img src=x onerror="alert(2)">' not in html
+    assert "&lt;img src=x onerror=" in html
+
+
+def test_html_is_self_contained(result):
+    html = result.html.read_text()
+    assert "<link" not in html and "<script" not in html
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', html)
+    assert not re.search(r"url\(\s*['\"]?https?:", html)
+    assert html.count("<svg") >= 2, "charts are inline SVG"
+    assert "<style>" in html
+
+
+def test_html_has_the_required_parts(result):
+    html = result.html.read_text()
+    brief = result.brief
+    for text in ("Personas at a glance", "Data notes", "How the segments were found",
+                 brief.data_file, f"{brief.customers:,}"):
+        assert text in html
+    assert 'id="chart-persona-sizes"' in html and 'id="chart-pca-scatter"' in html
+    assert "Steady Shoppers" in html
+
+
+def test_pdf_opens_has_pages_numbers_and_names_the_personas(result):
+    reader = PdfReader(io.BytesIO(result.pdf.read_bytes()))
+    assert len(reader.pages) >= 2
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    assert "Page 1 of" in text
+    for row in result.brief.personas:
+        assert row.name in text, f"{row.name} missing from the PDF text"
+    assert reader.pages[0].mediabox.width == pytest.approx(595.28, abs=1)  # A4
+
+
+def test_headline_sentences_state_shares(result):
+    first = result.brief.headlines[0]
+    assert re.fullmatch(r".+ customers are \d+% of the base and \d+% of spend\.", first)
+    assert len(result.brief.headlines) >= 3
+
+
+def test_format_filters():
+    assert money(1234567.8) == "1,234,568"
+    assert pct(0.123) == "12%"
+    assert pct(float("nan")) == "–"
