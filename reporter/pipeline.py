@@ -27,7 +27,7 @@ from reporter.features import build_features
 from reporter.load import RawCustomers, find_latest, load
 from reporter.personas import PersonaAssignment, assign, compile_rulebook
 from reporter.profile import profile
-from reporter.render import render_html, render_pdf
+from reporter.render import check_pdf_engine, render_html, render_pdf
 from reporter.segment import Segmentation, segment
 
 PACKAGES = ("pandas", "numpy", "scikit-learn", "jinja2", "weasyprint", "matplotlib",
@@ -66,6 +66,7 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     settings = config.settings
     with timer("validate"):
         rulebook = compile_rulebook(config.personas, config.personas_path)
+        check_pdf_engine()
     with timer("load"):
         path = find_latest(data or config.resolve(settings.source.path))
         raw = load(path, settings.source.date_format)

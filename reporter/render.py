@@ -95,6 +95,11 @@ def render_pdf(html: str) -> bytes:
     return weasyprint.HTML(string=html, base_url=str(templates_dir())).write_pdf()
 
 
+def check_pdf_engine() -> None:
+    """Fail before any work is done when the PDF cannot be made on this machine."""
+    _import_weasyprint()
+
+
 def _import_weasyprint():
     try:
         import weasyprint

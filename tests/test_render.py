@@ -82,3 +82,31 @@ def test_format_filters():
     assert money(1234567.8) == "1,234,568"
     assert pct(0.123) == "12%"
     assert pct(float("nan")) == "–"
+
+
+PANGO_MISSING = """
+import importlib.abc, sys
+class NoPango(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0': No such file or directory")
+sys.meta_path.insert(0, NoPango())
+"""
+
+
+def test_missing_pango_is_explained_not_a_traceback(project, tmp_path):
+    """A machine without Pango cannot be made here, so the import failure is injected."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT, archive_entries
+
+    script = PANGO_MISSING + "from reporter.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    result = subprocess.run(
+        [sys.executable, "-c", script, "run", "--config", str(project / "config" / "reporter.yaml")],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "apt-get install libpango-1.0-0" in result.stderr
+    assert archive_entries(project / "output") == []
