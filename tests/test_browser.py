@@ -1,0 +1,80 @@
+"""The HTML brief as a person sees it, in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from reporter.config import load_config
+from reporter.pipeline import run
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# On a developer machine without Chromium these tests are skipped with the reason shown;
+# in CI (CI=true) a missing browser is a failure, since .ci/run installs it.
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"),
+    reason="Chromium is not installed (`apt-get install chromium`; .ci/run does it)",
+)
+
+
+@pytest.fixture(scope="module")
+def brief_html(tmp_path_factory, sample_csv):
+    from tests.conftest import REPO_ROOT, write_config
+
+    root = tmp_path_factory.mktemp("browser")
+    (root / "config").mkdir()
+    shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
+    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)})
+    return run(load_config(config)).html
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+def test_brief_renders_offline_without_errors_or_overflow(browser, brief_html, tmp_path, width):
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    requests, errors = [], []
+    page.on("request", lambda request: requests.append(request.url))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(brief_html.as_uri())
+    page.wait_for_load_state("load")
+
+    assert [url for url in requests if not url.startswith("file:")] == [], "no external requests"
+    assert errors == []
+    charts = page.locator("figure.chart svg")
+    assert charts.count() == 2
+    for index in range(2):
+        box = charts.nth(index).bounding_box()
+        assert box["width"] > 0.6 * min(width, 736) - 40 and box["height"] > 100
+    rows = page.locator("table.persona-table tbody tr")
+    assert rows.count() >= 3
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, "the page never scrolls sideways (wide tables scroll in their own box)"
+    screenshot = page.screenshot(full_page=True, path=str(tmp_path / f"brief-{width}.png"))
+    assert len(screenshot) > 50_000, "a real page was drawn"
+    page.close()
+
+
+def test_headings_are_in_order_for_screen_readers(browser, brief_html):
+    page = browser.new_page()
+    page.goto(brief_html.as_uri())
+    levels = page.evaluate(
+        "[...document.querySelectorAll('h1,h2,h3')].map(h => Number(h.tagName[1]))"
+    )
+    assert levels[0] == 1 and levels.count(1) == 1
+    assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+    assert page.evaluate("document.documentElement.lang") == "en"
+    page.close()
