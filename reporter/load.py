@@ -88,9 +88,11 @@ def load(path: Path, date_format: str | None = None) -> RawCustomers:
 def _read_table(path: Path) -> pd.DataFrame:
     if path.suffix.lower() in {".parquet", ".pq"}:
         try:
-            return pd.read_parquet(path).astype(str).replace({"nan": "", "None": "", "NaT": ""})
+            frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types for a broken file
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
+        # The same text checks as for CSV, so both formats give the same messages.
+        return frame.astype(str).where(frame.notna(), "")
     encoding = _encoding(path)
     separator = _separator(path, encoding)
     try:

@@ -37,12 +37,17 @@ def test_utf8_bom_and_quoted_fields(tmp_path, table):
     assert raw.frame["Education"].iloc[0] == 'Graduation, "honours"'
 
 
-def test_parquet(tmp_path, table):
+def test_parquet_with_missing_incomes_and_real_dates(tmp_path):
+    table = sample.generate(300, seed=5)
+    assert table["Income"].isna().sum() >= 1
+    table["Dt_Customer"] = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y")
     path = tmp_path / "t.parquet"
     table.to_parquet(path)
     raw = load(path)
-    assert raw.rows_read == 40
+    assert raw.rows_read == 300
+    assert raw.frame["Income"].isna().sum() == table["Income"].isna().sum()
     assert raw.frame["Income"].sum() == pytest.approx(table["Income"].sum())
+    assert (raw.frame["Dt_Customer"] == table["Dt_Customer"]).all()
 
 
 @pytest.mark.parametrize("fmt", ["%d-%m-%Y", "%Y-%m-%d", "%m/%d/%Y"])
