@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 
@@ -75,6 +76,6 @@ def test_headings_are_in_order_for_screen_readers(browser, brief_html):
         "[...document.querySelectorAll('h1,h2,h3')].map(h => Number(h.tagName[1]))"
     )
     assert levels[0] == 1 and levels.count(1) == 1
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:], strict=False))
+    assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
     assert page.evaluate("document.documentElement.lang") == "en"
     page.close()

@@ -62,3 +62,12 @@ def test_too_few_distinct_customers_is_a_data_error(table):
 def test_elbow_of_a_clear_knee():
     assert _elbow_index([100, 40, 30, 25, 22, 20]) == 1
     assert _elbow_index([10, 9]) == 0
+
+
+def test_categorical_features_are_one_hot_encoded(table):
+    settings = SegmentationConfig(k=3, categorical=["education", "living_with"])
+    result = segment(table, settings)
+    encoder = result.model.named_steps["encode_scale"].named_transformers_["categories"]
+    assert {"Graduate", "Postgraduate"} <= set(encoder.categories_[0])
+    assert {"Partner", "Alone"} <= set(encoder.categories_[1])
+    assert len(set(result.labels)) == 3
