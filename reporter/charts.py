@@ -57,7 +57,7 @@ def persona_sizes(bars: list[Bar]) -> str:
         axes.set_xlim(0, max(max(b.share, b.spend_share) for b in bars) * 100 * 1.3 + 1)
         axes.set_title(_size_title(bars), loc="left")
         figure.tight_layout()
-        return _svg(figure)
+        return _svg(figure, "sizes")
 
 
 def _size_title(bars: list[Bar]) -> str:
@@ -84,14 +84,24 @@ def pca_scatter(groups: list[ScatterGroup], explained: tuple[float, float]) -> s
         axes.set_title("Customers on the two main PCA components, coloured by persona", loc="left")
         axes.legend(frameon=False, fontsize=8, markerscale=2.5, loc="best")
         figure.tight_layout()
-        return _svg(figure)
+        return _svg(figure, "scatter")
 
 
-def _svg(figure: Figure) -> str:
+def _svg(figure: Figure, prefix: str) -> str:
     buffer = io.StringIO()
     figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
-    start = text.index("<svg")
-    svg = text[start:]
+    svg = _prefix_ids(text[text.index("<svg"):], prefix)
     # Scale with the page: drop the fixed size in points, keep the viewBox.
     return re.sub(r'<svg([^>]*?) width="[^"]+" height="[^"]+"', r'<svg\1 width="100%"', svg, count=1)
+
+
+def _prefix_ids(svg: str, prefix: str) -> str:
+    """matplotlib numbers ids from 1 in every figure; two inline charts would share ids
+    (invalid HTML, and clip paths could point into the wrong chart)."""
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    if not ids:
+        return svg
+    pattern = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+    svg = re.sub(rf'\bid="({pattern})"', rf'id="{prefix}-\1"', svg)
+    return re.sub(rf'#({pattern})(?=["\)])', rf"#{prefix}-\1", svg)

@@ -25,6 +25,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     log.setLevel(logging.INFO)
+    # WeasyPrint warns about every SVG presentation attribute its HTML CSS does not know
+    # (the SVG renderer still draws them); fontTools reports font subsetting. Both are noise.
+    for library in ("weasyprint", "fontTools"):
+        logging.getLogger(library).setLevel(logging.ERROR)
     try:
         return args.command(args)
     except ReporterError as error:

@@ -23,6 +23,7 @@ def _one_line_error(result) -> str:
 def test_run_on_generated_data(project):
     result = run_cli("run", "--config", str(project / "config" / "reporter.yaml"))
     assert result.returncode == 0, result.stderr
+    assert result.stderr == "", "a successful run is quiet on stderr (cron mails stderr)"
     html_line = next(line for line in result.stdout.splitlines() if line.startswith("HTML: "))
     folder = (project / "output")
     runs = archive_entries(folder)
