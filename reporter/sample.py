@@ -72,7 +72,8 @@ MARITAL = (("Married", 0.386), ("Together", 0.259), ("Single", 0.2145), ("Divorc
 RARE_MARITAL = (("Alone", 3), ("Absurd", 2), ("YOLO", 2))
 ODD_BIRTH_YEARS = (1893, 1899, 1900)
 MISSING_INCOME_RATE = 24 / 2240
-ODD_ROWS_FROM = 100  # smaller samples stay clean: a handful of rows would be all oddities
+ODD_ROWS_FROM = 100
+SPEND_CEILING = 2_600  # the real table's largest two-year spend is about 2,500  # smaller samples stay clean: a handful of rows would be all oddities
 
 
 def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF) -> pd.DataFrame:
@@ -99,7 +100,7 @@ def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF) -> pd.DataFrame:
 def _customers_of_type(kind: CustomerType, n: int, rng: np.random.Generator) -> pd.DataFrame:
     income = np.clip(rng.normal(kind.income_mean, kind.income_sd, n), 4_000, 160_000)
     spend = np.exp(rng.normal(np.log(income / 1000 * kind.spend_per_income), kind.spend_sigma))
-    spend = np.clip(spend, 5, 2_600)
+    spend = 5 + SPEND_CEILING * np.tanh(spend / SPEND_CEILING)  # a soft ceiling: no pile-up at a cap
     mix = rng.dirichlet(np.array(kind.category_mix) * 20, n)
     amounts = np.round(mix * spend[:, None]).astype(int)
     purchases = np.clip(np.round(0.5 + 4.2 * np.log1p(spend / 20) + rng.normal(0, 2.2, n)), 0, 40)
