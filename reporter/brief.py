@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
+import pandas as pd
 
 from reporter import charts
 from reporter.clean import DataNotes, customers
@@ -37,6 +38,29 @@ class PersonaRow:
 
 
 @dataclass(frozen=True)
+class FlaggedCustomer:
+    customer_id: int
+    persona: str
+    figures: dict[str, float]  # TABLE_FEATURES plus the ranking metric
+
+
+@dataclass(frozen=True)
+class FlagSection:
+    """Customers flagged one by one (a customer-level persona), with the first few to call."""
+
+    name: str
+    color: str
+    description: str
+    count: int
+    share: float
+    spend_share: float
+    by_persona: tuple[tuple[str, int], ...]  # segment persona -> flagged customers in it
+    rank_by: str
+    top: tuple[FlaggedCustomer, ...]
+    actions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class KRow:
     k: int
     inertia: float
@@ -59,6 +83,7 @@ class Brief:
     headlines: tuple[str, ...]
     personas: tuple[PersonaRow, ...]
     absent_personas: tuple[str, ...]
+    flags: tuple[FlagSection, ...]
     population: dict[str, float]
     notes: DataNotes
     k_rows: tuple[KRow, ...]
@@ -84,10 +109,12 @@ class BriefInputs:
     rulebook: Rulebook
     scatter_points: int
     seed: int
+    action_list_size: int = 10
 
 
 def build_brief(inputs: BriefInputs) -> Brief:
     rows = _persona_rows(inputs)
+    flags = _flag_sections(inputs)
     segmentation = inputs.segmentation
     return Brief(
         title=inputs.title,
@@ -100,9 +127,10 @@ def build_brief(inputs: BriefInputs) -> Brief:
         k=segmentation.k,
         silhouette=segmentation.silhouette,
         k_reason=segmentation.k_choice.reason,
-        headlines=headlines(rows, inputs.notes),
+        headlines=headlines(rows, flags, inputs.notes),
         personas=rows,
         absent_personas=inputs.assignment.absent,
+        flags=flags,
         population=inputs.persona_profiles.population_means,
         notes=inputs.notes,
         k_rows=_k_rows(segmentation),
@@ -126,7 +154,7 @@ def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
         group: GroupProfile = profiles[persona.name]
         rows.append(PersonaRow(
             name=persona.name,
-            color=persona.spec.color,
+            color=persona.color,
             description=persona.spec.description,
             clusters=clusters,
             size=group.size,
@@ -141,7 +169,35 @@ def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
     return tuple(rows)
 
 
-def headlines(rows: tuple[PersonaRow, ...], notes: DataNotes) -> tuple[str, ...]:
+def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
+    frame = inputs.table.frame
+    personas = inputs.assignment.customer_persona
+    total_spend = float(frame["total_spending"].sum()) or 1.0
+    sections = []
+    for flag in inputs.rulebook.flags:
+        mask = inputs.assignment.flags[flag.name]
+        flagged = frame.loc[mask]
+        in_persona = pd.Series(personas[mask]).value_counts()
+        order = [p.name for p in inputs.rulebook.personas]
+        by_persona = tuple((name, int(in_persona[name])) for name in order if name in in_persona)
+        ranked = flagged.assign(persona=personas[mask]).sort_values(
+            [flag.spec.rank_by, "ID"], ascending=[False, True]).head(inputs.action_list_size)
+        shown = tuple(dict.fromkeys((*TABLE_FEATURES, flag.spec.rank_by)))
+        top = tuple(FlaggedCustomer(int(row["ID"]), str(row["persona"]),
+                                    {name: float(row[name]) for name in shown})
+                    for _, row in ranked.iterrows())
+        sections.append(FlagSection(
+            name=flag.name, color=flag.color, description=flag.spec.description,
+            count=int(mask.sum()), share=float(mask.mean()) if len(mask) else 0.0,
+            spend_share=float(flagged["total_spending"].sum() / total_spend),
+            by_persona=by_persona, rank_by=flag.spec.rank_by, top=top,
+            actions=tuple(flag.spec.actions),
+        ))
+    return tuple(sections)
+
+
+def headlines(rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
+              notes: DataNotes) -> tuple[str, ...]:
     """Three to five sentences a manager can repeat in a meeting."""
     if not rows:
         return ()
@@ -159,12 +215,22 @@ def headlines(rows: tuple[PersonaRow, ...], notes: DataNotes) -> tuple[str, ...]
     largest = max(rows, key=lambda r: r.size)
     if largest not in (top, lowest):
         sentences.append(f"The largest group is {largest.name}: {customers(largest.size)}.")
+    for flag in flags:
+        sentences.append(_flag_sentence(flag, top.name))
     repaired, excluded = notes.count("repair"), notes.count("exclusion")
     sentences.append(
         f"{customers(notes.rows_read)} analysed; {repaired:,} values repaired and "
         f"{customers(excluded)} left out of fitting (see data notes)."
     )
     return tuple(sentences)
+
+
+def _flag_sentence(flag: FlagSection, valuable: str) -> str:
+    sentence = f"{customers(flag.count)} flagged as {flag.name}"
+    in_valuable = dict(flag.by_persona).get(valuable, 0)
+    if in_valuable and flag.count:
+        sentence += f", {in_valuable:,} of them {valuable}"
+    return sentence + "."
 
 
 def _k_rows(segmentation: Segmentation) -> tuple[KRow, ...]:

@@ -71,6 +71,28 @@ def _parser() -> argparse.ArgumentParser:
                                    description="Check reporter.yaml and personas.yaml.")
     _add_config(validate)
     validate.set_defaults(command=_validate)
+
+    personas = commands.add_parser("personas", help="work with the persona rules",
+                                   description="Work with the persona rules.")
+    personas_commands = personas.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    preview = personas_commands.add_parser(
+        "preview", help="show which segments each persona matches, and why, without archiving",
+        description="Segment the latest data and show, per segment, every persona rule with "
+                    "its threshold beside the segment's value. Writes nothing.")
+    _add_config(preview)
+    preview.add_argument("--data", type=Path, help="use this customer file instead of source.path")
+    preview.set_defaults(command=_preview)
+
+    config = commands.add_parser("config", help="configuration helpers",
+                                 description="Configuration helpers.")
+    config_commands = config.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    schema = config_commands.add_parser(
+        "schema", help="write JSON Schemas of reporter.yaml and personas.yaml for editors",
+        description="Write reporter.schema.json and personas.schema.json, generated from the "
+                    "models the files are validated with.")
+    schema.add_argument("--out", type=Path, default=Path("config"),
+                        help="folder to write them to (default config/)")
+    schema.set_defaults(command=_schema)
     return parser
 
 
@@ -132,11 +154,38 @@ def _validate(args: argparse.Namespace) -> int:
     from reporter.config import load_config
     from reporter.personas import compile_rulebook
 
-    config = load_config(_config_path(args))
-    rulebook = compile_rulebook(config.personas, config.personas_path)
+    try:
+        config = load_config(_config_path(args))
+        rulebook = compile_rulebook(config.personas, config.personas_path)
+    except ConfigError as error:
+        count = len(error.problems)
+        print(f"reporter: {count} problem{'s' if count > 1 else ''} found:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return error.exit_code
     names = ", ".join(p.name for p in rulebook.personas)
     print(f"{config.path}: OK")
-    print(f"{config.personas_path}: OK, {len(rulebook.personas)} personas ({names}), "
+    print(f"{config.personas_path}: OK, {len(rulebook.personas)} segment personas ({names}), "
           f"fallback {rulebook.fallback.name}")
+    if rulebook.flags:
+        print(f"customer flags: {', '.join(p.name for p in rulebook.flags)}")
     print(f"source.path: {config.resolve(config.settings.source.path)}")
+    return 0
+
+
+def _preview(args: argparse.Namespace) -> int:
+    from reporter.config import load_config
+    from reporter.pipeline import analyse
+    from reporter.preview import preview_text
+
+    config = load_config(_config_path(args))
+    print(preview_text(analyse(config, data=args.data)), end="")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from reporter.config import write_schemas
+
+    for path in write_schemas(args.out):
+        print(f"Wrote {path}")
     return 0

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from reporter.errors import ConfigError
-from reporter.yamlsource import describe_validation_errors, read_yaml_mapping
+from reporter.yamlsource import read_yaml_mapping, validation_problems
 
 
 class Strict(BaseModel):
@@ -82,6 +82,7 @@ class SegmentationConfig(Strict):
 class BriefConfig(Strict):
     title: str = "SmartCart weekly customer brief"
     scatter_points: int = Field(default=3000, ge=100)
+    action_list_size: int = Field(default=10, ge=1, le=100)
 
 
 class ReporterConfig(Strict):
@@ -112,31 +113,30 @@ class RuleGroup(Strict):
         return self.all if self.all is not None else (self.any or [])
 
 
-HEX_COLOUR = r"^#[0-9a-fA-F]{6}$"
-
-
 class PersonaSpec(Strict):
+    """One persona as written in personas.yaml. Meaning (rules, colours, reachability) is
+    checked by `personas.compile_rulebook`, which reports every problem with its line."""
+
     name: str = Field(min_length=1, max_length=40)
-    description: str = ""
-    color: str = Field(default="#7f8c8d", pattern=HEX_COLOUR)
-    priority: int = 100
+    description: str = Field(default="", max_length=240)
+    color: str = Field(default="#7f8c8d", description="A CSS colour name or #rrggbb.")
+    priority: int = Field(default=100, description="Lower numbers are tried first.")
+    level: Literal["segment", "customer"] = Field(
+        default="segment",
+        description="segment: names whole segments by their average customer; "
+        "customer: flags individual customers, whatever their segment.",
+    )
     rules: RuleGroup | None = None
     actions: list[str] = Field(default_factory=list)
+    rank_by: str = Field(
+        default="total_spending",
+        description="customer level only: the action list is ordered by this metric, highest first.",
+    )
 
 
 class PersonasFile(Strict):
-    fallback: str
+    fallback: str = Field(description="The persona for segments that no rule matches.")
     personas: list[PersonaSpec] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _fallback_exists(self) -> PersonasFile:
-        names = [p.name for p in self.personas]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ValueError(f"persona names must be unique; repeated: {', '.join(duplicates)}")
-        if self.fallback not in names:
-            raise ValueError(f"fallback '{self.fallback}' is not one of the personas: {names}")
-        return self
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,8 @@ def _parse(model: type[Strict], path: Path) -> Strict:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        raise ConfigError(describe_validation_errors(path, text, exc)) from None
+        problems = validation_problems(text, exc)
+        raise ConfigError.collected(path, problems, "fix and check with `reporter validate`") from None
 
 
 def load_config(path: str | Path) -> Config:
@@ -189,9 +190,24 @@ def load_config(path: str | Path) -> Config:
     return Config(config_path, settings, personas_path, personas)
 
 
-def dump_schema(model: type[BaseModel]) -> str:
-    """JSON Schema for editors (kept here so the schema always matches the models)."""
-    return json.dumps(model.model_json_schema(), indent=2)
+SCHEMAS = {"reporter.schema.json": ReporterConfig, "personas.schema.json": PersonasFile}
+
+
+def schema_text(model: type[BaseModel]) -> str:
+    """JSON Schema for editors, generated from the same models that validate the files."""
+    schema = model.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+
+
+def write_schemas(folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, model in SCHEMAS.items():
+        path = folder / name
+        path.write_text(schema_text(model), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 __all__ = ["Config", "PersonaSpec", "PersonasFile", "ReporterConfig", "load_config"]

@@ -1,11 +1,17 @@
 """User-facing errors.
 
-Anything a user can fix (a bad data file, a bad config) is raised as a
-`ReporterError` whose message names the file, the line or column, and what to do.
-The CLI prints it on one line and exits 2; every other exception is a bug (exit 1).
+Anything a user can fix (a bad data file, a bad config) is raised as a `ReporterError` whose
+message names the file, the line or column, and what to do. The CLI prints it on one line and
+exits 2; every other exception is a bug (exit 1). Validation collects every problem first, so
+`problems` lists them one by one for `reporter validate`, and the message joins them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+MAX_PROBLEMS_IN_MESSAGE = 5
 
 
 class ReporterError(Exception):
@@ -13,8 +19,21 @@ class ReporterError(Exception):
 
     exit_code = 2
 
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        super().__init__(message)
+        self.problems = tuple(problems) or (message,)
+
     def one_line(self) -> str:
         return " ".join(str(self).split())
+
+    @classmethod
+    def collected(cls, path: Path, problems: Sequence[str], hint: str) -> ReporterError:
+        """One error for many problems in one file: all listed, the message capped."""
+        shown = "; ".join(problems[:MAX_PROBLEMS_IN_MESSAGE])
+        more = len(problems) - MAX_PROBLEMS_IN_MESSAGE
+        suffix = f"; (+{more} more)" if more > 0 else ""
+        located = [f"{path}: {p}" for p in problems]
+        return cls(f"{path}: {shown}{suffix}; {hint}", located)
 
 
 class DataError(ReporterError):

@@ -1,66 +1,38 @@
-"""Personas: the rule language of personas.yaml, its validation, and the naming of clusters.
+"""Personas: check personas.yaml as a whole, name each segment, flag individual customers.
 
-A condition is one line a manager can read: `<metric> <op> <value>`, where the value is a
-number (`recency >= 60`), a multiple of the population mean (`total_spending >= 1.5x population`)
-or a population percentile (`income >= p75`). Conditions are parsed with a regular expression
-and compared in Python; user text is never evaluated.
+Segment personas name a whole segment by its average customer: every segment gets the first
+persona (by priority) whose rules hold, else the fallback. Customer personas ("flags") test
+each customer on their own, so the brief can list the customers to act on whatever their
+segment. The rule language itself lives in `rules.py`.
 """
 
 from __future__ import annotations
 
-import difflib
-import operator
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
+from matplotlib import colors as mcolors
 
 from reporter.config import PersonasFile, PersonaSpec
 from reporter.errors import ConfigError
 from reporter.features import REGISTRY, FeatureTable
-from reporter.profile import Profiles
-from reporter.yamlsource import line_of
-
-GROUP_METRICS = {"share": "Share of customers", "spend_share": "Share of total spend"}
-OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    "<=": operator.le,
-    ">": operator.gt,
-    "<": operator.lt,
-}
-CONDITION = re.compile(
-    r"^\s*(?P<metric>[a-z_]+)\s*(?P<op>>=|<=|>|<)\s*"
-    r"(?:(?P<multiple>\d+(?:\.\d+)?)\s*x\s+population"
-    r"|p(?P<percentile>\d{1,2}|100)"
-    r"|(?P<number>-?\d+(?:\.\d+)?))\s*$"
+from reporter.profile import GroupProfile, Profiles
+from reporter.rules import (
+    Condition,
+    Population,
+    RuleError,
+    matches,
+    parse_condition,
+    rule_set_implies,
 )
-
-
-@dataclass(frozen=True)
-class Condition:
-    text: str
-    metric: str
-    op: str
-    kind: str  # "number", "multiple" or "percentile"
-    value: float
-
-    def threshold(self, population: PopulationView) -> float:
-        if self.kind == "multiple":
-            return self.value * population.mean(self.metric)
-        if self.kind == "percentile":
-            return population.percentile(self.metric, self.value)
-        return self.value
-
-    def holds(self, observed: float, population: PopulationView) -> bool:
-        return OPERATORS[self.op](observed, self.threshold(population))
+from reporter.yamlsource import line_of
 
 
 @dataclass(frozen=True)
 class Persona:
     spec: PersonaSpec
+    color: str  # as #rrggbb, whatever the file said
     mode: str  # "all", "any", or "fallback"
     conditions: tuple[Condition, ...]
 
@@ -68,125 +40,198 @@ class Persona:
     def name(self) -> str:
         return self.spec.name
 
+    @property
+    def customer_level(self) -> bool:
+        return self.spec.level == "customer"
+
 
 @dataclass(frozen=True)
 class Rulebook:
-    personas: tuple[Persona, ...]  # in priority order, fallback last
+    personas: tuple[Persona, ...]  # segment personas in priority order, fallback last
+    flags: tuple[Persona, ...]  # customer-level personas in priority order
     fallback: Persona
+
+    def by_name(self) -> dict[str, Persona]:
+        return {p.name: p for p in (*self.personas, *self.flags)}
 
 
 @dataclass(frozen=True)
-class PopulationView:
-    """Population figures the conditions compare against (means and customer percentiles)."""
+class ConditionCheck:
+    """One condition tested on one segment: the two numbers side by side."""
 
-    frame: pd.DataFrame
+    text: str
+    observed: float
+    threshold: float
+    holds: bool
 
-    def mean(self, metric: str) -> float:
-        if metric in GROUP_METRICS:
-            return 1.0
-        return float(self.frame[metric].mean())
 
-    def percentile(self, metric: str, p: float) -> float:
-        if metric in GROUP_METRICS:
-            raise ValueError("percentiles of share are not defined")
-        return float(np.percentile(self.frame[metric], p))
+@dataclass(frozen=True)
+class SegmentVerdict:
+    """Why a segment got its persona: every persona tried, in order, until one matched."""
+
+    cluster: int
+    persona: str
+    tried: tuple[tuple[str, tuple[ConditionCheck, ...], bool], ...]
+
+    @property
+    def reason(self) -> str:
+        for name, checks, matched in self.tried:
+            if matched and name == self.persona:
+                held = [c for c in checks if c.holds]
+                return "; ".join(f"{c.text} ({c.observed:,.2f} vs {c.threshold:,.2f})" for c in held)
+        return "no persona rule matched"
 
 
 @dataclass(frozen=True)
 class PersonaAssignment:
     cluster_persona: dict[int, str]
     customer_persona: np.ndarray  # persona name per customer, aligned with the feature table
-    reasons: dict[int, str]  # why each cluster got its persona, in words
-    present: tuple[str, ...]  # personas with customers this week, in priority order
+    verdicts: dict[int, SegmentVerdict]
+    present: tuple[str, ...]  # segment personas with customers this week, in priority order
     absent: tuple[str, ...]
+    flags: dict[str, np.ndarray] = field(default_factory=dict)  # flag name -> bool per customer
+
+    @property
+    def reasons(self) -> dict[int, str]:
+        return {cluster: verdict.reason for cluster, verdict in self.verdicts.items()}
+
+
+class _Problems:
+    """Collects located problems while the whole file is checked."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.items: list[tuple[int, str]] = []
+
+    def add(self, loc: tuple, message: str) -> None:
+        line = line_of(self.text, loc) or 0
+        self.items.append((line, f"line {line}: {message}" if line else message))
+
+    def raise_if_any(self, path: Path) -> None:
+        if self.items:
+            ordered = [text for _, text in sorted(self.items, key=lambda item: item[0])]
+            raise ConfigError.collected(path, ordered, "fix and check with `reporter validate`")
 
 
 def compile_rulebook(personas_file: PersonasFile, path: Path) -> Rulebook:
-    """Parse every condition; collect all problems with their lines before failing."""
+    """Parse every condition and check the file as a whole; report all problems at once."""
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    problems: list[str] = []
-    compiled = []
+    problems = _Problems(text)
+    _check_names(personas_file, problems)
+    names = {spec.name for spec in personas_file.personas}
+    compiled = [_compile(index, spec, personas_file.fallback, names, problems)
+                for index, spec in enumerate(personas_file.personas)]
+    segment = sorted((p for p in compiled if not p.customer_level),
+                     key=lambda p: (p.mode == "fallback", p.spec.priority))
+    _check_reachable(segment, personas_file, problems)
+    problems.raise_if_any(path)
+    flags = sorted((p for p in compiled if p.customer_level), key=lambda p: p.spec.priority)
+    fallback = next(p for p in segment if p.mode == "fallback")
+    return Rulebook(tuple(segment), tuple(flags), fallback)
+
+
+def _check_names(personas_file: PersonasFile, problems: _Problems) -> None:
+    seen: dict[str, int] = {}
     for index, spec in enumerate(personas_file.personas):
-        if spec.name == personas_file.fallback:
-            if spec.rules is not None:
-                line = line_of(text, ("personas", index, "rules"))
-                problems.append(f"line {line}: the fallback persona '{spec.name}' cannot have rules")
-            compiled.append(Persona(spec, "fallback", ()))
-            continue
-        if spec.rules is None:
-            line = line_of(text, ("personas", index))
-            problems.append(f"line {line}: persona '{spec.name}' has no rules; add `rules:`")
-            continue
-        conditions = []
-        for position, condition in enumerate(spec.rules.conditions):
-            try:
-                conditions.append(parse_condition(condition))
-            except ValueError as exc:
-                line = line_of(text, ("personas", index, "rules", spec.rules.mode, position))
-                problems.append(f"line {line}: persona '{spec.name}': {exc}")
-        compiled.append(Persona(spec, spec.rules.mode, tuple(conditions)))
-    if problems:
-        raise ConfigError(f"{path}: " + "; ".join(problems[:5]) + "; fix and run `reporter validate`")
-    ordered = sorted(compiled, key=lambda p: (p.mode == "fallback", p.spec.priority))
-    fallback = next(p for p in compiled if p.mode == "fallback")
-    return Rulebook(tuple(ordered), fallback)
+        if spec.name in seen:
+            problems.add(("personas", index, "name"),
+                         f'persona name "{spec.name}" is used twice; give each persona its own name')
+        seen.setdefault(spec.name, index)
+    if personas_file.fallback not in seen:
+        names = ", ".join(f'"{n}"' for n in seen)
+        ruleless = [s.name for s in personas_file.personas if s.rules is None and s.level == "segment"]
+        hint = f'did you mean "{ruleless[0]}", the persona without rules?' if len(ruleless) == 1 \
+            else "name one of them"
+        problems.add(("fallback",), f'fallback "{personas_file.fallback}" is not one of the '
+                                    f"personas ({names}); {hint}")
 
 
-def parse_condition(text: str) -> Condition:
-    match = CONDITION.match(str(text))
-    if not match:
-        raise ValueError(
-            f"cannot read condition {text!r}; write it as `metric >= 60`, "
-            "`metric >= 1.5x population` or `metric >= p75`"
-        )
-    metric = match["metric"]
-    if metric not in REGISTRY and metric not in GROUP_METRICS:
-        known = [*REGISTRY, *GROUP_METRICS]
-        close = difflib.get_close_matches(metric, known, n=1)
-        hint = f"did you mean '{close[0]}'?" if close else f"known metrics: {', '.join(known)}"
-        raise ValueError(f"unknown metric '{metric}' in {text!r}; {hint}")
-    if match["multiple"] is not None:
-        return Condition(text, metric, match["op"], "multiple", float(match["multiple"]))
-    if match["percentile"] is not None:
-        if metric in GROUP_METRICS:
-            raise ValueError(f"{metric} cannot be compared with a percentile in {text!r}")
-        return Condition(text, metric, match["op"], "percentile", float(match["percentile"]))
-    return Condition(text, metric, match["op"], "number", float(match["number"]))
+def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str],
+             problems: _Problems) -> Persona:
+    where = ("personas", index)
+    label = f'persona "{spec.name}"'
+    color = _hex_colour(spec.color)
+    if color is None:
+        problems.add((*where, "color"), f'{label}: unknown colour "{spec.color}"; use a colour '
+                                        'name such as "teal" or a code such as "#1f6f8b"')
+    if spec.name == fallback:
+        if spec.rules is not None:
+            problems.add((*where, "rules"), f"{label} is the fallback and cannot have rules; "
+                                            "it names the segments no rule matches")
+        if spec.level == "customer":
+            problems.add((*where, "level"), f"{label} is the fallback and must be a segment persona")
+        return Persona(spec, color or "#7f8c8d", "fallback", ())
+    if spec.level == "customer" and spec.rank_by not in REGISTRY:
+        problems.add((*where, "rank_by"), f'{label}: rank_by "{spec.rank_by}" is not a metric')
+    if spec.rules is None:
+        if fallback in known_names:  # else the fallback message already points at this persona
+            problems.add(where, f"{label} has no rules; add `rules:` with `all:` or `any:`")
+        return Persona(spec, color or "#7f8c8d", "all", ())
+    if not spec.rules.conditions:
+        problems.add((*where, "rules", spec.rules.mode),
+                     f"{label} has an empty rule set; list at least one condition")
+    conditions = []
+    for position, condition in enumerate(spec.rules.conditions):
+        try:
+            conditions.append(parse_condition(condition, segment_level=spec.level == "segment"))
+        except RuleError as exc:
+            problems.add((*where, "rules", spec.rules.mode, position), f"{label}: {exc}")
+    return Persona(spec, color or "#7f8c8d", spec.rules.mode, tuple(conditions))
+
+
+def _hex_colour(value: str) -> str | None:
+    try:
+        return mcolors.to_hex(value.strip().lower()) if value.strip() else None
+    except ValueError:
+        return None
+
+
+def _check_reachable(ordered: list[Persona], personas_file: PersonasFile,
+                     problems: _Problems) -> None:
+    """A persona whose rules imply an earlier persona's rules can never be chosen."""
+    index_of = {spec.name: i for i, spec in enumerate(personas_file.personas)}
+    for position, later in enumerate(ordered):
+        for earlier in ordered[:position]:
+            if later.mode == "fallback" or earlier.mode == "fallback":
+                continue
+            if rule_set_implies(later.conditions, later.mode, earlier.conditions, earlier.mode):
+                problems.add(
+                    ("personas", index_of[later.name], "priority"),
+                    f'persona "{later.name}" can never be chosen: whenever its rules hold, so do '
+                    f'those of "{earlier.name}" (priority {earlier.spec.priority}), which is tried '
+                    f'first; give "{later.name}" a lower priority number than "{earlier.name}"',
+                )
+                break
 
 
 def assign(rulebook: Rulebook, cluster_profiles: Profiles, table: FeatureTable,
            labels: np.ndarray) -> PersonaAssignment:
-    """Each cluster gets the first persona (by priority) whose rules hold, else the fallback."""
-    population = PopulationView(table.frame)
-    cluster_persona: dict[int, str] = {}
-    reasons: dict[int, str] = {}
-    for group in cluster_profiles.groups:
-        observed = {**group.means, "share": group.share, "spend_share": group.spend_share}
-        persona, why = _first_match(rulebook, observed, population)
-        cluster_persona[int(group.key)] = persona.name
-        reasons[int(group.key)] = why
-    names = np.array([cluster_persona[int(c)] for c in range(max(cluster_persona) + 1)],
-                     dtype=object)
-    customer_persona = names[labels]
+    """Each segment gets the first persona whose rules hold; each customer is tested for flags."""
+    population = Population(table.frame)
+    verdicts = {int(g.key): judge_segment(rulebook, g, population) for g in cluster_profiles.groups}
+    cluster_persona = {cluster: verdict.persona for cluster, verdict in verdicts.items()}
+    names = np.array([cluster_persona[c] for c in range(max(cluster_persona) + 1)], dtype=object)
     present = tuple(p.name for p in rulebook.personas if p.name in cluster_persona.values())
     absent = tuple(p.name for p in rulebook.personas if p.name not in present)
-    return PersonaAssignment(cluster_persona, customer_persona, reasons, present, absent)
+    flags = {flag.name: np.asarray(matches(flag.conditions, flag.mode, table.frame, population),
+                                   dtype=bool)
+             for flag in rulebook.flags}
+    return PersonaAssignment(cluster_persona, names[labels], verdicts, present, absent, flags)
 
 
-def _first_match(rulebook: Rulebook, observed: dict[str, float],
-                 population: PopulationView) -> tuple[Persona, str]:
+def judge_segment(rulebook: Rulebook, group: GroupProfile, population: Population) -> SegmentVerdict:
+    observed = {**group.means, "share": group.share, "spend_share": group.spend_share}
+    tried = []
     for persona in rulebook.personas:
         if persona.mode == "fallback":
             continue
-        results = [c.holds(observed[c.metric], population) for c in persona.conditions]
-        matched = all(results) if persona.mode == "all" else any(results)
+        checks = tuple(
+            ConditionCheck(c.text, float(observed[c.metric]), c.threshold(population),
+                           bool(c.holds(observed[c.metric], population)))
+            for c in persona.conditions
+        )
+        matched = bool(matches(persona.conditions, persona.mode, observed, population))
+        tried.append((persona.name, checks, matched))
         if matched:
-            held = [c for c, ok in zip(persona.conditions, results, strict=True) if ok]
-            return persona, "; ".join(_explain(c, observed, population) for c in held)
-    return rulebook.fallback, "no persona rule matched"
-
-
-def _explain(condition: Condition, observed: dict[str, float], population: PopulationView) -> str:
-    value = observed[condition.metric]
-    threshold = condition.threshold(population)
-    return f"{condition.metric} {value:,.2f} {condition.op} {threshold:,.2f} ({condition.text})"
+            return SegmentVerdict(int(group.key), persona.name, tuple(tried))
+    return SegmentVerdict(int(group.key), rulebook.fallback.name, tuple(tried))

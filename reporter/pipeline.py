@@ -6,6 +6,7 @@ load → clean → features → segment → profile → personas → brief → r
 from __future__ import annotations
 
 import platform
+import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,10 +24,10 @@ from reporter.brief import Brief, BriefInputs, build_brief
 from reporter.clean import Customers, clean
 from reporter.config import Config
 from reporter.errors import DataError
-from reporter.features import build_features
+from reporter.features import FeatureTable, build_features
 from reporter.load import RawCustomers, find_latest, load
-from reporter.personas import PersonaAssignment, assign, compile_rulebook
-from reporter.profile import profile
+from reporter.personas import PersonaAssignment, Rulebook, assign, compile_rulebook
+from reporter.profile import Profiles, profile
 from reporter.render import check_pdf_engine, render_html, render_pdf
 from reporter.segment import Segmentation, segment
 
@@ -57,16 +58,27 @@ class RunResult:
     timings: dict[str, float]
 
 
-def run(config: Config, data: Path | None = None, as_of: date | None = None,
-        now: datetime | None = None) -> RunResult:
-    """Make one brief from the newest customer file and archive it."""
-    now = now or datetime.now().astimezone()
-    run_id = new_run_id(now)
-    timer = StageTimer()
+@dataclass(frozen=True)
+class Analysis:
+    """Everything computed from one customer file, before anything is presented."""
+
+    raw: RawCustomers
+    customers: Customers
+    table: FeatureTable
+    segmentation: Segmentation
+    assignment: PersonaAssignment
+    persona_profiles: Profiles
+    cluster_profiles: Profiles
+    rulebook: Rulebook
+
+
+def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
+            timer: StageTimer | None = None) -> Analysis:
+    """load → clean → features → segment → profile → personas; writes nothing."""
+    timer = timer or StageTimer()
     settings = config.settings
     with timer("validate"):
         rulebook = compile_rulebook(config.personas, config.personas_path)
-        check_pdf_engine()
     with timer("load"):
         path = find_latest(data or config.resolve(settings.source.path))
         raw = load(path, settings.source.date_format)
@@ -82,24 +94,41 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     with timer("personas"):
         assignment = assign(rulebook, cluster_profiles, table, segmentation.labels)
         persona_profiles = profile(table, assignment.customer_persona)
+    return Analysis(raw, customers, table, segmentation, assignment, persona_profiles,
+                    cluster_profiles, rulebook)
+
+
+def run(config: Config, data: Path | None = None, as_of: date | None = None,
+        now: datetime | None = None) -> RunResult:
+    """Make one brief from the newest customer file and archive it."""
+    now = now or datetime.now().astimezone()
+    run_id = new_run_id(now)
+    timer = StageTimer()
+    settings = config.settings
+    with timer("pdf_engine"):
+        check_pdf_engine()
+    found = analyse(config, data, as_of, timer)
     with timer("brief"):
         brief = build_brief(BriefInputs(
-            title=settings.brief.title, run_id=run_id, run_date=now, data_file=path.name,
-            data_sha256=raw.sha256, table=table, notes=customers.notes,
-            segmentation=segmentation, persona_profiles=persona_profiles,
-            assignment=assignment, rulebook=rulebook,
+            title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.path.name,
+            data_sha256=found.raw.sha256, table=found.table, notes=found.customers.notes,
+            segmentation=found.segmentation, persona_profiles=found.persona_profiles,
+            assignment=found.assignment, rulebook=found.rulebook,
             scatter_points=settings.brief.scatter_points, seed=settings.segmentation.seed,
+            action_list_size=settings.brief.action_list_size,
         ))
     with timer("html"):
         html = render_html(brief)
     with timer("pdf"):
         pdf = render_pdf(html)
+    segments = _segments(found.table.frame["ID"], found.segmentation, found.assignment)
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
         folder.write_text("brief.html", html)
         folder.write_bytes("brief.pdf", pdf)
-        folder.write_csv("segments.csv", _segments(table.frame["ID"], segmentation, assignment))
+        folder.write_csv("segments.csv", segments)
         folder.write_json("run.json", run_record(
-            config, raw, customers, segmentation, brief, run_id, now, timer.seconds))
+            config, found.raw, found.customers, found.segmentation, brief, run_id, now,
+            timer.seconds))
         final = folder.publish()
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief, timer.seconds)
 
@@ -119,11 +148,19 @@ def _reference_date(raw: RawCustomers, as_of: date | None) -> date:
 
 def _segments(ids: pd.Series, segmentation: Segmentation,
               assignment: PersonaAssignment) -> pd.DataFrame:
-    return pd.DataFrame({
+    frame = pd.DataFrame({
         "ID": ids.to_numpy(),
         "cluster": segmentation.labels,
         "persona": assignment.customer_persona,
     })
+    for name, flagged in assignment.flags.items():
+        frame[flag_column(name)] = flagged.astype(int)
+    return frame
+
+
+def flag_column(name: str) -> str:
+    """'Churn Risk' -> 'flag_churn_risk': a column name every CRM import accepts."""
+    return "flag_" + "_".join(re.findall(r"[a-z0-9]+", name.lower()))
 
 
 def run_record(config: Config, raw: RawCustomers, customers: Customers,
@@ -170,6 +207,8 @@ def run_record(config: Config, raw: RawCustomers, customers: Customers,
             for row in brief.personas
         },
         "personas_absent": list(brief.absent_personas),
+        "flags": {flag.name: {"customers": flag.count, "share": round(flag.share, 4),
+                              "by_persona": dict(flag.by_persona)} for flag in brief.flags},
         "headlines": list(brief.headlines),
         "timings_seconds": timings,
         "versions": package_versions(),

@@ -14,8 +14,6 @@ from pydantic import ValidationError
 
 from reporter.errors import ConfigError
 
-MAX_LISTED_PROBLEMS = 5
-
 
 def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
     """Return the parsed mapping and its source text, or raise a located ConfigError."""
@@ -31,9 +29,9 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(
-            f"{path}: {where}: not valid YAML ({problem}); check indentation and quoting there"
-        ) from None
+        message = tag_problem(exc) or (
+            f"not valid YAML ({problem}); check indentation and quoting there")
+        raise ConfigError(f"{path}: {where}: {message}") from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
@@ -42,33 +40,35 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
 
 
 def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
-    """1-based line of the YAML node at `loc` (keys and list indexes), or of its nearest parent."""
+    """1-based line of `loc` (keys and list indexes): the key's line for a mapping entry, the
+    item's line for a list entry; the nearest parent's line when `loc` goes deeper than the file."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
         return None
     line = node.start_mark.line + 1 if node is not None else None
     for step in loc:
-        node = _child(node, step)
-        if node is None:
+        found = _child(node, step)
+        if found is None:
             break
-        line = node.start_mark.line + 1
+        node, line = found
     return line
 
 
-def _child(node: yaml.Node | None, step: int | str) -> yaml.Node | None:
+def _child(node: yaml.Node | None, step: int | str) -> tuple[yaml.Node, int] | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == step:
-                return key if value is None else value
+                return value, key.start_mark.line + 1
     if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
-        return node.value[step]
+        item = node.value[step]
+        return item, item.start_mark.line + 1
     return None
 
 
-def describe_validation_errors(path: Path, text: str, exc: ValidationError) -> str:
-    """All problems in one line: 'file: line N key: message; ...' capped at a few."""
-    parts = []
+def validation_problems(text: str, exc: ValidationError) -> list[str]:
+    """Each pydantic error as 'line N key: message', in file order."""
+    problems = []
     for error in exc.errors():
         loc = tuple(step for step in error["loc"] if not _is_union_tag(step))
         line = line_of(text, loc)
@@ -77,13 +77,20 @@ def describe_validation_errors(path: Path, text: str, exc: ValidationError) -> s
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
             message = "unknown key (a typo?); remove it or check the spelling"
-        parts.append(f"{where}: {message}")
-    shown = parts[:MAX_LISTED_PROBLEMS]
-    more = len(parts) - len(shown)
-    suffix = f"; (+{more} more)" if more else ""
-    return f"{path}: " + "; ".join(shown) + suffix + "; fix and check with `reporter validate`"
+        problems.append((line or 0, f"{where}: {message}"))
+    return [text for _, text in sorted(problems, key=lambda item: item[0])]
 
 
 def _is_union_tag(step: int | str) -> bool:
     """pydantic adds the union member's type name to the location; it is no key of the file."""
     return isinstance(step, str) and (step in {"int", "str", "float"} or step.startswith("literal["))
+
+
+def tag_problem(exc: yaml.YAMLError) -> str | None:
+    """A YAML tag such as !!python/object is an attempt to run code: say so plainly."""
+    problem = str(getattr(exc, "problem", "") or "")
+    if isinstance(exc, yaml.constructor.ConstructorError) and "tag" in problem:
+        tag = problem.split("tag", 1)[1].strip(" '")
+        return (f"YAML tags such as {tag.split(':')[-1] or tag} are not allowed (nothing in "
+                "this file is ever executed); write plain text, numbers and lists")
+    return None

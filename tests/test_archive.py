@@ -74,9 +74,13 @@ def test_run_folder_contents(project):
     assert {"load", "segment", "pdf"} <= set(record["timings_seconds"])
     assert record["versions"]["scikit-learn"][0].isdigit()
     segments = pd.read_csv(result.folder / "segments.csv")
-    assert list(segments.columns) == ["ID", "cluster", "persona"]
+    assert list(segments.columns) == ["ID", "cluster", "persona", "flag_churn_risk"]
+    assert set(segments["flag_churn_risk"]) <= {0, 1}
+    assert segments["flag_churn_risk"].sum() == record["flags"]["Churn Risk"]["customers"]
     assert len(segments) == record["data"]["rows_read"]
     assert set(segments["persona"]) == set(record["personas"])
+    flagged = segments["flag_churn_risk"] == 1
+    assert sum(record["flags"]["Churn Risk"]["by_persona"].values()) == flagged.sum()
 
 
 def test_sigkill_mid_run_never_leaves_a_half_written_run(project):

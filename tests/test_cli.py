@@ -69,9 +69,9 @@ def test_bad_config_exits_2_with_one_line_and_writes_nothing(project):
 
 def test_bad_persona_rule_exits_2(project):
     personas = project / "config" / "personas.yaml"
-    personas.write_text(personas.read_text().replace("recency >= 1.3x population", "recency >= lots"))
+    personas.write_text(personas.read_text().replace("recency > 60", "recency > lots"))
     line = _one_line_error(run_cli("run", "--config", str(project / "config" / "reporter.yaml")))
-    assert "personas.yaml" in line and "Churn Risk" in line
+    assert "personas.yaml" in line and 'persona "Churn Risk"' in line
     assert archive_entries(project / "output") == []
 
 
@@ -98,11 +98,37 @@ def test_missing_default_config_is_explained(tmp_path):
 def test_validate(project):
     good = run_cli("validate", "--config", str(project / "config" / "reporter.yaml"))
     assert good.returncode == 0 and "OK" in good.stdout and "Steady Shoppers" in good.stdout
+    assert "customer flags: Churn Risk" in good.stdout
     personas = project / "config" / "personas.yaml"
-    personas.write_text(personas.read_text().replace("total_spending <= 0.5x", "total_spend <= 0.5x"))
-    line = _one_line_error(run_cli("validate", "--config", str(project / "config" / "reporter.yaml")))
-    assert "did you mean 'total_spending'" in line
+    text = personas.read_text().replace("total_spending <= 0.5x", "total_spend <= 0.5x")
+    personas.write_text(text.replace('color: "#8e44ad"', 'color: "purplish"'))
+    bad = run_cli("validate", "--config", str(project / "config" / "reporter.yaml"))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    lines = bad.stderr.strip().splitlines()
+    assert lines[0] == "reporter: 2 problems found:"
+    assert 'unknown colour "purplish"' in lines[1]
+    assert 'unknown metric "total_spend"; did you mean "total_spending"?' in lines[2]
+    assert all(str(personas) in line for line in lines[1:])
     assert not (project / "output").exists()
+
+
+def test_personas_preview_explains_without_archiving(project):
+    result = run_cli("personas", "preview", "--config", str(project / "config" / "reporter.yaml"))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Segment 0:" in out and "threshold" in out
+    assert "MATCH" in out or "fallback Steady Shoppers" in out
+    assert "Customer flag Churn Risk:" in out
+    assert not (project / "output").exists()
+
+
+def test_config_schema_is_current(tmp_path):
+    from tests.conftest import REPO_ROOT
+
+    assert run_cli("config", "schema", "--out", str(tmp_path)).returncode == 0
+    for name in ("reporter.schema.json", "personas.schema.json"):
+        committed = (REPO_ROOT / "config" / name).read_text()
+        assert (tmp_path / name).read_text() == committed, f"run `reporter config schema` ({name})"
 
 
 def test_sample_command_is_deterministic(tmp_path):
@@ -113,7 +139,8 @@ def test_sample_command_is_deterministic(tmp_path):
     assert len((tmp_path / "a.csv").read_text().splitlines()) == 121
 
 
-@pytest.mark.parametrize("command", [[], ["run"], ["sample"], ["validate"]])
+@pytest.mark.parametrize("command", [[], ["run"], ["sample"], ["validate"], ["personas", "preview"],
+                                     ["config", "schema"]])
 def test_help(command):
     result = run_cli(*command, "--help")
     assert result.returncode == 0 and "usage: reporter" in result.stdout

@@ -62,11 +62,8 @@ def test_yaml_tags_are_not_executed(project, tmp_path):
     assert not marker.exists()
 
 
-def test_personas_file_problems(project):
+def test_personas_file_type_problems_name_the_line(project):
     personas = project / "config" / "personas.yaml"
-    personas.write_text(personas.read_text().replace("fallback: Steady Shoppers", "fallback: Nobody"))
-    with pytest.raises(ConfigError, match=r"personas.yaml: .*fallback 'Nobody' is not one of the personas"):
-        load_config(project / "config" / "reporter.yaml")
-    personas.write_text(personas.read_text().replace('color: "#1f6f8b"', 'color: "teal"'))
-    with pytest.raises(ConfigError, match=r"line \d+ personas.0.color"):
+    personas.write_text(personas.read_text().replace("priority: 1\n", "priority: first\n", 1))
+    with pytest.raises(ConfigError, match=r"personas.yaml: line \d+ personas.0.priority: Input should be"):
         load_config(project / "config" / "reporter.yaml")

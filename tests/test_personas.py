@@ -11,119 +11,243 @@ from hypothesis import strategies as st
 from reporter.config import PersonasFile, load_config
 from reporter.errors import ConfigError
 from reporter.features import FeatureTable
-from reporter.personas import assign, compile_rulebook, parse_condition
+from reporter.personas import assign, compile_rulebook
+from reporter.pipeline import analyse
 from reporter.profile import profile
-from tests.conftest import REPO_ROOT
+from reporter.yamlsource import read_yaml_mapping
+from tests.conftest import REPO_ROOT, write_config
 from tests.helpers import features_from_sample
+
+BASE = """\
+fallback: Others
+personas:
+  - name: Big
+    color: teal
+    priority: 1
+    rules:
+      all:
+        - total_spending >= 1.5x population
+  - name: Others
+    priority: 9
+"""
+EXAMPLES = "`recency >= 60`, `total_spending >= 1.5x population` or `income >= p75`"
+
+
+def compile_text(tmp_path: Path, text: str):
+    """Read a personas file the way `reporter` does: safe YAML, pydantic, then the rulebook."""
+    path = tmp_path / "personas.yaml"
+    path.write_text(text)
+    from reporter.config import _parse
+
+    return compile_rulebook(_parse(PersonasFile, path), path)
+
+
+def problems_of(tmp_path: Path, text: str) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        compile_text(tmp_path, text)
+    prefix = f"{tmp_path / 'personas.yaml'}: "
+    assert all(p.startswith(prefix) for p in caught.value.problems)
+    return [p.removeprefix(prefix) for p in caught.value.problems]
+
+
+def test_base_file_compiles(tmp_path):
+    rulebook = compile_text(tmp_path, BASE)
+    assert [p.name for p in rulebook.personas] == ["Big", "Others"]
+    assert rulebook.personas[0].color == "#008080"  # "teal" as a code
+
+
+MALFORMED = [
+    ("unknown metric with a suggestion",
+     BASE.replace("total_spending >= 1.5x", "total_spend >= 1.5x"),
+     ['line 8: persona "Big": unknown metric "total_spend"; did you mean "total_spending"?']),
+    ("unknown metric without a near match",
+     BASE.replace("total_spending >= 1.5x", "happiness >= 1.5x"),
+     ['line 8: persona "Big": unknown metric "happiness"; see the list of metrics at the top of the file']),
+    ("wrong operator",
+     BASE.replace("total_spending >= 1.5x", "total_spending => 1.5x"),
+     [f'line 8: persona "Big": cannot read condition "total_spending => 1.5x population"; '
+      f"write it as {EXAMPLES}"]),
+    ("code instead of a condition",
+     BASE.replace("total_spending >= 1.5x population", "__import__('os').system('id') >= 1"),
+     [f"line 8: persona \"Big\": cannot read condition \"__import__('os').system('id') >= 1\"; "
+      f"write it as {EXAMPLES}"]),
+    ("a boolean expression",
+     BASE.replace("1.5x population", "1.5x population or True"),
+     [f'line 8: persona "Big": cannot read condition "total_spending >= 1.5x population or True"; '
+      f"write it as {EXAMPLES}"]),
+    ("unknown colour",
+     BASE.replace("color: teal", "color: tealish"),
+     ['line 4: persona "Big": unknown colour "tealish"; use a colour name such as "teal" or a code '
+      'such as "#1f6f8b"']),
+    ("fallback that is no persona",
+     BASE.replace("fallback: Others", "fallback: Nobody"),
+     ['line 1: fallback "Nobody" is not one of the personas ("Big", "Others"); did you mean '
+      '"Others", the persona without rules?']),
+    ("duplicate names",
+     BASE + "  - name: Big\n    priority: 3\n    rules:\n      any: [income >= p90]\n",
+     ['line 11: persona name "Big" is used twice; give each persona its own name']),
+    ("empty rule set",
+     BASE.replace("      all:\n        - total_spending >= 1.5x population\n", "      all: []\n"),
+     ['line 7: persona "Big" has an empty rule set; list at least one condition']),
+    ("persona without rules",
+     BASE.replace("    rules:\n      all:\n        - total_spending >= 1.5x population\n", ""),
+     ['line 3: persona "Big" has no rules; add `rules:` with `all:` or `any:`']),
+    ("fallback with rules, and the other persona without",
+     BASE.replace("fallback: Others", "fallback: Big"),
+     ['line 6: persona "Big" is the fallback and cannot have rules; it names the segments no rule '
+      "matches",
+      'line 9: persona "Others" has no rules; add `rules:` with `all:` or `any:`']),
+    ("shadowed by a higher priority",
+     BASE + "  - name: Huge\n    priority: 2\n    rules:\n      all: [total_spending >= 3x population]\n",
+     ['line 12: persona "Huge" can never be chosen: whenever its rules hold, so do those of "Big" '
+      '(priority 1), which is tried first; give "Huge" a lower priority number than "Big"']),
+    ("percentile of a share",
+     BASE.replace("total_spending >= 1.5x population", "share >= p50"),
+     ['line 8: persona "Big": "share" is a share of the segment and has no percentiles '
+      '("share >= p50")']),
+    ("segment metric on a customer flag",
+     BASE.replace("    priority: 1\n", "    priority: 1\n    level: customer\n").replace(
+         "total_spending >= 1.5x population", "share >= 0.2"),
+     ['line 9: persona "Big": "share" describes a whole segment and cannot flag single customers '
+      '("share >= 0.2"); use it in a segment persona']),
+    ("unknown ranking metric",
+     BASE.replace("    priority: 1\n", "    priority: 1\n    level: customer\n    rank_by: value\n"),
+     ['line 7: persona "Big": rank_by "value" is not a metric']),
+    ("a number where a condition belongs",
+     BASE.replace("- total_spending >= 1.5x population", "- 1.5"),
+     ["line 8 personas.0.rules.all.0: Input should be a valid string"]),
+    ("both all and any",
+     BASE.replace("      all:\n", "      any: [income >= p90]\n      all:\n"),
+     ["line 6 personas.0.rules: give exactly one of 'all' or 'any', each a list of conditions"]),
+    ("a misspelt key",
+     BASE.replace("    priority: 1\n", "    priorty: 1\n"),
+     ["line 5 personas.0.priorty: unknown key (a typo?); remove it or check the spelling"]),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "expected"), MALFORMED, ids=[m[0] for m in MALFORMED])
+def test_malformed_rule_files_give_exact_located_messages(tmp_path, case, text, expected):
+    assert problems_of(tmp_path, text) == expected
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = BASE.replace("color: teal", "color: nope").replace("total_spending >=", "total_spend >=")
+    text = text.replace("fallback: Others", "fallback: Nobody")
+    assert [p.split(":")[0] for p in problems_of(tmp_path, text)] == ["line 1", "line 4", "line 8"]
+    assert "Others" in problems_of(tmp_path, text)[0]
+
+
+def test_yaml_tags_are_refused_and_nothing_runs(tmp_path):
+    marker = tmp_path / "executed"
+    text = BASE.replace("color: teal", f"color: !!python/object/apply:os.system ['touch {marker}']")
+    with pytest.raises(ConfigError, match=r"line 4: YAML tags such as .* are not allowed"):
+        compile_text(tmp_path, text)
+    assert not marker.exists()
+    path = tmp_path / "other.yaml"
+    path.write_text("a: !!python/name:os.system\n")
+    with pytest.raises(ConfigError, match="not allowed"):
+        read_yaml_mapping(path)
+
+
+@pytest.fixture(scope="module")
+def table() -> FeatureTable:
+    import tempfile
+
+    return features_from_sample(Path(tempfile.mkdtemp()), rows=300, seed=8)
 
 
 def rulebook_from(tmp_path: Path, document: dict):
-    path = tmp_path / "personas.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return compile_rulebook(PersonasFile.model_validate(document), path)
+    return compile_text(tmp_path, yaml.safe_dump(document, sort_keys=False))
 
 
-def persona(name: str, priority: int, *conditions: str, mode: str = "all") -> dict:
-    entry = {"name": name, "priority": priority}
+def persona(name: str, priority: int, *conditions: str, mode: str = "all", **extra) -> dict:
+    entry = {"name": name, "priority": priority, **extra}
     if conditions:
         entry["rules"] = {mode: list(conditions)}
     return entry
 
 
-@pytest.mark.parametrize(
-    ("text", "kind", "value"),
-    [
-        ("recency >= 60", "number", 60.0),
-        ("total_spending >= 1.5x population", "multiple", 1.5),
-        ("income>=p75", "percentile", 75.0),
-        ("  deal_share < 0.25 ", "number", 0.25),
-        ("share <= 0.1", "number", 0.1),
-    ],
-)
-def test_conditions_parse(text, kind, value):
-    condition = parse_condition(text)
-    assert (condition.kind, condition.value) == (kind, value)
+def spend_halves(table: FeatureTable) -> np.ndarray:
+    spend = table.frame["total_spending"]
+    return (spend > spend.median()).to_numpy().astype(int)
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("condition", "low_half", "high_half"),
     [
-        ("__import__('os').system('rm -rf /') >= 1", "cannot read condition"),
-        ("income >= 1.5x population or True", "cannot read condition"),
-        ("incme >= 1", "did you mean 'income'"),
-        ("share >= p50", "cannot be compared with a percentile"),
-        ("recency => 60", "cannot read condition"),
+        ("total_spending >= 1.2x population", "Rest", "Rule"),   # a multiple of the population mean
+        ("total_spending >= p50", "Rest", "Rule"),                # a population percentile
+        ("total_spending >= 100000", "Rest", "Rest"),             # an absolute value
+        ("total_spending < 1x population", "Rule", "Rest"),
     ],
 )
-def test_anything_else_is_rejected_with_a_reason(text, message):
-    with pytest.raises(ValueError, match=message):
-        parse_condition(text)
-
-
-def test_rule_errors_are_collected_with_their_lines(tmp_path):
-    document = {
-        "fallback": "Others",
-        "personas": [
-            persona("A", 1, "incme >= 1"),
-            persona("B", 2, "recency => 3"),
-            persona("Others", 9),
-        ],
-    }
-    with pytest.raises(ConfigError) as caught:
-        rulebook_from(tmp_path, document)
-    message = str(caught.value)
-    assert "line 7: persona 'A'" in message
-    assert "line 12: persona 'B'" in message
-
-
-def test_fallback_may_not_have_rules_and_others_must(tmp_path):
-    with pytest.raises(ConfigError, match="fallback persona 'Others' cannot have rules"):
-        rulebook_from(tmp_path, {"fallback": "Others", "personas": [persona("Others", 1, "age > 1")]})
-    with pytest.raises(ConfigError, match="'A' has no rules"):
-        rulebook_from(tmp_path, {"fallback": "Others", "personas": [persona("A", 1), persona("Others", 2)]})
-
-
-@pytest.fixture(scope="module")
-def table(tmp_path_factory) -> FeatureTable:
-    return features_from_sample(tmp_path_factory.mktemp("personas"), rows=300, seed=8)
-
-
-def test_highest_priority_match_wins_else_fallback(tmp_path, table):
-    labels = (table.frame["total_spending"] > table.frame["total_spending"].median()).to_numpy().astype(int)
-    profiles = profile(table, labels)
-    rulebook = rulebook_from(tmp_path, {
-        "fallback": "Everyone Else",
-        "personas": [
-            persona("Big", 2, "total_spending >= 1.2x population"),
-            persona("Very Big", 1, "total_spending >= 1.3x population"),
-            persona("Everyone Else", 99),
-        ],
-    })
-    result = assign(rulebook, profiles, table, labels)
-    high = profiles.by_key()["1"]
-    expected_high = "Very Big" if high.lifts["total_spending"] >= 1.3 else "Big"
-    assert result.cluster_persona == {0: "Everyone Else", 1: expected_high}
-    assert "total_spending" in result.reasons[1]
-    assert result.reasons[0] == "no persona rule matched"
-    assert set(result.absent) == {"Big", "Very Big"} - {expected_high}
-
-
-def test_any_mode_and_percentiles(tmp_path, table):
-    labels = np.zeros(len(table.frame), dtype=int)
-    rulebook = rulebook_from(tmp_path, {
-        "fallback": "Rest",
-        "personas": [persona("Either", 1, "income >= p100", "share >= 0.99", mode="any"),
-                     persona("Rest", 2)],
-    })
+def test_each_comparison_form(tmp_path, table, condition, low_half, high_half):
+    labels = spend_halves(table)
+    rulebook = rulebook_from(tmp_path, {"fallback": "Rest", "personas": [
+        persona("Rule", 1, condition), persona("Rest", 9)]})
     result = assign(rulebook, profile(table, labels), table, labels)
-    assert result.cluster_persona == {0: "Either"}
+    assert result.cluster_persona == {0: low_half, 1: high_half}
+
+
+def test_all_needs_every_condition_any_needs_one(tmp_path, table):
+    labels = spend_halves(table)
+    profiles = profile(table, labels)
+    conditions = ("total_spending >= 1.2x population", "total_spending >= 100000")
+    for mode, expected in (("all", "Rest"), ("any", "Rule")):
+        rulebook = rulebook_from(tmp_path, {"fallback": "Rest", "personas": [
+            persona("Rule", 1, *conditions, mode=mode), persona("Rest", 9)]})
+        assert assign(rulebook, profiles, table, labels).cluster_persona[1] == expected
+
+
+def test_priority_merging_and_personas_not_present(tmp_path, table):
+    labels = np.arange(len(table.frame)) % 3  # three look-alike segments
+    rulebook = rulebook_from(tmp_path, {"fallback": "Rest", "personas": [
+        persona("Second", 2, "share >= 0.1"),
+        persona("First", 1, "share >= 0.2"),
+        persona("Never", 3, "income >= 10000000"),
+        persona("Rest", 9),
+    ]})
+    result = assign(rulebook, profile(table, labels), table, labels)
+    assert result.cluster_persona == {0: "First", 1: "First", 2: "First"}, "priority 1 wins"
+    assert result.present == ("First",)
+    assert result.absent == ("Second", "Never", "Rest")
+    assert "share >= 0.2" in result.reasons[0]
+
+
+def test_every_segment_gets_exactly_one_persona_and_the_brief_merges_them(project):
+    from reporter.brief import BriefInputs, build_brief
+
+    config = load_config(project / "config" / "reporter.yaml")
+    found = analyse(config)
+    rows = build_brief(BriefInputs(
+        title="t", run_id="r", run_date=__import__("datetime").datetime(2026, 1, 1),
+        data_file="f", data_sha256="0" * 64, table=found.table, notes=found.customers.notes,
+        segmentation=found.segmentation, persona_profiles=found.persona_profiles,
+        assignment=found.assignment, rulebook=found.rulebook, scatter_points=500, seed=1,
+    )).personas
+    assert sorted(c for row in rows for c in row.clusters) == list(range(found.segmentation.k))
+    assert len({row.name for row in rows}) == len(rows), "a persona is shown once"
+    assert sum(row.size for row in rows) == len(found.table.frame)
+
+
+def test_customer_flags_test_each_customer(tmp_path, table):
+    labels = np.zeros(len(table.frame), dtype=int)
+    rulebook = rulebook_from(tmp_path, {"fallback": "Rest", "personas": [
+        persona("Rest", 9),
+        persona("Lapsing", 1, "recency > 60", "total_spending > p50", level="customer"),
+    ]})
+    result = assign(rulebook, profile(table, labels), table, labels)
+    frame = table.frame
+    expected = (frame["recency"] > 60) & (frame["total_spending"] > frame["total_spending"].median())
+    assert np.array_equal(result.flags["Lapsing"], expected.to_numpy())
+    assert 0 < expected.sum() < len(frame)
+    assert result.cluster_persona == {0: "Rest"}, "flags never name segments"
 
 
 @settings(max_examples=30, deadline=None)
 @given(labels=st.lists(st.integers(0, 5), min_size=300, max_size=300))
 def test_every_customer_gets_exactly_one_persona(table, labels):
-    labels = np.array(labels)
-    labels = np.unique(labels, return_inverse=True)[1]  # ids 0..k-1 without gaps
+    labels = np.unique(np.array(labels), return_inverse=True)[1]  # ids 0..k-1 without gaps
     config = load_config(REPO_ROOT / "config" / "reporter.yaml")
     rulebook = compile_rulebook(config.personas, config.personas_path)
     result = assign(rulebook, profile(table, labels), table, labels)
@@ -136,9 +260,16 @@ def test_every_customer_gets_exactly_one_persona(table, labels):
         assert (result.customer_persona[labels == cluster] == name).all()
 
 
-def test_default_personas_file_compiles():
-    config = load_config(REPO_ROOT / "config" / "reporter.yaml")
-    rulebook = compile_rulebook(config.personas, config.personas_path)
-    assert rulebook.fallback.name == config.personas.fallback
-    assert [p.spec.priority for p in rulebook.personas[:-1]] == sorted(
-        p.spec.priority for p in rulebook.personas[:-1])
+def test_default_file_on_the_real_table(real_table, project):
+    config = load_config(write_config(project / "config" / "reporter.yaml",
+                                      source={"path": str(real_table)}))
+    found = analyse(config)
+    assignment = found.assignment
+    assert "Premium" in assignment.present
+    assert set(assignment.cluster_persona) == set(range(found.segmentation.k))
+    churn = assignment.flags["Churn Risk"]
+    frame = found.table.frame
+    assert churn.sum() > 100
+    assert (frame.loc[churn, "recency"] > 60).all()
+    assert (frame.loc[churn, "total_spending"] > frame["total_spending"].median()).all()
+    assert len(set(assignment.customer_persona[churn])) >= 2, "flagged across segments"

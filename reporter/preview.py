@@ -1,0 +1,45 @@
+"""`reporter personas preview`: which segments each persona matches this week, and why,
+with each rule's threshold beside the segment's own value. Plain text for a terminal."""
+
+from __future__ import annotations
+
+from reporter.clean import customers
+from reporter.personas import SegmentVerdict
+from reporter.pipeline import Analysis
+
+TICK, CROSS = "yes", "no "
+
+
+def preview_text(analysis: Analysis) -> str:
+    lines = [
+        f"Data: {analysis.raw.path} ({customers(analysis.raw.rows_read)}, "
+        f"as of {analysis.customers.as_of:%Y-%m-%d}); {analysis.segmentation.k} segments",
+        "",
+    ]
+    profiles = analysis.cluster_profiles.by_key()
+    for cluster in sorted(analysis.assignment.verdicts):
+        group = profiles[str(cluster)]
+        verdict = analysis.assignment.verdicts[cluster]
+        lines.append(f"Segment {cluster}: {customers(group.size)} ({group.share:.0%}) -> "
+                     f"{verdict.persona}")
+        lines.extend(_verdict_lines(verdict))
+        lines.append("")
+    if analysis.assignment.absent:
+        lines.append("Not present this week: " + ", ".join(analysis.assignment.absent))
+    for name, flagged in analysis.assignment.flags.items():
+        lines.append(f"Customer flag {name}: {customers(int(flagged.sum()))} "
+                     f"({flagged.mean():.0%} of customers)")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _verdict_lines(verdict: SegmentVerdict) -> list[str]:
+    lines = []
+    for name, checks, matched in verdict.tried:
+        lines.append(f"  {'MATCH' if matched else 'no   '} {name}")
+        for check in checks:
+            mark = TICK if check.holds else CROSS
+            lines.append(f"      {mark} {check.text:<40} segment {check.observed:>12,.2f}   "
+                         f"threshold {check.threshold:>12,.2f}")
+    if not any(matched for _, _, matched in verdict.tried):
+        lines.append(f"  -> fallback {verdict.persona}: no rule matched")
+    return lines
