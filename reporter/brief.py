@@ -12,11 +12,13 @@ import numpy as np
 import pandas as pd
 
 from reporter import charts
+from reporter.assess import Assessment, EngineScore, Stability
 from reporter.clean import DataNotes, customers
 from reporter.features import FeatureTable
+from reporter.kselect import KChoice, Silhouette
 from reporter.personas import PersonaAssignment, Rulebook
 from reporter.profile import GroupProfile, Profiles
-from reporter.segment import Segmentation
+from reporter.segment import Component, Segmentation
 
 TABLE_FEATURES = ("income", "total_spending", "recency", "total_purchases")
 
@@ -33,6 +35,7 @@ class PersonaRow:
     figures: dict[str, float]  # persona means of TABLE_FEATURES
     lifts: dict[str, float]
     traits: tuple[str, ...]
+    summary: str
     actions: tuple[str, ...]
     reasons: tuple[str, ...]
 
@@ -65,7 +68,42 @@ class KRow:
     k: int
     inertia: float
     silhouette: float
+    silhouette_spread: float
+    calinski_harabasz: float
+    davies_bouldin: float
     chosen: bool
+    elbow: bool
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    cluster: int
+    size: int
+    share: float
+    persona: str
+    color: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class ModelAppendix:
+    """The evidence an analyst signs off: why this k, how stable, how other methods agree."""
+
+    algorithm: str
+    k: int
+    silhouette: float
+    silhouette_note: str
+    k_reason: str
+    k_search_note: str
+    k_rows: tuple[KRow, ...]
+    k_chart_svg: str
+    stability: Stability | None
+    stability_sentence: str
+    engines: tuple[EngineScore, ...]
+    components: tuple[Component, ...]
+    explained_variance: float
+    segments: tuple[SegmentRow, ...]
+    method: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,17 +115,13 @@ class Brief:
     data_sha256: str
     as_of: date
     customers: int
-    k: int
-    silhouette: float
-    k_reason: str
     headlines: tuple[str, ...]
     personas: tuple[PersonaRow, ...]
     absent_personas: tuple[str, ...]
     flags: tuple[FlagSection, ...]
     population: dict[str, float]
     notes: DataNotes
-    k_rows: tuple[KRow, ...]
-    explained_variance: float
+    model: ModelAppendix
     size_chart_svg: str
     scatter_svg: str
 
@@ -104,6 +138,8 @@ class BriefInputs:
     table: FeatureTable
     notes: DataNotes
     segmentation: Segmentation
+    assessment: Assessment
+    cluster_profiles: Profiles
     persona_profiles: Profiles
     assignment: PersonaAssignment
     rulebook: Rulebook
@@ -115,7 +151,6 @@ class BriefInputs:
 def build_brief(inputs: BriefInputs) -> Brief:
     rows = _persona_rows(inputs)
     flags = _flag_sections(inputs)
-    segmentation = inputs.segmentation
     return Brief(
         title=inputs.title,
         run_id=inputs.run_id,
@@ -124,17 +159,13 @@ def build_brief(inputs: BriefInputs) -> Brief:
         data_sha256=inputs.data_sha256,
         as_of=inputs.table.as_of,
         customers=len(inputs.table.frame),
-        k=segmentation.k,
-        silhouette=segmentation.silhouette,
-        k_reason=segmentation.k_choice.reason,
         headlines=headlines(rows, flags, inputs.notes),
         personas=rows,
         absent_personas=inputs.assignment.absent,
         flags=flags,
         population=inputs.persona_profiles.population_means,
         notes=inputs.notes,
-        k_rows=_k_rows(segmentation),
-        explained_variance=float(sum(segmentation.explained_variance)),
+        model=_model_appendix(inputs),
         size_chart_svg=charts.persona_sizes(
             [charts.Bar(r.name, r.share, r.spend_share, r.color) for r in rows]
         ),
@@ -163,6 +194,7 @@ def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
             figures={f: group.means[f] for f in TABLE_FEATURES},
             lifts={f: group.lifts[f] for f in TABLE_FEATURES},
             traits=group.traits,
+            summary=group.summary,
             actions=tuple(persona.spec.actions),
             reasons=tuple(assignment.reasons[c] for c in clusters),
         ))
@@ -233,12 +265,82 @@ def _flag_sentence(flag: FlagSection, valuable: str) -> str:
     return sentence + "."
 
 
-def _k_rows(segmentation: Segmentation) -> tuple[KRow, ...]:
+def _model_appendix(inputs: BriefInputs) -> ModelAppendix:
+    segmentation = inputs.segmentation
     choice = segmentation.k_choice
+    stability = inputs.assessment.stability
+    return ModelAppendix(
+        algorithm=segmentation.algorithm,
+        k=segmentation.k,
+        silhouette=segmentation.silhouette.mean,
+        silhouette_note=_silhouette_note(segmentation.silhouette, inputs.notes.rows_in_fit),
+        k_reason=choice.reason,
+        k_search_note=(f"on a random sample of {choice.rows_searched:,} of the "
+                       f"{choice.rows_total:,} customers" if choice.sampled
+                       else f"on all {choice.rows_total:,} customers used for fitting"),
+        k_rows=_k_rows(choice),
+        k_chart_svg=charts.k_selection(
+            [d.k for d in choice.diagnostics], [d.inertia for d in choice.diagnostics],
+            [d.silhouette.mean for d in choice.diagnostics], choice.chosen_k, choice.elbow_k),
+        stability=stability,
+        stability_sentence=_stability_sentence(stability),
+        engines=inputs.assessment.engines,
+        components=segmentation.components,
+        explained_variance=float(sum(segmentation.explained_variance)),
+        segments=_segment_rows(inputs),
+        method=_method(inputs),
+    )
+
+
+def _silhouette_note(value: Silhouette, rows: int) -> str:
+    if value.sample_size is None:
+        return f"exact, on all {rows:,} customers used for fitting"
+    return (f"mean of {value.repeats} random samples of {value.sample_size:,} customers "
+            f"(spread ±{value.spread:.3f})")
+
+
+def _stability_sentence(stability: Stability | None) -> str:
+    if stability is None:
+        return "Stability was not checked (stability.resamples is 0)."
+    return (f"The segments are {stability.verdict}: refitted on {stability.resamples} random "
+            f"subsamples of {stability.rows_per_resample:,} customers, they agree with this "
+            f"week's segments with an adjusted Rand index of {stability.mean_ari:.2f} on average "
+            f"and {stability.worst_ari:.2f} at worst (1 = identical).")
+
+
+def _k_rows(choice: KChoice) -> tuple[KRow, ...]:
     return tuple(
-        KRow(k, inertia, silhouette, k == choice.chosen_k)
-        for k, inertia, silhouette in zip(choice.ks, choice.inertias, choice.silhouettes,
-                                          strict=True)
+        KRow(d.k, d.inertia, d.silhouette.mean, d.silhouette.spread, d.calinski_harabasz,
+             d.davies_bouldin, d.k == choice.chosen_k, d.k == choice.elbow_k)
+        for d in choice.diagnostics
+    )
+
+
+def _segment_rows(inputs: BriefInputs) -> tuple[SegmentRow, ...]:
+    colours = {p.name: p.color for p in inputs.rulebook.personas}
+    persona_of = inputs.assignment.cluster_persona
+    return tuple(
+        SegmentRow(int(g.key), g.size, g.share, persona_of[int(g.key)],
+                   colours[persona_of[int(g.key)]], g.summary)
+        for g in sorted(inputs.cluster_profiles.groups, key=lambda g: int(g.key))
+    )
+
+
+def _method(inputs: BriefInputs) -> tuple[str, ...]:
+    segmentation = inputs.segmentation
+    features = len(segmentation.model.named_steps["encode_scale"].get_feature_names_out())
+    engine_names = {"kmeans": "KMeans", "agglomerative": "agglomerative clustering (Ward)",
+                    "gmm": "a Gaussian mixture"}
+    return (
+        f"{features} customer features, extreme values clipped to the 0.5th–99.5th percentiles, "
+        "scaled to mean 0 and standard deviation 1.",
+        f"PCA kept {len(segmentation.components)} components explaining "
+        f"{sum(segmentation.explained_variance):.0%} of the variance.",
+        f"k tried from {min(segmentation.k_choice.ks)} to {max(segmentation.k_choice.ks)}; "
+        f"k={segmentation.k} chosen by the elbow of inertia checked against the silhouette.",
+        f"Segments made by {engine_names[segmentation.algorithm]} on the customers used for "
+        "fitting; every customer is then assigned to a segment.",
+        "Segments are named by the rules in personas.yaml; customer flags test each customer.",
     )
 
 
@@ -253,6 +355,6 @@ def _scatter(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> str:
         charts.ScatterGroup(row.name, row.color, coordinates[keep][names[keep] == row.name])
         for row in rows
     ]
-    variance = inputs.segmentation.explained_variance
-    explained = (variance[0], variance[1] if len(variance) > 1 else 0.0)
-    return charts.pca_scatter(groups, explained)
+    components = inputs.segmentation.components
+    axes = (components[0].label, components[1].label if len(components) > 1 else "")
+    return charts.pca_scatter(groups, axes)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import textwrap
 from dataclasses import dataclass
 
 import matplotlib
@@ -72,19 +73,46 @@ class ScatterGroup:
     points: np.ndarray  # n x 2
 
 
-def pca_scatter(groups: list[ScatterGroup], explained: tuple[float, float]) -> str:
+def pca_scatter(groups: list[ScatterGroup], axis_labels: tuple[str, str]) -> str:
     with matplotlib.rc_context(STYLE):
-        figure = Figure(figsize=(6.4, 4.2))
+        figure = Figure(figsize=(6.4, 4.4))
         axes = figure.subplots()
         for group in groups:
             axes.scatter(group.points[:, 0], group.points[:, 1], s=7, alpha=0.55,
-                         color=group.color, label=group.label, linewidths=0, rasterized=False)
-        axes.set_xlabel(f"Component 1 ({explained[0]:.0%} of variance)")
-        axes.set_ylabel(f"Component 2 ({explained[1]:.0%} of variance)")
+                         color=group.color, label=group.label, linewidths=0)
+        axes.set_xlabel(_wrap(axis_labels[0]))
+        axes.set_ylabel(_wrap(axis_labels[1], 50))
         axes.set_title("Customers on the two main PCA components, coloured by persona", loc="left")
         axes.legend(frameon=False, fontsize=8, markerscale=2.5, loc="best")
         figure.tight_layout()
         return _svg(figure, "scatter")
+
+
+def k_selection(ks: list[int], inertias: list[float], silhouettes: list[float],
+                chosen: int, elbow: int) -> str:
+    """Inertia and silhouette against k, side by side, with the chosen k marked."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(6.4, 2.6))
+        left, right = figure.subplots(1, 2)
+        left.plot(ks, inertias, marker="o", color="#1f6f8b")
+        left.set_title("Inertia (lower is tighter)", loc="left")
+        right.plot(ks, silhouettes, marker="o", color="#8e44ad")
+        right.set_title("Silhouette (higher is better)", loc="left")
+        for axes, values in ((left, inertias), (right, silhouettes)):
+            axes.axvline(chosen, color="#c0392b", linestyle="--", linewidth=1)
+            axes.annotate(f"chosen k={chosen}", (chosen, values[ks.index(chosen)]),
+                          textcoords="offset points", xytext=(6, 6), fontsize=8, color="#c0392b")
+            axes.set_xlabel("k (number of segments)")
+            axes.set_xticks(ks)
+        if elbow != chosen:
+            left.annotate(f"elbow k={elbow}", (elbow, inertias[ks.index(elbow)]),
+                          textcoords="offset points", xytext=(6, -12), fontsize=8)
+        figure.tight_layout()
+        return _svg(figure, "kselect")
+
+
+def _wrap(text: str, width: int = 80) -> str:
+    return "\n".join(textwrap.wrap(text, width)) if text else ""
 
 
 def _svg(figure: Figure, prefix: str) -> str:

@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
     config = load_config(_config_path(args))
     result = run(config, data=args.data, as_of=args.as_of)
     personas = ", ".join(f"{p.name} {p.share:.0%}" for p in result.brief.personas)
-    print(f"Brief {result.run_id}: {result.brief.customers:,} customers, k={result.brief.k}, "
+    print(f"Brief {result.run_id}: {result.brief.customers:,} customers, k={result.brief.model.k}, "
           f"personas: {personas}")
     print(f"HTML: {result.html}")
     print(f"PDF:  {result.pdf}")

@@ -46,12 +46,22 @@ class CleanConfig(Strict):
 
 
 class SegmentationConfig(Strict):
+    algorithm: Literal["kmeans", "agglomerative", "gmm"] = "kmeans"
     k: int | Literal["auto"] = "auto"
-    k_min: int = Field(default=3, ge=2)
-    k_max: int = Field(default=8, ge=2)
+    k_min: int = Field(default=2, ge=2, description="Smallest k whose diagnostics are computed.")
+    k_max: int = Field(default=10, ge=2, description="Largest k whose diagnostics are computed.")
+    min_useful_k: int = Field(
+        default=3, ge=2, description="'auto' never chooses fewer segments than this."
+    )
     seed: int = 42
-    pca_variance: float = Field(default=0.9, gt=0, le=1)
+    pca_components: float | int = Field(
+        default=0.9, gt=0, description="Below 1: share of variance to keep; 1 or more: a count."
+    )
     silhouette_sample_size: int = Field(default=5000, ge=100)
+    silhouette_repeats: int = Field(default=5, ge=1, le=50)
+    selection_sample_size: int = Field(
+        default=20_000, ge=500, description="Above this many customers, k is chosen on a sample."
+    )
     elbow_silhouette_tolerance: float = Field(default=0.05, ge=0, le=1)
     features: list[str] = Field(
         default_factory=lambda: [
@@ -68,15 +78,40 @@ class SegmentationConfig(Strict):
         ],
         min_length=2,
     )
-    categorical: list[str] = Field(default_factory=lambda: ["education", "living_with"])
+    categorical: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _k_range(self) -> SegmentationConfig:
         if self.k_min > self.k_max:
             raise ValueError("k_min must not be larger than k_max")
+        if not self.k_min <= self.min_useful_k <= self.k_max:
+            raise ValueError("min_useful_k must lie between k_min and k_max")
         if isinstance(self.k, int) and self.k < 2:
             raise ValueError("k must be 'auto' or an integer of at least 2")
+        if isinstance(self.pca_components, float) and self.pca_components > 1:
+            raise ValueError("pca_components: a share of variance is at most 1; a count is whole")
         return self
+
+
+class StabilityConfig(Strict):
+    resamples: int = Field(default=10, ge=0, le=100, description="0 turns the check off.")
+    fraction: float = Field(default=0.8, gt=0.1, lt=1.0)
+    max_rows: int = Field(default=20_000, ge=500)
+    stable_from: float = Field(default=0.8, ge=0, le=1)
+    moderate_from: float = Field(default=0.6, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StabilityConfig:
+        if self.moderate_from > self.stable_from:
+            raise ValueError("moderate_from must not be above stable_from")
+        return self
+
+
+class ComparisonConfig(Strict):
+    enabled: bool = True
+    max_rows: int = Field(
+        default=5_000, ge=200, description="Agglomerative clustering is fitted on at most this many."
+    )
 
 
 class BriefConfig(Strict):
@@ -90,6 +125,8 @@ class ReporterConfig(Strict):
     output: OutputConfig = OutputConfig()
     clean: CleanConfig = CleanConfig()
     segmentation: SegmentationConfig = SegmentationConfig()
+    stability: StabilityConfig = StabilityConfig()
+    comparison: ComparisonConfig = ComparisonConfig()
     brief: BriefConfig = BriefConfig()
     personas_file: str = "personas.yaml"
 

@@ -5,12 +5,13 @@ load → clean → features → segment → profile → personas → brief → r
 
 from __future__ import annotations
 
+import json
 import platform
 import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from importlib import metadata
 from pathlib import Path
@@ -20,6 +21,7 @@ import pandas as pd
 
 from reporter import __version__
 from reporter.archive import RunFolder, folder_name, new_run_id
+from reporter.assess import Assessment, assess
 from reporter.brief import Brief, BriefInputs, build_brief
 from reporter.clean import Customers, clean
 from reporter.config import Config
@@ -66,6 +68,7 @@ class Analysis:
     customers: Customers
     table: FeatureTable
     segmentation: Segmentation
+    assessment: Assessment
     assignment: PersonaAssignment
     persona_profiles: Profiles
     cluster_profiles: Profiles
@@ -88,14 +91,16 @@ def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
     with timer("features"):
         table = build_features(customers)
     with timer("segment"):
-        segmentation = segment(table, settings.segmentation)
+        segmentation = segment(table, settings.segmentation, settings.comparison)
+    with timer("assess"):
+        assessment = assess(segmentation, settings)
     with timer("profile"):
         cluster_profiles = profile(table, segmentation.labels)
     with timer("personas"):
         assignment = assign(rulebook, cluster_profiles, table, segmentation.labels)
         persona_profiles = profile(table, assignment.customer_persona)
-    return Analysis(raw, customers, table, segmentation, assignment, persona_profiles,
-                    cluster_profiles, rulebook)
+    return Analysis(raw, customers, table, segmentation, assessment, assignment,
+                    persona_profiles, cluster_profiles, rulebook)
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
@@ -112,7 +117,8 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
         brief = build_brief(BriefInputs(
             title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.path.name,
             data_sha256=found.raw.sha256, table=found.table, notes=found.customers.notes,
-            segmentation=found.segmentation, persona_profiles=found.persona_profiles,
+            segmentation=found.segmentation, assessment=found.assessment,
+            cluster_profiles=found.cluster_profiles, persona_profiles=found.persona_profiles,
             assignment=found.assignment, rulebook=found.rulebook,
             scatter_points=settings.brief.scatter_points, seed=settings.segmentation.seed,
             action_list_size=settings.brief.action_list_size,
@@ -127,8 +133,7 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
         folder.write_bytes("brief.pdf", pdf)
         folder.write_csv("segments.csv", segments)
         folder.write_json("run.json", run_record(
-            config, found.raw, found.customers, found.segmentation, brief, run_id, now,
-            timer.seconds))
+            config, found, brief, run_id, now, timer.seconds))
         final = folder.publish()
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief, timer.seconds)
 
@@ -163,10 +168,10 @@ def flag_column(name: str) -> str:
     return "flag_" + "_".join(re.findall(r"[a-z0-9]+", name.lower()))
 
 
-def run_record(config: Config, raw: RawCustomers, customers: Customers,
-               segmentation: Segmentation, brief: Brief, run_id: str, now: datetime,
+def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: datetime,
                timings: dict[str, float]) -> dict[str, Any]:
     """run.json: what was read, with which settings, what came out, how long it took."""
+    raw, customers, segmentation = found.raw, found.customers, found.segmentation
     return {
         "run_id": run_id,
         "started_at": now.isoformat(timespec="seconds"),
@@ -191,16 +196,14 @@ def run_record(config: Config, raw: RawCustomers, customers: Customers,
             "rows_in_fit": customers.notes.rows_in_fit,
             "notes": [vars(n) for n in customers.notes.notes],
         },
+        "algorithm": segmentation.algorithm,
         "k": segmentation.k,
-        "silhouette": round(segmentation.silhouette, 4),
-        "k_selection": {
-            "ks": list(segmentation.k_choice.ks),
-            "inertias": [round(v, 3) for v in segmentation.k_choice.inertias],
-            "silhouettes": [round(v, 4) for v in segmentation.k_choice.silhouettes],
-            "elbow_k": segmentation.k_choice.elbow_k,
-            "best_silhouette_k": segmentation.k_choice.best_silhouette_k,
-            "reason": segmentation.k_choice.reason,
-        },
+        "silhouette": round(segmentation.silhouette.mean, 4),
+        "k_selection": _k_selection_record(segmentation),
+        "stability": _plain(found.assessment.stability),
+        "comparison": [_plain(score) for score in found.assessment.engines],
+        "pca": [{"component": c.number, "explained": round(c.explained, 4),
+                 "loadings": dict(c.loadings)} for c in segmentation.components],
         "personas": {
             row.name: {"customers": row.size, "share": round(row.share, 4),
                        "spend_share": round(row.spend_share, 4), "clusters": list(row.clusters)}
@@ -213,6 +216,27 @@ def run_record(config: Config, raw: RawCustomers, customers: Customers,
         "timings_seconds": timings,
         "versions": package_versions(),
     }
+
+
+def _k_selection_record(segmentation: Segmentation) -> dict[str, Any]:
+    choice = segmentation.k_choice
+    return {
+        "chosen_k": choice.chosen_k,
+        "elbow_k": choice.elbow_k,
+        "best_silhouette_k": choice.best_silhouette_k,
+        "reason": choice.reason,
+        "rows_searched": choice.rows_searched,
+        "rows_total": choice.rows_total,
+        "diagnostics": [_plain(d) for d in choice.diagnostics],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Dataclasses to JSON-ready dicts with floats rounded for reading."""
+    if value is None:
+        return None
+    document = asdict(value)
+    return json.loads(json.dumps(document, default=float), parse_float=lambda v: round(float(v), 4))
 
 
 def package_versions() -> dict[str, str]:

@@ -19,6 +19,13 @@ TRAIT_FEATURES = tuple(name for name, f in REGISTRY.items() if f.high and f.low)
 HIGH_LIFT = 1.25
 LOW_LIFT = 0.8
 MAX_TRAITS = 3
+SUMMARY_FEATURES = (
+    "total_spending", "income", "total_purchases", "recency", "web_visits", "deal_share",
+    "children", "spend_per_purchase", "catalog_purchases", "web_purchases", "store_purchases",
+    "wines", "meat", "gold", "age", "tenure_days",
+)
+MAX_SUMMARY_FEATURES = 3
+MIN_STANDARDISED = 0.25  # smaller differences are noise to a reader
 
 
 @dataclass(frozen=True)
@@ -30,7 +37,9 @@ class GroupProfile:
     means: dict[str, float]
     medians: dict[str, float]
     lifts: dict[str, float]  # group mean / population mean
+    standardised: dict[str, float]  # (group mean - population mean) / population std
     traits: tuple[str, ...]
+    summary: str  # the top distinguishing features in one sentence
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,7 @@ def profile(table: FeatureTable, labels: np.ndarray | pd.Series) -> Profiles:
     frame = table.numeric(PROFILE_FEATURES)
     keys = pd.Series(np.asarray(labels), index=frame.index).astype(str)
     population_means = frame.mean()
+    population_std = frame.std(ddof=0).replace(0, np.nan)
     total_spend = float(frame["total_spending"].sum()) or 1.0
     means = frame.groupby(keys, sort=True).mean()
     medians = frame.groupby(keys, sort=True).median()
@@ -55,6 +65,7 @@ def profile(table: FeatureTable, labels: np.ndarray | pd.Series) -> Profiles:
     groups = []
     for key in means.index:
         lifts = _lifts(means.loc[key], population_means)
+        standardised = ((means.loc[key] - population_means) / population_std).fillna(0.0)
         groups.append(
             GroupProfile(
                 key=str(key),
@@ -64,7 +75,9 @@ def profile(table: FeatureTable, labels: np.ndarray | pd.Series) -> Profiles:
                 means=_floats(means.loc[key]),
                 medians=_floats(medians.loc[key]),
                 lifts=lifts,
+                standardised=_floats(standardised),
                 traits=traits_from_lifts(lifts),
+                summary=summary_sentence(lifts, _floats(standardised)),
             )
         )
     groups.sort(key=lambda g: (-g.size, g.key))
@@ -87,6 +100,28 @@ def traits_from_lifts(lifts: dict[str, float]) -> tuple[str, ...]:
             notable.append((abs(np.log(lift)), REGISTRY[name].low))
     notable.sort(key=lambda item: -item[0])
     return tuple(words for _, words in notable[:MAX_TRAITS]) or ("close to the average customer",)
+
+
+def summary_sentence(lifts: dict[str, float], standardised: dict[str, float]) -> str:
+    """'Total spend 2.3× the average; deal share 75% below average; ...': the features that set
+    the group apart most, ranked by standardised difference so units do not matter."""
+    ranked = sorted(SUMMARY_FEATURES, key=lambda name: -abs(standardised.get(name, 0.0)))
+    phrases = []
+    for name in ranked[:MAX_SUMMARY_FEATURES]:
+        if abs(standardised.get(name, 0.0)) < MIN_STANDARDISED:
+            break
+        phrases.append(_phrase(REGISTRY[name].label, lifts.get(name, 1.0)))
+    if not phrases:
+        return "Close to the average customer on every measure."
+    sentence = "; ".join(phrases) + "."
+    return sentence[0].upper() + sentence[1:]
+
+
+def _phrase(label: str, lift: float) -> str:
+    label = label.lower()
+    if lift >= 1:
+        return f"{label} {lift:.1f}× the average"
+    return f"{label} {1 - lift:.0%} below average"
 
 
 def _floats(series: pd.Series) -> dict[str, float]:

@@ -86,6 +86,7 @@ def render_html(brief: Brief) -> str:
         css=Markup(css),
         size_chart=Markup(brief.size_chart_svg),
         scatter=Markup(brief.scatter_svg),
+        k_chart=Markup(brief.model.k_chart_svg),
     )
 
 

@@ -72,8 +72,8 @@ MARITAL = (("Married", 0.386), ("Together", 0.259), ("Single", 0.2145), ("Divorc
 RARE_MARITAL = (("Alone", 3), ("Absurd", 2), ("YOLO", 2))
 ODD_BIRTH_YEARS = (1893, 1899, 1900)
 MISSING_INCOME_RATE = 24 / 2240
-ODD_ROWS_FROM = 100
-SPEND_CEILING = 2_600  # the real table's largest two-year spend is about 2,500  # smaller samples stay clean: a handful of rows would be all oddities
+ODD_ROWS_FROM = 100  # smaller samples stay clean: a handful of rows would be all oddities
+SPEND_CEILING = 2_600  # the real table's largest two-year spend is about 2,500
 
 
 def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF) -> pd.DataFrame:

@@ -1,9 +1,10 @@
-"""Segment: encode, scale, PCA and KMeans in one scikit-learn Pipeline, with k chosen from the
-elbow of inertia and the silhouette score.
+"""Segment: encode, scale, PCA and a clustering engine in one scikit-learn Pipeline, with k
+chosen by `kselect`.
 
 The model is fitted on the customers marked `in_fit` and then assigns every customer, so an
 excluded customer (implausible age, extreme income) still gets a segment but cannot pull one.
-Cluster numbers are ordered by size, largest first, so the same data always gives the same ids.
+Segment numbers are ordered by mean total spending, highest first, so the same data gives the
+same ids (and colours) in every chart and every run.
 """
 
 from __future__ import annotations
@@ -12,20 +13,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.cluster import KMeans
+from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
+from sklearn.cluster import AgglomerativeClustering
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
-from sklearn.metrics import silhouette_score
+from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from reporter.config import SegmentationConfig
-from reporter.errors import DataError
-from reporter.features import FeatureTable
+from reporter.config import ComparisonConfig, SegmentationConfig
+from reporter.errors import ConfigError, DataError
+from reporter.features import REGISTRY, FeatureTable
+from reporter.kselect import KChoice, Silhouette, choose_k, kmeans, silhouette
 
-N_INIT = 10
 CLIP_QUANTILES = (0.005, 0.995)
+TOP_LOADINGS = 3
+CHUNK_ROWS = 200_000
 
 
 class QuantileClipper(TransformerMixin, BaseEstimator):
@@ -43,51 +46,115 @@ class QuantileClipper(TransformerMixin, BaseEstimator):
     def transform(self, X):
         return np.clip(np.asarray(X, dtype=float), self.low_, self.high_)
 
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(input_features, dtype=object)
+
+
+class WardCentroids(ClusterMixin, BaseEstimator):
+    """Agglomerative (Ward) clustering that scales: fitted on a fixed-seed sample (Ward needs
+    O(n²) memory), then every customer joins the nearest segment centre."""
+
+    def __init__(self, n_clusters: int = 3, max_rows: int = 5000, random_state: int = 0):
+        self.n_clusters = n_clusters
+        self.max_rows = max_rows
+        self.random_state = random_state
+
+    def fit(self, X, y=None):
+        points = np.asarray(X, dtype=float)
+        if len(points) > self.max_rows:
+            rng = np.random.default_rng(self.random_state)
+            points = points[np.sort(rng.choice(len(points), self.max_rows, replace=False))]
+        labels = AgglomerativeClustering(n_clusters=self.n_clusters, linkage="ward").fit_predict(points)
+        self.cluster_centers_ = np.vstack([points[labels == c].mean(axis=0)
+                                           for c in range(self.n_clusters)])
+        self.fitted_rows_ = len(points)
+        return self
+
+    def predict(self, X):
+        return nearest_centre(np.asarray(X, dtype=float), self.cluster_centers_)
+
+
+def nearest_centre(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre for each point, in chunks: O(n·k) time, bounded memory."""
+    labels = np.empty(len(points), dtype=int)
+    for start in range(0, len(points), CHUNK_ROWS):
+        block = points[start:start + CHUNK_ROWS]
+        distances = ((block[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        labels[start:start + CHUNK_ROWS] = distances.argmin(axis=1)
+    return labels
+
+
+def engine(algorithm: str, k: int, seed: int, comparison: ComparisonConfig):
+    """A fresh clustering estimator with fit/predict for the configured algorithm."""
+    if algorithm == "agglomerative":
+        return WardCentroids(n_clusters=k, max_rows=comparison.max_rows, random_state=seed)
+    if algorithm == "gmm":
+        return GaussianMixture(n_components=k, covariance_type="full", n_init=2, random_state=seed)
+    return kmeans(k, seed)
+
 
 @dataclass(frozen=True)
-class KChoice:
-    """The evidence behind k: one entry per k tried, and the rule's verdict in words."""
+class Component:
+    number: int
+    explained: float
+    loadings: tuple[tuple[str, float], ...]  # the original features that load most, signed
 
-    ks: tuple[int, ...]
-    inertias: tuple[float, ...]
-    silhouettes: tuple[float, ...]
-    elbow_k: int
-    best_silhouette_k: int
-    chosen_k: int
-    reason: str
+    @property
+    def label(self) -> str:
+        """Axis label in features, not 'PC1': what moves customers along this axis."""
+        up = [name for name, weight in self.loadings if weight > 0]
+        down = [name for name, weight in self.loadings if weight < 0]
+        parts = []
+        if up:
+            parts.append("more " + ", ".join(up))
+        if down:
+            parts.append("less " + ", ".join(down))
+        return f"{'; '.join(parts)} ({self.explained:.0%} of variance)"
 
 
 @dataclass(frozen=True)
 class Segmentation:
-    labels: np.ndarray  # cluster per customer, aligned with FeatureTable.frame
+    labels: np.ndarray  # segment per customer, aligned with FeatureTable.frame
     k: int
-    silhouette: float
+    algorithm: str
+    silhouette: Silhouette  # of the final segments, on the customers used to fit
     k_choice: KChoice
     pca_coordinates: np.ndarray  # first two components per customer, for the scatter
-    explained_variance: tuple[float, ...]
+    components: tuple[Component, ...]
+    fit_points: np.ndarray  # the fitted customers in PCA space, for stability and comparison
+    fit_labels: np.ndarray
     model: Pipeline
 
+    @property
+    def explained_variance(self) -> tuple[float, ...]:
+        return tuple(c.explained for c in self.components)
 
-def segment(table: FeatureTable, settings: SegmentationConfig) -> Segmentation:
+
+def segment(table: FeatureTable, settings: SegmentationConfig,
+            comparison: ComparisonConfig | None = None) -> Segmentation:
+    comparison = comparison or ComparisonConfig()
     columns = [*settings.features, *settings.categorical]
-    fit_rows = table.frame.loc[table.frame["in_fit"], columns]
+    in_fit = table.frame["in_fit"].to_numpy()
+    fit_rows = table.frame.loc[in_fit, columns]
     _check_enough_customers(fit_rows, settings)
     reducer = _reducer(settings).fit(fit_rows)
-    reduced = reducer.transform(fit_rows)
-    k_choice = choose_k(reduced, settings)
-    model = Pipeline([*reducer.steps, ("kmeans", _kmeans(k_choice.chosen_k, settings.seed))])
-    model.fit(fit_rows)
-    every_customer = table.frame[columns]
-    labels = _order_by_size(model.predict(every_customer))
-    fit_labels = labels[table.frame["in_fit"].to_numpy()]
-    coordinates = model[:-1].transform(every_customer)
+    fit_points = reducer.transform(fit_rows)
+    k_choice = choose_k(fit_points, settings)
+    clusterer = engine(settings.algorithm, k_choice.chosen_k, settings.seed, comparison)
+    model = Pipeline([*reducer.steps, ("cluster", clusterer.fit(fit_points))])
+    every_point = reducer.transform(table.frame[columns])
+    raw_labels = model.named_steps["cluster"].predict(every_point)
+    labels = order_by_spend(raw_labels, table.frame["total_spending"].to_numpy())
     return Segmentation(
         labels=labels,
         k=k_choice.chosen_k,
-        silhouette=_silhouette(model[:-1].transform(fit_rows), fit_labels, settings),
+        algorithm=settings.algorithm,
+        silhouette=silhouette(fit_points, labels[in_fit], settings),
         k_choice=k_choice,
-        pca_coordinates=_first_two(coordinates),
-        explained_variance=tuple(float(v) for v in model.named_steps["pca"].explained_variance_ratio_),
+        pca_coordinates=_first_two(every_point),
+        components=_components(reducer),
+        fit_points=fit_points,
+        fit_labels=labels[in_fit],
         model=model,
     )
 
@@ -99,94 +166,62 @@ def _reducer(settings: SegmentationConfig) -> Pipeline:
              list(settings.features)),
             ("categories", OneHotEncoder(handle_unknown="ignore", sparse_output=False),
              list(settings.categorical)),
-        ]
+        ],
+        verbose_feature_names_out=False,
     )
-    pca = PCA(n_components=settings.pca_variance, svd_solver="full", random_state=settings.seed)
+    components = settings.pca_components
+    n_components = int(components) if components >= 1 else float(components)
+    pca = PCA(n_components=n_components, svd_solver="full", random_state=settings.seed)
     return Pipeline([("encode_scale", encode_scale), ("pca", pca)])
 
 
-def _kmeans(k: int, seed: int) -> KMeans:
-    return KMeans(n_clusters=k, n_init=N_INIT, random_state=seed)
-
-
 def _check_enough_customers(rows: pd.DataFrame, settings: SegmentationConfig) -> None:
-    smallest_k = settings.k if isinstance(settings.k, int) else settings.k_min
+    smallest_k = settings.k if isinstance(settings.k, int) else settings.min_useful_k
     distinct = len(rows.drop_duplicates())
     if distinct <= smallest_k:
         raise DataError(
             f"only {distinct} distinct customers can be used to fit the segments, but at least "
             f"{smallest_k + 1} are needed for k={smallest_k}; use a fuller export or lower "
-            "segmentation.k_min in reporter.yaml"
+            "segmentation.min_useful_k in reporter.yaml"
+        )
+    columns = len(settings.features) + len(settings.categorical)
+    if isinstance(settings.pca_components, int) and settings.pca_components > columns:
+        raise ConfigError(
+            f"segmentation.pca_components is {settings.pca_components}, more than the {columns} "
+            "model features; lower it in reporter.yaml or give a share of variance such as 0.9"
         )
 
 
-def choose_k(reduced: np.ndarray, settings: SegmentationConfig) -> KChoice:
-    """Elbow of inertia (largest distance below the chord) checked against the silhouette.
-
-    The rule: take the elbow unless its silhouette is more than `elbow_silhouette_tolerance`
-    below the best silhouette in the range; then take the best-silhouette k instead.
-    """
-    if isinstance(settings.k, int):
-        return _fixed_k(reduced, settings)
-    distinct = len(np.unique(reduced, axis=0))
-    ks = tuple(k for k in range(settings.k_min, settings.k_max + 1) if k < distinct)
-    inertias, silhouettes = [], []
-    for k in ks:
-        labels = _kmeans(k, settings.seed).fit(reduced)
-        inertias.append(float(labels.inertia_))
-        silhouettes.append(_silhouette(reduced, labels.labels_, settings))
-    elbow = ks[_elbow_index(inertias)]
-    best = ks[int(np.argmax(silhouettes))]
-    gap = max(silhouettes) - silhouettes[ks.index(elbow)]
-    if gap <= settings.elbow_silhouette_tolerance:
-        chosen = elbow
-        reason = (f"k={elbow} is the elbow of the inertia curve and its silhouette is within "
-                  f"{settings.elbow_silhouette_tolerance:.2f} of the best in {ks[0]}-{ks[-1]}.")
-    else:
-        chosen = best
-        reason = (f"the elbow (k={elbow}) separates customers {gap:.2f} worse than k={best} "
-                  f"by silhouette, so k={best}, the best silhouette in {ks[0]}-{ks[-1]}, is used.")
-    return KChoice(ks, tuple(inertias), tuple(silhouettes), elbow, best, chosen, reason)
-
-
-def _fixed_k(reduced: np.ndarray, settings: SegmentationConfig) -> KChoice:
-    k = int(settings.k)
-    fitted = _kmeans(k, settings.seed).fit(reduced)
-    silhouette = _silhouette(reduced, fitted.labels_, settings)
-    return KChoice((k,), (float(fitted.inertia_),), (silhouette,), k, k, k,
-                   f"k={k} is fixed in reporter.yaml (segmentation.k).")
-
-
-def _elbow_index(inertias: list[float]) -> int:
-    """Index of the point farthest below the straight line from the first to the last point."""
-    if len(inertias) < 3:
-        return 0
-    y = np.asarray(inertias)
-    x = np.linspace(0.0, 1.0, len(y))
-    spread = y.max() - y.min()
-    y_norm = (y - y.min()) / spread if spread > 0 else np.zeros_like(y)
-    chord = 1.0 - x  # the line from (0, 1) to (1, 0)
-    return int(np.argmax(chord - y_norm))
-
-
-def _silhouette(points: np.ndarray, labels: np.ndarray, settings: SegmentationConfig) -> float:
-    """Exact for small tables, on a fixed-seed sample above the threshold (it is O(n^2))."""
-    if len(np.unique(labels)) < 2:
-        return 0.0
-    sample = settings.silhouette_sample_size if len(points) > settings.silhouette_sample_size else None
-    return float(silhouette_score(points, labels, sample_size=sample, random_state=settings.seed))
-
-
-def _order_by_size(labels: np.ndarray) -> np.ndarray:
-    """Renumber clusters 0..k-1 from largest to smallest (ties by old id)."""
-    ids, counts = np.unique(labels, return_counts=True)
-    order = ids[np.lexsort((ids, -counts))]
+def order_by_spend(labels: np.ndarray, spend: np.ndarray) -> np.ndarray:
+    """Renumber segments 0..k-1 by mean spend, highest first (ties by old id)."""
+    ids = np.unique(labels)
+    means = np.array([spend[labels == i].mean() for i in ids])
+    order = ids[np.lexsort((ids, -means))]
     new_id = np.empty(int(ids.max()) + 1, dtype=int)
     new_id[order] = np.arange(len(order))
     return new_id[labels]
 
 
-def _first_two(coordinates: np.ndarray) -> np.ndarray:
-    if coordinates.shape[1] >= 2:
-        return coordinates[:, :2]
-    return np.column_stack([coordinates[:, 0], np.zeros(len(coordinates))])
+def _components(reducer: Pipeline) -> tuple[Component, ...]:
+    names = [_readable(n) for n in reducer.named_steps["encode_scale"].get_feature_names_out()]
+    pca = reducer.named_steps["pca"]
+    components = []
+    for number, (weights, explained) in enumerate(
+        zip(pca.components_, pca.explained_variance_ratio_, strict=True), start=1
+    ):
+        top = np.argsort(-np.abs(weights), kind="stable")[:TOP_LOADINGS]
+        loadings = tuple((names[i], round(float(weights[i]), 3)) for i in top)
+        components.append(Component(number, float(explained), loadings))
+    return tuple(components)
+
+
+def _readable(feature: str) -> str:
+    if feature in REGISTRY:
+        return REGISTRY[feature].label.lower()
+    return feature.replace("_", " ", 1)  # one-hot columns: "education Graduate"
+
+
+def _first_two(points: np.ndarray) -> np.ndarray:
+    if points.shape[1] >= 2:
+        return points[:, :2]
+    return np.column_stack([points[:, 0], np.zeros(len(points))])

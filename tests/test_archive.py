@@ -69,7 +69,12 @@ def test_run_folder_contents(project):
     record = json.loads((result.folder / "run.json").read_text())
     assert record["run_id"] == result.run_id
     assert len(record["data"]["sha256"]) == 64 and len(record["config"]["sha256"]) == 64
-    assert record["k"] == result.brief.k
+    assert record["k"] == result.brief.model.k
+    diagnostics = record["k_selection"]["diagnostics"]
+    assert [d["k"] for d in diagnostics] == list(range(2, 11))
+    assert {"inertia", "silhouette", "calinski_harabasz", "davies_bouldin"} <= set(diagnostics[0])
+    assert record["stability"]["verdict"] and 0 <= record["stability"]["worst_ari"] <= 1
+    assert [e["algorithm"] for e in record["comparison"]] == ["kmeans", "agglomerative", "gmm"]
     assert sum(p["customers"] for p in record["personas"].values()) == record["data"]["rows_read"]
     assert {"load", "segment", "pdf"} <= set(record["timings_seconds"])
     assert record["versions"]["scikit-learn"][0].isdigit()

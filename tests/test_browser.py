@@ -56,8 +56,8 @@ def test_brief_renders_offline_without_errors_or_overflow(browser, brief_html, t
     assert [url for url in requests if not url.startswith("file:")] == [], "no external requests"
     assert errors == []
     charts = page.locator("figure.chart svg")
-    assert charts.count() == 2
-    for index in range(2):
+    assert charts.count() == 3
+    for index in range(3):
         box = charts.nth(index).bounding_box()
         assert box["width"] > 0.6 * min(width, 736) - 40 and box["height"] > 100
     rows = page.locator("table.persona-table tbody tr")

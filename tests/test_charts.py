@@ -14,7 +14,7 @@ def _scatter() -> str:
     rng = np.random.default_rng(0)
     groups = [charts.ScatterGroup("A", "#1f6f8b", rng.normal(size=(50, 2))),
               charts.ScatterGroup("B", "#c0392b", rng.normal(size=(50, 2)))]
-    return charts.pca_scatter(groups, (0.4, 0.2))
+    return charts.pca_scatter(groups, ("more income (40% of variance)", "less age (20% of variance)"))
 
 
 def test_charts_are_valid_scalable_svg_with_a_finding_as_title():

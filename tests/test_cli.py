@@ -61,7 +61,7 @@ def test_real_table_end_to_end(real_table, project):
 
 def test_bad_config_exits_2_with_one_line_and_writes_nothing(project):
     config = project / "config" / "reporter.yaml"
-    config.write_text(config.read_text().replace("k_max: 8", "k_max: many"))
+    config.write_text(config.read_text().replace("k_max: 10", "k_max: many"))
     line = _one_line_error(run_cli("run", "--config", str(config)))
     assert str(config) in line and "k_max" in line
     assert archive_entries(project / "output") == []

@@ -18,15 +18,15 @@ def test_default_config_loads_with_paths_relative_to_the_file():
 def test_fingerprint_changes_with_a_setting(project):
     path = project / "config" / "reporter.yaml"
     before = load_config(path).fingerprint()
-    path.write_text(path.read_text().replace("k_max: 8", "k_max: 7"))
+    path.write_text(path.read_text().replace("k_max: 10", "k_max: 9"))
     assert load_config(path).fingerprint() != before
 
 
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("k_max: 8", "k_max: eight", r"line \d+ segmentation.k_max: Input should be a valid integer"),
-        ("  k_min: 3", "  k_min: 3\n  k_mni: 3", r"segmentation.k_mni: unknown key \(a typo\?\)"),
+        ("k_max: 10", "k_max: eight", r"line \d+ segmentation.k_max: Input should be a valid integer"),
+        ("  k_min: 2", "  k_min: 2\n  k_mni: 2", r"segmentation.k_mni: unknown key \(a typo\?\)"),
         ("k: auto", "k: automatic", r"segmentation.k"),
         ("min_age: 18", "min_age: 120", r"min_age must be smaller than max_age"),
         ("source:\n", "source: [\n", r"not valid YAML"),
@@ -44,7 +44,7 @@ def test_config_errors_name_the_file_line_and_key(project, old, new, expected):
 
 def test_several_problems_are_reported_at_once(project):
     path = project / "config" / "reporter.yaml"
-    text = path.read_text().replace("k_max: 8", "k_max: x").replace("seed: 42", "seed: y")
+    text = path.read_text().replace("k_max: 10", "k_max: x").replace("seed: 42", "seed: y")
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
         load_config(path)

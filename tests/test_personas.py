@@ -222,7 +222,8 @@ def test_every_segment_gets_exactly_one_persona_and_the_brief_merges_them(projec
     rows = build_brief(BriefInputs(
         title="t", run_id="r", run_date=__import__("datetime").datetime(2026, 1, 1),
         data_file="f", data_sha256="0" * 64, table=found.table, notes=found.customers.notes,
-        segmentation=found.segmentation, persona_profiles=found.persona_profiles,
+        segmentation=found.segmentation, assessment=found.assessment,
+        cluster_profiles=found.cluster_profiles, persona_profiles=found.persona_profiles,
         assignment=found.assignment, rulebook=found.rulebook, scatter_points=500, seed=1,
     )).personas
     assert sorted(c for row in rows for c in row.clusters) == list(range(found.segmentation.k))

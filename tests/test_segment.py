@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import adjusted_rand_score
 
-from reporter.config import SegmentationConfig
-from reporter.errors import DataError
+from reporter.config import ComparisonConfig, SegmentationConfig
+from reporter.errors import ConfigError, DataError
 from reporter.features import FeatureTable
-from reporter.segment import _elbow_index, segment
+from reporter.segment import WardCentroids, order_by_spend, segment
 from tests.helpers import features_from_sample
+from tests.segment_data import blobs
 
 
 @pytest.fixture(scope="module")
@@ -22,28 +24,18 @@ def test_same_data_and_seed_give_the_same_segments(table):
     assert first.k_choice == second.k_choice
 
 
-def test_auto_k_stays_in_range_and_explains_itself(table):
-    result = segment(table, SegmentationConfig(k_min=3, k_max=6))
-    choice = result.k_choice
-    assert choice.ks == (3, 4, 5, 6)
-    assert 3 <= result.k <= 6
-    assert choice.chosen_k in (choice.elbow_k, choice.best_silhouette_k)
-    assert f"k={result.k}" in choice.reason
-    assert -1 <= result.silhouette <= 1
-
-
-def test_rule_prefers_best_silhouette_when_elbow_is_much_worse(table):
-    strict = segment(table, SegmentationConfig(k_min=3, k_max=8, elbow_silhouette_tolerance=0.0))
-    assert strict.k == strict.k_choice.best_silhouette_k
-
-
-def test_fixed_k_every_customer_labelled_and_ids_ordered_by_size(table):
+def test_segment_ids_follow_spending(table):
     result = segment(table, SegmentationConfig(k=4))
-    assert result.k == 4
+    spend = table.frame["total_spending"].to_numpy()
+    means = [spend[result.labels == c].mean() for c in range(4)]
+    assert means == sorted(means, reverse=True)
     assert len(result.labels) == len(table.frame)
-    sizes = np.bincount(result.labels)
-    assert list(sizes) == sorted(sizes, reverse=True)
-    assert result.pca_coordinates.shape == (len(table.frame), 2)
+
+
+def test_order_by_spend_renumbers():
+    labels = np.array([0, 0, 1, 1, 2])
+    spend = np.array([1.0, 1.0, 9.0, 9.0, 5.0])
+    assert list(order_by_spend(labels, spend)) == [2, 2, 0, 0, 1]
 
 
 def test_customers_left_out_of_fitting_still_get_a_segment(table):
@@ -51,6 +43,7 @@ def test_customers_left_out_of_fitting_still_get_a_segment(table):
     frame.loc[:9, "in_fit"] = False
     result = segment(FeatureTable(frame, table.as_of), SegmentationConfig(k=3))
     assert set(result.labels[:10]) <= {0, 1, 2}
+    assert len(result.fit_labels) == int(frame["in_fit"].sum()) <= len(frame) - 10
 
 
 def test_too_few_distinct_customers_is_a_data_error(table):
@@ -59,15 +52,56 @@ def test_too_few_distinct_customers_is_a_data_error(table):
         segment(FeatureTable(frame, table.as_of), SegmentationConfig())
 
 
-def test_elbow_of_a_clear_knee():
-    assert _elbow_index([100, 40, 30, 25, 22, 20]) == 1
-    assert _elbow_index([10, 9]) == 0
-
-
 def test_categorical_features_are_one_hot_encoded(table):
-    settings = SegmentationConfig(k=3, categorical=["education", "living_with"])
-    result = segment(table, settings)
+    result = segment(table, SegmentationConfig(k=3, categorical=["education", "living_with"]))
     encoder = result.model.named_steps["encode_scale"].named_transformers_["categories"]
     assert {"Graduate", "Postgraduate"} <= set(encoder.categories_[0])
     assert {"Partner", "Alone"} <= set(encoder.categories_[1])
     assert len(set(result.labels)) == 3
+
+
+def test_pca_by_count_or_by_variance_and_components_named_by_features(table):
+    by_count = segment(table, SegmentationConfig(k=3, pca_components=2))
+    assert len(by_count.components) == 2
+    by_variance = segment(table, SegmentationConfig(k=3, pca_components=0.8))
+    assert sum(by_variance.explained_variance) >= 0.8
+    first = by_variance.components[0]
+    assert len(first.loadings) == 3
+    assert all(name in first.label for name, _ in first.loadings)
+    assert "PC1" not in first.label and "of variance" in first.label
+    with pytest.raises(ConfigError, match="pca_components is 40"):
+        segment(table, SegmentationConfig(k=3, pca_components=40))
+
+
+@pytest.mark.parametrize("algorithm", ["kmeans", "agglomerative", "gmm"])
+def test_every_engine_recovers_clear_groups(algorithm):
+    table = blobs(4, seed=7)
+    result = segment(table, SegmentationConfig(algorithm=algorithm, k=4))
+    assert result.algorithm == algorithm
+    assert adjusted_rand_score(table.frame["truth"], result.labels) > 0.95
+
+
+def test_agglomerative_on_a_sample_assigns_everybody_to_the_nearest_centre():
+    table = blobs(3, per_group=400, seed=9)
+    result = segment(table, SegmentationConfig(algorithm="agglomerative", k=3),
+                     ComparisonConfig(max_rows=300))
+    ward = result.model.named_steps["cluster"]
+    assert isinstance(ward, WardCentroids) and ward.fitted_rows_ == 300
+    assert len(result.labels) == 1200
+    assert adjusted_rand_score(table.frame["truth"], result.labels) > 0.95
+
+
+def test_large_table_takes_the_sampled_path(tmp_path):
+    """200,000 generated customers: k is searched on a sample, silhouettes are sampled.
+    How long it takes is measured in benchmarks/, not asserted here."""
+    table = features_from_sample(tmp_path, rows=200_000, seed=11)
+    settings = SegmentationConfig()
+    result = segment(table, settings)
+    choice = result.k_choice
+    assert choice.sampled and choice.rows_searched == settings.selection_sample_size
+    assert choice.rows_total == int(table.frame["in_fit"].sum())
+    assert result.silhouette.sample_size == settings.silhouette_sample_size
+    assert result.silhouette.repeats == settings.silhouette_repeats
+    assert 3 <= result.k <= 10
+    sizes = np.bincount(result.labels)
+    assert len(sizes) == result.k and sizes.sum() == 200_000 and sizes.min() > 1000

@@ -1,0 +1,109 @@
+"""Assess: is the segmentation worth believing? Stability under resampling, and agreement with
+two other clustering methods on the same PCA space (the seed project's "Hierarchical vs KMeans").
+
+Both work on the fitted customers in PCA space and cost O(n·k) per fit; the resamples are capped
+at `stability.max_rows` customers so a large table stays fast.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
+
+from reporter.config import ComparisonConfig, ReporterConfig, SegmentationConfig, StabilityConfig
+from reporter.kselect import silhouette
+from reporter.segment import Segmentation, engine
+
+ALGORITHMS = ("kmeans", "agglomerative", "gmm")
+RESAMPLE_N_INIT = 3
+
+
+@dataclass(frozen=True)
+class Stability:
+    resamples: int
+    rows_per_resample: int
+    mean_ari: float
+    worst_ari: float
+    verdict: str  # "stable", "moderately stable" or "unstable: treat segment sizes with care"
+
+
+@dataclass(frozen=True)
+class EngineScore:
+    algorithm: str
+    silhouette: float
+    calinski_harabasz: float
+    davies_bouldin: float
+    ari_with_kmeans: float
+    chosen: bool
+
+
+@dataclass(frozen=True)
+class Assessment:
+    stability: Stability | None
+    engines: tuple[EngineScore, ...]
+
+
+def assess(result: Segmentation, settings: ReporterConfig) -> Assessment:
+    return Assessment(
+        stability=stability(result, settings.segmentation, settings.stability, settings.comparison),
+        engines=compare_engines(result, settings.segmentation, settings.comparison),
+    )
+
+
+def stability(result: Segmentation, seg: SegmentationConfig, settings: StabilityConfig,
+              comparison: ComparisonConfig) -> Stability | None:
+    """Refit on random subsamples; compare each refit's labels with the chosen segments (ARI)."""
+    if settings.resamples == 0:
+        return None
+    points, labels = result.fit_points, result.fit_labels
+    rng = np.random.default_rng(seg.seed)
+    size = min(int(len(points) * settings.fraction), settings.max_rows)
+    scores = []
+    for repeat in range(settings.resamples):
+        keep = np.sort(rng.choice(len(points), size=size, replace=False))
+        refit = engine(result.algorithm, result.k, seg.seed + 1 + repeat, comparison)
+        if hasattr(refit, "n_init"):
+            refit.set_params(n_init=RESAMPLE_N_INIT)
+        predicted = refit.fit(points[keep]).predict(points[keep])
+        scores.append(adjusted_rand_score(labels[keep], predicted))
+    mean, worst = float(np.mean(scores)), float(np.min(scores))
+    return Stability(settings.resamples, size, mean, worst, stability_words(mean, settings))
+
+
+def stability_words(mean_ari: float, settings: StabilityConfig) -> str:
+    if mean_ari >= settings.stable_from:
+        return "stable"
+    if mean_ari >= settings.moderate_from:
+        return "moderately stable"
+    return "unstable: treat segment sizes with care"
+
+
+def compare_engines(result: Segmentation, seg: SegmentationConfig,
+                    comparison: ComparisonConfig) -> tuple[EngineScore, ...]:
+    """All three algorithms with the chosen k, scored on the same PCA space."""
+    if not comparison.enabled:
+        return ()
+    points = result.fit_points
+    labelled = {result.algorithm: result.fit_labels}
+    for algorithm in ALGORITHMS:
+        if algorithm not in labelled:
+            model = engine(algorithm, result.k, seg.seed, comparison).fit(points)
+            labelled[algorithm] = model.predict(points)
+    reference = labelled["kmeans"]
+    return tuple(_score(a, points, labelled[a], reference, a == result.algorithm, seg)
+                 for a in ALGORITHMS)
+
+
+def _score(algorithm: str, points: np.ndarray, labels: np.ndarray, reference: np.ndarray,
+           chosen: bool, seg: SegmentationConfig) -> EngineScore:
+    separable = 2 <= len(np.unique(labels)) < len(points)
+    return EngineScore(
+        algorithm=algorithm,
+        silhouette=silhouette(points, labels, seg).mean,
+        calinski_harabasz=float(calinski_harabasz_score(points, labels)) if separable else 0.0,
+        davies_bouldin=float(davies_bouldin_score(points, labels)) if separable else 0.0,
+        ari_with_kmeans=float(adjusted_rand_score(reference, labels)),
+        chosen=chosen,
+    )

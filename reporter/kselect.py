@@ -1,0 +1,156 @@
+"""Choice of k: diagnostics for every k in the range, the elbow by Kneedle, and the rule that
+settles elbow against silhouette.
+
+Every step is linear in the number of customers: KMeans is O(n·k), Calinski-Harabasz and
+Davies-Bouldin are O(n·k), and the silhouette (O(n²)) is computed exactly only up to
+`silhouette_sample_size` customers, above that as the mean over repeated fixed-seed samples.
+Above `selection_sample_size` customers the whole search runs on one random sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.cluster import KMeans
+from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+from reporter.config import SegmentationConfig
+
+N_INIT = 10
+
+
+@dataclass(frozen=True)
+class Silhouette:
+    mean: float
+    spread: float  # standard deviation over repeated samples; 0 when exact
+    sample_size: int | None  # None: exact, on every customer
+    repeats: int
+
+
+@dataclass(frozen=True)
+class KDiagnostics:
+    k: int
+    inertia: float
+    silhouette: Silhouette
+    calinski_harabasz: float
+    davies_bouldin: float
+
+
+@dataclass(frozen=True)
+class KChoice:
+    """The evidence behind k and the rule's verdict in words."""
+
+    diagnostics: tuple[KDiagnostics, ...]
+    elbow_k: int
+    best_silhouette_k: int
+    chosen_k: int
+    reason: str
+    rows_searched: int  # customers the search ran on (a sample above selection_sample_size)
+    rows_total: int
+
+    @property
+    def ks(self) -> tuple[int, ...]:
+        return tuple(d.k for d in self.diagnostics)
+
+    @property
+    def sampled(self) -> bool:
+        return self.rows_searched < self.rows_total
+
+    def at(self, k: int) -> KDiagnostics:
+        return next(d for d in self.diagnostics if d.k == k)
+
+
+def kmeans(k: int, seed: int, n_init: int = N_INIT) -> KMeans:
+    return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
+
+
+def silhouette(points: np.ndarray, labels: np.ndarray, settings: SegmentationConfig) -> Silhouette:
+    """Exact for small tables; above the threshold the mean of repeated fixed-seed samples."""
+    if len(np.unique(labels)) < 2:
+        return Silhouette(0.0, 0.0, None, 1)
+    size = settings.silhouette_sample_size
+    if len(points) <= size:
+        return Silhouette(float(silhouette_score(points, labels)), 0.0, None, 1)
+    scores = [
+        silhouette_score(points, labels, sample_size=size, random_state=settings.seed + repeat)
+        for repeat in range(settings.silhouette_repeats)
+    ]
+    return Silhouette(float(np.mean(scores)), float(np.std(scores)), size, len(scores))
+
+
+def diagnose(points: np.ndarray, labels: np.ndarray, inertia: float,
+             settings: SegmentationConfig) -> KDiagnostics:
+    k = len(np.unique(labels))
+    separable = 2 <= k < len(points)
+    return KDiagnostics(
+        k=k,
+        inertia=float(inertia),
+        silhouette=silhouette(points, labels, settings),
+        calinski_harabasz=float(calinski_harabasz_score(points, labels)) if separable else 0.0,
+        davies_bouldin=float(davies_bouldin_score(points, labels)) if separable else 0.0,
+    )
+
+
+def search_sample(points: np.ndarray, settings: SegmentationConfig) -> np.ndarray:
+    """Rows the k search runs on: all of them, or a fixed-seed sample of large tables."""
+    if len(points) <= settings.selection_sample_size:
+        return points
+    rng = np.random.default_rng(settings.seed)
+    keep = np.sort(rng.choice(len(points), size=settings.selection_sample_size, replace=False))
+    return points[keep]
+
+
+def choose_k(points: np.ndarray, settings: SegmentationConfig) -> KChoice:
+    searched = search_sample(points, settings)
+    distinct = len(np.unique(searched, axis=0))
+    if isinstance(settings.k, int):
+        ks: tuple[int, ...] = (settings.k,)
+    else:
+        ks = tuple(k for k in range(settings.k_min, settings.k_max + 1) if k < distinct)
+    diagnostics = []
+    for k in ks:
+        model = kmeans(k, settings.seed).fit(searched)
+        diagnostics.append(diagnose(searched, model.labels_, model.inertia_, settings))
+    chosen, elbow, best, reason = _apply_rule(tuple(diagnostics), settings)
+    return KChoice(tuple(diagnostics), elbow, best, chosen, reason, len(searched), len(points))
+
+
+def _apply_rule(diagnostics: tuple[KDiagnostics, ...],
+                settings: SegmentationConfig) -> tuple[int, int, int, str]:
+    """The elbow, unless its silhouette is more than the tolerance below the best one.
+
+    Only k of at least `min_useful_k` can be chosen; the diagnostics of smaller k are still
+    computed and shown, because a reader may ask why two segments were not enough.
+    """
+    if isinstance(settings.k, int):
+        k = settings.k
+        return k, k, k, f"k={k} is fixed in reporter.yaml (segmentation.k)."
+    ks = [d.k for d in diagnostics]
+    elbow = ks[kneedle_index([d.inertia for d in diagnostics])]
+    candidates = [d for d in diagnostics if d.k >= settings.min_useful_k] or list(diagnostics)
+    best = max(candidates, key=lambda d: d.silhouette.mean)
+    elbow = max(elbow, candidates[0].k)
+    gap = best.silhouette.mean - next(d for d in diagnostics if d.k == elbow).silhouette.mean
+    span = f"{candidates[0].k}-{candidates[-1].k}"
+    if gap <= settings.elbow_silhouette_tolerance:
+        reason = (f"k={elbow} is the elbow of the inertia curve and its silhouette is within "
+                  f"{settings.elbow_silhouette_tolerance:.2f} of the best for k in {span}.")
+        return elbow, elbow, best.k, reason
+    reason = (f"the elbow (k={elbow}) separates customers {gap:.2f} worse by silhouette than "
+              f"k={best.k}, the best for k in {span}, so k={best.k} is used.")
+    return best.k, elbow, best.k, reason
+
+
+def kneedle_index(values: list[float]) -> int:
+    """Kneedle (Satopää et al., 2011) for a decreasing convex curve: normalise both axes to
+    [0, 1], and take the point where the curve lies furthest below the straight line from the
+    first to the last point (the maximum of the difference curve)."""
+    if len(values) < 3:
+        return 0
+    y = np.asarray(values, dtype=float)
+    x = np.linspace(0.0, 1.0, len(y))
+    spread = y.max() - y.min()
+    y_norm = (y - y.min()) / spread if spread > 0 else np.zeros_like(y)
+    difference = (1.0 - x) - y_norm
+    return int(np.argmax(difference))
