@@ -54,9 +54,22 @@ def test_real_table_end_to_end(real_table, project):
     assert imputed and imputed[0]["count"] == 24
     assert 3 <= record["k"] <= 6
     assert len(record["personas"]) >= 2
-    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO((run / "brief.pdf").read_bytes())).pages)
+    pages = PdfReader(io.BytesIO((run / "brief.pdf").read_bytes())).pages
+    text = " ".join(" ".join(p.extract_text() for p in pages).split())  # PDF lines wrap anywhere
     for name in record["personas"]:
         assert name in text
+    diagnostics = record["k_selection"]["diagnostics"]
+    assert [d["k"] for d in diagnostics] == list(range(2, 11))
+    assert "Choice of k" in text and "Stability" in text
+    assert record["stability"]["mean_ari"] >= record["stability"]["worst_ari"] > 0
+    assert [e["algorithm"] for e in record["comparison"]] == ["kmeans", "agglomerative", "gmm"]
+    assert "Agglomerative (Ward)" in text and "Gaussian mixture" in text
+    assert record["flags"]["Churn Risk"]["customers"] > 100
+    assert "Premium" in record["personas"]
+    again = run_cli("run", "--config", str(config))
+    assert again.returncode == 0, again.stderr
+    first, second = archive_entries(project / "output")
+    assert (first / "segments.csv").read_bytes() == (second / "segments.csv").read_bytes()
 
 
 def test_bad_config_exits_2_with_one_line_and_writes_nothing(project):

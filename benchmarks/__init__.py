@@ -1,0 +1,1 @@
+"""Benchmarks: speed and memory measured on this machine, reported as medians."""
