@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from reporter.errors import DataError
+
 PARTIAL_PREFIX = ".partial-"
 
 
@@ -57,6 +59,7 @@ class RunFolder:
 
     def write_bytes(self, name: str, data: bytes) -> Path:
         path = self.partial / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
         return path
 
@@ -76,6 +79,27 @@ class RunFolder:
         _fsync_dir(self.output_dir)
         self.published = True
         return self.final
+
+
+def update_json(path: Path, changes: dict[str, Any]) -> None:
+    """Rewrite a JSON file of a published run with some keys changed, atomically."""
+    document = json.loads(path.read_text(encoding="utf-8"))
+    document.update(changes)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    with partial.open("rb") as handle:
+        os.fsync(handle.fileno())
+    partial.replace(path)
+
+
+def find_run(output_dir: Path, run_id: str) -> Path:
+    """The published folder of a run, by its id (HHMMSS-xxxx) or its full folder name."""
+    matches = [p for p in output_dir.glob(f"*{run_id}") if p.is_dir() and not p.name.startswith(".")]
+    if len(matches) != 1:
+        known = ", ".join(sorted(p.name for p in output_dir.glob("20*"))[-5:]) or "none"
+        raise DataError(f"{output_dir}: no single run matches '{run_id}' (latest: {known}); "
+                        "give a run id as printed by `reporter run`")
+    return matches[0]
 
 
 def remove_stale_partials(output_dir: Path) -> list[Path]:
@@ -100,7 +124,7 @@ def _process_alive(pid: int) -> bool:
 
 
 def _fsync_tree(folder: Path) -> None:
-    for path in folder.iterdir():
+    for path in folder.rglob("*"):
         if path.is_file():
             with path.open("rb") as handle:
                 os.fsync(handle.fileno())

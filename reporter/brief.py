@@ -123,6 +123,7 @@ class Brief:
     notes: DataNotes
     model: ModelAppendix
     size_chart_svg: str
+    size_chart_png: bytes
     scatter_svg: str
 
 
@@ -166,11 +167,14 @@ def build_brief(inputs: BriefInputs) -> Brief:
         population=inputs.persona_profiles.population_means,
         notes=inputs.notes,
         model=_model_appendix(inputs),
-        size_chart_svg=charts.persona_sizes(
-            [charts.Bar(r.name, r.share, r.spend_share, r.color) for r in rows]
-        ),
+        size_chart_svg=charts.persona_sizes(_bars(rows)),
+        size_chart_png=charts.persona_sizes_png(_bars(rows)),
         scatter_svg=_scatter(inputs, rows),
     )
+
+
+def _bars(rows: tuple[PersonaRow, ...]) -> list[charts.Bar]:
+    return [charts.Bar(r.name, r.share, r.spend_share, r.color) for r in rows]
 
 
 def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:

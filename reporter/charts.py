@@ -40,7 +40,21 @@ class Bar:
 
 
 def persona_sizes(bars: list[Bar]) -> str:
-    """Horizontal bars: share of customers, with share of spend as a thin marker bar."""
+    """Horizontal bars: share of customers, with share of spend beside each (SVG)."""
+    with matplotlib.rc_context(STYLE):
+        return _svg(_persona_sizes_figure(bars), "sizes")
+
+
+def persona_sizes_png(bars: list[Bar]) -> bytes:
+    """The same chart as PNG, for email clients that do not show SVG."""
+    with matplotlib.rc_context(STYLE):
+        buffer = io.BytesIO()
+        _persona_sizes_figure(bars).savefig(buffer, format="png", dpi=110,
+                                            metadata={"Software": None})
+        return buffer.getvalue()
+
+
+def _persona_sizes_figure(bars: list[Bar]) -> Figure:
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(6.4, 0.55 * len(bars) + 1.1))
         axes = figure.subplots()
@@ -58,7 +72,7 @@ def persona_sizes(bars: list[Bar]) -> str:
         axes.set_xlim(0, max(max(b.share, b.spend_share) for b in bars) * 100 * 1.3 + 1)
         axes.set_title(_size_title(bars), loc="left")
         figure.tight_layout()
-        return _svg(figure, "sizes")
+        return figure
 
 
 def _size_title(bars: list[Bar]) -> str:

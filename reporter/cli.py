@@ -1,6 +1,7 @@
 """Commands only: parse arguments, call the pipeline, map errors to exit codes.
 
 Exit 0 on success; 2 on bad input or config, with a one-line cause and no traceback;
+3 when the brief was archived but could not be delivered to every team;
 1 on an unexpected failure (a bug), with the traceback on stderr.
 """
 
@@ -17,6 +18,7 @@ from reporter import __version__
 from reporter.errors import ConfigError, ReporterError
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
+DELIVERY_FAILED = 3
 log = logging.getLogger("reporter")
 
 
@@ -56,7 +58,25 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--data", type=Path, help="use this customer file instead of source.path")
     run.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
                      help="reference date for age and tenure (default: newest join date)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="write each team's email as an .eml file in the run folder; send nothing")
     run.set_defaults(command=_run)
+
+    send = commands.add_parser("send", help="(re-)send an archived brief to its teams",
+                               description="Send an archived run's brief by email again.")
+    _add_config(send)
+    send.add_argument("--run", required=True, metavar="RUN_ID", help="run id, e.g. 070000-ab12")
+    send.add_argument("--team", help="only this team (default: every team)")
+    send.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending")
+    send.set_defaults(command=_send)
+
+    schedule = commands.add_parser(
+        "schedule", help="run briefs on the cron schedule from reporter.yaml (foreground)",
+        description="Run `reporter run` on the schedule in reporter.yaml until stopped "
+                    "(SIGTERM or Ctrl-C). One scheduler per archive.")
+    _add_config(schedule)
+    schedule.add_argument("--list", action="store_true", help="print the jobs and their next run times")
+    schedule.set_defaults(command=_schedule)
 
     sample = commands.add_parser("sample", help="write a synthetic customer table",
                                  description="Write a synthetic table in the SmartCart schema.")
@@ -131,13 +151,52 @@ def _run(args: argparse.Namespace) -> int:
     from reporter.pipeline import run
 
     config = load_config(_config_path(args))
-    result = run(config, data=args.data, as_of=args.as_of)
+    result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run)
     personas = ", ".join(f"{p.name} {p.share:.0%}" for p in result.brief.personas)
     print(f"Brief {result.run_id}: {result.brief.customers:,} customers, k={result.brief.model.k}, "
           f"personas: {personas}")
     print(f"HTML: {result.html}")
     print(f"PDF:  {result.pdf}")
+    return _report_deliveries(result.deliveries)
+
+
+def _report_deliveries(outcomes) -> int:
+    for outcome in outcomes:
+        detail = outcome.eml or outcome.error
+        refused = f"; refused: {', '.join(outcome.refused)}" if outcome.refused else ""
+        print(f"Email to {outcome.team}: {outcome.status}" + (f" ({detail})" if detail else "") + refused)
+    failed = [o.team for o in outcomes if o.failed]
+    if failed:
+        print(f"reporter: error: delivery failed for {', '.join(failed)}; the brief is archived, "
+              "re-send it with `reporter send --run RUN_ID` once the mail server is reachable",
+              file=sys.stderr)
+        return DELIVERY_FAILED
     return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    from reporter.archive import find_run
+    from reporter.config import load_config
+    from reporter.pipeline import deliver
+
+    config = load_config(_config_path(args))
+    names = [team.name for team in config.settings.teams]
+    if args.team is not None and args.team not in names:
+        raise ConfigError(f"{config.path}: no team named {args.team!r} under teams: "
+                          f"({', '.join(names) or 'none configured'})")
+    folder = find_run(config.output_dir, args.run)
+    return _report_deliveries(deliver(folder, config, team=args.team, dry_run=args.dry_run))
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    from reporter.config import load_config
+    from reporter.schedule import list_jobs, serve
+
+    config = load_config(_config_path(args))
+    if args.list:
+        print(list_jobs(config), end="")
+        return 0
+    return serve(config)
 
 
 def _sample(args: argparse.Namespace) -> int:

@@ -10,7 +10,8 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -120,6 +121,57 @@ class BriefConfig(Strict):
     action_list_size: int = Field(default=10, ge=1, le=100)
 
 
+EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
+
+
+class ScheduleConfig(Strict):
+    cron: str = Field(
+        default="0 7 * * mon",
+        description="minute hour day month weekday (5 fields), or with seconds first (6 fields).",
+    )
+    timezone: str = Field(default="UTC", description="IANA name, e.g. Europe/London.")
+    misfire_grace_hours: float = Field(
+        default=12, gt=0, description="A run missed while down still runs at start-up within this."
+    )
+    jobstore: str | None = Field(
+        default=None, description="SQLite file of the scheduler; default <output>/scheduler.sqlite."
+    )
+
+    @model_validator(mode="after")
+    def _valid(self) -> ScheduleConfig:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{self.timezone}'; use an IANA name such as "
+                             "Europe/London") from None
+        if len(self.cron.split()) not in (5, 6):
+            raise ValueError("cron needs 5 fields (minute hour day month weekday), e.g. '0 7 * * mon'")
+        return self
+
+
+class SmtpConfig(Strict):
+    host: str
+    port: int = Field(default=587, ge=1, le=65535)
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = Field(
+        default=None, description="Name of the environment variable holding the password."
+    )
+    from_address: str = Field(pattern=EMAIL)
+    timeout_seconds: float = Field(default=30, gt=0)
+    retries: int = Field(default=3, ge=0, le=10)
+    backoff_seconds: float = Field(default=5, ge=0)
+    ca_file: str | None = Field(default=None, description="Extra CA certificate to trust (PEM).")
+
+
+class TeamConfig(Strict):
+    name: str = Field(min_length=1, max_length=60)
+    recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(min_length=1)
+    personas: list[str] = Field(default_factory=list, description="Shown first in this team's email.")
+    subject: str = "SmartCart weekly brief, {{ date }}: {{ summary }}"
+    formats: list[Literal["pdf", "html"]] = Field(default_factory=lambda: ["pdf", "html"])
+
+
 class ReporterConfig(Strict):
     source: SourceConfig
     output: OutputConfig = OutputConfig()
@@ -129,6 +181,16 @@ class ReporterConfig(Strict):
     comparison: ComparisonConfig = ComparisonConfig()
     brief: BriefConfig = BriefConfig()
     personas_file: str = "personas.yaml"
+    schedule: ScheduleConfig = ScheduleConfig()
+    smtp: SmtpConfig | None = None
+    teams: list[TeamConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_teams(self) -> ReporterConfig:
+        names = [team.name for team in self.teams]
+        if len(names) != len(set(names)):
+            raise ValueError("team names must be unique")
+        return self
 
 
 class RuleGroup(Strict):

@@ -20,11 +20,12 @@ from typing import Any
 import pandas as pd
 
 from reporter import __version__
-from reporter.archive import RunFolder, folder_name, new_run_id
+from reporter.archive import RunFolder, folder_name, new_run_id, update_json
 from reporter.assess import Assessment, assess
 from reporter.brief import Brief, BriefInputs, build_brief
 from reporter.clean import Customers, clean
 from reporter.config import Config
+from reporter.deliver import Outcome, archive_emails, deliver_run, outcomes_record
 from reporter.errors import DataError
 from reporter.features import FeatureTable, build_features
 from reporter.load import RawCustomers, find_latest, load
@@ -58,6 +59,11 @@ class RunResult:
     pdf: Path
     brief: Brief
     timings: dict[str, float]
+    deliveries: tuple[Outcome, ...] = ()
+
+    @property
+    def delivery_failed(self) -> bool:
+        return any(outcome.failed for outcome in self.deliveries)
 
 
 @dataclass(frozen=True)
@@ -104,8 +110,8 @@ def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
-        now: datetime | None = None) -> RunResult:
-    """Make one brief from the newest customer file and archive it."""
+        now: datetime | None = None, dry_run: bool = False) -> RunResult:
+    """Make one brief from the newest customer file, archive it, then deliver it."""
     now = now or datetime.now().astimezone()
     run_id = new_run_id(now)
     timer = StageTimer()
@@ -132,10 +138,23 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
         folder.write_text("brief.html", html)
         folder.write_bytes("brief.pdf", pdf)
         folder.write_csv("segments.csv", segments)
+        archive_emails(folder.write_bytes, brief, settings.teams)
         folder.write_json("run.json", run_record(
             config, found, brief, run_id, now, timer.seconds))
         final = folder.publish()
-    return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief, timer.seconds)
+    deliveries = deliver(final, config, dry_run=dry_run)
+    return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief,
+                     timer.seconds, tuple(deliveries))
+
+
+def deliver(folder: Path, config: Config, team: str | None = None,
+            dry_run: bool = False) -> list[Outcome]:
+    """Send an archived run to its teams and add the outcomes to its run.json."""
+    outcomes = deliver_run(folder, config.settings, only_team=team, dry_run=dry_run)
+    if outcomes:
+        history = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("delivery", [])
+        update_json(folder / "run.json", {"delivery": history + outcomes_record(outcomes)})
+    return outcomes
 
 
 def _reference_date(raw: RawCustomers, as_of: date | None) -> date:

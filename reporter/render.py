@@ -8,21 +8,26 @@ The HTML is self-contained: CSS inline, charts as inline SVG, no external reques
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 from reporter.brief import Brief
-from reporter.errors import EnvironmentProblem
+from reporter.errors import ConfigError, EnvironmentProblem
 from reporter.features import REGISTRY
 
 PANGO_HINT = (
     "WeasyPrint cannot load the Pango text library needed for the PDF ({detail}); install it "
     "with `sudo apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core` and run again"
 )
+
+
+SUBJECTS = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 def templates_dir() -> Path:
@@ -32,10 +37,11 @@ def templates_dir() -> Path:
 
 
 @cache
-def environment() -> Environment:
+def environment(autoescape: bool = True) -> Environment:
     env = Environment(
         loader=FileSystemLoader(templates_dir()),
-        autoescape=select_autoescape(["html", "j2", "xml"], default=True),
+        autoescape=select_autoescape(["html", "xml"], default=autoescape,
+                                     default_for_string=autoescape),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -88,6 +94,49 @@ def render_html(brief: Brief) -> str:
         scatter=Markup(brief.scatter_svg),
         k_chart=Markup(brief.model.k_chart_svg),
     )
+
+
+CHART_CID = "persona-sizes"
+
+
+@dataclass(frozen=True)
+class EmailBody:
+    subject: str
+    html: str
+    text: str
+
+
+def render_email(brief: Brief, team: str, first: tuple[str, ...], subject_template: str) -> EmailBody:
+    """The email for one team: its personas and flags first, the chart as a CID image."""
+    rank = {name: index for index, name in enumerate(first)}
+    personas = sorted(brief.personas, key=lambda p: rank.get(p.name, len(rank)))
+    flags = sorted(brief.flags, key=lambda f: rank.get(f.name, len(rank)))
+    context = {"brief": brief, "team": team, "personas": personas, "flags": flags,
+               "chart_cid": CHART_CID}
+    env = environment()
+    text_env = environment(autoescape=False)
+    return EmailBody(
+        subject=render_subject(subject_template, brief, team),
+        html=env.get_template("email.html.j2").render(context),
+        text=text_env.get_template("email.txt.j2").render(context),
+    )
+
+
+def render_subject(template: str, brief: Brief, team: str) -> str:
+    """Managers write the subject; a sandbox keeps their template from reaching anything else."""
+    flags = {f.name: f.count for f in brief.flags}
+    summary = (f"{brief.flags[0].count:,} {brief.flags[0].name.lower()} customers" if brief.flags
+               else f"{brief.customers:,} customers")
+    try:
+        subject = SUBJECTS.from_string(template).render(
+            date=f"{brief.run_date:%Y-%m-%d}", as_of=f"{brief.as_of:%Y-%m-%d}",
+            customers=brief.customers, summary=summary, flags=flags, team=team,
+            personas={p.name: p.size for p in brief.personas},
+        )
+    except TemplateError as exc:
+        raise ConfigError(f"teams: subject of team {team!r} cannot be rendered ({exc}); "
+                          "use {{ date }}, {{ summary }}, {{ customers }} or {{ team }}") from None
+    return " ".join(subject.split())
 
 
 def render_pdf(html: str) -> bytes:

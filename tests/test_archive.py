@@ -16,7 +16,7 @@ from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_pa
 from reporter.config import load_config
 from tests.conftest import REPO_ROOT, archive_entries
 
-RUN_FILES = {"brief.html", "brief.pdf", "segments.csv", "run.json"}
+RUN_FILES = {"brief.html", "brief.pdf", "segments.csv", "run.json", "email"}  # email: teams are set
 
 
 def test_folder_appears_only_when_published(tmp_path):

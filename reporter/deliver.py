@@ -1,0 +1,183 @@
+"""Deliver: turn an archived run into one email per team and send it over SMTP.
+
+The brief is archived before anything is sent, and every team's email (subject, HTML, text) is
+archived with it, so `reporter send` re-sends exactly what the run produced. Transient failures
+(connection refused, time-outs, 4xx replies) are retried with exponential backoff; permanent
+ones (5xx replies, refused recipients, TLS or login errors) are not. Passwords come only from
+the environment variable the config names, and are never logged or written anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+from reporter.brief import Brief
+from reporter.config import ReporterConfig, SmtpConfig, TeamConfig
+from reporter.render import CHART_CID, render_email
+
+EMAIL_FOLDER = "email"
+CHART_FILE = "persona-sizes.png"
+TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, OSError)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    team: str
+    status: str  # "sent", "partly sent", "failed" or "written" (an .eml file, no SMTP)
+    recipients: tuple[str, ...]
+    refused: dict[str, str] = field(default_factory=dict)  # address -> the server's reply
+    attempts: int = 0
+    error: str = ""
+    at: str = ""
+    eml: str = ""  # file name, when written instead of sent
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+def slug(name: str) -> str:
+    return "-".join(re.findall(r"[a-z0-9]+", name.lower())) or "team"
+
+
+def archive_emails(write_bytes: Callable[[str, bytes], object], brief: Brief,
+                   teams: list[TeamConfig]) -> None:
+    """Write each team's rendered email into the run folder (called before it is published)."""
+    if not teams:
+        return
+    write_bytes(f"{EMAIL_FOLDER}/{CHART_FILE}", brief.size_chart_png)
+    for team in teams:
+        body = render_email(brief, team.name, tuple(team.personas), team.subject)
+        document = {"team": team.name, "subject": body.subject, "html": body.html, "text": body.text}
+        write_bytes(f"{EMAIL_FOLDER}/{slug(team.name)}.json",
+                    json.dumps(document, indent=1).encode("utf-8"))
+
+
+def build_message(folder: Path, team: TeamConfig, sender: str) -> EmailMessage:
+    """A multipart message from the archived files: text, HTML with the CID chart, the PDF."""
+    document = json.loads((folder / EMAIL_FOLDER / f"{slug(team.name)}.json").read_text("utf-8"))
+    run = json.loads((folder / "run.json").read_text("utf-8"))
+    domain = sender.rsplit("@", 1)[1]
+    message = EmailMessage()
+    message["Subject"] = document["subject"]
+    message["From"] = sender
+    message["To"] = ", ".join(team.recipients)
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(idstring=f"{run['run_id']}.{slug(team.name)}", domain=domain)
+    message["List-Id"] = f"SmartCart briefs for {team.name} <{slug(team.name)}.briefs.{domain}>"
+    message.set_content(document["text"])
+    if "html" in team.formats:
+        message.add_alternative(document["html"], subtype="html")
+        html_part = message.get_payload()[-1]
+        chart = (folder / EMAIL_FOLDER / CHART_FILE).read_bytes()
+        html_part.add_related(chart, "image", "png", cid=f"<{CHART_CID}>", filename=CHART_FILE)
+    if "pdf" in team.formats:
+        message.add_attachment((folder / "brief.pdf").read_bytes(), maintype="application",
+                               subtype="pdf", filename=f"smartcart-brief-{run['run_id']}.pdf")
+    return message
+
+
+def deliver_run(folder: Path, settings: ReporterConfig, only_team: str | None = None,
+                dry_run: bool = False, sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+    """Send (or, without SMTP or with dry_run, write as .eml) every team's email of a run."""
+    teams = [t for t in settings.teams if only_team is None or t.name == only_team]
+    smtp = settings.smtp
+    sender = smtp.from_address if smtp else "briefs@localhost.localdomain"
+    outcomes = []
+    for team in teams:
+        message = build_message(folder, team, sender)
+        if smtp is None or dry_run:
+            outcomes.append(_write_eml(folder, team, message))
+        else:
+            outcomes.append(send(message, team, smtp, sleep))
+    return outcomes
+
+
+def _write_eml(folder: Path, team: TeamConfig, message: EmailMessage) -> Outcome:
+    target = folder / EMAIL_FOLDER / f"{slug(team.name)}.eml"
+    partial = target.with_name(f".{target.name}.partial")
+    partial.write_bytes(bytes(message))
+    partial.replace(target)
+    return Outcome(team.name, "written", tuple(team.recipients), at=_now(),
+                   eml=f"{EMAIL_FOLDER}/{target.name}")
+
+
+def send(message: EmailMessage, team: TeamConfig, smtp: SmtpConfig,
+         sleep: Callable[[float], None] = time.sleep) -> Outcome:
+    """Send with retries for transient failures; report permanent ones at once."""
+    recipients = tuple(team.recipients)
+    error = ""
+    for attempt in range(1, smtp.retries + 2):
+        try:
+            refused = _send_once(message, recipients, smtp)
+        except smtplib.SMTPRecipientsRefused as exc:
+            return Outcome(team.name, "failed", recipients, _replies(exc.recipients), attempt,
+                           "every recipient was refused", _now())
+        except smtplib.SMTPResponseException as exc:
+            error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
+            if not 400 <= exc.smtp_code < 500:
+                return Outcome(team.name, "failed", recipients, {}, attempt, error, _now())
+        except ssl.SSLError as exc:
+            return Outcome(team.name, "failed", recipients, {}, attempt, f"TLS: {exc}", _now())
+        except smtplib.SMTPNotSupportedError as exc:
+            return Outcome(team.name, "failed", recipients, {}, attempt, str(exc), _now())
+        except TRANSIENT_ERRORS as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        else:
+            status = "partly sent" if refused else "sent"
+            return Outcome(team.name, status, recipients, _replies(refused), attempt, "", _now())
+        if attempt <= smtp.retries:
+            sleep(smtp.backoff_seconds * 2 ** (attempt - 1))
+    return Outcome(team.name, "failed", recipients, {}, smtp.retries + 1,
+                   f"gave up after {smtp.retries + 1} attempts: {error}", _now())
+
+
+def _send_once(message: EmailMessage, recipients: tuple[str, ...], smtp: SmtpConfig) -> dict:
+    context = ssl.create_default_context(cafile=smtp.ca_file)
+    if smtp.security == "ssl":
+        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=context)
+    else:
+        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
+    with client:
+        if smtp.security == "starttls":
+            client.starttls(context=context)
+        if smtp.username:
+            client.login(smtp.username, _password(smtp))
+        return client.send_message(message, from_addr=smtp.from_address, to_addrs=list(recipients))
+
+
+def _password(smtp: SmtpConfig) -> str:
+    if not smtp.password_env:
+        return ""
+    value = os.environ.get(smtp.password_env)
+    if value is None:
+        raise smtplib.SMTPAuthenticationError(
+            535, f"environment variable {smtp.password_env} is not set; export it before running")
+    return value
+
+
+def _replies(refused: dict) -> dict[str, str]:
+    return {address: f"{code} {_text(reply)}" for address, (code, reply) in refused.items()}
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def outcomes_record(outcomes: list[Outcome]) -> list[dict]:
+    return [asdict(outcome) for outcome in outcomes]

@@ -1,0 +1,212 @@
+"""Delivery against a real SMTP server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+
+import pytest
+import trustme
+
+from reporter.config import load_config
+from reporter.pipeline import deliver, run
+from tests.conftest import archive_entries, run_cli, write_config
+from tests.smtp_server import RecordingHandler, free_port, start_server
+
+TEAMS = [
+    {"name": "Marketing", "recipients": ["anna@example.com", "ben@example.com"]},
+    {"name": "Retention", "recipients": ["cara@example.com"], "personas": ["Churn Risk", "Low Engagement"],
+     "subject": "Retention brief {{ date }}: {{ flags['Churn Risk'] }} to win back"},
+]
+
+
+def smtp_settings(port: int, **overrides) -> dict:
+    return {"host": "127.0.0.1", "port": port, "security": "none", "from_address": "briefs@smartcart.test",
+            "timeout_seconds": 5, "retries": 2, "backoff_seconds": 0.01, **overrides}
+
+
+def configure(project, smtp: dict | None, teams=TEAMS):
+    sections = {"teams": teams}
+    if smtp is not None:
+        sections["smtp"] = smtp
+    config_path = project / "config" / "reporter.yaml"
+    text = config_path.read_text()
+    write_config(config_path, source={"path": _source(text)}, **sections)
+    return load_config(config_path)
+
+
+def _source(text: str) -> str:
+    import yaml
+
+    return yaml.safe_load(text)["source"]["path"]
+
+
+@pytest.fixture
+def server():
+    handler = RecordingHandler()
+    controller = start_server(handler)
+    yield controller, handler
+    controller.stop()
+
+
+def parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def test_each_team_gets_one_complete_message(project, server):
+    controller, handler = server
+    result = run(configure(project, smtp_settings(controller.port)))
+    assert [o.status for o in result.deliveries] == ["sent", "sent"]
+    assert len(handler.messages) == 2
+    by_team = {parse(m.content)["List-Id"].split("<")[1].split(".")[0]: m for m in handler.messages}
+    assert by_team["marketing"].rcpt_tos == ["anna@example.com", "ben@example.com"]
+    assert by_team["retention"].rcpt_tos == ["cara@example.com"]
+    message = parse(by_team["retention"].content)
+    assert message["Subject"].startswith(f"Retention brief {result.brief.run_date:%Y-%m-%d}: ")
+    assert message["Message-ID"].endswith("@smartcart.test>") and message["Date"]
+    assert message.get_body(("plain",)).get_content().startswith(result.brief.title)
+    html = message.get_body(("html",)).get_content()
+    images = [p for p in message.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 1 and f'src="cid:{images[0]["Content-ID"].strip("<>")}"' in html
+    assert images[0].get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+    (pdf,) = [p for p in message.iter_attachments() if p.get_content_type() == "application/pdf"]
+    assert pdf.get_content()[:5] == b"%PDF-" and pdf.get_content() == result.pdf.read_bytes()
+    table = html[html.index("<table"):]
+    assert table.index("Low Engagement") < table.index("Premium"), "the team's personas come first"
+    assert html.index("Churn Risk: ") < html.index("<table")
+    record = json.loads((result.folder / "run.json").read_text())
+    assert [d["status"] for d in record["delivery"]] == ["sent", "sent"]
+
+
+def test_starttls_with_login_password_from_the_environment(project, monkeypatch, tmp_path):
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1")
+    server_context = __import__("ssl").create_default_context(__import__("ssl").Purpose.CLIENT_AUTH)
+    certificate.configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    handler = RecordingHandler()
+    secret = "s3cret-Passw0rd"
+    controller = start_server(handler, tls=server_context, login=("briefs", secret))
+    monkeypatch.setenv("SMTP_PASSWORD", secret)
+    try:
+        config = configure(project, smtp_settings(controller.port, security="starttls",
+                                                  username="briefs", password_env="SMTP_PASSWORD",
+                                                  ca_file=str(ca_file)))
+        result = run(config)
+    finally:
+        controller.stop()
+    assert [o.status for o in result.deliveries] == ["sent", "sent"]
+    assert handler.logins == ["briefs", "briefs"] and len(handler.messages) == 2
+    for path in result.folder.rglob("*"):
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), f"the password leaked into {path.name}"
+
+
+def test_implicit_tls(project, tmp_path):
+    import ssl
+
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    handler = RecordingHandler()
+    controller = start_server(handler, tls=context, implicit_tls=True)
+    try:
+        result = run(configure(project, smtp_settings(controller.port, security="ssl",
+                                                      ca_file=str(tmp_path / "ca.pem"))))
+    finally:
+        controller.stop()
+    assert [o.status for o in result.deliveries] == ["sent", "sent"]
+
+
+def test_untrusted_certificate_is_a_permanent_failure(project, tmp_path):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
+    controller = start_server(RecordingHandler(), tls=context)
+    try:
+        result = run(configure(project, smtp_settings(controller.port, security="starttls")))
+    finally:
+        controller.stop()
+    assert all(o.status == "failed" and o.attempts == 1 and "TLS" in o.error for o in result.deliveries)
+
+
+def test_refused_connection_is_retried_then_failed_and_the_archive_stays(project):
+    config_path = project / "config" / "reporter.yaml"
+    configure(project, smtp_settings(free_port()))
+    result = run_cli("run", "--config", str(config_path))
+    assert result.returncode == 3, result.stderr
+    assert "delivery failed for Marketing, Retention" in result.stderr
+    (folder,) = archive_entries(project / "output")
+    assert {"brief.pdf", "brief.html", "segments.csv", "run.json"} <= {p.name for p in folder.iterdir()}
+    record = json.loads((folder / "run.json").read_text())
+    assert [(d["status"], d["attempts"]) for d in record["delivery"]] == [("failed", 3), ("failed", 3)]
+    assert "ConnectionRefusedError" in record["delivery"][0]["error"]
+
+
+def test_refused_recipient_is_reported_not_retried(project, server):
+    controller, handler = server
+    teams = [{"name": "Mixed", "recipients": ["ok@example.com", "refuse-me@example.com"]},
+             {"name": "Gone", "recipients": ["refuse-all@example.com"]}]
+    result = run(configure(project, smtp_settings(controller.port), teams=teams))
+    mixed, gone = result.deliveries
+    assert (mixed.status, mixed.attempts) == ("partly sent", 1)
+    assert mixed.refused == {"refuse-me@example.com": "550 5.1.1 mailbox unavailable"}
+    assert (gone.status, gone.attempts) == ("failed", 1)
+    assert handler.messages[0].rcpt_tos == ["ok@example.com"] and len(handler.messages) == 1
+    assert result.delivery_failed
+
+
+def test_a_busy_server_is_retried_with_backoff(project):
+    handler = RecordingHandler(busy_replies=1)
+    controller = start_server(handler)
+    try:
+        result = run(configure(project, smtp_settings(controller.port),
+                               teams=[{"name": "Marketing", "recipients": ["anna@example.com"]}]))
+    finally:
+        controller.stop()
+    (outcome,) = result.deliveries
+    assert (outcome.status, outcome.attempts) == ("sent", 2)
+    assert len(handler.messages) == 1
+
+
+def test_send_re_sends_an_archived_run(project):
+    config = configure(project, smtp_settings(free_port()))
+    failed = run(config)
+    assert failed.delivery_failed
+    handler = RecordingHandler()
+    controller = start_server(handler)
+    try:
+        config = configure(project, smtp_settings(controller.port))
+        outcome = run_cli("send", "--config", str(config.path), "--run", failed.run_id,
+                          "--team", "Retention")
+    finally:
+        controller.stop()
+    assert outcome.returncode == 0, outcome.stderr
+    assert "Email to Retention: sent" in outcome.stdout
+    assert [m.rcpt_tos for m in handler.messages] == [["cara@example.com"]]
+    record = json.loads((failed.folder / "run.json").read_text())
+    assert [d["status"] for d in record["delivery"]] == ["failed", "failed", "sent"]
+
+
+def test_without_smtp_or_with_dry_run_messages_are_written_as_eml(project, server):
+    controller, handler = server
+    dry = run(configure(project, smtp_settings(controller.port)), dry_run=True)
+    assert [o.status for o in dry.deliveries] == ["written", "written"] and handler.messages == []
+    eml = parse((dry.folder / "email" / "marketing.eml").read_bytes())
+    assert eml["To"] == "anna@example.com, ben@example.com"
+    offline = run(configure(project, None))
+    assert (offline.folder / "email" / "retention.eml").is_file()
+    again = deliver(offline.folder, configure(project, None), team="Marketing")
+    assert [o.team for o in again] == ["Marketing"]
+
+
+def test_subject_templates_are_sandboxed(project):
+    teams = [{"name": "Evil", "recipients": ["x@example.com"],
+              "subject": "{{ ''.__class__.__mro__[1].__subclasses__() }}"}]
+    with pytest.raises(Exception, match="subject of team 'Evil' cannot be rendered"):
+        run(configure(project, None, teams=teams))
+    assert archive_entries(project / "output") == []
