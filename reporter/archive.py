@@ -66,6 +66,12 @@ class RunFolder:
     def write_json(self, name: str, document: dict[str, Any]) -> Path:
         return self.write_text(name, json.dumps(document, indent=2, sort_keys=False) + "\n")
 
+    def file(self, name: str) -> Path:
+        """A path inside the unpublished folder, for writers that stream to disk."""
+        path = self.partial / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
         path = self.partial / name
         frame.to_csv(path, index=False, lineterminator="\n")
@@ -94,12 +100,37 @@ def update_json(path: Path, changes: dict[str, Any]) -> None:
 
 def find_run(output_dir: Path, run_id: str) -> Path:
     """The published folder of a run, by its id (HHMMSS-xxxx) or its full folder name."""
-    matches = [p for p in output_dir.glob(f"*{run_id}") if p.is_dir() and not p.name.startswith(".")]
+    matches = [p for p in published_runs(output_dir) if run_id in p.name]
     if len(matches) != 1:
         known = ", ".join(sorted(p.name for p in output_dir.glob("20*"))[-5:]) or "none"
         raise DataError(f"{output_dir}: no single run matches '{run_id}' (latest: {known}); "
                         "give a run id as printed by `reporter run`")
     return matches[0]
+
+
+def published_runs(output_dir: Path) -> list[Path]:
+    """Complete run folders, oldest first (folder names sort by date and time)."""
+    if not output_dir.is_dir():
+        return []
+    return sorted(p for p in output_dir.iterdir()
+                  if p.is_dir() and not p.name.startswith(".") and (p / "run.json").is_file())
+
+
+def prune(output_dir: Path, keep: int) -> list[Path]:
+    """Delete the oldest runs beyond the newest `keep` (at least one is always kept)."""
+    runs = published_runs(output_dir)
+    doomed = runs[:max(0, len(runs) - max(keep, 1))]
+    for folder in doomed:
+        hidden = folder.with_name(f"{PARTIAL_PREFIX}deleting-{folder.name}-{os.getpid()}")
+        os.rename(folder, hidden)  # vanish from readers at once, then delete
+        shutil.rmtree(hidden)
+    return doomed
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
 def remove_stale_partials(output_dir: Path) -> list[Path]:

@@ -15,6 +15,7 @@ from reporter import charts
 from reporter.assess import Assessment, EngineScore, Stability
 from reporter.clean import DataNotes, customers
 from reporter.features import FeatureTable
+from reporter.history import WeekOverWeek
 from reporter.kselect import KChoice, Silhouette
 from reporter.personas import PersonaAssignment, Rulebook
 from reporter.profile import GroupProfile, Profiles
@@ -107,6 +108,21 @@ class ModelAppendix:
 
 
 @dataclass(frozen=True)
+class ChangesView:
+    """Since the previous run of the same source: by persona and customer ID."""
+
+    previous_run_id: str
+    previous_as_of: str
+    personas: tuple[tuple[str, int, float, int, float], ...]
+    order: tuple[str, ...]
+    matrix: dict[str, dict[str, int]]
+    new_customers: int
+    gone_customers: int
+    slipped_count: int
+    slipped_top: tuple[tuple[int, str, str, float], ...]  # ID, was, now, total spend
+
+
+@dataclass(frozen=True)
 class Brief:
     title: str
     run_id: str
@@ -121,6 +137,7 @@ class Brief:
     flags: tuple[FlagSection, ...]
     population: dict[str, float]
     notes: DataNotes
+    changes: ChangesView | None
     model: ModelAppendix
     size_chart_svg: str
     size_chart_png: bytes
@@ -147,6 +164,7 @@ class BriefInputs:
     scatter_points: int
     seed: int
     action_list_size: int = 10
+    changes: WeekOverWeek | None = None
 
 
 def build_brief(inputs: BriefInputs) -> Brief:
@@ -160,12 +178,13 @@ def build_brief(inputs: BriefInputs) -> Brief:
         data_sha256=inputs.data_sha256,
         as_of=inputs.table.as_of,
         customers=len(inputs.table.frame),
-        headlines=headlines(rows, flags, inputs.notes),
+        headlines=headlines(rows, flags, inputs.notes) + _change_headline(inputs.changes),
         personas=rows,
         absent_personas=inputs.assignment.absent,
         flags=flags,
         population=inputs.persona_profiles.population_means,
         notes=inputs.notes,
+        changes=_changes(inputs),
         model=_model_appendix(inputs),
         size_chart_svg=charts.persona_sizes(_bars(rows)),
         size_chart_png=charts.persona_sizes_png(_bars(rows)),
@@ -259,6 +278,25 @@ def headlines(rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
         f"{customers(excluded)} left out of fitting (see data notes)."
     )
     return tuple(sentences)
+
+
+def _changes(inputs: BriefInputs) -> ChangesView | None:
+    change = inputs.changes
+    if change is None:
+        return None
+    top = tuple((int(r.ID), str(r.was), str(r.now), float(r.total_spending))
+                for r in change.slipped.head(inputs.action_list_size).itertuples())
+    return ChangesView(change.previous_run_id, change.previous_as_of, change.personas, change.order,
+                       change.matrix, change.new_customers, change.gone_customers,
+                       change.slipped_count, top)
+
+
+def _change_headline(change: WeekOverWeek | None) -> tuple[str, ...]:
+    if change is None:
+        return ()
+    return (f"Since the brief of {change.previous_as_of}: {customers(change.slipped_count)} "
+            f"slipped from a valuable persona; {change.new_customers:,} new customers, "
+            f"{change.gone_customers:,} gone.",)
 
 
 def _flag_sentence(flag: FlagSection, valuable: str) -> str:

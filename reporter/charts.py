@@ -125,6 +125,30 @@ def k_selection(ks: list[int], inertias: list[float], silhouettes: list[float],
         return _svg(figure, "kselect")
 
 
+@dataclass(frozen=True)
+class Series:
+    label: str
+    color: str
+    values: list[float]  # shares 0..1, one per run
+
+
+def share_history(run_labels: list[str], series: list[Series]) -> str:
+    """Persona shares per run, oldest to newest."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(7.5, 3.0))
+        axes = figure.subplots()
+        positions = list(range(len(run_labels)))
+        for line in series:
+            axes.plot(positions, [v * 100 for v in line.values], marker="o", color=line.color,
+                      label=line.label)
+        axes.set_xticks(positions, run_labels, fontsize=7)
+        axes.set_ylabel("Share of customers (%)")
+        axes.set_title("Persona shares over time", loc="left")
+        axes.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
+        figure.tight_layout()
+        return _svg(figure, "history")
+
+
 def _wrap(text: str, width: int = 80) -> str:
     return "\n".join(textwrap.wrap(text, width)) if text else ""
 

@@ -85,12 +85,31 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--out", type=Path, required=True, help="CSV file to write")
     sample.add_argument("--as-of", type=_iso_date, metavar="YYYY-MM-DD",
                         help="newest join date in the table (default 2014-06-29)")
+    sample.add_argument("--age", type=Path, metavar="CSV",
+                        help="instead of new customers: this table's customers --days later")
+    sample.add_argument("--days", type=_positive, default=7, help="with --age: days to move on")
     sample.set_defaults(command=_sample)
 
     validate = commands.add_parser("validate", help="check the config and persona files",
                                    description="Check reporter.yaml and personas.yaml.")
     _add_config(validate)
     validate.set_defaults(command=_validate)
+
+    archive = commands.add_parser("archive", help="browse and prune the archive of briefs",
+                                  description="Browse and prune the archive of briefs.")
+    archive_commands = archive.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    listing = archive_commands.add_parser("list", help="every run, newest first")
+    _add_config(listing)
+    listing.set_defaults(command=_archive_list)
+    show = archive_commands.add_parser("show", help="one run's summary")
+    _add_config(show)
+    show.add_argument("run_id", metavar="RUN_ID")
+    show.set_defaults(command=_archive_show)
+    prune = archive_commands.add_parser(
+        "prune", help="delete the oldest runs beyond the newest N, then rebuild the index")
+    _add_config(prune)
+    prune.add_argument("--keep", type=_positive, required=True, metavar="N")
+    prune.set_defaults(command=_archive_prune)
 
     personas = commands.add_parser("personas", help="work with the persona rules",
                                    description="Work with the persona rules.")
@@ -202,8 +221,13 @@ def _schedule(args: argparse.Namespace) -> int:
 def _sample(args: argparse.Namespace) -> int:
     from reporter import sample
 
-    kwargs = {"as_of": args.as_of} if args.as_of else {}
-    table = sample.generate(args.rows, args.seed, **kwargs)
+    if args.age is not None:
+        import pandas as pd
+
+        table = sample.age(pd.read_csv(args.age), args.days, args.seed)
+    else:
+        kwargs = {"as_of": args.as_of} if args.as_of else {}
+        table = sample.generate(args.rows, args.seed, **kwargs)
     path = sample.write(table, args.out)
     print(f"Wrote {len(table):,} customers to {path}")
     return 0
@@ -247,4 +271,56 @@ def _schema(args: argparse.Namespace) -> int:
 
     for path in write_schemas(args.out):
         print(f"Wrote {path}")
+    return 0
+
+
+def _archive_list(args: argparse.Namespace) -> int:
+    from reporter.config import load_config
+    from reporter.history import all_runs
+
+    runs = all_runs(load_config(_config_path(args)).output_dir)
+    if not runs:
+        print("No runs in the archive yet.")
+    for run in runs:
+        shares = ", ".join(f"{name} {share:.0%}" for name, share in run.persona_shares.items())
+        print(f"{run.run_id}  {run.started_at[:16]}  {run.data_file} (as of {run.as_of})  "
+              f"{run.customers:,} customers  {shares}  [{run.delivery}]")
+    return 0
+
+
+def _archive_show(args: argparse.Namespace) -> int:
+    from reporter.archive import find_run
+    from reporter.config import load_config
+    from reporter.history import read_run
+
+    config = load_config(_config_path(args))
+    run = read_run(find_run(config.output_dir, args.run_id))
+    document = run.document
+    print(f"Run {run.run_id} ({run.folder})")
+    print(f"Data: {document['data']['path']} ({run.customers:,} customers, as of {run.as_of})")
+    print(f"Segments: k={document.get('k')}, silhouette {document.get('silhouette')}")
+    for sentence in document.get("headlines", []):
+        print(f"  - {sentence}")
+    for name, persona in document.get("personas", {}).items():
+        print(f"  {name}: {persona['customers']:,} customers ({persona['share']:.0%})")
+    change = document.get("week_over_week")
+    if change:
+        print(f"Since run {change['previous_run_id']}: {change['slipped']} slipped, "
+              f"{change['new_customers']} new, {change['gone_customers']} gone")
+    print(f"Delivery: {run.delivery}")
+    print("Files: " + ", ".join(run.files))
+    return 0
+
+
+def _archive_prune(args: argparse.Namespace) -> int:
+    from reporter.archive import prune
+    from reporter.config import load_config
+    from reporter.index import rebuild_index
+
+    config = load_config(_config_path(args))
+    removed = prune(config.output_dir, args.keep)
+    rebuild_index(config.output_dir)
+    print(f"Removed {len(removed)} run{'s' if len(removed) != 1 else ''}; kept the newest {args.keep}.")
+    for folder in removed:
+        print(f"  {folder.name}")
     return 0

@@ -121,6 +121,23 @@ class BriefConfig(Strict):
     action_list_size: int = Field(default=10, ge=1, le=100)
 
 
+class HistoryConfig(Strict):
+    valuable: list[str] = Field(default_factory=lambda: ["Premium"],
+                                description="Personas whose customers must not slip.")
+    slipped_to: list[str] = Field(
+        default_factory=lambda: ["Churn Risk", "Low Engagement"],
+        description="Personas or customer flags that count as slipping.",
+    )
+    retention_runs: int | None = Field(
+        default=None, ge=1, description="Keep only this many newest runs; empty keeps all."
+    )
+
+
+class ExportsConfig(Strict):
+    parquet: bool = Field(default=False, description="Also write customers.parquet.")
+    chunk_rows: int = Field(default=100_000, ge=1000)
+
+
 EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
 
 
@@ -182,6 +199,8 @@ class ReporterConfig(Strict):
     brief: BriefConfig = BriefConfig()
     personas_file: str = "personas.yaml"
     schedule: ScheduleConfig = ScheduleConfig()
+    history: HistoryConfig = HistoryConfig()
+    exports: ExportsConfig = ExportsConfig()
     smtp: SmtpConfig | None = None
     teams: list[TeamConfig] = Field(default_factory=list)
 

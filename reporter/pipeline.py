@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,14 +19,17 @@ from typing import Any
 import pandas as pd
 
 from reporter import __version__
-from reporter.archive import RunFolder, folder_name, new_run_id, update_json
+from reporter.archive import RunFolder, folder_name, new_run_id, prune, update_json
 from reporter.assess import Assessment, assess
 from reporter.brief import Brief, BriefInputs, build_brief
 from reporter.clean import Customers, clean
 from reporter.config import Config
 from reporter.deliver import Outcome, archive_emails, deliver_run, outcomes_record
 from reporter.errors import DataError
+from reporter.exports import customer_table, write_exports
 from reporter.features import FeatureTable, build_features
+from reporter.history import FORMAT_VERSION, WeekOverWeek, compare, find_previous
+from reporter.index import rebuild_index
 from reporter.load import RawCustomers, find_latest, load
 from reporter.personas import PersonaAssignment, Rulebook, assign, compile_rulebook
 from reporter.profile import Profiles, profile
@@ -119,6 +121,9 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     with timer("pdf_engine"):
         check_pdf_engine()
     found = analyse(config, data, as_of, timer)
+    customers_export = customer_table(found.table, found.segmentation, found.assignment)
+    with timer("history"):
+        change = _week_over_week(config, found, customers_export)
     with timer("brief"):
         brief = build_brief(BriefInputs(
             title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.path.name,
@@ -127,33 +132,83 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
             cluster_profiles=found.cluster_profiles, persona_profiles=found.persona_profiles,
             assignment=found.assignment, rulebook=found.rulebook,
             scatter_points=settings.brief.scatter_points, seed=settings.segmentation.seed,
-            action_list_size=settings.brief.action_list_size,
+            action_list_size=settings.brief.action_list_size, changes=change,
         ))
     with timer("html"):
         html = render_html(brief)
     with timer("pdf"):
         pdf = render_pdf(html)
-    segments = _segments(found.table.frame["ID"], found.segmentation, found.assignment)
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
         folder.write_text("brief.html", html)
         folder.write_bytes("brief.pdf", pdf)
-        folder.write_csv("segments.csv", segments)
+        folder.write_csv("segments.csv", customers_export[_segment_columns(customers_export)])
+        exports = write_exports(customers_export, folder.file, settings.exports.chunk_rows,
+                                settings.exports.parquet)
+        if change is not None:
+            exports += _write_change_lists(folder, change)
         archive_emails(folder.write_bytes, brief, settings.teams)
-        folder.write_json("run.json", run_record(
-            config, found, brief, run_id, now, timer.seconds))
+        record = run_record(config, found, brief, run_id, now, timer.seconds)
+        record["exports"] = exports
+        record["week_over_week"] = _change_record(change)
+        folder.write_json("run.json", record)
         final = folder.publish()
-    deliveries = deliver(final, config, dry_run=dry_run)
+    deliveries = deliver(final, config, dry_run=dry_run, rebuild=False)
+    if settings.history.retention_runs:
+        prune(config.output_dir, settings.history.retention_runs)
+    rebuild_index(config.output_dir)
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief,
                      timer.seconds, tuple(deliveries))
 
 
-def deliver(folder: Path, config: Config, team: str | None = None,
-            dry_run: bool = False) -> list[Outcome]:
+def _week_over_week(config: Config, found: Analysis, now: pd.DataFrame) -> WeekOverWeek | None:
+    previous = find_previous(config.output_dir, source_key(found.raw), found.customers.as_of)
+    if previous is None:
+        return None
+    before = pd.read_csv(previous.folder / "customers.csv")
+    order = [p.name for p in found.rulebook.personas]
+    flags = [f.name for f in found.rulebook.flags]
+    return compare(before, now, previous, order, flags, config.settings.history)
+
+
+def source_key(raw: RawCustomers) -> str:
+    """Runs compare with earlier runs of the same source: the folder the exports land in."""
+    return str(raw.path.resolve().parent)
+
+
+def _segment_columns(customers: pd.DataFrame) -> list[str]:
+    return ["ID", "cluster", "persona", *[c for c in customers.columns if c.startswith("flag_")]]
+
+
+def _write_change_lists(folder: RunFolder, change: WeekOverWeek) -> list[str]:
+    lists = {"changes/slipped.csv": change.slipped, "changes/new.csv": change.new,
+             "changes/gone.csv": change.gone}
+    for name, frame in lists.items():
+        frame.to_csv(folder.file(name), index=False, lineterminator="\n")
+    return list(lists)
+
+
+def _change_record(change: WeekOverWeek | None) -> dict[str, Any] | None:
+    if change is None:
+        return None
+    return {
+        "previous_run_id": change.previous_run_id,
+        "previous_as_of": change.previous_as_of,
+        "new_customers": change.new_customers,
+        "gone_customers": change.gone_customers,
+        "slipped": change.slipped_count,
+        "transitions": change.matrix,
+    }
+
+
+def deliver(folder: Path, config: Config, team: str | None = None, dry_run: bool = False,
+            rebuild: bool = True) -> list[Outcome]:
     """Send an archived run to its teams and add the outcomes to its run.json."""
     outcomes = deliver_run(folder, config.settings, only_team=team, dry_run=dry_run)
     if outcomes:
         history = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("delivery", [])
         update_json(folder / "run.json", {"delivery": history + outcomes_record(outcomes)})
+        if rebuild:
+            rebuild_index(config.output_dir)
     return outcomes
 
 
@@ -170,33 +225,18 @@ def _reference_date(raw: RawCustomers, as_of: date | None) -> date:
     return as_of
 
 
-def _segments(ids: pd.Series, segmentation: Segmentation,
-              assignment: PersonaAssignment) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "ID": ids.to_numpy(),
-        "cluster": segmentation.labels,
-        "persona": assignment.customer_persona,
-    })
-    for name, flagged in assignment.flags.items():
-        frame[flag_column(name)] = flagged.astype(int)
-    return frame
-
-
-def flag_column(name: str) -> str:
-    """'Churn Risk' -> 'flag_churn_risk': a column name every CRM import accepts."""
-    return "flag_" + "_".join(re.findall(r"[a-z0-9]+", name.lower()))
-
-
 def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: datetime,
                timings: dict[str, float]) -> dict[str, Any]:
     """run.json: what was read, with which settings, what came out, how long it took."""
     raw, customers, segmentation = found.raw, found.customers, found.segmentation
     return {
+        "format_version": FORMAT_VERSION,
         "run_id": run_id,
         "started_at": now.isoformat(timespec="seconds"),
         "reporter_version": __version__,
         "data": {
             "path": str(raw.path.resolve()),
+            "source_key": source_key(raw),
             "sha256": raw.sha256,
             "modified": raw.modified.isoformat(timespec="seconds"),
             "rows_read": raw.rows_read,
@@ -225,7 +265,8 @@ def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: 
                  "loadings": dict(c.loadings)} for c in segmentation.components],
         "personas": {
             row.name: {"customers": row.size, "share": round(row.share, 4),
-                       "spend_share": round(row.spend_share, 4), "clusters": list(row.clusters)}
+                       "spend_share": round(row.spend_share, 4), "clusters": list(row.clusters),
+                       "color": row.color}
             for row in brief.personas
         },
         "personas_absent": list(brief.absent_personas),

@@ -99,6 +99,12 @@ def render_html(brief: Brief) -> str:
 CHART_CID = "persona-sizes"
 
 
+def render_index(rows: list, chart_svg: str) -> str:
+    css = (templates_dir() / "brief.css").read_text(encoding="utf-8")
+    return environment().get_template("index.html.j2").render(
+        rows=rows, chart=Markup(chart_svg), css=Markup(css))
+
+
 @dataclass(frozen=True)
 class EmailBody:
     subject: str

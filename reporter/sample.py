@@ -153,6 +153,29 @@ def _add_oddities(table: pd.DataFrame, rng: np.random.Generator) -> None:
     table.loc[[next(positions) for _ in range(missing)], "Income"] = np.nan
 
 
+def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float = 0.3,
+        join_rate: float = 0.02, leave_rate: float = 0.01) -> pd.DataFrame:
+    """The same customers `days` later: most did not buy (recency grows), some bought (recency
+    resets, spend and purchases grow), a few left the export and a few new customers joined."""
+    rng = np.random.default_rng(seed)
+    table = table.copy()
+    table = table[rng.random(len(table)) >= leave_rate].reset_index(drop=True)
+    bought = rng.random(len(table)) < buy_rate
+    table["Recency"] = np.where(bought, rng.integers(0, days + 1, len(table)),
+                                np.minimum(table["Recency"] + days, 99))
+    for column in SPEND_COLUMNS:
+        extra = np.round(table[column] * rng.uniform(0.0, 0.15, len(table)))
+        table[column] = (table[column] + np.where(bought, extra, 0)).astype(int)
+    table["NumStorePurchases"] = np.minimum(table["NumStorePurchases"] + bought, 13).astype(int)
+    newest = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y").max().date()
+    joined = generate(max(1, round(len(table) * join_rate)), seed + 1, newest + timedelta(days=days))
+    joined["ID"] = np.arange(len(joined)) + int(table["ID"].max()) + 1
+    joined["Dt_Customer"] = [(newest + timedelta(days=int(d))).strftime("%d-%m-%Y")
+                             for d in rng.integers(1, days + 1, len(joined))]
+    joined.loc[joined.index[-1], "Dt_Customer"] = (newest + timedelta(days=days)).strftime("%d-%m-%Y")
+    return pd.concat([table, joined], ignore_index=True)[list(COLUMNS)]
+
+
 def write(table: pd.DataFrame, out: Path) -> Path:
     """Write the table as the real exports are written: comma-separated, dd-mm-YYYY dates."""
     out.parent.mkdir(parents=True, exist_ok=True)

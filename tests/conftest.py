@@ -76,3 +76,8 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 def archive_entries(output: Path) -> list[Path]:
     """Everything in the archive folder, hidden partial folders included."""
     return sorted(output.iterdir()) if output.exists() else []
+
+
+def run_folders(output: Path) -> list[Path]:
+    """Published run folders only (not index.html, the scheduler's files or partial folders)."""
+    return [p for p in archive_entries(output) if p.is_dir() and p.name[:2] == "20"]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import archive_entries, run_cli, write_config
+from tests.conftest import archive_entries, run_cli, run_folders, write_config
 
 
 def _one_line_error(result) -> str:
@@ -26,7 +26,7 @@ def test_run_on_generated_data(project):
     assert result.stderr == "", "a successful run is quiet on stderr (cron mails stderr)"
     html_line = next(line for line in result.stdout.splitlines() if line.startswith("HTML: "))
     folder = (project / "output")
-    runs = archive_entries(folder)
+    runs = run_folders(folder)
     assert len(runs) == 1 and html_line.endswith(str(runs[0] / "brief.html"))
     record = json.loads((runs[0] / "run.json").read_text())
     assert record["data"]["rows_read"] == 600
@@ -36,7 +36,7 @@ def test_same_data_same_segments_new_run_id(project):
     config = str(project / "config" / "reporter.yaml")
     assert run_cli("run", "--config", config).returncode == 0
     assert run_cli("run", "--config", config).returncode == 0
-    first, second = archive_entries(project / "output")
+    first, second = run_folders(project / "output")
     assert first.name != second.name
     a = pd.read_csv(first / "segments.csv")
     b = pd.read_csv(second / "segments.csv")
@@ -47,7 +47,7 @@ def test_real_table_end_to_end(real_table, project):
     config = write_config(project / "config" / "reporter.yaml", source={"path": str(real_table)})
     result = run_cli("run", "--config", str(config))
     assert result.returncode == 0, result.stderr
-    (run,) = archive_entries(project / "output")
+    (run,) = run_folders(project / "output")
     record = json.loads((run / "run.json").read_text())
     assert record["data"]["rows_read"] == 2240
     imputed = [n for n in record["data_notes"]["notes"] if "missing incomes" in n["text"]]
@@ -68,7 +68,7 @@ def test_real_table_end_to_end(real_table, project):
     assert "Premium" in record["personas"]
     again = run_cli("run", "--config", str(config))
     assert again.returncode == 0, again.stderr
-    first, second = archive_entries(project / "output")
+    first, second = run_folders(project / "output")
     assert (first / "segments.csv").read_bytes() == (second / "segments.csv").read_bytes()
 
 

@@ -11,7 +11,7 @@ import trustme
 
 from reporter.config import load_config
 from reporter.pipeline import deliver, run
-from tests.conftest import archive_entries, run_cli, write_config
+from tests.conftest import archive_entries, run_cli, run_folders, write_config
 from tests.smtp_server import RecordingHandler, free_port, start_server
 
 TEAMS = [
@@ -140,7 +140,7 @@ def test_refused_connection_is_retried_then_failed_and_the_archive_stays(project
     result = run_cli("run", "--config", str(config_path))
     assert result.returncode == 3, result.stderr
     assert "delivery failed for Marketing, Retention" in result.stderr
-    (folder,) = archive_entries(project / "output")
+    (folder,) = run_folders(project / "output")
     assert {"brief.pdf", "brief.html", "segments.csv", "run.json"} <= {p.name for p in folder.iterdir()}
     record = json.loads((folder / "run.json").read_text())
     assert [(d["status"], d["attempts"]) for d in record["delivery"]] == [("failed", 3), ("failed", 3)]

@@ -1,0 +1,62 @@
+"""Exports: CRM-ready customer lists for every run.
+
+`customers.csv` has one row per customer (ID, persona, cluster, one 0/1 column per customer
+flag, key metrics) and `persona_<name>.csv` the same columns for each persona's customers.
+Files are written in chunks, so a large table never needs a second full copy as text.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reporter.features import FeatureTable
+from reporter.personas import PersonaAssignment
+from reporter.segment import Segmentation
+
+EXPORT_METRICS = ("income", "total_spending", "total_purchases", "recency", "age", "tenure_days",
+                  "deal_share", "web_visits")
+
+
+def flag_column(name: str) -> str:
+    """'Churn Risk' -> 'flag_churn_risk': a column name every CRM import accepts."""
+    return "flag_" + "_".join(re.findall(r"[a-z0-9]+", name.lower()))
+
+
+def persona_file(name: str) -> str:
+    return "persona_" + "_".join(re.findall(r"[a-z0-9]+", name.lower())) + ".csv"
+
+
+def customer_table(table: FeatureTable, segmentation: Segmentation,
+                   assignment: PersonaAssignment) -> pd.DataFrame:
+    frame = pd.DataFrame({
+        "ID": table.frame["ID"].to_numpy(),
+        "persona": assignment.customer_persona,
+        "cluster": segmentation.labels,
+    })
+    for name, flagged in assignment.flags.items():
+        frame[flag_column(name)] = flagged.astype(np.int8)
+    for metric in EXPORT_METRICS:
+        frame[metric] = table.frame[metric].to_numpy().round(4)
+    return frame
+
+
+def write_exports(customers: pd.DataFrame, path_for, chunk_rows: int, parquet: bool) -> list[str]:
+    """Write customers.csv, persona_<name>.csv files and optionally Parquet; return file names."""
+    written = ["customers.csv"]
+    _write_csv(customers, path_for("customers.csv"), chunk_rows)
+    for persona, rows in customers.groupby("persona", sort=True).indices.items():
+        name = persona_file(str(persona))
+        _write_csv(customers.iloc[rows], path_for(name), chunk_rows)
+        written.append(name)
+    if parquet:
+        customers.to_parquet(path_for("customers.parquet"), index=False)
+        written.append("customers.parquet")
+    return written
+
+
+def _write_csv(frame: pd.DataFrame, path: Path, chunk_rows: int) -> None:
+    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", chunksize=chunk_rows)

@@ -1,0 +1,174 @@
+"""History: the runs in the archive, and what changed since the previous one.
+
+Week over week is carried by personas and customer flags, never by cluster ids (which mean
+nothing across runs), and matched by customer ID. The previous run is the newest published run
+of the same source (the folder the data file came from) with an earlier as-of date.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reporter.archive import published_runs
+from reporter.config import HistoryConfig
+from reporter.exports import flag_column
+
+FORMAT_VERSION = 1
+NEW, GONE = "(new)", "(gone)"
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the index and `reporter archive list` show of one run, from its run.json."""
+
+    folder: Path
+    run_id: str
+    started_at: str
+    as_of: str
+    data_file: str
+    source_key: str
+    customers: int
+    persona_shares: dict[str, float]
+    delivery: str
+    files: tuple[str, ...]
+    document: dict[str, Any]
+
+
+def read_run(folder: Path) -> RunSummary:
+    """Read any run.json this project has written (format 1, or the unversioned first one)."""
+    document = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    data = document.get("data", {})
+    personas = document.get("personas", {})
+    return RunSummary(
+        folder=folder,
+        run_id=document["run_id"],
+        started_at=document.get("started_at", ""),
+        as_of=document.get("as_of", ""),
+        data_file=Path(data.get("path", "?")).name,
+        source_key=data.get("source_key", str(Path(data.get("path", "")).parent)),
+        customers=int(data.get("rows_read", 0)),
+        persona_shares={name: float(p.get("share", 0)) for name, p in personas.items()},
+        delivery=_delivery_status(document.get("delivery", [])),
+        files=tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                           if p.is_file())),
+        document=document,
+    )
+
+
+def _delivery_status(entries: list[dict]) -> str:
+    if not entries:
+        return "not sent"
+    latest: dict[str, str] = {}
+    for entry in entries:
+        latest[entry["team"]] = entry["status"]
+    return ", ".join(f"{team}: {status}" for team, status in latest.items())
+
+
+def all_runs(output_dir: Path) -> list[RunSummary]:
+    """Every published run, newest first; unreadable folders are skipped, not fatal."""
+    runs = []
+    for folder in published_runs(output_dir):
+        try:
+            runs.append(read_run(folder))
+        except (OSError, ValueError, KeyError):
+            continue
+    return sorted(runs, key=lambda r: (r.started_at, r.folder.name), reverse=True)
+
+
+def find_previous(output_dir: Path, source_key: str, as_of: date) -> RunSummary | None:
+    earlier = [r for r in all_runs(output_dir)
+               if r.source_key == source_key and r.as_of and date.fromisoformat(r.as_of) < as_of
+               and (r.folder / "customers.csv").is_file()]
+    return max(earlier, key=lambda r: (r.as_of, r.started_at), default=None)
+
+
+@dataclass(frozen=True)
+class WeekOverWeek:
+    previous_run_id: str
+    previous_as_of: str
+    personas: tuple[tuple[str, int, float, int, float], ...]  # name, then n, share, now n, share
+    order: tuple[str, ...]  # row and column order of the matrix
+    matrix: dict[str, dict[str, int]]  # before -> now -> customers; NEW row, GONE column
+    new_customers: int
+    gone_customers: int
+    slipped: pd.DataFrame  # ID, was, now, total_spending; biggest spenders first
+    new: pd.DataFrame  # this run's rows of customers who were not in the previous run
+    gone: pd.DataFrame  # the previous run's rows of customers who are not in this one
+
+    @property
+    def slipped_count(self) -> int:
+        return len(self.slipped)
+
+
+def status_frame(customers: pd.DataFrame, flags: list[str]) -> pd.DataFrame:
+    """ID, persona and the customer flags that are set, from a customers.csv layout."""
+    frame = customers[["ID", "persona"]].copy()
+    for name in flags:
+        column = flag_column(name)
+        frame[name] = customers[column].astype(bool) if column in customers else False
+    return frame
+
+
+def compare(before: pd.DataFrame, now: pd.DataFrame, previous: RunSummary, order: list[str],
+            flags: list[str], settings: HistoryConfig) -> WeekOverWeek:
+    """Both frames in the customers.csv layout (ID, persona, flag_..., total_spending)."""
+    joined = before[["ID", "persona"]].merge(now[["ID", "persona"]], on="ID", how="outer",
+                                             suffixes=("_before", "_now"), indicator=True)
+    was = joined["persona_before"].fillna(NEW)
+    is_now = joined["persona_now"].fillna(GONE)
+    counts = pd.crosstab(was, is_now)
+    seen = (set(counts.index) | set(counts.columns)) - {*order, NEW, GONE}
+    names = [*order, *sorted(seen)]
+    matrix = {row: {col: int(counts.at[row, col]) if row in counts.index and col in counts.columns
+                    else 0 for col in [*names, GONE]} for row in [*names, NEW]}
+    return WeekOverWeek(
+        previous_run_id=previous.run_id,
+        previous_as_of=previous.as_of,
+        personas=_persona_changes(before, now, names),
+        order=tuple(names),
+        matrix=matrix,
+        new_customers=int((joined["_merge"] == "right_only").sum()),
+        gone_customers=int((joined["_merge"] == "left_only").sum()),
+        slipped=slipped(before, now, flags, settings),
+        new=now.loc[~now["ID"].isin(before["ID"])],
+        gone=before.loc[~before["ID"].isin(now["ID"])],
+    )
+
+
+def _persona_changes(before: pd.DataFrame, now: pd.DataFrame, names: list[str]):
+    then_counts, now_counts = before["persona"].value_counts(), now["persona"].value_counts()
+    rows = []
+    for name in names:
+        b, n = int(then_counts.get(name, 0)), int(now_counts.get(name, 0))
+        rows.append((name, b, b / max(len(before), 1), n, n / max(len(now), 1)))
+    return tuple(rows)
+
+
+def slipped(before: pd.DataFrame, now: pd.DataFrame, flags: list[str],
+            settings: HistoryConfig) -> pd.DataFrame:
+    """Customers in a valuable persona last time who are now in a slipped-to persona or flag."""
+    was = before.loc[before["persona"].isin(settings.valuable), ["ID", "persona"]]
+    current = status_frame(now, flags).assign(total_spending=now["total_spending"].to_numpy())
+    both = was.merge(current, on="ID", suffixes=("_before", ""))
+    targets = list(settings.slipped_to)
+    flag_targets = [f for f in flags if f in targets]
+    hit = both["persona"].isin(targets)
+    for name in flag_targets:
+        hit |= both[name]
+    chosen = both.loc[hit].copy()
+    chosen["now"] = [_now_label(row, flag_targets, targets) for _, row in chosen.iterrows()]
+    result = chosen.rename(columns={"persona_before": "was"})[["ID", "was", "now", "total_spending"]]
+    return result.sort_values(["total_spending", "ID"], ascending=[False, True]).reset_index(drop=True)
+
+
+def _now_label(row: pd.Series, flag_targets: list[str], targets: list[str]) -> str:
+    labels = [name for name in flag_targets if row[name]]
+    if row["persona"] in targets:
+        labels.append(row["persona"])
+    return " + ".join(labels)

@@ -1,0 +1,64 @@
+"""The archive's front page: output/index.html lists every run, newest first, with a chart of
+persona shares over time. Links are relative, so it works opened straight from disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reporter import charts
+from reporter.archive import write_text_atomic
+from reporter.history import RunSummary, all_runs
+from reporter.render import render_index
+
+FALLBACK_COLOURS = ("#1f6f8b", "#8e44ad", "#e67e22", "#7f8c8d", "#c0392b", "#27ae60", "#2c3e50")
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    folder: str
+    run_id: str
+    started_at: str
+    as_of: str
+    data_file: str
+    customers: int
+    persona_shares: tuple[tuple[str, float], ...]
+    delivery: str
+    links: tuple[tuple[str, str], ...]  # label, relative path
+
+
+def rebuild_index(output_dir: Path) -> Path:
+    runs = all_runs(output_dir)
+    html = render_index([_row(r) for r in runs], _share_chart(runs))
+    target = output_dir / "index.html"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(target, html)
+    return target
+
+
+def _row(run: RunSummary) -> IndexRow:
+    wanted = [("Brief", "brief.html"), ("PDF", "brief.pdf"), ("Customers", "customers.csv"),
+              ("Slipped", "changes/slipped.csv"), ("run.json", "run.json")]
+    links = tuple((label, f"{run.folder.name}/{name}") for label, name in wanted if name in run.files)
+    persona_links = tuple((Path(name).stem.removeprefix("persona_").replace("_", " "),
+                           f"{run.folder.name}/{name}")
+                          for name in run.files if name.startswith("persona_"))
+    return IndexRow(run.folder.name, run.run_id, run.started_at[:16].replace("T", " "), run.as_of,
+                    run.data_file, run.customers, tuple(run.persona_shares.items()), run.delivery,
+                    links + persona_links)
+
+
+def _share_chart(runs: list[RunSummary]) -> str:
+    if not runs:
+        return ""
+    ordered = list(reversed(runs))
+    names = list(dict.fromkeys(name for r in ordered for name in r.persona_shares))
+    colours = {}
+    for index, name in enumerate(names):
+        stored = [r.document.get("personas", {}).get(name, {}).get("color") for r in ordered]
+        colours[name] = next((c for c in reversed(stored) if c),
+                             FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
+    labels = [f"{r.as_of or r.started_at[:10]}\n{r.run_id}" for r in ordered]
+    series = [charts.Series(name, colours[name], [r.persona_shares.get(name, 0.0) for r in ordered])
+              for name in names]
+    return charts.share_history(labels, series)

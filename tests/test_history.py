@@ -1,0 +1,214 @@
+"""Two weeks of the same customers: week-over-week movement, the index, exports, pruning."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from reporter import sample
+from reporter.config import load_config
+from reporter.history import read_run
+from reporter.pipeline import run
+from tests.conftest import REPO_ROOT, archive_entries, run_cli, write_config
+
+WEEK = 7
+
+
+@pytest.fixture(scope="module")
+def two_weeks(tmp_path_factory):
+    """An archive with two runs: week 1, then the same customers a week later."""
+    root = tmp_path_factory.mktemp("weeks")
+    data = root / "data"
+    first = sample.generate(1500, seed=21)
+    second = sample.age(first, WEEK, seed=22)
+    sample.write(first, data / "customers-week1.csv")
+    sample.write(second, data / "customers-week2.csv")
+    os.utime(data / "customers-week1.csv", (1_700_000_000, 1_700_000_000))
+    (root / "config").mkdir()
+    (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
+    config_path = write_config(root / "config" / "reporter.yaml",
+                               source={"path": str(data / "customers-*.csv")}, teams=[])
+    config = load_config(config_path)
+    week1 = run(config, data=data / "customers-week1.csv")
+    week2 = run(config)  # the glob's newest file: week 2
+    return root, week1, week2
+
+
+def test_the_aged_table_is_the_same_customers_a_week_later():
+    first = sample.generate(800, seed=3)
+    later = sample.age(first, WEEK, seed=4)
+    kept = later.merge(first, on="ID", suffixes=("", "_before"))
+    assert 0.97 < len(kept) / len(first) < 1.0, "a few customers left"
+    assert len(later) > len(kept), "a few joined"
+    assert (kept["MntWines"] >= kept["MntWines_before"]).all()
+    assert ((kept["Recency"] == (kept["Recency_before"] + WEEK).clip(upper=99))
+            | (kept["Recency"] <= WEEK)).all()
+    newest = pd.to_datetime(later["Dt_Customer"], format="%d-%m-%Y").max()
+    assert newest == pd.to_datetime(first["Dt_Customer"], format="%d-%m-%Y").max() + pd.Timedelta(days=WEEK)
+
+
+def test_transition_matrix_matches_the_two_customer_files(two_weeks):
+    _, week1, week2 = two_weeks
+    before = pd.read_csv(week1.folder / "customers.csv")
+    now = pd.read_csv(week2.folder / "customers.csv")
+    record = json.loads((week2.folder / "run.json").read_text())
+    change = record["week_over_week"]
+    assert change["previous_run_id"] == week1.run_id
+    joined = before.merge(now, on="ID", how="outer", suffixes=("_b", "_n"))
+    expected = pd.crosstab(joined["persona_b"].fillna("(new)"), joined["persona_n"].fillna("(gone)"))
+    for was, row in change["transitions"].items():
+        for is_now, count in row.items():
+            direct = expected.at[was, is_now] if was in expected.index and is_now in expected.columns else 0
+            assert count == direct, f"{was} -> {is_now}"
+    assert change["new_customers"] == (~now["ID"].isin(before["ID"])).sum() > 0
+    assert change["gone_customers"] == (~before["ID"].isin(now["ID"])).sum() > 0
+
+
+def test_slipped_list_is_premium_then_churn_risk_or_low_engagement_now(two_weeks):
+    _, week1, week2 = two_weeks
+    before = pd.read_csv(week1.folder / "customers.csv")
+    now = pd.read_csv(week2.folder / "customers.csv")
+    both = before.merge(now, on="ID", suffixes=("_b", "_n"))
+    slipped = both[(both["persona_b"] == "Premium")
+                   & ((both["persona_n"] == "Low Engagement") | (both["flag_churn_risk_n"] == 1))]
+    listed = pd.read_csv(week2.folder / "changes" / "slipped.csv")
+    assert set(listed["ID"]) == set(slipped["ID"]) and len(listed) > 0
+    assert list(listed["total_spending"]) == sorted(listed["total_spending"], reverse=True)
+    assert set(listed["was"]) == {"Premium"}
+    assert week2.brief.changes.slipped_count == len(listed)
+    assert "Since the last brief" in week2.html.read_text()
+    assert week1.brief.changes is None
+
+
+def test_exports_are_crm_ready(two_weeks):
+    _, _, week2 = two_weeks
+    customers = pd.read_csv(week2.folder / "customers.csv")
+    assert list(customers.columns) == ["ID", "persona", "cluster", "flag_churn_risk", "income",
+                                       "total_spending", "total_purchases", "recency", "age",
+                                       "tenure_days", "deal_share", "web_visits"]
+    assert customers["ID"].is_unique
+    parts = [pd.read_csv(p) for p in sorted(week2.folder.glob("persona_*.csv"))]
+    assert sum(len(p) for p in parts) == len(customers)
+    for part in parts:
+        assert part["persona"].nunique() == 1 and list(part.columns) == list(customers.columns)
+    assert (week2.folder / "customers.csv").read_bytes()[:3] != b"\xef\xbb\xbf", "UTF-8 without BOM"
+
+
+def test_index_lists_both_runs_and_every_link_resolves(two_weeks):
+    root, week1, week2 = two_weeks
+    index = root / "output" / "index.html"
+    html = index.read_text()
+    table = html[html.index("<table"):]
+    assert table.index(week2.run_id) < table.index(week1.run_id), "newest first"
+    links = re.findall(r'<a href="([^"]+)"', html)
+    assert len(links) >= 10
+    for link in links:
+        assert not link.startswith(("http:", "https:", "/")), link
+        assert (index.parent / link).is_file(), link
+    assert 'id="chart-share-history"' in html
+
+
+def test_index_renders_in_chromium(two_weeks):
+    from tests.test_browser import CHROMIUM, LAUNCH_ARGS
+
+    if CHROMIUM is None and not os.environ.get("CI"):
+        pytest.skip("Chromium is not installed")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    root, *_ = two_weeks
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.goto((root / "output" / "index.html").as_uri())
+        assert page.locator("table.index-table tbody tr").count() == 2
+        assert page.locator("#chart-share-history svg").bounding_box()["height"] > 100
+        browser.close()
+    assert errors == []
+
+
+def test_a_killed_run_leaves_the_index_and_earlier_runs_intact(two_weeks, tmp_path):
+    root, week1, week2 = two_weeks
+    index = root / "output" / "index.html"
+    before = index.read_bytes()
+    third = sample.age(pd.read_csv(root / "data" / "customers-week2.csv"), WEEK, seed=23)
+    sample.write(third, root / "data" / "customers-week3.csv")
+    try:
+        for delay in (2.5, 4.0):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "reporter", "run", "--config", str(root / "config" / "reporter.yaml")],
+                cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            published = [p for p in archive_entries(root / "output") if p.name.startswith("20")]
+            if len(published) == 2:  # killed before publishing: nothing changed
+                assert index.read_bytes() == before
+            for folder in (week1.folder, week2.folder):
+                assert {"brief.pdf", "customers.csv", "run.json"} <= {p.name for p in folder.iterdir()}
+            listed = re.findall(r'href="([^"/]+)/', index.read_text())
+            assert all(not name.startswith(".") and (root / "output" / name).is_dir() for name in listed)
+    finally:
+        (root / "data" / "customers-week3.csv").unlink()
+        for folder in archive_entries(root / "output"):
+            if folder.name.startswith("20") and folder not in (week1.folder, week2.folder):
+                import shutil
+
+                shutil.rmtree(folder)
+        from reporter.index import rebuild_index
+
+        rebuild_index(root / "output")
+
+
+def test_archive_commands_and_pruning(two_weeks, tmp_path):
+    import shutil
+
+    root, week1, week2 = two_weeks
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    config = copy / "config" / "reporter.yaml"
+    listing = run_cli("archive", "list", "--config", str(config))
+    assert listing.returncode == 0
+    assert listing.stdout.index(week2.run_id) < listing.stdout.index(week1.run_id)
+    shown = run_cli("archive", "show", week2.run_id, "--config", str(config))
+    assert shown.returncode == 0 and f"Since run {week1.run_id}" in shown.stdout
+    pruned = run_cli("archive", "prune", "--keep", "1", "--config", str(config))
+    assert pruned.returncode == 0 and week1.folder.name in pruned.stdout
+    remaining = [p.name for p in archive_entries(copy / "output") if p.name.startswith("20")]
+    assert remaining == [week2.folder.name], "the newest run is kept"
+    assert week1.run_id not in (copy / "output" / "index.html").read_text()
+    missing = run_cli("archive", "show", "nope", "--config", str(config))
+    assert missing.returncode == 2 and "no single run matches 'nope'" in missing.stderr
+
+
+def test_retention_setting_prunes_after_each_run(project):
+    config_path = project / "config" / "reporter.yaml"
+    write_config(config_path, source={"path": str(load_config(config_path).resolve(
+        load_config(config_path).settings.source.path))}, teams=[], history={"retention_runs": 2})
+    config = load_config(config_path)
+    for _ in range(3):
+        run(config)
+    assert len([p for p in archive_entries(project / "output") if p.name.startswith("20")]) == 2
+
+
+def test_run_json_is_versioned_and_the_first_format_still_reads(two_weeks, tmp_path):
+    _, _, week2 = two_weeks
+    assert json.loads((week2.folder / "run.json").read_text())["format_version"] == 1
+    old = tmp_path / "2026-11-20-070000-abcd"
+    old.mkdir()
+    (old / "run.json").write_text(json.dumps({  # the unversioned layout of the first release
+        "run_id": "070000-abcd", "started_at": "2026-11-20T07:00:00+00:00", "as_of": "2014-06-29",
+        "data": {"path": "/data/customers.csv", "sha256": "0" * 64, "rows_read": 10},
+        "k": 3, "personas": {"Premium": {"customers": 4, "share": 0.4}}}))
+    summary = read_run(old)
+    assert summary.customers == 10 and summary.persona_shares == {"Premium": 0.4}
+    assert summary.source_key == "/data" and summary.delivery == "not sent"
