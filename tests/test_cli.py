@@ -41,6 +41,8 @@ def test_same_data_same_segments_new_run_id(project):
     a = pd.read_csv(first / "segments.csv")
     b = pd.read_csv(second / "segments.csv")
     assert a.equals(b)
+    index = (project / "output" / "index.html").read_text()
+    assert first.name in index and second.name in index, "both runs are listed"
 
 
 def test_real_table_end_to_end(real_table, project):

@@ -212,3 +212,14 @@ def test_run_json_is_versioned_and_the_first_format_still_reads(two_weeks, tmp_p
     summary = read_run(old)
     assert summary.customers == 10 and summary.persona_shares == {"Premium": 0.4}
     assert summary.source_key == "/data" and summary.delivery == "not sent"
+
+
+def test_parquet_export_matches_the_csv(tmp_path):
+    from reporter.exports import write_exports
+
+    customers = pd.DataFrame({"ID": [3, 1, 2], "persona": ["A", "B", "A"], "cluster": [0, 1, 0],
+                              "flag_x": [1, 0, 0], "income": [1.5, 2.5, 3.5]})
+    written = write_exports(customers, lambda name: tmp_path / name, chunk_rows=1000, parquet=True)
+    assert written == ["customers.csv", "persona_a.csv", "persona_b.csv", "customers.parquet"]
+    assert pd.read_parquet(tmp_path / "customers.parquet").equals(pd.read_csv(tmp_path / "customers.csv"))
+    assert list(pd.read_csv(tmp_path / "persona_a.csv")["ID"]) == [3, 2]
