@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SAMPLE := data/customers-sample.csv
 
-.PHONY: demo test lint clean-venv check-python
+.PHONY: demo test lint screenshot clean-venv check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -23,6 +23,9 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m pytest
+
+screenshot: $(VENV)/.installed
+	$(PY) docs/make_screenshot.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -14,7 +14,7 @@ import pandas as pd
 from reporter import charts
 from reporter.assess import Assessment, EngineScore, Stability
 from reporter.clean import DataNotes, customers
-from reporter.features import FeatureTable
+from reporter.features import CATEGORY_FEATURES, CHANNEL_FEATURES, FeatureTable
 from reporter.history import WeekOverWeek
 from reporter.kselect import KChoice, Silhouette
 from reporter.personas import PersonaAssignment, Rulebook
@@ -22,6 +22,9 @@ from reporter.profile import GroupProfile, Profiles
 from reporter.segment import Component, Segmentation
 
 TABLE_FEATURES = ("income", "total_spending", "recency", "total_purchases")
+CARD_FEATURES = ("income", "total_spending", "total_purchases", "recency", "web_visits", "deal_share")
+CATEGORY_LABELS = ("Wine", "Fruit", "Meat", "Fish", "Sweets", "Gold")
+CHANNEL_LABELS = ("Web", "Catalog", "Store")
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class PersonaRow:
     spend_share: float
     figures: dict[str, float]  # persona means of TABLE_FEATURES
     lifts: dict[str, float]
+    card_figures: dict[str, float]  # persona means of CARD_FEATURES
+    change_points: float | None  # share change since the previous run, in percentage points
     traits: tuple[str, ...]
     summary: str
     actions: tuple[str, ...]
@@ -142,6 +147,9 @@ class Brief:
     size_chart_svg: str
     size_chart_png: bytes
     scatter_svg: str
+    spend_mix_svg: str
+    channel_mix_svg: str
+    income_spend_svg: str
 
 
 @dataclass(frozen=True)
@@ -189,6 +197,10 @@ def build_brief(inputs: BriefInputs) -> Brief:
         size_chart_svg=charts.persona_sizes(_bars(rows)),
         size_chart_png=charts.persona_sizes_png(_bars(rows)),
         scatter_svg=_scatter(inputs, rows),
+        spend_mix_svg=_mix_chart(inputs, rows, CATEGORY_FEATURES, CATEGORY_LABELS, "spend", "spendmix"),
+        channel_mix_svg=_mix_chart(inputs, rows, CHANNEL_FEATURES, CHANNEL_LABELS, "purchases",
+                                   "channelmix"),
+        income_spend_svg=_income_spend(inputs, rows),
     )
 
 
@@ -215,7 +227,9 @@ def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
             share=group.share,
             spend_share=group.spend_share,
             figures={f: group.means[f] for f in TABLE_FEATURES},
-            lifts={f: group.lifts[f] for f in TABLE_FEATURES},
+            lifts={f: group.lifts[f] for f in CARD_FEATURES},
+            card_figures={f: group.means[f] for f in CARD_FEATURES},
+            change_points=_share_change(inputs.changes, persona.name),
             traits=group.traits,
             summary=group.summary,
             actions=tuple(persona.spec.actions),
@@ -258,15 +272,11 @@ def headlines(rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
         return ()
     by_spend = sorted(rows, key=lambda r: -r.spend_share)
     top = by_spend[0]
-    sentences = [
-        f"{top.name} customers are {top.share:.0%} of the base and {top.spend_share:.0%} of spend."
-    ]
+    sentences = [f"{top.name}: {top.share:.0%} of customers and {top.spend_share:.0%} of spend."]
     lowest = min(rows, key=lambda r: r.spend_share / max(r.share, 1e-9))
     if lowest is not top:
-        sentences.append(
-            f"{lowest.name} customers are {lowest.share:.0%} of the base but only "
-            f"{lowest.spend_share:.0%} of spend."
-        )
+        sentences.append(f"{lowest.name}: {lowest.share:.0%} of customers but only "
+                         f"{lowest.spend_share:.0%} of spend.")
     largest = max(rows, key=lambda r: r.size)
     if largest not in (top, lowest):
         sentences.append(f"The largest group is {largest.name}: {customers(largest.size)}.")
@@ -386,13 +396,62 @@ def _method(inputs: BriefInputs) -> tuple[str, ...]:
     )
 
 
+def _share_change(change: WeekOverWeek | None, name: str) -> float | None:
+    if change is None:
+        return None
+    for persona, _, before_share, _, now_share in change.personas:
+        if persona == name:
+            return (now_share - before_share) * 100
+    return None
+
+
+def _mix_chart(inputs: BriefInputs, rows: tuple[PersonaRow, ...], features: tuple[str, ...],
+               labels: tuple[str, ...], what: str, prefix: str) -> str:
+    """Each persona's split of spend (or purchases) over parts, titled with the finding."""
+    profiles = inputs.persona_profiles.by_key()
+    mixes = []
+    for row in rows:
+        totals = [profiles[row.name].means[f] for f in features]
+        whole = sum(totals) or 1.0
+        mixes.append(charts.Mix(row.name, [t / whole for t in totals]))
+    return charts.mix_bars(mixes, list(labels), _mix_finding(mixes, labels, what), prefix)
+
+
+def _mix_finding(mixes: list[charts.Mix], labels: tuple[str, ...], what: str) -> str:
+    """'Meat: 38% of Premium spend, the most of any persona' for the part that differs most."""
+    spread = [max(m.shares[i] for m in mixes) - min(m.shares[i] for m in mixes)
+              for i in range(len(labels))]
+    part = int(np.argmax(spread))
+    leader = max(mixes, key=lambda m: m.shares[part])
+    return (f"{labels[part]}: {leader.shares[part]:.0%} of {leader.persona} {what}, "
+            f"the most of any persona")
+
+
+def _income_spend(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> str:
+    frame = inputs.table.frame
+    points = frame[["income", "total_spending"]].to_numpy()
+    keep = _sample_rows(len(points), inputs.scatter_points, inputs.seed)
+    names = inputs.assignment.customer_persona
+    groups = [charts.ScatterGroup(r.name, r.color, points[keep][names[keep] == r.name]) for r in rows]
+    limit = float(frame["income"].quantile(0.995)) * 1.05
+    income_ok = frame["income"] <= limit
+    correlation = float(np.corrcoef(frame.loc[income_ok, "income"],
+                                    frame.loc[income_ok, "total_spending"])[0, 1])
+    strength = "closely" if correlation >= 0.6 else "loosely" if correlation >= 0.3 else "hardly"
+    return charts.income_spend(groups, f"Spend follows income {strength} (correlation "
+                                       f"{correlation:.2f})", limit)
+
+
+def _sample_rows(count: int, limit: int, seed: int) -> np.ndarray:
+    if count <= limit:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False))
+
+
 def _scatter(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> str:
     coordinates = inputs.segmentation.pca_coordinates
     names = inputs.assignment.customer_persona
-    rng = np.random.default_rng(inputs.seed)
-    keep = np.arange(len(names))
-    if len(keep) > inputs.scatter_points:
-        keep = np.sort(rng.choice(len(names), size=inputs.scatter_points, replace=False))
+    keep = _sample_rows(len(names), inputs.scatter_points, inputs.seed)
     groups = [
         charts.ScatterGroup(row.name, row.color, coordinates[keep][names[keep] == row.name])
         for row in rows

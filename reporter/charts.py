@@ -125,6 +125,61 @@ def k_selection(ks: list[int], inertias: list[float], silhouettes: list[float],
         return _svg(figure, "kselect")
 
 
+MIX_PALETTE = ("#2e4057", "#66a182", "#d1495b", "#edae49", "#00798c", "#8d96a3")
+
+
+@dataclass(frozen=True)
+class Mix:
+    """Shares of one whole (spend by category, purchases by channel) for each persona."""
+
+    persona: str
+    shares: list[float]  # one per part, summing to 1
+
+
+def mix_bars(rows: list[Mix], parts: list[str], title: str, prefix: str) -> str:
+    """100% stacked horizontal bars, one per persona, parts labelled where they are wide."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(6.4, 0.5 * len(rows) + 1.4))
+        axes = figure.subplots()
+        positions = np.arange(len(rows))[::-1]
+        left = np.zeros(len(rows))
+        for index, part in enumerate(parts):
+            widths = np.array([row.shares[index] * 100 for row in rows])
+            colour = MIX_PALETTE[index % len(MIX_PALETTE)]
+            axes.barh(positions, widths, left=left, color=colour, label=part, height=0.6)
+            for y, x, width in zip(positions, left, widths, strict=True):
+                if width >= 9:
+                    axes.text(x + width / 2, y, f"{width:.0f}%", ha="center", va="center",
+                              fontsize=7.5, color="white")
+            left += widths
+        axes.set_yticks(positions, [row.persona for row in rows])
+        axes.set_xlim(0, 100)
+        axes.set_xlabel("Share (%)")
+        axes.set_title(title, loc="left")
+        axes.legend(frameon=False, fontsize=7.5, ncol=len(parts), loc="upper center",
+                    bbox_to_anchor=(0.5, -0.35 if len(rows) > 2 else -0.5))
+        figure.tight_layout()
+        return _svg(figure, prefix)
+
+
+def income_spend(groups: list[ScatterGroup], title: str, income_limit: float) -> str:
+    """Income against total spend, one colour per persona (points already subsampled);
+    the income axis stops at `income_limit` so one extreme income cannot squash the rest."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(6.4, 4.0))
+        axes = figure.subplots()
+        for group in groups:
+            axes.scatter(group.points[:, 0] / 1000, group.points[:, 1], s=7, alpha=0.55,
+                         color=group.color, label=group.label, linewidths=0)
+        axes.set_xlim(0, income_limit / 1000)
+        axes.set_xlabel("Income (thousands)")
+        axes.set_ylabel("Total spend")
+        axes.set_title(title, loc="left")
+        axes.legend(frameon=False, fontsize=8, markerscale=2.5, loc="upper left")
+        figure.tight_layout()
+        return _svg(figure, "income")
+
+
 @dataclass(frozen=True)
 class Series:
     label: str

@@ -90,8 +90,13 @@ def render_html(brief: Brief) -> str:
     return template.render(
         brief=brief,
         css=Markup(css),
-        size_chart=Markup(brief.size_chart_svg),
-        scatter=Markup(brief.scatter_svg),
+        charts={
+            "sizes": Markup(brief.size_chart_svg),
+            "spend_mix": Markup(brief.spend_mix_svg),
+            "channel_mix": Markup(brief.channel_mix_svg),
+            "income_spend": Markup(brief.income_spend_svg),
+            "scatter": Markup(brief.scatter_svg),
+        },
         k_chart=Markup(brief.model.k_chart_svg),
     )
 

@@ -43,7 +43,7 @@ def browser():
         chromium.close()
 
 
-@pytest.mark.parametrize("width", [1280, 420])
+@pytest.mark.parametrize("width", [1280, 375])
 def test_brief_renders_offline_without_errors_or_overflow(browser, brief_html, tmp_path, width):
     page = browser.new_page(viewport={"width": width, "height": 900})
     requests, errors = [], []
@@ -56,16 +56,60 @@ def test_brief_renders_offline_without_errors_or_overflow(browser, brief_html, t
     assert [url for url in requests if not url.startswith("file:")] == [], "no external requests"
     assert errors == []
     charts = page.locator("figure.chart svg")
-    assert charts.count() == 3
-    for index in range(3):
+    assert charts.count() == 6
+    for index in range(6):
         box = charts.nth(index).bounding_box()
         assert box["width"] > 0.6 * min(width, 736) - 40 and box["height"] > 100
+    labels = page.eval_on_selector_all("figure.chart", "els => els.map(e => e.getAttribute('aria-label'))")
+    assert all(label and len(label) > 20 for label in labels[:5]), "every chart has alt text"
+    assert page.evaluate("[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     rows = page.locator("table.persona-table tbody tr")
     assert rows.count() >= 3
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, "the page never scrolls sideways (wide tables scroll in their own box)"
     screenshot = page.screenshot(full_page=True, path=str(tmp_path / f"brief-{width}.png"))
     assert len(screenshot) > 50_000, "a real page was drawn"
+    page.close()
+
+
+CONTRAST = """
+() => {
+  const parse = c => (c.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = el => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const failures = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg')) continue;
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const style = getComputedStyle(el);
+    const a = lum(parse(style.color).slice(0, 3)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && style.fontWeight >= 700);
+    const text = el.textContent.trim().slice(0, 30);
+    if (ratio < (large ? 3 : 4.5)) failures.push(el.tagName + ' ' + ratio.toFixed(2) + ' ' + text);
+  }
+  return failures;
+}
+"""
+
+
+def test_text_contrast_passes_wcag_aa(browser, brief_html):
+    page = browser.new_page()
+    page.goto(brief_html.as_uri())
+    assert page.evaluate(CONTRAST) == []
+    page.evaluate("document.body.insertAdjacentHTML('beforeend', '<p style=\"color:#bbb\">faint</p>')")
+    assert page.evaluate(CONTRAST) == ["P 1.92 faint"], "the check itself catches faint text"
     page.close()
 
 

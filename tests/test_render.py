@@ -74,7 +74,7 @@ def test_pdf_opens_has_pages_numbers_and_names_the_personas(result):
 
 def test_headline_sentences_state_shares(result):
     first = result.brief.headlines[0]
-    assert re.fullmatch(r".+ customers are \d+% of the base and \d+% of spend\.", first)
+    assert re.fullmatch(r".+: \d+% of customers and \d+% of spend\.", first)
     assert len(result.brief.headlines) >= 3
 
 
