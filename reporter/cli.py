@@ -95,9 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_config(validate)
     validate.set_defaults(command=_validate)
 
-    archive = commands.add_parser("archive", help="browse and prune the archive of briefs",
-                                  description="Browse and prune the archive of briefs.")
-    archive_commands = archive.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    archive_commands = _group(commands, "archive", "browse and prune the archive of briefs")
     listing = archive_commands.add_parser("list", help="every run, newest first")
     _add_config(listing)
     listing.set_defaults(command=_archive_list)
@@ -111,9 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     prune.add_argument("--keep", type=_positive, required=True, metavar="N")
     prune.set_defaults(command=_archive_prune)
 
-    personas = commands.add_parser("personas", help="work with the persona rules",
-                                   description="Work with the persona rules.")
-    personas_commands = personas.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    personas_commands = _group(commands, "personas", "work with the persona rules")
     preview = personas_commands.add_parser(
         "preview", help="show which segments each persona matches, and why, without archiving",
         description="Segment the latest data and show, per segment, every persona rule with "
@@ -122,9 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     preview.add_argument("--data", type=Path, help="use this customer file instead of source.path")
     preview.set_defaults(command=_preview)
 
-    config = commands.add_parser("config", help="configuration helpers",
-                                 description="Configuration helpers.")
-    config_commands = config.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    config_commands = _group(commands, "config", "configuration helpers")
     schema = config_commands.add_parser(
         "schema", help="write JSON Schemas of reporter.yaml and personas.yaml for editors",
         description="Write reporter.schema.json and personas.schema.json, generated from the "
@@ -133,6 +127,12 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder to write them to (default config/)")
     schema.set_defaults(command=_schema)
     return parser
+
+
+def _group(commands, name: str, summary: str):
+    """A command with subcommands of its own (`reporter archive list`)."""
+    parser = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+    return parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
