@@ -83,7 +83,7 @@ def clean(raw: RawCustomers, settings: CleanConfig, as_of: date) -> Customers:
 
 
 def _column_notes(raw: RawCustomers) -> list[DataNote]:
-    notes = []
+    notes = [DataNote("repair", count, text) for count, text in raw.repairs]
     if raw.renamed_columns:
         pairs = ", ".join(f"'{old}' read as {new}" for old, new in raw.renamed_columns)
         notes.append(DataNote("repair", 0, f"Column names matched ignoring case and spaces: {pairs}."))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import gzip
 import hashlib
 import re
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ DATE_FORMATS = {
 }
 SEPARATORS = ",\t;"
 MAX_PROBLEMS_SHOWN = 4
+GZIP_MAGIC = b"\x1f\x8b"
 HEADER_LINES = 1
 
 
@@ -43,6 +45,7 @@ class RawCustomers:
     extra_columns: tuple[str, ...]
     renamed_columns: tuple[tuple[str, str], ...]
     date_format: str
+    repairs: tuple[tuple[int, str], ...] = ()  # (count, sentence) for the brief's data notes
 
 
 def find_latest(pattern: str | Path) -> Path:
@@ -65,14 +68,16 @@ def find_latest(pattern: str | Path) -> Path:
 
 
 def load(path: Path, date_format: str | None = None) -> RawCustomers:
-    """Read one customer file (CSV or Parquet) into typed columns."""
-    frame = _read_table(path)
+    """Read one customer file (CSV, gzip-compressed CSV or Parquet) into typed columns."""
+    repairs: list[tuple[int, str]] = []
+    frame, separator = _read_table(path, repairs)
+    _refuse_duplicate_columns(frame, path)
     frame, renamed = _match_required_columns(frame, path)
     extra = tuple(c for c in frame.columns if c not in COLUMNS)
-    frame = frame[list(COLUMNS)]
+    frame = _drop_trailing_summary(frame[list(COLUMNS)], repairs)
     if frame.empty:
         raise DataError(f"{path}: has a header but no customer rows; check the export")
-    typed, fmt = _typed(frame, path, date_format)
+    typed, fmt = _typed(frame, path, date_format, separator == ";", repairs)
     return RawCustomers(
         frame=typed,
         path=path,
@@ -82,47 +87,98 @@ def load(path: Path, date_format: str | None = None) -> RawCustomers:
         extra_columns=extra,
         renamed_columns=renamed,
         date_format=fmt,
+        repairs=tuple(repairs),
     )
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(path: Path, repairs: list[tuple[int, str]]) -> tuple[pd.DataFrame, str]:
     if path.suffix.lower() in {".parquet", ".pq"}:
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types for a broken file
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
         # The same text checks as for CSV, so both formats give the same messages.
-        return frame.astype(str).where(frame.notna(), "")
-    encoding = _encoding(path)
-    separator = _separator(path, encoding)
+        return frame.astype(str).where(frame.notna(), ""), ","
+    head, compression = _head(path)
+    encoding = _encoding(head, path)
+    separator = _separator(head.decode(encoding, errors="replace"))
     try:
-        return pd.read_csv(
-            path, sep=separator, encoding=encoding, dtype=str, keep_default_na=False,
-            skipinitialspace=True,
-        )
-    except UnicodeDecodeError as exc:
-        raise DataError(
-            f"{path}: byte {exc.start} is not UTF-8 text; re-export the file as UTF-8"
-        ) from None
+        return _read_csv(path, separator, encoding, compression), separator
+    except UnicodeDecodeError:
+        if encoding != "utf-8":
+            raise DataError(f"{path}: is not valid {encoding} text; re-export it as UTF-8") from None
+    repairs.append((0, f"{path.name} is not UTF-8; it was read as Windows-1252 (Latin-1)."))
+    return _read_csv(path, separator, "cp1252", compression), separator
+
+
+def _read_csv(path: Path, separator: str, encoding: str, compression: str | None) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path, sep=separator, encoding=encoding, dtype=str, keep_default_na=False,
+                           skipinitialspace=True, compression=compression)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         detail = " ".join(str(exc).split()) or "no columns"
         raise DataError(f"{path}: not a readable CSV table ({detail})") from None
 
 
-def _encoding(path: Path) -> str:
+def _head(path: Path) -> tuple[bytes, str | None]:
+    """The first 64 kB as bytes (decompressed for gzip), and the compression to read with."""
     with path.open("rb") as handle:
-        head = handle.read(4)
+        magic = handle.read(2)
+    if not magic:
+        raise DataError(f"{path}: the file is empty; check the export")
+    compression = "gzip" if magic == GZIP_MAGIC else None
+    opener = gzip.open if compression else open
+    try:
+        with opener(path, "rb") as handle:
+            head = handle.read(64_000)
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: a damaged gzip file ({exc}); export it again") from None
+    return head, compression
+
+
+def _encoding(head: bytes, path: Path) -> str:
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if b"\x00" in head:
+        raise DataError(f"{path}: holds binary data, not a text table; check that the right "
+                        "file was exported (CSV or Parquet)")
     return "utf-8-sig" if head.startswith(b"\xef\xbb\xbf") else "utf-8"
 
 
-def _separator(path: Path, encoding: str) -> str:
-    with path.open(encoding=encoding, errors="replace", newline="") as handle:
-        head = handle.read(64_000)
+def _separator(head: str) -> str:
     try:
         return csv.Sniffer().sniff(head, delimiters=SEPARATORS).delimiter
     except csv.Error:
         first_line = head.splitlines()[0] if head else ""
         return max(SEPARATORS, key=first_line.count)
+
+
+def _refuse_duplicate_columns(frame: pd.DataFrame, path: Path) -> None:
+    """pandas renames a repeated header 'Income' to 'Income.1'; a repeat is never guessed at."""
+    names = {_normalise(c) for c in frame.columns}
+    repeated = sorted({m.group(1) for c in frame.columns if (m := re.fullmatch(r"(.+)\.\d+", str(c)))
+                       and _normalise(m.group(1)) in names})
+    if repeated:
+        raise DataError(f"{path}: column {', '.join(repeated)} appears more than once in the "
+                        "header; keep one of each and export again")
+
+
+def _drop_trailing_summary(frame: pd.DataFrame, repairs: list[tuple[int, str]]) -> pd.DataFrame:
+    """Exports sometimes end with a 'Total' line: no customer ID and mostly empty."""
+    trailing = 0
+    for index in range(len(frame) - 1, -1, -1):
+        row = frame.iloc[index]
+        no_id = not str(row["ID"]).strip().isdigit()
+        mostly_empty = (row.astype(str).str.strip() == "").mean() >= 0.5
+        if not (no_id and mostly_empty):
+            break
+        trailing += 1
+    if trailing:
+        first = len(frame) - trailing
+        repairs.append((trailing, f"{trailing} trailing summary line(s) without a customer ID "
+                                  f"ignored (from line {_line(first)})."))
+        frame = frame.iloc[:first]
+    return frame
 
 
 def _normalise(name: str) -> str:
@@ -149,8 +205,11 @@ def _match_required_columns(
     return frame, tuple(renames.items())
 
 
-def _typed(frame: pd.DataFrame, path: Path, date_format: str | None) -> tuple[pd.DataFrame, str]:
+def _typed(frame: pd.DataFrame, path: Path, date_format: str | None, decimal_comma: bool,
+           repairs: list[tuple[int, str]]) -> tuple[pd.DataFrame, str]:
     problems: list[str] = []
+    if decimal_comma:
+        frame = _decimal_commas(frame, repairs)
     typed = pd.DataFrame(index=frame.index)
     for column in INTEGER_COLUMNS:
         typed[column] = _whole_numbers(frame[column], column, problems)
@@ -165,6 +224,21 @@ def _typed(frame: pd.DataFrame, path: Path, date_format: str | None) -> tuple[pd
         more = f"; (+{hidden} more)" if hidden > 0 else ""
         raise DataError(f"{path}: {shown}{more}")
     return typed[list(COLUMNS)], fmt
+
+
+def _decimal_commas(frame: pd.DataFrame, repairs: list[tuple[int, str]]) -> pd.DataFrame:
+    """Semicolon-separated exports write 1234,5 for 1234.5."""
+    numeric = [c for c in COLUMNS if c not in (*TEXT_COLUMNS, DATE_COLUMN)]
+    pattern = r"^\s*-?\d+,\d+\s*$"
+    hits = {c: frame[c].str.match(pattern) for c in numeric}
+    count = int(sum(h.sum() for h in hits.values()))
+    if not count:
+        return frame
+    frame = frame.copy()
+    for column, hit in hits.items():
+        frame.loc[hit, column] = frame.loc[hit, column].str.replace(",", ".", regex=False)
+    repairs.append((count, f"{count:,} numbers with a decimal comma read as decimals."))
+    return frame
 
 
 def _line(index: int) -> int:
