@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -240,6 +241,7 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         config = load_config(_config_path(args))
         rulebook = compile_rulebook(config.personas, config.personas_path)
+        _check_secrets(config)
     except ConfigError as error:
         count = len(error.problems)
         print(f"reporter: {count} problem{'s' if count > 1 else ''} found:", file=sys.stderr)
@@ -254,6 +256,14 @@ def _validate(args: argparse.Namespace) -> int:
         print(f"customer flags: {', '.join(p.name for p in rulebook.flags)}")
     print(f"source.path: {config.resolve(config.settings.source.path)}")
     return 0
+
+
+def _check_secrets(config) -> None:
+    smtp = config.settings.smtp
+    if smtp and smtp.password_env and smtp.password_env not in os.environ:
+        raise ConfigError(f"{config.path}: smtp.password_env names {smtp.password_env}, which is "
+                          "not set in this environment; export it (or set it in the service's "
+                          "EnvironmentFile) before `reporter run`")
 
 
 def _preview(args: argparse.Namespace) -> int:

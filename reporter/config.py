@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from apscheduler.triggers.cron import CronTrigger
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from reporter.errors import ConfigError
 from reporter.yamlsource import read_yaml_mapping, validation_problems
@@ -141,6 +143,9 @@ class ExportsConfig(Strict):
 EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
 
 
+CRON_FIELDS = ("second", "minute", "hour", "day", "month", "day_of_week")
+
+
 class ScheduleConfig(Strict):
     cron: str = Field(
         default="0 7 * * mon",
@@ -161,8 +166,15 @@ class ScheduleConfig(Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown timezone '{self.timezone}'; use an IANA name such as "
                              "Europe/London") from None
-        if len(self.cron.split()) not in (5, 6):
+        fields = self.cron.split()
+        if len(fields) not in (5, 6):
             raise ValueError("cron needs 5 fields (minute hour day month weekday), e.g. '0 7 * * mon'")
+        try:
+            CronTrigger(**dict(zip(CRON_FIELDS[-len(fields):], fields, strict=True)),
+                        timezone=ZoneInfo(self.timezone))
+        except ValueError as exc:
+            raise ValueError(f"cron '{self.cron}' is not valid ({exc}); for Mondays at 07:00 "
+                             "write '0 7 * * mon'") from None
         return self
 
 
@@ -182,11 +194,20 @@ class SmtpConfig(Strict):
 
 
 class TeamConfig(Strict):
-    name: str = Field(min_length=1, max_length=60)
+    name: str = Field(min_length=1, max_length=60,
+                      description="Letters, digits, spaces and . & ' - only (it names files).")
     recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(min_length=1)
     personas: list[str] = Field(default_factory=list, description="Shown first in this team's email.")
     subject: str = "SmartCart weekly brief, {{ date }}: {{ summary }}"
     formats: list[Literal["pdf", "html"]] = Field(default_factory=lambda: ["pdf", "html"])
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, name: str) -> str:
+        if not re.fullmatch(r"\w[\w .&'-]*", name) or ".." in name:
+            raise ValueError(f"team name {name!r} may use letters, digits, spaces and . & ' - "
+                             "only (it names files in the archive)")
+        return name
 
 
 class ReporterConfig(Strict):
@@ -293,7 +314,7 @@ def _parse(model: type[Strict], path: Path) -> Strict:
     try:
         return model.model_validate(document)
     except ValidationError as exc:
-        problems = validation_problems(text, exc)
+        problems = validation_problems(text, exc, model)
         raise ConfigError.collected(path, problems, "fix and check with `reporter validate`") from None
 
 

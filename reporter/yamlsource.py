@@ -6,6 +6,7 @@ mapped back to the line of the offending key, so the message can say "line 12".
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def _child(node: yaml.Node | None, step: int | str) -> tuple[yaml.Node, int] | N
     return None
 
 
-def validation_problems(text: str, exc: ValidationError) -> list[str]:
+def validation_problems(text: str, exc: ValidationError, model: type | None = None) -> list[str]:
     """Each pydantic error as 'line N key: message', in file order."""
     problems = []
     for error in exc.errors():
@@ -76,9 +77,44 @@ def validation_problems(text: str, exc: ValidationError) -> list[str]:
         where = f"line {line} {key}" if line else key
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown key (a typo?); remove it or check the spelling"
+            message = "unknown key; " + _suggestion(model, loc)
         problems.append((line or 0, f"{where}: {message}"))
     return [text for _, text in sorted(problems, key=lambda item: item[0])]
+
+
+def _suggestion(model: type | None, loc: tuple) -> str:
+    """'did you mean "k_min"?' from the keys the model knows at that place in the file."""
+    known = _known_keys(model, loc[:-1]) if model is not None else []
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6) if loc else []
+    if close:
+        return f'did you mean "{close[0]}"?'
+    return "remove it or check the spelling" + (f" (known here: {', '.join(known)})" if known else "")
+
+
+def _known_keys(model: type, path: tuple) -> list[str]:
+    """Walk the pydantic models along `path` (list indexes skipped) to the keys known there."""
+    current = model
+    for step in path:
+        if isinstance(step, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(step)
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+        if current is None:
+            return []
+    return list(getattr(current, "model_fields", {}))
+
+
+def _model_in(annotation) -> type | None:
+    """The pydantic model inside an annotation such as `Model | None` or `list[Model]`."""
+    if hasattr(annotation, "model_fields"):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _is_union_tag(step: int | str) -> bool:

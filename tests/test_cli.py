@@ -127,6 +127,15 @@ def test_validate(project):
     assert not (project / "output").exists()
 
 
+def test_validate_reports_a_password_variable_that_is_not_set(project):
+    config = project / "config" / "reporter.yaml"
+    config.write_text(config.read_text() + "smtp:\n  host: mail.example.com\n  from_address: "
+                      "briefs@example.com\n  password_env: REPORTER_TEST_UNSET_PASSWORD\n")
+    result = run_cli("validate", "--config", str(config))
+    assert result.returncode == 2
+    assert "REPORTER_TEST_UNSET_PASSWORD, which is not set" in result.stderr
+
+
 def test_personas_preview_explains_without_archiving(project):
     result = run_cli("personas", "preview", "--config", str(project / "config" / "reporter.yaml"))
     assert result.returncode == 0, result.stderr

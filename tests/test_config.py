@@ -26,7 +26,12 @@ def test_fingerprint_changes_with_a_setting(project):
     ("old", "new", "expected"),
     [
         ("k_max: 10", "k_max: eight", r"line \d+ segmentation.k_max: Input should be a valid integer"),
-        ("  k_min: 2", "  k_min: 2\n  k_mni: 2", r"segmentation.k_mni: unknown key \(a typo\?\)"),
+        ("  k_min: 2", "  k_min: 2\n  k_mni: 2", r'segmentation.k_mni: unknown key; did you mean "k_min"\?'),
+        ("personas_file:", "personas_fiel: x\npersonas_file:",
+         r'personas_fiel: unknown key; did you mean "personas_file"'),
+        ("cron: 0 7 * * mon", "cron: 0 25 * * mon", r"line \d+ schedule: cron '0 25 \* \* mon' is not valid"),
+        ("timezone: Europe/London", "timezone: Europe/Londn", r"unknown timezone 'Europe/Londn'"),
+        ("- name: Retention", "- name: ../../etc", r"team name '../../etc' may use letters"),
         ("k: auto", "k: automatic", r"segmentation.k"),
         ("min_age: 18", "min_age: 120", r"min_age must be smaller than max_age"),
         ("source:\n", "source: [\n", r"not valid YAML"),

@@ -121,7 +121,7 @@ MALFORMED = [
      ["line 6 personas.0.rules: give exactly one of 'all' or 'any', each a list of conditions"]),
     ("a misspelt key",
      BASE.replace("    priority: 1\n", "    priorty: 1\n"),
-     ["line 5 personas.0.priorty: unknown key (a typo?); remove it or check the spelling"]),
+     ['line 5 personas.0.priorty: unknown key; did you mean "priority"?']),
 ]
 
 
