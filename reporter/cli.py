@@ -259,9 +259,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _check_secrets(config) -> None:
+    from reporter.yamlsource import line_of
+
     smtp = config.settings.smtp
     if smtp and smtp.password_env and smtp.password_env not in os.environ:
-        raise ConfigError(f"{config.path}: smtp.password_env names {smtp.password_env}, which is "
+        line = line_of(config.path.read_text(encoding="utf-8"), ("smtp", "password_env"))
+        raise ConfigError(f"{config.path}: line {line} smtp.password_env names {smtp.password_env}, which is "
                           "not set in this environment; export it (or set it in the service's "
                           "EnvironmentFile) before `reporter run`")
 

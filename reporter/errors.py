@@ -44,5 +44,9 @@ class ConfigError(ReporterError):
     """reporter.yaml or personas.yaml is invalid."""
 
 
+class ArchiveError(ReporterError):
+    """The run folder could not be written (disk full, permissions); nothing was published."""
+
+
 class EnvironmentProblem(ReporterError):
     """A system library or tool the brief needs is missing from this machine."""

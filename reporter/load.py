@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from reporter.errors import DataError
-from reporter.schema import COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
+from reporter.schema import COLUMNS, COUNT_COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
 
 # Date layouts seen in SmartCart exports; a user can name another with source.date_format.
 DATE_FORMATS = {
@@ -30,6 +30,8 @@ DATE_FORMATS = {
 SEPARATORS = ",\t;"
 MAX_PROBLEMS_SHOWN = 4
 GZIP_MAGIC = b"\x1f\x8b"
+MAX_PLAUSIBLE = 100_000_000  # no amount, count or income in a customer export comes near this
+EARLIEST_JOIN = pd.Timestamp(1900, 1, 1)
 HEADER_LINES = 1
 
 
@@ -218,12 +220,32 @@ def _typed(frame: pd.DataFrame, path: Path, date_format: str | None, decimal_com
         typed[column] = frame[column].str.strip()
     dates, fmt = _dates(frame[DATE_COLUMN].str.strip(), date_format, problems)
     typed[DATE_COLUMN] = dates
+    _check_plausible(typed, frame, problems)
     if problems:
         shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
         hidden = len(problems) - MAX_PROBLEMS_SHOWN
         more = f"; (+{hidden} more)" if hidden > 0 else ""
         raise DataError(f"{path}: {shown}{more}")
     return typed[list(COLUMNS)], fmt
+
+
+def _check_plausible(typed: pd.DataFrame, text: pd.DataFrame, problems: list[str]) -> None:
+    """Values no real export holds: corrupt amounts, join dates in the future or before 1900."""
+    for column in (*COUNT_COLUMNS, "Income"):
+        huge = typed[column] > MAX_PLAUSIBLE
+        if huge.any():
+            first = huge.idxmax()
+            problems.append(f"column {column}: {int(huge.sum())} value(s) above {MAX_PLAUSIBLE:,}, "
+                            f"first at line {_line(first)} ({text[column][first]}); the export is "
+                            "corrupt there")
+    dates = typed[DATE_COLUMN]
+    for mask, what in ((dates > pd.Timestamp.now() + pd.Timedelta(days=1), "in the future"),
+                       (dates < EARLIEST_JOIN, "before 1900")):
+        if mask.any():
+            first = mask.idxmax()
+            problems.append(f"column {DATE_COLUMN}: {int(mask.sum())} join date(s) {what}, first "
+                            f"at line {_line(first)} ({text[DATE_COLUMN][first]}); check the "
+                            "export's date format (source.date_format)")
 
 
 def _decimal_commas(frame: pd.DataFrame, repairs: list[tuple[int, str]]) -> pd.DataFrame:

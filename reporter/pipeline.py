@@ -25,7 +25,7 @@ from reporter.brief import Brief, BriefInputs, build_brief
 from reporter.clean import Customers, clean
 from reporter.config import Config
 from reporter.deliver import Outcome, archive_emails, deliver_run, outcomes_record
-from reporter.errors import DataError
+from reporter.errors import ArchiveError, DataError
 from reporter.exports import customer_table, write_exports
 from reporter.features import FeatureTable, build_features
 from reporter.history import FORMAT_VERSION, WeekOverWeek, compare, find_previous
@@ -138,6 +138,26 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
         html = render_html(brief)
     with timer("pdf"):
         pdf = render_pdf(html)
+    try:
+        final = _archive(config, found, brief, html, pdf, customers_export, change, run_id, now,
+                         timer)
+    except OSError as exc:
+        raise ArchiveError(
+            f"{config.output_dir}: the run could not be written ({exc.strerror or exc}); free disk "
+            "space or fix permissions and run again; earlier runs are untouched") from None
+    deliveries = deliver(final, config, dry_run=dry_run, rebuild=False)
+    if settings.history.retention_runs:
+        prune(config.output_dir, settings.history.retention_runs)
+    rebuild_index(config.output_dir)
+    return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief,
+                     timer.seconds, tuple(deliveries))
+
+
+def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: bytes,
+             customers_export: pd.DataFrame, change: WeekOverWeek | None, run_id: str,
+             now: datetime, timer: StageTimer) -> Path:
+    """Write every file of the run into a hidden folder, then publish it in one rename."""
+    settings = config.settings
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
         folder.write_text("brief.html", html)
         folder.write_bytes("brief.pdf", pdf)
@@ -151,13 +171,7 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
         record["exports"] = exports
         record["week_over_week"] = _change_record(change)
         folder.write_json("run.json", record)
-        final = folder.publish()
-    deliveries = deliver(final, config, dry_run=dry_run, rebuild=False)
-    if settings.history.retention_runs:
-        prune(config.output_dir, settings.history.retention_runs)
-    rebuild_index(config.output_dir)
-    return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief,
-                     timer.seconds, tuple(deliveries))
+        return folder.publish()
 
 
 def _week_over_week(config: Config, found: Analysis, now: pd.DataFrame) -> WeekOverWeek | None:

@@ -104,3 +104,40 @@ def test_sigkill_mid_run_never_leaves_a_half_written_run(project):
     hidden = [e for e in archive_entries(output) if e.name.startswith(".")]
     assert hidden == [], "the next run removes partial folders of killed runs"
     assert result.folder.is_dir()
+
+
+def _small_file_limit():
+    """In the child: files may not grow past 150 kB, as on a nearly full disk (EFBIG)."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
+
+
+def test_a_write_failure_while_archiving_fails_cleanly_and_keeps_earlier_runs(project):
+    config = project / "config" / "reporter.yaml"
+    earlier = pipeline.run(load_config(config))
+    index_before = (project / "output" / "index.html").read_bytes()
+    failed = subprocess.run([sys.executable, "-m", "reporter", "run", "--config", str(config)],
+                            cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
+                            preexec_fn=_small_file_limit)
+    assert failed.returncode == 2, failed.stderr
+    lines = failed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "the run could not be written (File too large)" in lines[0]
+    assert run_folders(project / "output") == [earlier.folder]
+    assert [e for e in archive_entries(project / "output") if e.name.startswith(".")] == []
+    assert (project / "output" / "index.html").read_bytes() == index_before
+    assert {p.name for p in earlier.folder.iterdir()} >= RUN_FILES
+
+
+def test_two_runs_at_once_both_finish_and_the_index_lists_both(project):
+    config = project / "config" / "reporter.yaml"
+    command = [sys.executable, "-m", "reporter", "run", "--config", str(config)]
+    first = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    second = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert first.wait(timeout=300) == 0 and second.wait(timeout=300) == 0
+    folders = run_folders(project / "output")
+    assert len(folders) == 2 and folders[0].name != folders[1].name
+    index = (project / "output" / "index.html").read_text()
+    assert all(folder.name in index for folder in folders)
+    assert [e for e in archive_entries(project / "output") if e.name.startswith(".")] == []

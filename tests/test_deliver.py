@@ -210,3 +210,39 @@ def test_subject_templates_are_sandboxed(project):
     with pytest.raises(Exception, match="subject of team 'Evil' cannot be rendered"):
         run(configure(project, None, teams=teams))
     assert archive_entries(project / "output") == []
+
+
+def test_a_server_that_never_answers_times_out_and_is_retried(project):
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted = []
+    stop = threading.Event()
+
+    def accept_and_stay_silent():
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept_and_stay_silent, daemon=True)
+    thread.start()
+    try:
+        result = run(configure(project, smtp_settings(listener.getsockname()[1], timeout_seconds=0.5,
+                                                      retries=1),
+                               teams=[{"name": "Marketing", "recipients": ["anna@example.com"]}]))
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+    (outcome,) = result.deliveries
+    assert (outcome.status, outcome.attempts) == ("failed", 2)
+    assert "timed out" in outcome.error.lower() and len(accepted) == 2
+    assert result.pdf.is_file(), "the brief is archived all the same"
