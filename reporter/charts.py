@@ -93,7 +93,7 @@ def pca_scatter(groups: list[ScatterGroup], axis_labels: tuple[str, str]) -> str
         axes = figure.subplots()
         for group in groups:
             axes.scatter(group.points[:, 0], group.points[:, 1], s=7, alpha=0.55,
-                         color=group.color, label=group.label, linewidths=0)
+                         color=group.color, label=group.label, linewidths=0, rasterized=True)
         axes.set_xlabel(_wrap(axis_labels[0]))
         axes.set_ylabel(_wrap(axis_labels[1], 50))
         axes.set_title("Customers on the two main PCA components, coloured by persona", loc="left")
@@ -170,7 +170,7 @@ def income_spend(groups: list[ScatterGroup], title: str, income_limit: float) ->
         axes = figure.subplots()
         for group in groups:
             axes.scatter(group.points[:, 0] / 1000, group.points[:, 1], s=7, alpha=0.55,
-                         color=group.color, label=group.label, linewidths=0)
+                         color=group.color, label=group.label, linewidths=0, rasterized=True)
         axes.set_xlim(0, income_limit / 1000)
         axes.set_xlabel("Income (thousands)")
         axes.set_ylabel("Total spend")
@@ -210,7 +210,9 @@ def _wrap(text: str, width: int = 80) -> str:
 
 def _svg(figure: Figure, prefix: str) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    # Scatter points are rasterized (at 150 dpi) inside the SVG: thousands of vector dots
+    # make the PDF slow to render and large, and a reader cannot tell the difference.
+    figure.savefig(buffer, format="svg", dpi=150, metadata={"Date": None, "Creator": None})
     text = buffer.getvalue()
     svg = _prefix_ids(text[text.index("<svg"):], prefix)
     # Scale with the page: drop the fixed size in points, keep the viewBox.
