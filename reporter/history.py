@@ -18,6 +18,7 @@ import pandas as pd
 from reporter.archive import published_runs
 from reporter.config import HistoryConfig
 from reporter.exports import flag_column
+from reporter.load import RawCustomers
 
 FORMAT_VERSION = 1
 NEW, GONE = "(new)", "(gone)"
@@ -79,6 +80,11 @@ def all_runs(output_dir: Path) -> list[RunSummary]:
         except (OSError, ValueError, KeyError):
             continue
     return sorted(runs, key=lambda r: (r.started_at, r.folder.name), reverse=True)
+
+
+def source_key(raw: RawCustomers) -> str:
+    """Runs compare with earlier runs of the same source: the folder the exports land in."""
+    return str(raw.path.resolve().parent)
 
 
 def find_previous(output_dir: Path, source_key: str, as_of: date) -> RunSummary | None:

@@ -6,19 +6,15 @@ load → clean → features → segment → profile → personas → brief → r
 from __future__ import annotations
 
 import json
-import platform
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from reporter import __version__
 from reporter.archive import RunFolder, folder_name, new_run_id, prune, update_json
 from reporter.assess import Assessment, assess
 from reporter.brief import Brief, BriefInputs, build_brief
@@ -28,16 +24,14 @@ from reporter.deliver import Outcome, archive_emails, deliver_run, outcomes_reco
 from reporter.errors import ArchiveError, DataError
 from reporter.exports import customer_table, write_exports
 from reporter.features import FeatureTable, build_features
-from reporter.history import FORMAT_VERSION, WeekOverWeek, compare, find_previous
+from reporter.history import WeekOverWeek, compare, find_previous, source_key
 from reporter.index import rebuild_index
 from reporter.load import RawCustomers, find_latest, load
 from reporter.personas import PersonaAssignment, Rulebook, assign, compile_rulebook
 from reporter.profile import Profiles, profile
 from reporter.render import check_pdf_engine, render_html, render_pdf
+from reporter.runrecord import change_record, run_record
 from reporter.segment import Segmentation, segment
-
-PACKAGES = ("pandas", "numpy", "scikit-learn", "jinja2", "weasyprint", "matplotlib",
-            "apscheduler", "pyyaml", "pydantic")
 
 
 @dataclass
@@ -169,7 +163,7 @@ def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: byte
         archive_emails(folder.write_bytes, brief, settings.teams)
         record = run_record(config, found, brief, run_id, now, timer.seconds)
         record["exports"] = exports
-        record["week_over_week"] = _change_record(change)
+        record["week_over_week"] = change_record(change)
         folder.write_json("run.json", record)
         return folder.publish()
 
@@ -184,11 +178,6 @@ def _week_over_week(config: Config, found: Analysis, now: pd.DataFrame) -> WeekO
     return compare(before, now, previous, order, flags, config.settings.history)
 
 
-def source_key(raw: RawCustomers) -> str:
-    """Runs compare with earlier runs of the same source: the folder the exports land in."""
-    return str(raw.path.resolve().parent)
-
-
 def _segment_columns(customers: pd.DataFrame) -> list[str]:
     return ["ID", "cluster", "persona", *[c for c in customers.columns if c.startswith("flag_")]]
 
@@ -199,19 +188,6 @@ def _write_change_lists(folder: RunFolder, change: WeekOverWeek) -> list[str]:
     for name, frame in lists.items():
         frame.to_csv(folder.file(name), index=False, lineterminator="\n")
     return list(lists)
-
-
-def _change_record(change: WeekOverWeek | None) -> dict[str, Any] | None:
-    if change is None:
-        return None
-    return {
-        "previous_run_id": change.previous_run_id,
-        "previous_as_of": change.previous_as_of,
-        "new_customers": change.new_customers,
-        "gone_customers": change.gone_customers,
-        "slipped": change.slipped_count,
-        "transitions": change.matrix,
-    }
 
 
 def deliver(folder: Path, config: Config, team: str | None = None, dry_run: bool = False,
@@ -237,87 +213,3 @@ def _reference_date(raw: RawCustomers, as_of: date | None) -> date:
             f"{newest:%Y-%m-%d} in the file; pass a later date or leave --as-of out"
         )
     return as_of
-
-
-def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: datetime,
-               timings: dict[str, float]) -> dict[str, Any]:
-    """run.json: what was read, with which settings, what came out, how long it took."""
-    raw, customers, segmentation = found.raw, found.customers, found.segmentation
-    return {
-        "format_version": FORMAT_VERSION,
-        "run_id": run_id,
-        "started_at": now.isoformat(timespec="seconds"),
-        "reporter_version": __version__,
-        "data": {
-            "path": str(raw.path.resolve()),
-            "source_key": source_key(raw),
-            "sha256": raw.sha256,
-            "modified": raw.modified.isoformat(timespec="seconds"),
-            "rows_read": raw.rows_read,
-            "date_format": raw.date_format,
-            "extra_columns": list(raw.extra_columns),
-        },
-        "as_of": customers.as_of.isoformat(),
-        "config": {
-            "path": str(config.path),
-            "personas_path": str(config.personas_path),
-            "sha256": config.fingerprint(),
-        },
-        "data_notes": {
-            "rows_read": customers.notes.rows_read,
-            "rows_kept": customers.notes.rows_kept,
-            "rows_in_fit": customers.notes.rows_in_fit,
-            "notes": [vars(n) for n in customers.notes.notes],
-        },
-        "algorithm": segmentation.algorithm,
-        "k": segmentation.k,
-        "silhouette": round(segmentation.silhouette.mean, 4),
-        "k_selection": _k_selection_record(segmentation),
-        "stability": _plain(found.assessment.stability),
-        "comparison": [_plain(score) for score in found.assessment.engines],
-        "pca": [{"component": c.number, "explained": round(c.explained, 4),
-                 "loadings": dict(c.loadings)} for c in segmentation.components],
-        "personas": {
-            row.name: {"customers": row.size, "share": round(row.share, 4),
-                       "spend_share": round(row.spend_share, 4), "clusters": list(row.clusters),
-                       "color": row.color}
-            for row in brief.personas
-        },
-        "personas_absent": list(brief.absent_personas),
-        "flags": {flag.name: {"customers": flag.count, "share": round(flag.share, 4),
-                              "by_persona": dict(flag.by_persona)} for flag in brief.flags},
-        "headlines": list(brief.headlines),
-        "timings_seconds": timings,
-        "versions": package_versions(),
-    }
-
-
-def _k_selection_record(segmentation: Segmentation) -> dict[str, Any]:
-    choice = segmentation.k_choice
-    return {
-        "chosen_k": choice.chosen_k,
-        "elbow_k": choice.elbow_k,
-        "best_silhouette_k": choice.best_silhouette_k,
-        "reason": choice.reason,
-        "rows_searched": choice.rows_searched,
-        "rows_total": choice.rows_total,
-        "diagnostics": [_plain(d) for d in choice.diagnostics],
-    }
-
-
-def _plain(value: Any) -> Any:
-    """Dataclasses to JSON-ready dicts with floats rounded for reading."""
-    if value is None:
-        return None
-    document = asdict(value)
-    return json.loads(json.dumps(document, default=float), parse_float=lambda v: round(float(v), 4))
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
