@@ -92,16 +92,17 @@ def compare_engines(result: Segmentation, seg: SegmentationConfig,
             model = engine(algorithm, result.k, seg.seed, comparison).fit(points)
             labelled[algorithm] = model.predict(points)
     reference = labelled["kmeans"]
-    return tuple(_score(a, points, labelled[a], reference, a == result.algorithm, seg)
-                 for a in ALGORITHMS)
+    return tuple(_score(a, points, labelled[a], reference, result, seg) for a in ALGORITHMS)
 
 
 def _score(algorithm: str, points: np.ndarray, labels: np.ndarray, reference: np.ndarray,
-           chosen: bool, seg: SegmentationConfig) -> EngineScore:
+           result: Segmentation, seg: SegmentationConfig) -> EngineScore:
     separable = 2 <= len(np.unique(labels)) < len(points)
+    chosen = algorithm == result.algorithm
     return EngineScore(
         algorithm=algorithm,
-        silhouette=silhouette(points, labels, seg).mean,
+        # the chosen engine's silhouette was computed with the segmentation; not again
+        silhouette=result.silhouette.mean if chosen else silhouette(points, labels, seg).mean,
         calinski_harabasz=float(calinski_harabasz_score(points, labels)) if separable else 0.0,
         davies_bouldin=float(davies_bouldin_score(points, labels)) if separable else 0.0,
         ari_with_kmeans=float(adjusted_rand_score(reference, labels)),

@@ -64,17 +64,16 @@ def archive_emails(write_bytes: Callable[[str, bytes], object], brief: Brief,
                     json.dumps(document, indent=1).encode("utf-8"))
 
 
-def build_message(folder: Path, team: TeamConfig, sender: str) -> EmailMessage:
+def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str) -> EmailMessage:
     """A multipart message from the archived files: text, HTML with the CID chart, the PDF."""
     document = json.loads((folder / EMAIL_FOLDER / f"{slug(team.name)}.json").read_text("utf-8"))
-    run = json.loads((folder / "run.json").read_text("utf-8"))
     domain = sender.rsplit("@", 1)[1]
     message = EmailMessage()
     message["Subject"] = document["subject"]
     message["From"] = sender
     message["To"] = ", ".join(team.recipients)
     message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(idstring=f"{run['run_id']}.{slug(team.name)}", domain=domain)
+    message["Message-ID"] = make_msgid(idstring=f"{run_id}.{slug(team.name)}", domain=domain)
     message["List-Id"] = f"SmartCart briefs for {team.name} <{slug(team.name)}.briefs.{domain}>"
     message.set_content(document["text"])
     if "html" in team.formats:
@@ -84,7 +83,7 @@ def build_message(folder: Path, team: TeamConfig, sender: str) -> EmailMessage:
         html_part.add_related(chart, "image", "png", cid=f"<{CHART_CID}>", filename=CHART_FILE)
     if "pdf" in team.formats:
         message.add_attachment((folder / "brief.pdf").read_bytes(), maintype="application",
-                               subtype="pdf", filename=f"smartcart-brief-{run['run_id']}.pdf")
+                               subtype="pdf", filename=f"smartcart-brief-{run_id}.pdf")
     return message
 
 
@@ -94,9 +93,10 @@ def deliver_run(folder: Path, settings: ReporterConfig, only_team: str | None = 
     teams = [t for t in settings.teams if only_team is None or t.name == only_team]
     smtp = settings.smtp
     sender = smtp.from_address if smtp else "briefs@localhost.localdomain"
+    run_id = json.loads((folder / "run.json").read_text("utf-8"))["run_id"] if teams else ""
     outcomes = []
     for team in teams:
-        message = build_message(folder, team, sender)
+        message = build_message(folder, run_id, team, sender)
         if smtp is None or dry_run:
             outcomes.append(_write_eml(folder, team, message))
         else:

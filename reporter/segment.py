@@ -138,11 +138,11 @@ def segment(table: FeatureTable, settings: SegmentationConfig,
     fit_rows = table.frame.loc[in_fit, columns]
     _check_enough_customers(fit_rows, settings)
     reducer = _reducer(settings).fit(fit_rows)
-    fit_points = reducer.transform(fit_rows)
+    every_point = reducer.transform(table.frame[columns])  # once for everybody
+    fit_points = every_point[in_fit]
     k_choice = choose_k(fit_points, settings)
     clusterer = engine(settings.algorithm, k_choice.chosen_k, settings.seed, comparison)
     model = Pipeline([*reducer.steps, ("cluster", clusterer.fit(fit_points))])
-    every_point = reducer.transform(table.frame[columns])
     raw_labels = model.named_steps["cluster"].predict(every_point)
     labels = order_by_spend(raw_labels, table.frame["total_spending"].to_numpy())
     return Segmentation(
