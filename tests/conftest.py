@@ -48,7 +48,8 @@ def project(tmp_path: Path, sample_csv: Path) -> Path:
     config_dir = tmp_path / "config"
     config_dir.mkdir()
     shutil.copy(REPO_ROOT / "config" / "personas.yaml", config_dir / "personas.yaml")
-    write_config(config_dir / "reporter.yaml", source={"path": str(sample_csv)})
+    write_config(config_dir / "reporter.yaml", source={"path": str(sample_csv)},
+                 stability={"resamples": 3})  # the check runs; ten refits are for real briefs
     return tmp_path
 
 
