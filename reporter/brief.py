@@ -14,9 +14,11 @@ import pandas as pd
 from reporter import charts
 from reporter.assess import Assessment, EngineScore, Stability
 from reporter.clean import DataNotes, customers
+from reporter.drift import DriftRow
 from reporter.features import CATEGORY_FEATURES, CHANNEL_FEATURES, FeatureTable
 from reporter.history import WeekOverWeek
 from reporter.kselect import KChoice, Silhouette
+from reporter.model import ModelDecision
 from reporter.personas import PersonaAssignment, Rulebook
 from reporter.profile import GroupProfile, Profiles
 from reporter.segment import Component, Segmentation
@@ -110,6 +112,11 @@ class ModelAppendix:
     explained_variance: float
     segments: tuple[SegmentRow, ...]
     method: tuple[str, ...]
+    decision: str  # how this week's segments were made, in one sentence
+    held: bool  # a refit fell short and the previous model was kept
+    drift: tuple[DriftRow, ...]
+    drift_thresholds: tuple[float, float]  # watch, refit
+    notes: tuple[str, ...]  # alignment and rule changes worth an analyst's eye
 
 
 @dataclass(frozen=True)
@@ -173,6 +180,8 @@ class BriefInputs:
     seed: int
     action_list_size: int = 10
     changes: WeekOverWeek | None = None
+    decision: ModelDecision | None = None
+    drift_thresholds: tuple[float, float] = (0.10, 0.25)
 
 
 def build_brief(inputs: BriefInputs) -> Brief:
@@ -335,13 +344,28 @@ def _model_appendix(inputs: BriefInputs) -> ModelAppendix:
             [d.k for d in choice.diagnostics], [d.inertia for d in choice.diagnostics],
             [d.silhouette.mean for d in choice.diagnostics], choice.chosen_k, choice.elbow_k),
         stability=stability,
-        stability_sentence=_stability_sentence(stability),
+        stability_sentence=_stability_sentence(stability, inputs.decision),
         engines=inputs.assessment.engines,
         components=segmentation.components,
         explained_variance=float(sum(segmentation.explained_variance)),
         segments=_segment_rows(inputs),
         method=_method(inputs),
+        **_decision_view(inputs.decision),
+        drift_thresholds=inputs.drift_thresholds,
     )
+
+
+def _decision_view(decision: ModelDecision | None) -> dict:
+    if decision is None:
+        return {"decision": "", "held": False, "drift": (), "notes": ()}
+    notes = list(decision.rule_changes)
+    if decision.alignment is not None:
+        notes.extend(f"Old segment {old} continues as segment {new} ({kept:.0%} of its customers "
+                     "stayed together)." for old, new, kept in decision.alignment.kept)
+        if decision.warm_started:
+            notes.append("The refit started from the previous segments' centres.")
+    return {"decision": decision.sentence, "held": decision.held,
+            "drift": decision.drift.rows if decision.drift else (), "notes": tuple(notes)}
 
 
 def _silhouette_note(value: Silhouette, rows: int) -> str:
@@ -351,12 +375,14 @@ def _silhouette_note(value: Silhouette, rows: int) -> str:
             f"(spread ±{value.spread:.3f})")
 
 
-def _stability_sentence(stability: Stability | None) -> str:
+def _stability_sentence(stability: Stability | None, decision: ModelDecision | None) -> str:
     if stability is None:
         return "Stability was not checked (stability.resamples is 0)."
-    return (f"The segments are {stability.verdict}: refitted on {stability.resamples} random "
-            f"subsamples of {stability.rows_per_resample:,} customers, they agree with this "
-            f"week's segments with an adjusted Rand index of {stability.mean_ari:.2f} on average "
+    when = ("" if decision is None or decision.action in ("fitted", "refitted")
+            else f"When the model was fitted on {decision.fitted_on:%d %b %Y}: ")
+    return (f"{when}The segments are {stability.verdict}: refitted on {stability.resamples} random "
+            f"subsamples of {stability.rows_per_resample:,} customers, they agree with the "
+            f"fitted segments with an adjusted Rand index of {stability.mean_ari:.2f} on average "
             f"and {stability.worst_ari:.2f} at worst (1 = identical).")
 
 

@@ -65,12 +65,18 @@ class Customers:
     frame: pd.DataFrame
     as_of: date
     notes: DataNotes
+    income_fill: float  # what a missing income is filled with (saved with the model)
 
 
-def clean(raw: RawCustomers, settings: CleanConfig, as_of: date) -> Customers:
+def clean(raw: RawCustomers, settings: CleanConfig, as_of: date,
+          income_fill: float | None = None) -> Customers:
+    """Repairs and exclusions. `income_fill` is a saved model's fill for missing incomes;
+    without one, the median of this file is used."""
     notes: list[DataNote] = list(_column_notes(raw))
     frame = _drop_exact_duplicates(raw, notes)
-    frame = _impute_income(frame, notes)
+    fill = _income_fill(frame) if income_fill is None else income_fill
+    source = "the median" if income_fill is None else "the saved model's median"
+    frame = _impute_income(frame, fill, notes, source)
     frame = _harmonise(frame, notes)
     frame = _mark_fit_exclusions(frame, settings, as_of, notes)
     summary = DataNotes(
@@ -79,7 +85,7 @@ def clean(raw: RawCustomers, settings: CleanConfig, as_of: date) -> Customers:
         rows_in_fit=int(frame["in_fit"].sum()),
         notes=tuple(notes),
     )
-    return Customers(frame=frame.reset_index(drop=True), as_of=as_of, notes=summary)
+    return Customers(frame=frame.reset_index(drop=True), as_of=as_of, notes=summary, income_fill=fill)
 
 
 def _column_notes(raw: RawCustomers) -> list[DataNote]:
@@ -111,18 +117,22 @@ def _drop_exact_duplicates(raw: RawCustomers, notes: list[DataNote]) -> pd.DataF
     return frame
 
 
-def _impute_income(frame: pd.DataFrame, notes: list[DataNote]) -> pd.DataFrame:
-    missing = frame["Income"].isna()
-    if not missing.any():
-        return frame.assign(income_imputed=missing)
+def _income_fill(frame: pd.DataFrame) -> float:
     median = float(frame["Income"].median())
     if pd.isna(median):
         raise DataError("column Income: every value is empty; the brief needs incomes")
+    return median
+
+
+def _impute_income(frame: pd.DataFrame, fill: float, notes: list[DataNote], source: str) -> pd.DataFrame:
+    missing = frame["Income"].isna()
+    if not missing.any():
+        return frame.assign(income_imputed=missing)
     count = int(missing.sum())
     notes.append(
-        DataNote("repair", count, f"{count} missing incomes filled with the median, {median:,.0f}.")
+        DataNote("repair", count, f"{count} missing incomes filled with {source}, {fill:,.0f}.")
     )
-    return frame.assign(Income=frame["Income"].fillna(median), income_imputed=missing)
+    return frame.assign(Income=frame["Income"].fillna(fill), income_imputed=missing)
 
 
 def _harmonise(frame: pd.DataFrame, notes: list[DataNote]) -> pd.DataFrame:

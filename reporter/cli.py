@@ -61,7 +61,20 @@ def _parser() -> argparse.ArgumentParser:
                      help="reference date for age and tenure (default: newest join date)")
     run.add_argument("--dry-run", action="store_true",
                      help="write each team's email as an .eml file in the run folder; send nothing")
+    run.add_argument("--refit", action="store_true",
+                     help="fit a new model instead of scoring with the saved one")
     run.set_defaults(command=_run)
+
+    assign = commands.add_parser(
+        "assign", help="give new customers a segment, persona and flags with an archived model",
+        description="Score customers who were not in the fitted data (sign-ups, a CRM batch) "
+                    "with the model saved by an archived run; writes ID, segment, persona, flags.")
+    _add_config(assign)
+    assign.add_argument("--data", type=Path, required=True, help="the customers to score (CSV)")
+    assign.add_argument("--run", default="latest", metavar="RUN_ID",
+                        help="the archived run whose model to use (default: latest)")
+    assign.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
+    assign.set_defaults(command=_assign)
 
     send = commands.add_parser("send", help="(re-)send an archived brief to its teams",
                                description="Send an archived run's brief by email again.")
@@ -171,13 +184,29 @@ def _run(args: argparse.Namespace) -> int:
     from reporter.pipeline import run
 
     config = load_config(_config_path(args))
-    result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run)
+    result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run, refit=args.refit)
     personas = ", ".join(f"{p.name} {p.share:.0%}" for p in result.brief.personas)
     print(f"Brief {result.run_id}: {result.brief.customers:,} customers, k={result.brief.model.k}, "
           f"personas: {personas}")
+    print(f"Model: {result.brief.model.decision}")
     print(f"HTML: {result.html}")
     print(f"PDF:  {result.pdf}")
     return _report_deliveries(result.deliveries)
+
+
+def _assign(args: argparse.Namespace) -> int:
+    from reporter.archive import write_text_atomic
+    from reporter.assign import assign_new
+    from reporter.config import load_config
+
+    config = load_config(_config_path(args))
+    scored = assign_new(config, args.data, args.run)
+    if args.out is None:
+        scored.frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+    else:
+        write_text_atomic(args.out, scored.frame.to_csv(index=False, lineterminator="\n"))
+        print(f"{len(scored.frame):,} customers scored with the model of run {scored.run}: {args.out}")
+    return 0
 
 
 def _report_deliveries(outcomes) -> int:

@@ -117,6 +117,42 @@ class ComparisonConfig(Strict):
     )
 
 
+DURATION = re.compile(r"^\s*(\d+)\s*(d|days?|w|weeks?)\s*$")
+
+
+class ModelConfig(Strict):
+    """When the saved model is reused, when it is refitted, and what a refit must achieve."""
+
+    refit_every: str = Field(default="4 weeks", description="e.g. '4 weeks' or '28 days'.")
+    psi_watch: float = Field(default=0.10, gt=0, description="Drift from here is shown as 'watch'.")
+    psi_refit: float = Field(default=0.25, gt=0, description="Drift above this refits the model.")
+    min_silhouette: float = Field(default=0.10, ge=-1, le=1)
+    min_segment_share: float = Field(default=0.02, ge=0, lt=0.5)
+    min_stability: float = Field(default=0.5, ge=0, le=1, description="Mean ARI of the refits.")
+    warm_start_tolerance: float = Field(
+        default=0.01, ge=0, le=0.5,
+        description="A refit started from last model's centres is kept when its inertia is "
+                    "within this share of a fresh multi-start fit.")
+
+    @field_validator("refit_every")
+    @classmethod
+    def _duration(cls, text: str) -> str:
+        if not DURATION.match(text):
+            raise ValueError(f"{text!r} is not a duration; write e.g. '4 weeks' or '28 days'")
+        return text
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ModelConfig:
+        if self.psi_watch > self.psi_refit:
+            raise ValueError("psi_watch must not be above psi_refit")
+        return self
+
+    @property
+    def refit_every_days(self) -> int:
+        number, unit = DURATION.match(self.refit_every).groups()
+        return int(number) * (7 if unit.startswith("w") else 1)
+
+
 class BriefConfig(Strict):
     title: str = "SmartCart weekly customer brief"
     scatter_points: int = Field(default=3000, ge=100)
@@ -217,6 +253,7 @@ class ReporterConfig(Strict):
     segmentation: SegmentationConfig = SegmentationConfig()
     stability: StabilityConfig = StabilityConfig()
     comparison: ComparisonConfig = ComparisonConfig()
+    model: ModelConfig = ModelConfig()
     brief: BriefConfig = BriefConfig()
     personas_file: str = "personas.yaml"
     schedule: ScheduleConfig = ScheduleConfig()

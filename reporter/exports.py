@@ -15,7 +15,6 @@ import pandas as pd
 
 from reporter.features import FeatureTable
 from reporter.personas import PersonaAssignment
-from reporter.segment import Segmentation
 
 EXPORT_METRICS = ("income", "total_spending", "total_purchases", "recency", "age", "tenure_days",
                   "deal_share", "web_visits")
@@ -30,12 +29,12 @@ def persona_file(name: str) -> str:
     return "persona_" + "_".join(re.findall(r"[a-z0-9]+", name.lower())) + ".csv"
 
 
-def customer_table(table: FeatureTable, segmentation: Segmentation,
+def customer_table(table: FeatureTable, labels: np.ndarray,
                    assignment: PersonaAssignment) -> pd.DataFrame:
     frame = pd.DataFrame({
         "ID": table.frame["ID"].to_numpy(),
         "persona": assignment.customer_persona,
-        "cluster": segmentation.labels,
+        "cluster": labels,
     })
     for name, flagged in assignment.flags.items():
         frame[flag_column(name)] = flagged.astype(np.int8)

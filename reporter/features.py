@@ -21,7 +21,7 @@ from reporter.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
 class Feature:
     name: str
     label: str
-    unit: str  # "money", "count", "days", "years", "ratio", "people"
+    unit: str  # "money", "count", "days", "years", "ratio", "people", "score"
     description: str
     high: str = ""  # plain words for a group well above the population, e.g. "big spenders"
     low: str = ""
@@ -62,6 +62,11 @@ REGISTRY: dict[str, Feature] = {
         Feature("catalog_purchases", "Catalog purchases", "count", "Purchases from the catalog"),
         Feature("store_purchases", "Store purchases", "count", "Purchases in stores"),
         Feature("complained", "Complained", "ratio", "Complained in the last two years"),
+        Feature("r_score", "Recency score", "score",
+                "RFM recency, 1-5 by quintile: 5 = bought most recently"),
+        Feature("f_score", "Frequency score", "score",
+                "RFM frequency (web + catalog + store purchases), 1-5 by quintile"),
+        Feature("m_score", "Monetary score", "score", "RFM monetary (total spend), 1-5 by quintile"),
         Feature("responded", "Responded", "ratio", "Accepted the last campaign offer"),
     )
 }
@@ -70,18 +75,51 @@ CHANNEL_FEATURES = ("web_purchases", "catalog_purchases", "store_purchases")
 CATEGORICAL = ("education", "living_with")
 
 
+RFM_QUINTILES = (0.2, 0.4, 0.6, 0.8)
+
+
+@dataclass(frozen=True)
+class RfmCuts:
+    """Quintile cut-points of recency, frequency and monetary value, frozen when the model is
+    fitted: a customer's scores change when the customer changes, not when others do."""
+
+    recency: tuple[float, ...]
+    frequency: tuple[float, ...]
+    monetary: tuple[float, ...]
+
+    @classmethod
+    def fit(cls, frame: pd.DataFrame) -> RfmCuts:
+        fitted = frame[frame["in_fit"]] if frame["in_fit"].any() else frame
+
+        def cuts(column: str) -> tuple[float, ...]:
+            return tuple(float(v) for v in np.quantile(fitted[column], RFM_QUINTILES))
+        return cls(cuts("recency"), cuts("total_purchases"), cuts("total_spending"))
+
+    def scores(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        def score(column: str, cuts: tuple[float, ...]) -> np.ndarray:
+            return 1.0 + np.searchsorted(np.asarray(cuts), frame[column].to_numpy(), side="right")
+        return {
+            "r_score": 6.0 - score("recency", self.recency),  # recent buyers score high
+            "f_score": score("total_purchases", self.frequency),
+            "m_score": score("total_spending", self.monetary),
+        }
+
+
 @dataclass(frozen=True)
 class FeatureTable:
     """One row per customer: ID, every registry feature, the categorical columns, `in_fit`."""
 
     frame: pd.DataFrame
     as_of: date
+    rfm: RfmCuts
 
     def numeric(self, names: list[str] | tuple[str, ...]) -> pd.DataFrame:
         return self.frame[list(names)]
 
 
-def build_features(customers: Customers) -> FeatureTable:
+def build_features(customers: Customers, rfm: RfmCuts | None = None) -> FeatureTable:
+    """Every registry feature per customer. RFM scores use `rfm` (a saved model's cut-points)
+    or, without it, cut-points fitted on these customers."""
     source = customers.frame
     as_of = pd.Timestamp(customers.as_of)
     spend = source[list(SPEND_COLUMNS)]
@@ -116,4 +154,7 @@ def build_features(customers: Customers) -> FeatureTable:
     for name in CATEGORICAL:
         frame[name] = source[name]
     frame["in_fit"] = source["in_fit"]
-    return FeatureTable(frame=frame, as_of=customers.as_of)
+    rfm = rfm or RfmCuts.fit(frame)
+    for name, values in rfm.scores(frame).items():
+        frame[name] = values
+    return FeatureTable(frame=frame, as_of=customers.as_of, rfm=rfm)

@@ -20,6 +20,7 @@ from reporter.features import REGISTRY, FeatureTable
 from reporter.profile import GroupProfile, Profiles
 from reporter.rules import (
     Condition,
+    FrozenPopulation,
     Population,
     RuleError,
     matches,
@@ -205,18 +206,32 @@ def _check_reachable(ordered: list[Persona], personas_file: PersonasFile,
 
 
 def assign(rulebook: Rulebook, cluster_profiles: Profiles, table: FeatureTable,
-           labels: np.ndarray) -> PersonaAssignment:
-    """Each segment gets the first persona whose rules hold; each customer is tested for flags."""
+           labels: np.ndarray, keep: dict[int, str] | None = None) -> PersonaAssignment:
+    """Each segment gets the first persona whose rules hold, or, with `keep`, the persona it
+    had when the saved model was fitted (the verdicts are still worked out, to show whether
+    the rules would now say otherwise); each customer is tested for flags."""
     population = Population(table.frame)
     verdicts = {int(g.key): judge_segment(rulebook, g, population) for g in cluster_profiles.groups}
-    cluster_persona = {cluster: verdict.persona for cluster, verdict in verdicts.items()}
-    names = np.array([cluster_persona[c] for c in range(max(cluster_persona) + 1)], dtype=object)
+    cluster_persona = dict(keep) if keep else {c: v.persona for c, v in verdicts.items()}
+    return label_customers(rulebook, cluster_persona, table, labels, population, verdicts)
+
+
+def label_customers(rulebook: Rulebook, cluster_persona: dict[int, str], table: FeatureTable,
+                    labels: np.ndarray, population: Population | FrozenPopulation,
+                    verdicts: dict[int, SegmentVerdict] | None = None) -> PersonaAssignment:
+    """Persona per customer from its segment, and the customer-level flags."""
+    names = np.array([cluster_persona.get(c, rulebook.fallback.name)
+                      for c in range(max(cluster_persona) + 1)], dtype=object)
     present = tuple(p.name for p in rulebook.personas if p.name in cluster_persona.values())
     absent = tuple(p.name for p in rulebook.personas if p.name not in present)
     flags = {flag.name: np.asarray(matches(flag.conditions, flag.mode, table.frame, population),
                                    dtype=bool)
              for flag in rulebook.flags}
-    return PersonaAssignment(cluster_persona, names[labels], verdicts, present, absent, flags)
+    return PersonaAssignment(cluster_persona, names[labels], verdicts or {}, present, absent, flags)
+
+
+def all_conditions(rulebook: Rulebook) -> list[Condition]:
+    return [c for persona in (*rulebook.personas, *rulebook.flags) for c in persona.conditions]
 
 
 def judge_segment(rulebook: Rulebook, group: GroupProfile, population: Population) -> SegmentVerdict:

@@ -16,22 +16,24 @@ from pathlib import Path
 import pandas as pd
 
 from reporter.archive import RunFolder, folder_name, new_run_id, prune, update_json
-from reporter.assess import Assessment, assess
+from reporter.assess import Assessment
 from reporter.brief import Brief, BriefInputs, build_brief
-from reporter.clean import Customers, clean
+from reporter.clean import Customers
 from reporter.config import Config
 from reporter.deliver import Outcome, archive_emails, deliver_run, outcomes_record
 from reporter.errors import ArchiveError, DataError
 from reporter.exports import customer_table, write_exports
-from reporter.features import FeatureTable, build_features
+from reporter.features import FeatureTable
 from reporter.history import WeekOverWeek, compare, find_previous, source_key
 from reporter.index import rebuild_index
 from reporter.load import RawCustomers, find_latest, load
-from reporter.personas import PersonaAssignment, Rulebook, assign, compile_rulebook
+from reporter.model import ModelDecision, SavedModel, fit_or_score, load_latest
+from reporter.model import save as save_model
+from reporter.personas import PersonaAssignment, Rulebook, compile_rulebook
 from reporter.profile import Profiles, profile
 from reporter.render import check_pdf_engine, render_html, render_pdf
 from reporter.runrecord import change_record, run_record
-from reporter.segment import Segmentation, segment
+from reporter.segment import Segmentation
 
 
 @dataclass
@@ -75,11 +77,13 @@ class Analysis:
     persona_profiles: Profiles
     cluster_profiles: Profiles
     rulebook: Rulebook
+    decision: ModelDecision
+    saved_model: SavedModel
 
 
 def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
-            timer: StageTimer | None = None) -> Analysis:
-    """load → clean → features → segment → profile → personas; writes nothing."""
+            timer: StageTimer | None = None, refit: bool = False, run_id: str = "") -> Analysis:
+    """load → clean → features → segment (score or refit) → profile → personas; writes nothing."""
     timer = timer or StageTimer()
     settings = config.settings
     with timer("validate"):
@@ -88,25 +92,18 @@ def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
         path = find_latest(data or config.resolve(settings.source.path))
         raw = load(path, settings.source.date_format)
     as_of = _reference_date(raw, as_of)
-    with timer("clean"):
-        customers = clean(raw, settings.clean, as_of)
-    with timer("features"):
-        table = build_features(customers)
-    with timer("segment"):
-        segmentation = segment(table, settings.segmentation, settings.comparison)
-    with timer("assess"):
-        assessment = assess(segmentation, settings)
-    with timer("profile"):
-        cluster_profiles = profile(table, segmentation.labels)
+    with timer("model"):
+        loaded = load_latest(config.output_dir)
+    modelled = fit_or_score(raw, as_of, config, rulebook, loaded, refit, run_id, timer)
     with timer("personas"):
-        assignment = assign(rulebook, cluster_profiles, table, segmentation.labels)
-        persona_profiles = profile(table, assignment.customer_persona)
-    return Analysis(raw, customers, table, segmentation, assessment, assignment,
-                    persona_profiles, cluster_profiles, rulebook)
+        persona_profiles = profile(modelled.table, modelled.assignment.customer_persona)
+    return Analysis(raw, modelled.customers, modelled.table, modelled.segmentation,
+                    modelled.assessment, modelled.assignment, persona_profiles,
+                    modelled.cluster_profiles, rulebook, modelled.decision, modelled.saved)
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
-        now: datetime | None = None, dry_run: bool = False) -> RunResult:
+        now: datetime | None = None, dry_run: bool = False, refit: bool = False) -> RunResult:
     """Make one brief from the newest customer file, archive it, then deliver it."""
     now = now or datetime.now().astimezone()
     run_id = new_run_id(now)
@@ -114,8 +111,8 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     settings = config.settings
     with timer("pdf_engine"):
         check_pdf_engine()
-    found = analyse(config, data, as_of, timer)
-    customers_export = customer_table(found.table, found.segmentation, found.assignment)
+    found = analyse(config, data, as_of, timer, refit=refit, run_id=run_id)
+    customers_export = customer_table(found.table, found.segmentation.labels, found.assignment)
     with timer("history"):
         change = _week_over_week(config, found, customers_export)
     with timer("brief"):
@@ -127,6 +124,7 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
             assignment=found.assignment, rulebook=found.rulebook,
             scatter_points=settings.brief.scatter_points, seed=settings.segmentation.seed,
             action_list_size=settings.brief.action_list_size, changes=change,
+            decision=found.decision, drift_thresholds=(settings.model.psi_watch, settings.model.psi_refit),
         ))
     with timer("html"):
         html = render_html(brief)
@@ -160,6 +158,7 @@ def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: byte
                                 settings.exports.parquet)
         if change is not None:
             exports += _write_change_lists(folder, change)
+        exports += save_model(found.saved_model, folder.file)
         archive_emails(folder.write_bytes, brief, settings.teams)
         record = run_record(config, found, brief, run_id, now, timer.seconds)
         record["exports"] = exports

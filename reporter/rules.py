@@ -85,6 +85,37 @@ class Population:
     def percentile(self, metric: str, p: float) -> float:
         return float(np.percentile(self.frame[metric], p))
 
+    def freeze(self, conditions: Sequence[Condition]) -> FrozenPopulation:
+        """The thresholds these conditions use, kept so customers scored later (`reporter
+        assign`) are judged against this population, not against their own small batch."""
+        means = {c.metric: self.mean(c.metric) for c in conditions if c.kind == "multiple"}
+        percentiles = {(c.metric, c.value): self.percentile(c.metric, c.value)
+                       for c in conditions if c.kind == "percentile"}
+        return FrozenPopulation(means, percentiles)
+
+
+@dataclass(frozen=True)
+class FrozenPopulation:
+    """A population reduced to the means and percentiles a rulebook needs."""
+
+    means: dict[str, float]
+    percentiles: dict[tuple[str, float], float]
+
+    def mean(self, metric: str) -> float:
+        if metric in GROUP_METRICS:
+            return 1.0
+        return self._known(self.means, metric, metric)
+
+    def percentile(self, metric: str, p: float) -> float:
+        return self._known(self.percentiles, (metric, p), f"p{p:g} of {metric}")
+
+    @staticmethod
+    def _known(table: dict, key, what: str) -> float:
+        if key not in table:
+            raise RuleError(f"the archived run did not use {what}; the persona rules changed "
+                            "since, so score with a newer run")
+        return table[key]
+
 
 def parse_condition(text: object, segment_level: bool = True) -> Condition:
     if not isinstance(text, str):

@@ -7,10 +7,8 @@ can be explained without recomputing it. Fields are only added within a format v
 from __future__ import annotations
 
 import json
-import platform
 from dataclasses import asdict
 from datetime import datetime
-from importlib import metadata
 from typing import TYPE_CHECKING, Any
 
 from reporter import __version__
@@ -18,12 +16,10 @@ from reporter.brief import Brief
 from reporter.config import Config
 from reporter.history import FORMAT_VERSION, WeekOverWeek, source_key
 from reporter.segment import Segmentation
+from reporter.versions import package_versions
 
 if TYPE_CHECKING:
     from reporter.pipeline import Analysis
-
-PACKAGES = ("pandas", "numpy", "scikit-learn", "jinja2", "weasyprint", "matplotlib",
-            "apscheduler", "pyyaml", "pydantic")
 
 
 def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: datetime,
@@ -56,6 +52,7 @@ def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: 
             "rows_in_fit": customers.notes.rows_in_fit,
             "notes": [vars(n) for n in customers.notes.notes],
         },
+        "model": model_record(found),
         "algorithm": segmentation.algorithm,
         "k": segmentation.k,
         "silhouette": round(segmentation.silhouette.mean, 4),
@@ -76,6 +73,27 @@ def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: 
         "headlines": list(brief.headlines),
         "timings_seconds": timings,
         "versions": package_versions(),
+    }
+
+
+def model_record(found: Analysis) -> dict[str, Any]:
+    decision = found.decision
+    return {
+        "action": decision.action,
+        "reason": decision.reason,
+        "sentence": decision.sentence,
+        "fitted_on": decision.fitted_on.isoformat(),
+        "fitted_in_run": decision.fitted_in_run,
+        "warm_started": decision.warm_started,
+        "drift": ({row.name: {"psi": round(row.psi, 4), "verdict": row.verdict}
+                   for row in decision.drift.rows} if decision.drift else None),
+        "alignment": ({"kept": [{"old": old, "new": new, "share_kept": round(share, 4)}
+                                for old, new, share in decision.alignment.kept],
+                       "new": list(decision.alignment.new),
+                       "dissolved": list(decision.alignment.dissolved)}
+                      if decision.alignment else None),
+        "rule_changes": list(decision.rule_changes),
+        "files": ["model.joblib", "model.json"],
     }
 
 
@@ -111,13 +129,3 @@ def change_record(change: WeekOverWeek | None) -> dict[str, Any] | None:
         "slipped": change.slipped_count,
         "transitions": change.matrix,
     }
-
-
-def package_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions

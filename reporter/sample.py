@@ -71,6 +71,7 @@ MARITAL = (("Married", 0.386), ("Together", 0.259), ("Single", 0.2145), ("Divorc
 # Per 2,240 customers, as in the real table: odd values a cleaning stage must handle.
 RARE_MARITAL = (("Alone", 3), ("Absurd", 2), ("YOLO", 2))
 ODD_BIRTH_YEARS = (1893, 1899, 1900)
+MAX_RECENCY = 99  # the export counts days since the last purchase up to 99
 MISSING_INCOME_RATE = 24 / 2240
 ODD_ROWS_FROM = 100  # smaller samples stay clean: a handful of rows would be all oddities
 SPEND_CEILING = 2_600  # the real table's largest two-year spend is about 2,500
@@ -153,16 +154,21 @@ def _add_oddities(table: pd.DataFrame, rng: np.random.Generator) -> None:
     table.loc[[next(positions) for _ in range(missing)], "Income"] = np.nan
 
 
-def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float = 0.3,
+def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None,
         join_rate: float = 0.02, leave_rate: float = 0.01) -> pd.DataFrame:
     """The same customers `days` later: most did not buy (recency grows), some bought (recency
-    resets, spend and purchases grow), a few left the export and a few new customers joined."""
+    resets, spend and purchases grow), a few left the export and a few new customers joined.
+
+    Recency in the real export is spread evenly over 0-99 days: every customer buys at least
+    once in 100 days. So by default a customer buys with probability days/100, and one whose
+    recency would pass 99 has bought; the recency distribution then stays as it was, as it
+    does week to week in a steady business."""
     rng = np.random.default_rng(seed)
     table = table.copy()
     table = table[rng.random(len(table)) >= leave_rate].reset_index(drop=True)
-    bought = rng.random(len(table)) < buy_rate
-    table["Recency"] = np.where(bought, rng.integers(0, days + 1, len(table)),
-                                np.minimum(table["Recency"] + days, 99))
+    rate = days / (MAX_RECENCY + 1) if buy_rate is None else buy_rate
+    bought = (rng.random(len(table)) < rate) | (table["Recency"] + days > MAX_RECENCY).to_numpy()
+    table["Recency"] = np.where(bought, rng.integers(0, days + 1, len(table)), table["Recency"] + days)
     for column in SPEND_COLUMNS:
         extra = np.round(table[column] * rng.uniform(0.0, 0.15, len(table)))
         table[column] = (table[column] + np.where(bought, extra, 0)).astype(int)

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin, TransformerMixin
-from sklearn.cluster import AgglomerativeClustering
+from sklearn.cluster import AgglomerativeClustering, KMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from reporter.align import Alignment, align
 from reporter.config import ComparisonConfig, SegmentationConfig
 from reporter.errors import ConfigError, DataError
 from reporter.features import REGISTRY, FeatureTable
@@ -124,14 +125,25 @@ class Segmentation:
     fit_points: np.ndarray  # the fitted customers in PCA space, for stability and comparison
     fit_labels: np.ndarray
     model: Pipeline
+    segment_of_cluster: np.ndarray  # the model's cluster id -> segment id
+    alignment: Alignment | None = None  # set when a refit was matched to the previous model
+    warm_started: bool = False  # the refit started from the previous segments' centres
 
     @property
     def explained_variance(self) -> tuple[float, ...]:
         return tuple(c.explained for c in self.components)
 
+    @property
+    def columns(self) -> list[str]:
+        return list(self.model.named_steps["encode_scale"].feature_names_in_)
+
 
 def segment(table: FeatureTable, settings: SegmentationConfig,
-            comparison: ComparisonConfig | None = None) -> Segmentation:
+            comparison: ComparisonConfig | None = None, previous: np.ndarray | None = None,
+            warm_start_tolerance: float = 0.01) -> Segmentation:
+    """Fit a new model. `previous` (the old model's segment per customer of this table) makes
+    it a refit: start from the old segments' centres when that fits as well as a fresh start,
+    and number the new segments after the old ones."""
     comparison = comparison or ComparisonConfig()
     columns = [*settings.features, *settings.categorical]
     in_fit = table.frame["in_fit"].to_numpy()
@@ -142,21 +154,74 @@ def segment(table: FeatureTable, settings: SegmentationConfig,
     fit_points = every_point[in_fit]
     k_choice = choose_k(fit_points, settings)
     clusterer = engine(settings.algorithm, k_choice.chosen_k, settings.seed, comparison)
-    model = Pipeline([*reducer.steps, ("cluster", clusterer.fit(fit_points))])
-    raw_labels = model.named_steps["cluster"].predict(every_point)
-    labels = order_by_spend(raw_labels, table.frame["total_spending"].to_numpy())
+    clusterer, warm = _maybe_warm_start(clusterer.fit(fit_points), fit_points, previous, in_fit,
+                                        warm_start_tolerance)
+    model = Pipeline([*reducer.steps, ("cluster", clusterer)])
+    raw_labels = clusterer.predict(every_point)
+    spend = table.frame["total_spending"].to_numpy()
+    alignment = None
+    if previous is None:
+        mapping = spend_order(raw_labels, spend, k_choice.chosen_k)
+    else:
+        alignment = align(raw_labels[in_fit], previous[in_fit], k_choice.chosen_k,
+                          int(previous.max()) + 1, spend[in_fit])
+        mapping = alignment.segment_of_cluster
+    return _segmentation(model, mapping, every_point, table, k_choice, _components(reducer),
+                         settings, alignment=alignment, warm_started=warm)
+
+
+def score(model: Pipeline, segment_of_cluster: np.ndarray, table: FeatureTable,
+          settings: SegmentationConfig, k_choice: KChoice,
+          components: tuple[Component, ...]) -> Segmentation:
+    """Assign this table's customers with an already fitted model: no refit, same segments."""
+    columns = list(model.named_steps["encode_scale"].feature_names_in_)
+    points = model[:-1].transform(table.frame[columns])
+    return _segmentation(model, np.asarray(segment_of_cluster), points, table, k_choice,
+                         components, settings)
+
+
+def _segmentation(model: Pipeline, segment_of_cluster: np.ndarray, every_point: np.ndarray,
+                  table: FeatureTable, k_choice: KChoice, components: tuple[Component, ...],
+                  settings: SegmentationConfig, **refit) -> Segmentation:
+    in_fit = table.frame["in_fit"].to_numpy()
+    labels = segment_of_cluster[model.named_steps["cluster"].predict(every_point)]
     return Segmentation(
         labels=labels,
-        k=k_choice.chosen_k,
-        algorithm=settings.algorithm,
-        silhouette=silhouette(fit_points, labels[in_fit], settings),
+        k=len(segment_of_cluster),
+        algorithm=algorithm_name(model.named_steps["cluster"]),
+        silhouette=silhouette(every_point[in_fit], labels[in_fit], settings),
         k_choice=k_choice,
         pca_coordinates=_first_two(every_point),
-        components=_components(reducer),
-        fit_points=fit_points,
+        components=components,
+        fit_points=every_point[in_fit],
         fit_labels=labels[in_fit],
         model=model,
+        segment_of_cluster=segment_of_cluster,
+        **refit,
     )
+
+
+def algorithm_name(clusterer) -> str:
+    if isinstance(clusterer, WardCentroids):
+        return "agglomerative"
+    return "gmm" if isinstance(clusterer, GaussianMixture) else "kmeans"
+
+
+def _maybe_warm_start(fresh, points: np.ndarray, previous: np.ndarray | None, in_fit: np.ndarray,
+                      tolerance: float):
+    """KMeans started from the old segments' centres (in the new space), kept when it fits
+    within `tolerance` of the fresh multi-start fit: continuity when the data allows it."""
+    if previous is None or not isinstance(fresh, KMeans):
+        return fresh, False
+    old = previous[in_fit]
+    if set(np.unique(old)) != set(range(fresh.n_clusters)):
+        return fresh, False
+    centres = np.vstack([points[old == s].mean(axis=0) for s in range(fresh.n_clusters)])
+    warm = KMeans(n_clusters=fresh.n_clusters, init=centres, n_init=1,
+                  random_state=fresh.random_state).fit(points)
+    if warm.inertia_ <= fresh.inertia_ * (1 + tolerance):
+        return warm, True
+    return fresh, False
 
 
 def _reducer(settings: SegmentationConfig) -> Pipeline:
@@ -192,14 +257,20 @@ def _check_enough_customers(rows: pd.DataFrame, settings: SegmentationConfig) ->
         )
 
 
+def spend_order(labels: np.ndarray, spend: np.ndarray, k: int | None = None) -> np.ndarray:
+    """Cluster id -> segment id 0..k-1 by mean spend, highest first (ties by cluster id; a
+    cluster nobody was assigned to goes last)."""
+    ids = np.arange(k or int(labels.max()) + 1)
+    means = np.array([spend[labels == i].mean() if (labels == i).any() else -np.inf for i in ids])
+    order = ids[np.lexsort((ids, -means))]
+    new_id = np.empty(len(ids), dtype=int)
+    new_id[order] = np.arange(len(ids))
+    return new_id
+
+
 def order_by_spend(labels: np.ndarray, spend: np.ndarray) -> np.ndarray:
     """Renumber segments 0..k-1 by mean spend, highest first (ties by old id)."""
-    ids = np.unique(labels)
-    means = np.array([spend[labels == i].mean() for i in ids])
-    order = ids[np.lexsort((ids, -means))]
-    new_id = np.empty(int(ids.max()) + 1, dtype=int)
-    new_id[order] = np.arange(len(order))
-    return new_id[labels]
+    return spend_order(labels, spend)[labels]
 
 
 def _components(reducer: Pipeline) -> tuple[Component, ...]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from reporter.config import SegmentationConfig
-from reporter.features import FeatureTable
+from reporter.features import FeatureTable, RfmCuts
 
 
 def blobs(groups: int, per_group: int = 150, seed: int = 0, spread: float = 1.0) -> FeatureTable:
@@ -22,4 +22,4 @@ def blobs(groups: int, per_group: int = 150, seed: int = 0, spread: float = 1.0)
     frame.insert(0, "ID", np.arange(len(frame)))
     frame["in_fit"] = True
     frame["truth"] = np.repeat(np.arange(groups), per_group)
-    return FeatureTable(frame, date(2014, 6, 29))
+    return FeatureTable(frame, date(2014, 6, 29), RfmCuts.fit(frame))

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from reporter.assess import compare_engines, stability, stability_words
 from reporter.config import ComparisonConfig, SegmentationConfig, StabilityConfig
-from reporter.features import FeatureTable
 from reporter.segment import segment
 from tests.segment_data import blobs
 
@@ -27,7 +28,7 @@ def test_structureless_data_is_less_stable_than_clear_groups():
     frame = noise.frame.copy()
     features = SegmentationConfig().features
     frame[features] = rng.uniform(0, 1, size=(800, len(features)))
-    result = segment(FeatureTable(frame, noise.as_of), SegmentationConfig(k=6))
+    result = segment(replace(noise, frame=frame), SegmentationConfig(k=6))
     check = stability(result, SegmentationConfig(), StabilityConfig(resamples=5), ComparisonConfig())
     clear = segment(blobs(6, seed=5), SegmentationConfig(k=6))
     clear_check = stability(clear, SegmentationConfig(), StabilityConfig(resamples=5), ComparisonConfig())

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reporter.config import SegmentationConfig
-from reporter.features import REGISTRY, build_features
+from reporter.features import REGISTRY, RfmCuts, build_features
 from reporter.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
 from tests.helpers import customers_from_sample
 
@@ -48,4 +48,25 @@ def test_every_registry_feature_is_computed_and_model_defaults_are_registered(tm
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_registry_entries_have_labels_and_units(name):
     feature = REGISTRY[name]
-    assert feature.label and feature.unit in {"money", "count", "days", "years", "ratio", "people"}
+    assert feature.label and feature.unit in {"money", "count", "days", "years", "ratio", "people", "score"}
+
+
+def test_rfm_scores_are_quintiles_with_recency_reversed(tmp_path):
+    frame = build_features(customers_from_sample(tmp_path)).frame
+    assert set(np.unique(frame["m_score"])) == {1, 2, 3, 4, 5}
+    counts = frame["m_score"].value_counts(normalize=True)
+    assert counts.between(0.15, 0.25).all(), counts  # quintiles of a continuous amount
+    recent = frame["recency"] <= frame["recency"].quantile(0.1)
+    assert (frame.loc[recent, "r_score"] == 5).all()
+    assert frame.loc[frame["total_spending"].idxmax(), "m_score"] == 5
+
+
+def test_rfm_cut_points_are_frozen_when_given(tmp_path):
+    """A saved model's cut-points score new data: the same customer, the same scores."""
+    table = build_features(customers_from_sample(tmp_path))
+    doubled = table.frame.assign(total_spending=table.frame["total_spending"] * 2)
+    frozen = table.rfm.scores(doubled)
+    refitted = RfmCuts.fit(doubled).scores(doubled)
+    assert (frozen["m_score"] >= table.frame["m_score"]).all()
+    assert (frozen["m_score"] != refitted["m_score"]).any()
+    assert np.array_equal(refitted["m_score"], table.frame["m_score"])  # ranks do not change

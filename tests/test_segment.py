@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
@@ -41,7 +43,7 @@ def test_order_by_spend_renumbers():
 def test_customers_left_out_of_fitting_still_get_a_segment(table):
     frame = table.frame.copy()
     frame.loc[:9, "in_fit"] = False
-    result = segment(FeatureTable(frame, table.as_of), SegmentationConfig(k=3))
+    result = segment(replace(table, frame=frame), SegmentationConfig(k=3))
     assert set(result.labels[:10]) <= {0, 1, 2}
     assert len(result.fit_labels) == int(frame["in_fit"].sum()) <= len(frame) - 10
 
@@ -49,7 +51,7 @@ def test_customers_left_out_of_fitting_still_get_a_segment(table):
 def test_too_few_distinct_customers_is_a_data_error(table):
     frame = table.frame.head(3).copy()
     with pytest.raises(DataError, match="distinct customers"):
-        segment(FeatureTable(frame, table.as_of), SegmentationConfig())
+        segment(replace(table, frame=frame), SegmentationConfig())
 
 
 def test_categorical_features_are_one_hot_encoded(table):

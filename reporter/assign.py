@@ -1,0 +1,52 @@
+"""`reporter assign`: segment, persona and flags for customers who were not in the fitted data
+(a sign-up, a CRM batch), with the model an archived run saved.
+
+The batch goes through the same load, clean, features and `model.predict` path as the weekly
+run, with the run's frozen values: the income fill, the RFM cut-points, the persona of each
+segment and the population thresholds of the rules. A small batch is therefore judged against
+the customer base, not against itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reporter.archive import find_run
+from reporter.clean import clean
+from reporter.config import Config
+from reporter.errors import ArchiveError
+from reporter.exports import customer_table
+from reporter.features import build_features
+from reporter.load import load
+from reporter.model import Loaded, load_from, load_latest, predict
+from reporter.personas import label_customers
+
+
+@dataclass(frozen=True)
+class Scored:
+    run: str  # the folder of the run whose model scored the batch
+    frame: pd.DataFrame  # ID, persona, cluster, one 0/1 column per flag, key metrics
+
+
+def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
+    loaded = _model_of(config.output_dir, run)
+    model = loaded.model
+    raw = load(data, config.settings.source.date_format)
+    as_of = max(model.as_of, raw.frame["Dt_Customer"].max().date())
+    customers = clean(raw, config.settings.clean, as_of, income_fill=model.income_fill)
+    table = build_features(customers, rfm=model.rfm)
+    labels = predict(model, table)
+    assignment = label_customers(model.rulebook, model.cluster_persona, table, labels, model.population)
+    return Scored(loaded.folder.name, customer_table(table, labels, assignment))
+
+
+def _model_of(output_dir: Path, run: str) -> Loaded:
+    loaded = load_latest(output_dir) if run == "latest" else load_from(find_run(output_dir, run))
+    if loaded.model is None:
+        why = loaded.problem or f"no run in {output_dir} has saved a model"
+        raise ArchiveError(f"{output_dir}: {why}; make one with `reporter run` (add --refit when the "
+                           "saved model is from another version)")
+    return loaded

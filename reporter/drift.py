@@ -1,0 +1,92 @@
+"""Drift: has this week's data moved away from the data the model was fitted on?
+
+The population stability index (PSI) compares the share of customers in each decile bin of the
+fitted data with the share in the same bins now: sum((now - then) * ln(now / then)). Below
+`psi_watch` the data is stable, up to `psi_refit` worth watching, above it the model is refitted.
+The persona mix is compared the same way, with personas as the bins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from reporter.config import ModelConfig
+
+DRIFT_FEATURES = ("income", "total_spending", "recency", "total_purchases", "web_visits")
+PERSONA_MIX = "persona mix"
+DECILES = np.linspace(0.1, 0.9, 9)
+FLOOR = 1e-4  # an empty bin counts as this share, so the logarithm stays finite
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The fitted data, summarised: decile edges and bin shares per feature, and the persona mix."""
+
+    edges: dict[str, tuple[float, ...]]
+    shares: dict[str, tuple[float, ...]]
+    persona_mix: dict[str, float]
+
+    @classmethod
+    def of(cls, frame: pd.DataFrame, personas: np.ndarray) -> Baseline:
+        edges = {name: tuple(float(e) for e in np.unique(np.quantile(frame[name], DECILES)))
+                 for name in DRIFT_FEATURES}
+        shares = {name: tuple(_bin_shares(frame[name].to_numpy(), edges[name]))
+                  for name in DRIFT_FEATURES}
+        return cls(edges, shares, _mix(personas))
+
+
+@dataclass(frozen=True)
+class DriftRow:
+    name: str
+    psi: float
+    verdict: str  # "stable", "watch" or "refit"
+
+
+@dataclass(frozen=True)
+class Drift:
+    rows: tuple[DriftRow, ...]
+    worst: DriftRow
+
+    @property
+    def trips(self) -> bool:
+        return self.worst.verdict == "refit"
+
+
+def measure(baseline: Baseline, frame: pd.DataFrame, personas: np.ndarray,
+            settings: ModelConfig) -> Drift:
+    rows = [DriftRow(name, psi, verdict(psi, settings)) for name, psi in (
+        *((name, psi(np.asarray(baseline.shares[name]),
+                      _bin_shares(frame[name].to_numpy(), baseline.edges[name])))
+          for name in DRIFT_FEATURES),
+        (PERSONA_MIX, _mix_psi(baseline.persona_mix, _mix(personas))),
+    )]
+    return Drift(tuple(rows), max(rows, key=lambda row: row.psi))
+
+
+def psi(expected: np.ndarray, actual: np.ndarray) -> float:
+    expected, actual = np.maximum(expected, FLOOR), np.maximum(actual, FLOOR)
+    return float(np.sum((actual - expected) * np.log(actual / expected)))
+
+
+def verdict(value: float, settings: ModelConfig) -> str:
+    if value > settings.psi_refit:
+        return "refit"
+    return "watch" if value >= settings.psi_watch else "stable"
+
+
+def _bin_shares(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
+    bins = np.searchsorted(np.asarray(edges), values, side="right")
+    return np.bincount(bins, minlength=len(edges) + 1) / max(len(values), 1)
+
+
+def _mix(personas: np.ndarray) -> dict[str, float]:
+    names, counts = np.unique(np.asarray(personas, dtype=str), return_counts=True)
+    return {str(n): float(c) / counts.sum() for n, c in zip(names, counts, strict=True)}
+
+
+def _mix_psi(then: dict[str, float], now: dict[str, float]) -> float:
+    names = sorted(set(then) | set(now))
+    return psi(np.array([then.get(n, 0.0) for n in names]), np.array([now.get(n, 0.0) for n in names]))

@@ -1,0 +1,187 @@
+"""The model life cycle: saved with each run, scored the next week, refitted on drift, age or
+request, aligned with the model it replaces, held when a refit falls short; `reporter assign`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reporter import sample
+from reporter.align import align
+from reporter.cli import main
+from reporter.config import ModelConfig
+from reporter.drift import Baseline, measure, psi
+from reporter.model import MODEL_FILE, SUMMARY_FILE, load_from
+from tests.conftest import REPO_ROOT, run_folders, write_config
+
+
+def _run(project: Path, *extra: str) -> dict:
+    """One in-process `reporter run`; returns the new run's run.json."""
+    before = set(run_folders(project / "output"))
+    code = main(["run", "--config", str(project / "config" / "reporter.yaml"), *extra])
+    assert code == 0
+    (folder,) = set(run_folders(project / "output")) - before
+    return json.loads((folder / "run.json").read_text()) | {"folder": folder}
+
+
+def _personas(record: dict) -> pd.Series:
+    return pd.read_csv(record["folder"] / "customers.csv", index_col="ID")["persona"]
+
+
+@pytest.fixture(scope="module")
+def week_one(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("weeks")
+    return sample.write(sample.generate(1500, seed=21), folder / "week1.csv")
+
+
+def test_next_week_is_scored_with_the_saved_model_and_personas_hold(project, week_one, tmp_path):
+    week_two = sample.write(sample.age(pd.read_csv(week_one), days=7, seed=3), tmp_path / "week2.csv")
+    first = _run(project, "--data", str(week_one))
+    second = _run(project, "--data", str(week_two))
+    assert first["model"]["action"] == "fitted"
+    assert second["model"]["action"] == "scored"
+    assert second["model"]["fitted_in_run"] == first["run_id"]
+    assert second["model"]["drift"]["recency"]["psi"] > 0  # the week did change the data
+    before, after = _personas(first), _personas(second)
+    continuing = before.index.intersection(after.index)
+    moved = float((before[continuing] != after[continuing]).mean())
+    assert len(continuing) > 1400 and moved < 0.05, moved
+    assert "Scored with the model fitted on" in (second["folder"] / "brief.html").read_text()
+
+
+def test_shifted_income_and_spend_trip_the_drift_gate(project, week_one, tmp_path):
+    table = pd.read_csv(week_one)
+    spend = [c for c in table.columns if c.startswith("Mnt")]
+    shifted = table.assign(Income=(table["Income"] * 1.6).round(), **{c: table[c] * 2 for c in spend})
+    drifted = sample.write(shifted, tmp_path / "drifted.csv")
+    _run(project, "--data", str(week_one))
+    second = _run(project, "--data", str(drifted))
+    model = second["model"]
+    assert model["action"] == "refitted" and "drift in" in model["reason"]
+    assert model["drift"]["total_spending"]["verdict"] == "refit"
+    html = (second["folder"] / "brief.html").read_text()
+    assert "Refitted on this week&#39;s data: drift in" in html and "Drift since the model" in html
+
+
+def test_refit_with_another_seed_is_aligned_to_the_same_personas(project, week_one):
+    first = _run(project, "--data", str(week_one))
+    write_config(project / "config" / "reporter.yaml", source={"path": str(week_one)},
+                 stability={"resamples": 3}, segmentation={"seed": 7})
+    second = _run(project, "--refit")
+    assert second["model"]["action"] == "refitted"
+    assert second["model"]["reason"] == "asked for with --refit"
+    assert second["model"]["alignment"]["kept"]
+    before, after = _personas(first), _personas(second)
+    assert float((before == after[before.index]).mean()) >= 0.95
+    segments_before = pd.read_csv(first["folder"] / "segments.csv", index_col="ID")["cluster"]
+    segments_after = pd.read_csv(second["folder"] / "segments.csv", index_col="ID")["cluster"]
+    assert float((segments_before == segments_after[segments_before.index]).mean()) >= 0.95
+
+
+def test_a_refit_below_the_quality_bar_keeps_the_previous_model(project, week_one):
+    first = _run(project, "--data", str(week_one))
+    write_config(project / "config" / "reporter.yaml", source={"path": str(week_one)},
+                 stability={"resamples": 3}, model={"min_silhouette": 0.95})
+    second = _run(project, "--refit")
+    assert second["model"]["action"] == "held"
+    assert "silhouette" in second["model"]["reason"]
+    assert second["model"]["fitted_in_run"] == first["run_id"]
+    html = (second["folder"] / "brief.html").read_text()
+    assert re.search(r'class="banner" role="alert"><strong>Model held: the new model', html)
+    assert (_personas(first) == _personas(second)).all()
+
+
+def test_an_old_model_is_refitted(project, week_one):
+    first = _run(project, "--data", str(week_one))
+    later = pd.Timestamp(first["as_of"]) + pd.Timedelta(days=29)
+    second = _run(project, "--data", str(week_one), "--as-of", f"{later:%Y-%m-%d}")
+    assert second["model"]["action"] == "refitted"
+    assert second["model"]["reason"] == "the model is 29 days old (refit every 4 weeks)"
+
+
+def test_a_model_from_another_scikit_learn_is_refitted_not_loaded(project, week_one):
+    first = _run(project, "--data", str(week_one))
+    summary_path = first["folder"] / SUMMARY_FILE
+    summary = json.loads(summary_path.read_text())
+    summary["versions"]["scikit-learn"] = "0.24.2"
+    summary_path.write_text(json.dumps(summary))
+    (first["folder"] / MODEL_FILE).write_bytes(b"not a pickle: it must never be opened")
+    second = _run(project, "--data", str(week_one))
+    assert second["model"]["action"] == "fitted"
+    assert "made with scikit-learn 0.24.2" in second["model"]["reason"]
+
+
+def test_model_files_are_documented_and_read_back(project, week_one):
+    record = _run(project, "--data", str(week_one))
+    folder = record["folder"]
+    summary = json.loads((folder / SUMMARY_FILE).read_text())
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert MODEL_FILE in readme and SUMMARY_FILE in readme
+    for key in summary:
+        assert f"`{key}`" in readme, f"model.json key {key} is not documented in the README"
+    loaded = load_from(folder)
+    assert loaded.model is not None and loaded.model.fitted_in_run == record["run_id"]
+    assert summary["k"] == record["k"] == loaded.model.k
+    assert summary["segment_personas"] == {str(c): p for c, p in loaded.model.cluster_persona.items()}
+    assert {MODEL_FILE, SUMMARY_FILE} <= set(record["exports"])
+
+
+def test_assign_scores_a_held_out_tenth_of_the_real_table_like_the_full_run(project, real_table, tmp_path):
+    write_config(project / "config" / "reporter.yaml", source={"path": str(real_table)},
+                 stability={"resamples": 3})
+    record = _run(project)
+    text = pd.read_csv(real_table, dtype=str, keep_default_na=False)  # every value as written
+    held_out = text.sample(frac=0.1, random_state=4)
+    batch = tmp_path / "batch.csv"
+    held_out.to_csv(batch, index=False)
+    out = tmp_path / "assigned.csv"
+    code = main(["assign", "--config", str(project / "config" / "reporter.yaml"), "--data", str(batch),
+                 "--out", str(out)])
+    assert code == 0
+    assigned = pd.read_csv(out, index_col="ID")
+    full = pd.read_csv(record["folder"] / "customers.csv", index_col="ID").loc[assigned.index]
+    assert len(assigned) == len(held_out) == 224
+    columns = ["persona", "cluster", *[c for c in full.columns if c.startswith("flag_")]]
+    assert (assigned[columns] == full[columns]).all().all()
+
+
+def test_assign_without_a_model_is_a_clear_error(project, week_one, capsys):
+    code = main(["assign", "--config", str(project / "config" / "reporter.yaml"),
+                 "--data", str(week_one)])
+    assert code == 2
+    message = capsys.readouterr().err.strip()
+    assert "no run in" in message and "has saved a model" in message and "reporter run" in message
+
+
+def test_alignment_recovers_renumbered_clusters_and_reports_new_and_dissolved():
+    rng = np.random.default_rng(0)
+    old = rng.integers(0, 4, 1000)
+    permutation = np.array([2, 0, 3, 1])
+    same = align(permutation[old], old, 4, 4, spend=rng.random(1000))
+    assert np.array_equal(same.segment_of_cluster[permutation[old]], old)
+    assert same.new == () and same.dissolved == ()
+    split = np.where((old == 3) & (rng.random(1000) < 0.3), 4, old)  # a third of segment 3 splits off
+    grown = align(split, old, 5, 4, spend=rng.random(1000))
+    assert np.array_equal(grown.segment_of_cluster[:4], [0, 1, 2, 3]) and grown.new == (4,)
+    merged = np.where(old == 2, 1, old)  # segments 1 and 2 merge
+    shrunk = align(np.where(merged == 3, 2, merged), old, 3, 4, spend=rng.random(1000))
+    assert shrunk.dissolved in ((1,), (2,))
+
+
+def test_psi_is_zero_for_the_same_data_and_large_for_a_shift():
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({name: rng.gamma(2, 100, 5000) for name in
+                          ("income", "total_spending", "recency", "total_purchases", "web_visits")})
+    personas = rng.choice(["A", "B"], 5000)
+    baseline = Baseline.of(frame, personas)
+    same = measure(baseline, frame, personas, ModelConfig())
+    assert same.worst.psi == pytest.approx(0, abs=1e-9) and not same.trips
+    shifted = measure(baseline, frame.assign(income=frame["income"] * 2), personas, ModelConfig())
+    assert shifted.trips and shifted.worst.name == "income"
+    assert psi(np.array([0.5, 0.5]), np.array([0.6, 0.4])) == pytest.approx(
+        0.1 * np.log(1.2) - 0.1 * np.log(0.8))
