@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SAMPLE := data/customers-sample.csv
 
-.PHONY: demo test lint screenshot clean-venv check-python
+.PHONY: demo test bench bench-huge lint screenshot clean-venv check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -23,6 +23,15 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m pytest -n auto
+
+# Whole runs at 2,240 / 50,000 / 100,000 / 1,000,000 rows, the naive reference and the
+# fast-versus-exact check; writes BENCHMARKS.md and benchmarks/results/suite.json (~20 min).
+bench: $(VENV)/.installed
+	$(PY) -m benchmarks
+
+# The same with 10,000,000 rows added (needs ~15 GB free on /tmp and much longer).
+bench-huge: $(VENV)/.installed
+	$(PY) -m benchmarks --huge
 
 screenshot: $(VENV)/.installed
 	$(PY) docs/make_screenshot.py

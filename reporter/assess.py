@@ -14,6 +14,7 @@ from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies
 
 from reporter.config import ComparisonConfig, ReporterConfig, SegmentationConfig, StabilityConfig
 from reporter.kselect import silhouette
+from reporter.progress import advance
 from reporter.segment import Segmentation, engine
 
 ALGORITHMS = ("kmeans", "agglomerative", "gmm")
@@ -68,6 +69,7 @@ def stability(result: Segmentation, seg: SegmentationConfig, settings: Stability
             refit.set_params(n_init=RESAMPLE_N_INIT)
         predicted = refit.fit(points[keep]).predict(points[keep])
         scores.append(adjusted_rand_score(labels[keep], predicted))
+        advance(repeat + 1, settings.resamples)
     mean, worst = float(np.mean(scores)), float(np.min(scores))
     return Stability(settings.resamples, size, mean, worst, stability_words(mean, settings))
 

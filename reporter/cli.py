@@ -182,9 +182,11 @@ def _config_path(args: argparse.Namespace) -> Path:
 def _run(args: argparse.Namespace) -> int:
     from reporter.config import load_config
     from reporter.pipeline import run
+    from reporter.progress import Progress, showing
 
     config = load_config(_config_path(args))
-    result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run, refit=args.refit)
+    with showing(Progress.for_stdout()):
+        result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run, refit=args.refit)
     personas = ", ".join(f"{p.name} {p.share:.0%}" for p in result.brief.personas)
     print(f"Brief {result.run_id}: {result.brief.customers:,} customers, k={result.brief.model.k}, "
           f"personas: {personas}")

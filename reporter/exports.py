@@ -15,6 +15,7 @@ import pandas as pd
 
 from reporter.features import FeatureTable
 from reporter.personas import PersonaAssignment
+from reporter.progress import advance
 
 EXPORT_METRICS = ("income", "total_spending", "total_purchases", "recency", "age", "tenure_days",
                   "deal_share", "web_visits")
@@ -58,4 +59,10 @@ def write_exports(customers: pd.DataFrame, path_for, chunk_rows: int, parquet: b
 
 
 def _write_csv(frame: pd.DataFrame, path: Path, chunk_rows: int) -> None:
-    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8", chunksize=chunk_rows)
+    """In chunks of `chunk_rows`: only one chunk is ever held as text."""
+    chunks = range(0, max(len(frame), 1), chunk_rows)
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        for done, start in enumerate(chunks, start=1):
+            frame.iloc[start:start + chunk_rows].to_csv(handle, index=False, header=start == 0,
+                                                        lineterminator="\n")
+            advance(done, len(chunks))

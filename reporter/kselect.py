@@ -16,6 +16,7 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 from reporter.config import SegmentationConfig
+from reporter.progress import advance
 
 N_INIT = 10
 
@@ -109,9 +110,10 @@ def choose_k(points: np.ndarray, settings: SegmentationConfig) -> KChoice:
     else:
         ks = tuple(k for k in range(settings.k_min, settings.k_max + 1) if k < distinct)
     diagnostics = []
-    for k in ks:
+    for done, k in enumerate(ks, start=1):
         model = kmeans(k, settings.seed).fit(searched)
         diagnostics.append(diagnose(searched, model.labels_, model.inertia_, settings))
+        advance(done, len(ks))
     chosen, elbow, best, reason = _apply_rule(tuple(diagnostics), settings)
     return KChoice(tuple(diagnostics), elbow, best, chosen, reason, len(searched), len(points))
 

@@ -6,9 +6,6 @@ load → clean → features → segment → profile → personas → brief → r
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -31,6 +28,7 @@ from reporter.model import ModelDecision, SavedModel, fit_or_score, load_latest
 from reporter.model import save as save_model
 from reporter.personas import PersonaAssignment, Rulebook, compile_rulebook
 from reporter.profile import Profiles, profile
+from reporter.progress import stage as progress_stage
 from reporter.render import check_pdf_engine, render_html, render_pdf
 from reporter.runrecord import change_record, run_record
 from reporter.segment import Segmentation
@@ -38,15 +36,12 @@ from reporter.segment import Segmentation
 
 @dataclass
 class StageTimer:
+    """Seconds per stage (a stage entered twice adds up), shown as progress when a run shows it."""
+
     seconds: dict[str, float] = field(default_factory=dict)
 
-    @contextmanager
-    def __call__(self, stage: str) -> Iterator[None]:
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.seconds[stage] = round(time.perf_counter() - start, 4)
+    def __call__(self, name: str):
+        return progress_stage(name, self.seconds)
 
 
 @dataclass(frozen=True)
@@ -131,16 +126,19 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     with timer("pdf"):
         pdf = render_pdf(html)
     try:
-        final = _archive(config, found, brief, html, pdf, customers_export, change, run_id, now,
-                         timer)
+        with timer("archive"):
+            final = _archive(config, found, brief, html, pdf, customers_export, change, run_id, now,
+                             timer)
     except OSError as exc:
         raise ArchiveError(
             f"{config.output_dir}: the run could not be written ({exc.strerror or exc}); free disk "
             "space or fix permissions and run again; earlier runs are untouched") from None
-    deliveries = deliver(final, config, dry_run=dry_run, rebuild=False)
-    if settings.history.retention_runs:
-        prune(config.output_dir, settings.history.retention_runs)
-    rebuild_index(config.output_dir)
+    with timer("deliver"):
+        deliveries = deliver(final, config, dry_run=dry_run, rebuild=False)
+    with timer("index"):
+        if settings.history.retention_runs:
+            prune(config.output_dir, settings.history.retention_runs)
+        rebuild_index(config.output_dir)
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief,
                      timer.seconds, tuple(deliveries))
 
@@ -154,8 +152,9 @@ def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: byte
         folder.write_text("brief.html", html)
         folder.write_bytes("brief.pdf", pdf)
         folder.write_csv("segments.csv", customers_export[_segment_columns(customers_export)])
-        exports = write_exports(customers_export, folder.file, settings.exports.chunk_rows,
-                                settings.exports.parquet)
+        with timer("exports"):
+            exports = write_exports(customers_export, folder.file, settings.exports.chunk_rows,
+                                    settings.exports.parquet)
         if change is not None:
             exports += _write_change_lists(folder, change)
         exports += save_model(found.saved_model, folder.file)

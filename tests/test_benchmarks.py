@@ -1,0 +1,31 @@
+"""The benchmark harness on a tiny table, so `make bench` cannot rot. Times are not asserted:
+they are measured in benchmarks/ and published in BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.suite import STAGE_GROUPS, main
+
+
+def test_the_harness_runs_end_to_end_on_a_tiny_table(tmp_path):
+    report = main(["--sizes", "400", "--repeats", "1", "--naive-max", "400", "--quality-rows", "400",
+                   "--no-real", "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results"),
+                   "--markdown", str(tmp_path / "BENCHMARKS.md")])
+    saved = json.loads((tmp_path / "results" / "suite.json").read_text())
+    assert saved == json.loads(json.dumps(report))
+    (entry,) = saved["runs"]
+    assert entry["rows"] == 400
+    assert entry["fit"]["model_action"] == "fitted" and entry["scored"]["model_action"] == "scored"
+    for run in (entry["fit"], entry["scored"]):
+        assert run["customers"] == 400 and run["peak_rss_mib"] > 50 and run["pdf_bytes"] > 10_000
+        assert run["wall_seconds"] > sum(run["stages"].values()) - run["stages"]["startup"]
+    assert {"segment", "pdf", "archive", "startup"} <= set(entry["fit"]["stages"])
+    assert "assess" not in entry["scored"]["stages"]  # scoring skips the k search and refits
+    (naive,) = saved["naive"]
+    assert naive["rows"] == 400 and naive["naive_seconds"] > 0 and naive["ratio"] > 0
+    (quality,) = saved["quality"]
+    assert quality["fast_k"] == quality["exact_k"] and quality["difference"] == 0  # exact below 5,000
+    text = (tmp_path / "BENCHMARKS.md").read_text()
+    assert "| 400 |" in text and "Against the naive reference" in text
+    assert all(group in text for group in STAGE_GROUPS)
