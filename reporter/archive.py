@@ -16,8 +16,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import pandas as pd
-
 from reporter.errors import DataError
 
 PARTIAL_PREFIX = ".partial-"
@@ -70,11 +68,6 @@ class RunFolder:
         """A path inside the unpublished folder, for writers that stream to disk."""
         path = self.partial / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        return path
-
-    def write_csv(self, name: str, frame: pd.DataFrame) -> Path:
-        path = self.partial / name
-        frame.to_csv(path, index=False, lineterminator="\n")
         return path
 
     def publish(self) -> Path:

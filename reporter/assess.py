@@ -87,8 +87,12 @@ def compare_engines(result: Segmentation, seg: SegmentationConfig,
     """All three algorithms with the chosen k, scored on the same PCA space."""
     if not comparison.enabled:
         return ()
-    points = result.fit_points
-    labelled = {result.algorithm: result.fit_labels}
+    points, labels = result.fit_points, result.fit_labels
+    if len(points) > comparison.sample_rows:
+        keep = np.sort(np.random.default_rng(seg.seed).choice(len(points), comparison.sample_rows,
+                                                              replace=False))
+        points, labels = points[keep], labels[keep]
+    labelled = {result.algorithm: labels}
     for algorithm in ALGORITHMS:
         if algorithm not in labelled:
             model = engine(algorithm, result.k, seg.seed, comparison).fit(points)

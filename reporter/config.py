@@ -115,6 +115,9 @@ class ComparisonConfig(Strict):
     max_rows: int = Field(
         default=5_000, ge=200, description="Agglomerative clustering is fitted on at most this many."
     )
+    sample_rows: int = Field(
+        default=20_000, ge=500, description="The three methods are compared on at most this many."
+    )
 
 
 DURATION = re.compile(r"^\s*(\d+)\s*(d|days?|w|weeks?)\s*$")

@@ -49,6 +49,7 @@ class KChoice:
     reason: str
     rows_searched: int  # customers the search ran on (a sample above selection_sample_size)
     rows_total: int
+    centres: np.ndarray | None = None  # the chosen k's centres on the searched customers
 
     @property
     def ks(self) -> tuple[int, ...]:
@@ -109,13 +110,15 @@ def choose_k(points: np.ndarray, settings: SegmentationConfig) -> KChoice:
         ks: tuple[int, ...] = (settings.k,)
     else:
         ks = tuple(k for k in range(settings.k_min, settings.k_max + 1) if k < distinct)
-    diagnostics = []
+    diagnostics, centres = [], {}
     for done, k in enumerate(ks, start=1):
         model = kmeans(k, settings.seed).fit(searched)
         diagnostics.append(diagnose(searched, model.labels_, model.inertia_, settings))
+        centres[k] = model.cluster_centers_
         advance(done, len(ks))
     chosen, elbow, best, reason = _apply_rule(tuple(diagnostics), settings)
-    return KChoice(tuple(diagnostics), elbow, best, chosen, reason, len(searched), len(points))
+    return KChoice(tuple(diagnostics), elbow, best, chosen, reason, len(searched), len(points),
+                   centres[chosen])
 
 
 def _apply_rule(diagnostics: tuple[KDiagnostics, ...],

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from reporter.errors import DataError
 from reporter.schema import COLUMNS, COUNT_COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
@@ -114,9 +116,16 @@ def _read_table(path: Path, repairs: list[tuple[int, str]]) -> tuple[pd.DataFram
 
 
 def _read_csv(path: Path, separator: str, encoding: str, compression: str | None) -> pd.DataFrame:
+    """Every value as text. pyarrow's multi-threaded reader first (a million rows in well under
+    a second); a file it refuses goes through pandas' own parser, whose messages are clearer."""
+    options = {"sep": separator, "encoding": encoding, "dtype": str, "keep_default_na": False,
+               "compression": compression}
     try:
-        return pd.read_csv(path, sep=separator, encoding=encoding, dtype=str, keep_default_na=False,
-                           skipinitialspace=True, compression=compression)
+        return pd.read_csv(path, engine="pyarrow", **options)
+    except Exception:  # pyarrow raises many types; pandas' parser below names the problem
+        pass
+    try:
+        return pd.read_csv(path, skipinitialspace=True, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         detail = " ".join(str(exc).split()) or "no columns"
         raise DataError(f"{path}: not a readable CSV table ({detail})") from None
@@ -271,7 +280,9 @@ def _numbers(
     values: pd.Series, column: str, problems: list[str], allow_missing: bool
 ) -> pd.Series:
     text = values.str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
+    numbers = _cast_numbers(text)
+    if numbers is None:  # some value is not a plain number: find and name it
+        numbers = pd.to_numeric(text, errors="coerce")
     blank = text.eq("")
     bad = numbers.isna() & ~blank
     if bad.any():
@@ -294,6 +305,18 @@ def _numbers(
             f"{_line(first)} ({text[first]}); amounts and counts cannot be negative"
         )
     return numbers.astype("float64")
+
+
+def _cast_numbers(text: pd.Series) -> pd.Series | None:
+    """Arrow's cast when every value is a plain number or empty (the usual case, ~10x faster
+    than to_numeric); None when some value is not, so the slow path can say which."""
+    try:
+        array = pa.chunked_array(pa.array(text, type=pa.string()))
+        array = pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+        return pd.Series(pc.cast(array, pa.float64()).to_numpy(zero_copy_only=False),
+                         index=text.index)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
 
 
 def _whole_numbers(values: pd.Series, column: str, problems: list[str]) -> pd.Series:
@@ -320,8 +343,10 @@ def _dates(
             f"column {DATE_COLUMN}: {len(values) - len(present)} empty date(s), first at line "
             f"{_line(first)}; every customer needs a join date"
         )
+    codes, distinct = pd.factorize(values)  # a few thousand join dates among millions of rows
+    distinct = pd.Series(distinct)
     if date_format:
-        parsed = pd.to_datetime(values, format=date_format, errors="coerce")
+        parsed = _dates_by_code(distinct, codes, date_format, values.index)
         bad = parsed.isna() & values.ne("")
         if bad.any():
             first = bad.idxmax()
@@ -330,9 +355,9 @@ def _dates(
                 f"'{date_format}', first at line {_line(first)} ({values[first]!r})"
             )
         return parsed, date_format
-    fitting = [f for f in DATE_FORMATS if _parses_all(present, f)]
+    fitting = [f for f in DATE_FORMATS if _parses_all(distinct[distinct.ne("")], f)]
     if len(fitting) == 1:
-        return pd.to_datetime(values, format=fitting[0], errors="coerce"), fitting[0]
+        return _dates_by_code(distinct, codes, fitting[0], values.index), fitting[0]
     if len(fitting) > 1:
         names = " or ".join(DATE_FORMATS[f] for f in fitting)
         problems.append(
@@ -342,6 +367,11 @@ def _dates(
     else:
         problems.append(_unparseable(values))
     return pd.Series(pd.NaT, index=values.index), ""
+
+
+def _dates_by_code(distinct: pd.Series, codes, fmt: str, index: pd.Index) -> pd.Series:
+    parsed = pd.to_datetime(distinct, format=fmt, errors="coerce")
+    return pd.Series(parsed.to_numpy()[codes], index=index)
 
 
 def _parses_all(values: pd.Series, fmt: str) -> bool:

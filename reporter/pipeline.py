@@ -19,7 +19,7 @@ from reporter.clean import Customers
 from reporter.config import Config
 from reporter.deliver import Outcome, archive_emails, deliver_run, outcomes_record
 from reporter.errors import ArchiveError, DataError
-from reporter.exports import customer_table, write_exports
+from reporter.exports import customer_table, write_csv, write_exports
 from reporter.features import FeatureTable
 from reporter.history import WeekOverWeek, compare, find_previous, source_key
 from reporter.index import rebuild_index
@@ -151,7 +151,8 @@ def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: byte
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
         folder.write_text("brief.html", html)
         folder.write_bytes("brief.pdf", pdf)
-        folder.write_csv("segments.csv", customers_export[_segment_columns(customers_export)])
+        write_csv(customers_export[_segment_columns(customers_export)], folder.file("segments.csv"),
+                  settings.exports.chunk_rows)
         with timer("exports"):
             exports = write_exports(customers_export, folder.file, settings.exports.chunk_rows,
                                     settings.exports.parquet)
