@@ -157,6 +157,7 @@ class Brief:
     spend_mix_svg: str
     channel_mix_svg: str
     income_spend_svg: str
+    warnings: tuple[str, ...] = ()  # pre-send checks set to warn that failed: shown as a banner
 
 
 @dataclass(frozen=True)

@@ -76,13 +76,36 @@ def _parser() -> argparse.ArgumentParser:
     assign.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
     assign.set_defaults(command=_assign)
 
-    send = commands.add_parser("send", help="(re-)send an archived brief to its teams",
-                               description="Send an archived run's brief by email again.")
+    send = commands.add_parser(
+        "send", help="send an archived brief to the recipients who have not had it",
+        description="Send an archived run's brief to its teams. The delivery ledger sends each "
+                    "recipient one copy per run; --force sends again (and is recorded).")
     _add_config(send)
-    send.add_argument("--run", required=True, metavar="RUN_ID", help="run id, e.g. 070000-ab12")
+    send.add_argument("--run", default="latest", metavar="RUN_ID",
+                      help="run id, e.g. 070000-ab12, or latest (default)")
     send.add_argument("--team", help="only this team (default: every team)")
     send.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending")
+    send.add_argument("--force", action="store_true", help="send again to recipients who had it")
+    send.add_argument("--test", action="store_true",
+                      help="send one copy marked as a test to --to; the ledger is not touched")
+    send.add_argument("--to", metavar="ADDRESS", help="the address for --test")
+    send.add_argument("--scheduled", action="store_true", help=argparse.SUPPRESS)  # team jobs
     send.set_defaults(command=_send)
+
+    release = commands.add_parser("release", help="send a brief held by a pre-send check",
+                                  description="Send a held brief to every team, once.")
+    _add_config(release)
+    release.add_argument("run_id", metavar="RUN_ID")
+    release.set_defaults(command=_release)
+
+    preview = commands.add_parser(
+        "preview", help="write each team's email as it would be sent (HTML and .eml)",
+        description="Write <team>.html and <team>.eml of an archived run into a folder, to look "
+                    "at before the first scheduled send. Sends nothing.")
+    _add_config(preview)
+    preview.add_argument("--run", default="latest", metavar="RUN_ID")
+    preview.add_argument("--out", type=Path, help="folder (default: <output>/preview)")
+    preview.set_defaults(command=_email_preview)
 
     schedule = commands.add_parser(
         "schedule", help="run briefs on the cron schedule from reporter.yaml (foreground)",
@@ -130,7 +153,7 @@ def _parser() -> argparse.ArgumentParser:
                     "its threshold beside the segment's value. Writes nothing.")
     _add_config(preview)
     preview.add_argument("--data", type=Path, help="use this customer file instead of source.path")
-    preview.set_defaults(command=_preview)
+    preview.set_defaults(command=_email_preview)
 
     config_commands = _group(commands, "config", "configuration helpers")
     schema = config_commands.add_parser(
@@ -185,12 +208,24 @@ def _run(args: argparse.Namespace) -> int:
     from reporter.progress import Progress, showing
 
     config = load_config(_config_path(args))
-    with showing(Progress.for_stdout()):
-        result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run, refit=args.refit)
+    try:
+        with showing(Progress.for_stdout()):
+            result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run,
+                         refit=args.refit)
+    except ReporterError as error:
+        _tell_owners_failed(config, error.one_line())
+        raise
+    except Exception as error:
+        _tell_owners_failed(config, f"{type(error).__name__}: {error} (a bug; the traceback is in "
+                                    "the scheduler's log)")
+        raise
     personas = ", ".join(f"{p.name} {p.share:.0%}" for p in result.brief.personas)
     print(f"Brief {result.run_id}: {result.brief.customers:,} customers, k={result.brief.model.k}, "
           f"personas: {personas}")
     print(f"Model: {result.brief.model.decision}")
+    if result.checks.held:
+        print("Held, not sent to any team: " + "; ".join(r.problem for r in result.checks.holding)
+              + f". Send it with `reporter release {result.run_id}`.")
     print(f"HTML: {result.html}")
     print(f"PDF:  {result.pdf}")
     return _report_deliveries(result.deliveries)
@@ -211,6 +246,17 @@ def _assign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tell_owners_failed(config, problem: str) -> None:
+    """Best effort: the owners hear of a failed run; a mail problem must not hide the failure."""
+    from reporter.deliver import notify_owners
+
+    try:
+        notify_owners(config.settings, None, "", "a run failed; no brief this time",
+                      f"reporter run failed:\n\n{problem}\n\nConfig: {config.path}\n")
+    except Exception:
+        log.warning("reporter: the owners could not be told of the failure", exc_info=True)
+
+
 def _report_deliveries(outcomes) -> int:
     for outcome in outcomes:
         detail = outcome.eml or outcome.error
@@ -226,17 +272,55 @@ def _report_deliveries(outcomes) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from reporter.archive import find_run
     from reporter.config import load_config
-    from reporter.pipeline import deliver
+    from reporter.deliver import send_test
+    from reporter.dispatch import deliver, scheduled_send
 
     config = load_config(_config_path(args))
     names = [team.name for team in config.settings.teams]
     if args.team is not None and args.team not in names:
         raise ConfigError(f"{config.path}: no team named {args.team!r} under teams: "
                           f"({', '.join(names) or 'none configured'})")
-    folder = find_run(config.output_dir, args.run)
-    return _report_deliveries(deliver(folder, config, team=args.team, dry_run=args.dry_run))
+    if args.scheduled:
+        return _report_deliveries(scheduled_send(config, args.team))
+    folder = _run_folder(config, args.run)
+    if args.test:
+        if not args.to:
+            raise ConfigError("--test needs --to ADDRESS: the one address the test copy goes to")
+        team = next(t for t in config.settings.teams if args.team in (None, t.name))
+        return _report_deliveries([send_test(folder, config.settings, team, args.to)])
+    return _report_deliveries(deliver(folder, config, team=args.team, dry_run=args.dry_run,
+                                      force=args.force))
+
+
+def _run_folder(config, run: str) -> Path:
+    from reporter.archive import find_run, published_runs
+
+    if run != "latest":
+        return find_run(config.output_dir, run)
+    runs = published_runs(config.output_dir)
+    if not runs:
+        raise ConfigError(f"{config.output_dir}: no brief in the archive yet; make one with "
+                          "`reporter run` (or `reporter run --dry-run` to send nothing)")
+    return runs[-1]
+
+
+def _release(args: argparse.Namespace) -> int:
+    from reporter.config import load_config
+    from reporter.dispatch import release
+
+    return _report_deliveries(release(load_config(_config_path(args)), args.run_id))
+
+
+def _email_preview(args: argparse.Namespace) -> int:
+    from reporter.config import load_config
+    from reporter.dispatch import preview
+
+    config = load_config(_config_path(args))
+    folder = _run_folder(config, args.run)
+    for path in preview(folder, config, args.out or config.output_dir / "preview"):
+        print(path)
+    return 0
 
 
 def _schedule(args: argparse.Namespace) -> int:
@@ -336,6 +420,7 @@ def _archive_show(args: argparse.Namespace) -> int:
     from reporter.archive import find_run
     from reporter.config import load_config
     from reporter.history import read_run
+    from reporter.ledger import LEDGER_FILE, Ledger
 
     config = load_config(_config_path(args))
     run = read_run(find_run(config.output_dir, args.run_id))
@@ -351,7 +436,18 @@ def _archive_show(args: argparse.Namespace) -> int:
     if change:
         print(f"Since run {change['previous_run_id']}: {change['slipped']} slipped, "
               f"{change['new_customers']} new, {change['gone_customers']} gone")
+    model = document.get("model")
+    if model:
+        print(f"Model: {model['sentence']}")
+    print(f"Status: {document.get('status', 'ready')}"
+          + "".join(f"\n  held: {reason}" for reason in document.get("held_because", [])))
     print(f"Delivery: {run.delivery}")
+    rows = Ledger(config.output_dir).rows(run.run_id) if (config.output_dir / LEDGER_FILE).is_file() else []
+    if rows:
+        print("Delivery ledger:")
+        for row in rows:
+            detail = f" ({row.detail})" if row.detail else ""
+            print(f"  {row.at}  {row.kind:<6} {row.status:<7} {row.team}: {row.recipient}{detail}")
     print("Files: " + ", ".join(run.files))
     return 0
 

@@ -185,6 +185,46 @@ EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
 CRON_FIELDS = ("second", "minute", "hour", "day", "month", "day_of_week")
 
 
+def _check_timezone(name: str) -> None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown timezone '{name}'; use an IANA name such as Europe/London") from None
+
+
+class Check(Strict):
+    """hold: a failure keeps the brief from every team and tells the owners; warn: the brief
+    goes out with a banner naming the problem; off: not checked."""
+
+    mode: Literal["hold", "warn", "off"] = "hold"
+
+
+class FreshDataCheck(Check):
+    max_age_days: float = Field(default=8, gt=0, description="A data file older than this is stale "
+                                                               "unless it is newer than the last run's.")
+
+
+class ShareMoveCheck(Check):
+    mode: Literal["hold", "warn", "off"] = "warn"
+    max_points: float = Field(default=15, gt=0, description="Largest move of a persona's share, in "
+                                                            "percentage points, since the last run.")
+
+
+class PdfCheck(Check):
+    max_mb: float = Field(default=3, gt=0)
+
+
+class ChecksConfig(Strict):
+    """Pre-send checks: what must hold before a brief reaches any team."""
+
+    data_fresh: FreshDataCheck = FreshDataCheck()
+    no_new_empty_persona: Check = Check()
+    share_move: ShareMoveCheck = ShareMoveCheck()
+    charts_have_data: Check = Check()
+    pdf_complete: PdfCheck = PdfCheck()
+    model_not_held: Check = Check(mode="warn")
+
+
 class ScheduleConfig(Strict):
     cron: str = Field(
         default="0 7 * * mon",
@@ -200,11 +240,7 @@ class ScheduleConfig(Strict):
 
     @model_validator(mode="after")
     def _valid(self) -> ScheduleConfig:
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone '{self.timezone}'; use an IANA name such as "
-                             "Europe/London") from None
+        _check_timezone(self.timezone)
         fields = self.cron.split()
         if len(fields) not in (5, 6):
             raise ValueError("cron needs 5 fields (minute hour day month weekday), e.g. '0 7 * * mon'")
@@ -239,6 +275,18 @@ class TeamConfig(Strict):
     personas: list[str] = Field(default_factory=list, description="Shown first in this team's email.")
     subject: str = "SmartCart weekly brief, {{ date }}: {{ summary }}"
     formats: list[Literal["pdf", "html"]] = Field(default_factory=lambda: ["pdf", "html"])
+    send_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+                                description="HH:MM: this team's copy leaves at this local time "
+                                            "(under `reporter schedule`); empty: as soon as built.")
+    timezone: str | None = Field(default=None, description="IANA name for send_at; default "
+                                                           "schedule.timezone.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        if name is not None:
+            _check_timezone(name)
+        return name
 
     @field_validator("name")
     @classmethod
@@ -264,6 +312,10 @@ class ReporterConfig(Strict):
     exports: ExportsConfig = ExportsConfig()
     smtp: SmtpConfig | None = None
     teams: list[TeamConfig] = Field(default_factory=list)
+    owners: list[Annotated[str, Field(pattern=EMAIL)]] = Field(
+        default_factory=list, description="Told when a run fails, delivery fails or a brief is held; "
+                                          "never sent the brief itself.")
+    checks: ChecksConfig = ChecksConfig()
 
     @model_validator(mode="after")
     def _unique_teams(self) -> ReporterConfig:

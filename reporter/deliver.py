@@ -20,10 +20,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from html import escape
 from pathlib import Path
 
 from reporter.brief import Brief
 from reporter.config import ReporterConfig, SmtpConfig, TeamConfig
+from reporter.errors import ConfigError
+from reporter.ledger import Ledger
 from reporter.render import CHART_CID, render_email
 
 EMAIL_FOLDER = "email"
@@ -34,7 +37,7 @@ TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutErro
 @dataclass(frozen=True)
 class Outcome:
     team: str
-    status: str  # "sent", "partly sent", "failed" or "written" (an .eml file, no SMTP)
+    status: str  # "sent", "partly sent", "failed", "already sent" (the ledger) or "written" (.eml)
     recipients: tuple[str, ...]
     refused: dict[str, str] = field(default_factory=dict)  # address -> the server's reply
     attempts: int = 0
@@ -64,20 +67,30 @@ def archive_emails(write_bytes: Callable[[str, bytes], object], brief: Brief,
                     json.dumps(document, indent=1).encode("utf-8"))
 
 
-def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str) -> EmailMessage:
-    """A multipart message from the archived files: text, HTML with the CID chart, the PDF."""
+def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str,
+                  to: tuple[str, ...] | None = None, note: str = "", test: bool = False) -> EmailMessage:
+    """A multipart message from the archived files: text, HTML with the CID chart, the PDF.
+    `note` (e.g. a delay) opens the body; a test copy says so in the subject and the body.
+    Every message gets its own Message-ID and no References, so weekly briefs never thread."""
     document = json.loads((folder / EMAIL_FOLDER / f"{slug(team.name)}.json").read_text("utf-8"))
     domain = sender.rsplit("@", 1)[1]
+    if test:
+        note = " ".join(filter(None, ["Test copy: sent by `reporter send --test`, not to the team.",
+                                      note]))
     message = EmailMessage()
-    message["Subject"] = document["subject"]
+    message["Subject"] = ("[TEST] " if test else "") + document["subject"]
     message["From"] = sender
-    message["To"] = ", ".join(team.recipients)
+    message["To"] = ", ".join(to or team.recipients)
     message["Date"] = formatdate(localtime=True)
     message["Message-ID"] = make_msgid(idstring=f"{run_id}.{slug(team.name)}", domain=domain)
     message["List-Id"] = f"SmartCart briefs for {team.name} <{slug(team.name)}.briefs.{domain}>"
-    message.set_content(document["text"])
+    message.set_content(f"{note}\n\n{document['text']}" if note else document["text"])
     if "html" in team.formats:
-        message.add_alternative(document["html"], subtype="html")
+        html = document["html"]
+        if note:
+            html = re.sub(r"(<body[^>]*>)", lambda m: f"{m.group(1)}<p><strong>{escape(note)}</strong></p>",
+                          html, count=1)
+        message.add_alternative(html, subtype="html")
         html_part = message.get_payload()[-1]
         chart = (folder / EMAIL_FOLDER / CHART_FILE).read_bytes()
         html_part.add_related(chart, "image", "png", cid=f"<{CHART_CID}>", filename=CHART_FILE)
@@ -87,21 +100,70 @@ def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str) -> E
     return message
 
 
-def deliver_run(folder: Path, settings: ReporterConfig, only_team: str | None = None,
-                dry_run: bool = False, sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
-    """Send (or, without SMTP or with dry_run, write as .eml) every team's email of a run."""
-    teams = [t for t in settings.teams if only_team is None or t.name == only_team]
+def deliver_run(folder: Path, settings: ReporterConfig, teams: list[TeamConfig],
+                ledger: Ledger | None, dry_run: bool = False, force: bool = False, note: str = "",
+                sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+    """Send each team's email of a run to the recipients the ledger lets this process claim
+    (or, without SMTP or with dry_run, write it as .eml)."""
     smtp = settings.smtp
     sender = smtp.from_address if smtp else "briefs@localhost.localdomain"
     run_id = json.loads((folder / "run.json").read_text("utf-8"))["run_id"] if teams else ""
     outcomes = []
     for team in teams:
-        message = build_message(folder, run_id, team, sender)
-        if smtp is None or dry_run:
-            outcomes.append(_write_eml(folder, team, message))
-        else:
-            outcomes.append(send(message, team, smtp, sleep))
+        if smtp is None or dry_run or ledger is None:
+            outcomes.append(_write_eml(folder, team, build_message(folder, run_id, team, sender)))
+            continue
+        claimed = tuple(ledger.claim(run_id, team.name, team.recipients, forced=force))
+        if not claimed:
+            outcomes.append(Outcome(team.name, "already sent", (), at=_now()))
+            continue
+        message = build_message(folder, run_id, team, sender, note=note)
+        outcome = send(message, team.name, claimed, smtp, sleep)
+        _settle(ledger, run_id, claimed, outcome, message["Message-ID"])
+        outcomes.append(outcome)
     return outcomes
+
+
+def _settle(ledger: Ledger, run_id: str, claimed: tuple[str, ...], outcome: Outcome,
+            message_id: str) -> None:
+    if outcome.failed:
+        ledger.settle(run_id, claimed, "failed", outcome.error or "refused", message_id)
+        return
+    for recipient in claimed:
+        refused = outcome.refused.get(recipient)
+        ledger.settle(run_id, [recipient], "failed" if refused else "sent", refused or "", message_id)
+
+
+def send_test(folder: Path, settings: ReporterConfig, team: TeamConfig, address: str) -> Outcome:
+    """One copy of a run's email to one address, marked as a test; the ledger is not touched."""
+    if settings.smtp is None:
+        raise ConfigError("reporter.yaml has no smtp section; a test email needs a mail server")
+    run_id = json.loads((folder / "run.json").read_text("utf-8"))["run_id"]
+    message = build_message(folder, run_id, team, settings.smtp.from_address, to=(address,), test=True)
+    return send(message, f"{team.name} (test)", (address,), settings.smtp)
+
+
+def notify_owners(settings: ReporterConfig, ledger: Ledger | None, run_id: str, subject: str,
+                  text: str) -> Outcome | None:
+    """A short plain-text notice to `owners` (never the brief). Best effort: a failure here
+    must not hide the failure being reported."""
+    if not settings.owners or settings.smtp is None:
+        return None
+    smtp = settings.smtp
+    message = EmailMessage()
+    message["Subject"] = f"[SmartCart briefs] {subject}"
+    message["From"] = smtp.from_address
+    message["To"] = ", ".join(settings.owners)
+    message["Date"] = formatdate(localtime=True)
+    message["Message-ID"] = make_msgid(idstring=f"{run_id or 'notice'}.owners",
+                                       domain=smtp.from_address.rsplit("@", 1)[1])
+    message.set_content(text)
+    outcome = send(message, "owners", tuple(settings.owners), smtp)
+    if ledger is not None:
+        for owner in settings.owners:
+            ledger.note(run_id, "owners", owner, "notice", "failed" if outcome.failed else "sent",
+                        subject, message["Message-ID"])
+    return outcome
 
 
 def _write_eml(folder: Path, team: TeamConfig, message: EmailMessage) -> Outcome:
@@ -113,33 +175,32 @@ def _write_eml(folder: Path, team: TeamConfig, message: EmailMessage) -> Outcome
                    eml=f"{EMAIL_FOLDER}/{target.name}")
 
 
-def send(message: EmailMessage, team: TeamConfig, smtp: SmtpConfig,
+def send(message: EmailMessage, team: str, recipients: tuple[str, ...], smtp: SmtpConfig,
          sleep: Callable[[float], None] = time.sleep) -> Outcome:
     """Send with retries for transient failures; report permanent ones at once."""
-    recipients = tuple(team.recipients)
     error = ""
     for attempt in range(1, smtp.retries + 2):
         try:
             refused = _send_once(message, recipients, smtp)
         except smtplib.SMTPRecipientsRefused as exc:
-            return Outcome(team.name, "failed", recipients, _replies(exc.recipients), attempt,
+            return Outcome(team, "failed", recipients, _replies(exc.recipients), attempt,
                            "every recipient was refused", _now())
         except smtplib.SMTPResponseException as exc:
             error = f"{exc.smtp_code} {_text(exc.smtp_error)}"
             if not 400 <= exc.smtp_code < 500:
-                return Outcome(team.name, "failed", recipients, {}, attempt, error, _now())
+                return Outcome(team, "failed", recipients, {}, attempt, error, _now())
         except ssl.SSLError as exc:
-            return Outcome(team.name, "failed", recipients, {}, attempt, f"TLS: {exc}", _now())
+            return Outcome(team, "failed", recipients, {}, attempt, f"TLS: {exc}", _now())
         except smtplib.SMTPNotSupportedError as exc:
-            return Outcome(team.name, "failed", recipients, {}, attempt, str(exc), _now())
+            return Outcome(team, "failed", recipients, {}, attempt, str(exc), _now())
         except TRANSIENT_ERRORS as exc:
             error = f"{type(exc).__name__}: {exc}"
         else:
             status = "partly sent" if refused else "sent"
-            return Outcome(team.name, status, recipients, _replies(refused), attempt, "", _now())
+            return Outcome(team, status, recipients, _replies(refused), attempt, "", _now())
         if attempt <= smtp.retries:
             sleep(smtp.backoff_seconds * 2 ** (attempt - 1))
-    return Outcome(team.name, "failed", recipients, {}, smtp.retries + 1,
+    return Outcome(team, "failed", recipients, {}, smtp.retries + 1,
                    f"gave up after {smtp.retries + 1} attempts: {error}", _now())
 
 

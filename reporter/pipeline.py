@@ -6,18 +6,20 @@ load → clean → features → segment → profile → personas → brief → r
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from reporter.archive import RunFolder, folder_name, new_run_id, prune, update_json
+from reporter.archive import RunFolder, folder_name, new_run_id, prune, published_runs
 from reporter.assess import Assessment
 from reporter.brief import Brief, BriefInputs, build_brief
+from reporter.checks import CheckReport, after_render, before_render
 from reporter.clean import Customers
 from reporter.config import Config
-from reporter.deliver import Outcome, archive_emails, deliver_run, outcomes_record
+from reporter.deliver import Outcome, archive_emails
+from reporter.dispatch import deliver, tell_owners_held
 from reporter.errors import ArchiveError, DataError
 from reporter.exports import customer_table, write_csv, write_exports
 from reporter.features import FeatureTable
@@ -53,6 +55,7 @@ class RunResult:
     brief: Brief
     timings: dict[str, float]
     deliveries: tuple[Outcome, ...] = ()
+    checks: CheckReport = field(default_factory=lambda: CheckReport(()))
 
     @property
     def delivery_failed(self) -> bool:
@@ -121,31 +124,45 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
             action_list_size=settings.brief.action_list_size, changes=change,
             decision=found.decision, drift_thresholds=(settings.model.psi_watch, settings.model.psi_refit),
         ))
+    with timer("checks"):
+        report = before_render(settings.checks, found.raw, brief, _latest_record(config.output_dir),
+                               found.decision, now)
     with timer("html"):
         html = render_html(brief)
     with timer("pdf"):
         pdf = render_pdf(html)
+    with timer("checks"):
+        report = CheckReport(report.results + after_render(settings.checks, pdf).results)
+    if report.warnings:  # the brief goes out, with the problems on its first page
+        brief = replace(brief, warnings=report.warnings)
+        with timer("pdf"):
+            html = render_html(brief)
+            pdf = render_pdf(html)
     try:
         with timer("archive"):
             final = _archive(config, found, brief, html, pdf, customers_export, change, run_id, now,
-                             timer)
+                             timer, report)
     except OSError as exc:
         raise ArchiveError(
             f"{config.output_dir}: the run could not be written ({exc.strerror or exc}); free disk "
             "space or fix permissions and run again; earlier runs are untouched") from None
     with timer("deliver"):
-        deliveries = deliver(final, config, dry_run=dry_run, rebuild=False)
+        if report.held:
+            tell_owners_held(final, config, report)
+            deliveries = []
+        else:
+            deliveries = deliver(final, config, dry_run=dry_run, immediate_only=True, rebuild=False)
     with timer("index"):
         if settings.history.retention_runs:
             prune(config.output_dir, settings.history.retention_runs)
         rebuild_index(config.output_dir)
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief,
-                     timer.seconds, tuple(deliveries))
+                     timer.seconds, tuple(deliveries), report)
 
 
 def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: bytes,
              customers_export: pd.DataFrame, change: WeekOverWeek | None, run_id: str,
-             now: datetime, timer: StageTimer) -> Path:
+             now: datetime, timer: StageTimer, report: CheckReport) -> Path:
     """Write every file of the run into a hidden folder, then publish it in one rename."""
     settings = config.settings
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
@@ -163,6 +180,9 @@ def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: byte
         record = run_record(config, found, brief, run_id, now, timer.seconds)
         record["exports"] = exports
         record["week_over_week"] = change_record(change)
+        record["status"] = "held" if report.held else "ready"
+        record["held_because"] = [r.problem for r in report.holding]
+        record["checks"] = report.record()
         folder.write_json("run.json", record)
         return folder.publish()
 
@@ -189,16 +209,10 @@ def _write_change_lists(folder: RunFolder, change: WeekOverWeek) -> list[str]:
     return list(lists)
 
 
-def deliver(folder: Path, config: Config, team: str | None = None, dry_run: bool = False,
-            rebuild: bool = True) -> list[Outcome]:
-    """Send an archived run to its teams and add the outcomes to its run.json."""
-    outcomes = deliver_run(folder, config.settings, only_team=team, dry_run=dry_run)
-    if outcomes:
-        history = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("delivery", [])
-        update_json(folder / "run.json", {"delivery": history + outcomes_record(outcomes)})
-        if rebuild:
-            rebuild_index(config.output_dir)
-    return outcomes
+def _latest_record(output_dir: Path) -> dict | None:
+    """run.json of the newest published run: what the pre-send checks compare with."""
+    runs = published_runs(output_dir)
+    return json.loads((runs[-1] / "run.json").read_text(encoding="utf-8")) if runs else None
 
 
 def _reference_date(raw: RawCustomers, as_of: date | None) -> date:

@@ -147,7 +147,10 @@ def render_subject(template: str, brief: Brief, team: str) -> str:
     except TemplateError as exc:
         raise ConfigError(f"teams: subject of team {team!r} cannot be rendered ({exc}); "
                           "use {{ date }}, {{ summary }}, {{ customers }} or {{ team }}") from None
-    return " ".join(subject.split())
+    subject = " ".join(subject.split())
+    as_of = f"{brief.as_of:%Y-%m-%d}"
+    # every subject names its data's date, so weekly briefs never read as one thread
+    return subject if as_of in subject else f"{subject} (data as of {as_of})"
 
 
 def render_pdf(html: str) -> bytes:

@@ -27,6 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from reporter.config import Config, ScheduleConfig
+from reporter.deliver import slug
+from reporter.dispatch import team_trigger
 from reporter.errors import ConfigError, ReporterError
 
 JOB_ID = "weekly-brief"
@@ -44,6 +46,14 @@ def run_brief_job(config_path: str) -> int:
     finished = subprocess.run([sys.executable, "-m", "reporter", "run", "--config", config_path],
                               check=False)
     log.info("%s scheduled run finished with exit code %s", _stamp(), finished.returncode)
+    return finished.returncode
+
+
+def run_team_job(config_path: str, team: str) -> int:
+    """A team's send time: `reporter send --team NAME` for the newest brief, in a child process."""
+    log.info("%s sending the latest brief to %s", _stamp(), team)
+    finished = subprocess.run([sys.executable, "-m", "reporter", "send", "--config", config_path,
+                               "--team", team, "--scheduled"], check=False)
     return finished.returncode
 
 
@@ -85,12 +95,27 @@ def ensure_job(scheduler: BackgroundScheduler, config: Config) -> None:
     next run time, which is how a run missed while the machine was down is noticed."""
     wanted = trigger(config.settings.schedule)
     args = [str(config.path)]
-    job = scheduler.get_job(JOB_ID)
+    _ensure(scheduler, JOB_ID, run_brief_job, wanted, args, "weekly brief")
+    team_jobs = {}
+    for team in config.settings.teams:
+        if team.send_at:
+            job_id = f"team-{slug(team.name)}"
+            team_jobs[job_id] = team
+            _ensure(scheduler, job_id, run_team_job, team_trigger(team, config.settings.schedule),
+                    [str(config.path), team.name], f"send to {team.name}")
+    for job in scheduler.get_jobs():
+        if job.id.startswith("team-") and job.id not in team_jobs:
+            scheduler.remove_job(job.id)  # the team or its send_at left the config
+
+
+def _ensure(scheduler: BackgroundScheduler, job_id: str, function, wanted: CronTrigger, args: list,
+            name: str) -> None:
+    job = scheduler.get_job(job_id)
     if job is None:
-        scheduler.add_job(run_brief_job, wanted, args=args, id=JOB_ID, name="weekly brief")
+        scheduler.add_job(function, wanted, args=args, id=job_id, name=name)
     elif str(job.trigger) != str(wanted) or list(job.args) != args:
         job.modify(args=args)
-        scheduler.reschedule_job(JOB_ID, trigger=wanted)
+        scheduler.reschedule_job(job_id, trigger=wanted)
 
 
 class ArchiveLock:

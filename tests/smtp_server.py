@@ -29,11 +29,12 @@ class RecordingHandler:
     first `busy_replies` DATA commands with a transient 451."""
 
     busy_replies: int = 0
+    refuse: set[str] = field(default_factory=set)  # further addresses to refuse
     messages: list[Received] = field(default_factory=list)
     logins: list[str] = field(default_factory=list)
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if "refuse" in address:
+        if "refuse" in address or address in self.refuse:
             return "550 5.1.1 mailbox unavailable"
         envelope.rcpt_tos.append(address)
         return "250 OK"

@@ -1,0 +1,140 @@
+"""Pre-send checks: a brief reaches no team unless its data is fresh, no persona vanished, no
+share jumped, every chart has data, the PDF is complete and the model was not held.
+
+Each check is set to `hold` (the run is archived with status held, the owners are told, no team
+gets it until `reporter release`), `warn` (it goes out with a banner naming the problem) or
+`off` in `checks:` of reporter.yaml.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pypdf import PdfReader
+
+from reporter.brief import Brief
+from reporter.config import ChecksConfig
+from reporter.load import RawCustomers
+from reporter.model import ModelDecision
+
+PDF_SECTIONS = ("This week in brief", "Who the customers are", "Data notes",
+                "How the segments were found")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    mode: str  # "hold" or "warn"
+    passed: bool
+    problem: str = ""  # one sentence when it failed
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    results: tuple[CheckResult, ...]
+
+    @property
+    def holding(self) -> tuple[CheckResult, ...]:
+        return tuple(r for r in self.results if not r.passed and r.mode == "hold")
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return tuple(r.problem for r in self.results if not r.passed and r.mode == "warn")
+
+    @property
+    def held(self) -> bool:
+        return bool(self.holding)
+
+    def record(self) -> list[dict[str, Any]]:
+        return [{"check": r.name, "mode": r.mode, "passed": r.passed, "problem": r.problem}
+                for r in self.results]
+
+
+def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
+                  previous: dict[str, Any] | None, decision: ModelDecision, now: datetime) -> CheckReport:
+    """The checks that need only the data and the brief's figures."""
+    checks = {
+        "data_fresh": lambda: _data_fresh(settings, raw, previous, now),
+        "no_new_empty_persona": lambda: _no_new_empty_persona(brief, previous),
+        "share_move": lambda: _share_move(settings, brief, previous),
+        "charts_have_data": lambda: _charts_have_data(brief),
+        "model_not_held": lambda: "" if not decision.held else decision.sentence,
+    }
+    return _run(settings, checks)
+
+
+def after_render(settings: ChecksConfig, pdf: bytes) -> CheckReport:
+    return _run(settings, {"pdf_complete": lambda: _pdf_complete(settings, pdf)})
+
+
+def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
+    results = []
+    for name, problem_of in checks.items():
+        mode = getattr(settings, name).mode
+        if mode != "off":
+            problem = problem_of()
+            results.append(CheckResult(name, mode, not problem, problem))
+    return CheckReport(tuple(results))
+
+
+def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: dict | None, now: datetime) -> str:
+    age_days = (now.replace(tzinfo=None) - raw.modified).total_seconds() / 86400
+    if age_days <= settings.data_fresh.max_age_days or previous is None:
+        return ""
+    before = datetime.fromisoformat(previous["data"]["modified"])  # kept to the second
+    if raw.sha256 != previous["data"]["sha256"] and raw.modified.replace(microsecond=0) > before:
+        return ""
+    return (f"the data file {raw.path.name} was last changed {age_days:.0f} days ago and is no newer "
+            f"than the one run {previous['run_id']} used; export this week's customers")
+
+
+def _no_new_empty_persona(brief: Brief, previous: dict | None) -> str:
+    if previous is None:
+        return ""
+    now = {p.name for p in brief.personas if p.size > 0}
+    vanished = [name for name, figures in previous.get("personas", {}).items()
+                if figures.get("customers", 0) > 0 and name not in now]
+    if not vanished:
+        return ""
+    return (f"{', '.join(vanished)} had customers in run {previous['run_id']} and has none now; "
+            "check the data and personas.yaml")
+
+
+def _share_move(settings: ChecksConfig, brief: Brief, previous: dict | None) -> str:
+    if previous is None:
+        return ""
+    before = previous.get("personas", {})
+    moves = [(p.name, (p.share - before[p.name]["share"]) * 100) for p in brief.personas if p.name in before]
+    jumps = [(name, move) for name, move in moves if abs(move) > settings.share_move.max_points]
+    if not jumps:
+        return ""
+    listed = ", ".join(f"{name} {move:+.0f} points" for name, move in jumps)
+    return (f"persona shares moved more than {settings.share_move.max_points:.0f} points since run "
+            f"{previous['run_id']}: {listed}")
+
+
+def _charts_have_data(brief: Brief) -> str:
+    if not brief.personas or sum(p.size for p in brief.personas) != brief.customers:
+        return "the persona table does not add up to every customer"
+    charts = {"persona sizes": brief.size_chart_svg, "PCA scatter": brief.scatter_svg,
+              "spend mix": brief.spend_mix_svg, "channel mix": brief.channel_mix_svg,
+              "income and spend": brief.income_spend_svg}
+    empty = [name for name, svg in charts.items()
+             if "<svg" not in svg or not any(mark in svg for mark in ("<path", "<image", "<use"))]
+    return f"chart(s) without data: {', '.join(empty)}" if empty else ""
+
+
+def _pdf_complete(settings: ChecksConfig, pdf: bytes) -> str:
+    size_mb = len(pdf) / 1_000_000
+    if size_mb > settings.pdf_complete.max_mb:
+        return f"the PDF is {size_mb:.1f} MB, over the limit of {settings.pdf_complete.max_mb:g} MB"
+    try:
+        text = " ".join(page.extract_text() or "" for page in PdfReader(io.BytesIO(pdf)).pages)
+    except Exception as exc:  # a PDF pypdf cannot read is not one to send
+        return f"the PDF cannot be read back ({type(exc).__name__})"
+    flat = " ".join(text.split())
+    missing = [section for section in PDF_SECTIONS if section not in flat]
+    return f"the PDF lacks the section(s): {', '.join(missing)}" if missing else ""

@@ -1,0 +1,144 @@
+"""Dispatch: which teams receive an archived brief and when, holding and releasing briefs, and
+what the owners are told.
+
+A brief is built once per run. Teams without `send_at` get it as soon as the run is archived;
+a team with `send_at` gets it from its own scheduled job at that local time (`reporter
+schedule`), with "delayed by N hours" when the job catches up after downtime. A held brief
+goes to nobody but the owners' notice until `reporter release`. The ledger makes every path
+safe to repeat.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+
+from reporter.archive import find_run, published_runs, update_json
+from reporter.checks import CheckReport
+from reporter.config import Config, ScheduleConfig, TeamConfig
+from reporter.deliver import Outcome, build_message, deliver_run, notify_owners, outcomes_record, slug
+from reporter.errors import ConfigError, ReporterError
+from reporter.index import rebuild_index
+from reporter.ledger import Ledger
+
+DELAY_WORTH_SAYING = timedelta(hours=1)
+
+
+class HeldBrief(ReporterError):
+    """The run was held by a pre-send check and has not been released."""
+
+
+def deliver(folder: Path, config: Config, team: str | None = None, dry_run: bool = False,
+            force: bool = False, immediate_only: bool = False, note: str = "",
+            rebuild: bool = True) -> list[Outcome]:
+    """Send an archived run to its teams (through the ledger) and record the outcomes."""
+    settings = config.settings
+    record = _record(folder)
+    if record.get("status") == "held" and not dry_run:
+        raise HeldBrief(f"run {record['run_id']} is held ({'; '.join(record.get('held_because', []))});"
+                        f" check it, then send it with `reporter release {record['run_id']}`")
+    teams = [t for t in settings.teams if (team is None or t.name == team)
+             and not (immediate_only and t.send_at)]
+    if team is not None and not teams:
+        known = ", ".join(t.name for t in settings.teams) or "none"
+        raise ConfigError(f"no team named {team!r} in reporter.yaml (teams: {known})")
+    ledger = Ledger(config.output_dir) if settings.smtp and not dry_run else None
+    outcomes = deliver_run(folder, settings, teams, ledger, dry_run=dry_run, force=force, note=note)
+    if outcomes:
+        history = _record(folder).get("delivery", [])
+        update_json(folder / "run.json", {"delivery": history + outcomes_record(outcomes)})
+    failed = [o for o in outcomes if o.failed]
+    if failed:
+        notify_owners(settings, ledger, record["run_id"], f"delivery failed for run {record['run_id']}",
+                      "\n".join(f"{o.team}: {o.error or o.refused}" for o in failed)
+                      + f"\n\nRe-send with: reporter send --run {record['run_id']}\n")
+    if rebuild:
+        rebuild_index(config.output_dir)
+    return outcomes
+
+
+def tell_owners_held(folder: Path, config: Config, report: CheckReport) -> None:
+    """Tell the owners what held a run and how to release it."""
+    run_id = _record(folder)["run_id"]
+    reasons = [r.problem for r in report.holding]
+    ledger = Ledger(config.output_dir) if config.settings.smtp else None
+    notify_owners(config.settings, ledger, run_id, f"brief {run_id} held, not sent",
+                  "The brief was archived but no team received it, because:\n"
+                  + "".join(f"- {reason}\n" for reason in reasons)
+                  + f"\nBrief: {folder / 'brief.html'}\n"
+                  f"When it is fine to send, run: reporter release {run_id}\n")
+
+
+def release(config: Config, run_id: str) -> list[Outcome]:
+    """Send a held brief to every team, once."""
+    folder = find_run(config.output_dir, run_id)
+    record = _record(folder)
+    if record.get("status") == "held":
+        update_json(folder / "run.json", {"status": "released",
+                                          "released_at": datetime.now().astimezone().isoformat(
+                                              timespec="seconds")})
+    return deliver(folder, config)
+
+
+def scheduled_send(config: Config, team_name: str) -> list[Outcome]:
+    """A team's scheduled job: the newest brief that is not held, to the recipients who have
+    not had it, saying so when it leaves late."""
+    folder = latest_deliverable(config.output_dir)
+    if folder is None:
+        return []
+    team = next(t for t in config.settings.teams if t.name == team_name)
+    built_at = datetime.fromisoformat(_record(folder)["started_at"])
+    note = delay_note(team, config.settings.schedule, built_at, datetime.now().astimezone()) \
+        if team.send_at else ""
+    return deliver(folder, config, team=team_name, note=note)
+
+
+def preview(folder: Path, config: Config, out: Path) -> list[Path]:
+    """Each team's email of a run as it would be sent: <team>.html and <team>.eml."""
+    settings = config.settings
+    sender = settings.smtp.from_address if settings.smtp else "briefs@localhost.localdomain"
+    run_id = _record(folder)["run_id"]
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for team in settings.teams:
+        message = build_message(folder, run_id, team, sender)
+        html = message.get_body(("html",))
+        for name, content in ((f"{slug(team.name)}.eml", bytes(message)),
+                              (f"{slug(team.name)}.html", html.get_content().encode() if html else b"")):
+            (out / name).write_bytes(content)
+            written.append(out / name)
+    return written
+
+
+def latest_deliverable(output_dir: Path) -> Path | None:
+    """The newest run that is not held: what a team's scheduled job sends."""
+    for folder in reversed(published_runs(output_dir)):
+        if _record(folder).get("status") != "held":
+            return folder
+    return None
+
+
+def team_trigger(team: TeamConfig, schedule: ScheduleConfig) -> CronTrigger:
+    """Every day at the team's local send time: a day without a new brief sends nothing,
+    because the ledger already holds every copy of the latest one."""
+    hour, minute = (int(part) for part in team.send_at.split(":"))
+    return CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(team.timezone or schedule.timezone))
+
+
+def delay_note(team: TeamConfig, schedule: ScheduleConfig, built_at: datetime, now: datetime) -> str:
+    """'Delayed by N hours' when this copy leaves an hour or more after it was due."""
+    due = team_trigger(team, schedule).get_next_fire_time(None, built_at)
+    if due is None or now - due < DELAY_WORTH_SAYING:
+        return ""
+    hours = int((now - due).total_seconds() // 3600)
+    zone = team.timezone or schedule.timezone
+    return (f"Delayed by {hours} hour{'s' if hours != 1 else ''}: this brief was due at "
+            f"{due:%H:%M} {zone} on {due:%Y-%m-%d}.")
+
+
+def _record(folder: Path) -> dict:
+    return json.loads((folder / "run.json").read_text(encoding="utf-8"))

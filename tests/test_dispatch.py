@@ -1,0 +1,247 @@
+"""Never a broken or doubled brief: pre-send checks, the ledger, owners, per-team send times.
+Against a real SMTP server on 127.0.0.1 and real `reporter` processes."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reporter import sample
+from reporter.cli import main
+from reporter.config import load_config
+from reporter.dispatch import delay_note
+from reporter.ledger import Ledger
+from reporter.schedule import build_scheduler, ensure_job
+from tests.conftest import REPO_ROOT, run_cli, run_folders, write_config
+from tests.smtp_server import RecordingHandler, start_server
+
+TEAMS = [
+    {"name": "Marketing", "recipients": ["anna@example.com", "ben@example.com"]},
+    {"name": "Retention", "recipients": ["cara@example.com"]},
+]
+OWNER = "owner@example.com"
+
+
+@pytest.fixture
+def server():
+    handler = RecordingHandler()
+    controller = start_server(handler)
+    yield controller, handler
+    controller.stop()
+
+
+def _configure(project: Path, port: int, data: Path, teams=TEAMS, **sections) -> Path:
+    path = project / "config" / "reporter.yaml"
+    write_config(path, source={"path": str(data)}, stability={"resamples": 3}, teams=teams,
+                 owners=[OWNER], smtp={"host": "127.0.0.1", "port": port, "security": "none",
+                                       "from_address": "briefs@smartcart.test", "retries": 1,
+                                       "backoff_seconds": 0.01, "timeout_seconds": 5}, **sections)
+    return path
+
+
+def _reporter(config: Path, *args: str) -> int:
+    return main([args[0], "--config", str(config), *args[1:]])
+
+
+def _recipients(handler: RecordingHandler) -> Counter:
+    return Counter(address for message in handler.messages for address in message.rcpt_tos)
+
+
+def _parse(raw: bytes) -> email.message.EmailMessage:
+    return email.message_from_bytes(raw, policy=email.policy.default)
+
+
+def _stale_copy(source: Path, folder: Path) -> Path:
+    data = folder / "stale.csv"
+    shutil.copy(source, data)
+    month_ago = time.time() - 30 * 86400
+    os.utime(data, (month_ago, month_ago))
+    return data
+
+
+def test_stale_data_is_held_owners_are_told_and_release_sends_once(project, server, sample_csv,
+                                                                   tmp_path, capsys):
+    controller, handler = server
+    config = _configure(project, controller.port, _stale_copy(sample_csv, tmp_path))
+    assert _reporter(config, "run") == 0  # the first run has nothing to be staler than
+    assert _recipients(handler) == Counter({"anna@example.com": 1, "ben@example.com": 1,
+                                            "cara@example.com": 1})
+    first_ids = {_parse(m.content)["Message-ID"] for m in handler.messages}
+    handler.messages.clear()
+
+    assert _reporter(config, "run") == 0  # the same month-old file again
+    held = run_folders(project / "output")[-1]
+    record = json.loads((held / "run.json").read_text())
+    assert record["status"] == "held"
+    assert "last changed 30 days ago" in record["held_because"][0]
+    assert "Held, not sent to any team" in capsys.readouterr().out
+    (notice,) = handler.messages
+    assert notice.rcpt_tos == [OWNER]
+    text = _parse(notice.content).get_body(("plain",)).get_content()
+    assert f"reporter release {record['run_id']}" in text and "30 days ago" in text
+
+    handler.messages.clear()
+    assert _reporter(config, "send", "--run", record["run_id"]) == 2  # held: refused, not sent
+    assert "is held" in capsys.readouterr().err and handler.messages == []
+    assert _reporter(config, "release", record["run_id"]) == 0
+    assert _recipients(handler) == Counter({"anna@example.com": 1, "ben@example.com": 1,
+                                            "cara@example.com": 1})
+    assert _reporter(config, "release", record["run_id"]) == 0
+    assert "already sent" in capsys.readouterr().out
+    assert len(handler.messages) == 2, "a second release sends nothing"
+
+    message = _parse(handler.messages[0].content)
+    assert message["Message-ID"] not in first_ids, "each message has its own Message-ID"
+    assert message["In-Reply-To"] is None and message["References"] is None
+    assert f"(data as of {record['as_of']})" in message["Subject"]
+    assert json.loads((held / "run.json").read_text())["status"] == "released"
+
+    assert main(["archive", "show", "--config", str(config), record["run_id"]]) == 0
+    shown = capsys.readouterr().out
+    assert "Delivery ledger:" in shown
+    assert "brief  sent    Marketing: anna@example.com" in shown
+    assert f"notice sent    owners: {OWNER}" in shown
+
+
+def test_two_schedulers_racing_send_one_copy_per_recipient(project, server, sample_csv):
+    controller, handler = server
+    later = [{**team, "send_at": "08:00", "timezone": "Europe/Berlin"} for team in TEAMS]
+    config = _configure(project, controller.port, sample_csv, teams=later)
+    assert _reporter(config, "run") == 0
+    assert handler.messages == [], "teams with a send time wait for their scheduled job"
+    racers = [subprocess.Popen([sys.executable, "-m", "reporter", "send", "--config", str(config),
+                                "--team", team["name"], "--scheduled"], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+              for team in (*later, *later)]
+    outputs = [racer.communicate(timeout=120) for racer in racers]
+    assert all(racer.returncode == 0 for racer in racers), outputs
+    assert _recipients(handler) == Counter({"anna@example.com": 1, "ben@example.com": 1,
+                                            "cara@example.com": 1})
+    assert sum("already sent" in out for out, _ in outputs) == 2
+
+
+def test_a_restart_after_partial_delivery_sends_only_to_those_missing(project, sample_csv, tmp_path):
+    handler = RecordingHandler(refuse={"cara@example.com"})
+    controller = start_server(handler)
+    team = [{"name": "Everyone", "recipients": ["anna@example.com", "ben@example.com",
+                                                "cara@example.com", "dan@example.com"]}]
+    config = _configure(project, controller.port, sample_csv, teams=team)
+    try:
+        assert _reporter(config, "run") == 0
+        run_id = json.loads((run_folders(project / "output")[-1] / "run.json").read_text())["run_id"]
+        assert _recipients(handler) == Counter({"anna@example.com": 1, "ben@example.com": 1,
+                                                "dan@example.com": 1})
+        # a sender killed after claiming cara, before the server answered, leaves a dead claim
+        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
+                        "from reporter.ledger import Ledger; "
+                        "Ledger(Path(sys.argv[1])).claim(sys.argv[2], 'Everyone', ['cara@example.com'])",
+                        str(project / "output"), run_id], check=True, cwd=REPO_ROOT)
+    finally:
+        controller.stop()
+    handler = RecordingHandler()
+    controller = start_server(handler)
+    try:
+        _configure(project, controller.port, sample_csv, teams=team)
+        assert _reporter(config, "send", "--run", run_id) == 0
+    finally:
+        controller.stop()
+    assert _recipients(handler) == Counter({"cara@example.com": 1})
+    rows = Ledger(project / "output").rows(run_id)
+    assert Counter(r.recipient for r in rows if r.status == "sent") == Counter(
+        {"anna@example.com": 1, "ben@example.com": 1, "cara@example.com": 1, "dan@example.com": 1})
+    assert [r.detail for r in rows if r.status == "failed"] == [
+        "550 5.1.1 mailbox unavailable", "interrupted before the mail server answered"]
+
+
+def test_forced_and_test_sends_are_the_only_second_copies(project, server, sample_csv, capsys):
+    controller, handler = server
+    config = _configure(project, controller.port, sample_csv, teams=TEAMS[1:])
+    assert _reporter(config, "run") == 0
+    assert _reporter(config, "send") == 0 and len(handler.messages) == 1
+    assert _reporter(config, "send", "--force") == 0 and len(handler.messages) == 2
+    assert _reporter(config, "send", "--test", "--to", "me@example.com") == 0
+    test_copy = _parse(handler.messages[-1].content)
+    assert handler.messages[-1].rcpt_tos == ["me@example.com"] and test_copy["Subject"].startswith("[TEST] ")
+    assert "Test copy" in test_copy.get_body(("plain",)).get_content()
+    kinds = Counter((r.kind, r.recipient) for r in Ledger(project / "output").rows())
+    assert kinds == Counter({("brief", "cara@example.com"): 1, ("forced", "cara@example.com"): 1})
+    out = project / "look"
+    assert _reporter(config, "preview", "--out", str(out)) == 0
+    assert (out / "retention.eml").is_file() and "<html" in (out / "retention.html").read_text()
+
+
+def test_a_warning_check_sends_the_brief_with_a_banner(project, server, tmp_path):
+    controller, handler = server
+    first = sample.write(sample.generate(800, seed=3), tmp_path / "week1.csv")
+    config = _configure(project, controller.port, first, checks={"share_move": {"mode": "warn",
+                                                                                "max_points": 0.01}})
+    assert _reporter(config, "run") == 0
+    shifted = pd.read_csv(first)
+    shifted["Recency"] = (shifted["Recency"] + 40).clip(upper=99)
+    second = sample.write(shifted, tmp_path / "week2.csv")
+    handler.messages.clear()
+    assert _reporter(config, "run", "--data", str(second)) == 0
+    folder = run_folders(project / "output")[-1]
+    record = json.loads((folder / "run.json").read_text())
+    assert record["status"] == "ready"
+    assert [c["check"] for c in record["checks"] if not c["passed"]] == ["share_move"]
+    assert "Check before use:</strong> persona shares moved" in (folder / "brief.html").read_text()
+    assert len(handler.messages) == 2
+
+
+def test_a_failed_run_tells_the_owners(project, server, tmp_path):
+    controller, handler = server
+    broken = tmp_path / "broken.csv"
+    broken.write_text("ID,Income\n1,2\n")
+    config = _configure(project, controller.port, broken)
+    result = run_cli("run", "--config", str(config))
+    assert result.returncode == 2
+    (notice,) = handler.messages
+    assert notice.rcpt_tos == [OWNER]
+    assert "missing required column" in _parse(notice.content).get_body(("plain",)).get_content()
+
+
+def test_each_team_keeps_its_local_send_hour_across_daylight_saving(project, sample_csv):
+    teams = [{"name": "Berlin", "recipients": ["b@example.com"], "send_at": "08:00",
+              "timezone": "Europe/Berlin"},
+             {"name": "New York", "recipients": ["n@example.com"], "send_at": "08:00",
+              "timezone": "America/New_York"}]
+    path = project / "config" / "reporter.yaml"
+    write_config(path, source={"path": str(sample_csv)}, teams=teams)
+    config = load_config(path)
+    scheduler = build_scheduler(config)
+    scheduler.start(paused=True)
+    try:
+        ensure_job(scheduler, config)
+        jobs = {job.id: job for job in scheduler.get_jobs()}
+        utc_hours = {}
+        for job_id in ("team-berlin", "team-new-york"):
+            trigger = jobs[job_id].trigger
+            moment = datetime(2026, 10, 20, tzinfo=UTC)  # the scheduler's clock, pinned
+            fires = []
+            for _ in range(16):  # across 25 Oct (Europe) and 1 Nov (United States)
+                moment = trigger.get_next_fire_time(None, moment)
+                fires.append(moment)
+                moment = moment.replace(second=1)
+            assert {(f.hour, f.minute) for f in fires} == {(8, 0)}, "08:00 local, every day"
+            utc_hours[job_id] = sorted({f.astimezone(UTC).hour for f in fires})
+    finally:
+        scheduler.shutdown(wait=False)
+    assert utc_hours == {"team-berlin": [6, 7], "team-new-york": [12, 13]}
+    berlin = config.settings.teams[0]
+    built = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
+    assert delay_note(berlin, config.settings.schedule, built, datetime(2026, 11, 2, 7, 30, tzinfo=UTC)) == ""
+    late = delay_note(berlin, config.settings.schedule, built, datetime(2026, 11, 2, 12, 10, tzinfo=UTC))
+    assert late == "Delayed by 5 hours: this brief was due at 08:00 Europe/Berlin on 2026-11-02."
