@@ -7,10 +7,12 @@ next run removes once the process that made it is gone.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import secrets
 import shutil
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -80,15 +82,18 @@ class RunFolder:
         return self.final
 
 
-def update_json(path: Path, changes: dict[str, Any]) -> None:
-    """Rewrite a JSON file of a published run with some keys changed, atomically."""
-    document = json.loads(path.read_text(encoding="utf-8"))
-    document.update(changes)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-    with partial.open("rb") as handle:
-        os.fsync(handle.fileno())
-    partial.replace(path)
+def update_json(path: Path, changes: dict[str, Any] | Callable[[dict], dict[str, Any]]) -> None:
+    """Rewrite a JSON file of a published run with some keys changed, atomically. `changes` may
+    be a function of the current document: it runs under a lock on the folder, so two
+    processes adding to the same list (two senders) never lose each other's entries."""
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        document = json.loads(path.read_text(encoding="utf-8"))
+        document.update(changes(document) if callable(changes) else changes)
+        write_text_atomic(path, json.dumps(document, indent=2) + "\n", sync=True)
+    finally:
+        os.close(folder)  # releases the lock
 
 
 def find_run(output_dir: Path, run_id: str) -> Path:
@@ -120,10 +125,19 @@ def prune(output_dir: Path, keep: int) -> list[Path]:
     return doomed
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
+def write_text_atomic(path: Path, text: str, sync: bool = False) -> None:
+    """Write beside the target under a name of this process's own, then rename over it: a
+    reader sees the old file or the new one, and concurrent writers never share a temp file."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(3)}.partial")
+    try:
+        with partial.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def remove_stale_partials(output_dir: Path) -> list[Path]:

@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="write each team's email as an .eml file in the run folder; send nothing")
     run.add_argument("--refit", action="store_true",
                      help="fit a new model instead of scoring with the saved one")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="print a line as each stage starts and ends (for logs)")
     run.set_defaults(command=_run)
 
     assign = commands.add_parser(
@@ -153,7 +155,7 @@ def _parser() -> argparse.ArgumentParser:
                     "its threshold beside the segment's value. Writes nothing.")
     _add_config(preview)
     preview.add_argument("--data", type=Path, help="use this customer file instead of source.path")
-    preview.set_defaults(command=_email_preview)
+    preview.set_defaults(command=_personas_preview)
 
     config_commands = _group(commands, "config", "configuration helpers")
     schema = config_commands.add_parser(
@@ -209,7 +211,7 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(_config_path(args))
     try:
-        with showing(Progress.for_stdout()):
+        with showing(Progress.for_stdout(verbose=args.verbose)):
             result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run,
                          refit=args.refit)
     except ReporterError as error:
@@ -384,7 +386,7 @@ def _check_secrets(config) -> None:
                           "EnvironmentFile) before `reporter run`")
 
 
-def _preview(args: argparse.Namespace) -> int:
+def _personas_preview(args: argparse.Namespace) -> int:
     from reporter.config import load_config
     from reporter.pipeline import analyse
     from reporter.preview import preview_text

@@ -49,8 +49,8 @@ def deliver(folder: Path, config: Config, team: str | None = None, dry_run: bool
     ledger = Ledger(config.output_dir) if settings.smtp and not dry_run else None
     outcomes = deliver_run(folder, settings, teams, ledger, dry_run=dry_run, force=force, note=note)
     if outcomes:
-        history = _record(folder).get("delivery", [])
-        update_json(folder / "run.json", {"delivery": history + outcomes_record(outcomes)})
+        update_json(folder / "run.json",
+                    lambda now: {"delivery": now.get("delivery", []) + outcomes_record(outcomes)})
     failed = [o for o in outcomes if o.failed]
     if failed:
         notify_owners(settings, ledger, record["run_id"], f"delivery failed for run {record['run_id']}",

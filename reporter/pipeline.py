@@ -184,7 +184,8 @@ def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: byte
         record["held_because"] = [r.problem for r in report.holding]
         record["checks"] = report.record()
         folder.write_json("run.json", record)
-        return folder.publish()
+        with timer("publish"):
+            return folder.publish()
 
 
 def _week_over_week(config: Config, found: Analysis, now: pd.DataFrame) -> WeekOverWeek | None:

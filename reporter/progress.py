@@ -24,16 +24,20 @@ SLOW_STAGE_SECONDS = 2.0  # without a terminal, quicker stages are not worth a l
 class Progress:
     stream: TextIO = field(default_factory=lambda: sys.stdout)
     interactive: bool = False
+    verbose: bool = False  # a plain line as every stage starts and ends (`reporter run -v`)
     stage: str = ""
 
     @classmethod
-    def for_stdout(cls) -> Progress:
-        return cls(sys.stdout, interactive=sys.stdout.isatty())
+    def for_stdout(cls, verbose: bool = False) -> Progress:
+        return cls(sys.stdout, interactive=sys.stdout.isatty() and not verbose, verbose=verbose)
 
     def started(self, stage: str) -> None:
         self.stage = stage
         if self.interactive:
             self.stream.write(f"\r  {stage:<12} ...")
+            self.stream.flush()
+        elif self.verbose:
+            self.stream.write(f"stage {stage} started\n")
             self.stream.flush()
 
     def advanced(self, done: int, total: int) -> None:
@@ -46,7 +50,7 @@ class Progress:
     def finished(self, stage: str, seconds: float) -> None:
         if self.interactive:
             self.stream.write(f"\r  {stage:<12} {seconds:6.1f} s{' ' * (BAR_WIDTH + 4)}\n")
-        elif seconds >= SLOW_STAGE_SECONDS:
+        elif self.verbose or seconds >= SLOW_STAGE_SECONDS:
             self.stream.write(f"stage {stage} took {seconds:.1f} s\n")
         self.stream.flush()
 

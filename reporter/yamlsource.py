@@ -30,6 +30,8 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
         problem = getattr(exc, "problem", None) or str(exc)
+        if "'\\t'" in problem:
+            problem = "a tab character: YAML indents with spaces only, replace the tab with spaces"
         message = tag_problem(exc) or (
             f"not valid YAML ({problem}); check indentation and quoting there")
         raise ConfigError(f"{path}: {where}: {message}") from None

@@ -11,7 +11,7 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from reporter import pipeline
+from reporter import pipeline, sample
 from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_partials
 from reporter.config import load_config
 from tests.conftest import REPO_ROOT, archive_entries, run_folders
@@ -88,22 +88,32 @@ def test_run_folder_contents(project):
     assert sum(record["flags"]["Churn Risk"]["by_persona"].values()) == flagged.sum()
 
 
-def test_sigkill_mid_run_never_leaves_a_half_written_run(project):
-    """Kill a real run at several moments; every visible run folder must be complete."""
+@pytest.mark.parametrize("stage", ["load", "segment", "pdf", "publish"])
+def test_sigkill_at_each_stage_leaves_a_consistent_archive(project, tmp_path, stage):
+    """Kill a real run as it enters a stage (load, fit, render, the archive rename): every
+    visible run is complete, the index lists only those, and the next run succeeds."""
     output = project / "output"
     config = project / "config" / "reporter.yaml"
-    for delay in (0.5, 2.0, 3.5):
-        process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config)],
-                                   cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
-        process.send_signal(signal.SIGKILL)
-        process.wait()
-        for entry in run_folders(output):
-            assert {p.name for p in entry.iterdir()} >= RUN_FILES
+    data = sample.write(sample.generate(20_000, seed=5), tmp_path / "big.csv")  # stages last a while
+    earlier = pipeline.run(load_config(config))
+    process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config),
+                                "--data", str(data), "--verbose"],
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:
+        if line.strip() == f"stage {stage} started":
+            process.send_signal(signal.SIGKILL)
+            break
+    process.wait(timeout=120)
+    assert process.returncode == -signal.SIGKILL, f"the run ended before stage {stage}"
+    folders = run_folders(output)
+    for entry in folders:
+        assert {p.name for p in entry.iterdir()} >= RUN_FILES
+    assert len(folders) in (1, 2) and earlier.folder in folders  # 2: killed just after the rename
+    index = (output / "index.html").read_text()
+    assert earlier.run_id in index and ".partial" not in index
     result = pipeline.run(load_config(config))
-    hidden = [e for e in archive_entries(output) if e.name.startswith(".")]
-    assert hidden == [], "the next run removes partial folders of killed runs"
-    assert result.folder.is_dir()
+    assert [e for e in archive_entries(output) if e.name.startswith(".partial")] == []
+    assert result.run_id in (output / "index.html").read_text()
 
 
 def _small_file_limit():
