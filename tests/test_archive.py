@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 
 import pandas as pd
@@ -14,7 +13,7 @@ import pytest
 from reporter import pipeline, sample
 from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_partials
 from reporter.config import load_config
-from tests.conftest import REPO_ROOT, archive_entries, run_folders
+from tests.conftest import REPO_ROOT, archive_entries, run_folders, write_config
 
 RUN_FILES = {"brief.html", "brief.pdf", "segments.csv", "run.json", "customers.csv"}
 
@@ -63,8 +62,10 @@ def test_pipeline_failure_while_rendering_leaves_no_folder(project, monkeypatch)
     assert archive_entries(project / "output") == []
 
 
-def test_run_folder_contents(project):
-    result = pipeline.run(load_config(project / "config" / "reporter.yaml"))
+def test_run_folder_contents(project, sample_csv):
+    config = write_config(project / "config" / "reporter.yaml", source={"path": str(sample_csv)},
+                          stability={"resamples": 3}, comparison={"enabled": True})
+    result = pipeline.run(load_config(config))
     assert RUN_FILES | {"email"} <= {p.name for p in result.folder.iterdir()}
     record = json.loads((result.folder / "run.json").read_text())
     assert record["run_id"] == result.run_id
@@ -94,7 +95,7 @@ def test_sigkill_at_each_stage_leaves_a_consistent_archive(project, tmp_path, st
     visible run is complete, the index lists only those, and the next run succeeds."""
     output = project / "output"
     config = project / "config" / "reporter.yaml"
-    data = sample.write(sample.generate(20_000, seed=5), tmp_path / "big.csv")  # stages last a while
+    data = sample.write(sample.generate(5_000, seed=5), tmp_path / "big.csv")  # stages last a while
     earlier = pipeline.run(load_config(config))
     process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config),
                                 "--data", str(data), "--verbose"],

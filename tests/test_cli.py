@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from pypdf import PdfReader
 
-from tests.conftest import archive_entries, run_cli, run_folders, write_config
+from tests.conftest import archive_entries, run_cli, run_folders, run_main, write_config
 
 
 def _one_line_error(result) -> str:
@@ -34,8 +34,8 @@ def test_run_on_generated_data(project):
 
 def test_same_data_same_segments_new_run_id(project):
     config = str(project / "config" / "reporter.yaml")
-    assert run_cli("run", "--config", config).returncode == 0
-    assert run_cli("run", "--config", config).returncode == 0
+    assert run_main("run", "--config", config).returncode == 0
+    assert run_main("run", "--config", config).returncode == 0
     first, second = run_folders(project / "output")
     assert first.name != second.name
     a = pd.read_csv(first / "segments.csv")
@@ -68,7 +68,7 @@ def test_real_table_end_to_end(real_table, project):
     assert "Agglomerative (Ward)" in text and "Gaussian mixture" in text
     assert record["flags"]["Churn Risk"]["customers"] > 100
     assert "Premium" in record["personas"]
-    again = run_cli("run", "--config", str(config))
+    again = run_main("run", "--config", str(config))
     assert again.returncode == 0, again.stderr
     first, second = run_folders(project / "output")
     assert (first / "segments.csv").read_bytes() == (second / "segments.csv").read_bytes()
@@ -77,7 +77,7 @@ def test_real_table_end_to_end(real_table, project):
 def test_bad_config_exits_2_with_one_line_and_writes_nothing(project):
     config = project / "config" / "reporter.yaml"
     config.write_text(config.read_text().replace("k_max: 10", "k_max: many"))
-    line = _one_line_error(run_cli("run", "--config", str(config)))
+    line = _one_line_error(run_main("run", "--config", str(config)))
     assert str(config) in line and "k_max" in line
     assert archive_entries(project / "output") == []
 
@@ -85,7 +85,7 @@ def test_bad_config_exits_2_with_one_line_and_writes_nothing(project):
 def test_bad_persona_rule_exits_2(project):
     personas = project / "config" / "personas.yaml"
     personas.write_text(personas.read_text().replace("recency > 60", "recency > lots"))
-    line = _one_line_error(run_cli("run", "--config", str(project / "config" / "reporter.yaml")))
+    line = _one_line_error(run_main("run", "--config", str(project / "config" / "reporter.yaml")))
     assert "personas.yaml" in line and 'persona "Churn Risk"' in line
     assert archive_entries(project / "output") == []
 
@@ -93,31 +93,31 @@ def test_bad_persona_rule_exits_2(project):
 def test_data_error_exits_2_and_writes_nothing(project, sample_csv, tmp_path):
     broken = tmp_path / "customers-broken.csv"
     pd.read_csv(sample_csv).drop(columns=["Income", "Recency"]).to_csv(broken, index=False)
-    line = _one_line_error(run_cli("run", "--config", str(project / "config" / "reporter.yaml"),
+    line = _one_line_error(run_main("run", "--config", str(project / "config" / "reporter.yaml"),
                                    "--data", str(broken)))
     assert str(broken) in line and "Income" in line and "Recency" in line
     assert archive_entries(project / "output") == []
 
 
 def test_as_of_before_the_data_is_refused(project):
-    line = _one_line_error(run_cli("run", "--config", str(project / "config" / "reporter.yaml"),
+    line = _one_line_error(run_main("run", "--config", str(project / "config" / "reporter.yaml"),
                                    "--as-of", "2001-01-01"))
     assert "--as-of 2001-01-01" in line
 
 
 def test_missing_default_config_is_explained(tmp_path):
-    line = _one_line_error(run_cli("run", cwd=tmp_path))
+    line = _one_line_error(run_main("run", cwd=tmp_path))
     assert "config/reporter.yaml" in line and "--config" in line
 
 
 def test_validate(project):
-    good = run_cli("validate", "--config", str(project / "config" / "reporter.yaml"))
+    good = run_main("validate", "--config", str(project / "config" / "reporter.yaml"))
     assert good.returncode == 0 and "OK" in good.stdout and "Steady Shoppers" in good.stdout
     assert "customer flags: Churn Risk" in good.stdout
     personas = project / "config" / "personas.yaml"
     text = personas.read_text().replace("total_spending <= 0.5x", "total_spend <= 0.5x")
     personas.write_text(text.replace('color: "#8e44ad"', 'color: "purplish"'))
-    bad = run_cli("validate", "--config", str(project / "config" / "reporter.yaml"))
+    bad = run_main("validate", "--config", str(project / "config" / "reporter.yaml"))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     lines = bad.stderr.strip().splitlines()
     assert lines[0] == "reporter: 2 problems found:"
@@ -131,13 +131,13 @@ def test_validate_reports_a_password_variable_that_is_not_set(project):
     config = project / "config" / "reporter.yaml"
     config.write_text(config.read_text() + "smtp:\n  host: mail.example.com\n  from_address: "
                       "briefs@example.com\n  password_env: REPORTER_TEST_UNSET_PASSWORD\n")
-    result = run_cli("validate", "--config", str(config))
+    result = run_main("validate", "--config", str(config))
     assert result.returncode == 2
     assert "REPORTER_TEST_UNSET_PASSWORD, which is not set" in result.stderr
 
 
 def test_personas_preview_explains_without_archiving(project):
-    result = run_cli("personas", "preview", "--config", str(project / "config" / "reporter.yaml"))
+    result = run_main("personas", "preview", "--config", str(project / "config" / "reporter.yaml"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "Segment 0:" in out and "threshold" in out
@@ -149,7 +149,7 @@ def test_personas_preview_explains_without_archiving(project):
 def test_config_schema_is_current(tmp_path):
     from tests.conftest import REPO_ROOT
 
-    assert run_cli("config", "schema", "--out", str(tmp_path)).returncode == 0
+    assert run_main("config", "schema", "--out", str(tmp_path)).returncode == 0
     for name in ("reporter.schema.json", "personas.schema.json"):
         committed = (REPO_ROOT / "config" / name).read_text()
         assert (tmp_path / name).read_text() == committed, f"run `reporter config schema` ({name})"
@@ -157,7 +157,7 @@ def test_config_schema_is_current(tmp_path):
 
 def test_sample_command_is_deterministic(tmp_path):
     for name in ("a.csv", "b.csv"):
-        written = run_cli("sample", "--rows", "120", "--seed", "5", "--out", str(tmp_path / name))
+        written = run_main("sample", "--rows", "120", "--seed", "5", "--out", str(tmp_path / name))
         assert written.returncode == 0
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     assert len((tmp_path / "a.csv").read_text().splitlines()) == 121
@@ -166,5 +166,5 @@ def test_sample_command_is_deterministic(tmp_path):
 @pytest.mark.parametrize("command", [[], ["run"], ["sample"], ["validate"], ["personas", "preview"],
                                      ["config", "schema"]])
 def test_help(command):
-    result = run_cli(*command, "--help")
+    result = run_main(*command, "--help")
     assert result.returncode == 0 and "usage: reporter" in result.stdout

@@ -44,7 +44,8 @@ def server():
 
 def _configure(project: Path, port: int, data: Path, teams=TEAMS, **sections) -> Path:
     path = project / "config" / "reporter.yaml"
-    write_config(path, source={"path": str(data)}, stability={"resamples": 3}, teams=teams,
+    write_config(path, source={"path": str(data)}, stability={"resamples": 3},
+                 comparison={"enabled": False}, teams=teams,
                  owners=[OWNER], smtp={"host": "127.0.0.1", "port": port, "security": "none",
                                        "from_address": "briefs@smartcart.test", "retries": 1,
                                        "backoff_seconds": 0.01, "timeout_seconds": 5}, **sections)

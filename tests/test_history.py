@@ -17,7 +17,7 @@ from reporter import sample
 from reporter.config import load_config
 from reporter.history import read_run
 from reporter.pipeline import run
-from tests.conftest import REPO_ROOT, archive_entries, run_cli, write_config
+from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
 
 WEEK = 7
 
@@ -176,17 +176,17 @@ def test_archive_commands_and_pruning(two_weeks, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
     config = copy / "config" / "reporter.yaml"
-    listing = run_cli("archive", "list", "--config", str(config))
+    listing = run_main("archive", "list", "--config", str(config))
     assert listing.returncode == 0
     assert listing.stdout.index(week2.run_id) < listing.stdout.index(week1.run_id)
-    shown = run_cli("archive", "show", week2.run_id, "--config", str(config))
+    shown = run_main("archive", "show", week2.run_id, "--config", str(config))
     assert shown.returncode == 0 and f"Since run {week1.run_id}" in shown.stdout
-    pruned = run_cli("archive", "prune", "--keep", "1", "--config", str(config))
+    pruned = run_main("archive", "prune", "--keep", "1", "--config", str(config))
     assert pruned.returncode == 0 and week1.folder.name in pruned.stdout
     remaining = [p.name for p in archive_entries(copy / "output") if p.name.startswith("20")]
     assert remaining == [week2.folder.name], "the newest run is kept"
     assert week1.run_id not in (copy / "output" / "index.html").read_text()
-    missing = run_cli("archive", "show", "nope", "--config", str(config))
+    missing = run_main("archive", "show", "nope", "--config", str(config))
     assert missing.returncode == 2 and "no single run matches 'nope'" in missing.stderr
 
 
