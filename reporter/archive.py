@@ -145,13 +145,14 @@ def remove_stale_partials(output_dir: Path) -> list[Path]:
     removed = []
     for partial in output_dir.glob(f"{PARTIAL_PREFIX}*"):
         pid = partial.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _process_alive(int(pid)):
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(partial, ignore_errors=True)
             removed.append(partial)
     return removed
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine still runs (its leftovers must not be touched)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -55,7 +55,8 @@ def read_run(folder: Path) -> RunSummary:
         source_key=data.get("source_key", str(Path(data.get("path", "")).parent)),
         customers=int(data.get("rows_read", 0)),
         persona_shares={name: float(p.get("share", 0)) for name, p in personas.items()},
-        delivery=_delivery_status(document.get("delivery", [])),
+        delivery=("held: " + "; ".join(document.get("held_because", [])) if document.get("status") == "held"
+                  else _delivery_status(document.get("delivery", []))),
         files=tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                            if p.is_file())),
         document=document,

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from reporter.archive import process_alive
+
 LEDGER_FILE = "ledger.sqlite"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -116,19 +118,9 @@ class Ledger:
         here = socket.gethostname()
         for row_id, pid in db.execute("SELECT id, pid FROM deliveries WHERE status = 'claimed' "
                                       "AND host = ?", (here,)).fetchall():
-            if not _alive(pid):
+            if not process_alive(pid):
                 db.execute("UPDATE deliveries SET status = 'failed', detail = 'interrupted before "
                            "the mail server answered' WHERE id = ?", (row_id,))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _now() -> str:

@@ -57,6 +57,17 @@ def project(tmp_path: Path, sample_csv: Path) -> Path:
     return tmp_path
 
 
+@pytest.fixture
+def server():
+    """A real SMTP server on 127.0.0.1 for one test: (controller, recording handler)."""
+    from tests.smtp_server import RecordingHandler, start_server
+
+    handler = RecordingHandler()
+    controller = start_server(handler)
+    yield controller, handler
+    controller.stop()
+
+
 def write_config(path: Path, **sections: dict) -> Path:
     """The default reporter.yaml with some sections' keys replaced."""
     document = yaml.safe_load((REPO_ROOT / "config" / "reporter.yaml").read_text())

@@ -29,3 +29,7 @@ def test_the_harness_runs_end_to_end_on_a_tiny_table(tmp_path):
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert "| 400 |" in text and "Against the naive reference" in text
     assert all(group in text for group in STAGE_GROUPS)
+    assert "## Targets" in text and "400 generated: fast k = exact k" in text
+    rewritten = main(["--rewrite", "--results", str(tmp_path / "results"),
+                      "--markdown", str(tmp_path / "again.md")])
+    assert rewritten == saved and (tmp_path / "again.md").read_text() == text

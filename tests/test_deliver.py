@@ -42,13 +42,6 @@ def _source(text: str) -> str:
     return yaml.safe_load(text)["source"]["path"]
 
 
-@pytest.fixture
-def server():
-    handler = RecordingHandler()
-    controller = start_server(handler)
-    yield controller, handler
-    controller.stop()
-
 
 def parse(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from reporter import sample
 from reporter.cli import main
@@ -33,13 +32,6 @@ TEAMS = [
 ]
 OWNER = "owner@example.com"
 
-
-@pytest.fixture
-def server():
-    handler = RecordingHandler()
-    controller = start_server(handler)
-    yield controller, handler
-    controller.stop()
 
 
 def _configure(project: Path, port: int, data: Path, teams=TEAMS, **sections) -> Path:
@@ -88,6 +80,7 @@ def test_stale_data_is_held_owners_are_told_and_release_sends_once(project, serv
     assert record["status"] == "held"
     assert "last changed 30 days ago" in record["held_because"][0]
     assert "Held, not sent to any team" in capsys.readouterr().out
+    assert "held: the data file stale.csv was last changed" in (project / "output" / "index.html").read_text()
     (notice,) = handler.messages
     assert notice.rcpt_tos == [OWNER]
     text = _parse(notice.content).get_body(("plain",)).get_content()
