@@ -88,6 +88,7 @@ class Options:
     results: Path
     markdown: Path
     rewrite: bool = False
+    merge: bool = False
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -113,10 +114,22 @@ def main(argv: list[str] | None = None) -> dict:
         data = _table(options.quality_rows, options.work)
         report["quality"].append(_quality(f"{options.quality_rows:,} generated", _features(data)))
     options.results.mkdir(parents=True, exist_ok=True)
+    if options.merge and (options.results / "suite.json").is_file():
+        report = _merged(json.loads((options.results / "suite.json").read_text()), report)
     (options.results / "suite.json").write_text(json.dumps(report, indent=2) + "\n")
     options.markdown.write_text(markdown(report, options))
     _say(f"wrote {options.results / 'suite.json'} and {options.markdown}")
     return report
+
+
+def _merged(before: dict, now: dict) -> dict:
+    """Earlier figures for the sizes and tables this run did not measure, these for the rest."""
+    def merge(key: str, field: str) -> list:
+        fresh = {entry[field] for entry in now[key]}
+        return sorted([e for e in before.get(key, []) if e[field] not in fresh] + now[key],
+                      key=lambda entry: entry[field] if field == "rows" else str(entry[field]))
+    return {**now, "runs": merge("runs", "rows"), "naive": merge("naive", "rows"),
+            "quality": merge("quality", "table")}
 
 
 def _options(argv: list[str] | None) -> Options:
@@ -135,10 +148,12 @@ def _options(argv: list[str] | None) -> Options:
     parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--rewrite", action="store_true",
                         help="only rewrite the Markdown from the saved suite.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="keep the saved figures of sizes and tables not measured this time")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(",") if s) + ((HUGE,) if args.huge else ())
     return Options(sizes, args.repeats, args.naive_max, args.quality_rows, not args.no_real,
-                   args.work, args.results, args.markdown, args.rewrite)
+                   args.work, args.results, args.markdown, args.rewrite, args.merge)
 
 
 def _say(text: str) -> None:

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from sklearn.metrics import silhouette_score
 
 from reporter.config import SegmentationConfig
-from reporter.kselect import choose_k, kneedle_index, silhouette
+from reporter.kselect import choose_k, kneedle_index, silhouette, silhouette_mean
 from reporter.segment import segment
 from tests.segment_data import blobs
 
@@ -65,3 +66,25 @@ def test_tolerance_zero_takes_the_best_silhouette():
     choice = choose_k(points, SegmentationConfig(elbow_silhouette_tolerance=0.0))
     candidates = [d for d in choice.diagnostics if d.k >= 3]
     assert choice.chosen_k == max(candidates, key=lambda d: d.silhouette.mean).k
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_silhouette_mean_equals_scikit_learn(seed):
+    """Our blockwise silhouette is a speed-up, not another measure: scikit-learn's value,
+    singleton segments and unused segment numbers included."""
+    rng = np.random.default_rng(seed)
+    points = rng.normal(size=(1200, 5))
+    labels = rng.integers(0, 6, 1200)
+    labels[0] = 9  # a segment of one customer, and numbers 6-8 unused
+    assert silhouette_mean(points, labels, block=256) == pytest.approx(
+        silhouette_score(points, labels), abs=1e-12)
+
+
+def test_sampled_silhouette_uses_the_samples_scikit_learn_would():
+    rng = np.random.default_rng(3)
+    points = rng.normal(size=(900, 4))
+    labels = rng.integers(0, 4, 900)
+    settings = SegmentationConfig(silhouette_sample_size=300, silhouette_repeats=2)
+    expected = np.mean([silhouette_score(points, labels, sample_size=300, random_state=settings.seed + r)
+                        for r in range(2)])
+    assert silhouette(points, labels, settings).mean == pytest.approx(expected, abs=1e-12)
