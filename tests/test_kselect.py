@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import silhouette_score
 
 from reporter.config import SegmentationConfig
-from reporter.kselect import choose_k, kneedle_index, silhouette, silhouette_mean
+from reporter.kselect import choose_k, kneedle_index, silhouette, silhouette_mean, silhouettes
 from reporter.segment import segment
 from tests.segment_data import blobs
 
@@ -88,3 +88,13 @@ def test_sampled_silhouette_uses_the_samples_scikit_learn_would():
     expected = np.mean([silhouette_score(points, labels, sample_size=300, random_state=settings.seed + r)
                         for r in range(2)])
     assert silhouette(points, labels, settings).mean == pytest.approx(expected, abs=1e-12)
+
+
+def test_silhouettes_of_several_segmentations_share_samples_but_not_results():
+    rng = np.random.default_rng(4)
+    points = rng.normal(size=(700, 3))
+    labelings = [rng.integers(0, k, 700) for k in (2, 3, 5)]
+    settings = SegmentationConfig(silhouette_sample_size=250, silhouette_repeats=3)
+    together = silhouettes(points, labelings, settings)
+    assert together == [silhouette(points, labels, settings) for labels in labelings]
+    assert len({s.mean for s in together}) == 3 and all(s.sample_size == 250 for s in together)
