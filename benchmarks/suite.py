@@ -64,9 +64,9 @@ STAGE_GROUPS = {  # how the stage timings are grouped in the table
 
 WHY_MISSED = {  # what profiling showed, for targets the figures above miss
     "2,240": "Python start-up and imports (pandas, scikit-learn, matplotlib, WeasyPrint) and the "
-             "WeasyPrint layout of the ten-page PDF are paid by every run whatever its size; with the "
-             "analysis itself (segment, assess, charts) about 3 s, a fit run cannot get under 6 s "
-             "without starting fewer libraries. The scored run, what most weeks are, is close.",
+             "WeasyPrint layout of the ten-page PDF are paid by every run whatever its size, over 4 s "
+             "together; the fitting run adds the k search and the stability check on top. The scored "
+             "run, what most weeks are, is the one to compare.",
     "10,000,000": "not measured in this report: `make bench-huge` (or `python -m benchmarks --huge`) "
                   "adds it; it writes a 0.8 GB table and takes well over ten minutes here.",
     "50,000": "the segment stage is the k search: 9 KMeans fits with 10 starts on a 20,000-customer "
