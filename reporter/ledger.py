@@ -110,9 +110,6 @@ class Ledger:
         with closing(self._connect()) as db:
             return [LedgerRow(*row) for row in db.execute(query, (run_id,) if run_id else ())]
 
-    def sent_to(self, run_id: str) -> set[str]:
-        return {r.recipient for r in self.rows(run_id) if r.kind == "brief" and r.status == "sent"}
-
     @staticmethod
     def _fail_dead_claims(db: sqlite3.Connection) -> None:
         here = socket.gethostname()

@@ -39,7 +39,7 @@ from reporter.load import RawCustomers
 from reporter.personas import PersonaAssignment, Rulebook, all_conditions, assign
 from reporter.profile import Profiles, profile
 from reporter.rules import FrozenPopulation, Population
-from reporter.segment import Component, Segmentation, algorithm_name, score, segment
+from reporter.segment import Component, Segmentation, algorithm_name, model_columns, score, segment
 from reporter.versions import package_versions
 
 MODEL_FILE = "model.joblib"
@@ -93,7 +93,7 @@ class SavedModel:
             "rows_fitted": self.rows_fitted,
             "algorithm": algorithm_name(self.pipeline.named_steps["cluster"]),
             "k": self.k,
-            "features": list(self.pipeline.named_steps["encode_scale"].feature_names_in_),
+            "features": model_columns(self.pipeline),
             "pca_components": len(self.components),
             "silhouette_at_fit": round(self.fit_silhouette, 4),
             "income_fill": self.income_fill,
@@ -343,6 +343,5 @@ def _fit(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: Rul
 def predict(model: SavedModel, table: FeatureTable) -> np.ndarray:
     """Segment per customer with a saved model: the one path weekly scoring and
     `reporter assign` share."""
-    columns = list(model.pipeline.named_steps["encode_scale"].feature_names_in_)
-    return model.segment_of_cluster[model.pipeline.predict(table.frame[columns])]
+    return model.segment_of_cluster[model.pipeline.predict(table.frame[model_columns(model.pipeline)])]
 

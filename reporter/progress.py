@@ -68,10 +68,6 @@ def showing(progress: Progress | None) -> Iterator[None]:
         _current.reset(token)
 
 
-def current() -> Progress | None:
-    return _current.get()
-
-
 def advance(done: int, total: int) -> None:
     progress = _current.get()
     if progress is not None:

@@ -133,10 +133,6 @@ class Segmentation:
     def explained_variance(self) -> tuple[float, ...]:
         return tuple(c.explained for c in self.components)
 
-    @property
-    def columns(self) -> list[str]:
-        return list(self.model.named_steps["encode_scale"].feature_names_in_)
-
 
 def segment(table: FeatureTable, settings: SegmentationConfig,
             comparison: ComparisonConfig | None = None, previous: np.ndarray | None = None,
@@ -178,10 +174,14 @@ def score(model: Pipeline, segment_of_cluster: np.ndarray, table: FeatureTable,
           settings: SegmentationConfig, k_choice: KChoice,
           components: tuple[Component, ...]) -> Segmentation:
     """Assign this table's customers with an already fitted model: no refit, same segments."""
-    columns = list(model.named_steps["encode_scale"].feature_names_in_)
-    points = model[:-1].transform(table.frame[columns])
+    points = model[:-1].transform(table.frame[model_columns(model)])
     return _segmentation(model, np.asarray(segment_of_cluster), points, table, k_choice,
                          components, settings)
+
+
+def model_columns(model: Pipeline) -> list[str]:
+    """The feature columns a fitted model reads, in its order."""
+    return list(model.named_steps["encode_scale"].feature_names_in_)
 
 
 def _segmentation(model: Pipeline, segment_of_cluster: np.ndarray, every_point: np.ndarray,
