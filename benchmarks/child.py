@@ -24,8 +24,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     imported = time.perf_counter()
+    from reporter.app.pipeline import run
     from reporter.config import load_config
-    from reporter.pipeline import run
 
     imports = time.perf_counter() - imported
     result = run(load_config(args.config), data=args.data)

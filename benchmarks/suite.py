@@ -34,13 +34,13 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from reporter import sample
-from reporter.clean import clean
 from reporter.config import ReporterConfig, SourceConfig
-from reporter.features import FeatureTable, build_features
-from reporter.kselect import choose_k
-from reporter.load import load
-from reporter.segment import segment
+from reporter.data import sample
+from reporter.data.clean import clean
+from reporter.data.features import FeatureTable, build_features
+from reporter.data.load import load
+from reporter.segmentation.kselect import choose_k
+from reporter.segmentation.segment import segment
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"

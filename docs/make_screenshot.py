@@ -16,9 +16,9 @@ from pathlib import Path
 
 import yaml
 
-from reporter import sample
+from reporter.app.pipeline import run
 from reporter.config import load_config
-from reporter.pipeline import run
+from reporter.data import sample
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "docs" / "brief-first-page.png"

@@ -2,6 +2,6 @@
 
 import sys
 
-from reporter.cli import main
+from reporter.app.cli import main
 
 sys.exit(main())

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reporter import sample
+from reporter.data import sample
 
 
 @dataclass(frozen=True)

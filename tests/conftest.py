@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reporter import sample
+from reporter.data import sample
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_TABLE_NAME = "smartcart_customers.csv"
@@ -93,7 +93,7 @@ def run_main(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess
     """The same command in this process (no interpreter start-up, ~2.5 s less per call): for
     tests about messages and exit codes. Tests about the command as a user starts it use
     `run_cli`."""
-    from reporter.cli import main
+    from reporter.app.cli import main
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.chdir(cwd or Path.cwd()), contextlib.redirect_stdout(out), \

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from reporter import sample
-from reporter.clean import Customers, clean
 from reporter.config import CleanConfig
-from reporter.features import FeatureTable, build_features
-from reporter.load import load
+from reporter.data import sample
+from reporter.data.clean import Customers, clean
+from reporter.data.features import FeatureTable, build_features
+from reporter.data.load import load
 
 
 def customers_from_sample(tmp_path: Path, rows: int = 400, seed: int = 3,

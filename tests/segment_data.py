@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from reporter.config import SegmentationConfig
-from reporter.features import FeatureTable, RfmCuts
+from reporter.data.features import FeatureTable, RfmCuts
 
 
 def blobs(groups: int, per_group: int = 150, seed: int = 0, spread: float = 1.0) -> FeatureTable:

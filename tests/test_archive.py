@@ -10,9 +10,10 @@ from datetime import datetime
 import pandas as pd
 import pytest
 
-from reporter import pipeline, sample
+from reporter.app import pipeline
 from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_partials
 from reporter.config import load_config
+from reporter.data import sample
 from tests.conftest import REPO_ROOT, archive_entries, run_folders, write_config
 
 RUN_FILES = {"brief.html", "brief.pdf", "segments.csv", "run.json", "customers.csv"}

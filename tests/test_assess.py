@@ -4,9 +4,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from reporter.assess import compare_engines, stability, stability_words
 from reporter.config import ComparisonConfig, SegmentationConfig, StabilityConfig
-from reporter.segment import segment
+from reporter.segmentation.assess import compare_engines, stability, stability_words
+from reporter.segmentation.segment import segment
 from tests.segment_data import blobs
 
 

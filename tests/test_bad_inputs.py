@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from reporter.cli import main
+from reporter.app.cli import main
 from tests.bad_inputs import CASES
 from tests.conftest import archive_entries, run_folders
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from reporter.app.pipeline import run
 from reporter.config import load_config
-from reporter.pipeline import run
 
 GOLDEN = Path(__file__).parent / "golden"
 PDFTOPPM = shutil.which("pdftoppm")

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 
+from reporter.app.pipeline import run
 from reporter.config import load_config
-from reporter.pipeline import run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

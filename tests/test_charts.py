@@ -5,7 +5,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 
-from reporter import charts
+from reporter.brief import charts
 
 BARS = [charts.Bar("Premium", 0.2, 0.5, "#1f6f8b"), charts.Bar("Churn Risk", 0.3, 0.1, "#c0392b")]
 

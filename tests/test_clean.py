@@ -5,11 +5,11 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from reporter import sample
-from reporter.clean import clean
 from reporter.config import CleanConfig
+from reporter.data import sample
+from reporter.data.clean import clean
+from reporter.data.load import load
 from reporter.errors import DataError
-from reporter.load import load
 
 AS_OF = date(2014, 6, 29)
 

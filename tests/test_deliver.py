@@ -9,8 +9,8 @@ import json
 import pytest
 import trustme
 
+from reporter.app.pipeline import deliver, run
 from reporter.config import load_config
-from reporter.pipeline import deliver, run
 from tests.conftest import archive_entries, run_cli, run_folders, write_config
 from tests.smtp_server import RecordingHandler, free_port, start_server
 

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from reporter import sample
-from reporter.cli import main
+from reporter.app.cli import main
+from reporter.app.schedule import build_scheduler, ensure_job
 from reporter.config import load_config
-from reporter.dispatch import delay_note
-from reporter.ledger import Ledger
-from reporter.schedule import build_scheduler, ensure_job
+from reporter.data import sample
+from reporter.delivery.dispatch import delay_note
+from reporter.delivery.ledger import Ledger
 from tests.conftest import REPO_ROOT, run_cli, run_folders, write_config
 from tests.smtp_server import RecordingHandler, start_server
 
@@ -139,7 +139,7 @@ def test_a_restart_after_partial_delivery_sends_only_to_those_missing(project, s
                                                 "dan@example.com": 1})
         # a sender killed after claiming cara, before the server answered, leaves a dead claim
         subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
-                        "from reporter.ledger import Ledger; "
+                        "from reporter.delivery.ledger import Ledger; "
                         "Ledger(Path(sys.argv[1])).claim(sys.argv[2], 'Everyone', ['cara@example.com'])",
                         str(project / "output"), run_id], check=True, cwd=REPO_ROOT)
     finally:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from reporter.config import SegmentationConfig
-from reporter.features import REGISTRY, RfmCuts, build_features
-from reporter.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
+from reporter.data.features import REGISTRY, RfmCuts, build_features
+from reporter.data.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
 from tests.helpers import customers_from_sample
 
 

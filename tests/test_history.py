@@ -13,10 +13,10 @@ import time
 import pandas as pd
 import pytest
 
-from reporter import sample
+from reporter.app.pipeline import run
 from reporter.config import load_config
-from reporter.history import read_run
-from reporter.pipeline import run
+from reporter.data import sample
+from reporter.history.weekly import read_run
 from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
 
 WEEK = 7
@@ -164,7 +164,7 @@ def test_a_killed_run_leaves_the_index_and_earlier_runs_intact(two_weeks, tmp_pa
                 import shutil
 
                 shutil.rmtree(folder)
-        from reporter.index import rebuild_index
+        from reporter.brief.index import rebuild_index
 
         rebuild_index(root / "output")
 
@@ -215,7 +215,7 @@ def test_run_json_is_versioned_and_the_first_format_still_reads(two_weeks, tmp_p
 
 
 def test_parquet_export_matches_the_csv(tmp_path):
-    from reporter.exports import write_exports
+    from reporter.personas.exports import write_exports
 
     customers = pd.DataFrame({"ID": [3, 1, 2], "persona": ["A", "B", "A"], "cluster": [0, 1, 0],
                               "flag_x": [1, 0, 0], "income": [1.5, 2.5, 3.5]})

@@ -5,8 +5,8 @@ import pytest
 from sklearn.metrics import silhouette_score
 
 from reporter.config import SegmentationConfig
-from reporter.kselect import choose_k, kneedle_index, silhouette, silhouette_mean, silhouettes
-from reporter.segment import segment
+from reporter.segmentation.kselect import choose_k, kneedle_index, silhouette, silhouette_mean, silhouettes
+from reporter.segmentation.segment import segment
 from tests.segment_data import blobs
 
 

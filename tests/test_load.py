@@ -6,10 +6,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from reporter import sample
+from reporter.data import sample
+from reporter.data.load import find_latest, load
+from reporter.data.schema import COLUMNS
 from reporter.errors import DataError
-from reporter.load import find_latest, load
-from reporter.schema import COLUMNS
 
 
 @pytest.fixture

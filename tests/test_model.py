@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reporter import sample
-from reporter.align import align
-from reporter.cli import main
+from reporter.app.cli import main
 from reporter.config import ModelConfig
-from reporter.drift import Baseline, measure, psi
-from reporter.model import MODEL_FILE, SUMMARY_FILE, load_from
+from reporter.data import sample
+from reporter.model.drift import Baseline, measure, psi
+from reporter.model.lifecycle import MODEL_FILE, SUMMARY_FILE, load_from
+from reporter.segmentation.align import align
 from tests.conftest import REPO_ROOT, run_folders, write_config
 
 

@@ -18,12 +18,12 @@ def test_wheel_ships_templates_and_default_config(tmp_path):
     assert built.returncode == 0, built.stderr
     (wheel,) = tmp_path.glob("*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    templates = {p.relative_to(REPO_ROOT / "templates").as_posix()
-                 for p in (REPO_ROOT / "templates").rglob("*") if p.is_file()}
+    templates = {p.relative_to(REPO_ROOT / "reporter" / "templates").as_posix()
+                 for p in (REPO_ROOT / "reporter" / "templates").rglob("*") if p.is_file()}
     assert templates, "the repository has templates"
     for name in templates:
         assert f"reporter/templates/{name}" in names
     assert "reporter/default_config/reporter.yaml" in names
     assert "reporter/default_config/personas.yaml" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "reporter = reporter.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "reporter = reporter.app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()

@@ -8,12 +8,12 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reporter.app.pipeline import analyse
 from reporter.config import PersonasFile, load_config
+from reporter.data.features import FeatureTable
 from reporter.errors import ConfigError
-from reporter.features import FeatureTable
-from reporter.personas import assign, compile_rulebook
-from reporter.pipeline import analyse
-from reporter.profile import profile
+from reporter.personas.rulebook import assign, compile_rulebook
+from reporter.segmentation.profile import profile
 from reporter.yamlsource import read_yaml_mapping
 from tests.conftest import REPO_ROOT, write_config
 from tests.helpers import features_from_sample
@@ -215,7 +215,7 @@ def test_priority_merging_and_personas_not_present(tmp_path, table):
 
 
 def test_every_segment_gets_exactly_one_persona_and_the_brief_merges_them(project):
-    from reporter.brief import BriefInputs, build_brief
+    from reporter.brief.view import BriefInputs, build_brief
 
     config = load_config(project / "config" / "reporter.yaml")
     found = analyse(config)

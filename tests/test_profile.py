@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reporter.profile import profile, traits_from_lifts
+from reporter.segmentation.profile import profile, traits_from_lifts
 from tests.helpers import features_from_sample
 
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reporter import sample
+from reporter.app.pipeline import analyse
 from reporter.config import load_config
+from reporter.data import sample
+from reporter.data.schema import COLUMNS
 from reporter.errors import ReporterError
-from reporter.pipeline import analyse
-from reporter.schema import COLUMNS
 from tests.conftest import REPO_ROOT, write_config
 
 BASE = sample.generate(150, seed=5)
@@ -75,7 +75,7 @@ def test_any_rule_file_compiles_or_names_its_problems(workspace, conditions, mod
     import yaml
 
     from reporter.config import PersonasFile, _parse
-    from reporter.personas import compile_rulebook
+    from reporter.personas.rulebook import compile_rulebook
 
     root, _ = workspace
     document = {"fallback": "Rest", "personas": [

@@ -8,9 +8,9 @@ import re
 import pytest
 from pypdf import PdfReader
 
+from reporter.app.pipeline import run
+from reporter.brief.render import money, pct
 from reporter.config import load_config
-from reporter.pipeline import run
-from reporter.render import money, pct
 
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_DESCRIPTION = 'Fans of <img src=x onerror="alert(2)"> & "quotes"'
@@ -101,7 +101,7 @@ def test_missing_pango_is_explained_not_a_traceback(project, tmp_path):
 
     from tests.conftest import REPO_ROOT, archive_entries
 
-    script = PANGO_MISSING + "from reporter.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    script = PANGO_MISSING + "from reporter.app.cli import main\nsys.exit(main(sys.argv[1:]))\n"
     result = subprocess.run(
         [sys.executable, "-c", script, "run", "--config", str(project / "config" / "reporter.yaml")],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,

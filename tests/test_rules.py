@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from reporter.rules import RuleError, parse_condition, rule_set_implies
+from reporter.personas.rules import RuleError, parse_condition, rule_set_implies
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reporter import sample
-from reporter.schema import COLUMNS, SPEND_COLUMNS
+from reporter.data import sample
+from reporter.data.schema import COLUMNS, SPEND_COLUMNS
 
 
 def test_columns_are_the_smartcart_schema_in_order():

@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from reporter.app.schedule import JOB_ID, run_brief_job, trigger
 from reporter.config import ScheduleConfig
-from reporter.schedule import JOB_ID, run_brief_job, trigger
 from tests.conftest import REPO_ROOT, archive_entries, run_cli, write_config
 
 UTC = ZoneInfo("UTC")

@@ -7,9 +7,9 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from reporter.config import ComparisonConfig, SegmentationConfig
+from reporter.data.features import FeatureTable
 from reporter.errors import ConfigError, DataError
-from reporter.features import FeatureTable
-from reporter.segment import WardCentroids, order_by_spend, segment
+from reporter.segmentation.segment import WardCentroids, order_by_spend, segment
 from tests.helpers import features_from_sample
 from tests.segment_data import blobs
 

@@ -12,14 +12,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from reporter import __version__
-from reporter.brief import Brief
+from reporter.brief.view import Brief
 from reporter.config import Config
-from reporter.history import FORMAT_VERSION, WeekOverWeek, source_key
-from reporter.segment import Segmentation
+from reporter.history.weekly import FORMAT_VERSION, WeekOverWeek, source_key
+from reporter.segmentation.segment import Segmentation
 from reporter.versions import package_versions
 
 if TYPE_CHECKING:
-    from reporter.pipeline import Analysis
+    from reporter.app.pipeline import Analysis
 
 
 def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: datetime,

@@ -17,8 +17,8 @@ import pandas as pd
 
 from reporter.archive import published_runs
 from reporter.config import HistoryConfig
-from reporter.exports import flag_column
-from reporter.load import RawCustomers
+from reporter.data.load import RawCustomers
+from reporter.personas.exports import flag_column
 
 FORMAT_VERSION = 1
 NEW, GONE = "(new)", "(gone)"

@@ -23,11 +23,11 @@ from email.utils import formatdate, make_msgid
 from html import escape
 from pathlib import Path
 
-from reporter.brief import Brief
+from reporter.brief.render import CHART_CID, render_email
+from reporter.brief.view import Brief
 from reporter.config import ReporterConfig, SmtpConfig, TeamConfig
+from reporter.delivery.ledger import Ledger
 from reporter.errors import ConfigError
-from reporter.ledger import Ledger
-from reporter.render import CHART_CID, render_email
 
 EMAIL_FOLDER = "email"
 CHART_FILE = "persona-sizes.png"

@@ -11,15 +11,16 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from reporter.brief import Brief
+from reporter.brief.view import Brief
+from reporter.data.features import REGISTRY
 from reporter.errors import ConfigError, EnvironmentProblem
-from reporter.features import REGISTRY
 
 PANGO_HINT = (
     "WeasyPrint cannot load the Pango text library needed for the PDF ({detail}); install it "
@@ -31,9 +32,8 @@ SUBJECTS = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
 
 
 def templates_dir() -> Path:
-    """Templates ship inside the installed package; in a source checkout they sit at the top."""
-    packaged = Path(__file__).parent / "templates"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "templates"
+    """The templates are package data: found the same way in a checkout and an installed wheel."""
+    return Path(str(resources.files("reporter") / "templates"))
 
 
 @cache

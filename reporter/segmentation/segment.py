@@ -21,11 +21,11 @@ from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from reporter.align import Alignment, align
 from reporter.config import ComparisonConfig, SegmentationConfig
+from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
-from reporter.features import REGISTRY, FeatureTable
-from reporter.kselect import KChoice, Silhouette, choose_k, kmeans, silhouette
+from reporter.segmentation.align import Alignment, align
+from reporter.segmentation.kselect import KChoice, Silhouette, choose_k, kmeans, silhouette
 
 CLIP_QUANTILES = (0.005, 0.995)
 TOP_LOADINGS = 3

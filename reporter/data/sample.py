@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reporter.schema import COLUMNS, SPEND_COLUMNS
+from reporter.data.schema import COLUMNS, SPEND_COLUMNS
 
 FIRST_JOINED = date(2012, 7, 30)
 DEFAULT_AS_OF = date(2014, 6, 29)

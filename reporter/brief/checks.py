@@ -15,10 +15,10 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from reporter.brief import Brief
+from reporter.brief.view import Brief
 from reporter.config import ChecksConfig
-from reporter.load import RawCustomers
-from reporter.model import ModelDecision
+from reporter.data.load import RawCustomers
+from reporter.model.lifecycle import ModelDecision
 
 PDF_SECTIONS = ("This week in brief", "Who the customers are", "Data notes",
                 "How the segments were found")

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reporter import charts
 from reporter.archive import write_text_atomic
-from reporter.history import RunSummary, all_runs
-from reporter.render import render_index
+from reporter.brief import charts
+from reporter.brief.render import render_index
+from reporter.history.weekly import RunSummary, all_runs
 
 FALLBACK_COLOURS = ("#1f6f8b", "#8e44ad", "#e67e22", "#7f8c8d", "#c0392b", "#27ae60", "#2c3e50")
 

@@ -205,8 +205,8 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from reporter.app.pipeline import run
     from reporter.config import load_config
-    from reporter.pipeline import run
     from reporter.progress import Progress, showing
 
     config = load_config(_config_path(args))
@@ -235,8 +235,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _assign(args: argparse.Namespace) -> int:
     from reporter.archive import write_text_atomic
-    from reporter.assign import assign_new
     from reporter.config import load_config
+    from reporter.model.score_new import assign_new
 
     config = load_config(_config_path(args))
     scored = assign_new(config, args.data, args.run)
@@ -250,7 +250,7 @@ def _assign(args: argparse.Namespace) -> int:
 
 def _tell_owners_failed(config, problem: str) -> None:
     """Best effort: the owners hear of a failed run; a mail problem must not hide the failure."""
-    from reporter.deliver import notify_owners
+    from reporter.delivery.mail import notify_owners
 
     try:
         notify_owners(config.settings, None, "", "a run failed; no brief this time",
@@ -275,8 +275,8 @@ def _report_deliveries(outcomes) -> int:
 
 def _send(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.deliver import send_test
-    from reporter.dispatch import deliver, scheduled_send
+    from reporter.delivery.dispatch import deliver, scheduled_send
+    from reporter.delivery.mail import send_test
 
     config = load_config(_config_path(args))
     names = [team.name for team in config.settings.teams]
@@ -309,14 +309,14 @@ def _run_folder(config, run: str) -> Path:
 
 def _release(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.dispatch import release
+    from reporter.delivery.dispatch import release
 
     return _report_deliveries(release(load_config(_config_path(args)), args.run_id))
 
 
 def _email_preview(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.dispatch import preview
+    from reporter.delivery.dispatch import preview
 
     config = load_config(_config_path(args))
     folder = _run_folder(config, args.run)
@@ -326,8 +326,8 @@ def _email_preview(args: argparse.Namespace) -> int:
 
 
 def _schedule(args: argparse.Namespace) -> int:
+    from reporter.app.schedule import list_jobs, serve
     from reporter.config import load_config
-    from reporter.schedule import list_jobs, serve
 
     config = load_config(_config_path(args))
     if args.list:
@@ -337,7 +337,7 @@ def _schedule(args: argparse.Namespace) -> int:
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from reporter import sample
+    from reporter.data import sample
 
     if args.age is not None:
         import pandas as pd
@@ -353,7 +353,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.personas import compile_rulebook
+    from reporter.personas.rulebook import compile_rulebook
 
     try:
         config = load_config(_config_path(args))
@@ -387,9 +387,9 @@ def _check_secrets(config) -> None:
 
 
 def _personas_preview(args: argparse.Namespace) -> int:
+    from reporter.app.pipeline import analyse
+    from reporter.brief.rule_report import preview_text
     from reporter.config import load_config
-    from reporter.pipeline import analyse
-    from reporter.preview import preview_text
 
     config = load_config(_config_path(args))
     print(preview_text(analyse(config, data=args.data)), end="")
@@ -406,7 +406,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _archive_list(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.history import all_runs
+    from reporter.history.weekly import all_runs
 
     runs = all_runs(load_config(_config_path(args)).output_dir)
     if not runs:
@@ -421,8 +421,8 @@ def _archive_list(args: argparse.Namespace) -> int:
 def _archive_show(args: argparse.Namespace) -> int:
     from reporter.archive import find_run
     from reporter.config import load_config
-    from reporter.history import read_run
-    from reporter.ledger import LEDGER_FILE, Ledger
+    from reporter.delivery.ledger import LEDGER_FILE, Ledger
+    from reporter.history.weekly import read_run
 
     config = load_config(_config_path(args))
     run = read_run(find_run(config.output_dir, args.run_id))
@@ -456,8 +456,8 @@ def _archive_show(args: argparse.Namespace) -> int:
 
 def _archive_prune(args: argparse.Namespace) -> int:
     from reporter.archive import prune
+    from reporter.brief.index import rebuild_index
     from reporter.config import load_config
-    from reporter.index import rebuild_index
 
     config = load_config(_config_path(args))
     removed = prune(config.output_dir, args.keep)

@@ -15,10 +15,9 @@ import numpy as np
 from matplotlib import colors as mcolors
 
 from reporter.config import PersonasFile, PersonaSpec
+from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError
-from reporter.features import REGISTRY, FeatureTable
-from reporter.profile import GroupProfile, Profiles
-from reporter.rules import (
+from reporter.personas.rules import (
     Condition,
     FrozenPopulation,
     Population,
@@ -27,6 +26,7 @@ from reporter.rules import (
     parse_condition,
     rule_set_implies,
 )
+from reporter.segmentation.profile import GroupProfile, Profiles
 from reporter.yamlsource import line_of
 
 

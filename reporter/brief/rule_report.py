@@ -3,9 +3,9 @@ with each rule's threshold beside the segment's own value. Plain text for a term
 
 from __future__ import annotations
 
-from reporter.clean import customers
-from reporter.personas import SegmentVerdict
-from reporter.pipeline import Analysis
+from reporter.app.pipeline import Analysis
+from reporter.data.clean import customers
+from reporter.personas.rulebook import SegmentVerdict
 
 TICK, CROSS = "yes", "no "
 

@@ -13,27 +13,27 @@ from pathlib import Path
 import pandas as pd
 
 from reporter.archive import RunFolder, folder_name, new_run_id, prune, published_runs
-from reporter.assess import Assessment
-from reporter.brief import Brief, BriefInputs, build_brief
-from reporter.checks import CheckReport, after_render, before_render
-from reporter.clean import Customers
+from reporter.brief.checks import CheckReport, after_render, before_render
+from reporter.brief.index import rebuild_index
+from reporter.brief.render import check_pdf_engine, render_html, render_pdf
+from reporter.brief.view import Brief, BriefInputs, build_brief
 from reporter.config import Config
-from reporter.deliver import Outcome, archive_emails
-from reporter.dispatch import deliver, tell_owners_held
+from reporter.data.clean import Customers
+from reporter.data.features import FeatureTable
+from reporter.data.load import RawCustomers, find_latest, load
+from reporter.delivery.dispatch import deliver, tell_owners_held
+from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError
-from reporter.exports import customer_table, write_csv, write_exports
-from reporter.features import FeatureTable
-from reporter.history import WeekOverWeek, compare, find_previous, source_key
-from reporter.index import rebuild_index
-from reporter.load import RawCustomers, find_latest, load
-from reporter.model import ModelDecision, SavedModel, fit_or_score, load_latest
-from reporter.model import save as save_model
-from reporter.personas import PersonaAssignment, Rulebook, compile_rulebook
-from reporter.profile import Profiles, profile
+from reporter.history.record import change_record, run_record
+from reporter.history.weekly import WeekOverWeek, compare, find_previous, source_key
+from reporter.model.lifecycle import ModelDecision, SavedModel, fit_or_score, load_latest
+from reporter.model.lifecycle import save as save_model
+from reporter.personas.exports import customer_table, write_csv, write_exports
+from reporter.personas.rulebook import PersonaAssignment, Rulebook, compile_rulebook
 from reporter.progress import stage as progress_stage
-from reporter.render import check_pdf_engine, render_html, render_pdf
-from reporter.runrecord import change_record, run_record
-from reporter.segment import Segmentation
+from reporter.segmentation.assess import Assessment
+from reporter.segmentation.profile import Profiles, profile
+from reporter.segmentation.segment import Segmentation
 
 
 @dataclass

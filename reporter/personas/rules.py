@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reporter.features import REGISTRY
+from reporter.data.features import REGISTRY
 
 GROUP_METRICS = {"share": "Share of customers", "spend_share": "Share of total spend"}
 OPERATORS: dict[str, Callable] = {

@@ -11,17 +11,17 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from reporter import charts
-from reporter.assess import Assessment, EngineScore, Stability
-from reporter.clean import DataNotes, customers
-from reporter.drift import DriftRow
-from reporter.features import CATEGORY_FEATURES, CHANNEL_FEATURES, FeatureTable
-from reporter.history import WeekOverWeek
-from reporter.kselect import KChoice, Silhouette
-from reporter.model import ModelDecision
-from reporter.personas import PersonaAssignment, Rulebook
-from reporter.profile import GroupProfile, Profiles
-from reporter.segment import Component, Segmentation
+from reporter.brief import charts
+from reporter.data.clean import DataNotes, customers
+from reporter.data.features import CATEGORY_FEATURES, CHANNEL_FEATURES, FeatureTable
+from reporter.history.weekly import WeekOverWeek
+from reporter.model.drift import DriftRow
+from reporter.model.lifecycle import ModelDecision
+from reporter.personas.rulebook import PersonaAssignment, Rulebook
+from reporter.segmentation.assess import Assessment, EngineScore, Stability
+from reporter.segmentation.kselect import KChoice, Silhouette
+from reporter.segmentation.profile import GroupProfile, Profiles
+from reporter.segmentation.segment import Component, Segmentation
 
 TABLE_FEATURES = ("income", "total_spending", "recency", "total_purchases")
 CARD_FEATURES = ("income", "total_spending", "total_purchases", "recency", "web_visits", "deal_share")

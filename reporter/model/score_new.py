@@ -15,14 +15,14 @@ from pathlib import Path
 import pandas as pd
 
 from reporter.archive import find_run
-from reporter.clean import clean
 from reporter.config import Config
+from reporter.data.clean import clean
+from reporter.data.features import build_features
+from reporter.data.load import load
 from reporter.errors import ArchiveError
-from reporter.exports import customer_table
-from reporter.features import build_features
-from reporter.load import load
-from reporter.model import Loaded, load_from, load_latest, predict
-from reporter.personas import label_customers
+from reporter.model.lifecycle import Loaded, load_from, load_latest, predict
+from reporter.personas.exports import customer_table
+from reporter.personas.rulebook import label_customers
 
 
 @dataclass(frozen=True)

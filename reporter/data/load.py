@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reporter.errors import DataError
-from reporter.schema import COLUMNS, COUNT_COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
+from reporter.data.schema import COLUMNS, COUNT_COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
 
 # Date layouts seen in SmartCart exports; a user can name another with source.date_format.
 DATE_FORMATS = {

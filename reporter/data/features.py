@@ -13,8 +13,8 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from reporter.clean import Customers
-from reporter.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
+from reporter.data.clean import Customers
+from reporter.data.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
 
 
 @dataclass(frozen=True)

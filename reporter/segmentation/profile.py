@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reporter.features import REGISTRY, FeatureTable
+from reporter.data.features import REGISTRY, FeatureTable
 
 PROFILE_FEATURES = tuple(name for name, f in REGISTRY.items() if f.unit != "category")
 TRAIT_FEATURES = tuple(name for name, f in REGISTRY.items() if f.high and f.low)

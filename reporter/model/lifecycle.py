@@ -27,19 +27,26 @@ import joblib
 import numpy as np
 from sklearn.pipeline import Pipeline
 
-from reporter.align import Alignment
 from reporter.archive import published_runs
-from reporter.assess import Assessment, assess
-from reporter.clean import Customers, clean
 from reporter.config import Config, ModelConfig, ReporterConfig
-from reporter.drift import Baseline, Drift, measure
-from reporter.features import FeatureTable, RfmCuts, build_features
-from reporter.kselect import KChoice
-from reporter.load import RawCustomers
-from reporter.personas import PersonaAssignment, Rulebook, all_conditions, assign
-from reporter.profile import Profiles, profile
-from reporter.rules import FrozenPopulation, Population
-from reporter.segment import Component, Segmentation, algorithm_name, model_columns, score, segment
+from reporter.data.clean import Customers, clean
+from reporter.data.features import FeatureTable, RfmCuts, build_features
+from reporter.data.load import RawCustomers
+from reporter.model.drift import Baseline, Drift, measure
+from reporter.personas.rulebook import PersonaAssignment, Rulebook, all_conditions, assign
+from reporter.personas.rules import FrozenPopulation, Population
+from reporter.segmentation.align import Alignment
+from reporter.segmentation.assess import Assessment, assess
+from reporter.segmentation.kselect import KChoice
+from reporter.segmentation.profile import Profiles, profile
+from reporter.segmentation.segment import (
+    Component,
+    Segmentation,
+    algorithm_name,
+    model_columns,
+    score,
+    segment,
+)
 from reporter.versions import package_versions
 
 MODEL_FILE = "model.joblib"

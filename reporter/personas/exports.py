@@ -15,8 +15,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from reporter.features import FeatureTable
-from reporter.personas import PersonaAssignment
+from reporter.data.features import FeatureTable
+from reporter.personas.rulebook import PersonaAssignment
 from reporter.progress import advance
 
 CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")

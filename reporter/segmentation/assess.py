@@ -13,9 +13,9 @@ import numpy as np
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 
 from reporter.config import ComparisonConfig, ReporterConfig, SegmentationConfig, StabilityConfig
-from reporter.kselect import silhouette
 from reporter.progress import advance
-from reporter.segment import Segmentation, engine
+from reporter.segmentation.kselect import silhouette
+from reporter.segmentation.segment import Segmentation, engine
 
 ALGORITHMS = ("kmeans", "agglomerative", "gmm")
 RESAMPLE_N_INIT = 3

@@ -18,12 +18,12 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from reporter.archive import find_run, published_runs, update_json
-from reporter.checks import CheckReport
+from reporter.brief.checks import CheckReport
+from reporter.brief.index import rebuild_index
 from reporter.config import Config, ScheduleConfig, TeamConfig
-from reporter.deliver import Outcome, build_message, deliver_run, notify_owners, outcomes_record, slug
+from reporter.delivery.ledger import Ledger
+from reporter.delivery.mail import Outcome, build_message, deliver_run, notify_owners, outcomes_record, slug
 from reporter.errors import ConfigError, ReporterError
-from reporter.index import rebuild_index
-from reporter.ledger import Ledger
 
 DELAY_WORTH_SAYING = timedelta(hours=1)
 

@@ -14,7 +14,7 @@ import pandas as pd
 
 from reporter.config import CleanConfig
 from reporter.errors import DataError
-from reporter.load import RawCustomers
+from reporter.data.load import RawCustomers
 
 EDUCATION_LEVELS = {
     "basic": "Undergraduate",

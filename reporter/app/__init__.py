@@ -1,0 +1,5 @@
+"""App: the edges, where configuration meets the stages.
+
+Owns the command line (cli), one run from build to delivery (pipeline) and the cron scheduler
+(schedule). Nothing below this package reads a config file or the command line.
+"""

@@ -1,0 +1,196 @@
+"""Schedule: run `reporter run` on a cron schedule, unattended, for years.
+
+APScheduler 3 with a SQLite job store, so a run missed while the machine was down runs once at
+start-up (within `misfire_grace_hours`; several missed runs coalesce into one). One run at a
+time (one job instance, one worker) and one scheduler per archive (a lock file). Each run is a
+child process, so a crash or a leak in one week's run cannot take the scheduler down. SIGTERM
+and Ctrl-C stop it cleanly: a run in progress finishes, and the archive is atomic anyway.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import signal
+import threading
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, EVENT_JOB_MISSED, JobEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+
+from reporter.config import Config, ScheduleConfig
+from reporter.delivery.dispatch import team_trigger
+from reporter.delivery.mail import slug
+from reporter.errors import ConfigError, ReporterError
+from reporter.jobs import run_brief_job, run_team_job
+
+JOB_ID = "weekly-brief"
+LOCK_FILE = "scheduler.lock"
+log = logging.getLogger("reporter.schedule")
+
+
+class AlreadyRunning(ReporterError):
+    """Another scheduler holds this archive's lock."""
+
+
+def trigger(schedule: ScheduleConfig) -> CronTrigger:
+    """5-field crontab (minute hour day month weekday), or 6 fields with seconds first."""
+    zone = ZoneInfo(schedule.timezone)
+    fields = schedule.cron.split()
+    try:
+        if len(fields) == 5:
+            return CronTrigger.from_crontab(schedule.cron, timezone=zone)
+        second, minute, hour, day, month, weekday = fields
+        return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
+                           day_of_week=weekday, timezone=zone)
+    except ValueError as exc:
+        raise ConfigError(f"schedule.cron '{schedule.cron}' is not a valid cron expression ({exc}); "
+                          "for Mondays at 07:00 write '0 7 * * mon'") from None
+
+
+def jobstore_path(config: Config) -> Path:
+    configured = config.settings.schedule.jobstore
+    return config.resolve(configured) if configured else config.output_dir / "scheduler.sqlite"
+
+
+def build_scheduler(config: Config) -> BackgroundScheduler:
+    schedule = config.settings.schedule
+    store = jobstore_path(config)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    return BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=f"sqlite:///{store}")},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": int(schedule.misfire_grace_hours * 3600)},
+        timezone=ZoneInfo(schedule.timezone),
+    )
+
+
+def ensure_job(scheduler: BackgroundScheduler, config: Config) -> None:
+    """Add the job, or update it when the schedule changed. An unchanged job keeps its stored
+    next run time, which is how a run missed while the machine was down is noticed."""
+    wanted = trigger(config.settings.schedule)
+    args = [str(config.path)]
+    _ensure(scheduler, JOB_ID, run_brief_job, wanted, args, "weekly brief")
+    team_jobs = {}
+    for team in config.settings.teams:
+        if team.send_at:
+            job_id = f"team-{slug(team.name)}"
+            team_jobs[job_id] = team
+            _ensure(scheduler, job_id, run_team_job, team_trigger(team, config.settings.schedule),
+                    [str(config.path), team.name], f"send to {team.name}")
+    for job in scheduler.get_jobs():
+        if job.id.startswith("team-") and job.id not in team_jobs:
+            scheduler.remove_job(job.id)  # the team or its send_at left the config
+
+
+def _ensure(scheduler: BackgroundScheduler, job_id: str, function, wanted: CronTrigger, args: list,
+            name: str) -> None:
+    job = scheduler.get_job(job_id)
+    if job is None:
+        scheduler.add_job(function, wanted, args=args, id=job_id, name=name)
+        return
+    if job.func_ref != _reference(function):  # a store written by an older layout
+        job.modify(func=function)
+    if str(job.trigger) != str(wanted) or list(job.args) != args:
+        job.modify(args=args)
+        scheduler.reschedule_job(job_id, trigger=wanted)
+
+
+def _reference(function) -> str:
+    return f"{function.__module__}:{function.__qualname__}"
+
+
+class ArchiveLock:
+    """An exclusive lock on the archive, released by the OS even if the process is killed."""
+
+    def __init__(self, output_dir: Path):
+        self.path = output_dir / LOCK_FILE
+        self.handle = None
+
+    def __enter__(self) -> ArchiveLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.handle = self.path.open("a+")
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.seek(0)
+            holder = self.handle.read().strip() or "unknown"
+            self.handle.close()
+            raise AlreadyRunning(
+                f"{self.path}: another scheduler (pid {holder}) is already running on this "
+                "archive; stop it first, or give this one another output.dir"
+            ) from None
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.handle.write(str(os.getpid()))
+        self.handle.flush()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        if self.handle:
+            fcntl.flock(self.handle, fcntl.LOCK_UN)
+            self.handle.close()
+
+
+def serve(config: Config) -> int:
+    """Run until SIGTERM or Ctrl-C; return the exit code."""
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with ArchiveLock(config.output_dir):
+        scheduler = build_scheduler(config)
+        scheduler.add_listener(lambda event: _after_run(scheduler, event),
+                               EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+        scheduler.start(paused=True)
+        ensure_job(scheduler, config)
+        scheduler.resume()
+        _log_next(scheduler, "scheduler started")
+        stop.wait()
+        log.info("%s stopping: a run in progress is allowed to finish", _stamp())
+        scheduler.shutdown(wait=True)
+    log.info("%s scheduler stopped", _stamp())
+    return 0
+
+
+def list_jobs(config: Config) -> str:
+    scheduler = build_scheduler(config)
+    scheduler.start(paused=True)
+    try:
+        jobs = scheduler.get_jobs()
+        lines = [f"{job.id}: {job.trigger}; next run {_when(job.next_run_time)}" for job in jobs]
+    finally:
+        scheduler.shutdown(wait=False)
+    if not lines:
+        upcoming = trigger(config.settings.schedule).get_next_fire_time(None, datetime.now().astimezone())
+        lines = [f"{JOB_ID}: not yet stored (start `reporter schedule`); it would run "
+                 f"{_when(upcoming)}"]
+    return "\n".join(lines) + "\n"
+
+
+def _after_run(scheduler: BackgroundScheduler, event: JobEvent) -> None:
+    if event.code == EVENT_JOB_MISSED:
+        log.warning("%s a run due %s was missed beyond the grace time", _stamp(),
+                    _when(event.scheduled_run_time))
+    if event.code == EVENT_JOB_ERROR:
+        log.error("%s the scheduled run could not be started: %s", _stamp(), event.exception)
+    _log_next(scheduler, "after run")
+
+
+def _log_next(scheduler: BackgroundScheduler, when: str) -> None:
+    job = scheduler.get_job(JOB_ID)
+    log.info("%s %s; next run %s", _stamp(), when, _when(job.next_run_time if job else None))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.isoformat(timespec="seconds") if moment else "never (paused or ended)"
+
+
+def _stamp() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
