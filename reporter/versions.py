@@ -1,5 +1,5 @@
-"""The versions a run was made with: recorded in run.json and model.json, and compared before
-a saved model is loaded (a pickled scikit-learn model is only safe in the version that made it)."""
+"""The versions a run was made with: recorded in run.json and model.json, so a question about
+a brief ("which scikit-learn fitted this?") has an answer years later."""
 
 from __future__ import annotations
 

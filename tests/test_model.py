@@ -14,8 +14,9 @@ import pytest
 from reporter.app.cli import main
 from reporter.config import ModelConfig
 from reporter.data import sample
-from reporter.model.drift import Baseline, measure, psi
-from reporter.model.lifecycle import MODEL_FILE, SUMMARY_FILE, load_from
+from reporter.model.artefact import MODEL_FILE, read_model
+from reporter.model.drift import Baseline, Drift, DriftRow, measure, psi
+from reporter.model.lifecycle import Evidence, Policy, Verdict, decide
 from reporter.segmentation.align import align
 from tests.conftest import REPO_ROOT, run_folders, write_config
 
@@ -106,31 +107,52 @@ def test_an_old_model_is_refitted(project, week_one):
     assert second["model"]["reason"] == "the model is 29 days old (refit every 4 weeks)"
 
 
-def test_a_model_from_another_scikit_learn_is_refitted_not_loaded(project, week_one):
+def test_a_pickled_model_of_the_first_format_is_refitted_never_opened(project, week_one):
     first = _run(project, "--data", str(week_one))
-    summary_path = first["folder"] / SUMMARY_FILE
-    summary = json.loads(summary_path.read_text())
-    summary["versions"]["scikit-learn"] = "0.24.2"
-    summary_path.write_text(json.dumps(summary))
-    (first["folder"] / MODEL_FILE).write_bytes(b"not a pickle: it must never be opened")
+    (first["folder"] / MODEL_FILE).write_text(json.dumps({"format_version": 1, "k": 5}))
+    (first["folder"] / "model.joblib").write_bytes(b"not a pickle: it must never be opened")
     second = _run(project, "--data", str(week_one))
     assert second["model"]["action"] == "fitted"
-    assert "made with scikit-learn 0.24.2" in second["model"]["reason"]
+    assert "old pickled format, which this version never loads" in second["model"]["reason"]
 
 
-def test_model_files_are_documented_and_read_back(project, week_one):
+def test_a_model_written_with_another_scikit_learn_still_scores(project, week_one):
+    """The artefact is numbers: the library versions it names are a record, not a lock."""
+    first = _run(project, "--data", str(week_one))
+    path = first["folder"] / MODEL_FILE
+    document = json.loads(path.read_text())
+    document["model"]["versions"]["scikit-learn"] = "0.24.2"
+    path.write_text(json.dumps(document))
+    second = _run(project, "--data", str(week_one))
+    assert second["model"]["action"] == "scored"
+    assert (_personas(first) == _personas(second)).all()
+
+
+def test_no_file_of_a_run_is_a_pickle(project, week_one):
+    folder = _run(project, "--data", str(week_one))["folder"]
+    pickle_opcodes = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
+    for path in folder.rglob("*"):
+        if path.is_file():
+            assert path.read_bytes()[:2] not in pickle_opcodes, f"{path.name} is a pickle"
+            assert path.suffix not in {".joblib", ".pkl", ".pickle"}
+
+
+def test_model_file_is_documented_and_read_back(project, week_one):
     record = _run(project, "--data", str(week_one))
     folder = record["folder"]
-    summary = json.loads((folder / SUMMARY_FILE).read_text())
-    readme = (REPO_ROOT / "README.md").read_text()
-    assert MODEL_FILE in readme and SUMMARY_FILE in readme
-    for key in summary:
-        assert f"`{key}`" in readme, f"model.json key {key} is not documented in the README"
-    loaded = load_from(folder)
+    document = json.loads((folder / MODEL_FILE).read_text())
+    spec = (REPO_ROOT / "docs" / "model-format.md").read_text()
+    keys = {*document, *document["about"], *document["model"], *document["model"]["scorer"]}
+    for key in keys:
+        assert f"`{key}`" in spec, f"model.json key {key} is not documented in docs/model-format.md"
+    loaded = read_model(folder)
     assert loaded.model is not None and loaded.model.fitted_in_run == record["run_id"]
-    assert summary["k"] == record["k"] == loaded.model.k
-    assert summary["segment_personas"] == {str(c): p for c, p in loaded.model.cluster_persona.items()}
-    assert {MODEL_FILE, SUMMARY_FILE} <= set(record["exports"])
+    assert document["about"]["k"] == record["k"] == loaded.model.k
+    assert document["about"]["segment_personas"] == {
+        str(c): p for c, p in loaded.model.cluster_persona.items()}
+    assert MODEL_FILE in set(record["exports"])
+    segments = pd.read_csv(folder / "segments.csv", index_col="ID")["cluster"]
+    assert record["k"] == segments.nunique()
 
 
 def test_assign_scores_a_held_out_tenth_of_the_real_table_like_the_full_run(project, real_table, tmp_path):
@@ -187,3 +209,39 @@ def test_psi_is_zero_for_the_same_data_and_large_for_a_shift():
     assert shifted.trips and shifted.worst.name == "income"
     assert psi(np.array([0.5, 0.5]), np.array([0.6, 0.4])) == pytest.approx(
         0.1 * np.log(1.2) - 0.1 * np.log(0.8))
+
+
+POLICY = Policy(refit_every_days=28, refit_every="4 weeks", psi_refit=0.25)
+SAVED = Evidence(has_model=True, can_hold=True, age_days=7)
+
+
+def _drift(value: float, verdict: str) -> Drift:
+    row = DriftRow("income", value, verdict)
+    return Drift((row,), row)
+
+
+@pytest.mark.parametrize(("evidence", "action", "reason"), [
+    (Evidence(), "fit", "no saved model in the archive yet"),
+    (Evidence(problem="unreadable"), "fit", "unreadable"),
+    (SAVED, "score", ""),
+    (Evidence(has_model=True, forced=True), "refit", "asked for with --refit"),
+    (Evidence(has_model=True, problem="format 9"), "refit", "format 9"),
+    (Evidence(has_model=True, settings_changed=True), "refit",
+     "the segmentation settings changed since the model was fitted"),
+    (Evidence(has_model=True, age_days=28), "refit", "the model is 28 days old (refit every 4 weeks)"),
+    (Evidence(has_model=True, age_days=27, drift=_drift(0.2, "watch")), "score", ""),
+    (Evidence(has_model=True, drift=_drift(0.31, "refit")), "refit",
+     "drift in income (PSI 0.31) is above 0.25"),
+])
+def test_decide_before_a_refit(evidence, action, reason):
+    assert decide(evidence, POLICY) == Verdict(action, reason)
+
+
+@pytest.mark.parametrize(("can_hold", "problems", "action", "reason"), [
+    (True, (), "refit", ""),
+    (True, ("silhouette 0.05 is below 0.10",), "hold", "silhouette 0.05 is below 0.10"),
+    (False, ("a", "b"), "refit", "below the quality bar (a; b), but no earlier model to keep"),
+])
+def test_decide_after_a_refit(can_hold, problems, action, reason):
+    evidence = Evidence(has_model=can_hold, can_hold=can_hold, forced=True, refit_problems=problems)
+    assert decide(evidence, POLICY) == Verdict(action, reason)

@@ -56,9 +56,9 @@ def test_too_few_distinct_customers_is_a_data_error(table):
 
 def test_categorical_features_are_one_hot_encoded(table):
     result = segment(table, SegmentationConfig(k=3, categorical=["education", "living_with"]))
-    encoder = result.model.named_steps["encode_scale"].named_transformers_["categories"]
-    assert {"Graduate", "Postgraduate"} <= set(encoder.categories_[0])
-    assert {"Partner", "Alone"} <= set(encoder.categories_[1])
+    education, living_with = result.scorer.categorical
+    assert {"Graduate", "Postgraduate"} <= set(education.categories)
+    assert {"Partner", "Alone"} <= set(living_with.categories)
     assert len(set(result.labels)) == 3
 
 
@@ -87,10 +87,15 @@ def test_agglomerative_on_a_sample_assigns_everybody_to_the_nearest_centre():
     table = blobs(3, per_group=400, seed=9)
     result = segment(table, SegmentationConfig(algorithm="agglomerative", k=3),
                      ComparisonConfig(max_rows=300))
-    ward = result.model.named_steps["cluster"]
-    assert isinstance(ward, WardCentroids) and ward.fitted_rows_ == 300
+    assert result.scorer.algorithm == "agglomerative" and result.scorer.centres.shape[0] == 3
     assert len(result.labels) == 1200
     assert adjusted_rand_score(table.frame["truth"], result.labels) > 0.95
+
+
+def test_ward_centroids_fit_on_a_sample_of_at_most_max_rows():
+    table = blobs(3, per_group=400, seed=9)
+    ward = WardCentroids(n_clusters=3, max_rows=300).fit(table.frame[SegmentationConfig().features])
+    assert ward.fitted_rows_ == 300 and ward.cluster_centers_.shape[0] == 3
 
 
 def test_large_table_takes_the_sampled_path(tmp_path):

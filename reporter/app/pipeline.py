@@ -26,8 +26,8 @@ from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError
 from reporter.history.record import change_record, run_record
 from reporter.history.weekly import WeekOverWeek, compare, find_previous, source_key
-from reporter.model.lifecycle import ModelDecision, SavedModel, fit_or_score, load_latest
-from reporter.model.lifecycle import save as save_model
+from reporter.model.artefact import MODEL_FILE, SavedModel, latest_model, write_model
+from reporter.model.lifecycle import ModelDecision, fit_or_score
 from reporter.personas.exports import customer_table, write_csv, write_exports
 from reporter.personas.rulebook import PersonaAssignment, Rulebook, compile_rulebook
 from reporter.progress import stage as progress_stage
@@ -91,7 +91,7 @@ def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
         raw = load(path, settings.source.date_format)
     as_of = _reference_date(raw, as_of)
     with timer("model"):
-        loaded = load_latest(config.output_dir)
+        loaded = latest_model(config.output_dir)
     modelled = fit_or_score(raw, as_of, config, rulebook, loaded, refit, run_id, timer)
     with timer("personas"):
         persona_profiles = profile(modelled.table, modelled.assignment.customer_persona)
@@ -175,7 +175,8 @@ def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: byte
                                     settings.exports.parquet)
         if change is not None:
             exports += _write_change_lists(folder, change)
-        exports += save_model(found.saved_model, folder.file)
+        write_model(found.saved_model, folder.file(MODEL_FILE))
+        exports.append(MODEL_FILE)
         archive_emails(folder.write_bytes, brief, settings.teams)
         record = run_record(config, found, brief, run_id, now, timer.seconds)
         record["exports"] = exports

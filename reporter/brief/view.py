@@ -407,7 +407,7 @@ def _segment_rows(inputs: BriefInputs) -> tuple[SegmentRow, ...]:
 
 def _method(inputs: BriefInputs) -> tuple[str, ...]:
     segmentation = inputs.segmentation
-    features = len(segmentation.model.named_steps["encode_scale"].get_feature_names_out())
+    features = len(segmentation.scorer.pca_mean)
     engine_names = {"kmeans": "KMeans", "agglomerative": "agglomerative clustering (Ward)",
                     "gmm": "a Gaussian mixture"}
     return (

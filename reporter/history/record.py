@@ -93,7 +93,7 @@ def model_record(found: Analysis) -> dict[str, Any]:
                        "dissolved": list(decision.alignment.dissolved)}
                       if decision.alignment else None),
         "rule_changes": list(decision.rule_changes),
-        "files": ["model.joblib", "model.json"],
+        "files": ["model.json"],
     }
 
 

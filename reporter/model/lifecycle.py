@@ -1,17 +1,13 @@
-"""Model: the fitted segmentation is saved with every run and reused, so a persona means the
-same thing from week to week.
+"""Lifecycle: the fitted segmentation is saved with every run and reused, so a persona means
+the same thing from week to week.
 
-Each run either scores its customers with the newest saved model or refits. It refits when
+Each run either scores its customers with the newest saved model or refits (`decide`): when
 there is no usable model, when `--refit` asks, when the model is older than
 `model.refit_every`, when the segmentation settings changed, or when drift (PSI) passes
 `model.psi_refit`. A refit starts from the old segments and is numbered after them
 (`align`); a refit below the quality bar is not used while an older model can still score
-("model held"). `reporter assign` scores a new batch with an archived model through the
-same `predict` path.
-
-Files per run: model.joblib (the objects; read only by this version of scikit-learn) and
-model.json (a readable summary). A model.joblib is pickled Python: load only archives this
-tool wrote.
+("model held"). Fitting and scoring run one stage sequence (`_stages`); the model is saved
+as plain numbers (`artefact`).
 """
 
 from __future__ import annotations
@@ -20,104 +16,25 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from datetime import date
-from pathlib import Path
-from typing import Any
 
-import joblib
 import numpy as np
-from sklearn.pipeline import Pipeline
 
-from reporter.archive import published_runs
 from reporter.config import Config, ModelConfig, ReporterConfig
 from reporter.data.clean import Customers, clean
-from reporter.data.features import FeatureTable, RfmCuts, build_features
+from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import RawCustomers
+from reporter.model.artefact import Loaded, SavedModel
 from reporter.model.drift import Baseline, Drift, measure
 from reporter.personas.rulebook import PersonaAssignment, Rulebook, all_conditions, assign
-from reporter.personas.rules import FrozenPopulation, Population
+from reporter.personas.rules import Population
 from reporter.segmentation.align import Alignment
 from reporter.segmentation.assess import Assessment, assess
-from reporter.segmentation.kselect import KChoice
 from reporter.segmentation.profile import Profiles, profile
-from reporter.segmentation.segment import (
-    Component,
-    Segmentation,
-    algorithm_name,
-    model_columns,
-    score,
-    segment,
-)
+from reporter.segmentation.segment import Segmentation, score, segment
 from reporter.versions import package_versions
 
-MODEL_FILE = "model.joblib"
-SUMMARY_FILE = "model.json"
-MODEL_FORMAT = 1
 SHAPING_SETTINGS = ("features", "categorical", "algorithm", "k", "k_min", "k_max", "min_useful_k",
                     "pca_components")
-
-
-@dataclass(frozen=True)
-class SavedModel:
-    """What a run needs to score customers exactly as the fitting run would have."""
-
-    # the fit
-    pipeline: Pipeline  # encode/scale, PCA, clusterer
-    segment_of_cluster: np.ndarray
-    settings_key: str
-    fitted_on: date  # the data's reference date when fitted
-    fitted_in_run: str
-    data_sha256: str
-    rows_fitted: int
-    income_fill: float
-    rfm: RfmCuts
-    baseline: Baseline
-    k_choice: KChoice
-    components: tuple[Component, ...]
-    assessment: Assessment
-    fit_silhouette: float
-    versions: dict[str, str]
-    # the run that saved this copy
-    saved_in_run: str
-    as_of: date
-    rulebook: Rulebook
-    rulebook_key: str
-    cluster_persona: dict[int, str]
-    population: FrozenPopulation
-
-    @property
-    def k(self) -> int:
-        return len(self.segment_of_cluster)
-
-    def summary(self) -> dict[str, Any]:
-        """model.json: the model in words and numbers, readable without Python."""
-        return {
-            "format_version": MODEL_FORMAT,
-            "fitted_on": self.fitted_on.isoformat(),
-            "fitted_in_run": self.fitted_in_run,
-            "saved_in_run": self.saved_in_run,
-            "as_of": self.as_of.isoformat(),
-            "data_sha256": self.data_sha256,
-            "rows_fitted": self.rows_fitted,
-            "algorithm": algorithm_name(self.pipeline.named_steps["cluster"]),
-            "k": self.k,
-            "features": model_columns(self.pipeline),
-            "pca_components": len(self.components),
-            "silhouette_at_fit": round(self.fit_silhouette, 4),
-            "income_fill": self.income_fill,
-            "rfm_cut_points": {"recency": list(self.rfm.recency), "frequency": list(self.rfm.frequency),
-                               "monetary": list(self.rfm.monetary)},
-            "segment_personas": {str(c): name for c, name in sorted(self.cluster_persona.items())},
-            "settings_key": self.settings_key,
-            "rulebook_key": self.rulebook_key,
-            "versions": self.versions,
-        }
-
-
-@dataclass(frozen=True)
-class Loaded:
-    model: SavedModel | None
-    folder: Path | None
-    problem: str = ""  # why a saved model could not be used; "" when loaded or none exists
 
 
 @dataclass(frozen=True)
@@ -176,60 +93,70 @@ def rulebook_key(config: Config) -> str:
     return hashlib.sha256(document.encode()).hexdigest()[:16]
 
 
-def load_latest(output_dir: Path) -> Loaded:
-    """The model saved by the newest run that saved one."""
-    for folder in reversed(published_runs(output_dir)):
-        if (folder / SUMMARY_FILE).is_file():
-            return load_from(folder)
-    return Loaded(None, None)
+@dataclass(frozen=True)
+class Evidence:
+    """What is known when deciding whether to score, refit or hold: filled in as the run goes."""
+
+    forced: bool = False  # --refit
+    problem: str = ""  # why the saved model could not be read
+    has_model: bool = False
+    settings_changed: bool = False
+    age_days: int = 0  # of the saved model, by the data's dates
+    drift: Drift | None = None  # of this week's data, once scored with the saved model
+    refit_problems: tuple[str, ...] | None = None  # of a refit, once fitted
+    can_hold: bool = False  # the saved model can still score this week
 
 
-def load_from(folder: Path) -> Loaded:
-    """Read a run's model, unless it was written by another model format or scikit-learn."""
-    try:
-        summary = json.loads((folder / SUMMARY_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        return Loaded(None, folder, f"the saved model summary {folder.name}/{SUMMARY_FILE} cannot "
-                                    f"be read ({exc})")
-    made_with = summary.get("versions", {}).get("scikit-learn")
-    running = package_versions()["scikit-learn"]
-    if summary.get("format_version") != MODEL_FORMAT:
-        return Loaded(None, folder, f"the saved model in {folder.name} has format "
-                                    f"{summary.get('format_version')}, this version reads {MODEL_FORMAT}")
-    if made_with != running:
-        return Loaded(None, folder, f"the saved model in {folder.name} was made with scikit-learn "
-                                    f"{made_with}; this is {running}")
-    try:
-        model = joblib.load(folder / MODEL_FILE)
-    except Exception as exc:  # a damaged or foreign pickle: refit rather than trust it
-        return Loaded(None, folder, f"the saved model {folder.name}/{MODEL_FILE} cannot be read "
-                                    f"({type(exc).__name__}: {exc})")
-    if not isinstance(model, SavedModel):
-        return Loaded(None, folder, f"{folder.name}/{MODEL_FILE} does not hold a reporter model")
-    return Loaded(model, folder)
+@dataclass(frozen=True)
+class Policy:
+    """When a saved model is too old or has drifted too far (from `model:` in reporter.yaml)."""
+
+    refit_every_days: int
+    refit_every: str  # as the user wrote it, for the sentence
+    psi_refit: float
 
 
-def save(model: SavedModel, path_for) -> list[str]:
-    joblib.dump(model, path_for(MODEL_FILE), compress=3)
-    path_for(SUMMARY_FILE).write_text(json.dumps(model.summary(), indent=2) + "\n", encoding="utf-8")
-    return [MODEL_FILE, SUMMARY_FILE]
+@dataclass(frozen=True)
+class Verdict:
+    action: str  # "score", "fit" (the first model), "refit" or "hold"
+    reason: str = ""
 
 
-def refit_reason(loaded: Loaded, settings: ReporterConfig, as_of: date, force: bool) -> str | None:
-    """Why this run must fit a new model, or None to score with the saved one."""
-    if force:
+def decide(evidence: Evidence, policy: Policy) -> Verdict:
+    """The model's life in one place: score while the saved model fits the data, refit when
+    it cannot be used, is stale or drifted, and hold the old one when a refit falls short."""
+    if evidence.refit_problems is not None:
+        return _after_refit(evidence)
+    reason = _why_refit(evidence, policy)
+    if reason is None and evidence.drift is not None and evidence.drift.trips:
+        worst = evidence.drift.worst
+        reason = f"drift in {worst.name} (PSI {worst.psi:.2f}) is above {policy.psi_refit:.2f}"
+    if reason is None:
+        return Verdict("score")
+    return Verdict("refit" if evidence.has_model else "fit", reason)
+
+
+def _why_refit(evidence: Evidence, policy: Policy) -> str | None:
+    if evidence.forced:
         return "asked for with --refit"
-    if loaded.problem:
-        return loaded.problem
-    model = loaded.model
-    if model is None:
+    if evidence.problem:
+        return evidence.problem
+    if not evidence.has_model:
         return "no saved model in the archive yet"
-    if model.settings_key != settings_key(settings):
+    if evidence.settings_changed:
         return "the segmentation settings changed since the model was fitted"
-    age = (as_of - model.fitted_on).days
-    if age >= settings.model.refit_every_days:
-        return f"the model is {age} days old (refit every {settings.model.refit_every})"
+    if evidence.age_days >= policy.refit_every_days:
+        return f"the model is {evidence.age_days} days old (refit every {policy.refit_every})"
     return None
+
+
+def _after_refit(evidence: Evidence) -> Verdict:
+    problems = "; ".join(evidence.refit_problems)
+    if problems and evidence.can_hold:
+        return Verdict("hold", problems)
+    if problems:
+        return Verdict("refit", f"below the quality bar ({problems}), but no earlier model to keep")
+    return Verdict("refit")
 
 
 def quality_problems(segmentation: Segmentation, assessment: Assessment, settings: ModelConfig) -> list[str]:
@@ -251,104 +178,107 @@ def quality_problems(segmentation: Segmentation, assessment: Assessment, setting
 
 def fit_or_score(raw: RawCustomers, as_of: date, config: Config, rulebook: Rulebook,
                  loaded: Loaded, refit: bool, run_id: str, timer) -> Modelled:
-    """Score with the saved model, or refit (and fall back to the saved model when the refit
-    is not good enough)."""
+    """Score with the saved model, or refit (and keep the saved model when the refit is not
+    good enough). Every branch runs the same stage sequence, `_stages`."""
     settings = config.settings
     keys = settings_key(settings), rulebook_key(config)
-    reason = refit_reason(loaded, settings, as_of, refit)
+    saved = loaded.model
+    policy = Policy(settings.model.refit_every_days, settings.model.refit_every,
+                    settings.model.psi_refit)
+    evidence = Evidence(
+        forced=refit, problem=loaded.problem, has_model=saved is not None,
+        settings_changed=saved is not None and saved.settings_key != keys[0],
+        age_days=(as_of - saved.fitted_on).days if saved is not None else 0,
+        can_hold=saved is not None and saved.settings_key == keys[0])
+    verdict = decide(evidence, policy)
     scored = None
-    if reason is None:
-        scored = _score(loaded.model, raw, as_of, settings, rulebook, keys, run_id, timer)
-        if not scored.decision.drift.trips:
+    if verdict.action == "score":
+        scored = _stages(raw, as_of, settings, rulebook, keys, run_id, timer, scoring_with=saved)
+        verdict = decide(replace(evidence, drift=scored.decision.drift), policy)
+        if verdict.action == "score":
             return scored
-        worst = scored.decision.drift.worst
-        reason = (f"drift in {worst.name} (PSI {worst.psi:.2f}) is above "
-                  f"{settings.model.psi_refit:.2f}")
-    previous = loaded.model
-    fitted = _fit(raw, as_of, settings, rulebook, keys, previous, reason, run_id, timer)
+    fitted = _stages(raw, as_of, settings, rulebook, keys, run_id, timer, refit_from=saved,
+                     reason=verdict.reason)
     problems = quality_problems(fitted.segmentation, fitted.assessment, settings.model)
-    can_hold = previous is not None and previous.settings_key == keys[0]
-    if problems and can_hold:
-        scored = scored or _score(previous, raw, as_of, settings, rulebook, keys, run_id, timer)
-        held = replace(scored.decision, action="held", reason="; ".join(problems))
-        return replace(scored, decision=held)
-    if problems:
-        decision = replace(fitted.decision, reason=f"{fitted.decision.reason}; below the quality bar "
-                                                   f"({'; '.join(problems)}), but no earlier model to keep")
+    final = decide(replace(evidence, refit_problems=tuple(problems)), policy)
+    if final.action == "hold":
+        scored = scored or _stages(raw, as_of, settings, rulebook, keys, run_id, timer,
+                                   scoring_with=saved)
+        return replace(scored, decision=replace(scored.decision, action="held", reason=final.reason))
+    if final.reason:
+        decision = replace(fitted.decision, reason=f"{fitted.decision.reason}; {final.reason}")
         return replace(fitted, decision=decision)
     return fitted
 
 
-def _score(model: SavedModel, raw: RawCustomers, as_of: date, settings: ReporterConfig,
-           rulebook: Rulebook, keys: tuple[str, str], run_id: str, timer) -> Modelled:
+def _stages(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: Rulebook,
+            keys: tuple[str, str], run_id: str, timer, scoring_with: SavedModel | None = None,
+            refit_from: SavedModel | None = None, reason: str = "") -> Modelled:
+    """clean -> features -> segment -> (assess) -> profile -> personas -> drift: with a saved
+    model to score, or fitting a new one (numbered after `refit_from` when there is one)."""
+    model = scoring_with
     with timer("clean"):
-        customers = clean(raw, settings.clean, as_of, income_fill=model.income_fill)
+        customers = clean(raw, settings.clean, as_of,
+                          income_fill=model.income_fill if model else None)
     with timer("features"):
-        table = build_features(customers, rfm=model.rfm)
+        table = build_features(customers, rfm=model.rfm if model else None)
     with timer("segment"):
-        segmentation = score(model.pipeline, model.segment_of_cluster, table, settings.segmentation,
-                             model.k_choice, model.components)
+        if model is not None:
+            segmentation = score(model.scorer, table, settings.segmentation, model.k_choice,
+                                 model.components)
+        else:
+            old = refit_from.scorer.segments(table.frame) if refit_from is not None else None
+            segmentation = segment(table, settings.segmentation, settings.comparison, previous=old,
+                                   warm_start_tolerance=settings.model.warm_start_tolerance)
+    if model is not None:
+        assessment = model.assessment
+    else:
+        with timer("assess"):
+            assessment = assess(segmentation, settings)
     with timer("profile"):
         cluster_profiles = profile(table, segmentation.labels)
     with timer("personas"):
-        keep = model.cluster_persona if model.rulebook_key == keys[1] else None
+        keep = model.cluster_persona if model is not None and model.rulebook_key == keys[1] else None
         assignment = assign(rulebook, cluster_profiles, table, segmentation.labels, keep=keep)
     in_fit = table.frame["in_fit"].to_numpy()
-    drift = measure(model.baseline, table.frame[in_fit], assignment.customer_persona[in_fit],
-                    settings.model)
-    changes = tuple(
-        f"segment {c}: the rules now point to {verdict.persona}; it stays {keep[c]} until the "
-        "next refit" for c, verdict in sorted(assignment.verdicts.items())
-        if keep and verdict.persona != keep.get(c))
-    decision = ModelDecision("scored", "", model.fitted_on, model.fitted_in_run, drift,
-                             rule_changes=changes)
-    saved = replace(model, saved_in_run=run_id, as_of=as_of, rulebook=rulebook, rulebook_key=keys[1],
-                    cluster_persona=assignment.cluster_persona,
-                    population=Population(table.frame).freeze(all_conditions(rulebook)))
-    return Modelled(customers, table, segmentation, model.assessment, assignment, cluster_profiles,
-                    decision, saved)
-
-
-def _fit(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: Rulebook,
-         keys: tuple[str, str], previous: SavedModel | None, reason: str, run_id: str,
-         timer) -> Modelled:
-    with timer("clean"):
-        customers = clean(raw, settings.clean, as_of)
-    with timer("features"):
-        table = build_features(customers)
-    with timer("segment"):
-        old_labels = predict(previous, table) if previous is not None else None
-        segmentation = segment(table, settings.segmentation, settings.comparison, previous=old_labels,
-                               warm_start_tolerance=settings.model.warm_start_tolerance)
-    with timer("assess"):
-        assessment = assess(segmentation, settings)
-    with timer("profile"):
-        cluster_profiles = profile(table, segmentation.labels)
-    with timer("personas"):
-        assignment = assign(rulebook, cluster_profiles, table, segmentation.labels)
-    in_fit = table.frame["in_fit"].to_numpy()
     fit_personas = assignment.customer_persona[in_fit]
-    drift = (measure(previous.baseline, table.frame[in_fit], fit_personas, settings.model)
-             if previous is not None else None)
-    decision = ModelDecision("refitted" if previous is not None else "fitted", reason, as_of, run_id,
-                             drift, segmentation.alignment, segmentation.warm_started)
-    saved = SavedModel(
-        pipeline=segmentation.model, segment_of_cluster=segmentation.segment_of_cluster,
-        settings_key=keys[0], fitted_on=as_of, fitted_in_run=run_id, data_sha256=raw.sha256,
-        rows_fitted=int(in_fit.sum()), income_fill=customers.income_fill, rfm=table.rfm,
-        baseline=Baseline.of(table.frame[in_fit], fit_personas), k_choice=segmentation.k_choice,
-        components=segmentation.components, assessment=assessment,
-        fit_silhouette=segmentation.silhouette.mean, versions=package_versions(),
-        saved_in_run=run_id, as_of=as_of, rulebook=rulebook, rulebook_key=keys[1],
-        cluster_persona=assignment.cluster_persona,
-        population=Population(table.frame).freeze(all_conditions(rulebook)),
-    )
+    against = model or refit_from
+    drift = (measure(against.baseline, table.frame[in_fit], fit_personas, settings.model)
+             if against is not None else None)
+    if model is not None:
+        decision = ModelDecision("scored", "", model.fitted_on, model.fitted_in_run, drift,
+                                 rule_changes=_rule_changes(assignment, keep))
+    else:
+        decision = ModelDecision("refitted" if refit_from is not None else "fitted", reason, as_of,
+                                 run_id, drift, segmentation.alignment, segmentation.warm_started)
+    saved = _saved_model(model, raw, customers, table, segmentation, assessment, assignment,
+                         rulebook, keys, run_id, as_of)
     return Modelled(customers, table, segmentation, assessment, assignment, cluster_profiles,
                     decision, saved)
 
 
-def predict(model: SavedModel, table: FeatureTable) -> np.ndarray:
-    """Segment per customer with a saved model: the one path weekly scoring and
-    `reporter assign` share."""
-    return model.segment_of_cluster[model.pipeline.predict(table.frame[model_columns(model.pipeline)])]
+def _rule_changes(assignment: PersonaAssignment, keep: dict[int, str] | None) -> tuple[str, ...]:
+    return tuple(
+        f"segment {c}: the rules now point to {verdict.persona}; it stays {keep[c]} until the "
+        "next refit" for c, verdict in sorted(assignment.verdicts.items())
+        if keep and verdict.persona != keep.get(c))
 
+
+def _saved_model(scored_with: SavedModel | None, raw: RawCustomers, customers: Customers,
+                 table: FeatureTable, segmentation: Segmentation, assessment: Assessment,
+                 assignment: PersonaAssignment, rulebook: Rulebook, keys: tuple[str, str],
+                 run_id: str, as_of: date) -> SavedModel:
+    """The model this run saves: the one it scored with, or the one it fitted, with this
+    run's rules and the persona of each segment."""
+    this_run = dict(saved_in_run=run_id, as_of=as_of, rules=rulebook.source, rulebook_key=keys[1],
+                    cluster_persona=assignment.cluster_persona,
+                    population=Population(table.frame).freeze(all_conditions(rulebook)))
+    if scored_with is not None:
+        return replace(scored_with, **this_run)
+    in_fit = table.frame["in_fit"].to_numpy()
+    return SavedModel(
+        scorer=segmentation.scorer, settings_key=keys[0], fitted_on=as_of, fitted_in_run=run_id,
+        data_sha256=raw.sha256, rows_fitted=int(in_fit.sum()), income_fill=customers.income_fill,
+        rfm=table.rfm, baseline=Baseline.of(table.frame[in_fit], assignment.customer_persona[in_fit]),
+        k_choice=segmentation.k_choice, components=segmentation.components, assessment=assessment,
+        fit_silhouette=segmentation.silhouette.mean, versions=package_versions(), **this_run)

@@ -1,7 +1,7 @@
 """`reporter assign`: segment, persona and flags for customers who were not in the fitted data
 (a sign-up, a CRM batch), with the model an archived run saved.
 
-The batch goes through the same load, clean, features and `model.predict` path as the weekly
+The batch goes through the same load, clean, features and `Scorer.segments` path as the weekly
 run, with the run's frozen values: the income fill, the RFM cut-points, the persona of each
 segment and the population thresholds of the rules. A small batch is therefore judged against
 the customer base, not against itself.
@@ -20,7 +20,7 @@ from reporter.data.clean import clean
 from reporter.data.features import build_features
 from reporter.data.load import load
 from reporter.errors import ArchiveError
-from reporter.model.lifecycle import Loaded, load_from, load_latest, predict
+from reporter.model.artefact import Loaded, latest_model, read_model
 from reporter.personas.exports import customer_table
 from reporter.personas.rulebook import label_customers
 
@@ -38,13 +38,13 @@ def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
     as_of = max(model.as_of, raw.frame["Dt_Customer"].max().date())
     customers = clean(raw, config.settings.clean, as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
-    labels = predict(model, table)
-    assignment = label_customers(model.rulebook, model.cluster_persona, table, labels, model.population)
+    labels = model.scorer.segments(table.frame)
+    assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
     return Scored(loaded.folder.name, customer_table(table, labels, assignment))
 
 
 def _model_of(output_dir: Path, run: str) -> Loaded:
-    loaded = load_latest(output_dir) if run == "latest" else load_from(find_run(output_dir, run))
+    loaded = latest_model(output_dir) if run == "latest" else read_model(find_run(output_dir, run))
     if loaded.model is None:
         why = loaded.problem or f"no run in {output_dir} has saved a model"
         raise ArchiveError(f"{output_dir}: {why}; make one with `reporter run` (add --refit when the "

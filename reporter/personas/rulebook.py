@@ -51,6 +51,7 @@ class Rulebook:
     personas: tuple[Persona, ...]  # segment personas in priority order, fallback last
     flags: tuple[Persona, ...]  # customer-level personas in priority order
     fallback: Persona
+    source: dict = field(default_factory=dict, compare=False)  # the file as validated, for the model
 
     def by_name(self) -> dict[str, Persona]:
         return {p.name: p for p in (*self.personas, *self.flags)}
@@ -128,7 +129,7 @@ def compile_rulebook(personas_file: PersonasFile, path: Path) -> Rulebook:
     problems.raise_if_any(path)
     flags = sorted((p for p in compiled if p.customer_level), key=lambda p: p.spec.priority)
     fallback = next(p for p in segment if p.mode == "fallback")
-    return Rulebook(tuple(segment), tuple(flags), fallback)
+    return Rulebook(tuple(segment), tuple(flags), fallback, personas_file.model_dump(mode="json"))
 
 
 def _check_names(personas_file: PersonasFile, problems: _Problems) -> None:

@@ -26,10 +26,10 @@ from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
 from reporter.segmentation.align import Alignment, align
 from reporter.segmentation.kselect import KChoice, Silhouette, choose_k, kmeans, silhouette
+from reporter.segmentation.scorer import Categorical, Scorer, nearest_centre
 
 CLIP_QUANTILES = (0.005, 0.995)
 TOP_LOADINGS = 3
-CHUNK_ROWS = 200_000
 
 
 class QuantileClipper(TransformerMixin, BaseEstimator):
@@ -75,16 +75,6 @@ class WardCentroids(ClusterMixin, BaseEstimator):
         return nearest_centre(np.asarray(X, dtype=float), self.cluster_centers_)
 
 
-def nearest_centre(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre for each point, in chunks: O(n·k) time, bounded memory."""
-    labels = np.empty(len(points), dtype=int)
-    for start in range(0, len(points), CHUNK_ROWS):
-        block = points[start:start + CHUNK_ROWS]
-        distances = ((block[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        labels[start:start + CHUNK_ROWS] = distances.argmin(axis=1)
-    return labels
-
-
 def engine(algorithm: str, k: int, seed: int, comparison: ComparisonConfig):
     """A fresh clustering estimator with fit/predict for the configured algorithm."""
     if algorithm == "agglomerative":
@@ -124,10 +114,13 @@ class Segmentation:
     components: tuple[Component, ...]
     fit_points: np.ndarray  # the fitted customers in PCA space, for stability and comparison
     fit_labels: np.ndarray
-    model: Pipeline
-    segment_of_cluster: np.ndarray  # the model's cluster id -> segment id
+    scorer: Scorer  # the fitted model as numbers: what scored these customers and is saved
     alignment: Alignment | None = None  # set when a refit was matched to the previous model
     warm_started: bool = False  # the refit started from the previous segments' centres
+
+    @property
+    def segment_of_cluster(self) -> np.ndarray:
+        return self.scorer.segment_of_cluster
 
     @property
     def explained_variance(self) -> tuple[float, ...]:
@@ -156,7 +149,6 @@ def segment(table: FeatureTable, settings: SegmentationConfig,
         clusterer.set_params(init=k_choice.centres, n_init=1)
     clusterer, warm = _maybe_warm_start(clusterer.fit(fit_points), fit_points, previous, in_fit,
                                         warm_start_tolerance)
-    model = Pipeline([*reducer.steps, ("cluster", clusterer)])
     raw_labels = clusterer.predict(every_point)
     spend = table.frame["total_spending"].to_numpy()
     alignment = None
@@ -166,41 +158,60 @@ def segment(table: FeatureTable, settings: SegmentationConfig,
         alignment = align(raw_labels[in_fit], previous[in_fit], k_choice.chosen_k,
                           int(previous.max()) + 1, spend[in_fit])
         mapping = alignment.segment_of_cluster
-    return _segmentation(model, mapping, every_point, table, k_choice, _components(reducer),
-                         settings, alignment=alignment, warm_started=warm)
+    scorer = scorer_of(reducer, clusterer, mapping)
+    return _segmentation(scorer, table, k_choice, _components(reducer), settings,
+                         alignment=alignment, warm_started=warm)
 
 
-def score(model: Pipeline, segment_of_cluster: np.ndarray, table: FeatureTable,
-          settings: SegmentationConfig, k_choice: KChoice,
+def score(scorer: Scorer, table: FeatureTable, settings: SegmentationConfig, k_choice: KChoice,
           components: tuple[Component, ...]) -> Segmentation:
     """Assign this table's customers with an already fitted model: no refit, same segments."""
-    points = model[:-1].transform(table.frame[model_columns(model)])
-    return _segmentation(model, np.asarray(segment_of_cluster), points, table, k_choice,
-                         components, settings)
+    return _segmentation(scorer, table, k_choice, components, settings)
 
 
-def model_columns(model: Pipeline) -> list[str]:
-    """The feature columns a fitted model reads, in its order."""
-    return list(model.named_steps["encode_scale"].feature_names_in_)
+def scorer_of(reducer: Pipeline, clusterer, segment_of_cluster: np.ndarray) -> Scorer:
+    """The fitted scikit-learn steps as the numbers that reproduce them."""
+    encode = reducer.named_steps["encode_scale"]
+    numeric = encode.named_transformers_["numeric"]
+    clip, scale = numeric.named_steps["clip"], numeric.named_steps["scale"]
+    columns = dict((name, cols) for name, _, cols in encode.transformers_)
+    categorical = ()
+    if columns.get("categories"):
+        onehot = encode.named_transformers_["categories"]
+        categorical = tuple(Categorical(column, tuple(str(c) for c in cats))
+                            for column, cats in zip(columns["categories"], onehot.categories_, strict=True))
+    pca = reducer.named_steps["pca"]
+    gmm = isinstance(clusterer, GaussianMixture)
+    return Scorer(
+        numeric=tuple(columns["numeric"]), categorical=categorical,
+        clip_low=np.asarray(clip.low_, dtype=float), clip_high=np.asarray(clip.high_, dtype=float),
+        scale_mean=scale.mean_.copy(), scale_std=scale.scale_.copy(),
+        pca_mean=pca.mean_.copy(), pca_components=pca.components_.copy(),
+        algorithm=algorithm_name(clusterer),
+        centres=(clusterer.means_ if gmm else clusterer.cluster_centers_).copy(),
+        segment_of_cluster=np.asarray(segment_of_cluster, dtype=int),
+        gmm_weights=clusterer.weights_.copy() if gmm else None,
+        gmm_precisions_cholesky=clusterer.precisions_cholesky_.copy() if gmm else None,
+    )
 
 
-def _segmentation(model: Pipeline, segment_of_cluster: np.ndarray, every_point: np.ndarray,
-                  table: FeatureTable, k_choice: KChoice, components: tuple[Component, ...],
-                  settings: SegmentationConfig, **refit) -> Segmentation:
+def _segmentation(scorer: Scorer, table: FeatureTable, k_choice: KChoice,
+                  components: tuple[Component, ...], settings: SegmentationConfig,
+                  **refit) -> Segmentation:
     in_fit = table.frame["in_fit"].to_numpy()
-    labels = segment_of_cluster[model.named_steps["cluster"].predict(every_point)]
+    every_point = scorer.project(table.frame)
+    labels = scorer.segment_of_cluster[scorer.clusters(every_point)]
     return Segmentation(
         labels=labels,
-        k=len(segment_of_cluster),
-        algorithm=algorithm_name(model.named_steps["cluster"]),
+        k=scorer.k,
+        algorithm=scorer.algorithm,
         silhouette=silhouette(every_point[in_fit], labels[in_fit], settings),
         k_choice=k_choice,
         pca_coordinates=_first_two(every_point),
         components=components,
         fit_points=every_point[in_fit],
         fit_labels=labels[in_fit],
-        model=model,
-        segment_of_cluster=segment_of_cluster,
+        scorer=scorer,
         **refit,
     )
 
