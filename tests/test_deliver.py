@@ -9,8 +9,9 @@ import json
 import pytest
 import trustme
 
-from reporter.app.pipeline import deliver, run
+from reporter.app.pipeline import run
 from reporter.config import load_config
+from reporter.delivery.dispatch import dispatch_run as deliver
 from tests.conftest import archive_entries, run_cli, run_folders, write_config
 from tests.smtp_server import RecordingHandler, free_port, start_server
 

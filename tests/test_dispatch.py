@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+from pypdf import PdfReader
 
 from reporter.app.cli import main
 from reporter.app.schedule import build_scheduler, ensure_job
@@ -193,6 +195,26 @@ def test_a_warning_check_sends_the_brief_with_a_banner(project, server, tmp_path
     assert [c["check"] for c in record["checks"] if not c["passed"]] == ["share_move"]
     assert "Check before use:</strong> persona shares moved" in (folder / "brief.html").read_text()
     assert len(handler.messages) == 2
+
+
+def test_the_pdf_the_checks_read_is_the_one_archived_and_sent(project, server, sample_csv):
+    """A PDF check in warn mode adds a banner, so the brief is rendered again: the new PDF is
+    checked again, and those very bytes are archived and attached."""
+    controller, handler = server
+    config = _configure(project, controller.port, sample_csv,
+                        checks={"pdf_complete": {"mode": "warn", "max_mb": 0.001}})
+    assert _reporter(config, "run") == 0
+    folder = run_folders(project / "output")[-1]
+    record = json.loads((folder / "run.json").read_text())
+    archived = (folder / "brief.pdf").read_bytes()
+    assert record["pdf_sha256"] == hashlib.sha256(archived).hexdigest()
+    (failed,) = [c for c in record["checks"] if not c["passed"]]
+    assert failed["check"] == "pdf_complete" and "over the limit of 0.001 MB" in failed["problem"]
+    text = "".join(page.extract_text() for page in PdfReader(folder / "brief.pdf").pages)
+    assert "over the limit of 0.001 MB" in text  # the banner is in the archived PDF
+    attachments = [part.get_content() for message in handler.messages
+                   for part in _parse(message.content).iter_attachments()]
+    assert len(attachments) == 2 and all(pdf == archived for pdf in attachments)
 
 
 def test_a_failed_run_tells_the_owners(project, server, tmp_path):

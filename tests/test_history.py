@@ -16,7 +16,7 @@ import pytest
 from reporter.app.pipeline import run
 from reporter.config import load_config
 from reporter.data import sample
-from reporter.history.weekly import read_run
+from reporter.history.catalogue import read_run
 from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
 
 WEEK = 7
@@ -211,7 +211,7 @@ def test_run_json_is_versioned_and_the_first_format_still_reads(two_weeks, tmp_p
         "k": 3, "personas": {"Premium": {"customers": 4, "share": 0.4}}}))
     summary = read_run(old)
     assert summary.customers == 10 and summary.persona_shares == {"Premium": 0.4}
-    assert summary.source_key == "/data" and summary.delivery == "not sent"
+    assert summary.record.data.source_key == "/data" and summary.delivery == "not sent"
 
 
 def test_parquet_export_matches_the_csv(tmp_path):
@@ -223,3 +223,30 @@ def test_parquet_export_matches_the_csv(tmp_path):
     assert written == ["customers.csv", "persona_a.csv", "persona_b.csv", "customers.parquet"]
     assert pd.read_parquet(tmp_path / "customers.parquet").equals(pd.read_csv(tmp_path / "customers.csv"))
     assert list(pd.read_csv(tmp_path / "persona_a.csv")["ID"]) == [3, 2]
+
+
+def test_the_run_record_reads_back_as_written_and_concurrent_updates_keep_every_entry(tmp_path):
+    import multiprocessing
+
+    from reporter.history.record import PersonaFigures, RunRecord, read_record, write_record
+
+    record = RunRecord(run_id="070000-abcd", as_of="2014-06-29",
+                       personas={"Premium": PersonaFigures(4, 0.4, 0.6, (0, 2), "#123456")},
+                       headlines=("One.", "Two."))
+    write_record(record, tmp_path / "run.json")
+    assert read_record(tmp_path) == record
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_add_delivery, args=(tmp_path, f"team {n}")) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(timeout=120)
+    teams = sorted(entry.team for entry in read_record(tmp_path).delivery)
+    assert teams == [f"team {n}" for n in range(4)]
+    assert read_record(tmp_path).personas == record.personas
+
+
+def _add_delivery(folder, team: str) -> None:
+    from reporter.history.record import DeliveryEntry, add_deliveries
+
+    add_deliveries(folder, [DeliveryEntry(team, "sent", ("a@example.com",))])

@@ -275,8 +275,9 @@ def _report_deliveries(outcomes) -> int:
 
 def _send(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.delivery.dispatch import deliver, scheduled_send
+    from reporter.delivery.dispatch import dispatch_run, scheduled_send
     from reporter.delivery.mail import send_test
+    from reporter.history.record import read_record
 
     config = load_config(_config_path(args))
     names = [team.name for team in config.settings.teams]
@@ -290,9 +291,10 @@ def _send(args: argparse.Namespace) -> int:
         if not args.to:
             raise ConfigError("--test needs --to ADDRESS: the one address the test copy goes to")
         team = next(t for t in config.settings.teams if args.team in (None, t.name))
-        return _report_deliveries([send_test(folder, config.settings, team, args.to)])
-    return _report_deliveries(deliver(folder, config, team=args.team, dry_run=args.dry_run,
-                                      force=args.force))
+        run_id = read_record(folder).run_id
+        return _report_deliveries([send_test(folder, run_id, config.settings, team, args.to)])
+    return _report_deliveries(dispatch_run(folder, config, team=args.team, dry_run=args.dry_run,
+                                           force=args.force))
 
 
 def _run_folder(config, run: str) -> Path:
@@ -316,11 +318,11 @@ def _release(args: argparse.Namespace) -> int:
 
 def _email_preview(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.delivery.dispatch import preview
+    from reporter.delivery.dispatch import email_preview
 
     config = load_config(_config_path(args))
     folder = _run_folder(config, args.run)
-    for path in preview(folder, config, args.out or config.output_dir / "preview"):
+    for path in email_preview(folder, config, args.out or config.output_dir / "preview"):
         print(path)
     return 0
 
@@ -406,7 +408,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _archive_list(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.history.weekly import all_runs
+    from reporter.history.catalogue import all_runs
 
     runs = all_runs(load_config(_config_path(args)).output_dir)
     if not runs:
@@ -422,27 +424,25 @@ def _archive_show(args: argparse.Namespace) -> int:
     from reporter.archive import find_run
     from reporter.config import load_config
     from reporter.delivery.ledger import LEDGER_FILE, Ledger
-    from reporter.history.weekly import read_run
+    from reporter.history.catalogue import read_run
 
     config = load_config(_config_path(args))
     run = read_run(find_run(config.output_dir, args.run_id))
-    document = run.document
+    record = run.record
     print(f"Run {run.run_id} ({run.folder})")
-    print(f"Data: {document['data']['path']} ({run.customers:,} customers, as of {run.as_of})")
-    print(f"Segments: k={document.get('k')}, silhouette {document.get('silhouette')}")
-    for sentence in document.get("headlines", []):
+    print(f"Data: {record.data.path} ({run.customers:,} customers, as of {run.as_of})")
+    print(f"Segments: k={record.k}, silhouette {record.silhouette}")
+    for sentence in record.headlines:
         print(f"  - {sentence}")
-    for name, persona in document.get("personas", {}).items():
-        print(f"  {name}: {persona['customers']:,} customers ({persona['share']:.0%})")
-    change = document.get("week_over_week")
+    for name, persona in record.personas.items():
+        print(f"  {name}: {persona.customers:,} customers ({persona.share:.0%})")
+    change = record.week_over_week
     if change:
-        print(f"Since run {change['previous_run_id']}: {change['slipped']} slipped, "
-              f"{change['new_customers']} new, {change['gone_customers']} gone")
-    model = document.get("model")
-    if model:
-        print(f"Model: {model['sentence']}")
-    print(f"Status: {document.get('status', 'ready')}"
-          + "".join(f"\n  held: {reason}" for reason in document.get("held_because", [])))
+        print(f"Since run {change.previous_run_id}: {change.slipped} slipped, "
+              f"{change.new_customers} new, {change.gone_customers} gone")
+    if record.model:
+        print(f"Model: {record.model.sentence}")
+    print(f"Status: {record.status}" + "".join(f"\n  held: {reason}" for reason in record.held_because))
     print(f"Delivery: {run.delivery}")
     rows = Ledger(config.output_dir).rows(run.run_id) if (config.output_dir / LEDGER_FILE).is_file() else []
     if rows:

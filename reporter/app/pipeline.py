@@ -1,11 +1,12 @@
-"""Pipeline: calls the stages in order and times them; nothing else.
+"""Pipeline: one run, read top to bottom as build -> check -> publish -> deliver.
 
-load → clean → features → segment → profile → personas → brief → render → archive
+analyse (load, then the model's stage sequence) -> the brief's view -> pre-send checks and
+rendering -> the archive folder, published in one rename -> delivery -> prune and index.
+Configuration is read here and handed to the stages as plain values.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
@@ -18,22 +19,26 @@ from reporter.brief.index import rebuild_index
 from reporter.brief.render import check_pdf_engine, render_html, render_pdf
 from reporter.brief.view import Brief, BriefInputs, build_brief
 from reporter.config import Config
-from reporter.data.clean import Customers
-from reporter.data.features import FeatureTable
 from reporter.data.load import RawCustomers, find_latest, load
-from reporter.delivery.dispatch import deliver, tell_owners_held
+from reporter.delivery.dispatch import dispatch_run, tell_owners_held
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError
-from reporter.history.record import change_record, run_record
-from reporter.history.weekly import WeekOverWeek, compare, find_previous, source_key
-from reporter.model.artefact import MODEL_FILE, SavedModel, latest_model, write_model
-from reporter.model.lifecycle import ModelDecision, fit_or_score
+from reporter.history.catalogue import find_previous, source_key
+from reporter.history.record import (
+    RECORD_FILE,
+    ConfigRecord,
+    RunRecord,
+    read_record,
+    run_record,
+    write_record,
+)
+from reporter.history.weekly import WeekOverWeek, compare
+from reporter.model.artefact import MODEL_FILE, latest_model, write_model
+from reporter.model.lifecycle import Analysis
+from reporter.model.lifecycle import analyse as analyse_customers
 from reporter.personas.exports import customer_table, write_csv, write_exports
-from reporter.personas.rulebook import PersonaAssignment, Rulebook, compile_rulebook
+from reporter.personas.rulebook import compile_rulebook
 from reporter.progress import stage as progress_stage
-from reporter.segmentation.assess import Assessment
-from reporter.segmentation.profile import Profiles, profile
-from reporter.segmentation.segment import Segmentation
 
 
 @dataclass
@@ -62,26 +67,9 @@ class RunResult:
         return any(outcome.failed for outcome in self.deliveries)
 
 
-@dataclass(frozen=True)
-class Analysis:
-    """Everything computed from one customer file, before anything is presented."""
-
-    raw: RawCustomers
-    customers: Customers
-    table: FeatureTable
-    segmentation: Segmentation
-    assessment: Assessment
-    assignment: PersonaAssignment
-    persona_profiles: Profiles
-    cluster_profiles: Profiles
-    rulebook: Rulebook
-    decision: ModelDecision
-    saved_model: SavedModel
-
-
 def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
             timer: StageTimer | None = None, refit: bool = False, run_id: str = "") -> Analysis:
-    """load → clean → features → segment (score or refit) → profile → personas; writes nothing."""
+    """validate -> load -> the model's stage sequence; writes nothing."""
     timer = timer or StageTimer()
     settings = config.settings
     with timer("validate"):
@@ -92,27 +80,54 @@ def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
     as_of = _reference_date(raw, as_of)
     with timer("model"):
         loaded = latest_model(config.output_dir)
-    modelled = fit_or_score(raw, as_of, config, rulebook, loaded, refit, run_id, timer)
-    with timer("personas"):
-        persona_profiles = profile(modelled.table, modelled.assignment.customer_persona)
-    return Analysis(raw, modelled.customers, modelled.table, modelled.segmentation,
-                    modelled.assessment, modelled.assignment, persona_profiles,
-                    modelled.cluster_profiles, rulebook, modelled.decision, modelled.saved)
+    return analyse_customers(raw, as_of, settings, rulebook, loaded, refit, run_id, timer)
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
         now: datetime | None = None, dry_run: bool = False, refit: bool = False) -> RunResult:
-    """Make one brief from the newest customer file, archive it, then deliver it."""
+    """Make one brief from the newest customer file: build -> check -> publish -> deliver."""
     now = now or datetime.now().astimezone()
     run_id = new_run_id(now)
     timer = StageTimer()
-    settings = config.settings
     with timer("pdf_engine"):
         check_pdf_engine()
     found = analyse(config, data, as_of, timer, refit=refit, run_id=run_id)
-    customers_export = customer_table(found.table, found.segmentation.labels, found.assignment)
+    built = _build(config, found, run_id, now, timer)
+    checked = _check_and_render(config, built, found, now, timer)
+    final = _publish(config, found, built, checked, run_id, now, timer)
+    deliveries = _deliver(config, final, checked.report, dry_run, timer)
+    with timer("index"):
+        if config.settings.history.retention_runs:
+            prune(config.output_dir, config.settings.history.retention_runs)
+        rebuild_index(config.output_dir)
+    return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", checked.brief,
+                     timer.seconds, tuple(deliveries), checked.report)
+
+
+@dataclass(frozen=True)
+class Built:
+    """A run's brief before any check: the view and what is exported beside it."""
+
+    brief: Brief
+    customers: pd.DataFrame  # the customers.csv layout
+    change: WeekOverWeek | None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The brief as it will be archived and sent: the PDF here is the one the checks read."""
+
+    brief: Brief
+    html: str
+    pdf: bytes
+    report: CheckReport
+
+
+def _build(config: Config, found: Analysis, run_id: str, now: datetime, timer: StageTimer) -> Built:
+    settings = config.settings
+    customers = customer_table(found.table, found.segmentation.labels, found.assignment)
     with timer("history"):
-        change = _week_over_week(config, found, customers_export)
+        change = _week_over_week(config, found, customers)
     with timer("brief"):
         brief = build_brief(BriefInputs(
             title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.path.name,
@@ -124,67 +139,83 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
             action_list_size=settings.brief.action_list_size, changes=change,
             decision=found.decision, drift_thresholds=(settings.model.psi_watch, settings.model.psi_refit),
         ))
+    return Built(brief, customers, change)
+
+
+def _check_and_render(config: Config, built: Built, found: Analysis, now: datetime,
+                      timer: StageTimer) -> Checked:
+    """Checks on the figures, then render with their warnings, then checks on the PDF. A PDF
+    warning means a banner, so a new PDF, which is checked again: what is archived and
+    attached is always the PDF the checks read."""
+    settings = config.settings.checks
     with timer("checks"):
-        report = before_render(settings.checks, found.raw, brief, _latest_record(config.output_dir),
-                               found.decision, now)
+        figures = before_render(settings, found.raw, built.brief, _latest_record(config.output_dir),
+                                found.decision, now)
+    brief = replace(built.brief, warnings=figures.warnings)
+    html, pdf, document = _render(brief, settings, timer)
+    if document.warnings:
+        brief = replace(brief, warnings=(*figures.warnings, *document.warnings))
+        html, pdf, document = _render(brief, settings, timer)
+    return Checked(brief, html, pdf, CheckReport(figures.results + document.results,
+                                                 document.checked_pdf_sha256))
+
+
+def _render(brief: Brief, settings, timer: StageTimer) -> tuple[str, bytes, CheckReport]:
     with timer("html"):
         html = render_html(brief)
     with timer("pdf"):
         pdf = render_pdf(html)
     with timer("checks"):
-        report = CheckReport(report.results + after_render(settings.checks, pdf).results)
-    if report.warnings:  # the brief goes out, with the problems on its first page
-        brief = replace(brief, warnings=report.warnings)
-        with timer("pdf"):
-            html = render_html(brief)
-            pdf = render_pdf(html)
+        return html, pdf, after_render(settings, pdf)
+
+
+def _publish(config: Config, found: Analysis, built: Built, checked: Checked, run_id: str,
+             now: datetime, timer: StageTimer) -> Path:
     try:
         with timer("archive"):
-            final = _archive(config, found, brief, html, pdf, customers_export, change, run_id, now,
-                             timer, report)
+            return _archive(config, found, built, checked, run_id, now, timer)
     except OSError as exc:
         raise ArchiveError(
             f"{config.output_dir}: the run could not be written ({exc.strerror or exc}); free disk "
             "space or fix permissions and run again; earlier runs are untouched") from None
+
+
+def _deliver(config: Config, folder: Path, report: CheckReport, dry_run: bool,
+             timer: StageTimer) -> list[Outcome]:
     with timer("deliver"):
         if report.held:
-            tell_owners_held(final, config, report)
-            deliveries = []
-        else:
-            deliveries = deliver(final, config, dry_run=dry_run, immediate_only=True, rebuild=False)
-    with timer("index"):
-        if settings.history.retention_runs:
-            prune(config.output_dir, settings.history.retention_runs)
-        rebuild_index(config.output_dir)
-    return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", brief,
-                     timer.seconds, tuple(deliveries), report)
+            tell_owners_held(folder, config, report)
+            return []
+        return dispatch_run(folder, config, dry_run=dry_run, immediate_only=True, rebuild=False)
 
 
-def _archive(config: Config, found: Analysis, brief: Brief, html: str, pdf: bytes,
-             customers_export: pd.DataFrame, change: WeekOverWeek | None, run_id: str,
-             now: datetime, timer: StageTimer, report: CheckReport) -> Path:
+def _archive(config: Config, found: Analysis, built: Built, checked: Checked, run_id: str,
+             now: datetime, timer: StageTimer) -> Path:
     """Write every file of the run into a hidden folder, then publish it in one rename."""
     settings = config.settings
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
-        folder.write_text("brief.html", html)
-        folder.write_bytes("brief.pdf", pdf)
-        write_csv(customers_export[_segment_columns(customers_export)], folder.file("segments.csv"),
+        folder.write_text("brief.html", checked.html)
+        folder.write_bytes("brief.pdf", checked.pdf)
+        customers = built.customers
+        write_csv(customers[_segment_columns(customers)], folder.file("segments.csv"),
                   settings.exports.chunk_rows)
         with timer("exports"):
-            exports = write_exports(customers_export, folder.file, settings.exports.chunk_rows,
+            exports = write_exports(customers, folder.file, settings.exports.chunk_rows,
                                     settings.exports.parquet)
-        if change is not None:
-            exports += _write_change_lists(folder, change)
+        if built.change is not None:
+            exports += _write_change_lists(folder, built.change)
         write_model(found.saved_model, folder.file(MODEL_FILE))
         exports.append(MODEL_FILE)
-        archive_emails(folder.write_bytes, brief, settings.teams)
-        record = run_record(config, found, brief, run_id, now, timer.seconds)
-        record["exports"] = exports
-        record["week_over_week"] = change_record(change)
-        record["status"] = "held" if report.held else "ready"
-        record["held_because"] = [r.problem for r in report.holding]
-        record["checks"] = report.record()
-        folder.write_json("run.json", record)
+        archive_emails(folder.write_bytes, checked.brief, settings.teams)
+        report = checked.report
+        record = run_record(
+            found, run_id=run_id, started_at=now,
+            config=ConfigRecord(str(config.path), str(config.personas_path), config.fingerprint()),
+            source_key=source_key(found.raw), headlines=checked.brief.headlines,
+            timings=timer.seconds, exports=tuple(exports), change=built.change,
+            checks=report.record(), held_because=tuple(r.problem for r in report.holding),
+            pdf_sha256=report.checked_pdf_sha256)
+        write_record(record, folder.file(RECORD_FILE))
         with timer("publish"):
             return folder.publish()
 
@@ -196,7 +227,8 @@ def _week_over_week(config: Config, found: Analysis, now: pd.DataFrame) -> WeekO
     before = pd.read_csv(previous.folder / "customers.csv")
     order = [p.name for p in found.rulebook.personas]
     flags = [f.name for f in found.rulebook.flags]
-    return compare(before, now, previous, order, flags, config.settings.history)
+    return compare(before, now, (previous.run_id, previous.as_of), order, flags,
+                   config.settings.history)
 
 
 def _segment_columns(customers: pd.DataFrame) -> list[str]:
@@ -211,10 +243,10 @@ def _write_change_lists(folder: RunFolder, change: WeekOverWeek) -> list[str]:
     return list(lists)
 
 
-def _latest_record(output_dir: Path) -> dict | None:
-    """run.json of the newest published run: what the pre-send checks compare with."""
+def _latest_record(output_dir: Path) -> RunRecord | None:
+    """The record of the newest published run: what the pre-send checks compare with."""
     runs = published_runs(output_dir)
-    return json.loads((runs[-1] / "run.json").read_text(encoding="utf-8")) if runs else None
+    return read_record(runs[-1]) if runs else None
 
 
 def _reference_date(raw: RawCustomers, as_of: date | None) -> date:

@@ -8,16 +8,17 @@ gets it until `reporter release`), `warn` (it goes out with a banner naming the 
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pypdf import PdfReader
 
 from reporter.brief.view import Brief
 from reporter.config import ChecksConfig
 from reporter.data.load import RawCustomers
+from reporter.history.record import CheckRecord, RunRecord
 from reporter.model.lifecycle import ModelDecision
 
 PDF_SECTIONS = ("This week in brief", "Who the customers are", "Data notes",
@@ -35,6 +36,7 @@ class CheckResult:
 @dataclass(frozen=True)
 class CheckReport:
     results: tuple[CheckResult, ...]
+    checked_pdf_sha256: str = ""  # of the PDF bytes the PDF check read
 
     @property
     def holding(self) -> tuple[CheckResult, ...]:
@@ -48,13 +50,12 @@ class CheckReport:
     def held(self) -> bool:
         return bool(self.holding)
 
-    def record(self) -> list[dict[str, Any]]:
-        return [{"check": r.name, "mode": r.mode, "passed": r.passed, "problem": r.problem}
-                for r in self.results]
+    def record(self) -> tuple[CheckRecord, ...]:
+        return tuple(CheckRecord(r.name, r.mode, r.passed, r.problem) for r in self.results)
 
 
 def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
-                  previous: dict[str, Any] | None, decision: ModelDecision, now: datetime) -> CheckReport:
+                  previous: RunRecord | None, decision: ModelDecision, now: datetime) -> CheckReport:
     """The checks that need only the data and the brief's figures."""
     checks = {
         "data_fresh": lambda: _data_fresh(settings, raw, previous, now),
@@ -67,7 +68,8 @@ def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
 
 
 def after_render(settings: ChecksConfig, pdf: bytes) -> CheckReport:
-    return _run(settings, {"pdf_complete": lambda: _pdf_complete(settings, pdf)})
+    report = _run(settings, {"pdf_complete": lambda: _pdf_complete(settings, pdf)})
+    return CheckReport(report.results, hashlib.sha256(pdf).hexdigest())
 
 
 def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
@@ -80,40 +82,41 @@ def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
     return CheckReport(tuple(results))
 
 
-def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: dict | None, now: datetime) -> str:
+def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord | None,
+                now: datetime) -> str:
     age_days = (now.replace(tzinfo=None) - raw.modified).total_seconds() / 86400
     if age_days <= settings.data_fresh.max_age_days or previous is None:
         return ""
-    before = datetime.fromisoformat(previous["data"]["modified"])  # kept to the second
-    if raw.sha256 != previous["data"]["sha256"] and raw.modified.replace(microsecond=0) > before:
+    before = datetime.fromisoformat(previous.data.modified)  # kept to the second
+    if raw.sha256 != previous.data.sha256 and raw.modified.replace(microsecond=0) > before:
         return ""
     return (f"the data file {raw.path.name} was last changed {age_days:.0f} days ago and is no newer "
-            f"than the one run {previous['run_id']} used; export this week's customers")
+            f"than the one run {previous.run_id} used; export this week's customers")
 
 
-def _no_new_empty_persona(brief: Brief, previous: dict | None) -> str:
+def _no_new_empty_persona(brief: Brief, previous: RunRecord | None) -> str:
     if previous is None:
         return ""
     now = {p.name for p in brief.personas if p.size > 0}
-    vanished = [name for name, figures in previous.get("personas", {}).items()
-                if figures.get("customers", 0) > 0 and name not in now]
+    vanished = [name for name, figures in previous.personas.items()
+                if figures.customers > 0 and name not in now]
     if not vanished:
         return ""
-    return (f"{', '.join(vanished)} had customers in run {previous['run_id']} and has none now; "
+    return (f"{', '.join(vanished)} had customers in run {previous.run_id} and has none now; "
             "check the data and personas.yaml")
 
 
-def _share_move(settings: ChecksConfig, brief: Brief, previous: dict | None) -> str:
+def _share_move(settings: ChecksConfig, brief: Brief, previous: RunRecord | None) -> str:
     if previous is None:
         return ""
-    before = previous.get("personas", {})
-    moves = [(p.name, (p.share - before[p.name]["share"]) * 100) for p in brief.personas if p.name in before]
+    before = previous.personas
+    moves = [(p.name, (p.share - before[p.name].share) * 100) for p in brief.personas if p.name in before]
     jumps = [(name, move) for name, move in moves if abs(move) > settings.share_move.max_points]
     if not jumps:
         return ""
     listed = ", ".join(f"{name} {move:+.0f} points" for name, move in jumps)
     return (f"persona shares moved more than {settings.share_move.max_points:.0f} points since run "
-            f"{previous['run_id']}: {listed}")
+            f"{previous.run_id}: {listed}")
 
 
 def _charts_have_data(brief: Brief) -> str:

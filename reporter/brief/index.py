@@ -9,7 +9,8 @@ from pathlib import Path
 from reporter.archive import write_text_atomic
 from reporter.brief import charts
 from reporter.brief.render import render_index
-from reporter.history.weekly import RunSummary, all_runs
+from reporter.history.catalogue import RunSummary, all_runs
+from reporter.history.record import RECORD_FILE
 
 FALLBACK_COLOURS = ("#1f6f8b", "#8e44ad", "#e67e22", "#7f8c8d", "#c0392b", "#27ae60", "#2c3e50")
 
@@ -38,7 +39,7 @@ def rebuild_index(output_dir: Path) -> Path:
 
 def _row(run: RunSummary) -> IndexRow:
     wanted = [("Brief", "brief.html"), ("PDF", "brief.pdf"), ("Customers", "customers.csv"),
-              ("Slipped", "changes/slipped.csv"), ("run.json", "run.json")]
+              ("Slipped", "changes/slipped.csv"), (RECORD_FILE, RECORD_FILE)]
     links = tuple((label, f"{run.folder.name}/{name}") for label, name in wanted if name in run.files)
     persona_links = tuple((Path(name).stem.removeprefix("persona_").replace("_", " "),
                            f"{run.folder.name}/{name}")
@@ -55,7 +56,7 @@ def _share_chart(runs: list[RunSummary]) -> str:
     names = list(dict.fromkeys(name for r in ordered for name in r.persona_shares))
     colours = {}
     for index, name in enumerate(names):
-        stored = [r.document.get("personas", {}).get(name, {}).get("color") for r in ordered]
+        stored = [r.record.personas[name].color for r in ordered if name in r.record.personas]
         colours[name] = next((c for c in reversed(stored) if c),
                              FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
     labels = [f"{r.as_of or r.started_at[:10]}\n{r.run_id}" for r in ordered]

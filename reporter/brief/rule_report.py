@@ -3,8 +3,8 @@ with each rule's threshold beside the segment's own value. Plain text for a term
 
 from __future__ import annotations
 
-from reporter.app.pipeline import Analysis
 from reporter.data.clean import customers
+from reporter.model.lifecycle import Analysis
 from reporter.personas.rulebook import SegmentVerdict
 
 TICK, CROSS = "yes", "no "

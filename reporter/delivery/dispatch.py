@@ -10,20 +10,21 @@ safe to repeat.
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from reporter.archive import find_run, published_runs, update_json
+from reporter.archive import find_run, published_runs
 from reporter.brief.checks import CheckReport
 from reporter.brief.index import rebuild_index
 from reporter.config import Config, ScheduleConfig, TeamConfig
 from reporter.delivery.ledger import Ledger
-from reporter.delivery.mail import Outcome, build_message, deliver_run, notify_owners, outcomes_record, slug
+from reporter.delivery.mail import Outcome, build_message, notify_owners, send_run, slug
 from reporter.errors import ConfigError, ReporterError
+from reporter.history.record import DeliveryEntry, add_deliveries, read_record, release_record
 
 DELAY_WORTH_SAYING = timedelta(hours=1)
 
@@ -32,30 +33,30 @@ class HeldBrief(ReporterError):
     """The run was held by a pre-send check and has not been released."""
 
 
-def deliver(folder: Path, config: Config, team: str | None = None, dry_run: bool = False,
+def dispatch_run(folder: Path, config: Config, team: str | None = None, dry_run: bool = False,
             force: bool = False, immediate_only: bool = False, note: str = "",
             rebuild: bool = True) -> list[Outcome]:
     """Send an archived run to its teams (through the ledger) and record the outcomes."""
     settings = config.settings
-    record = _record(folder)
-    if record.get("status") == "held" and not dry_run:
-        raise HeldBrief(f"run {record['run_id']} is held ({'; '.join(record.get('held_because', []))});"
-                        f" check it, then send it with `reporter release {record['run_id']}`")
+    record = read_record(folder)
+    if record.held and not dry_run:
+        raise HeldBrief(f"run {record.run_id} is held ({'; '.join(record.held_because)});"
+                        f" check it, then send it with `reporter release {record.run_id}`")
     teams = [t for t in settings.teams if (team is None or t.name == team)
              and not (immediate_only and t.send_at)]
     if team is not None and not teams:
         known = ", ".join(t.name for t in settings.teams) or "none"
         raise ConfigError(f"no team named {team!r} in reporter.yaml (teams: {known})")
     ledger = Ledger(config.output_dir) if settings.smtp and not dry_run else None
-    outcomes = deliver_run(folder, settings, teams, ledger, dry_run=dry_run, force=force, note=note)
+    outcomes = send_run(folder, record.run_id, settings, teams, ledger, dry_run=dry_run, force=force,
+                        note=note)
     if outcomes:
-        update_json(folder / "run.json",
-                    lambda now: {"delivery": now.get("delivery", []) + outcomes_record(outcomes)})
+        add_deliveries(folder, [DeliveryEntry(**asdict(outcome)) for outcome in outcomes])
     failed = [o for o in outcomes if o.failed]
     if failed:
-        notify_owners(settings, ledger, record["run_id"], f"delivery failed for run {record['run_id']}",
+        notify_owners(settings, ledger, record.run_id, f"delivery failed for run {record.run_id}",
                       "\n".join(f"{o.team}: {o.error or o.refused}" for o in failed)
-                      + f"\n\nRe-send with: reporter send --run {record['run_id']}\n")
+                      + f"\n\nRe-send with: reporter send --run {record.run_id}\n")
     if rebuild:
         rebuild_index(config.output_dir)
     return outcomes
@@ -63,7 +64,7 @@ def deliver(folder: Path, config: Config, team: str | None = None, dry_run: bool
 
 def tell_owners_held(folder: Path, config: Config, report: CheckReport) -> None:
     """Tell the owners what held a run and how to release it."""
-    run_id = _record(folder)["run_id"]
+    run_id = read_record(folder).run_id
     reasons = [r.problem for r in report.holding]
     ledger = Ledger(config.output_dir) if config.settings.smtp else None
     notify_owners(config.settings, ledger, run_id, f"brief {run_id} held, not sent",
@@ -76,12 +77,9 @@ def tell_owners_held(folder: Path, config: Config, report: CheckReport) -> None:
 def release(config: Config, run_id: str) -> list[Outcome]:
     """Send a held brief to every team, once."""
     folder = find_run(config.output_dir, run_id)
-    record = _record(folder)
-    if record.get("status") == "held":
-        update_json(folder / "run.json", {"status": "released",
-                                          "released_at": datetime.now().astimezone().isoformat(
-                                              timespec="seconds")})
-    return deliver(folder, config)
+    if read_record(folder).held:
+        release_record(folder, datetime.now().astimezone())
+    return dispatch_run(folder, config)
 
 
 def scheduled_send(config: Config, team_name: str) -> list[Outcome]:
@@ -91,17 +89,17 @@ def scheduled_send(config: Config, team_name: str) -> list[Outcome]:
     if folder is None:
         return []
     team = next(t for t in config.settings.teams if t.name == team_name)
-    built_at = datetime.fromisoformat(_record(folder)["started_at"])
+    built_at = datetime.fromisoformat(read_record(folder).started_at)
     note = delay_note(team, config.settings.schedule, built_at, datetime.now().astimezone()) \
         if team.send_at else ""
-    return deliver(folder, config, team=team_name, note=note)
+    return dispatch_run(folder, config, team=team_name, note=note)
 
 
-def preview(folder: Path, config: Config, out: Path) -> list[Path]:
+def email_preview(folder: Path, config: Config, out: Path) -> list[Path]:
     """Each team's email of a run as it would be sent: <team>.html and <team>.eml."""
     settings = config.settings
     sender = settings.smtp.from_address if settings.smtp else "briefs@localhost.localdomain"
-    run_id = _record(folder)["run_id"]
+    run_id = read_record(folder).run_id
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for team in settings.teams:
@@ -117,7 +115,7 @@ def preview(folder: Path, config: Config, out: Path) -> list[Path]:
 def latest_deliverable(output_dir: Path) -> Path | None:
     """The newest run that is not held: what a team's scheduled job sends."""
     for folder in reversed(published_runs(output_dir)):
-        if _record(folder).get("status") != "held":
+        if not read_record(folder).held:
             return folder
     return None
 
@@ -138,7 +136,3 @@ def delay_note(team: TeamConfig, schedule: ScheduleConfig, built_at: datetime, n
     zone = team.timezone or schedule.timezone
     return (f"Delayed by {hours} hour{'s' if hours != 1 else ''}: this brief was due at "
             f"{due:%H:%M} {zone} on {due:%Y-%m-%d}.")
-
-
-def _record(folder: Path) -> dict:
-    return json.loads((folder / "run.json").read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -100,14 +100,13 @@ def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str,
     return message
 
 
-def deliver_run(folder: Path, settings: ReporterConfig, teams: list[TeamConfig],
-                ledger: Ledger | None, dry_run: bool = False, force: bool = False, note: str = "",
-                sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+def send_run(folder: Path, run_id: str, settings: ReporterConfig, teams: list[TeamConfig],
+             ledger: Ledger | None, dry_run: bool = False, force: bool = False, note: str = "",
+             sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
     """Send each team's email of a run to the recipients the ledger lets this process claim
     (or, without SMTP or with dry_run, write it as .eml)."""
     smtp = settings.smtp
     sender = smtp.from_address if smtp else "briefs@localhost.localdomain"
-    run_id = json.loads((folder / "run.json").read_text("utf-8"))["run_id"] if teams else ""
     outcomes = []
     for team in teams:
         if smtp is None or dry_run or ledger is None:
@@ -134,11 +133,11 @@ def _settle(ledger: Ledger, run_id: str, claimed: tuple[str, ...], outcome: Outc
         ledger.settle(run_id, [recipient], "failed" if refused else "sent", refused or "", message_id)
 
 
-def send_test(folder: Path, settings: ReporterConfig, team: TeamConfig, address: str) -> Outcome:
+def send_test(folder: Path, run_id: str, settings: ReporterConfig, team: TeamConfig,
+              address: str) -> Outcome:
     """One copy of a run's email to one address, marked as a test; the ledger is not touched."""
     if settings.smtp is None:
         raise ConfigError("reporter.yaml has no smtp section; a test email needs a mail server")
-    run_id = json.loads((folder / "run.json").read_text("utf-8"))["run_id"]
     message = build_message(folder, run_id, team, settings.smtp.from_address, to=(address,), test=True)
     return send(message, f"{team.name} (test)", (address,), settings.smtp)
 
@@ -238,7 +237,3 @@ def _text(reply: bytes | str) -> str:
 
 def _now() -> str:
     return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-def outcomes_record(outcomes: list[Outcome]) -> list[dict]:
-    return [asdict(outcome) for outcome in outcomes]

@@ -1,104 +1,300 @@
-"""run.json: the versioned record of a run (format documented in the README).
+"""run.json: the typed record of a run, with its one writer, its one reader and its format.
 
 Everything a run read, decided and produced, so other tools can read the archive and a brief
-can be explained without recomputing it. Fields are only added within a format version.
+can be explained without recomputing it. The record is made from the analysis, not from the
+view. Fields are only added within a format version (every field has a default, so the
+unversioned first layout still reads); delivery changes it only through `update_record`,
+under the folder's lock.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from reporter import __version__
-from reporter.brief.view import Brief
-from reporter.config import Config
-from reporter.history.weekly import FORMAT_VERSION, WeekOverWeek, source_key
-from reporter.segmentation.segment import Segmentation
+from reporter.archive import update_json
+from reporter.data.clean import DataNote
+from reporter.history.weekly import WeekOverWeek
+from reporter.model.lifecycle import Analysis
+from reporter.plain import from_plain, to_plain
 from reporter.versions import package_versions
 
-if TYPE_CHECKING:
-    from reporter.app.pipeline import Analysis
+RECORD_FILE = "run.json"
+FORMAT_VERSION = 1
 
 
-def run_record(config: Config, found: Analysis, brief: Brief, run_id: str, now: datetime,
-               timings: dict[str, float]) -> dict[str, Any]:
-    """run.json: what was read, with which settings, what came out, how long it took."""
-    raw, customers, segmentation = found.raw, found.customers, found.segmentation
-    return {
-        "format_version": FORMAT_VERSION,
-        "run_id": run_id,
-        "started_at": now.isoformat(timespec="seconds"),
-        "reporter_version": __version__,
-        "data": {
-            "path": str(raw.path.resolve()),
-            "source_key": source_key(raw),
-            "sha256": raw.sha256,
-            "modified": raw.modified.isoformat(timespec="seconds"),
-            "rows_read": raw.rows_read,
-            "date_format": raw.date_format,
-            "extra_columns": list(raw.extra_columns),
-        },
-        "as_of": customers.as_of.isoformat(),
-        "config": {
-            "path": str(config.path),
-            "personas_path": str(config.personas_path),
-            "sha256": config.fingerprint(),
-        },
-        "data_notes": {
-            "rows_read": customers.notes.rows_read,
-            "rows_kept": customers.notes.rows_kept,
-            "rows_in_fit": customers.notes.rows_in_fit,
-            "notes": [vars(n) for n in customers.notes.notes],
-        },
-        "model": model_record(found),
-        "algorithm": segmentation.algorithm,
-        "k": segmentation.k,
-        "silhouette": round(segmentation.silhouette.mean, 4),
-        "k_selection": _k_selection_record(segmentation),
-        "stability": _plain(found.assessment.stability),
-        "comparison": [_plain(score) for score in found.assessment.engines],
-        "pca": [{"component": c.number, "explained": round(c.explained, 4),
-                 "loadings": dict(c.loadings)} for c in segmentation.components],
-        "personas": {
-            row.name: {"customers": row.size, "share": round(row.share, 4),
-                       "spend_share": round(row.spend_share, 4), "clusters": list(row.clusters),
-                       "color": row.color}
-            for row in brief.personas
-        },
-        "personas_absent": list(brief.absent_personas),
-        "flags": {flag.name: {"customers": flag.count, "share": round(flag.share, 4),
-                              "by_persona": dict(flag.by_persona)} for flag in brief.flags},
-        "headlines": list(brief.headlines),
-        "timings_seconds": timings,
-        "versions": package_versions(),
-    }
+@dataclass(frozen=True)
+class DataRecord:
+    path: str = "?"
+    source_key: str = ""  # runs compare with earlier runs of the same source
+    sha256: str = ""
+    modified: str = ""  # the file's modification time, to the second
+    rows_read: int = 0
+    date_format: str = ""
+    extra_columns: tuple[str, ...] = ()
 
 
-def model_record(found: Analysis) -> dict[str, Any]:
+@dataclass(frozen=True)
+class ConfigRecord:
+    path: str = ""
+    personas_path: str = ""
+    sha256: str = ""
+
+
+@dataclass(frozen=True)
+class NotesRecord:
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_in_fit: int = 0
+    notes: tuple[DataNote, ...] = ()
+
+
+@dataclass(frozen=True)
+class DriftFigure:
+    psi: float
+    verdict: str
+
+
+@dataclass(frozen=True)
+class KeptSegment:
+    old: int
+    new: int
+    share_kept: float
+
+
+@dataclass(frozen=True)
+class AlignmentRecord:
+    kept: tuple[KeptSegment, ...] = ()
+    new: tuple[int, ...] = ()
+    dissolved: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelRecord:
+    action: str = ""  # fitted, scored, refitted or held
+    reason: str = ""
+    sentence: str = ""
+    fitted_on: str = ""
+    fitted_in_run: str = ""
+    warm_started: bool = False
+    drift: dict[str, DriftFigure] | None = None
+    alignment: AlignmentRecord | None = None
+    rule_changes: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PersonaFigures:
+    customers: int = 0
+    share: float = 0.0
+    spend_share: float = 0.0
+    clusters: tuple[int, ...] = ()
+    color: str = ""
+
+
+@dataclass(frozen=True)
+class FlagFigures:
+    customers: int = 0
+    share: float = 0.0
+    by_persona: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChangeRecord:
+    previous_run_id: str
+    previous_as_of: str
+    new_customers: int
+    gone_customers: int
+    slipped: int
+    transitions: dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    check: str
+    mode: str
+    passed: bool
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class DeliveryEntry:
+    team: str
+    status: str  # sent, partly sent, failed, already sent, written
+    recipients: tuple[str, ...] = ()
+    refused: dict[str, str] = field(default_factory=dict)
+    attempts: int = 0
+    error: str = ""
+    at: str = ""
+    eml: str = ""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    run_id: str
+    format_version: int = FORMAT_VERSION
+    started_at: str = ""
+    reporter_version: str = ""
+    data: DataRecord = field(default_factory=DataRecord)
+    as_of: str = ""
+    config: ConfigRecord = field(default_factory=ConfigRecord)
+    data_notes: NotesRecord = field(default_factory=NotesRecord)
+    model: ModelRecord | None = None
+    algorithm: str = ""
+    k: int = 0
+    silhouette: float = 0.0
+    k_selection: dict[str, Any] = field(default_factory=dict)
+    stability: dict[str, Any] | None = None
+    comparison: tuple[dict[str, Any], ...] = ()
+    pca: tuple[dict[str, Any], ...] = ()
+    personas: dict[str, PersonaFigures] = field(default_factory=dict)  # in the brief's order
+    personas_absent: tuple[str, ...] = ()
+    flags: dict[str, FlagFigures] = field(default_factory=dict)
+    headlines: tuple[str, ...] = ()
+    timings_seconds: dict[str, float] = field(default_factory=dict)
+    versions: dict[str, str] = field(default_factory=dict)
+    exports: tuple[str, ...] = ()
+    week_over_week: ChangeRecord | None = None
+    status: str = "ready"  # ready, held or released
+    held_because: tuple[str, ...] = ()
+    released_at: str = ""
+    checks: tuple[CheckRecord, ...] = ()
+    pdf_sha256: str = ""  # of the brief.pdf the checks read, archived and attached
+    delivery: tuple[DeliveryEntry, ...] = ()
+
+    @property
+    def held(self) -> bool:
+        return self.status == "held"
+
+
+def read_record(folder: Path) -> RunRecord:
+    """Any run.json this project has written (format 1, or the unversioned first one)."""
+    document = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
+    data = document.get("data", {})
+    if "source_key" not in data:  # the first layout: the folder the data file came from
+        data["source_key"] = str(Path(data.get("path", "")).parent)
+    return from_plain(RunRecord, document)
+
+
+def write_record(record: RunRecord, path: Path) -> None:
+    """The only writer of a new run.json (inside the run's unpublished folder)."""
+    path.write_text(json.dumps(to_plain(record), indent=2) + "\n", encoding="utf-8")
+
+
+def update_record(folder: Path, change: Callable[[RunRecord], RunRecord]) -> RunRecord:
+    """Change a published run's record under the folder's lock: two senders adding deliveries
+    never lose each other's entries."""
+    changed: list[RunRecord] = []
+
+    def apply(document: dict) -> dict:
+        changed.append(change(from_plain(RunRecord, document)))
+        return to_plain(changed[0])
+
+    update_json(folder / RECORD_FILE, apply)
+    return changed[0]
+
+
+def add_deliveries(folder: Path, entries: list[DeliveryEntry]) -> RunRecord:
+    return update_record(folder, lambda record: replace(record, delivery=(*record.delivery, *entries)))
+
+
+def release_record(folder: Path, at: datetime) -> RunRecord:
+    return update_record(folder, lambda record: replace(
+        record, status="released", released_at=at.isoformat(timespec="seconds")))
+
+
+def run_record(found: Analysis, *, run_id: str, started_at: datetime, config: ConfigRecord,
+               source_key: str, headlines: tuple[str, ...], timings: dict[str, float],
+               exports: tuple[str, ...], change: WeekOverWeek | None, checks: tuple[CheckRecord, ...],
+               held_because: tuple[str, ...], pdf_sha256: str) -> RunRecord:
+    """run.json of a new run: what was read, with which settings, what came out."""
+    raw, notes, segmentation = found.raw, found.customers.notes, found.segmentation
+    return RunRecord(
+        run_id=run_id,
+        started_at=started_at.isoformat(timespec="seconds"),
+        reporter_version=__version__,
+        data=DataRecord(str(raw.path.resolve()), source_key, raw.sha256,
+                        raw.modified.isoformat(timespec="seconds"), raw.rows_read, raw.date_format,
+                        tuple(raw.extra_columns)),
+        as_of=found.customers.as_of.isoformat(),
+        config=config,
+        data_notes=NotesRecord(notes.rows_read, notes.rows_kept, notes.rows_in_fit, notes.notes),
+        model=model_record(found),
+        algorithm=segmentation.algorithm,
+        k=segmentation.k,
+        silhouette=round(segmentation.silhouette.mean, 4),
+        k_selection=_k_selection(found),
+        stability=_rounded(found.assessment.stability),
+        comparison=tuple(_rounded(score) for score in found.assessment.engines),
+        pca=tuple({"component": c.number, "explained": round(c.explained, 4),
+                   "loadings": dict(c.loadings)} for c in segmentation.components),
+        personas=_personas(found),
+        personas_absent=tuple(found.assignment.absent),
+        flags=_flags(found),
+        headlines=headlines,
+        timings_seconds=timings,
+        versions=package_versions(),
+        exports=exports,
+        week_over_week=change_record(change),
+        status="held" if held_because else "ready",
+        held_because=held_because,
+        checks=checks,
+        pdf_sha256=pdf_sha256,
+    )
+
+
+def _personas(found: Analysis) -> dict[str, PersonaFigures]:
+    groups = found.persona_profiles.by_key()
+    colours = {p.name: p.color for p in found.rulebook.personas}
+    figures = {}
+    for name in found.assignment.present:
+        group = groups[name]
+        clusters = tuple(sorted(c for c, p in found.assignment.cluster_persona.items() if p == name))
+        figures[name] = PersonaFigures(group.size, round(group.share, 4), round(group.spend_share, 4),
+                                       clusters, colours[name])
+    return figures
+
+
+def _flags(found: Analysis) -> dict[str, FlagFigures]:
+    personas = found.assignment.customer_persona
+    order = [p.name for p in found.rulebook.personas]
+    figures = {}
+    for flag in found.rulebook.flags:
+        mask = found.assignment.flags[flag.name]
+        counts = pd.Series(personas[mask]).value_counts()
+        by_persona = {name: int(counts[name]) for name in order if name in counts}
+        figures[flag.name] = FlagFigures(int(mask.sum()), round(float(mask.mean()) if len(mask) else 0.0, 4),
+                                         by_persona)
+    return figures
+
+
+def model_record(found: Analysis) -> ModelRecord:
     decision = found.decision
-    return {
-        "action": decision.action,
-        "reason": decision.reason,
-        "sentence": decision.sentence,
-        "fitted_on": decision.fitted_on.isoformat(),
-        "fitted_in_run": decision.fitted_in_run,
-        "warm_started": decision.warm_started,
-        "drift": ({row.name: {"psi": round(row.psi, 4), "verdict": row.verdict}
-                   for row in decision.drift.rows} if decision.drift else None),
-        "alignment": ({"kept": [{"old": old, "new": new, "share_kept": round(share, 4)}
-                                for old, new, share in decision.alignment.kept],
-                       "new": list(decision.alignment.new),
-                       "dissolved": list(decision.alignment.dissolved)}
-                      if decision.alignment else None),
-        "rule_changes": list(decision.rule_changes),
-        "files": ["model.json"],
-    }
+    alignment = decision.alignment
+    return ModelRecord(
+        action=decision.action, reason=decision.reason, sentence=decision.sentence,
+        fitted_on=decision.fitted_on.isoformat(), fitted_in_run=decision.fitted_in_run,
+        warm_started=decision.warm_started,
+        drift=({row.name: DriftFigure(round(row.psi, 4), row.verdict) for row in decision.drift.rows}
+               if decision.drift else None),
+        alignment=(AlignmentRecord(tuple(KeptSegment(old, new, round(share, 4))
+                                         for old, new, share in alignment.kept),
+                                   tuple(alignment.new), tuple(alignment.dissolved))
+                   if alignment else None),
+        rule_changes=tuple(decision.rule_changes),
+        files=("model.json",),
+    )
 
 
-def _k_selection_record(segmentation: Segmentation) -> dict[str, Any]:
-    choice = segmentation.k_choice
+def _k_selection(found: Analysis) -> dict[str, Any]:
+    choice = found.segmentation.k_choice
     return {
         "chosen_k": choice.chosen_k,
         "elbow_k": choice.elbow_k,
@@ -106,11 +302,11 @@ def _k_selection_record(segmentation: Segmentation) -> dict[str, Any]:
         "reason": choice.reason,
         "rows_searched": choice.rows_searched,
         "rows_total": choice.rows_total,
-        "diagnostics": [_plain(d) for d in choice.diagnostics],
+        "diagnostics": [_rounded(d) for d in choice.diagnostics],
     }
 
 
-def _plain(value: Any) -> Any:
+def _rounded(value: Any) -> Any:
     """Dataclasses to JSON-ready dicts with floats rounded for reading."""
     if value is None:
         return None
@@ -118,14 +314,8 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(document, default=float), parse_float=lambda v: round(float(v), 4))
 
 
-def change_record(change: WeekOverWeek | None) -> dict[str, Any] | None:
+def change_record(change: WeekOverWeek | None) -> ChangeRecord | None:
     if change is None:
         return None
-    return {
-        "previous_run_id": change.previous_run_id,
-        "previous_as_of": change.previous_as_of,
-        "new_customers": change.new_customers,
-        "gone_customers": change.gone_customers,
-        "slipped": change.slipped_count,
-        "transitions": change.matrix,
-    }
+    return ChangeRecord(change.previous_run_id, change.previous_as_of, change.new_customers,
+                        change.gone_customers, change.slipped_count, change.matrix)

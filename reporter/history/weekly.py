@@ -1,98 +1,19 @@
-"""History: the runs in the archive, and what changed since the previous one.
+"""Week over week: what changed since the previous run of the same source.
 
-Week over week is carried by personas and customer flags, never by cluster ids (which mean
-nothing across runs), and matched by customer ID. The previous run is the newest published run
-of the same source (the folder the data file came from) with an earlier as-of date.
+Carried by personas and customer flags, never by cluster ids (which mean nothing across
+runs), and matched by customer ID.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from datetime import date
-from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from reporter.archive import published_runs
 from reporter.config import HistoryConfig
-from reporter.data.load import RawCustomers
 from reporter.personas.exports import flag_column
 
-FORMAT_VERSION = 1
 NEW, GONE = "(new)", "(gone)"
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What the index and `reporter archive list` show of one run, from its run.json."""
-
-    folder: Path
-    run_id: str
-    started_at: str
-    as_of: str
-    data_file: str
-    source_key: str
-    customers: int
-    persona_shares: dict[str, float]
-    delivery: str
-    files: tuple[str, ...]
-    document: dict[str, Any]
-
-
-def read_run(folder: Path) -> RunSummary:
-    """Read any run.json this project has written (format 1, or the unversioned first one)."""
-    document = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    data = document.get("data", {})
-    personas = document.get("personas", {})
-    return RunSummary(
-        folder=folder,
-        run_id=document["run_id"],
-        started_at=document.get("started_at", ""),
-        as_of=document.get("as_of", ""),
-        data_file=Path(data.get("path", "?")).name,
-        source_key=data.get("source_key", str(Path(data.get("path", "")).parent)),
-        customers=int(data.get("rows_read", 0)),
-        persona_shares={name: float(p.get("share", 0)) for name, p in personas.items()},
-        delivery=("held: " + "; ".join(document.get("held_because", [])) if document.get("status") == "held"
-                  else _delivery_status(document.get("delivery", []))),
-        files=tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                           if p.is_file())),
-        document=document,
-    )
-
-
-def _delivery_status(entries: list[dict]) -> str:
-    if not entries:
-        return "not sent"
-    latest: dict[str, str] = {}
-    for entry in entries:
-        latest[entry["team"]] = entry["status"]
-    return ", ".join(f"{team}: {status}" for team, status in latest.items())
-
-
-def all_runs(output_dir: Path) -> list[RunSummary]:
-    """Every published run, newest first; unreadable folders are skipped, not fatal."""
-    runs = []
-    for folder in published_runs(output_dir):
-        try:
-            runs.append(read_run(folder))
-        except (OSError, ValueError, KeyError):
-            continue
-    return sorted(runs, key=lambda r: (r.started_at, r.folder.name), reverse=True)
-
-
-def source_key(raw: RawCustomers) -> str:
-    """Runs compare with earlier runs of the same source: the folder the exports land in."""
-    return str(raw.path.resolve().parent)
-
-
-def find_previous(output_dir: Path, source_key: str, as_of: date) -> RunSummary | None:
-    earlier = [r for r in all_runs(output_dir)
-               if r.source_key == source_key and r.as_of and date.fromisoformat(r.as_of) < as_of
-               and (r.folder / "customers.csv").is_file()]
-    return max(earlier, key=lambda r: (r.as_of, r.started_at), default=None)
 
 
 @dataclass(frozen=True)
@@ -122,7 +43,7 @@ def status_frame(customers: pd.DataFrame, flags: list[str]) -> pd.DataFrame:
     return frame
 
 
-def compare(before: pd.DataFrame, now: pd.DataFrame, previous: RunSummary, order: list[str],
+def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], order: list[str],
             flags: list[str], settings: HistoryConfig) -> WeekOverWeek:
     """Both frames in the customers.csv layout (ID, persona, flag_..., total_spending)."""
     joined = before[["ID", "persona"]].merge(now[["ID", "persona"]], on="ID", how="outer",
@@ -135,8 +56,8 @@ def compare(before: pd.DataFrame, now: pd.DataFrame, previous: RunSummary, order
     matrix = {row: {col: int(counts.at[row, col]) if row in counts.index and col in counts.columns
                     else 0 for col in [*names, GONE]} for row in [*names, NEW]}
     return WeekOverWeek(
-        previous_run_id=previous.run_id,
-        previous_as_of=previous.as_of,
+        previous_run_id=previous[0],
+        previous_as_of=previous[1],
         personas=_persona_changes(before, now, names),
         order=tuple(names),
         matrix=matrix,

@@ -19,7 +19,7 @@ from datetime import date
 
 import numpy as np
 
-from reporter.config import Config, ModelConfig, ReporterConfig
+from reporter.config import ModelConfig, ReporterConfig
 from reporter.data.clean import Customers, clean
 from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import RawCustomers
@@ -67,17 +67,20 @@ class ModelDecision:
 
 
 @dataclass(frozen=True)
-class Modelled:
-    """Everything the model stage produces for one run."""
+class Analysis:
+    """Everything computed from one customer file, before anything is presented."""
 
+    raw: RawCustomers
     customers: Customers
     table: FeatureTable
     segmentation: Segmentation
     assessment: Assessment
+    rulebook: Rulebook
     assignment: PersonaAssignment
     cluster_profiles: Profiles
+    persona_profiles: Profiles
     decision: ModelDecision
-    saved: SavedModel
+    saved_model: SavedModel  # what this run saves: the model it scored with or fitted
 
 
 def settings_key(settings: ReporterConfig) -> str:
@@ -88,8 +91,9 @@ def settings_key(settings: ReporterConfig) -> str:
     return hashlib.sha256(document.encode()).hexdigest()[:16]
 
 
-def rulebook_key(config: Config) -> str:
-    document = json.dumps(config.personas.model_dump(), sort_keys=True, default=str)
+def rulebook_key(rulebook: Rulebook) -> str:
+    """Fingerprint of the persona rules as validated."""
+    document = json.dumps(rulebook.source, sort_keys=True, default=str)
     return hashlib.sha256(document.encode()).hexdigest()[:16]
 
 
@@ -176,12 +180,12 @@ def quality_problems(segmentation: Segmentation, assessment: Assessment, setting
     return problems
 
 
-def fit_or_score(raw: RawCustomers, as_of: date, config: Config, rulebook: Rulebook,
-                 loaded: Loaded, refit: bool, run_id: str, timer) -> Modelled:
-    """Score with the saved model, or refit (and keep the saved model when the refit is not
-    good enough). Every branch runs the same stage sequence, `_stages`."""
-    settings = config.settings
-    keys = settings_key(settings), rulebook_key(config)
+def analyse(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: Rulebook,
+            loaded: Loaded, refit: bool, run_id: str, timer) -> Analysis:
+    """Customers (+ the saved model, if any) to the analysis: score with the saved model, or
+    refit (and keep the saved model when the refit is not good enough). Every branch runs the
+    same stage sequence, `_stages`."""
+    keys = settings_key(settings), rulebook_key(rulebook)
     saved = loaded.model
     policy = Policy(settings.model.refit_every_days, settings.model.refit_every,
                     settings.model.psi_refit)
@@ -213,7 +217,7 @@ def fit_or_score(raw: RawCustomers, as_of: date, config: Config, rulebook: Ruleb
 
 def _stages(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: Rulebook,
             keys: tuple[str, str], run_id: str, timer, scoring_with: SavedModel | None = None,
-            refit_from: SavedModel | None = None, reason: str = "") -> Modelled:
+            refit_from: SavedModel | None = None, reason: str = "") -> Analysis:
     """clean -> features -> segment -> (assess) -> profile -> personas -> drift: with a saved
     model to score, or fitting a new one (numbered after `refit_from` when there is one)."""
     model = scoring_with
@@ -240,6 +244,7 @@ def _stages(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: 
     with timer("personas"):
         keep = model.cluster_persona if model is not None and model.rulebook_key == keys[1] else None
         assignment = assign(rulebook, cluster_profiles, table, segmentation.labels, keep=keep)
+        persona_profiles = profile(table, assignment.customer_persona)
     in_fit = table.frame["in_fit"].to_numpy()
     fit_personas = assignment.customer_persona[in_fit]
     against = model or refit_from
@@ -253,8 +258,8 @@ def _stages(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: 
                                  run_id, drift, segmentation.alignment, segmentation.warm_started)
     saved = _saved_model(model, raw, customers, table, segmentation, assessment, assignment,
                          rulebook, keys, run_id, as_of)
-    return Modelled(customers, table, segmentation, assessment, assignment, cluster_profiles,
-                    decision, saved)
+    return Analysis(raw, customers, table, segmentation, assessment, rulebook, assignment,
+                    cluster_profiles, persona_profiles, decision, saved)
 
 
 def _rule_changes(assignment: PersonaAssignment, keep: dict[int, str] | None) -> tuple[str, ...]:
