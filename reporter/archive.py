@@ -140,6 +140,16 @@ def write_text_atomic(path: Path, text: str, sync: bool = False) -> None:
         partial.unlink(missing_ok=True)
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """As `write_text_atomic`, for bytes."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(3)}.partial")
+    try:
+        partial.write_bytes(data)
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def remove_stale_partials(output_dir: Path) -> list[Path]:
     """Remove `.partial-*` folders whose writing process no longer runs."""
     removed = []

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import re
+import shutil
 
 import pytest
 from pypdf import PdfReader
 
+from reporter.app.cli import main
 from reporter.app.pipeline import run
+from reporter.brief import render
 from reporter.brief.render import money, pct
 from reporter.config import load_config
+from tests.conftest import REPO_ROOT, run_main
 
 HOSTILE_NAME = "<script>alert(1)</script>"
 HOSTILE_DESCRIPTION = 'Fans of <img src=x onerror="alert(2)"> & "quotes"'
@@ -18,7 +22,7 @@ HOSTILE_DESCRIPTION = 'Fans of <img src=x onerror="alert(2)"> & "quotes"'
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory, sample_csv):
-    from tests.conftest import REPO_ROOT, write_config
+    from tests.conftest import write_config
 
     root = tmp_path_factory.mktemp("render")
     (root / "config").mkdir()
@@ -110,3 +114,43 @@ def test_missing_pango_is_explained_not_a_traceback(project, tmp_path):
     assert "Traceback" not in result.stderr
     assert "apt-get install libpango-1.0-0" in result.stderr
     assert archive_entries(project / "output") == []
+
+
+def test_rerender_draws_the_archived_brief_again_from_its_numbers(result, tmp_path, monkeypatch):
+    """brief.json holds numbers and words, not drawings: the same templates give the same
+    HTML byte for byte, and a template change shows in the re-rendered brief only."""
+    config = str(result.folder.parent.parent / "config" / "reporter.yaml")
+    same = tmp_path / "same"
+    assert main(["rerender", "--config", config, result.run_id, "--out", str(same)]) == 0
+    assert (same / "brief.html").read_text() == result.html.read_text()
+    assert "Who the customers are" in PdfReader(same / "brief.pdf").pages[0].extract_text() + "".join(
+        page.extract_text() for page in PdfReader(same / "brief.pdf").pages[1:3])
+    assert "<svg" in (same / "brief.html").read_text()  # charts were drawn again, not stored
+
+    templates = tmp_path / "templates"
+    shutil.copytree(REPO_ROOT / "reporter" / "templates", templates)
+    page = templates / "base.html.j2"
+    page.write_text(page.read_text().replace("</body>", "<p>Template of next year</p></body>"))
+    monkeypatch.setattr(render, "templates_dir", lambda: templates)
+    render.environment.cache_clear()
+    try:
+        changed = tmp_path / "changed"
+        assert main(["rerender", "--config", config, result.run_id, "--out", str(changed)]) == 0
+    finally:
+        render.environment.cache_clear()
+    assert "Template of next year" in (changed / "brief.html").read_text()
+    assert "Template of next year" not in result.html.read_text()
+
+
+def test_rerender_of_a_run_without_brief_json_says_why(result, tmp_path):
+    copy = tmp_path / "output" / result.folder.name
+    shutil.copytree(result.folder, copy)
+    (copy / "brief.json").unlink()
+    config = tmp_path / "config" / "reporter.yaml"
+    config.parent.mkdir()
+    config.write_text((result.folder.parent.parent / "config" / "reporter.yaml").read_text())
+    (tmp_path / "config" / "personas.yaml").write_text(
+        (result.folder.parent.parent / "config" / "personas.yaml").read_text())
+    done = run_main("rerender", "--config", str(config), result.run_id)
+    assert done.returncode == 2
+    assert "no brief.json" in done.stderr and "cannot be re-rendered" in done.stderr

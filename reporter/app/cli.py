@@ -100,6 +100,16 @@ def _parser() -> argparse.ArgumentParser:
     release.add_argument("run_id", metavar="RUN_ID")
     release.set_defaults(command=_release)
 
+    rerender = commands.add_parser(
+        "rerender", help="draw an archived brief again with the current templates",
+        description="Rebuild a run's HTML and PDF from its brief.json with the current templates "
+                    "(after a template change), into a folder beside the archive. The archived "
+                    "brief, the one that was sent, is left as it is.")
+    _add_config(rerender)
+    rerender.add_argument("run_id", metavar="RUN_ID")
+    rerender.add_argument("--out", type=Path, help="folder (default: <output>/rerender/<run folder>)")
+    rerender.set_defaults(command=_rerender)
+
     preview = commands.add_parser(
         "preview", help="write each team's email as it would be sent (HTML and .eml)",
         description="Write <team>.html and <team>.eml of an archived run into a folder, to look "
@@ -314,6 +324,20 @@ def _release(args: argparse.Namespace) -> int:
     from reporter.delivery.dispatch import release
 
     return _report_deliveries(release(load_config(_config_path(args)), args.run_id))
+
+
+def _rerender(args: argparse.Namespace) -> int:
+    from reporter.app.pipeline import rerender
+    from reporter.archive import find_run
+    from reporter.config import load_config
+
+    config = load_config(_config_path(args))
+    folder = find_run(config.output_dir, args.run_id)
+    done = rerender(folder, args.out or config.output_dir / "rerender" / folder.name)
+    print(f"HTML: {done.html}" + (" (identical to the archived brief)" if done.unchanged
+                                  else " (differs from the archived brief)"))
+    print(f"PDF:  {done.pdf}")
+    return 0
 
 
 def _email_preview(args: argparse.Namespace) -> int:

@@ -13,11 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from reporter.archive import RunFolder, folder_name, new_run_id, prune, published_runs
+from reporter.archive import (
+    RunFolder,
+    folder_name,
+    new_run_id,
+    prune,
+    published_runs,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 from reporter.brief.checks import CheckReport, after_render, before_render
 from reporter.brief.index import rebuild_index
 from reporter.brief.render import check_pdf_engine, render_html, render_pdf
-from reporter.brief.view import Brief, BriefInputs, build_brief
+from reporter.brief.view import BRIEF_FILE, Brief, BriefInputs, build_brief, read_brief, write_brief
 from reporter.config import Config
 from reporter.data.load import RawCustomers, find_latest, load
 from reporter.delivery.dispatch import dispatch_run, tell_owners_held
@@ -196,6 +204,7 @@ def _archive(config: Config, found: Analysis, built: Built, checked: Checked, ru
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
         folder.write_text("brief.html", checked.html)
         folder.write_bytes("brief.pdf", checked.pdf)
+        write_brief(checked.brief, folder.file(BRIEF_FILE))
         customers = built.customers
         write_csv(customers[_segment_columns(customers)], folder.file("segments.csv"),
                   settings.exports.chunk_rows)
@@ -260,3 +269,23 @@ def _reference_date(raw: RawCustomers, as_of: date | None) -> date:
             f"{newest:%Y-%m-%d} in the file; pass a later date or leave --as-of out"
         )
     return as_of
+
+
+@dataclass(frozen=True)
+class Rerendered:
+    html: Path
+    pdf: Path
+    unchanged: bool  # the HTML is byte for byte the archived one
+
+
+def rerender(folder: Path, out: Path) -> Rerendered:
+    """Draw an archived run's brief again from its brief.json with the current templates.
+    Written beside the archive, never over it: the archived PDF is the one that was sent."""
+    brief = read_brief(folder)
+    html = render_html(brief)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "brief.html", html)
+    write_bytes_atomic(out / "brief.pdf", render_pdf(html))
+    archived = folder / "brief.html"
+    unchanged = archived.is_file() and archived.read_text(encoding="utf-8") == html
+    return Rerendered(out / "brief.html", out / "brief.pdf", unchanged)

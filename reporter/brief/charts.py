@@ -87,6 +87,20 @@ class ScatterGroup:
     points: np.ndarray  # n x 2
 
 
+@dataclass(frozen=True)
+class PointChart:
+    """A scatter's data: points per persona (already subsampled), axis words, a title."""
+
+    groups: tuple[ScatterGroup, ...]
+    axes: tuple[str, str] = ("", "")
+    title: str = ""
+    x_limit: float = 0.0  # income scatter: where the income axis stops
+
+    @property
+    def points(self) -> int:
+        return sum(len(group.points) for group in self.groups)
+
+
 def pca_scatter(groups: list[ScatterGroup], axis_labels: tuple[str, str]) -> str:
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(6.4, 4.4))
@@ -133,7 +147,17 @@ class Mix:
     """Shares of one whole (spend by category, purchases by channel) for each persona."""
 
     persona: str
-    shares: list[float]  # one per part, summing to 1
+    shares: tuple[float, ...]  # one per part, summing to 1
+
+
+@dataclass(frozen=True)
+class MixChart:
+    """A stacked-bar chart's data: each persona's split over `parts`, titled with the finding."""
+
+    rows: tuple[Mix, ...]
+    parts: tuple[str, ...]
+    title: str
+    prefix: str  # for the SVG's ids, unique per chart of a page
 
 
 def mix_bars(rows: list[Mix], parts: list[str], title: str, prefix: str) -> str:

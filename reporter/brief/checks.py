@@ -120,13 +120,14 @@ def _share_move(settings: ChecksConfig, brief: Brief, previous: RunRecord | None
 
 
 def _charts_have_data(brief: Brief) -> str:
+    """Every chart has something to draw (judged on its numbers, before anything is drawn)."""
     if not brief.personas or sum(p.size for p in brief.personas) != brief.customers:
         return "the persona table does not add up to every customer"
-    charts = {"persona sizes": brief.size_chart_svg, "PCA scatter": brief.scatter_svg,
-              "spend mix": brief.spend_mix_svg, "channel mix": brief.channel_mix_svg,
-              "income and spend": brief.income_spend_svg}
-    empty = [name for name, svg in charts.items()
-             if "<svg" not in svg or not any(mark in svg for mark in ("<path", "<image", "<use"))]
+    sizes = {"persona sizes": sum(p.share for p in brief.personas),
+             "PCA scatter": brief.scatter.points, "income and spend": brief.income_spend.points,
+             "spend mix": sum(sum(row.shares) for row in brief.spend_mix.rows),
+             "channel mix": sum(sum(row.shares) for row in brief.channel_mix.rows)}
+    empty = [name for name, amount in sizes.items() if not amount > 0]
     return f"chart(s) without data: {', '.join(empty)}" if empty else ""
 
 

@@ -18,6 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from reporter.brief import charts
 from reporter.brief.view import Brief
 from reporter.data.features import REGISTRY
 from reporter.errors import ConfigError, EnvironmentProblem
@@ -87,18 +88,41 @@ def _missing(value: float | None) -> bool:
 def render_html(brief: Brief) -> str:
     css = (templates_dir() / "brief.css").read_text(encoding="utf-8")
     template = environment().get_template("brief.html.j2")
-    return template.render(
-        brief=brief,
-        css=Markup(css),
-        charts={
-            "sizes": Markup(brief.size_chart_svg),
-            "spend_mix": Markup(brief.spend_mix_svg),
-            "channel_mix": Markup(brief.channel_mix_svg),
-            "income_spend": Markup(brief.income_spend_svg),
-            "scatter": Markup(brief.scatter_svg),
-        },
-        k_chart=Markup(brief.model.k_chart_svg),
-    )
+    return template.render(brief=brief, css=Markup(css), charts=draw_charts(brief),
+                           k_chart=Markup(_k_chart(brief)))
+
+
+def draw_charts(brief: Brief) -> dict[str, Markup]:
+    """The brief's charts as inline SVG, drawn from its numbers (nothing is stored drawn)."""
+    scatter, income = brief.scatter, brief.income_spend
+    return {
+        "sizes": Markup(charts.persona_sizes(_bars(brief))),
+        "spend_mix": Markup(_mix(brief.spend_mix)),
+        "channel_mix": Markup(_mix(brief.channel_mix)),
+        "income_spend": Markup(charts.income_spend(list(income.groups), income.title, income.x_limit)),
+        "scatter": Markup(charts.pca_scatter(list(scatter.groups), scatter.axes)),
+    }
+
+
+def size_chart_png(brief: Brief) -> bytes:
+    """The persona-size chart as PNG, for email clients that do not show SVG."""
+    return charts.persona_sizes_png(_bars(brief))
+
+
+def _bars(brief: Brief) -> list[charts.Bar]:
+    return [charts.Bar(r.name, r.share, r.spend_share, r.color) for r in brief.personas]
+
+
+def _mix(chart: charts.MixChart) -> str:
+    return charts.mix_bars(list(chart.rows), list(chart.parts), chart.title, chart.prefix)
+
+
+def _k_chart(brief: Brief) -> str:
+    rows = brief.model.k_rows
+    chosen = next(r.k for r in rows if r.chosen)
+    elbow = next((r.k for r in rows if r.elbow), chosen)
+    return charts.k_selection([r.k for r in rows], [r.inertia for r in rows],
+                              [r.silhouette for r in rows], chosen, elbow)
 
 
 CHART_CID = "persona-sizes"

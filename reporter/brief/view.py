@@ -5,8 +5,10 @@ templates only format.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,10 +16,12 @@ import pandas as pd
 from reporter.brief import charts
 from reporter.data.clean import DataNotes, customers
 from reporter.data.features import CATEGORY_FEATURES, CHANNEL_FEATURES, FeatureTable
+from reporter.errors import ArchiveError
 from reporter.history.weekly import WeekOverWeek
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
 from reporter.personas.rulebook import PersonaAssignment, Rulebook
+from reporter.plain import from_plain, to_plain
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
 from reporter.segmentation.profile import GroupProfile, Profiles
@@ -104,7 +108,6 @@ class ModelAppendix:
     k_reason: str
     k_search_note: str
     k_rows: tuple[KRow, ...]
-    k_chart_svg: str
     stability: Stability | None
     stability_sentence: str
     engines: tuple[EngineScore, ...]
@@ -151,12 +154,10 @@ class Brief:
     notes: DataNotes
     changes: ChangesView | None
     model: ModelAppendix
-    size_chart_svg: str
-    size_chart_png: bytes
-    scatter_svg: str
-    spend_mix_svg: str
-    channel_mix_svg: str
-    income_spend_svg: str
+    scatter: charts.PointChart  # customers on the two main PCA components
+    spend_mix: charts.MixChart
+    channel_mix: charts.MixChart
+    income_spend: charts.PointChart
     warnings: tuple[str, ...] = ()  # pre-send checks set to warn that failed: shown as a banner
 
 
@@ -185,6 +186,27 @@ class BriefInputs:
     drift_thresholds: tuple[float, float] = (0.10, 0.25)
 
 
+BRIEF_FILE = "brief.json"
+
+
+def write_brief(brief: Brief, path: Path) -> None:
+    """brief.json: the view as numbers and words, so `reporter rerender` can draw the brief
+    again with newer templates without recomputing anything."""
+    path.write_text(json.dumps(to_plain(brief)) + "\n", encoding="utf-8")
+
+
+def read_brief(folder: Path) -> Brief:
+    path = folder / BRIEF_FILE
+    if not path.is_file():
+        raise ArchiveError(f"{folder}: no {BRIEF_FILE} (the run was archived by a version before "
+                           "0.2), so it cannot be re-rendered; its brief.html and brief.pdf stand")
+    try:
+        return from_plain(Brief, json.loads(path.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ArchiveError(f"{path}: cannot be read ({type(exc).__name__}); the run's brief.html "
+                           "and brief.pdf stand") from None
+
+
 def build_brief(inputs: BriefInputs) -> Brief:
     rows = _persona_rows(inputs)
     flags = _flag_sections(inputs)
@@ -204,18 +226,12 @@ def build_brief(inputs: BriefInputs) -> Brief:
         notes=inputs.notes,
         changes=_changes(inputs),
         model=_model_appendix(inputs),
-        size_chart_svg=charts.persona_sizes(_bars(rows)),
-        size_chart_png=charts.persona_sizes_png(_bars(rows)),
-        scatter_svg=_scatter(inputs, rows),
-        spend_mix_svg=_mix_chart(inputs, rows, CATEGORY_FEATURES, CATEGORY_LABELS, "spend", "spendmix"),
-        channel_mix_svg=_mix_chart(inputs, rows, CHANNEL_FEATURES, CHANNEL_LABELS, "purchases",
+        scatter=_scatter(inputs, rows),
+        spend_mix=_mix_chart(inputs, rows, CATEGORY_FEATURES, CATEGORY_LABELS, "spend", "spendmix"),
+        channel_mix=_mix_chart(inputs, rows, CHANNEL_FEATURES, CHANNEL_LABELS, "purchases",
                                    "channelmix"),
-        income_spend_svg=_income_spend(inputs, rows),
+        income_spend=_income_spend(inputs, rows),
     )
-
-
-def _bars(rows: tuple[PersonaRow, ...]) -> list[charts.Bar]:
-    return [charts.Bar(r.name, r.share, r.spend_share, r.color) for r in rows]
 
 
 def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
@@ -341,9 +357,6 @@ def _model_appendix(inputs: BriefInputs) -> ModelAppendix:
                        f"{choice.rows_total:,} customers" if choice.sampled
                        else f"on all {choice.rows_total:,} customers used for fitting"),
         k_rows=_k_rows(choice),
-        k_chart_svg=charts.k_selection(
-            [d.k for d in choice.diagnostics], [d.inertia for d in choice.diagnostics],
-            [d.silhouette.mean for d in choice.diagnostics], choice.chosen_k, choice.elbow_k),
         stability=stability,
         stability_sentence=_stability_sentence(stability, inputs.decision),
         engines=inputs.assessment.engines,
@@ -433,15 +446,15 @@ def _share_change(change: WeekOverWeek | None, name: str) -> float | None:
 
 
 def _mix_chart(inputs: BriefInputs, rows: tuple[PersonaRow, ...], features: tuple[str, ...],
-               labels: tuple[str, ...], what: str, prefix: str) -> str:
+               labels: tuple[str, ...], what: str, prefix: str) -> charts.MixChart:
     """Each persona's split of spend (or purchases) over parts, titled with the finding."""
     profiles = inputs.persona_profiles.by_key()
     mixes = []
     for row in rows:
         totals = [profiles[row.name].means[f] for f in features]
         whole = sum(totals) or 1.0
-        mixes.append(charts.Mix(row.name, [t / whole for t in totals]))
-    return charts.mix_bars(mixes, list(labels), _mix_finding(mixes, labels, what), prefix)
+        mixes.append(charts.Mix(row.name, tuple(t / whole for t in totals)))
+    return charts.MixChart(tuple(mixes), labels, _mix_finding(mixes, labels, what), prefix)
 
 
 def _mix_finding(mixes: list[charts.Mix], labels: tuple[str, ...], what: str) -> str:
@@ -454,19 +467,19 @@ def _mix_finding(mixes: list[charts.Mix], labels: tuple[str, ...], what: str) ->
             f"the most of any persona")
 
 
-def _income_spend(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> str:
+def _income_spend(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.PointChart:
     frame = inputs.table.frame
     points = frame[["income", "total_spending"]].to_numpy()
     keep = _sample_rows(len(points), inputs.scatter_points, inputs.seed)
     names = inputs.assignment.customer_persona
-    groups = [charts.ScatterGroup(r.name, r.color, points[keep][names[keep] == r.name]) for r in rows]
+    groups = tuple(charts.ScatterGroup(r.name, r.color, points[keep][names[keep] == r.name]) for r in rows)
     limit = float(frame["income"].quantile(0.995)) * 1.05
     income_ok = frame["income"] <= limit
     correlation = float(np.corrcoef(frame.loc[income_ok, "income"],
                                     frame.loc[income_ok, "total_spending"])[0, 1])
     strength = "closely" if correlation >= 0.6 else "loosely" if correlation >= 0.3 else "hardly"
-    return charts.income_spend(groups, f"Spend follows income {strength} (correlation "
-                                       f"{correlation:.2f})", limit)
+    title = f"Spend follows income {strength} (correlation {correlation:.2f})"
+    return charts.PointChart(groups, ("Income (thousands)", "Total spend"), title, limit)
 
 
 def _sample_rows(count: int, limit: int, seed: int) -> np.ndarray:
@@ -475,14 +488,14 @@ def _sample_rows(count: int, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False))
 
 
-def _scatter(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> str:
+def _scatter(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.PointChart:
     coordinates = inputs.segmentation.pca_coordinates
     names = inputs.assignment.customer_persona
     keep = _sample_rows(len(names), inputs.scatter_points, inputs.seed)
-    groups = [
+    groups = tuple(
         charts.ScatterGroup(row.name, row.color, coordinates[keep][names[keep] == row.name])
         for row in rows
-    ]
+    )
     components = inputs.segmentation.components
     axes = (components[0].label, components[1].label if len(components) > 1 else "")
-    return charts.pca_scatter(groups, axes)
+    return charts.PointChart(groups, axes)

@@ -23,7 +23,7 @@ from email.utils import formatdate, make_msgid
 from html import escape
 from pathlib import Path
 
-from reporter.brief.render import CHART_CID, render_email
+from reporter.brief.render import CHART_CID, render_email, size_chart_png
 from reporter.brief.view import Brief
 from reporter.config import ReporterConfig, SmtpConfig, TeamConfig
 from reporter.delivery.ledger import Ledger
@@ -59,7 +59,7 @@ def archive_emails(write_bytes: Callable[[str, bytes], object], brief: Brief,
     """Write each team's rendered email into the run folder (called before it is published)."""
     if not teams:
         return
-    write_bytes(f"{EMAIL_FOLDER}/{CHART_FILE}", brief.size_chart_png)
+    write_bytes(f"{EMAIL_FOLDER}/{CHART_FILE}", size_chart_png(brief))
     for team in teams:
         body = render_email(brief, team.name, tuple(team.personas), team.subject)
         document = {"team": team.name, "subject": body.subject, "html": body.html, "text": body.text}
