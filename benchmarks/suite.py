@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,12 +34,13 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from reporter.config import ReporterConfig, SourceConfig
 from reporter.data import sample
 from reporter.data.clean import clean
 from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import load
+from reporter.data.params import CleanParams
 from reporter.segmentation.kselect import choose_k
+from reporter.segmentation.params import SegmentParams
 from reporter.segmentation.segment import segment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -225,9 +226,8 @@ def _median(runs: list[dict]) -> dict:
 
 
 def _features(path: Path) -> FeatureTable:
-    settings = ReporterConfig(source=SourceConfig(path=str(path)))
     raw = load(path)
-    return build_features(clean(raw, settings.clean, raw.frame["Dt_Customer"].max().date()))
+    return build_features(clean(raw, CleanParams(), raw.frame["Dt_Customer"].max().date()))
 
 
 def naive_segmentation(table: FeatureTable, features: list[str], ks: range) -> dict:
@@ -245,8 +245,9 @@ def naive_segmentation(table: FeatureTable, features: list[str], ks: range) -> d
 
 
 def _naive_versus_fast(rows: int, data: Path, entry: dict) -> dict:
-    settings = ReporterConfig(source=SourceConfig(path=str(data))).segmentation
-    naive = naive_segmentation(_features(data), settings.features, range(settings.k_min, settings.k_max + 1))
+    settings = SegmentParams()
+    naive = naive_segmentation(_features(data), list(settings.features),
+                               range(settings.k_min, settings.k_max + 1))
     fast = entry["fit"]["stages"]["segment"]
     _say(f"{rows:,} rows: naive segmentation {naive['seconds']:.1f} s, fast {fast:.1f} s")
     return {"rows": rows, "naive_seconds": naive["seconds"], "fast_segment_seconds": fast,
@@ -255,11 +256,11 @@ def _naive_versus_fast(rows: int, data: Path, entry: dict) -> dict:
 
 def _quality(name: str, table: FeatureTable) -> dict:
     """The fast path's k and silhouette estimate against the exact path on the same points."""
-    settings = ReporterConfig(source=SourceConfig(path="unused")).segmentation
+    settings = SegmentParams()
     fast = segment(table, settings)
     rows = len(fast.fit_points)
-    exact_settings = settings.model_copy(update={"selection_sample_size": max(rows, 500),
-                                                 "silhouette_sample_size": max(rows, 100)})
+    exact_settings = replace(settings, selection_sample_size=max(rows, 500),
+                             silhouette_sample_size=max(rows, 100))
     exact_k = choose_k(fast.fit_points, exact_settings).chosen_k
     exact_silhouette = float(silhouette_score(fast.fit_points, fast.fit_labels))
     _say(f"{name}: fast k={fast.k}, exact k={exact_k}; silhouette {fast.silhouette.mean:.4f} "

@@ -7,14 +7,14 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from reporter.config import SegmentationConfig
 from reporter.data.features import FeatureTable, RfmCuts
+from reporter.segmentation.params import SegmentParams
 
 
 def blobs(groups: int, per_group: int = 150, seed: int = 0, spread: float = 1.0) -> FeatureTable:
     """`groups` well-separated groups in the model's feature space (centres 8 sd apart)."""
     rng = np.random.default_rng(seed)
-    features = SegmentationConfig().features
+    features = SegmentParams().features
     centres = rng.normal(0, 1, size=(groups, len(features)))
     centres = centres / np.linalg.norm(centres, axis=1, keepdims=True) * 8
     rows = np.vstack([c + rng.normal(0, spread, size=(per_group, len(features))) for c in centres])

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from reporter.config import CleanConfig, ComparisonConfig, SegmentationConfig
 from reporter.data.clean import clean
 from reporter.data.features import build_features
 from reporter.data.load import load
+from reporter.data.params import CleanParams
 from reporter.model.artefact import MODEL_FILE, SavedModel, read_model
 from reporter.plain import from_plain, to_plain
+from reporter.segmentation.params import ComparisonParams, SegmentParams
 from reporter.segmentation.segment import _reducer, engine, scorer_of
 from tests.model_fixture import FIXTURE
 
@@ -23,7 +24,7 @@ from tests.model_fixture import FIXTURE
 def _features(model: SavedModel, path):
     raw = load(path)
     as_of = raw.frame["Dt_Customer"].max().date()
-    customers = clean(raw, CleanConfig(), as_of, income_fill=model.income_fill)
+    customers = clean(raw, CleanParams(), as_of, income_fill=model.income_fill)
     return build_features(customers, rfm=model.rfm).frame
 
 
@@ -76,10 +77,10 @@ def test_the_saved_rules_compile_to_the_rulebook_they_came_from(committed):
 @pytest.mark.parametrize("algorithm", ["kmeans", "agglomerative", "gmm"])
 def test_scorer_gives_the_labels_of_the_fitted_scikit_learn_model(algorithm, committed):
     frame = committed[1]
-    settings = SegmentationConfig(algorithm=algorithm, k=4, categorical=["education", "living_with"])
+    settings = SegmentParams(algorithm=algorithm, k=4, categorical=("education", "living_with"))
     columns = [*settings.features, *settings.categorical]
     reducer = _reducer(settings).fit(frame[columns])
-    clusterer = engine(algorithm, 4, 0, ComparisonConfig()).fit(reducer.transform(frame[columns]))
+    clusterer = engine(algorithm, 4, 0, ComparisonParams()).fit(reducer.transform(frame[columns]))
     mapping = np.array([2, 0, 3, 1])
     scorer = scorer_of(reducer, clusterer, mapping)
     expected = mapping[Pipeline([*reducer.steps, ("cluster", clusterer)]).predict(frame[columns])]
@@ -89,10 +90,10 @@ def test_scorer_gives_the_labels_of_the_fitted_scikit_learn_model(algorithm, com
 
 def test_an_unknown_category_scores_as_no_category(committed):
     frame = committed[1]
-    settings = SegmentationConfig(k=3, categorical=["education"])
+    settings = SegmentParams(k=3, categorical=("education",))
     columns = [*settings.features, *settings.categorical]
     reducer = _reducer(settings).fit(frame[columns])
-    clusterer = engine("kmeans", 3, 0, ComparisonConfig()).fit(reducer.transform(frame[columns]))
+    clusterer = engine("kmeans", 3, 0, ComparisonParams()).fit(reducer.transform(frame[columns]))
     scorer = scorer_of(reducer, clusterer, np.arange(3))
     odd = frame.head(5).assign(education="Astronaut")
     expected = Pipeline([*reducer.steps, ("cluster", clusterer)]).predict(odd[columns])

@@ -76,3 +76,13 @@ def test_personas_file_type_problems_name_the_line(project):
     personas.write_text(personas.read_text().replace("priority: 1\n", "priority: first\n", 1))
     with pytest.raises(ConfigError, match=r"personas.yaml: line \d+ personas.0.priority: Input should be"):
         load_config(project / "config" / "reporter.yaml")
+
+
+def test_the_stages_plain_defaults_equal_the_config_defaults():
+    """A stage called without reporter.yaml behaves as the default config would."""
+    from reporter.app.params import analysis_params
+    from reporter.config import ReporterConfig, SourceConfig
+    from reporter.model.params import AnalysisParams
+
+    from_config = analysis_params(ReporterConfig(source=SourceConfig(path="x.csv")))
+    assert from_config == AnalysisParams()

@@ -5,9 +5,9 @@ from datetime import date
 import numpy as np
 import pytest
 
-from reporter.config import SegmentationConfig
 from reporter.data.features import REGISTRY, RfmCuts, build_features
 from reporter.data.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
+from reporter.segmentation.params import SegmentParams
 from tests.helpers import customers_from_sample
 
 
@@ -41,7 +41,7 @@ def test_every_registry_feature_is_computed_and_model_defaults_are_registered(tm
     frame = build_features(customers_from_sample(tmp_path)).frame
     assert set(REGISTRY) <= set(frame.columns)
     assert frame[list(REGISTRY)].notna().all().all()
-    for name in SegmentationConfig().features:
+    for name in SegmentParams().features:
         assert name in REGISTRY
 
 

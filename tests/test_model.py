@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 
 from reporter.app.cli import main
-from reporter.config import ModelConfig
 from reporter.data import sample
 from reporter.model.artefact import MODEL_FILE, read_model
 from reporter.model.drift import Baseline, Drift, DriftRow, measure, psi
-from reporter.model.lifecycle import Evidence, Policy, Verdict, decide
+from reporter.model.lifecycle import Evidence, Verdict, decide
+from reporter.model.params import ModelParams
 from reporter.segmentation.align import align
 from tests.conftest import REPO_ROOT, run_folders, write_config
 
@@ -203,15 +203,15 @@ def test_psi_is_zero_for_the_same_data_and_large_for_a_shift():
                           ("income", "total_spending", "recency", "total_purchases", "web_visits")})
     personas = rng.choice(["A", "B"], 5000)
     baseline = Baseline.of(frame, personas)
-    same = measure(baseline, frame, personas, ModelConfig())
+    same = measure(baseline, frame, personas, ModelParams())
     assert same.worst.psi == pytest.approx(0, abs=1e-9) and not same.trips
-    shifted = measure(baseline, frame.assign(income=frame["income"] * 2), personas, ModelConfig())
+    shifted = measure(baseline, frame.assign(income=frame["income"] * 2), personas, ModelParams())
     assert shifted.trips and shifted.worst.name == "income"
     assert psi(np.array([0.5, 0.5]), np.array([0.6, 0.4])) == pytest.approx(
         0.1 * np.log(1.2) - 0.1 * np.log(0.8))
 
 
-POLICY = Policy(refit_every_days=28, refit_every="4 weeks", psi_refit=0.25)
+POLICY = ModelParams(refit_every_days=28, refit_every="4 weeks", psi_refit=0.25)
 SAVED = Evidence(has_model=True, can_hold=True, age_days=7)
 
 

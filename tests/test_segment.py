@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from reporter.config import ComparisonConfig, SegmentationConfig
 from reporter.data.features import FeatureTable
 from reporter.errors import ConfigError, DataError
+from reporter.segmentation.params import ComparisonParams, SegmentParams
 from reporter.segmentation.segment import WardCentroids, order_by_spend, segment
 from tests.helpers import features_from_sample
 from tests.segment_data import blobs
@@ -20,14 +20,14 @@ def table(tmp_path_factory) -> FeatureTable:
 
 
 def test_same_data_and_seed_give_the_same_segments(table):
-    first = segment(table, SegmentationConfig())
-    second = segment(table, SegmentationConfig())
+    first = segment(table, SegmentParams())
+    second = segment(table, SegmentParams())
     assert np.array_equal(first.labels, second.labels)
     assert first.k_choice == second.k_choice
 
 
 def test_segment_ids_follow_spending(table):
-    result = segment(table, SegmentationConfig(k=4))
+    result = segment(table, SegmentParams(k=4))
     spend = table.frame["total_spending"].to_numpy()
     means = [spend[result.labels == c].mean() for c in range(4)]
     assert means == sorted(means, reverse=True)
@@ -43,7 +43,7 @@ def test_order_by_spend_renumbers():
 def test_customers_left_out_of_fitting_still_get_a_segment(table):
     frame = table.frame.copy()
     frame.loc[:9, "in_fit"] = False
-    result = segment(replace(table, frame=frame), SegmentationConfig(k=3))
+    result = segment(replace(table, frame=frame), SegmentParams(k=3))
     assert set(result.labels[:10]) <= {0, 1, 2}
     assert len(result.fit_labels) == int(frame["in_fit"].sum()) <= len(frame) - 10
 
@@ -51,11 +51,11 @@ def test_customers_left_out_of_fitting_still_get_a_segment(table):
 def test_too_few_distinct_customers_is_a_data_error(table):
     frame = table.frame.head(3).copy()
     with pytest.raises(DataError, match="distinct customers"):
-        segment(replace(table, frame=frame), SegmentationConfig())
+        segment(replace(table, frame=frame), SegmentParams())
 
 
 def test_categorical_features_are_one_hot_encoded(table):
-    result = segment(table, SegmentationConfig(k=3, categorical=["education", "living_with"]))
+    result = segment(table, SegmentParams(k=3, categorical=("education", "living_with")))
     education, living_with = result.scorer.categorical
     assert {"Graduate", "Postgraduate"} <= set(education.categories)
     assert {"Partner", "Alone"} <= set(living_with.categories)
@@ -63,30 +63,30 @@ def test_categorical_features_are_one_hot_encoded(table):
 
 
 def test_pca_by_count_or_by_variance_and_components_named_by_features(table):
-    by_count = segment(table, SegmentationConfig(k=3, pca_components=2))
+    by_count = segment(table, SegmentParams(k=3, pca_components=2))
     assert len(by_count.components) == 2
-    by_variance = segment(table, SegmentationConfig(k=3, pca_components=0.8))
+    by_variance = segment(table, SegmentParams(k=3, pca_components=0.8))
     assert sum(by_variance.explained_variance) >= 0.8
     first = by_variance.components[0]
     assert len(first.loadings) == 3
     assert all(name in first.label for name, _ in first.loadings)
     assert "PC1" not in first.label and "of variance" in first.label
     with pytest.raises(ConfigError, match="pca_components is 40"):
-        segment(table, SegmentationConfig(k=3, pca_components=40))
+        segment(table, SegmentParams(k=3, pca_components=40))
 
 
 @pytest.mark.parametrize("algorithm", ["kmeans", "agglomerative", "gmm"])
 def test_every_engine_recovers_clear_groups(algorithm):
     table = blobs(4, seed=7)
-    result = segment(table, SegmentationConfig(algorithm=algorithm, k=4))
+    result = segment(table, SegmentParams(algorithm=algorithm, k=4))
     assert result.algorithm == algorithm
     assert adjusted_rand_score(table.frame["truth"], result.labels) > 0.95
 
 
 def test_agglomerative_on_a_sample_assigns_everybody_to_the_nearest_centre():
     table = blobs(3, per_group=400, seed=9)
-    result = segment(table, SegmentationConfig(algorithm="agglomerative", k=3),
-                     ComparisonConfig(max_rows=300))
+    result = segment(table, SegmentParams(algorithm="agglomerative", k=3),
+                     ComparisonParams(max_rows=300))
     assert result.scorer.algorithm == "agglomerative" and result.scorer.centres.shape[0] == 3
     assert len(result.labels) == 1200
     assert adjusted_rand_score(table.frame["truth"], result.labels) > 0.95
@@ -94,7 +94,7 @@ def test_agglomerative_on_a_sample_assigns_everybody_to_the_nearest_centre():
 
 def test_ward_centroids_fit_on_a_sample_of_at_most_max_rows():
     table = blobs(3, per_group=400, seed=9)
-    ward = WardCentroids(n_clusters=3, max_rows=300).fit(table.frame[SegmentationConfig().features])
+    ward = WardCentroids(n_clusters=3, max_rows=300).fit(table.frame[list(SegmentParams().features)])
     assert ward.fitted_rows_ == 300 and ward.cluster_centers_.shape[0] == 3
 
 
@@ -103,7 +103,7 @@ def test_large_table_takes_the_sampled_path(tmp_path):
     thresholds are lowered so a 30,000-row table takes the path; 200,000 rows and more are
     timed in benchmarks/, not here."""
     table = features_from_sample(tmp_path, rows=30_000, seed=11)
-    settings = SegmentationConfig(selection_sample_size=4000, silhouette_sample_size=1500)
+    settings = SegmentParams(selection_sample_size=4000, silhouette_sample_size=1500)
     result = segment(table, settings)
     choice = result.k_choice
     assert choice.sampled and choice.rows_searched == settings.selection_sample_size

@@ -244,9 +244,9 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
+    from reporter.app.pipeline import assign_new
     from reporter.archive import write_text_atomic
     from reporter.config import load_config
-    from reporter.model.score_new import assign_new
 
     config = load_config(_config_path(args))
     scored = assign_new(config, args.data, args.run)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reporter.app.params import analysis_params, clean_params
 from reporter.archive import (
     RunFolder,
     folder_name,
@@ -44,6 +45,7 @@ from reporter.history.weekly import WeekOverWeek, compare
 from reporter.model.artefact import MODEL_FILE, latest_model, write_model
 from reporter.model.lifecycle import Analysis
 from reporter.model.lifecycle import analyse as analyse_customers
+from reporter.model.score_new import Scored, score_new
 from reporter.personas.exports import customer_table, write_csv, write_exports
 from reporter.personas.rulebook import compile_rulebook
 from reporter.progress import stage as progress_stage
@@ -88,7 +90,8 @@ def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
     as_of = _reference_date(raw, as_of)
     with timer("model"):
         loaded = latest_model(config.output_dir)
-    return analyse_customers(raw, as_of, settings, rulebook, loaded, refit, run_id, timer)
+    return analyse_customers(raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
+                             timer)
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
@@ -289,3 +292,9 @@ def rerender(folder: Path, out: Path) -> Rerendered:
     archived = folder / "brief.html"
     unchanged = archived.is_file() and archived.read_text(encoding="utf-8") == html
     return Rerendered(out / "brief.html", out / "brief.pdf", unchanged)
+
+
+def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
+    """`reporter assign`: score a batch of customers with an archived model."""
+    raw = load(data, config.settings.source.date_format)
+    return score_new(config.output_dir, raw, clean_params(config.settings), run)

@@ -12,7 +12,7 @@ from datetime import date
 
 import pandas as pd
 
-from reporter.config import CleanConfig
+from reporter.data.params import CleanParams
 from reporter.errors import DataError
 from reporter.data.load import RawCustomers
 
@@ -68,7 +68,7 @@ class Customers:
     income_fill: float  # what a missing income is filled with (saved with the model)
 
 
-def clean(raw: RawCustomers, settings: CleanConfig, as_of: date,
+def clean(raw: RawCustomers, settings: CleanParams, as_of: date,
           income_fill: float | None = None) -> Customers:
     """Repairs and exclusions. `income_fill` is a saved model's fill for missing incomes;
     without one, the median of this file is used."""
@@ -157,7 +157,7 @@ def _map_category(
 
 
 def _mark_fit_exclusions(
-    frame: pd.DataFrame, settings: CleanConfig, as_of: date, notes: list[DataNote]
+    frame: pd.DataFrame, settings: CleanParams, as_of: date, notes: list[DataNote]
 ) -> pd.DataFrame:
     age = as_of.year - frame["Year_Birth"]
     bad_age = (age < settings.min_age) | (age > settings.max_age)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reporter.config import ModelConfig
+from reporter.model.params import ModelParams
 
 DRIFT_FEATURES = ("income", "total_spending", "recency", "total_purchases", "web_visits")
 PERSONA_MIX = "persona mix"
@@ -56,7 +56,7 @@ class Drift:
 
 
 def measure(baseline: Baseline, frame: pd.DataFrame, personas: np.ndarray,
-            settings: ModelConfig) -> Drift:
+            settings: ModelParams) -> Drift:
     rows = [DriftRow(name, psi, verdict(psi, settings)) for name, psi in (
         *((name, psi(np.asarray(baseline.shares[name]),
                       _bin_shares(frame[name].to_numpy(), baseline.edges[name])))
@@ -71,7 +71,7 @@ def psi(expected: np.ndarray, actual: np.ndarray) -> float:
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def verdict(value: float, settings: ModelConfig) -> str:
+def verdict(value: float, settings: ModelParams) -> str:
     if value > settings.psi_refit:
         return "refit"
     return "watch" if value >= settings.psi_watch else "stable"

@@ -19,12 +19,12 @@ from datetime import date
 
 import numpy as np
 
-from reporter.config import ModelConfig, ReporterConfig
 from reporter.data.clean import Customers, clean
 from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import RawCustomers
 from reporter.model.artefact import Loaded, SavedModel
 from reporter.model.drift import Baseline, Drift, measure
+from reporter.model.params import AnalysisParams, ModelParams
 from reporter.personas.rulebook import PersonaAssignment, Rulebook, all_conditions, assign
 from reporter.personas.rules import Population
 from reporter.segmentation.align import Alignment
@@ -32,9 +32,6 @@ from reporter.segmentation.assess import Assessment, assess
 from reporter.segmentation.profile import Profiles, profile
 from reporter.segmentation.segment import Segmentation, score, segment
 from reporter.versions import package_versions
-
-SHAPING_SETTINGS = ("features", "categorical", "algorithm", "k", "k_min", "k_max", "min_useful_k",
-                    "pca_components")
 
 
 @dataclass(frozen=True)
@@ -83,14 +80,6 @@ class Analysis:
     saved_model: SavedModel  # what this run saves: the model it scored with or fitted
 
 
-def settings_key(settings: ReporterConfig) -> str:
-    """Changes to these settings make a saved model stale; seeds and sample sizes do not."""
-    shaping = {name: getattr(settings.segmentation, name) for name in SHAPING_SETTINGS}
-    document = json.dumps({"segmentation": shaping, "clean": settings.clean.model_dump()},
-                          sort_keys=True, default=str)
-    return hashlib.sha256(document.encode()).hexdigest()[:16]
-
-
 def rulebook_key(rulebook: Rulebook) -> str:
     """Fingerprint of the persona rules as validated."""
     document = json.dumps(rulebook.source, sort_keys=True, default=str)
@@ -112,21 +101,12 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Policy:
-    """When a saved model is too old or has drifted too far (from `model:` in reporter.yaml)."""
-
-    refit_every_days: int
-    refit_every: str  # as the user wrote it, for the sentence
-    psi_refit: float
-
-
-@dataclass(frozen=True)
 class Verdict:
     action: str  # "score", "fit" (the first model), "refit" or "hold"
     reason: str = ""
 
 
-def decide(evidence: Evidence, policy: Policy) -> Verdict:
+def decide(evidence: Evidence, policy: ModelParams) -> Verdict:
     """The model's life in one place: score while the saved model fits the data, refit when
     it cannot be used, is stale or drifted, and hold the old one when a refit falls short."""
     if evidence.refit_problems is not None:
@@ -140,7 +120,7 @@ def decide(evidence: Evidence, policy: Policy) -> Verdict:
     return Verdict("refit" if evidence.has_model else "fit", reason)
 
 
-def _why_refit(evidence: Evidence, policy: Policy) -> str | None:
+def _why_refit(evidence: Evidence, policy: ModelParams) -> str | None:
     if evidence.forced:
         return "asked for with --refit"
     if evidence.problem:
@@ -163,32 +143,31 @@ def _after_refit(evidence: Evidence) -> Verdict:
     return Verdict("refit")
 
 
-def quality_problems(segmentation: Segmentation, assessment: Assessment, settings: ModelConfig) -> list[str]:
+def quality_problems(segmentation: Segmentation, assessment: Assessment, bar: ModelParams) -> list[str]:
     """Where a freshly fitted model falls short of the bar set in reporter.yaml."""
     problems = []
-    if segmentation.silhouette.mean < settings.min_silhouette:
+    if segmentation.silhouette.mean < bar.min_silhouette:
         problems.append(f"the new model's silhouette {segmentation.silhouette.mean:.2f} is below the "
-                        f"floor {settings.min_silhouette:.2f}")
+                        f"floor {bar.min_silhouette:.2f}")
     shares = np.bincount(segmentation.labels, minlength=segmentation.k) / len(segmentation.labels)
-    if shares.min() < settings.min_segment_share:
+    if shares.min() < bar.min_segment_share:
         problems.append(f"segment {int(shares.argmin())} would hold {shares.min():.1%} of "
-                        f"customers, under {settings.min_segment_share:.0%}")
+                        f"customers, under {bar.min_segment_share:.0%}")
     stability = assessment.stability
-    if stability is not None and stability.mean_ari < settings.min_stability:
+    if stability is not None and stability.mean_ari < bar.min_stability:
         problems.append(f"the new model's stability {stability.mean_ari:.2f} is below "
-                        f"{settings.min_stability:.2f}")
+                        f"{bar.min_stability:.2f}")
     return problems
 
 
-def analyse(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: Rulebook,
+def analyse(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Rulebook,
             loaded: Loaded, refit: bool, run_id: str, timer) -> Analysis:
     """Customers (+ the saved model, if any) to the analysis: score with the saved model, or
     refit (and keep the saved model when the refit is not good enough). Every branch runs the
     same stage sequence, `_stages`."""
-    keys = settings_key(settings), rulebook_key(rulebook)
+    keys = params.shaping_key(), rulebook_key(rulebook)
     saved = loaded.model
-    policy = Policy(settings.model.refit_every_days, settings.model.refit_every,
-                    settings.model.psi_refit)
+    policy = params.model
     evidence = Evidence(
         forced=refit, problem=loaded.problem, has_model=saved is not None,
         settings_changed=saved is not None and saved.settings_key != keys[0],
@@ -197,16 +176,16 @@ def analyse(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: 
     verdict = decide(evidence, policy)
     scored = None
     if verdict.action == "score":
-        scored = _stages(raw, as_of, settings, rulebook, keys, run_id, timer, scoring_with=saved)
+        scored = _stages(raw, as_of, params, rulebook, keys, run_id, timer, scoring_with=saved)
         verdict = decide(replace(evidence, drift=scored.decision.drift), policy)
         if verdict.action == "score":
             return scored
-    fitted = _stages(raw, as_of, settings, rulebook, keys, run_id, timer, refit_from=saved,
+    fitted = _stages(raw, as_of, params, rulebook, keys, run_id, timer, refit_from=saved,
                      reason=verdict.reason)
-    problems = quality_problems(fitted.segmentation, fitted.assessment, settings.model)
+    problems = quality_problems(fitted.segmentation, fitted.assessment, params.model)
     final = decide(replace(evidence, refit_problems=tuple(problems)), policy)
     if final.action == "hold":
-        scored = scored or _stages(raw, as_of, settings, rulebook, keys, run_id, timer,
+        scored = scored or _stages(raw, as_of, params, rulebook, keys, run_id, timer,
                                    scoring_with=saved)
         return replace(scored, decision=replace(scored.decision, action="held", reason=final.reason))
     if final.reason:
@@ -215,30 +194,30 @@ def analyse(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: 
     return fitted
 
 
-def _stages(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: Rulebook,
+def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Rulebook,
             keys: tuple[str, str], run_id: str, timer, scoring_with: SavedModel | None = None,
             refit_from: SavedModel | None = None, reason: str = "") -> Analysis:
     """clean -> features -> segment -> (assess) -> profile -> personas -> drift: with a saved
     model to score, or fitting a new one (numbered after `refit_from` when there is one)."""
     model = scoring_with
     with timer("clean"):
-        customers = clean(raw, settings.clean, as_of,
+        customers = clean(raw, params.clean, as_of,
                           income_fill=model.income_fill if model else None)
     with timer("features"):
         table = build_features(customers, rfm=model.rfm if model else None)
     with timer("segment"):
         if model is not None:
-            segmentation = score(model.scorer, table, settings.segmentation, model.k_choice,
+            segmentation = score(model.scorer, table, params.segment, model.k_choice,
                                  model.components)
         else:
             old = refit_from.scorer.segments(table.frame) if refit_from is not None else None
-            segmentation = segment(table, settings.segmentation, settings.comparison, previous=old,
-                                   warm_start_tolerance=settings.model.warm_start_tolerance)
+            segmentation = segment(table, params.segment, params.comparison, previous=old,
+                                   warm_start_tolerance=params.model.warm_start_tolerance)
     if model is not None:
         assessment = model.assessment
     else:
         with timer("assess"):
-            assessment = assess(segmentation, settings)
+            assessment = assess(segmentation, params.segment, params.stability, params.comparison)
     with timer("profile"):
         cluster_profiles = profile(table, segmentation.labels)
     with timer("personas"):
@@ -248,7 +227,7 @@ def _stages(raw: RawCustomers, as_of: date, settings: ReporterConfig, rulebook: 
     in_fit = table.frame["in_fit"].to_numpy()
     fit_personas = assignment.customer_persona[in_fit]
     against = model or refit_from
-    drift = (measure(against.baseline, table.frame[in_fit], fit_personas, settings.model)
+    drift = (measure(against.baseline, table.frame[in_fit], fit_personas, params.model)
              if against is not None else None)
     if model is not None:
         decision = ModelDecision("scored", "", model.fitted_on, model.fitted_in_run, drift,

@@ -15,10 +15,10 @@ from pathlib import Path
 import pandas as pd
 
 from reporter.archive import find_run
-from reporter.config import Config
 from reporter.data.clean import clean
 from reporter.data.features import build_features
-from reporter.data.load import load
+from reporter.data.load import RawCustomers
+from reporter.data.params import CleanParams
 from reporter.errors import ArchiveError
 from reporter.model.artefact import Loaded, latest_model, read_model
 from reporter.personas.exports import customer_table
@@ -31,12 +31,12 @@ class Scored:
     frame: pd.DataFrame  # ID, persona, cluster, one 0/1 column per flag, key metrics
 
 
-def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
-    loaded = _model_of(config.output_dir, run)
+def score_new(output_dir: Path, raw: RawCustomers, cleaning: CleanParams, run: str = "latest") -> Scored:
+    """Segment, persona and flags for these customers with the model of `run` (or the latest)."""
+    loaded = _model_of(output_dir, run)
     model = loaded.model
-    raw = load(data, config.settings.source.date_format)
     as_of = max(model.as_of, raw.frame["Dt_Customer"].max().date())
-    customers = clean(raw, config.settings.clean, as_of, income_fill=model.income_fill)
+    customers = clean(raw, cleaning, as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
     labels = model.scorer.segments(table.frame)
     assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 
-from reporter.config import ComparisonConfig, ReporterConfig, SegmentationConfig, StabilityConfig
 from reporter.progress import advance
 from reporter.segmentation.kselect import silhouette
+from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
 from reporter.segmentation.segment import Segmentation, engine
 
 ALGORITHMS = ("kmeans", "agglomerative", "gmm")
@@ -46,15 +46,16 @@ class Assessment:
     engines: tuple[EngineScore, ...]
 
 
-def assess(result: Segmentation, settings: ReporterConfig) -> Assessment:
+def assess(result: Segmentation, seg: SegmentParams, resampling: StabilityParams,
+           comparison: ComparisonParams) -> Assessment:
     return Assessment(
-        stability=stability(result, settings.segmentation, settings.stability, settings.comparison),
-        engines=compare_engines(result, settings.segmentation, settings.comparison),
+        stability=stability(result, seg, resampling, comparison),
+        engines=compare_engines(result, seg, comparison),
     )
 
 
-def stability(result: Segmentation, seg: SegmentationConfig, settings: StabilityConfig,
-              comparison: ComparisonConfig) -> Stability | None:
+def stability(result: Segmentation, seg: SegmentParams, settings: StabilityParams,
+              comparison: ComparisonParams) -> Stability | None:
     """Refit on random subsamples; compare each refit's labels with the chosen segments (ARI)."""
     if settings.resamples == 0:
         return None
@@ -74,7 +75,7 @@ def stability(result: Segmentation, seg: SegmentationConfig, settings: Stability
     return Stability(settings.resamples, size, mean, worst, stability_words(mean, settings))
 
 
-def stability_words(mean_ari: float, settings: StabilityConfig) -> str:
+def stability_words(mean_ari: float, settings: StabilityParams) -> str:
     if mean_ari >= settings.stable_from:
         return "stable"
     if mean_ari >= settings.moderate_from:
@@ -82,8 +83,8 @@ def stability_words(mean_ari: float, settings: StabilityConfig) -> str:
     return "unstable: treat segment sizes with care"
 
 
-def compare_engines(result: Segmentation, seg: SegmentationConfig,
-                    comparison: ComparisonConfig) -> tuple[EngineScore, ...]:
+def compare_engines(result: Segmentation, seg: SegmentParams,
+                    comparison: ComparisonParams) -> tuple[EngineScore, ...]:
     """All three algorithms with the chosen k, scored on the same PCA space."""
     if not comparison.enabled:
         return ()
@@ -102,7 +103,7 @@ def compare_engines(result: Segmentation, seg: SegmentationConfig,
 
 
 def _score(algorithm: str, points: np.ndarray, labels: np.ndarray, reference: np.ndarray,
-           result: Segmentation, seg: SegmentationConfig) -> EngineScore:
+           result: Segmentation, seg: SegmentParams) -> EngineScore:
     separable = 2 <= len(np.unique(labels)) < len(points)
     chosen = algorithm == result.algorithm
     return EngineScore(

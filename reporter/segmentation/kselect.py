@@ -16,8 +16,8 @@ from scipy.spatial.distance import cdist
 from sklearn.cluster import KMeans
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
-from reporter.config import SegmentationConfig
 from reporter.progress import advance
+from reporter.segmentation.params import SegmentParams
 
 N_INIT = 10  # k-means++ starts per fit; fewer made the inertia curve noisy enough to move
             # the elbow (k=6 instead of 5 on the 600-customer sample with 3 starts)
@@ -69,13 +69,13 @@ def kmeans(k: int, seed: int, n_init: int = N_INIT) -> KMeans:
     return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
 
 
-def silhouette(points: np.ndarray, labels: np.ndarray, settings: SegmentationConfig) -> Silhouette:
+def silhouette(points: np.ndarray, labels: np.ndarray, settings: SegmentParams) -> Silhouette:
     """Exact for small tables; above the threshold the mean of repeated fixed-seed samples."""
     return silhouettes(points, [labels], settings)[0]
 
 
 def silhouettes(points: np.ndarray, labelings: list[np.ndarray],
-                settings: SegmentationConfig) -> list[Silhouette]:
+                settings: SegmentParams) -> list[Silhouette]:
     """The silhouette of several segmentations of the same customers (one per k): each
     sample's distances are computed once and shared by every segmentation."""
     size = settings.silhouette_sample_size
@@ -142,7 +142,7 @@ def diagnose(points: np.ndarray, labels: np.ndarray, inertia: float,
     )
 
 
-def search_sample(points: np.ndarray, settings: SegmentationConfig) -> np.ndarray:
+def search_sample(points: np.ndarray, settings: SegmentParams) -> np.ndarray:
     """Rows the k search runs on: all of them, or a fixed-seed sample of large tables."""
     if len(points) <= settings.selection_sample_size:
         return points
@@ -151,7 +151,7 @@ def search_sample(points: np.ndarray, settings: SegmentationConfig) -> np.ndarra
     return points[keep]
 
 
-def choose_k(points: np.ndarray, settings: SegmentationConfig) -> KChoice:
+def choose_k(points: np.ndarray, settings: SegmentParams) -> KChoice:
     searched = search_sample(points, settings)
     distinct = len(np.unique(searched, axis=0))
     if isinstance(settings.k, int):
@@ -172,7 +172,7 @@ def choose_k(points: np.ndarray, settings: SegmentationConfig) -> KChoice:
 
 
 def _apply_rule(diagnostics: tuple[KDiagnostics, ...],
-                settings: SegmentationConfig) -> tuple[int, int, int, str]:
+                settings: SegmentParams) -> tuple[int, int, int, str]:
     """The elbow, unless its silhouette is more than the tolerance below the best one.
 
     Only k of at least `min_useful_k` can be chosen; the diagnostics of smaller k are still

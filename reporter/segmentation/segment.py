@@ -21,11 +21,11 @@ from sklearn.mixture import GaussianMixture
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from reporter.config import ComparisonConfig, SegmentationConfig
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
 from reporter.segmentation.align import Alignment, align
 from reporter.segmentation.kselect import KChoice, Silhouette, choose_k, kmeans, silhouette
+from reporter.segmentation.params import ComparisonParams, SegmentParams
 from reporter.segmentation.scorer import Categorical, Scorer, nearest_centre
 
 CLIP_QUANTILES = (0.005, 0.995)
@@ -75,7 +75,7 @@ class WardCentroids(ClusterMixin, BaseEstimator):
         return nearest_centre(np.asarray(X, dtype=float), self.cluster_centers_)
 
 
-def engine(algorithm: str, k: int, seed: int, comparison: ComparisonConfig):
+def engine(algorithm: str, k: int, seed: int, comparison: ComparisonParams):
     """A fresh clustering estimator with fit/predict for the configured algorithm."""
     if algorithm == "agglomerative":
         return WardCentroids(n_clusters=k, max_rows=comparison.max_rows, random_state=seed)
@@ -127,13 +127,13 @@ class Segmentation:
         return tuple(c.explained for c in self.components)
 
 
-def segment(table: FeatureTable, settings: SegmentationConfig,
-            comparison: ComparisonConfig | None = None, previous: np.ndarray | None = None,
+def segment(table: FeatureTable, settings: SegmentParams,
+            comparison: ComparisonParams | None = None, previous: np.ndarray | None = None,
             warm_start_tolerance: float = 0.01) -> Segmentation:
     """Fit a new model. `previous` (the old model's segment per customer of this table) makes
     it a refit: start from the old segments' centres when that fits as well as a fresh start,
     and number the new segments after the old ones."""
-    comparison = comparison or ComparisonConfig()
+    comparison = comparison or ComparisonParams()
     columns = [*settings.features, *settings.categorical]
     in_fit = table.frame["in_fit"].to_numpy()
     fit_rows = table.frame.loc[in_fit, columns]
@@ -163,7 +163,7 @@ def segment(table: FeatureTable, settings: SegmentationConfig,
                          alignment=alignment, warm_started=warm)
 
 
-def score(scorer: Scorer, table: FeatureTable, settings: SegmentationConfig, k_choice: KChoice,
+def score(scorer: Scorer, table: FeatureTable, settings: SegmentParams, k_choice: KChoice,
           components: tuple[Component, ...]) -> Segmentation:
     """Assign this table's customers with an already fitted model: no refit, same segments."""
     return _segmentation(scorer, table, k_choice, components, settings)
@@ -196,7 +196,7 @@ def scorer_of(reducer: Pipeline, clusterer, segment_of_cluster: np.ndarray) -> S
 
 
 def _segmentation(scorer: Scorer, table: FeatureTable, k_choice: KChoice,
-                  components: tuple[Component, ...], settings: SegmentationConfig,
+                  components: tuple[Component, ...], settings: SegmentParams,
                   **refit) -> Segmentation:
     in_fit = table.frame["in_fit"].to_numpy()
     every_point = scorer.project(table.frame)
@@ -239,7 +239,7 @@ def _maybe_warm_start(fresh, points: np.ndarray, previous: np.ndarray | None, in
     return fresh, False
 
 
-def _reducer(settings: SegmentationConfig) -> Pipeline:
+def _reducer(settings: SegmentParams) -> Pipeline:
     encode_scale = ColumnTransformer(
         [
             ("numeric", Pipeline([("clip", QuantileClipper()), ("scale", StandardScaler())]),
@@ -255,7 +255,7 @@ def _reducer(settings: SegmentationConfig) -> Pipeline:
     return Pipeline([("encode_scale", encode_scale), ("pca", pca)])
 
 
-def _check_enough_customers(rows: pd.DataFrame, settings: SegmentationConfig) -> None:
+def _check_enough_customers(rows: pd.DataFrame, settings: SegmentParams) -> None:
     smallest_k = settings.k if isinstance(settings.k, int) else settings.min_useful_k
     distinct = len(rows.drop_duplicates())
     if distinct <= smallest_k:
