@@ -88,7 +88,7 @@ CASES = [
     Case("amount of 1e12", _csv("huge.csv", _with("MntWines", 6, "1000000000000")), 2,
          "column MntWines: 1 value(s) above 100,000,000, first at line 8"),
     Case("join date in the future", _csv("future.csv", _with("Dt_Customer", 9, "01-01-2091")), 2,
-         "join date(s) in the future, first at line 11"),
+         "join date(s) after the file was written, first at line 11"),
     Case("join date before 1900", _csv("ancient.csv", _with("Dt_Customer", 2, "01-01-1850")), 2,
          "join date(s) before 1900, first at line 4"),
     Case("unparseable date", _csv("baddate.csv", _with("Dt_Customer", 4, "31/31/2013")), 2,

@@ -140,3 +140,35 @@ def test_real_table_reads_whole(real_table):
     assert raw.frame["Income"].isna().sum() == 24
     assert raw.date_format == "%d-%m-%Y"
     assert len(raw.sha256) == 64
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path, table):
+    """A missing column, a non-numeric value, an empty count and conflicting IDs: one run
+    names all four, each located, instead of one per attempt."""
+    broken = table.drop(columns=["Complain"]).astype(object)
+    broken.loc[3, "Income"] = "58k"
+    broken.loc[5, "Kidhome"] = ""
+    broken.loc[7, "ID"] = broken.loc[8, "ID"]
+    with pytest.raises(DataError) as caught:
+        load(write(broken, tmp_path / "broken.csv"))
+    problems = caught.value.problems
+    assert len(problems) == 4, problems
+    text = " | ".join(problems)
+    assert "missing required column Complain" in text
+    assert "column Income: 1 non-numeric value(s), first at line 5 ('58k')" in text
+    assert "column Kidhome: 1 empty value(s), first at line 7" in text
+    assert "column ID: 2 rows share an ID with different values (lines 9, 10)" in text
+    assert all(p.startswith(str(tmp_path / "broken.csv")) for p in problems)
+
+
+def test_join_dates_are_judged_at_the_files_own_date_not_today(tmp_path, table):
+    late = table.astype(object)
+    late.loc[2, "Dt_Customer"] = "01-03-2015"
+    path = write(late, tmp_path / "late.csv")
+    written_then = pd.Timestamp("2015-06-30").timestamp()
+    os.utime(path, (written_then, written_then))
+    assert load(path).frame["Dt_Customer"].max() == pd.Timestamp("2015-03-01")
+    written_before = pd.Timestamp("2014-12-31").timestamp()
+    os.utime(path, (written_before, written_before))
+    with pytest.raises(DataError, match=r"1 join date\(s\) after the file was written, first at line 4"):
+        load(path)

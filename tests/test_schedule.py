@@ -5,14 +5,18 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.job import Job
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
 
-from reporter.app.schedule import JOB_ID, run_brief_job, trigger
-from reporter.config import ScheduleConfig
+from reporter.app.schedule import JOB_ID, build_scheduler, jobstore_path, run_brief_job, trigger
+from reporter.config import ScheduleConfig, load_config
 from tests.conftest import REPO_ROOT, archive_entries, run_cli, write_config
 
 UTC = ZoneInfo("UTC")
@@ -23,8 +27,19 @@ def runs(project):
 
 
 def start(config_path):
-    return subprocess.Popen([sys.executable, "-m", "reporter", "schedule", "--config", str(config_path)],
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    """`reporter schedule` in a child process; its output is collected line by line as it
+    comes (`process.lines`), so a test can wait for a line instead of a head start."""
+    process = subprocess.Popen([sys.executable, "-m", "reporter", "schedule", "--config",
+                                str(config_path)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    process.lines = []
+    process.reader = threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True)
+    process.reader.start()
+    return process
+
+
+def said(process, text: str) -> bool:
+    return any(text in line for line in list(process.lines))
 
 
 def wait_for(condition, seconds: float) -> bool:
@@ -38,8 +53,9 @@ def wait_for(condition, seconds: float) -> bool:
 
 def stop(process) -> tuple[int, str]:
     process.send_signal(signal.SIGTERM)
-    output, _ = process.communicate(timeout=120)
-    return process.returncode, output
+    process.wait(timeout=120)
+    process.reader.join(timeout=30)
+    return process.returncode, "".join(process.lines)
 
 
 def configure(project, cron: str):
@@ -70,42 +86,70 @@ def test_cron_with_seconds_and_bad_cron():
         ScheduleConfig(timezone="Mars/Olympus")
 
 
-def test_a_run_due_seconds_ahead_runs_once(project):
-    due = datetime.now(UTC) + timedelta(seconds=8)  # time for the scheduler to start first
-    config = configure(project, f"{due.second} {due.minute} {due.hour} * * *")
-    process = start(config)
+def store_due_job(config_path, overdue: timedelta, function: str = "reporter.jobs:run_brief_job") -> None:
+    """A job store as a scheduler leaves it when the machine went down before a run that was
+    due `overdue` ago: the next scheduler start finds it there. No head start, no race."""
+    config = load_config(config_path)
+    jobstore_path(config).parent.mkdir(parents=True, exist_ok=True)
+    store = SQLAlchemyJobStore(url=f"sqlite:///{jobstore_path(config)}")
+    store.start(BackgroundScheduler(timezone=UTC), "default")  # the store alone: nothing runs here
     try:
-        assert wait_for(lambda: len(runs(project)) == 1, 90), "the scheduled run did not arrive"
-        time.sleep(3)
+        store.add_job(Job(BackgroundScheduler(timezone=UTC), id=JOB_ID, func=function,
+                          trigger=trigger(config.settings.schedule), executor="default",
+                          args=[str(config.path)], kwargs={}, name="weekly brief",
+                          misfire_grace_time=3600, coalesce=True, max_instances=1,
+                          next_run_time=datetime.now(UTC) - overdue))
+    finally:
+        store.shutdown()
+
+
+def test_a_run_missed_while_down_runs_once_at_start_and_sigterm_lets_it_finish(project):
+    config_path = configure(project, "0 7 1 1 *")  # next due in January: only the missed run runs
+    store_due_job(config_path, overdue=timedelta(minutes=5))
+    process = start(config_path)
+    try:
+        assert wait_for(lambda: said(process, "starting scheduled run"), 120), process.lines
+    finally:
+        code, output = stop(process)  # SIGTERM while the run is under way
+    assert code == 0 and len(runs(project)) == 1, output
+    assert (output.index("stopping: a run in progress is allowed to finish")
+            < output.index("finished with exit code 0") < output.index("scheduler stopped"))
+    listed = run_cli("schedule", "--list", "--config", str(config_path))
+    assert listed.returncode == 0 and f"{JOB_ID}: cron" in listed.stdout
+    january = trigger(ScheduleConfig(cron="0 7 1 1 *", timezone="UTC")).get_next_fire_time(
+        None, datetime.now(UTC))
+    assert f"next run {january:%Y-%m-%dT%H:%M:%S}" in listed.stdout
+
+
+def test_a_run_missed_beyond_the_grace_time_is_skipped_and_said(project):
+    config_path = configure(project, "0 7 1 1 *")  # misfire_grace_hours is 1
+    store_due_job(config_path, overdue=timedelta(hours=3))
+    process = start(config_path)
+    try:
+        assert wait_for(lambda: said(process, "was missed beyond the grace time"), 60), process.lines
+    finally:
+        code, output = stop(process)
+    assert code == 0 and runs(project) == [], output
+    assert "was missed beyond the grace time" in output
+
+
+def test_a_job_store_from_the_flat_layout_still_runs(project):
+    """Version 0.1 stored "reporter.schedule:run_brief_job"; the job still runs, and the
+    scheduler rewrites the reference to reporter.jobs, which never moves."""
+    config_path = configure(project, "0 7 1 1 *")
+    store_due_job(config_path, overdue=timedelta(minutes=5), function="reporter.schedule:run_brief_job")
+    process = start(config_path)
+    try:
+        assert wait_for(lambda: len(runs(project)) == 1, 120), "the stored job did not run"
     finally:
         code, output = stop(process)
     assert code == 0, output
-    assert len(runs(project)) == 1
-    assert "scheduler started; next run" in output and "after run; next run" in output
-    assert "finished with exit code 0" in output
-
-
-def test_a_run_missed_while_down_runs_once_at_start(project):
-    """Stop the scheduler before a run is due, let the time pass, start it again."""
-    due = datetime.now(UTC) + timedelta(seconds=12)
-    config_path = configure(project, f"{due.second} {due.minute} {due.hour} * * *")
-    lock = project / "output" / "scheduler.lock"
-    first = start(config_path)
-    assert wait_for(lambda: lock.exists() and lock.read_text().strip().isdigit(), 30)
-    code, _ = stop(first)
-    assert code == 0 and runs(project) == []
-    wait_for(lambda: datetime.now(UTC) > due + timedelta(seconds=1), 30)
-    second = start(config_path)
+    scheduler = build_scheduler(load_config(config_path))
+    scheduler.start(paused=True)
     try:
-        assert wait_for(lambda: len(runs(project)) == 1, 90), "the missed run did not run"
-        time.sleep(2)
+        assert scheduler.get_job(JOB_ID).func_ref == "reporter.jobs:run_brief_job"
     finally:
-        code, output = stop(second)
-    assert code == 0 and len(runs(project)) == 1, output
-    listed = run_cli("schedule", "--list", "--config", str(config_path))
-    assert listed.returncode == 0 and f"{JOB_ID}: cron" in listed.stdout
-    tomorrow = (due + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%S")
-    assert f"next run {tomorrow}" in listed.stdout
+        scheduler.shutdown(wait=False)
 
 
 def test_a_second_scheduler_on_the_same_archive_is_refused(project):

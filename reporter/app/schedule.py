@@ -146,7 +146,8 @@ def serve(config: Config) -> int:
         signal.signal(signum, lambda *_: stop.set())
     with ArchiveLock(config.output_dir):
         scheduler = build_scheduler(config)
-        scheduler.add_listener(lambda event: _after_run(scheduler, event),
+        weekly = trigger(config.settings.schedule)
+        scheduler.add_listener(lambda event: _after_run(weekly, event),
                                EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         scheduler.start(paused=True)
         ensure_job(scheduler, config)
@@ -174,13 +175,16 @@ def list_jobs(config: Config) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _after_run(scheduler: BackgroundScheduler, event: JobEvent) -> None:
+def _after_run(weekly: CronTrigger, event: JobEvent) -> None:
+    """Runs in the job's thread. It must not ask the scheduler anything: a shutdown waiting for
+    this very job holds the scheduler's job-store lock (a SIGTERM during a run hung here)."""
     if event.code == EVENT_JOB_MISSED:
         log.warning("%s a run due %s was missed beyond the grace time", _stamp(),
                     _when(event.scheduled_run_time))
     if event.code == EVENT_JOB_ERROR:
         log.error("%s the scheduled run could not be started: %s", _stamp(), event.exception)
-    _log_next(scheduler, "after run")
+    upcoming = weekly.get_next_fire_time(None, datetime.now(weekly.timezone))
+    log.info("%s after run; next run %s", _stamp(), _when(upcoming))
 
 
 def _log_next(scheduler: BackgroundScheduler, when: str) -> None:

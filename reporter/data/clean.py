@@ -107,14 +107,7 @@ def _drop_exact_duplicates(raw: RawCustomers, notes: list[DataNote]) -> pd.DataF
             DataNote("repair", int(exact.sum()), f"{int(exact.sum())} exact duplicate rows removed.")
         )
         frame = frame[~exact]
-    conflicting = frame["ID"].duplicated(keep=False)
-    if conflicting.any():
-        lines = [str(i + 2) for i in frame.index[conflicting][:6]]
-        raise DataError(
-            f"{raw.path}: column ID: {int(conflicting.sum())} rows share an ID with different "
-            f"values (lines {', '.join(lines)}); keep one row per customer and run again"
-        )
-    return frame
+    return frame  # rows sharing an ID with other values were refused by load
 
 
 def _income_fill(frame: pd.DataFrame) -> float:

@@ -30,7 +30,6 @@ DATE_FORMATS = {
     "%d/%m/%Y": "d/m/YYYY",
 }
 SEPARATORS = ",\t;"
-MAX_PROBLEMS_SHOWN = 4
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_PLAUSIBLE = 100_000_000  # no amount, count or income in a customer export comes near this
 EARLIEST_JOIN = pd.Timestamp(1900, 1, 1)
@@ -72,21 +71,31 @@ def find_latest(pattern: str | Path) -> Path:
 
 
 def load(path: Path, date_format: str | None = None) -> RawCustomers:
-    """Read one customer file (CSV, gzip-compressed CSV or Parquet) into typed columns."""
+    """Read one customer file (CSV, gzip-compressed CSV or Parquet) into typed columns. A file
+    that cannot be read as a table stops at once; every other problem (missing or repeated
+    columns, values, dates, conflicting IDs) is collected and reported together."""
     repairs: list[tuple[int, str]] = []
+    problems: list[str] = []
     frame, separator = _read_table(path, repairs)
-    _refuse_duplicate_columns(frame, path)
-    frame, renamed = _match_required_columns(frame, path)
+    problems += _repeated_columns(frame)
+    frame, renamed, missing = _match_required_columns(frame)
+    if missing:
+        problems.append(f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                        "the export must have all 22 SmartCart columns (see README)")
     extra = tuple(c for c in frame.columns if c not in COLUMNS)
-    frame = _drop_trailing_summary(frame[list(COLUMNS)], repairs)
+    frame = _drop_trailing_summary(frame[[c for c in COLUMNS if c in frame.columns]], repairs)
     if frame.empty:
         raise DataError(f"{path}: has a header but no customer rows; check the export")
-    typed, fmt = _typed(frame, path, date_format, separator == ";", repairs)
+    modified = datetime.fromtimestamp(path.stat().st_mtime)
+    typed, fmt = _typed(frame, date_format, separator == ";", repairs, problems, modified)
+    problems += _conflicting_ids(typed)
+    if problems:
+        raise DataError.collected(path, problems, "fix the export and run again")
     return RawCustomers(
-        frame=typed,
+        frame=typed[list(COLUMNS)],
         path=path,
         sha256=_sha256(path),
-        modified=datetime.fromtimestamp(path.stat().st_mtime),
+        modified=modified,
         rows_read=len(typed),
         extra_columns=extra,
         renamed_columns=renamed,
@@ -164,14 +173,29 @@ def _separator(head: str) -> str:
         return max(SEPARATORS, key=first_line.count)
 
 
-def _refuse_duplicate_columns(frame: pd.DataFrame, path: Path) -> None:
+def _repeated_columns(frame: pd.DataFrame) -> list[str]:
     """pandas renames a repeated header 'Income' to 'Income.1'; a repeat is never guessed at."""
     names = {_normalise(c) for c in frame.columns}
     repeated = sorted({m.group(1) for c in frame.columns if (m := re.fullmatch(r"(.+)\.\d+", str(c)))
                        and _normalise(m.group(1)) in names})
     if repeated:
-        raise DataError(f"{path}: column {', '.join(repeated)} appears more than once in the "
-                        "header; keep one of each and export again")
+        return [f"column {', '.join(repeated)} appears more than once in the header; keep one of "
+                "each and export again"]
+    return []
+
+
+def _conflicting_ids(typed: pd.DataFrame) -> list[str]:
+    """Rows that share an ID but differ elsewhere: which one is the customer cannot be guessed
+    (rows identical in every column are a repair, made in clean)."""
+    if "ID" not in typed or typed["ID"].isna().any():
+        return []
+    distinct = typed[~typed.duplicated(keep="first")]
+    conflicting = distinct["ID"].duplicated(keep=False)
+    if not conflicting.any():
+        return []
+    lines = ", ".join(str(_line(i)) for i in distinct.index[conflicting][:6])
+    return [f"column ID: {int(conflicting.sum())} rows share an ID with different values (lines "
+            f"{lines}); keep one row per customer"]
 
 
 def _drop_trailing_summary(frame: pd.DataFrame, repairs: list[tuple[int, str]]) -> pd.DataFrame:
@@ -197,8 +221,8 @@ def _normalise(name: str) -> str:
 
 
 def _match_required_columns(
-    frame: pd.DataFrame, path: Path
-) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...]]:
+    frame: pd.DataFrame,
+) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...], list[str]]:
     """Accept columns that differ only by case, spaces or underscores; name what is missing."""
     wanted = {_normalise(c): c for c in COLUMNS}
     renames: dict[str, str] = {}
@@ -208,47 +232,45 @@ def _match_required_columns(
             renames[column] = target
     frame = frame.rename(columns=renames)
     missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataError(
-            f"{path}: missing required column{'s' if len(missing) > 1 else ''} "
-            f"{', '.join(missing)}; the export must have all 22 SmartCart columns (see README)"
-        )
-    return frame, tuple(renames.items())
+    return frame, tuple(renames.items()), missing
 
 
-def _typed(frame: pd.DataFrame, path: Path, date_format: str | None, decimal_comma: bool,
-           repairs: list[tuple[int, str]]) -> tuple[pd.DataFrame, str]:
-    problems: list[str] = []
+def _typed(frame: pd.DataFrame, date_format: str | None, decimal_comma: bool,
+           repairs: list[tuple[int, str]], problems: list[str],
+           exported: datetime) -> tuple[pd.DataFrame, str]:
+    """Each present column in its type; problems are added to `problems`, not raised."""
     if decimal_comma:
         frame = _decimal_commas(frame, repairs)
     typed = pd.DataFrame(index=frame.index)
-    for column in INTEGER_COLUMNS:
+    for column in (c for c in INTEGER_COLUMNS if c in frame):
         typed[column] = _whole_numbers(frame[column], column, problems)
-    typed["Income"] = _numbers(frame["Income"], "Income", problems, allow_missing=True)
-    for column in TEXT_COLUMNS:
+    if "Income" in frame:
+        typed["Income"] = _numbers(frame["Income"], "Income", problems, allow_missing=True)
+    for column in (c for c in TEXT_COLUMNS if c in frame):
         typed[column] = frame[column].str.strip()
-    dates, fmt = _dates(frame[DATE_COLUMN].str.strip(), date_format, problems)
-    typed[DATE_COLUMN] = dates
-    _check_plausible(typed, frame, problems)
-    if problems:
-        shown = "; ".join(problems[:MAX_PROBLEMS_SHOWN])
-        hidden = len(problems) - MAX_PROBLEMS_SHOWN
-        more = f"; (+{hidden} more)" if hidden > 0 else ""
-        raise DataError(f"{path}: {shown}{more}")
-    return typed[list(COLUMNS)], fmt
+    fmt = ""
+    if DATE_COLUMN in frame:
+        typed[DATE_COLUMN], fmt = _dates(frame[DATE_COLUMN].str.strip(), date_format, problems)
+    _check_plausible(typed, frame, problems, exported)
+    return typed, fmt
 
 
-def _check_plausible(typed: pd.DataFrame, text: pd.DataFrame, problems: list[str]) -> None:
-    """Values no real export holds: corrupt amounts, join dates in the future or before 1900."""
-    for column in (*COUNT_COLUMNS, "Income"):
+def _check_plausible(typed: pd.DataFrame, text: pd.DataFrame, problems: list[str],
+                     exported: datetime) -> None:
+    """Values no real export holds: corrupt amounts, join dates before 1900 or after the file
+    was written (judged at the file's own date, so a re-run years later judges it alike)."""
+    for column in (c for c in (*COUNT_COLUMNS, "Income") if c in typed):
         huge = typed[column] > MAX_PLAUSIBLE
         if huge.any():
             first = huge.idxmax()
             problems.append(f"column {column}: {int(huge.sum())} value(s) above {MAX_PLAUSIBLE:,}, "
                             f"first at line {_line(first)} ({text[column][first]}); the export is "
                             "corrupt there")
+    if DATE_COLUMN not in typed:
+        return
     dates = typed[DATE_COLUMN]
-    for mask, what in ((dates > pd.Timestamp.now() + pd.Timedelta(days=1), "in the future"),
+    for mask, what in ((dates > pd.Timestamp(exported) + pd.Timedelta(days=1),
+                        "after the file was written"),
                        (dates < EARLIEST_JOIN, "before 1900")):
         if mask.any():
             first = mask.idxmax()
