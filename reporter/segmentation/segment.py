@@ -1,5 +1,5 @@
-"""Segment: encode, scale, PCA and a clustering engine in one scikit-learn Pipeline, with k
-chosen by `kselect`.
+"""Segment: encode, scale, PCA and a clustering engine fitted with scikit-learn, with k chosen
+by `kselect`; the fit is kept as a `Scorer` (plain numbers), which assigns every customer.
 
 The model is fitted on the customers marked `in_fit` and then assigns every customer, so an
 excluded customer (implausible age, extreme income) still gets a segment but cannot pull one.
