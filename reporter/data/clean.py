@@ -12,9 +12,9 @@ from datetime import date
 
 import pandas as pd
 
+from reporter.data.load import RawCustomers
 from reporter.data.params import CleanParams
 from reporter.errors import DataError
-from reporter.data.load import RawCustomers
 
 EDUCATION_LEVELS = {
     "basic": "Undergraduate",

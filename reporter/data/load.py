@@ -19,8 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reporter.errors import DataError
 from reporter.data.schema import COLUMNS, COUNT_COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
+from reporter.errors import DataError
 
 # Date layouts seen in SmartCart exports; a user can name another with source.date_format.
 DATE_FORMATS = {
