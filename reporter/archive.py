@@ -116,7 +116,11 @@ def published_runs(output_dir: Path) -> list[Path]:
 
 def prune(output_dir: Path, keep: int) -> list[Path]:
     """Delete the oldest runs beyond the newest `keep` (at least one is always kept)."""
-    runs = published_runs(output_dir)
+    return prune_runs(published_runs(output_dir), keep)
+
+
+def prune_runs(runs: list[Path], keep: int) -> list[Path]:
+    """Of these run folders (oldest first), delete all but the newest `keep`."""
     doomed = runs[:max(0, len(runs) - max(keep, 1))]
     for folder in doomed:
         hidden = folder.with_name(f"{PARTIAL_PREFIX}deleting-{folder.name}-{os.getpid()}")

@@ -27,6 +27,9 @@ class Strict(BaseModel):
 
 class SourceConfig(Strict):
     path: str = Field(description="Customer file or glob; with a glob the newest file is used.")
+    name: str | None = Field(
+        default=None, description="Which customer base this is. Runs compare only with runs of the "
+        "same source; empty: the folder the data file is in.")
     date_format: str | None = Field(
         default=None, description="strftime format of Dt_Customer, e.g. '%d-%m-%Y'."
     )
@@ -408,6 +411,11 @@ def _parse(model: type[Strict], path: Path) -> Strict:
     except ValidationError as exc:
         problems = validation_problems(text, exc, model)
         raise ConfigError.collected(path, problems, "fix and check with `reporter validate`") from None
+
+
+def load_personas(path: str | Path) -> PersonasFile:
+    """A personas file on its own (`reporter personas replay --rules FILE`)."""
+    return _parse(PersonasFile, Path(path))
 
 
 def load_config(path: str | Path) -> Config:

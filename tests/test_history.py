@@ -77,7 +77,8 @@ def test_slipped_list_is_premium_then_churn_risk_or_low_engagement_now(two_weeks
     before = pd.read_csv(week1.folder / "customers.csv")
     now = pd.read_csv(week2.folder / "customers.csv")
     both = before.merge(now, on="ID", suffixes=("_b", "_n"))
-    slipped = both[(both["persona_b"] == "Premium")
+    # valuable and unflagged last week; now Low Engagement or newly flagged
+    slipped = both[(both["persona_b"] == "Premium") & (both["flag_churn_risk_b"] == 0)
                    & ((both["persona_n"] == "Low Engagement") | (both["flag_churn_risk_n"] == 1))]
     listed = pd.read_csv(week2.folder / "changes" / "slipped.csv")
     assert set(listed["ID"]) == set(slipped["ID"]) and len(listed) > 0
@@ -113,7 +114,7 @@ def test_index_lists_both_runs_and_every_link_resolves(two_weeks):
     for link in links:
         assert not link.startswith(("http:", "https:", "/")), link
         assert (index.parent / link).is_file(), link
-    assert 'id="chart-share-history"' in html
+    assert 'id="chart-share-history-1"' in html
 
 
 def test_index_renders_in_chromium(two_weeks):
@@ -131,7 +132,7 @@ def test_index_renders_in_chromium(two_weeks):
         page.on("console", lambda message: message.type == "error" and errors.append(message.text))
         page.goto((root / "output" / "index.html").as_uri())
         assert page.locator("table.index-table tbody tr").count() == 2
-        assert page.locator("#chart-share-history svg").bounding_box()["height"] > 100
+        assert page.locator(".share-history svg").bounding_box()["height"] > 100
         browser.close()
     assert errors == []
 

@@ -41,7 +41,9 @@ def week_one(tmp_path_factory) -> Path:
 
 
 def test_next_week_is_scored_with_the_saved_model_and_personas_hold(project, week_one, tmp_path):
-    week_two = sample.write(sample.age(pd.read_csv(week_one), days=7, seed=3), tmp_path / "week2.csv")
+    # the same source: next week's export lands in the same folder
+    week_two = sample.write(sample.age(pd.read_csv(week_one), days=7, seed=3),
+                            week_one.parent / f"{tmp_path.name}-week2.csv")
     first = _run(project, "--data", str(week_one))
     second = _run(project, "--data", str(week_two))
     assert first["model"]["action"] == "fitted"
@@ -59,7 +61,7 @@ def test_shifted_income_and_spend_trip_the_drift_gate(project, week_one, tmp_pat
     table = pd.read_csv(week_one)
     spend = [c for c in table.columns if c.startswith("Mnt")]
     shifted = table.assign(Income=(table["Income"] * 1.6).round(), **{c: table[c] * 2 for c in spend})
-    drifted = sample.write(shifted, tmp_path / "drifted.csv")
+    drifted = sample.write(shifted, week_one.parent / f"{tmp_path.name}-drifted.csv")
     _run(project, "--data", str(week_one))
     second = _run(project, "--data", str(drifted))
     model = second["model"]

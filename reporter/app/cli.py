@@ -147,6 +147,7 @@ def _parser() -> argparse.ArgumentParser:
     archive_commands = _group(commands, "archive", "browse and prune the archive of briefs")
     listing = archive_commands.add_parser("list", help="every run, newest first")
     _add_config(listing)
+    listing.add_argument("--source", help="only the runs of this source (as listed)")
     listing.set_defaults(command=_archive_list)
     show = archive_commands.add_parser("show", help="one run's summary")
     _add_config(show)
@@ -166,6 +167,16 @@ def _parser() -> argparse.ArgumentParser:
     _add_config(preview)
     preview.add_argument("--data", type=Path, help="use this customer file instead of source.path")
     preview.set_defaults(command=_personas_preview)
+    replay = personas_commands.add_parser(
+        "replay", help="apply a rules file to an archived run's customers and show who would move",
+        description="Apply a personas file to the customers of an archived run (their segments "
+                    "from its model, no refit, no brief) and print who would be named differently; "
+                    "every customer is written to a CSV with persona and flags before and after.")
+    _add_config(replay)
+    replay.add_argument("--rules", type=Path, help="the personas file to try (default: the one in use)")
+    replay.add_argument("--run", default="latest", metavar="RUN_ID", help="default: the newest run")
+    replay.add_argument("--out", type=Path, help="CSV to write (default: <output>/replay/<run>.csv)")
+    replay.set_defaults(command=_personas_replay)
 
     config_commands = _group(commands, "config", "configuration helpers")
     schema = config_commands.add_parser(
@@ -244,7 +255,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _assign(args: argparse.Namespace) -> int:
-    from reporter.app.pipeline import assign_new
+    from reporter.app.archived import assign_new
     from reporter.archive import write_text_atomic
     from reporter.config import load_config
 
@@ -327,7 +338,7 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _rerender(args: argparse.Namespace) -> int:
-    from reporter.app.pipeline import rerender
+    from reporter.app.archived import rerender
     from reporter.archive import find_run
     from reporter.config import load_config
 
@@ -422,6 +433,30 @@ def _personas_preview(args: argparse.Namespace) -> int:
     return 0
 
 
+def _personas_replay(args: argparse.Namespace) -> int:
+    from reporter.app.archived import replay_rules
+    from reporter.archive import write_text_atomic
+    from reporter.config import load_config
+    from reporter.history.catalogue import read_run
+
+    config = load_config(_config_path(args))
+    run = read_run(_run_folder(config, args.run))
+    replay = replay_rules(config, run, args.rules or config.personas_path)
+    out = args.out or config.output_dir / "replay" / f"{run.folder.name}.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out, replay.customers.to_csv(index=False, lineterminator="\n"))
+    change = replay.change
+    print(f"Rules {args.rules or config.personas_path} on run {run.run_id} "
+          f"({run.customers:,} customers as of {run.as_of}):")
+    print(f"{change.moved:,} customers would be named differently.")
+    for before, after, count in change.moves:
+        print(f"  {before} -> {after}: {count:,}")
+    for name, before, after in change.flags:
+        print(f"  flag {name}: {before:,} -> {after:,} customers")
+    print(f"Every customer, before and after: {out}")
+    return 0
+
+
 def _schema(args: argparse.Namespace) -> int:
     from reporter.config import write_schemas
 
@@ -434,12 +469,13 @@ def _archive_list(args: argparse.Namespace) -> int:
     from reporter.config import load_config
     from reporter.history.catalogue import all_runs
 
-    runs = all_runs(load_config(_config_path(args)).output_dir)
+    runs = [r for r in all_runs(load_config(_config_path(args)).output_dir)
+            if args.source in (None, r.source)]
     if not runs:
-        print("No runs in the archive yet.")
+        print("No runs in the archive yet." if args.source is None else f"No runs of source {args.source}.")
     for run in runs:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in run.persona_shares.items())
-        print(f"{run.run_id}  {run.started_at[:16]}  {run.data_file} (as of {run.as_of})  "
+        print(f"{run.run_id}  {run.started_at[:16]}  {run.source}: {run.data_file} (as of {run.as_of})  "
               f"{run.customers:,} customers  {shares}  [{run.delivery}]")
     return 0
 

@@ -13,39 +13,33 @@ from pathlib import Path
 
 import pandas as pd
 
-from reporter.app.params import analysis_params, clean_params
+from reporter.app.params import analysis_params
 from reporter.archive import (
     RunFolder,
     folder_name,
     new_run_id,
-    prune,
-    published_runs,
-    write_bytes_atomic,
-    write_text_atomic,
+    prune_runs,
 )
 from reporter.brief.checks import CheckReport, after_render, before_render
 from reporter.brief.index import rebuild_index
 from reporter.brief.render import check_pdf_engine, render_html, render_pdf
-from reporter.brief.view import BRIEF_FILE, Brief, BriefInputs, build_brief, read_brief, write_brief
+from reporter.brief.view import BRIEF_FILE, Brief, BriefInputs, build_brief, write_brief
 from reporter.config import Config
 from reporter.data.load import RawCustomers, find_latest, load
 from reporter.delivery.dispatch import dispatch_run, tell_owners_held
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError
-from reporter.history.catalogue import find_previous, source_key
+from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
 from reporter.history.record import (
     RECORD_FILE,
     ConfigRecord,
-    RunRecord,
-    read_record,
     run_record,
     write_record,
 )
-from reporter.history.weekly import WeekOverWeek, compare
-from reporter.model.artefact import MODEL_FILE, latest_model, write_model
+from reporter.history.weekly import WeekOverWeek, compare, newly_flagged_file
+from reporter.model.artefact import MODEL_FILE, Loaded, read_model, write_model
 from reporter.model.lifecycle import Analysis
 from reporter.model.lifecycle import analyse as analyse_customers
-from reporter.model.score_new import Scored, score_new
 from reporter.personas.exports import customer_table, write_csv, write_exports
 from reporter.personas.rulebook import compile_rulebook
 from reporter.progress import stage as progress_stage
@@ -80,7 +74,12 @@ class RunResult:
 def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
             timer: StageTimer | None = None, refit: bool = False, run_id: str = "") -> Analysis:
     """validate -> load -> the model's stage sequence; writes nothing."""
-    timer = timer or StageTimer()
+    return _analyse(config, data, as_of, timer or StageTimer(), refit, run_id)[0]
+
+
+def _analyse(config: Config, data: Path | None, as_of: date | None, timer: StageTimer, refit: bool,
+             run_id: str) -> tuple[Analysis, RunSummary | None]:
+    """The analysis, and the baseline run it was made against (None for a source's first)."""
     settings = config.settings
     with timer("validate"):
         rulebook = compile_rulebook(config.personas, config.personas_path)
@@ -89,9 +88,11 @@ def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
         raw = load(path, settings.source.date_format)
     as_of = _reference_date(raw, as_of)
     with timer("model"):
-        loaded = latest_model(config.output_dir)
-    return analyse_customers(raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
-                             timer)
+        baseline = find_baseline(config.output_dir, source_key(raw, settings.source.name), as_of)
+        loaded = read_model(baseline.folder) if baseline is not None else Loaded(None, None)
+    found = analyse_customers(raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
+                              timer)
+    return found, baseline
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
@@ -102,14 +103,16 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     timer = StageTimer()
     with timer("pdf_engine"):
         check_pdf_engine()
-    found = analyse(config, data, as_of, timer, refit=refit, run_id=run_id)
-    built = _build(config, found, run_id, now, timer)
+    found, baseline = _analyse(config, data, as_of, timer, refit, run_id)
+    built = _build(config, found, baseline, run_id, now, timer)
     checked = _check_and_render(config, built, found, now, timer)
-    final = _publish(config, found, built, checked, run_id, now, timer)
+    final = _publish(config, found, built, checked, run_id, now, timer, dry_run)
     deliveries = _deliver(config, final, checked.report, dry_run, timer)
     with timer("index"):
-        if config.settings.history.retention_runs:
-            prune(config.output_dir, config.settings.history.retention_runs)
+        retention = config.settings.history.retention_runs
+        if retention:
+            source = source_key(found.raw, config.settings.source.name)
+            prune_runs(sorted(r.folder for r in runs_of(config.output_dir, source)), retention)
         rebuild_index(config.output_dir)
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", checked.brief,
                      timer.seconds, tuple(deliveries), checked.report)
@@ -122,6 +125,7 @@ class Built:
     brief: Brief
     customers: pd.DataFrame  # the customers.csv layout
     change: WeekOverWeek | None
+    baseline: RunSummary | None  # what this run is compared with
 
 
 @dataclass(frozen=True)
@@ -134,11 +138,12 @@ class Checked:
     report: CheckReport
 
 
-def _build(config: Config, found: Analysis, run_id: str, now: datetime, timer: StageTimer) -> Built:
+def _build(config: Config, found: Analysis, baseline: RunSummary | None, run_id: str, now: datetime,
+           timer: StageTimer) -> Built:
     settings = config.settings
     customers = customer_table(found.table, found.segmentation.labels, found.assignment)
     with timer("history"):
-        change = _week_over_week(config, found, customers)
+        change = _week_over_week(config, found, baseline, customers)
     with timer("brief"):
         brief = build_brief(BriefInputs(
             title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.path.name,
@@ -149,8 +154,16 @@ def _build(config: Config, found: Analysis, run_id: str, now: datetime, timer: S
             scatter_points=settings.brief.scatter_points, seed=settings.segmentation.seed,
             action_list_size=settings.brief.action_list_size, changes=change,
             decision=found.decision, drift_thresholds=(settings.model.psi_watch, settings.model.psi_refit),
+            baseline=_baseline_sentence(baseline),
         ))
-    return Built(brief, customers, change)
+    return Built(brief, customers, change, baseline)
+
+
+def _baseline_sentence(baseline: RunSummary | None) -> str:
+    if baseline is None:
+        return "The first brief of this customer source that was delivered: nothing to compare with yet."
+    return (f"Compared with the brief of run {baseline.run_id} (customers as of {baseline.as_of}), the "
+            "newest brief of this source that was delivered.")
 
 
 def _check_and_render(config: Config, built: Built, found: Analysis, now: datetime,
@@ -160,8 +173,8 @@ def _check_and_render(config: Config, built: Built, found: Analysis, now: dateti
     attached is always the PDF the checks read."""
     settings = config.settings.checks
     with timer("checks"):
-        figures = before_render(settings, found.raw, built.brief, _latest_record(config.output_dir),
-                                found.decision, now)
+        previous = built.baseline.record if built.baseline is not None else None
+        figures = before_render(settings, found.raw, built.brief, previous, found.decision, now)
     brief = replace(built.brief, warnings=figures.warnings)
     html, pdf, document = _render(brief, settings, timer)
     if document.warnings:
@@ -181,10 +194,10 @@ def _render(brief: Brief, settings, timer: StageTimer) -> tuple[str, bytes, Chec
 
 
 def _publish(config: Config, found: Analysis, built: Built, checked: Checked, run_id: str,
-             now: datetime, timer: StageTimer) -> Path:
+             now: datetime, timer: StageTimer, dry_run: bool) -> Path:
     try:
         with timer("archive"):
-            return _archive(config, found, built, checked, run_id, now, timer)
+            return _archive(config, found, built, checked, run_id, now, timer, dry_run)
     except OSError as exc:
         raise ArchiveError(
             f"{config.output_dir}: the run could not be written ({exc.strerror or exc}); free disk "
@@ -201,7 +214,7 @@ def _deliver(config: Config, folder: Path, report: CheckReport, dry_run: bool,
 
 
 def _archive(config: Config, found: Analysis, built: Built, checked: Checked, run_id: str,
-             now: datetime, timer: StageTimer) -> Path:
+             now: datetime, timer: StageTimer, dry_run: bool) -> Path:
     """Write every file of the run into a hidden folder, then publish it in one rename."""
     settings = config.settings
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
@@ -223,24 +236,26 @@ def _archive(config: Config, found: Analysis, built: Built, checked: Checked, ru
         record = run_record(
             found, run_id=run_id, started_at=now,
             config=ConfigRecord(str(config.path), str(config.personas_path), config.fingerprint()),
-            source_key=source_key(found.raw), headlines=checked.brief.headlines,
+            source_key=source_key(found.raw, settings.source.name), headlines=checked.brief.headlines,
             timings=timer.seconds, exports=tuple(exports), change=built.change,
             checks=report.record(), held_because=tuple(r.problem for r in report.holding),
-            pdf_sha256=report.checked_pdf_sha256)
+            pdf_sha256=report.checked_pdf_sha256, dry_run=dry_run,
+            baseline=built.baseline.run_id if built.baseline is not None else "")
         write_record(record, folder.file(RECORD_FILE))
         with timer("publish"):
             return folder.publish()
 
 
-def _week_over_week(config: Config, found: Analysis, now: pd.DataFrame) -> WeekOverWeek | None:
-    previous = find_previous(config.output_dir, source_key(found.raw), found.customers.as_of)
+def _week_over_week(config: Config, found: Analysis, previous: RunSummary | None,
+                    now: pd.DataFrame) -> WeekOverWeek | None:
     if previous is None:
         return None
     before = pd.read_csv(previous.folder / "customers.csv")
     order = [p.name for p in found.rulebook.personas]
     flags = [f.name for f in found.rulebook.flags]
+    history = config.settings.history
     return compare(before, now, (previous.run_id, previous.as_of), order, flags,
-                   config.settings.history)
+                   tuple(history.valuable), tuple(history.slipped_to))
 
 
 def _segment_columns(customers: pd.DataFrame) -> list[str]:
@@ -249,16 +264,11 @@ def _segment_columns(customers: pd.DataFrame) -> list[str]:
 
 def _write_change_lists(folder: RunFolder, change: WeekOverWeek) -> list[str]:
     lists = {"changes/slipped.csv": change.slipped, "changes/new.csv": change.new,
-             "changes/gone.csv": change.gone}
+             "changes/gone.csv": change.gone,
+             **{newly_flagged_file(name): frame for name, frame in change.newly_flagged.items()}}
     for name, frame in lists.items():
         frame.to_csv(folder.file(name), index=False, lineterminator="\n")
     return list(lists)
-
-
-def _latest_record(output_dir: Path) -> RunRecord | None:
-    """The record of the newest published run: what the pre-send checks compare with."""
-    runs = published_runs(output_dir)
-    return read_record(runs[-1]) if runs else None
 
 
 def _reference_date(raw: RawCustomers, as_of: date | None) -> date:
@@ -272,29 +282,3 @@ def _reference_date(raw: RawCustomers, as_of: date | None) -> date:
             f"{newest:%Y-%m-%d} in the file; pass a later date or leave --as-of out"
         )
     return as_of
-
-
-@dataclass(frozen=True)
-class Rerendered:
-    html: Path
-    pdf: Path
-    unchanged: bool  # the HTML is byte for byte the archived one
-
-
-def rerender(folder: Path, out: Path) -> Rerendered:
-    """Draw an archived run's brief again from its brief.json with the current templates.
-    Written beside the archive, never over it: the archived PDF is the one that was sent."""
-    brief = read_brief(folder)
-    html = render_html(brief)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out / "brief.html", html)
-    write_bytes_atomic(out / "brief.pdf", render_pdf(html))
-    archived = folder / "brief.html"
-    unchanged = archived.is_file() and archived.read_text(encoding="utf-8") == html
-    return Rerendered(out / "brief.html", out / "brief.pdf", unchanged)
-
-
-def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
-    """`reporter assign`: score a batch of customers with an archived model."""
-    raw = load(data, config.settings.source.date_format)
-    return score_new(config.output_dir, raw, clean_params(config.settings), run)

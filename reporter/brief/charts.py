@@ -211,8 +211,8 @@ class Series:
     values: list[float]  # shares 0..1, one per run
 
 
-def share_history(run_labels: list[str], series: list[Series]) -> str:
-    """Persona shares per run, oldest to newest."""
+def share_history(run_labels: list[str], series: list[Series], prefix: str = "history") -> str:
+    """Persona shares per data date, oldest to newest (NaN: no point)."""
     with matplotlib.rc_context(STYLE):
         figure = Figure(figsize=(7.5, 3.0))
         axes = figure.subplots()
@@ -225,7 +225,7 @@ def share_history(run_labels: list[str], series: list[Series]) -> str:
         axes.set_title("Persona shares over time", loc="left")
         axes.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
         figure.tight_layout()
-        return _svg(figure, "history")
+        return _svg(figure, prefix)
 
 
 def _wrap(text: str, width: int = 80) -> str:

@@ -28,9 +28,23 @@ class IndexRow:
     links: tuple[tuple[str, str], ...]  # label, relative path
 
 
+@dataclass(frozen=True)
+class SourceSection:
+    """One customer source: its runs, newest first, and its persona shares by data date."""
+
+    source: str
+    rows: tuple[IndexRow, ...]
+    chart_svg: str
+
+
 def rebuild_index(output_dir: Path) -> Path:
     runs = all_runs(output_dir)
-    html = render_index([_row(r) for r in runs], _share_chart(runs))
+    sections = []
+    for number, source in enumerate(dict.fromkeys(r.source for r in runs), start=1):
+        own = [r for r in runs if r.source == source]
+        sections.append(SourceSection(source, tuple(_row(r) for r in own),
+                                      _share_chart(own, f"history{number}")))
+    html = render_index(sections, len(runs))
     target = output_dir / "index.html"
     output_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(target, html)
@@ -49,17 +63,32 @@ def _row(run: RunSummary) -> IndexRow:
                     links + persona_links)
 
 
-def _share_chart(runs: list[RunSummary]) -> str:
-    if not runs:
-        return ""
-    ordered = list(reversed(runs))
+def _share_chart(runs: list[RunSummary], prefix: str) -> str:
+    labels, series = share_points(runs)
+    return charts.share_history(labels, series, prefix) if labels else ""
+
+
+def share_points(runs: list[RunSummary]) -> tuple[list[str], list[charts.Series]]:
+    """One point per data date: the newest run of that date people received. A persona's line
+    starts at the first date it exists (no 0% before it)."""
+    by_date: dict[str, RunSummary] = {}
+    for run in sorted(runs, key=lambda r: r.started_at):
+        if run.record.is_baseline and run.as_of:
+            by_date[run.as_of] = run
+    if not by_date:
+        return [], []
+    ordered = [by_date[day] for day in sorted(by_date)]
     names = list(dict.fromkeys(name for r in ordered for name in r.persona_shares))
     colours = {}
     for index, name in enumerate(names):
         stored = [r.record.personas[name].color for r in ordered if name in r.record.personas]
         colours[name] = next((c for c in reversed(stored) if c),
                              FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
-    labels = [f"{r.as_of or r.started_at[:10]}\n{r.run_id}" for r in ordered]
-    series = [charts.Series(name, colours[name], [r.persona_shares.get(name, 0.0) for r in ordered])
-              for name in names]
-    return charts.share_history(labels, series)
+    labels = [r.as_of for r in ordered]
+    return labels, [charts.Series(name, colours[name], _from_first(name, ordered)) for name in names]
+
+
+def _from_first(name: str, ordered: list[RunSummary]) -> list[float]:
+    """Shares per date; NaN (no point, no line) before the persona first appears."""
+    first = next(i for i, r in enumerate(ordered) if name in r.persona_shares)
+    return [float("nan") if i < first else r.persona_shares.get(name, 0.0) for i, r in enumerate(ordered)]

@@ -128,10 +128,11 @@ def _k_chart(brief: Brief) -> str:
 CHART_CID = "persona-sizes"
 
 
-def render_index(rows: list, chart_svg: str) -> str:
+def render_index(sections: list, runs: int) -> str:
     css = (templates_dir() / "brief.css").read_text(encoding="utf-8")
+    charts_svg = {s.source: Markup(s.chart_svg) for s in sections}
     return environment().get_template("index.html.j2").render(
-        rows=rows, chart=Markup(chart_svg), css=Markup(css))
+        sections=sections, runs=runs, charts=charts_svg, css=Markup(css))
 
 
 @dataclass(frozen=True)

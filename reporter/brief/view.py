@@ -17,10 +17,10 @@ from reporter.brief import charts
 from reporter.data.clean import DataNotes, customers
 from reporter.data.features import CATEGORY_FEATURES, CHANNEL_FEATURES, FeatureTable
 from reporter.errors import ArchiveError
-from reporter.history.weekly import WeekOverWeek
+from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
-from reporter.personas.rulebook import PersonaAssignment, Rulebook
+from reporter.personas.rulebook import PersonaAssignment, Rulebook, RuleChange
 from reporter.plain import from_plain, to_plain
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
@@ -57,6 +57,7 @@ class FlaggedCustomer:
     customer_id: int
     persona: str
     figures: dict[str, float]  # TABLE_FEATURES plus the ranking metric
+    new: bool = False  # flagged this week, not in the baseline run
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,10 @@ class FlagSection:
     spend_share: float
     by_persona: tuple[tuple[str, int], ...]  # segment persona -> flagged customers in it
     rank_by: str
-    top: tuple[FlaggedCustomer, ...]
+    top: tuple[FlaggedCustomer, ...]  # newly flagged first, then by rank_by
     actions: tuple[str, ...]
+    new_count: int | None = None  # flagged now and not in the baseline run; None without one
+    new_file: str = ""  # where the archive lists them
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class ModelAppendix:
     drift: tuple[DriftRow, ...]
     drift_thresholds: tuple[float, float]  # watch, refit
     notes: tuple[str, ...]  # alignment and rule changes worth an analyst's eye
+    rule_change: RuleChange | None = None  # who personas.yaml renamed since the saved model's run
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class Brief:
     spend_mix: charts.MixChart
     channel_mix: charts.MixChart
     income_spend: charts.PointChart
+    baseline: str = ""  # which earlier brief this one is compared with, and why that one
     warnings: tuple[str, ...] = ()  # pre-send checks set to warn that failed: shown as a banner
 
 
@@ -184,6 +189,7 @@ class BriefInputs:
     changes: WeekOverWeek | None = None
     decision: ModelDecision | None = None
     drift_thresholds: tuple[float, float] = (0.10, 0.25)
+    baseline: str = ""
 
 
 BRIEF_FILE = "brief.json"
@@ -218,7 +224,8 @@ def build_brief(inputs: BriefInputs) -> Brief:
         data_sha256=inputs.data_sha256,
         as_of=inputs.table.as_of,
         customers=len(inputs.table.frame),
-        headlines=headlines(rows, flags, inputs.notes) + _change_headline(inputs.changes),
+        headlines=(headlines(rows, flags, inputs.notes) + _change_headline(inputs.changes)
+                   + _rules_headline(inputs.decision)),
         personas=rows,
         absent_personas=inputs.assignment.absent,
         flags=flags,
@@ -231,6 +238,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
         channel_mix=_mix_chart(inputs, rows, CHANNEL_FEATURES, CHANNEL_LABELS, "purchases",
                                    "channelmix"),
         income_spend=_income_spend(inputs, rows),
+        baseline=inputs.baseline,
     )
 
 
@@ -275,11 +283,12 @@ def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
         in_persona = pd.Series(personas[mask]).value_counts()
         order = [p.name for p in inputs.rulebook.personas]
         by_persona = tuple((name, int(in_persona[name])) for name in order if name in in_persona)
-        ranked = flagged.assign(persona=personas[mask]).sort_values(
-            [flag.spec.rank_by, "ID"], ascending=[False, True]).head(inputs.action_list_size)
+        new_ids = _newly_flagged_ids(inputs.changes, flag.name)
+        ranked = flagged.assign(persona=personas[mask], new=flagged["ID"].isin(new_ids or ())).sort_values(
+            ["new", flag.spec.rank_by, "ID"], ascending=[False, False, True]).head(inputs.action_list_size)
         shown = tuple(dict.fromkeys((*TABLE_FEATURES, flag.spec.rank_by)))
         top = tuple(FlaggedCustomer(int(row["ID"]), str(row["persona"]),
-                                    {name: float(row[name]) for name in shown})
+                                    {name: float(row[name]) for name in shown}, bool(row["new"]))
                     for _, row in ranked.iterrows())
         sections.append(FlagSection(
             name=flag.name, color=flag.color, description=flag.spec.description,
@@ -287,8 +296,16 @@ def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
             spend_share=float(flagged["total_spending"].sum() / total_spend),
             by_persona=by_persona, rank_by=flag.spec.rank_by, top=top,
             actions=tuple(flag.spec.actions),
+            new_count=len(new_ids) if new_ids is not None else None,
+            new_file=newly_flagged_file(flag.name),
         ))
     return tuple(sections)
+
+
+def _newly_flagged_ids(change: WeekOverWeek | None, flag: str) -> set[int] | None:
+    if change is None or flag not in change.newly_flagged:
+        return None
+    return {int(i) for i in change.newly_flagged[flag]["ID"]}
 
 
 def headlines(rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
@@ -325,6 +342,11 @@ def _changes(inputs: BriefInputs) -> ChangesView | None:
     return ChangesView(change.previous_run_id, change.previous_as_of, change.personas, change.order,
                        change.matrix, change.new_customers, change.gone_customers,
                        change.slipped_count, top)
+
+
+def _rules_headline(decision: ModelDecision | None) -> tuple[str, ...]:
+    change = decision.rule_change if decision is not None else None
+    return (change.sentence,) if change is not None else ()
 
 
 def _change_headline(change: WeekOverWeek | None) -> tuple[str, ...]:
@@ -371,7 +393,7 @@ def _model_appendix(inputs: BriefInputs) -> ModelAppendix:
 
 def _decision_view(decision: ModelDecision | None) -> dict:
     if decision is None:
-        return {"decision": "", "held": False, "drift": (), "notes": ()}
+        return {"decision": "", "held": False, "drift": (), "notes": (), "rule_change": None}
     notes = list(decision.rule_changes)
     if decision.alignment is not None:
         notes.extend(f"Old segment {old} continues as segment {new} ({kept:.0%} of its customers "
@@ -379,7 +401,8 @@ def _decision_view(decision: ModelDecision | None) -> dict:
         if decision.warm_started:
             notes.append("The refit started from the previous segments' centres.")
     return {"decision": decision.sentence, "held": decision.held,
-            "drift": decision.drift.rows if decision.drift else (), "notes": tuple(notes)}
+            "drift": decision.drift.rows if decision.drift else (), "notes": tuple(notes),
+            "rule_change": decision.rule_change}
 
 
 def _silhouette_note(value: Silhouette, rows: int) -> str:

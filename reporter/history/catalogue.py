@@ -1,6 +1,8 @@
 """Catalogue: the runs in the archive, as the index, `reporter archive` and the next run see
-them. The previous run is the newest published run of the same source (the folder the data
-file came from) with an earlier as-of date."""
+them. Every run belongs to a source (`source.name`, or the folder its data file came from);
+a run's baseline is the newest run of the same source that people received, with data no
+newer than its own: the model it scores with, the week-over-week changes and the pre-send
+checks all come from that one run."""
 
 from __future__ import annotations
 
@@ -36,6 +38,10 @@ class RunSummary:
     @property
     def data_file(self) -> str:
         return Path(self.record.data.path).name
+
+    @property
+    def source(self) -> str:
+        return self.record.data.source_key
 
     @property
     def customers(self) -> int:
@@ -76,13 +82,23 @@ def all_runs(output_dir: Path) -> list[RunSummary]:
     return sorted(runs, key=lambda r: (r.started_at, r.folder.name), reverse=True)
 
 
-def source_key(raw: RawCustomers) -> str:
-    """Runs compare with earlier runs of the same source: the folder the exports land in."""
-    return str(raw.path.resolve().parent)
+def source_key(raw: RawCustomers, name: str | None = None) -> str:
+    """The source a run belongs to: the configured name, else the folder its data came from."""
+    return name or str(raw.path.resolve().parent)
 
 
-def find_previous(output_dir: Path, source: str, as_of: date) -> RunSummary | None:
-    earlier = [r for r in all_runs(output_dir)
-               if r.record.data.source_key == source and r.as_of and date.fromisoformat(r.as_of) < as_of
-               and (r.folder / "customers.csv").is_file()]
-    return max(earlier, key=lambda r: (r.as_of, r.started_at), default=None)
+def runs_of(output_dir: Path, source: str) -> list[RunSummary]:
+    """The runs of one source, newest first."""
+    return [r for r in all_runs(output_dir) if r.source == source]
+
+
+def find_baseline(output_dir: Path, source: str, as_of: date) -> RunSummary | None:
+    """The newest run of this source that people received, with data no newer than `as_of`."""
+    received = [r for r in runs_of(output_dir, source) if r.record.is_baseline and r.as_of
+                and date.fromisoformat(r.as_of) <= as_of and (r.folder / "customers.csv").is_file()]
+    return max(received, key=lambda r: (r.as_of, r.started_at), default=None)
+
+
+def sources(output_dir: Path) -> list[str]:
+    """Every source in the archive, the most recently run first."""
+    return list(dict.fromkeys(r.source for r in all_runs(output_dir)))

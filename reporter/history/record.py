@@ -23,6 +23,7 @@ from reporter.archive import update_json
 from reporter.data.clean import DataNote
 from reporter.history.weekly import WeekOverWeek
 from reporter.model.lifecycle import Analysis
+from reporter.personas.rulebook import RuleChange
 from reporter.plain import from_plain, to_plain
 from reporter.versions import package_versions
 
@@ -87,6 +88,7 @@ class ModelRecord:
     drift: dict[str, DriftFigure] | None = None
     alignment: AlignmentRecord | None = None
     rule_changes: tuple[str, ...] = ()
+    rule_change: RuleChange | None = None  # personas.yaml changed: who is named differently
     files: tuple[str, ...] = ()
 
 
@@ -167,11 +169,21 @@ class RunRecord:
     released_at: str = ""
     checks: tuple[CheckRecord, ...] = ()
     pdf_sha256: str = ""  # of the brief.pdf the checks read, archived and attached
+    dry_run: bool = False  # made with --dry-run: may compare with others, never a baseline
+    baseline: str = ""  # the run this one was compared with ("" when none)
     delivery: tuple[DeliveryEntry, ...] = ()
 
     @property
     def held(self) -> bool:
         return self.status == "held"
+
+    @property
+    def is_baseline(self) -> bool:
+        """A run people received: not held (unless released), not a dry run, and not one
+        whose every delivery failed. Only such runs are compared against."""
+        if self.held or self.dry_run:
+            return False
+        return not self.delivery or any(entry.status != "failed" for entry in self.delivery)
 
 
 def read_record(folder: Path) -> RunRecord:
@@ -213,7 +225,8 @@ def release_record(folder: Path, at: datetime) -> RunRecord:
 def run_record(found: Analysis, *, run_id: str, started_at: datetime, config: ConfigRecord,
                source_key: str, headlines: tuple[str, ...], timings: dict[str, float],
                exports: tuple[str, ...], change: WeekOverWeek | None, checks: tuple[CheckRecord, ...],
-               held_because: tuple[str, ...], pdf_sha256: str) -> RunRecord:
+               held_because: tuple[str, ...], pdf_sha256: str, dry_run: bool = False,
+               baseline: str = "") -> RunRecord:
     """run.json of a new run: what was read, with which settings, what came out."""
     raw, notes, segmentation = found.raw, found.customers.notes, found.segmentation
     return RunRecord(
@@ -247,6 +260,8 @@ def run_record(found: Analysis, *, run_id: str, started_at: datetime, config: Co
         held_because=held_because,
         checks=checks,
         pdf_sha256=pdf_sha256,
+        dry_run=dry_run,
+        baseline=baseline,
     )
 
 
@@ -289,6 +304,7 @@ def model_record(found: Analysis) -> ModelRecord:
                                    tuple(alignment.new), tuple(alignment.dissolved))
                    if alignment else None),
         rule_changes=tuple(decision.rule_changes),
+        rule_change=decision.rule_change,
         files=("model.json",),
     )
 

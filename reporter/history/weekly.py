@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from reporter.config import HistoryConfig
 from reporter.personas.exports import flag_column
 
 NEW, GONE = "(new)", "(gone)"
@@ -28,6 +27,7 @@ class WeekOverWeek:
     slipped: pd.DataFrame  # ID, was, now, total_spending; biggest spenders first
     new: pd.DataFrame  # this run's rows of customers who were not in the previous run
     gone: pd.DataFrame  # the previous run's rows of customers who are not in this one
+    newly_flagged: dict[str, pd.DataFrame]  # flag -> this run's rows of customers flagged now, not then
 
     @property
     def slipped_count(self) -> int:
@@ -44,7 +44,7 @@ def status_frame(customers: pd.DataFrame, flags: list[str]) -> pd.DataFrame:
 
 
 def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], order: list[str],
-            flags: list[str], settings: HistoryConfig) -> WeekOverWeek:
+            flags: list[str], valuable: tuple[str, ...], slipped_to: tuple[str, ...]) -> WeekOverWeek:
     """Both frames in the customers.csv layout (ID, persona, flag_..., total_spending)."""
     joined = before[["ID", "persona"]].merge(now[["ID", "persona"]], on="ID", how="outer",
                                              suffixes=("_before", "_now"), indicator=True)
@@ -63,10 +63,27 @@ def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], 
         matrix=matrix,
         new_customers=int((joined["_merge"] == "right_only").sum()),
         gone_customers=int((joined["_merge"] == "left_only").sum()),
-        slipped=slipped(before, now, flags, settings),
+        slipped=slipped(before, now, flags, valuable, slipped_to),
         new=now.loc[~now["ID"].isin(before["ID"])],
         gone=before.loc[~before["ID"].isin(now["ID"])],
+        newly_flagged={name: newly_flagged(before, now, name) for name in flags},
     )
+
+
+def newly_flagged_file(flag: str) -> str:
+    """changes/new_churn_risk.csv for 'Churn Risk'."""
+    return f"changes/new_{flag_column(flag).removeprefix('flag_')}.csv"
+
+
+def newly_flagged(before: pd.DataFrame, now: pd.DataFrame, flag: str) -> pd.DataFrame:
+    """This run's rows of customers who carry `flag` now and did not in the previous run
+    (including customers who are new since)."""
+    column = flag_column(flag)
+    if column not in now:
+        return now.iloc[0:0]
+    flagged_then = set(before.loc[before[column].astype(bool), "ID"]) if column in before else set()
+    rows = now.loc[now[column].astype(bool)]
+    return rows.loc[~rows["ID"].isin(flagged_then)]
 
 
 def _persona_changes(before: pd.DataFrame, now: pd.DataFrame, names: list[str]):
@@ -78,14 +95,18 @@ def _persona_changes(before: pd.DataFrame, now: pd.DataFrame, names: list[str]):
     return tuple(rows)
 
 
-def slipped(before: pd.DataFrame, now: pd.DataFrame, flags: list[str],
-            settings: HistoryConfig) -> pd.DataFrame:
-    """Customers in a valuable persona last time who are now in a slipped-to persona or flag."""
-    was = before.loc[before["persona"].isin(settings.valuable), ["ID", "persona"]]
+def slipped(before: pd.DataFrame, now: pd.DataFrame, flags: list[str], valuable: tuple[str, ...],
+            slipped_to: tuple[str, ...]) -> pd.DataFrame:
+    """Customers who slipped since the previous run: then in a valuable persona and carrying no
+    slipped-to flag, now in a slipped-to persona or newly carrying such a flag. A customer
+    flagged both weeks slipped last week, not this one."""
+    targets = list(slipped_to)
+    flag_targets = [f for f in flags if f in targets]
+    then = status_frame(before, flags)
+    clean_then = ~then[flag_targets].any(axis=1) if flag_targets else True
+    was = then.loc[then["persona"].isin(valuable) & clean_then, ["ID", "persona"]]
     current = status_frame(now, flags).assign(total_spending=now["total_spending"].to_numpy())
     both = was.merge(current, on="ID", suffixes=("_before", ""))
-    targets = list(settings.slipped_to)
-    flag_targets = [f for f in flags if f in targets]
     hit = both["persona"].isin(targets)
     for name in flag_targets:
         hit |= both[name]

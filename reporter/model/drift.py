@@ -55,14 +55,16 @@ class Drift:
         return self.worst.verdict == "refit"
 
 
-def measure(baseline: Baseline, frame: pd.DataFrame, personas: np.ndarray,
+def measure(baseline: Baseline, frame: pd.DataFrame, personas: np.ndarray | None,
             settings: ModelParams) -> Drift:
-    rows = [DriftRow(name, psi, verdict(psi, settings)) for name, psi in (
-        *((name, psi(np.asarray(baseline.shares[name]),
-                      _bin_shares(frame[name].to_numpy(), baseline.edges[name])))
-          for name in DRIFT_FEATURES),
-        (PERSONA_MIX, _mix_psi(baseline.persona_mix, _mix(personas))),
-    )]
+    """PSI per feature, and of the persona mix unless `personas` is None (the rules changed:
+    a renamed segment is not the data drifting)."""
+    pairs = [(name, psi(np.asarray(baseline.shares[name]),
+                        _bin_shares(frame[name].to_numpy(), baseline.edges[name])))
+             for name in DRIFT_FEATURES]
+    if personas is not None:
+        pairs.append((PERSONA_MIX, _mix_psi(baseline.persona_mix, _mix(personas))))
+    rows = [DriftRow(name, value, verdict(value, settings)) for name, value in pairs]
     return Drift(tuple(rows), max(rows, key=lambda row: row.psi))
 
 

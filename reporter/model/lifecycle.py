@@ -25,7 +25,15 @@ from reporter.data.load import RawCustomers
 from reporter.model.artefact import Loaded, SavedModel
 from reporter.model.drift import Baseline, Drift, measure
 from reporter.model.params import AnalysisParams, ModelParams
-from reporter.personas.rulebook import PersonaAssignment, Rulebook, all_conditions, assign
+from reporter.personas.rulebook import (
+    PersonaAssignment,
+    Rulebook,
+    RuleChange,
+    all_conditions,
+    assign,
+    label_customers,
+    rule_change,
+)
 from reporter.personas.rules import Population
 from reporter.segmentation.align import Alignment
 from reporter.segmentation.assess import Assessment, assess
@@ -44,6 +52,7 @@ class ModelDecision:
     alignment: Alignment | None = None
     warm_started: bool = False
     rule_changes: tuple[str, ...] = ()  # segments whose rules now point at another persona
+    rule_change: RuleChange | None = None  # personas.yaml changed since the saved model's run
 
     @property
     def held(self) -> bool:
@@ -52,7 +61,7 @@ class ModelDecision:
     @property
     def sentence(self) -> str:
         drift = (f"; drift {self.drift.worst.psi:.2f} ({self.drift.worst.name}), "
-                 f"{self.drift.worst.verdict}" if self.drift else "")
+                 f"{self.drift.worst.verdict}" if self.drift and "drift in" not in self.reason else "")
         fitted = f"the model fitted on {self.fitted_on:%Y-%m-%d}"
         if self.action == "scored":
             return f"Scored with {fitted}{drift}."
@@ -182,6 +191,8 @@ def analyse(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
             return scored
     fitted = _stages(raw, as_of, params, rulebook, keys, run_id, timer, refit_from=saved,
                      reason=verdict.reason)
+    if scored is not None:  # one drift figure per metric: the one that decided the refit
+        fitted = replace(fitted, decision=replace(fitted.decision, drift=scored.decision.drift))
     problems = quality_problems(fitted.segmentation, fitted.assessment, params.model)
     final = decide(replace(evidence, refit_problems=tuple(problems)), policy)
     if final.action == "hold":
@@ -227,11 +238,13 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
     in_fit = table.frame["in_fit"].to_numpy()
     fit_personas = assignment.customer_persona[in_fit]
     against = model or refit_from
-    drift = (measure(against.baseline, table.frame[in_fit], fit_personas, params.model)
-             if against is not None else None)
+    rules_changed = model is not None and keep is None
+    drift = (measure(against.baseline, table.frame[in_fit], None if rules_changed else fit_personas,
+                     params.model) if against is not None else None)
     if model is not None:
+        change = _renamed(model, table, segmentation.labels, assignment) if rules_changed else None
         decision = ModelDecision("scored", "", model.fitted_on, model.fitted_in_run, drift,
-                                 rule_changes=_rule_changes(assignment, keep))
+                                 rule_changes=_rule_changes(assignment, keep), rule_change=change)
     else:
         decision = ModelDecision("refitted" if refit_from is not None else "fitted", reason, as_of,
                                  run_id, drift, segmentation.alignment, segmentation.warm_started)
@@ -239,6 +252,13 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
                          rulebook, keys, run_id, as_of)
     return Analysis(raw, customers, table, segmentation, assessment, rulebook, assignment,
                     cluster_profiles, persona_profiles, decision, saved)
+
+
+def _renamed(model: SavedModel, table: FeatureTable, labels: np.ndarray,
+             assignment: PersonaAssignment) -> RuleChange:
+    """The same customers and segments under the saved model's rules and under this week's."""
+    before = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
+    return rule_change(before, assignment, model.saved_in_run)
 
 
 def _rule_changes(assignment: PersonaAssignment, keep: dict[int, str] | None) -> tuple[str, ...]:

@@ -98,6 +98,41 @@ class PersonaAssignment:
         return {cluster: verdict.reason for cluster, verdict in self.verdicts.items()}
 
 
+@dataclass(frozen=True)
+class RuleChange:
+    """What other rules make of the same customers in the same segments."""
+
+    since_run: str  # the run whose rules are compared with
+    moves: tuple[tuple[str, str, int], ...]  # from persona, to persona, customers; most first
+    flags: tuple[tuple[str, int, int], ...]  # flag, customers before, customers after
+
+    @property
+    def moved(self) -> int:
+        return sum(count for _, _, count in self.moves)
+
+    @property
+    def sentence(self) -> str:
+        flags = "".join(f"; {name} {before:,} -> {after:,} customers" for name, before, after in self.flags
+                        if before != after)
+        return (f"Persona rules changed since run {self.since_run}: {self.moved:,} customers now named "
+                f"differently{flags}.")
+
+
+def rule_change(before: PersonaAssignment, after: PersonaAssignment, since_run: str) -> RuleChange:
+    """Customer by customer: the persona each had under the old rules and has under the new."""
+    old = np.asarray(before.customer_persona, dtype=object)
+    new = np.asarray(after.customer_persona, dtype=object)
+    moved = old != new
+    pairs: dict[tuple[str, str], int] = {}
+    for pair in zip(old[moved], new[moved], strict=True):
+        pairs[pair] = pairs.get(pair, 0) + 1
+    moves = tuple(sorted(((a, b, n) for (a, b), n in pairs.items()), key=lambda m: (-m[2], m[0], m[1])))
+    names = list(dict.fromkeys([*before.flags, *after.flags]))
+    flags = tuple((name, int(before.flags[name].sum()) if name in before.flags else 0,
+                   int(after.flags[name].sum()) if name in after.flags else 0) for name in names)
+    return RuleChange(since_run, moves, flags)
+
+
 class _Problems:
     """Collects located problems while the whole file is checked."""
 

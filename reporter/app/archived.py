@@ -1,0 +1,102 @@
+"""Work on archived runs without making a new one: re-render a brief, score new customers
+with a run's model, try a rules file on a run's customers. Nothing here writes into a run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reporter.app.params import clean_params
+from reporter.archive import write_bytes_atomic, write_text_atomic
+from reporter.brief.render import render_html, render_pdf
+from reporter.brief.view import read_brief
+from reporter.config import Config, load_personas
+from reporter.data.clean import clean
+from reporter.data.features import FeatureTable, build_features
+from reporter.data.load import load
+from reporter.errors import ArchiveError, DataError
+from reporter.history.catalogue import RunSummary
+from reporter.model.artefact import read_model
+from reporter.model.score_new import Scored, score_new
+from reporter.personas.exports import flag_column
+from reporter.personas.rulebook import (
+    PersonaAssignment,
+    RuleChange,
+    assign,
+    compile_rulebook,
+    label_customers,
+    rule_change,
+)
+from reporter.segmentation.profile import profile
+
+
+@dataclass(frozen=True)
+class Rerendered:
+    html: Path
+    pdf: Path
+    unchanged: bool  # the HTML is byte for byte the archived one
+
+
+def rerender(folder: Path, out: Path) -> Rerendered:
+    """Draw an archived run's brief again from its brief.json with the current templates.
+    Written beside the archive, never over it: the archived PDF is the one that was sent."""
+    brief = read_brief(folder)
+    html = render_html(brief)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(out / "brief.html", html)
+    write_bytes_atomic(out / "brief.pdf", render_pdf(html))
+    archived = folder / "brief.html"
+    unchanged = archived.is_file() and archived.read_text(encoding="utf-8") == html
+    return Rerendered(out / "brief.html", out / "brief.pdf", unchanged)
+
+
+def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
+    """`reporter assign`: score a batch of customers with an archived model."""
+    raw = load(data, config.settings.source.date_format)
+    return score_new(config.output_dir, raw, clean_params(config.settings), run)
+
+
+@dataclass(frozen=True)
+class Replay:
+    run: RunSummary
+    change: RuleChange
+    customers: pd.DataFrame  # ID, cluster, persona before and after, each flag before and after
+
+
+def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
+    """A rules file applied to an archived run's customers: their segments from the run's
+    model, their features from the run's own data file; no refit, no brief, nothing archived."""
+    loaded = read_model(run.folder)
+    if loaded.model is None:
+        raise ArchiveError(f"{run.folder}: {loaded.problem or 'no model.json'}; replay a newer run")
+    model, data = loaded.model, Path(run.record.data.path)
+    if not data.is_file() or load(data).sha256 != run.record.data.sha256:
+        raise DataError(f"{data}: not the file run {run.run_id} read (moved or changed since); "
+                        "replay a run whose data file is still in place")
+    raw = load(data, run.record.data.date_format or None)
+    customers = clean(raw, clean_params(config.settings), date.fromisoformat(run.as_of),
+                      income_fill=model.income_fill)
+    table = build_features(customers, rfm=model.rfm)
+    labels = model.scorer.segments(table.frame)
+    before = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
+    rulebook = compile_rulebook(load_personas(rules), rules)
+    after = assign(rulebook, profile(table, labels), table, labels)
+    return Replay(run, rule_change(before, after, run.run_id),
+                  _replayed(table, labels, before, after))
+
+
+def _replayed(table: FeatureTable, labels: np.ndarray, before: PersonaAssignment,
+              after: PersonaAssignment) -> pd.DataFrame:
+    """Every customer with persona and flags under both rules files (for the CSV)."""
+    frame = pd.DataFrame({"ID": table.frame["ID"].to_numpy(), "cluster": labels,
+                          "persona_before": before.customer_persona,
+                          "persona_after": after.customer_persona})
+    for name in dict.fromkeys([*before.flags, *after.flags]):
+        column = flag_column(name)
+        frame[f"{column}_before"] = before.flags[name].astype(int) if name in before.flags else 0
+        frame[f"{column}_after"] = after.flags[name].astype(int) if name in after.flags else 0
+    return frame

@@ -1,0 +1,161 @@
+"""The right baseline, always: runs belong to a source, only briefs people received are
+compared against, a rules edit is not drift, and 'slipped' means newly."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reporter.app.cli import main
+from reporter.brief.index import share_points
+from reporter.data import sample
+from reporter.history.catalogue import RunSummary
+from reporter.history.record import PersonaFigures, RunRecord
+from reporter.history.weekly import slipped
+from tests.conftest import run_folders, run_main, write_config
+
+
+def _config(project: Path, data: Path, **sections) -> Path:
+    return write_config(project / "config" / "reporter.yaml", source={"path": str(data)},
+                        stability={"resamples": 3}, comparison={"enabled": False}, teams=[], **sections)
+
+
+def _run(config: Path, *extra: str) -> dict:
+    """One in-process `reporter run`; the new run's run.json, with its folder."""
+    output = config.parent.parent / "output"
+    before = set(run_folders(output))
+    assert main(["run", "--config", str(config), *extra]) == 0
+    (folder,) = set(run_folders(output)) - before
+    return json.loads((folder / "run.json").read_text()) | {"folder": folder}
+
+
+@pytest.fixture
+def demo_then_real(project, tmp_path, real_table):
+    """`make demo` on generated data in one folder, then the real table from another."""
+    demo_data = sample.write(sample.generate(2240, seed=2240), tmp_path / "demo" / "customers-sample.csv")
+    config = _config(project, demo_data)
+    demo = _run(config)
+    real = _run(config, "--data", str(real_table))
+    again = _run(config, "--data", str(real_table))
+    return config, demo, real, again
+
+
+def test_the_first_real_brief_is_fitted_on_its_own_data(demo_then_real):
+    config, demo, real, _ = demo_then_real
+    assert demo["data"]["source_key"] != real["data"]["source_key"]
+    model = real["model"]
+    assert model["action"] == "fitted" and model["reason"] == "no saved model in the archive yet"
+    assert model["alignment"] is None and model["drift"] is None and real["baseline"] == ""
+    html = (real["folder"] / "brief.html").read_text()
+    assert "carried over" not in html and "continues as segment" not in html
+    assert "The first brief of this customer source that was delivered" in html
+    index = (config.parent.parent / "output" / "index.html").read_text()
+    assert index.count('<section class="source">') == 2
+    assert "2 customer sources" in index
+
+
+def test_a_second_run_on_the_same_table_changes_nothing(demo_then_real):
+    _, _, real, again = demo_then_real
+    assert again["baseline"] == real["run_id"]
+    assert again["model"]["action"] == "scored" and again["model"]["fitted_in_run"] == real["run_id"]
+    change = again["week_over_week"]
+    assert change["previous_run_id"] == real["run_id"]
+    assert change["slipped"] == 0 and change["new_customers"] == 0 and change["gone_customers"] == 0
+    folder = again["folder"]
+    assert len(pd.read_csv(folder / "changes" / "slipped.csv")) == 0
+    assert len(pd.read_csv(folder / "changes" / "new_churn_risk.csv")) == 0
+    for name, figures in again["personas"].items():
+        assert figures["share"] == real["personas"][name]["share"]
+    assert "0 new this week" in (folder / "brief.html").read_text()
+
+
+def test_a_persona_added_is_a_rules_change_not_drift_and_replay_agrees(project, sample_csv, tmp_path):
+    config = _config(project, sample_csv)
+    first = _run(config)
+    personas = config.parent / "personas.yaml"
+    personas.write_text(personas.read_text().replace("personas:\n", """personas:
+  - name: Regulars
+    description: Everyone with a regular income whom no other persona names.
+    color: "#aa3377"
+    priority: 4
+    rules:
+      all: ["income >= 0.5x population"]
+    actions: ["Keep them informed."]
+""", 1))
+    assert run_main("validate", "--config", str(config)).returncode == 0
+    replayed = run_main("personas", "replay", "--config", str(config), "--run", first["run_id"],
+                        "--out", str(tmp_path / "replay.csv"))
+    assert replayed.returncode == 0, replayed.stderr
+    second = _run(config)
+    model = second["model"]
+    assert model["action"] == "scored" and model["fitted_in_run"] == first["run_id"]
+    assert "persona mix" not in (model["drift"] or {})
+    change = model["rule_change"]
+    moved = sum(count for _, _, count in change["moves"])
+    assert moved > 0 and change["since_run"] == first["run_id"]
+    assert all(after == "Regulars" for _, after, _ in change["moves"])
+    assert f"{moved:,} customers would be named differently." in replayed.stdout
+    for before, after, count in change["moves"]:
+        assert f"  {before} -> {after}: {count:,}" in replayed.stdout
+    rows = pd.read_csv(tmp_path / "replay.csv")
+    assert int((rows["persona_before"] != rows["persona_after"]).sum()) == moved
+    html = (second["folder"] / "brief.html").read_text()
+    assert f"Persona rules changed since run {first['run_id']}: {moved:,} customers now named" in html
+
+
+def test_a_held_brief_is_never_a_baseline(project, sample_csv, tmp_path):
+    config = _config(project, sample_csv, checks={"share_move": {"mode": "hold", "max_points": 0.01}})
+    first = _run(config)
+    week2 = sample.write(sample.age(pd.read_csv(sample_csv), 30, seed=5), tmp_path / "w" / "week2.csv")
+    week3 = sample.write(sample.age(pd.read_csv(week2), 30, seed=6), tmp_path / "w" / "week3.csv")
+    shutil.copy(week2, sample_csv.parent / "held.csv")
+    held = _run(config, "--data", str(sample_csv.parent / "held.csv"))
+    assert held["status"] == "held" and held["baseline"] == first["run_id"]
+    third = _run(config, "--data", str(week3.replace(sample_csv.parent / "week3.csv")))
+    assert third["baseline"] == first["run_id"], "the held run is not a baseline"
+    assert third["week_over_week"]["previous_run_id"] == first["run_id"]
+    html = (third["folder"] / "brief.html").read_text()
+    assert f"Compared with the brief of run {first['run_id']}" in html
+
+
+def test_a_dry_run_is_compared_with_but_never_against(project, sample_csv):
+    config = _config(project, sample_csv)
+    first = _run(config, "--dry-run")
+    second = _run(config)
+    assert first["dry_run"] is True and second["baseline"] == ""
+    third = _run(config)
+    assert third["baseline"] == second["run_id"]
+
+
+def _frame(rows: list[tuple[int, str, int]]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["ID", "persona", "flag_churn_risk"]).assign(total_spending=100.0)
+
+
+def test_slipped_means_newly():
+    before = _frame([(1, "Premium", 0), (2, "Premium", 1), (3, "Premium", 0), (4, "Steady", 0)])
+    now = _frame([(1, "Premium", 1), (2, "Premium", 1), (3, "Low Engagement", 0), (4, "Steady", 1)])
+    result = slipped(before, now, ["Churn Risk"], ("Premium",), ("Churn Risk", "Low Engagement"))
+    assert list(result["ID"]) == [1, 3], "2 carried the flag last week; 4 was not valuable"
+    assert list(result["now"]) == ["Churn Risk", "Low Engagement"]
+
+
+def test_the_index_draws_one_point_per_data_date_from_delivered_runs(tmp_path):
+    def summary(run_id, as_of, started, shares, status="ready"):
+        record = RunRecord(run_id=run_id, as_of=as_of, started_at=started, status=status,
+                           personas={name: PersonaFigures(share=share) for name, share in shares.items()})
+        return RunSummary(tmp_path / run_id, record, ())
+
+    runs = [summary("a", "2014-06-29", "2026-11-01T07:00", {"Premium": 0.2}),
+            summary("b", "2014-06-29", "2026-11-02T07:00", {"Premium": 0.3}),  # same date, newer
+            summary("c", "2014-07-06", "2026-11-03T07:00", {"Premium": 0.9}, status="held"),
+            summary("d", "2014-07-13", "2026-11-04T07:00", {"Premium": 0.25, "VIP": 0.1})]
+    labels, series = share_points(runs)
+    assert labels == ["2014-06-29", "2014-07-13"]
+    values = {line.label: line.values for line in series}
+    assert values["Premium"] == [0.3, 0.25]
+    assert math.isnan(values["VIP"][0]) and values["VIP"][1] == 0.1, "no 0% before it existed"
