@@ -94,6 +94,9 @@ def test_a_persona_added_is_a_rules_change_not_drift_and_replay_agrees(project, 
     second = _run(config)
     model = second["model"]
     assert model["action"] == "scored" and model["fitted_in_run"] == first["run_id"]
+    # Steady Shoppers emptied because the rules renamed its customers: no hold for that
+    assert second["status"] == "ready", second["held_because"]
+    assert "Steady Shoppers" in first["personas"] and "Steady Shoppers" not in second["personas"]
     assert "persona mix" not in (model["drift"] or {})
     change = model["rule_change"]
     moved = sum(count for _, _, count in change["moves"])

@@ -20,6 +20,7 @@ from reporter.config import ChecksConfig
 from reporter.data.load import RawCustomers
 from reporter.history.record import CheckRecord, RunRecord
 from reporter.model.lifecycle import ModelDecision
+from reporter.personas.rulebook import RuleChange
 
 PDF_SECTIONS = ("This week in brief", "Who the customers are", "Data notes",
                 "How the segments were found")
@@ -59,8 +60,8 @@ def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
     """The checks that need only the data and the brief's figures."""
     checks = {
         "data_fresh": lambda: _data_fresh(settings, raw, previous, now),
-        "no_new_empty_persona": lambda: _no_new_empty_persona(brief, previous),
-        "share_move": lambda: _share_move(settings, brief, previous),
+        "no_new_empty_persona": lambda: _no_new_empty_persona(brief, previous, decision.rule_change),
+        "share_move": lambda: _share_move(settings, brief, previous, decision.rule_change),
         "charts_have_data": lambda: _charts_have_data(brief),
         "model_not_held": lambda: "" if not decision.held else decision.sentence,
     }
@@ -94,29 +95,45 @@ def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord |
             f"than the one run {previous.run_id} used; export this week's customers")
 
 
-def _no_new_empty_persona(brief: Brief, previous: RunRecord | None) -> str:
+def _no_new_empty_persona(brief: Brief, previous: RunRecord | None, rules: RuleChange | None) -> str:
+    """A persona that emptied is a warning sign, unless an edit of the rules renamed it."""
     if previous is None:
         return ""
     now = {p.name for p in brief.personas if p.size > 0}
+    renamed = {before for before, _, _ in rules.moves} if rules is not None else set()
     vanished = [name for name, figures in previous.personas.items()
-                if figures.customers > 0 and name not in now]
+                if figures.customers > 0 and name not in now and name not in renamed]
     if not vanished:
         return ""
     return (f"{', '.join(vanished)} had customers in run {previous.run_id} and has none now; "
             "check the data and personas.yaml")
 
 
-def _share_move(settings: ChecksConfig, brief: Brief, previous: RunRecord | None) -> str:
+def _share_move(settings: ChecksConfig, brief: Brief, previous: RunRecord | None,
+                rules: RuleChange | None) -> str:
+    """Share moves in points, less what an edit of the rules moved: the data's own movement."""
     if previous is None:
         return ""
     before = previous.personas
-    moves = [(p.name, (p.share - before[p.name].share) * 100) for p in brief.personas if p.name in before]
+    renamed = _rule_shift(rules, brief.customers)
+    moves = [(p.name, (p.share - before[p.name].share) * 100 - renamed.get(p.name, 0.0))
+             for p in brief.personas if p.name in before]
     jumps = [(name, move) for name, move in moves if abs(move) > settings.share_move.max_points]
     if not jumps:
         return ""
     listed = ", ".join(f"{name} {move:+.0f} points" for name, move in jumps)
     return (f"persona shares moved more than {settings.share_move.max_points:.0f} points since run "
             f"{previous.run_id}: {listed}")
+
+
+def _rule_shift(rules: RuleChange | None, customers: int) -> dict[str, float]:
+    """Points of share each persona gained (or lost) only because the rules renamed customers."""
+    shift: dict[str, float] = {}
+    for before, after, count in rules.moves if rules is not None else ():
+        points = 100 * count / max(customers, 1)
+        shift[before] = shift.get(before, 0.0) - points
+        shift[after] = shift.get(after, 0.0) + points
+    return shift
 
 
 def _charts_have_data(brief: Brief) -> str:
