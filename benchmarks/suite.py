@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
     if options.quality_rows:
         data = _table(options.quality_rows, options.work)
         report["quality"].append(_quality(f"{options.quality_rows:,} generated", _features(data)))
+    report["machine"]["load_after"] = [round(v, 2) for v in os.getloadavg()]
     options.results.mkdir(parents=True, exist_ok=True)
     if options.merge and (options.results / "suite.json").is_file():
         report = _merged(json.loads((options.results / "suite.json").read_text()), report)
@@ -163,6 +164,7 @@ def _say(text: str) -> None:
 def _machine() -> dict:
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return {"cores": os.cpu_count(), "memory_gib": round(memory, 1),
+            "load_before": [round(v, 2) for v in os.getloadavg()],
             "processor": platform.processor() or platform.machine(),
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
 
@@ -217,12 +219,28 @@ def _child(config: Path, data: Path) -> dict:
     return {**result, "wall_seconds": round(wall, 3), "stages": stages}
 
 
+def _load(machine: dict) -> str:
+    """The load average (1, 5, 15 min) before and after: a busy machine reads slower."""
+    if "load_before" not in machine:
+        return ""
+    before, after = machine["load_before"], machine.get("load_after", [])
+    return (f"; load average {' / '.join(map(str, before))} before, "
+            f"{' / '.join(map(str, after))} after")
+
+
+def _spread(entry: dict) -> str:
+    """' (5.6–6.1)': the fastest and slowest of the repeats, where the report has them."""
+    walls = entry.get("wall_runs") or []
+    return f" ({walls[0]:.1f}–{walls[-1]:.1f})" if len(walls) > 1 else ""
+
+
 def _median(runs: list[dict]) -> dict:
     middle = sorted(runs, key=lambda r: r["wall_seconds"])[len(runs) // 2]
     stages = {name: statistics.median(r["stages"].get(name, 0.0) for r in runs)
               for name in runs[0]["stages"]}
-    return {**middle, "stages": stages, "wall_seconds": statistics.median(r["wall_seconds"] for r in runs),
-            "peak_rss_mib": max(r["peak_rss_mib"] for r in runs)}
+    walls = sorted(r["wall_seconds"] for r in runs)
+    return {**middle, "stages": stages, "wall_seconds": statistics.median(walls),
+            "wall_runs": walls, "peak_rss_mib": max(r["peak_rss_mib"] for r in runs)}
 
 
 def _features(path: Path) -> FeatureTable:
@@ -278,9 +296,10 @@ def markdown(report: dict, options: Options) -> str:
         "# Benchmarks",
         "",
         f"Measured on {machine['date']}: {machine['cores']} cores, {machine['memory_gib']} GiB, "
-        f"Python {machine['python']}. Made by `make bench` (`python -m benchmarks`; the 10M case "
-        "with `--huge`), medians of "
-        f"{report.get('repeats', options.repeats)} repeats; the figures behind this page are in "
+        f"Python {machine['python']}{_load(machine)}. Made by `make bench` (`python -m benchmarks`; "
+        "the 10M case with `--huge`), medians of "
+        f"{report.get('repeats', options.repeats)} repeats (fastest–slowest in brackets); the figures "
+        "behind this page are in "
         "`benchmarks/results/suite.json`. Each run is a fresh `reporter run` process on a fresh "
         "archive with the default config (the **fit** run: k search, stability, comparison); "
         "the **scored** run is the next run on the same archive, which scores with the saved "
@@ -293,7 +312,8 @@ def markdown(report: dict, options: Options) -> str:
     ]
     for entry in report["runs"]:
         fit, scored = entry["fit"], entry["scored"]
-        lines.append(f"| {entry['rows']:,} | {fit['wall_seconds']:.1f} | {scored['wall_seconds']:.1f} | "
+        lines.append(f"| {entry['rows']:,} | {fit['wall_seconds']:.1f}{_spread(fit)} | "
+                     f"{scored['wall_seconds']:.1f}{_spread(scored)} | "
                      f"{max(fit['peak_rss_mib'], scored['peak_rss_mib']):.0f} | "
                      f"{fit['pdf_bytes'] / 1000:.0f} | {fit['k']} |")
     lines += ["", "Seconds per stage of the fit run:", "",
