@@ -81,7 +81,7 @@ def test_run_folder_contents(project, sample_csv):
     assert {"load", "segment", "pdf"} <= set(record["timings_seconds"])
     assert record["versions"]["scikit-learn"][0].isdigit()
     segments = pd.read_csv(result.folder / "segments.csv")
-    assert list(segments.columns) == ["ID", "cluster", "persona", "flag_churn_risk"]
+    assert list(segments.columns) == ["ID", "cluster", "persona", "flag_churn_risk", "run_id", "as_of"]
     assert set(segments["flag_churn_risk"]) <= {0, 1}
     assert segments["flag_churn_risk"].sum() == record["flags"]["Churn Risk"]["customers"]
     assert len(segments) == record["data"]["rows_read"]

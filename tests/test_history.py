@@ -94,7 +94,7 @@ def test_exports_are_crm_ready(two_weeks):
     customers = pd.read_csv(week2.folder / "customers.csv")
     assert list(customers.columns) == ["ID", "persona", "cluster", "flag_churn_risk", "income",
                                        "total_spending", "total_purchases", "recency", "age",
-                                       "tenure_days", "deal_share", "web_visits"]
+                                       "tenure_days", "deal_share", "web_visits", "run_id", "as_of"]
     assert customers["ID"].is_unique
     parts = [pd.read_csv(p) for p in sorted(week2.folder.glob("persona_*.csv"))]
     assert sum(len(p) for p in parts) == len(customers)
@@ -220,7 +220,8 @@ def test_parquet_export_matches_the_csv(tmp_path):
 
     customers = pd.DataFrame({"ID": [3, 1, 2], "persona": ["A", "B", "A"], "cluster": [0, 1, 0],
                               "flag_x": [1, 0, 0], "income": [1.5, 2.5, 3.5]})
-    written = write_exports(customers, lambda name: tmp_path / name, chunk_rows=1000, parquet=True)
+    written = write_exports(customers, lambda name: tmp_path / name, chunk_rows=1000, parquet=True,
+                            stamp=(("run_id", "070000-abcd"), ("as_of", "2014-06-29")))
     assert written == ["customers.csv", "persona_a.csv", "persona_b.csv", "customers.parquet"]
     assert pd.read_parquet(tmp_path / "customers.parquet").equals(pd.read_csv(tmp_path / "customers.csv"))
     assert list(pd.read_csv(tmp_path / "persona_a.csv")["ID"]) == [3, 2]
@@ -251,3 +252,30 @@ def _add_delivery(folder, team: str) -> None:
     from reporter.history.record import DeliveryEntry, add_deliveries
 
     add_deliveries(folder, [DeliveryEntry(team, "sent", ("a@example.com",))])
+
+
+def test_every_list_says_which_run_and_date_it_comes_from_and_keeps_integers(two_weeks):
+    _, _, week2 = two_weeks
+    files = sorted(week2.folder.glob("*.csv")) + sorted((week2.folder / "changes").glob("*.csv"))
+    assert {"customers.csv", "segments.csv", "churn_risk.csv", "slipped.csv", "new.csv", "gone.csv",
+            "new_churn_risk.csv"} <= {f.name for f in files}
+    for path in files:
+        frame = pd.read_csv(path, dtype=str)
+        assert list(frame.columns[-2:]) == ["run_id", "as_of"], path.name
+        assert set(frame["run_id"]) <= {week2.run_id}, path.name
+        assert set(frame["as_of"]) <= {week2.brief.as_of.isoformat()}, path.name
+        assert not frame["ID"].str.contains(".", regex=False).any(), path.name
+    new = pd.read_csv(week2.folder / "changes" / "new.csv", dtype=str)
+    assert not new["income"].str.endswith(".0").any(), "58138, not 58138.0"
+
+
+def test_each_flag_has_its_call_list_file_in_the_briefs_order(two_weeks):
+    _, _, week2 = two_weeks
+    listed = pd.read_csv(week2.folder / "churn_risk.csv")
+    customers = pd.read_csv(week2.folder / "customers.csv")
+    assert len(listed) == int(customers["flag_churn_risk"].sum()) == week2.brief.flags[0].count
+    assert list(listed.columns) == list(customers.columns)
+    ranked = listed.sort_values(["total_spending", "ID"], ascending=[False, True])
+    assert list(listed["ID"]) == list(ranked["ID"]), "ranked by rank_by (total spend), ties by ID"
+    html = week2.html.read_text()
+    assert "are in churn_risk.csv" in html

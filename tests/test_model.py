@@ -174,6 +174,9 @@ def test_assign_scores_a_held_out_tenth_of_the_real_table_like_the_full_run(proj
     assert len(assigned) == len(held_out) == 224
     columns = ["persona", "cluster", *[c for c in full.columns if c.startswith("flag_")]]
     assert (assigned[columns] == full[columns]).all().all()
+    lines = out.read_text().splitlines()
+    assert lines[0].endswith(',"run_id","as_of"') and lines[1].endswith(f',"{record["run_id"]}","2014-06-29"')
+    assert not any(".0," in line for line in lines[1:]), "integers stay integers"
 
 
 def test_assign_without_a_model_is_a_clear_error(project, week_one, capsys):

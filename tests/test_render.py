@@ -154,3 +154,9 @@ def test_rerender_of_a_run_without_brief_json_says_why(result, tmp_path):
     done = run_main("rerender", "--config", str(config), result.run_id)
     assert done.returncode == 2
     assert "no brief.json" in done.stderr and "cannot be re-rendered" in done.stderr
+
+
+@pytest.mark.parametrize(("value", "shown"), [(-0.04, "0.0"), (0.0, "0.0"), (-0.0, "0.0"),
+                                              (0.06, "+0.1"), (-1.26, "-1.3"), (12.0, "+12.0")])
+def test_points_never_show_negative_zero(value, shown):
+    assert render.points(value) == shown

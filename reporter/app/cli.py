@@ -8,6 +8,7 @@ Exit 0 on success; 2 on bad input or config, with a one-line cause and no traceb
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import os
 import sys
@@ -258,13 +259,17 @@ def _assign(args: argparse.Namespace) -> int:
     from reporter.app.archived import assign_new
     from reporter.archive import write_text_atomic
     from reporter.config import load_config
+    from reporter.personas.exports import write_csv
 
     config = load_config(_config_path(args))
     scored = assign_new(config, args.data, args.run)
     if args.out is None:
-        scored.frame.to_csv(sys.stdout, index=False, lineterminator="\n")
+        sys.stdout.flush()
+        write_csv(scored.frame, sys.stdout.buffer, stamp=scored.stamp)
     else:
-        write_text_atomic(args.out, scored.frame.to_csv(index=False, lineterminator="\n"))
+        buffer = io.BytesIO()
+        write_csv(scored.frame, buffer, stamp=scored.stamp)
+        write_text_atomic(args.out, buffer.getvalue().decode("utf-8"))
         print(f"{len(scored.frame):,} customers scored with the model of run {scored.run}: {args.out}")
     return 0
 
@@ -438,13 +443,16 @@ def _personas_replay(args: argparse.Namespace) -> int:
     from reporter.archive import write_text_atomic
     from reporter.config import load_config
     from reporter.history.catalogue import read_run
+    from reporter.personas.exports import write_csv
 
     config = load_config(_config_path(args))
     run = read_run(_run_folder(config, args.run))
     replay = replay_rules(config, run, args.rules or config.personas_path)
     out = args.out or config.output_dir / "replay" / f"{run.folder.name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(out, replay.customers.to_csv(index=False, lineterminator="\n"))
+    buffer = io.BytesIO()
+    write_csv(replay.customers, buffer, stamp=(("run_id", run.run_id), ("as_of", run.as_of)))
+    write_text_atomic(out, buffer.getvalue().decode("utf-8"))
     change = replay.change
     print(f"Rules {args.rules or config.personas_path} on run {run.run_id} "
           f"({run.customers:,} customers as of {run.as_of}):")

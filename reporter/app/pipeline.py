@@ -40,7 +40,14 @@ from reporter.history.weekly import WeekOverWeek, compare, newly_flagged_file
 from reporter.model.artefact import MODEL_FILE, Loaded, read_model, write_model
 from reporter.model.lifecycle import Analysis
 from reporter.model.lifecycle import analyse as analyse_customers
-from reporter.personas.exports import customer_table, write_csv, write_exports
+from reporter.personas.exports import (
+    STAMP_COLUMNS,
+    customer_table,
+    flag_file,
+    flag_list,
+    write_csv,
+    write_exports,
+)
 from reporter.personas.rulebook import compile_rulebook
 from reporter.progress import stage as progress_stage
 
@@ -221,14 +228,18 @@ def _archive(config: Config, found: Analysis, built: Built, checked: Checked, ru
         folder.write_text("brief.html", checked.html)
         folder.write_bytes("brief.pdf", checked.pdf)
         write_brief(checked.brief, folder.file(BRIEF_FILE))
-        customers = built.customers
-        write_csv(customers[_segment_columns(customers)], folder.file("segments.csv"),
-                  settings.exports.chunk_rows)
+        customers, chunk = built.customers, settings.exports.chunk_rows
+        stamp = (("run_id", run_id), ("as_of", found.customers.as_of.isoformat()))
+        write_csv(customers[_segment_columns(customers)], folder.file("segments.csv"), chunk, stamp)
         with timer("exports"):
-            exports = write_exports(customers, folder.file, settings.exports.chunk_rows,
-                                    settings.exports.parquet)
+            exports = write_exports(customers, folder.file, chunk, settings.exports.parquet, stamp)
+            for flag in found.rulebook.flags:
+                ranking = found.table.frame[flag.spec.rank_by]
+                write_csv(flag_list(customers, flag.name, ranking), folder.file(flag_file(flag.name)),
+                          chunk, stamp)
+                exports.append(flag_file(flag.name))
         if built.change is not None:
-            exports += _write_change_lists(folder, built.change)
+            exports += _write_change_lists(folder, built.change, stamp)
         write_model(found.saved_model, folder.file(MODEL_FILE))
         exports.append(MODEL_FILE)
         archive_emails(folder.write_bytes, checked.brief, settings.teams)
@@ -250,7 +261,8 @@ def _week_over_week(config: Config, found: Analysis, previous: RunSummary | None
                     now: pd.DataFrame) -> WeekOverWeek | None:
     if previous is None:
         return None
-    before = pd.read_csv(previous.folder / "customers.csv")
+    before = pd.read_csv(previous.folder / "customers.csv").drop(columns=list(STAMP_COLUMNS),
+                                                                errors="ignore")
     order = [p.name for p in found.rulebook.personas]
     flags = [f.name for f in found.rulebook.flags]
     history = config.settings.history
@@ -262,12 +274,13 @@ def _segment_columns(customers: pd.DataFrame) -> list[str]:
     return ["ID", "cluster", "persona", *[c for c in customers.columns if c.startswith("flag_")]]
 
 
-def _write_change_lists(folder: RunFolder, change: WeekOverWeek) -> list[str]:
+def _write_change_lists(folder: RunFolder, change: WeekOverWeek,
+                        stamp: tuple[tuple[str, str], ...]) -> list[str]:
     lists = {"changes/slipped.csv": change.slipped, "changes/new.csv": change.new,
              "changes/gone.csv": change.gone,
              **{newly_flagged_file(name): frame for name, frame in change.newly_flagged.items()}}
     for name, frame in lists.items():
-        frame.to_csv(folder.file(name), index=False, lineterminator="\n")
+        write_csv(frame, folder.file(name), stamp=stamp)
     return list(lists)
 
 

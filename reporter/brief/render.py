@@ -47,7 +47,8 @@ def environment(autoescape: bool = True) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=money, pct=pct, num=num, lift=lift, day=day, metric=metric_value)
+    env.filters.update(money=money, pct=pct, num=num, lift=lift, day=day, metric=metric_value,
+                       points=points)
     env.globals["registry"] = REGISTRY
     return env
 
@@ -58,6 +59,12 @@ def money(value: float) -> str:
 
 def pct(value: float, digits: int = 0) -> str:
     return "–" if _missing(value) else f"{value * 100:.{digits}f}%"
+
+
+def points(value: float) -> str:
+    """A change in percentage points, signed, never '-0.0': what rounds to nothing reads 0.0."""
+    rounded = round(value, 1) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return "0.0" if rounded == 0 else f"{rounded:+.1f}"
 
 
 def num(value: float, digits: int = 1) -> str:

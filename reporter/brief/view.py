@@ -20,6 +20,7 @@ from reporter.errors import ArchiveError
 from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
+from reporter.personas.exports import flag_file
 from reporter.personas.rulebook import PersonaAssignment, Rulebook, RuleChange
 from reporter.plain import from_plain, to_plain
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
@@ -76,6 +77,7 @@ class FlagSection:
     actions: tuple[str, ...]
     new_count: int | None = None  # flagged now and not in the baseline run; None without one
     new_file: str = ""  # where the archive lists them
+    list_file: str = ""  # every flagged customer, in call-list order (e.g. churn_risk.csv)
 
 
 @dataclass(frozen=True)
@@ -298,6 +300,7 @@ def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
             actions=tuple(flag.spec.actions),
             new_count=len(new_ids) if new_ids is not None else None,
             new_file=newly_flagged_file(flag.name),
+            list_file=flag_file(flag.name),
         ))
     return tuple(sections)
 

@@ -29,6 +29,12 @@ from reporter.personas.rulebook import label_customers
 class Scored:
     run: str  # the folder of the run whose model scored the batch
     frame: pd.DataFrame  # ID, persona, cluster, one 0/1 column per flag, key metrics
+    run_id: str = ""  # of that run
+    as_of: str = ""  # the date the batch was scored at
+
+    @property
+    def stamp(self) -> tuple[tuple[str, str], ...]:
+        return (("run_id", self.run_id), ("as_of", self.as_of))
 
 
 def score_new(output_dir: Path, raw: RawCustomers, cleaning: CleanParams, run: str = "latest") -> Scored:
@@ -40,7 +46,8 @@ def score_new(output_dir: Path, raw: RawCustomers, cleaning: CleanParams, run: s
     table = build_features(customers, rfm=model.rfm)
     labels = model.scorer.segments(table.frame)
     assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
-    return Scored(loaded.folder.name, customer_table(table, labels, assignment))
+    return Scored(loaded.folder.name, customer_table(table, labels, assignment), model.saved_in_run,
+                  as_of.isoformat())
 
 
 def _model_of(output_dir: Path, run: str) -> Loaded:
