@@ -135,6 +135,18 @@ def test_a_dry_run_is_compared_with_but_never_against(project, sample_csv):
     assert third["baseline"] == second["run_id"]
 
 
+def test_assign_scores_with_the_model_of_the_configured_source(project, sample_csv, tmp_path):
+    config = _config(project, sample_csv)
+    own = _run(config)
+    elsewhere = sample.write(sample.generate(600, seed=99), tmp_path / "other" / "customers.csv")
+    _run(config, "--data", str(elsewhere))  # newer, but another source
+    out = tmp_path / "assigned.csv"
+    done = run_main("assign", "--config", str(config), "--data", str(sample_csv), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert own["folder"].name in done.stdout
+    assert set(pd.read_csv(out)["run_id"]) == {own["run_id"]}
+
+
 def _frame(rows: list[tuple[int, str, int]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["ID", "persona", "flag_churn_risk"]).assign(total_spending=100.0)
 

@@ -184,7 +184,8 @@ def test_assign_without_a_model_is_a_clear_error(project, week_one, capsys):
                  "--data", str(week_one)])
     assert code == 2
     message = capsys.readouterr().err.strip()
-    assert "no run in" in message and "has saved a model" in message and "reporter run" in message
+    assert "no brief of this customer source with a model has been delivered yet" in message
+    assert "reporter run" in message
 
 
 def test_alignment_recovers_renumbered_clusters_and_reports_new_and_dissolved():

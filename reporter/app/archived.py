@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from reporter.app.params import clean_params
-from reporter.archive import write_bytes_atomic, write_text_atomic
+from reporter.archive import find_run, write_bytes_atomic, write_text_atomic
 from reporter.brief.render import render_html, render_pdf
 from reporter.brief.view import read_brief
 from reporter.config import Config, load_personas
@@ -19,7 +19,7 @@ from reporter.data.clean import clean
 from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import load
 from reporter.errors import ArchiveError, DataError
-from reporter.history.catalogue import RunSummary
+from reporter.history.catalogue import RunSummary, find_baseline
 from reporter.model.artefact import read_model
 from reporter.model.score_new import Scored, score_new
 from reporter.personas.exports import flag_column
@@ -55,9 +55,19 @@ def rerender(folder: Path, out: Path) -> Rerendered:
 
 
 def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
-    """`reporter assign`: score a batch of customers with an archived model."""
+    """`reporter assign`: score a batch of customers with an archived model: the one a run
+    names, or the one the weekly brief of the configured source would score with."""
     raw = load(data, config.settings.source.date_format)
-    return score_new(config.output_dir, raw, clean_params(config.settings), run)
+    return score_new(config.output_dir, _model_run(config, run), raw, clean_params(config.settings))
+
+
+def _model_run(config: Config, run: str) -> Path | None:
+    if run != "latest":
+        return find_run(config.output_dir, run)
+    source = config.settings.source
+    name = source.name or str(config.resolve(source.path).resolve().parent)
+    baseline = find_baseline(config.output_dir, name, date.max)
+    return baseline.folder if baseline is not None else None
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from reporter.archive import published_runs
 from reporter.config import PersonasFile
 from reporter.data.features import RfmCuts
 from reporter.model.drift import Baseline
@@ -106,14 +105,6 @@ def read_model(folder: Path) -> Loaded:
     except (KeyError, TypeError, ValueError, StopIteration) as exc:
         return Loaded(None, folder, f"the saved model {folder.name}/{MODEL_FILE} is incomplete "
                                     f"({type(exc).__name__}: {exc})")
-
-
-def latest_model(output_dir: Path) -> Loaded:
-    """The model saved by the newest run that saved one."""
-    for folder in reversed(published_runs(output_dir)):
-        if (folder / MODEL_FILE).is_file():
-            return read_model(folder)
-    return Loaded(None, None)
 
 
 # version -> function upgrading a document of that version to the next one

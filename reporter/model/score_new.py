@@ -14,13 +14,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from reporter.archive import find_run
 from reporter.data.clean import clean
 from reporter.data.features import build_features
 from reporter.data.load import RawCustomers
 from reporter.data.params import CleanParams
 from reporter.errors import ArchiveError
-from reporter.model.artefact import Loaded, latest_model, read_model
+from reporter.model.artefact import Loaded, read_model
 from reporter.personas.exports import customer_table
 from reporter.personas.rulebook import label_customers
 
@@ -37,9 +36,9 @@ class Scored:
         return (("run_id", self.run_id), ("as_of", self.as_of))
 
 
-def score_new(output_dir: Path, raw: RawCustomers, cleaning: CleanParams, run: str = "latest") -> Scored:
-    """Segment, persona and flags for these customers with the model of `run` (or the latest)."""
-    loaded = _model_of(output_dir, run)
+def score_new(output_dir: Path, folder: Path | None, raw: RawCustomers, cleaning: CleanParams) -> Scored:
+    """Segment, persona and flags for these customers with the model of the run in `folder`."""
+    loaded = _model_of(output_dir, folder)
     model = loaded.model
     as_of = max(model.as_of, raw.frame["Dt_Customer"].max().date())
     customers = clean(raw, cleaning, as_of, income_fill=model.income_fill)
@@ -50,10 +49,10 @@ def score_new(output_dir: Path, raw: RawCustomers, cleaning: CleanParams, run: s
                   as_of.isoformat())
 
 
-def _model_of(output_dir: Path, run: str) -> Loaded:
-    loaded = latest_model(output_dir) if run == "latest" else read_model(find_run(output_dir, run))
+def _model_of(output_dir: Path, folder: Path | None) -> Loaded:
+    loaded = read_model(folder) if folder is not None else Loaded(None, None)
     if loaded.model is None:
-        why = loaded.problem or f"no run in {output_dir} has saved a model"
+        why = loaded.problem or "no brief of this customer source with a model has been delivered yet"
         raise ArchiveError(f"{output_dir}: {why}; make one with `reporter run` (add --refit when the "
                            "saved model is from another version)")
     return loaded
