@@ -123,3 +123,32 @@ def test_headings_are_in_order_for_screen_readers(browser, brief_html):
     assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
     assert page.evaluate("document.documentElement.lang") == "en"
     page.close()
+
+
+def test_the_email_preview_shows_its_chart_in_a_browser(browser, brief_html, tmp_path):
+    """`reporter preview` is for looking at: the chart is inline data, not a cid: a browser
+    cannot follow. The sent mail keeps the cid and its attached image."""
+    from reporter.app.cli import main
+
+    config = brief_html.parent.parent.parent / "config" / "reporter.yaml"
+    out = tmp_path / "preview"
+    assert main(["preview", "--config", str(config), "--out", str(out)]) == 0
+    pages = sorted(out.glob("*.html"))
+    assert pages, "one page per team"
+    for html in pages:
+        text = html.read_text()
+        assert "cid:" not in text and 'src="data:image/png;base64,' in text
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("console", lambda message, seen=errors: message.type == "error" and seen.append(message.text))
+        page.goto(html.as_uri())
+        page.wait_for_load_state("load")
+        images = page.locator("img")
+        assert images.count() >= 1
+        for index in range(images.count()):
+            natural = images.nth(index).evaluate("img => [img.complete, img.naturalWidth]")
+            assert natural[0] and natural[1] > 100, f"{html.name}: image {index} is broken"
+        assert errors == []
+        page.close()
+    eml = (out / pages[0].with_suffix(".eml").name).read_text()
+    assert "cid:persona-sizes" in eml

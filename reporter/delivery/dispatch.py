@@ -22,7 +22,7 @@ from reporter.brief.checks import CheckReport
 from reporter.brief.index import rebuild_index
 from reporter.config import Config, ScheduleConfig, TeamConfig
 from reporter.delivery.ledger import Ledger
-from reporter.delivery.mail import Outcome, build_message, notify_owners, send_run, slug
+from reporter.delivery.mail import Outcome, build_message, inline_images, notify_owners, send_run, slug
 from reporter.errors import ConfigError, ReporterError
 from reporter.history.record import DeliveryEntry, add_deliveries, read_record, release_record
 
@@ -96,7 +96,8 @@ def scheduled_send(config: Config, team_name: str) -> list[Outcome]:
 
 
 def email_preview(folder: Path, config: Config, out: Path) -> list[Path]:
-    """Each team's email of a run as it would be sent: <team>.html and <team>.eml."""
+    """Each team's email of a run as it would be sent: <team>.eml, and <team>.html to open in a
+    browser, with the chart inline (a browser cannot follow the mail's cid: reference)."""
     settings = config.settings
     sender = settings.smtp.from_address if settings.smtp else "briefs@localhost.localdomain"
     run_id = read_record(folder).run_id
@@ -105,8 +106,9 @@ def email_preview(folder: Path, config: Config, out: Path) -> list[Path]:
     for team in settings.teams:
         message = build_message(folder, run_id, team, sender)
         html = message.get_body(("html",))
+        page = inline_images(html.get_content(), folder) if html else ""
         for name, content in ((f"{slug(team.name)}.eml", bytes(message)),
-                              (f"{slug(team.name)}.html", html.get_content().encode() if html else b"")):
+                              (f"{slug(team.name)}.html", page.encode())):
             (out / name).write_bytes(content)
             written.append(out / name)
     return written

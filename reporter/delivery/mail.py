@@ -9,6 +9,7 @@ the environment variable the config names, and are never logged or written anywh
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -98,6 +99,12 @@ def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str,
         message.add_attachment((folder / "brief.pdf").read_bytes(), maintype="application",
                                subtype="pdf", filename=f"smartcart-brief-{run_id}.pdf")
     return message
+
+
+def inline_images(html: str, folder: Path) -> str:
+    """The email's HTML for a browser: the cid: chart as a data: URL (the sent mail keeps cid:)."""
+    chart = base64.b64encode((folder / EMAIL_FOLDER / CHART_FILE).read_bytes()).decode("ascii")
+    return html.replace(f"cid:{CHART_CID}", f"data:image/png;base64,{chart}")
 
 
 def send_run(folder: Path, run_id: str, settings: ReporterConfig, teams: list[TeamConfig],
