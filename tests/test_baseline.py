@@ -163,7 +163,7 @@ def test_the_index_draws_one_point_per_data_date_from_delivered_runs(tmp_path):
     def summary(run_id, as_of, started, shares, status="ready"):
         record = RunRecord(run_id=run_id, as_of=as_of, started_at=started, status=status,
                            personas={name: PersonaFigures(share=share) for name, share in shares.items()})
-        return RunSummary(tmp_path / run_id, record, ())
+        return RunSummary(tmp_path / run_id, record)
 
     runs = [summary("a", "2014-06-29", "2026-11-01T07:00", {"Premium": 0.2}),
             summary("b", "2014-06-29", "2026-11-02T07:00", {"Premium": 0.3}),  # same date, newer

@@ -518,7 +518,7 @@ def _archive_show(args: argparse.Namespace) -> int:
         for row in rows:
             detail = f" ({row.detail})" if row.detail else ""
             print(f"  {row.at}  {row.kind:<6} {row.status:<7} {row.team}: {row.recipient}{detail}")
-    print("Files: " + ", ".join(run.files))
+    print("Files: " + ", ".join(run.files()))
     return 0
 
 

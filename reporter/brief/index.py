@@ -54,10 +54,11 @@ def rebuild_index(output_dir: Path) -> Path:
 def _row(run: RunSummary) -> IndexRow:
     wanted = [("Brief", "brief.html"), ("PDF", "brief.pdf"), ("Customers", "customers.csv"),
               ("Slipped", "changes/slipped.csv"), (RECORD_FILE, RECORD_FILE)]
-    links = tuple((label, f"{run.folder.name}/{name}") for label, name in wanted if name in run.files)
+    files = run.files()
+    links = tuple((label, f"{run.folder.name}/{name}") for label, name in wanted if name in files)
     persona_links = tuple((Path(name).stem.removeprefix("persona_").replace("_", " "),
                            f"{run.folder.name}/{name}")
-                          for name in run.files if name.startswith("persona_"))
+                          for name in files if name.startswith("persona_"))
     return IndexRow(run.folder.name, run.run_id, run.started_at[:16].replace("T", " "), run.as_of,
                     run.data_file, run.customers, tuple(run.persona_shares.items()), run.delivery,
                     links + persona_links)

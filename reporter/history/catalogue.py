@@ -17,11 +17,15 @@ from reporter.history.record import DeliveryEntry, RunRecord, read_record
 
 @dataclass(frozen=True)
 class RunSummary:
-    """One archived run: its folder, its record and the files it holds."""
+    """One archived run: its folder and its record."""
 
     folder: Path
     record: RunRecord
-    files: tuple[str, ...]
+
+    def files(self) -> tuple[str, ...]:
+        """The files the run holds (listed on demand: finding a baseline needs no listing)."""
+        return tuple(sorted(p.relative_to(self.folder).as_posix() for p in self.folder.rglob("*")
+                            if p.is_file()))
 
     @property
     def run_id(self) -> str:
@@ -59,8 +63,7 @@ class RunSummary:
 
 
 def read_run(folder: Path) -> RunSummary:
-    files = tuple(sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()))
-    return RunSummary(folder, read_record(folder), files)
+    return RunSummary(folder, read_record(folder))
 
 
 def delivery_status(entries: tuple[DeliveryEntry, ...]) -> str:
