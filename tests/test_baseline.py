@@ -88,6 +88,8 @@ def test_a_persona_added_is_a_rules_change_not_drift_and_replay_agrees(project, 
     actions: ["Keep them informed."]
 """, 1))
     assert run_main("validate", "--config", str(config)).returncode == 0
+    preview = run_main("personas", "preview", "--config", str(config))
+    assert preview.returncode == 0 and f"Persona rules changed since run {first['run_id']}" in preview.stdout
     replayed = run_main("personas", "replay", "--config", str(config), "--run", first["run_id"],
                         "--out", str(tmp_path / "replay.csv"))
     assert replayed.returncode == 0, replayed.stderr
@@ -105,6 +107,7 @@ def test_a_persona_added_is_a_rules_change_not_drift_and_replay_agrees(project, 
     assert f"{moved:,} customers would be named differently." in replayed.stdout
     for before, after, count in change["moves"]:
         assert f"  {before} -> {after}: {count:,}" in replayed.stdout
+        assert f"  {before} -> {after}: {count:,} customers" in preview.stdout
     rows = pd.read_csv(tmp_path / "replay.csv")
     assert int((rows["persona_before"] != rows["persona_after"]).sum()) == moved
     html = (second["folder"] / "brief.html").read_text()

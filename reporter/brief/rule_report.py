@@ -29,7 +29,17 @@ def preview_text(analysis: Analysis) -> str:
     for name, flagged in analysis.assignment.flags.items():
         lines.append(f"Customer flag {name}: {customers(int(flagged.sum()))} "
                      f"({flagged.mean():.0%} of customers)")
+    lines.extend(_rule_change_lines(analysis))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _rule_change_lines(analysis: Analysis) -> list[str]:
+    """Against the latest delivered brief of the source: who these rules name differently."""
+    change = analysis.decision.rule_change
+    if change is None:
+        return []
+    return ["", change.sentence,
+            *(f"  {before} -> {after}: {customers(count)}" for before, after, count in change.moves)]
 
 
 def _verdict_lines(verdict: SegmentVerdict) -> list[str]:
