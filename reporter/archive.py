@@ -130,25 +130,20 @@ def prune_runs(runs: list[Path], keep: int) -> list[Path]:
 
 
 def write_text_atomic(path: Path, text: str, sync: bool = False) -> None:
+    """`write_bytes_atomic` for UTF-8 text."""
+    write_bytes_atomic(path, text.encode("utf-8"), sync)
+
+
+def write_bytes_atomic(path: Path, data: bytes, sync: bool = False) -> None:
     """Write beside the target under a name of this process's own, then rename over it: a
     reader sees the old file or the new one, and concurrent writers never share a temp file."""
     partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(3)}.partial")
     try:
-        with partial.open("w", encoding="utf-8") as handle:
-            handle.write(text)
+        with partial.open("wb") as handle:
+            handle.write(data)
             if sync:
                 handle.flush()
                 os.fsync(handle.fileno())
-        partial.replace(path)
-    finally:
-        partial.unlink(missing_ok=True)
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """As `write_text_atomic`, for bytes."""
-    partial = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(3)}.partial")
-    try:
-        partial.write_bytes(data)
         partial.replace(path)
     finally:
         partial.unlink(missing_ok=True)

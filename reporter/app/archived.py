@@ -84,10 +84,10 @@ def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
     if loaded.model is None:
         raise ArchiveError(f"{run.folder}: {loaded.problem or 'no model.json'}; replay a newer run")
     model, data = loaded.model, Path(run.record.data.path)
-    if not data.is_file() or load(data).sha256 != run.record.data.sha256:
+    raw = load(data, run.record.data.date_format or None) if data.is_file() else None
+    if raw is None or raw.sha256 != run.record.data.sha256:
         raise DataError(f"{data}: not the file run {run.run_id} read (moved or changed since); "
                         "replay a run whose data file is still in place")
-    raw = load(data, run.record.data.date_format or None)
     customers = clean(raw, clean_params(config.settings), date.fromisoformat(run.as_of),
                       income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)

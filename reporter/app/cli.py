@@ -257,7 +257,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _assign(args: argparse.Namespace) -> int:
     from reporter.app.archived import assign_new
-    from reporter.archive import write_text_atomic
+    from reporter.archive import write_bytes_atomic
     from reporter.config import load_config
     from reporter.personas.exports import write_csv
 
@@ -269,7 +269,7 @@ def _assign(args: argparse.Namespace) -> int:
     else:
         buffer = io.BytesIO()
         write_csv(scored.frame, buffer, stamp=scored.stamp)
-        write_text_atomic(args.out, buffer.getvalue().decode("utf-8"))
+        write_bytes_atomic(args.out, buffer.getvalue())
         print(f"{len(scored.frame):,} customers scored with the model of run {scored.run}: {args.out}")
     return 0
 
@@ -440,7 +440,7 @@ def _personas_preview(args: argparse.Namespace) -> int:
 
 def _personas_replay(args: argparse.Namespace) -> int:
     from reporter.app.archived import replay_rules
-    from reporter.archive import write_text_atomic
+    from reporter.archive import write_bytes_atomic
     from reporter.config import load_config
     from reporter.history.catalogue import read_run
     from reporter.personas.exports import write_csv
@@ -452,7 +452,7 @@ def _personas_replay(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     write_csv(replay.customers, buffer, stamp=(("run_id", run.run_id), ("as_of", run.as_of)))
-    write_text_atomic(out, buffer.getvalue().decode("utf-8"))
+    write_bytes_atomic(out, buffer.getvalue())
     change = replay.change
     print(f"Rules {args.rules or config.personas_path} on run {run.run_id} "
           f"({run.customers:,} customers as of {run.as_of}):")
