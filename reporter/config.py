@@ -33,6 +33,9 @@ class SourceConfig(Strict):
     date_format: str | None = Field(
         default=None, description="strftime format of Dt_Customer, e.g. '%d-%m-%Y'."
     )
+    spend_period: str = Field(
+        default="last 2 years", min_length=1, max_length=40,
+        description="The period the Mnt* spend columns cover, shown beside every spend figure.")
 
 
 class OutputConfig(Strict):
@@ -43,6 +46,9 @@ class CleanConfig(Strict):
     min_age: int = Field(default=18, ge=0)
     max_age: int = Field(default=100, ge=1)
     max_income: float = Field(default=200_000, gt=0)
+    duplicates: Literal["merge", "keep", "refuse"] = Field(
+        default="merge", description="Rows identical in every column but ID: merge (count the "
+        "person once, name the other IDs), keep (count every row) or refuse (stop the run).")
 
     @model_validator(mode="after")
     def _ages_ordered(self) -> CleanConfig:
@@ -163,6 +169,11 @@ class BriefConfig(Strict):
     title: str = "SmartCart weekly customer brief"
     scatter_points: int = Field(default=3000, ge=100)
     action_list_size: int = Field(default=10, ge=1, le=100)
+    currency: str = Field(default="$", min_length=1, max_length=5,
+                          description="Shown before every money figure, e.g. $, €, £ or CHF.")
+    appendix: Literal["attach", "separate", "omit"] = Field(
+        default="attach", description="The analyst's appendix: in brief.pdf (attach), in its own "
+        "appendix.pdf linked from the brief (separate), or left out (omit).")
 
 
 class HistoryConfig(Strict):

@@ -92,7 +92,7 @@ def test_slipped_list_is_premium_then_churn_risk_or_low_engagement_now(two_weeks
 def test_exports_are_crm_ready(two_weeks):
     _, _, week2 = two_weeks
     customers = pd.read_csv(week2.folder / "customers.csv")
-    assert list(customers.columns) == ["ID", "persona", "cluster", "flag_churn_risk", "income",
+    assert list(customers.columns) == ["ID", "other_ids", "persona", "cluster", "flag_churn_risk", "income",
                                        "total_spending", "total_purchases", "recency", "age",
                                        "tenure_days", "deal_share", "web_visits", "run_id", "as_of"]
     assert customers["ID"].is_unique

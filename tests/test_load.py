@@ -8,7 +8,7 @@ import pytest
 
 from reporter.data import sample
 from reporter.data.load import find_latest, load
-from reporter.data.schema import COLUMNS
+from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS
 from reporter.errors import DataError
 
 
@@ -94,7 +94,7 @@ def test_extra_columns_are_listed_and_renamed_columns_matched(tmp_path, table):
     raw = load(write(table, tmp_path / "x.csv"))
     assert raw.extra_columns == ("Loyalty_Card",)
     assert [(old.strip(), new) for old, new in raw.renamed_columns] == [("income", "Income")]
-    assert tuple(raw.frame.columns) == COLUMNS
+    assert tuple(raw.frame.columns) == COLUMNS + CAMPAIGN_COLUMNS, "campaign history is known"
 
 
 def test_non_numeric_values_are_located(tmp_path, table):

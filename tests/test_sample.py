@@ -7,12 +7,12 @@ import pandas as pd
 import pytest
 
 from reporter.data import sample
-from reporter.data.schema import COLUMNS, SPEND_COLUMNS
+from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, SPEND_COLUMNS
 
 
 def test_columns_are_the_smartcart_schema_in_order():
     table = sample.generate(300, seed=1)
-    assert tuple(table.columns) == COLUMNS
+    assert tuple(table.columns) == COLUMNS + CAMPAIGN_COLUMNS  # the full export's layout
     assert len(COLUMNS) == 22
 
 
@@ -28,7 +28,7 @@ def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path):
 def test_file_looks_like_an_export(tmp_path):
     path = sample.write(sample.generate(2240, seed=2240), tmp_path / "s.csv")
     lines = path.read_text().splitlines()
-    assert lines[0] == ",".join(COLUMNS)
+    assert lines[0] == ",".join(COLUMNS + CAMPAIGN_COLUMNS)
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert table["Dt_Customer"].str.fullmatch(r"\d{2}-\d{2}-\d{4}").all()
     assert not table["Income"].str.contains(r"\.").any(), "incomes are whole numbers"

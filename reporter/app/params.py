@@ -26,4 +26,4 @@ def analysis_params(settings: ReporterConfig) -> AnalysisParams:
 
 
 def clean_params(settings: ReporterConfig) -> CleanParams:
-    return CleanParams(**settings.clean.model_dump())
+    return CleanParams(**settings.clean.model_dump(), currency=settings.brief.currency)

@@ -42,7 +42,7 @@ def customers(count: int) -> str:
 class DataNote:
     """One line of the brief's data notes: what happened to how many customers."""
 
-    kind: str  # "repair", "exclusion" or "info"
+    kind: str  # "repair", "exclusion", "duplicate" (rows merged into one person) or "info"
     count: int
     text: str
 
@@ -74,9 +74,10 @@ def clean(raw: RawCustomers, settings: CleanParams, as_of: date,
     without one, the median of this file is used."""
     notes: list[DataNote] = list(_column_notes(raw))
     frame = _drop_exact_duplicates(raw, notes)
+    frame = _same_person(frame, settings.duplicates, raw.path, notes)
     fill = _income_fill(frame) if income_fill is None else income_fill
     source = "the median" if income_fill is None else "the saved model's median"
-    frame = _impute_income(frame, fill, notes, source)
+    frame = _impute_income(frame, fill, notes, f"{source}, {settings.currency}{fill:,.0f}")
     frame = _harmonise(frame, notes)
     frame = _mark_fit_exclusions(frame, settings, as_of, notes)
     summary = DataNotes(
@@ -110,6 +111,46 @@ def _drop_exact_duplicates(raw: RawCustomers, notes: list[DataNote]) -> pd.DataF
     return frame  # rows sharing an ID with other values were refused by load
 
 
+def _same_person(frame: pd.DataFrame, mode: str, path, notes: list[DataNote]) -> pd.DataFrame:
+    """Rows identical in every column but ID are one person exported twice (the real table has
+    182). `merge` keeps the first row of each group and names the other IDs in `other_ids`, so
+    the person counts once in fitting, shares and call lists; `keep` counts every row but still
+    names the others; `refuse` stops the run."""
+    fingerprint = pd.util.hash_pandas_object(frame.drop(columns="ID"), index=False)
+    in_group = fingerprint.duplicated(keep=False)
+    other_ids = pd.Series("", index=frame.index, dtype="object")
+    if not in_group.any():
+        return frame.assign(other_ids=other_ids)
+    repeats = fingerprint[in_group].duplicated()
+    count = int(repeats.sum())
+    if mode == "refuse":
+        first = repeats[repeats].index[0]
+        twin = fingerprint[in_group].eq(fingerprint[first]).idxmax()
+        raise DataError(
+            f"{path}: {count} rows repeat another customer under a different ID (first: ID "
+            f"{frame.at[first, 'ID']} on line {first + 2} repeats ID {frame.at[twin, 'ID']}); remove "
+            "them from the export or set clean.duplicates: merge")
+    ids = frame.loc[in_group, "ID"].groupby(fingerprint[in_group], sort=False).agg(list)
+    for index in in_group[in_group].index:
+        own = frame.at[index, "ID"]
+        other_ids[index] = " ".join(str(i) for i in ids[fingerprint[index]] if i != own)
+    notes.append(DataNote("duplicate" if mode == "merge" else "info", count, _duplicates_note(
+        count, ids.map(len).value_counts().to_dict(), mode)))
+    frame = frame.assign(other_ids=other_ids)
+    return frame[~repeats.reindex(frame.index, fill_value=False)] if mode == "merge" else frame
+
+
+def _duplicates_note(count: int, group_sizes: dict[int, int], mode: str) -> str:
+    times = {2: "twice", 3: "three times"}
+    sizes = ", ".join(f"{people:,} {'appear ' if not n else ''}{times.get(size, f'{size} times')}"
+                      for n, (size, people) in enumerate(sorted(group_sizes.items())))
+    what = (f"{count:,} duplicate rows: customers who appear more than once under different IDs, "
+            f"identical in every other column ({sizes})")
+    if mode == "merge":
+        return f"{what}: each person is counted once; the other IDs are in the other_ids column."
+    return f"{what}: kept as separate customers (clean.duplicates: keep)."
+
+
 def _income_fill(frame: pd.DataFrame) -> float:
     median = float(frame["Income"].median())
     if pd.isna(median):
@@ -123,7 +164,7 @@ def _impute_income(frame: pd.DataFrame, fill: float, notes: list[DataNote], sour
         return frame.assign(income_imputed=missing)
     count = int(missing.sum())
     notes.append(
-        DataNote("repair", count, f"{count} missing incomes filled with {source}, {fill:,.0f}.")
+        DataNote("repair", count, f"{count} missing incomes filled with {source}.")
     )
     return frame.assign(Income=frame["Income"].fillna(fill), income_imputed=missing)
 
@@ -161,7 +202,7 @@ def _mark_fit_exclusions(
     for mask, why in (
         (bad_age, f"an implausible age (under {settings.min_age} or over "
                          f"{settings.max_age} on {as_of:%d %b %Y})"),
-        (high_income & ~bad_age, f"an income above {settings.max_income:,.0f}"),
+        (high_income & ~bad_age, f"an income above {settings.currency}{settings.max_income:,.0f}"),
     ):
         count = int(mask.sum())
         if count:

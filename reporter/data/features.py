@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from reporter.data.clean import Customers
-from reporter.data.schema import CHANNEL_COLUMNS, SPEND_COLUMNS
+from reporter.data.schema import CAMPAIGN_COLUMNS, CHANNEL_COLUMNS, SPEND_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,20 @@ REGISTRY: dict[str, Feature] = {
         Feature("f_score", "Frequency score", "score",
                 "RFM frequency (web + catalog + store purchases), 1-5 by quintile"),
         Feature("m_score", "Monetary score", "score", "RFM monetary (total spend), 1-5 by quintile"),
-        Feature("responded", "Responded", "ratio", "Accepted the last campaign offer"),
+        Feature("responded", "Answered the last campaign", "ratio",
+                "Accepted the offer of the last campaign (Response)"),
+        Feature("accepted_campaigns", "Earlier campaigns accepted", "count",
+                "How many of the five earlier campaign offers were accepted (AcceptedCmp1-5)"),
+        *(Feature(f"accepted_cmp{n}", f"Campaign {n}", "ratio",
+                  f"Accepted the offer of earlier campaign {n} (AcceptedCmp{n})")
+          for n in range(1, 6)),
     )
 }
+# Spend and purchase counts cover the export's whole period (the last two years in SmartCart's
+# layout), never a week: the brief says so beside each of them.
+OVER_PERIOD = ("total_spending", "total_purchases", "wines", "fruits", "meat", "fish", "sweets",
+               "gold", "web_purchases", "catalog_purchases", "store_purchases")
+CAMPAIGN_FEATURES = tuple(f"accepted_cmp{n}" for n in range(1, 6))
 CATEGORY_FEATURES = ("wines", "fruits", "meat", "fish", "sweets", "gold")
 CHANNEL_FEATURES = ("web_purchases", "catalog_purchases", "store_purchases")
 CATEGORICAL = ("education", "living_with")
@@ -151,9 +162,14 @@ def build_features(customers: Customers, rfm: RfmCuts | None = None) -> FeatureT
         frame[name] = source[column].astype(float)
     frame["complained"] = source["Complain"].astype(float)
     frame["responded"] = source["Response"].astype(float)
+    if all(column in source for column in CAMPAIGN_COLUMNS):
+        for name, column in zip(CAMPAIGN_FEATURES, CAMPAIGN_COLUMNS, strict=True):
+            frame[name] = source[column].astype(float)
+        frame["accepted_campaigns"] = frame[list(CAMPAIGN_FEATURES)].sum(axis=1)
     for name in CATEGORICAL:
         frame[name] = source[name]
     frame["in_fit"] = source["in_fit"]
+    frame["other_ids"] = source.get("other_ids", "")
     rfm = rfm or RfmCuts.fit(frame)
     for name, values in rfm.scores(frame).items():
         frame[name] = values

@@ -19,7 +19,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reporter.data.schema import COLUMNS, COUNT_COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
+from reporter.data.schema import (
+    CAMPAIGN_COLUMNS,
+    COLUMNS,
+    COUNT_COLUMNS,
+    DATE_COLUMN,
+    INTEGER_COLUMNS,
+    TEXT_COLUMNS,
+)
 from reporter.errors import DataError
 
 # Date layouts seen in SmartCart exports; a user can name another with source.date_format.
@@ -82,8 +89,9 @@ def load(path: Path, date_format: str | None = None) -> RawCustomers:
     if missing:
         problems.append(f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
                         "the export must have all 22 SmartCart columns (see README)")
-    extra = tuple(c for c in frame.columns if c not in COLUMNS)
-    frame = _drop_trailing_summary(frame[[c for c in COLUMNS if c in frame.columns]], repairs)
+    known = (*COLUMNS, *(c for c in CAMPAIGN_COLUMNS if c in frame.columns))
+    extra = tuple(c for c in frame.columns if c not in known)
+    frame = _drop_trailing_summary(frame[[c for c in known if c in frame.columns]], repairs)
     if frame.empty:
         raise DataError(f"{path}: has a header but no customer rows; check the export")
     modified = datetime.fromtimestamp(path.stat().st_mtime)
@@ -92,7 +100,7 @@ def load(path: Path, date_format: str | None = None) -> RawCustomers:
     if problems:
         raise DataError.collected(path, problems, "fix the export and run again")
     return RawCustomers(
-        frame=typed[list(COLUMNS)],
+        frame=typed[[c for c in known if c in typed]],
         path=path,
         sha256=_sha256(path),
         modified=modified,
@@ -224,7 +232,7 @@ def _match_required_columns(
     frame: pd.DataFrame,
 ) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...], list[str]]:
     """Accept columns that differ only by case, spaces or underscores; name what is missing."""
-    wanted = {_normalise(c): c for c in COLUMNS}
+    wanted = {_normalise(c): c for c in (*COLUMNS, *CAMPAIGN_COLUMNS)}
     renames: dict[str, str] = {}
     for column in frame.columns:
         target = wanted.get(_normalise(column))
@@ -242,7 +250,7 @@ def _typed(frame: pd.DataFrame, date_format: str | None, decimal_comma: bool,
     if decimal_comma:
         frame = _decimal_commas(frame, repairs)
     typed = pd.DataFrame(index=frame.index)
-    for column in (c for c in INTEGER_COLUMNS if c in frame):
+    for column in (c for c in (*INTEGER_COLUMNS, *CAMPAIGN_COLUMNS) if c in frame):
         typed[column] = _whole_numbers(frame[column], column, problems)
     if "Income" in frame:
         typed["Income"] = _numbers(frame["Income"], "Income", problems, allow_missing=True)

@@ -12,3 +12,5 @@ class CleanParams:
     min_age: int = 18
     max_age: int = 100
     max_income: float = 200_000
+    duplicates: str = "merge"  # rows identical but for ID: "merge", "keep" or "refuse"
+    currency: str = "$"  # how the data notes write money (brief.currency)

@@ -17,7 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reporter.data.schema import COLUMNS, SPEND_COLUMNS
+from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, SPEND_COLUMNS
+
+LAYOUT = [*COLUMNS, *CAMPAIGN_COLUMNS]  # the full SmartCart export
 
 FIRST_JOINED = date(2012, 7, 30)
 DEFAULT_AS_OF = date(2014, 6, 29)
@@ -39,28 +41,34 @@ class CustomerType:
     category_mix: tuple[float, float, float, float, float, float]  # wine..gold
     recency_range: tuple[int, int]
     response_rate: float
+    campaign_rates: tuple[float, float, float, float, float] = (0.06, 0.01, 0.07, 0.06, 0.05)
 
 
 TYPES = (
     CustomerType(
         "affluent", 0.24, 76_000, 11_000, 19.0, 0.35, (0.9, 0.1, 0.0), (0.7, 0.28, 0.02),
         1.2, 3.0, (0.3, 0.3, 0.4), (0.48, 0.05, 0.32, 0.07, 0.05, 0.03), (0, 99), 0.28,
+        (0.10, 0.03, 0.06, 0.12, 0.22),
     ),
     CustomerType(
         "mainstream", 0.28, 57_000, 10_000, 12.5, 0.55, (0.7, 0.28, 0.02), (0.35, 0.6, 0.05),
         2.8, 5.0, (0.38, 0.14, 0.48), (0.55, 0.03, 0.2, 0.04, 0.04, 0.14), (0, 99), 0.12,
+        (0.06, 0.01, 0.07, 0.09, 0.04),
     ),
     CustomerType(
         "budget_family", 0.30, 33_000, 9_000, 1.6, 0.75, (0.2, 0.7, 0.1), (0.5, 0.45, 0.05),
         2.6, 7.2, (0.38, 0.06, 0.56), (0.35, 0.08, 0.25, 0.1, 0.08, 0.14), (0, 99), 0.08,
+        (0.03, 0.0, 0.08, 0.02, 0.0),
     ),
     CustomerType(
         "lapsing", 0.10, 50_000, 15_000, 5.0, 0.8, (0.55, 0.4, 0.05), (0.5, 0.45, 0.05),
         2.0, 5.0, (0.34, 0.16, 0.5), (0.5, 0.04, 0.25, 0.06, 0.05, 0.1), (70, 99), 0.04,
+        (0.05, 0.01, 0.05, 0.04, 0.02),
     ),
     CustomerType(
         "web_browser", 0.08, 42_000, 12_000, 2.0, 0.7, (0.45, 0.5, 0.05), (0.6, 0.37, 0.03),
         2.4, 8.5, (0.7, 0.05, 0.25), (0.4, 0.06, 0.28, 0.08, 0.06, 0.12), (0, 99), 0.10,
+        (0.07, 0.01, 0.09, 0.05, 0.01),
     ),
 )
 
@@ -86,7 +94,9 @@ def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF) -> pd.DataFrame:
     kinds = rng.choice(len(TYPES), size=rows, p=weights / weights.sum())
     parts = [_customers_of_type(TYPES[k], int((kinds == k).sum()), rng) for k in range(len(TYPES))]
     table = pd.concat(parts, ignore_index=True)
-    table = table.iloc[np.argsort(rng.permutation(rows), kind="stable")].reset_index(drop=True)
+    kind_of_row = np.repeat(np.arange(len(TYPES)), [len(p) for p in parts])
+    order = np.argsort(rng.permutation(rows), kind="stable")
+    table, kind_of_row = table.iloc[order].reset_index(drop=True), kind_of_row[order]
     table.insert(0, "ID", rng.choice(max(rows * 5, 11_200), size=rows, replace=False))
     table["Year_Birth"] = np.clip(np.round(rng.normal(1969, 11.7, rows)), 1940, 1996).astype(int)
     table["Education"] = _pick(rng, EDUCATION, rows)
@@ -95,7 +105,17 @@ def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF) -> pd.DataFrame:
     table["Complain"] = (rng.random(rows) < 0.0094).astype(int)
     if rows >= ODD_ROWS_FROM:
         _add_oddities(table, rng)
-    return table[list(COLUMNS)]
+    _add_campaigns(table, kind_of_row, np.random.default_rng(seed + 7919))
+    return table[LAYOUT]
+
+
+def _add_campaigns(table: pd.DataFrame, kind_of_row: np.ndarray, rng: np.random.Generator) -> None:
+    """AcceptedCmp1-5 by customer type, from their own random stream so every other column
+    stays what the same seed always gave."""
+    rates = np.array([t.campaign_rates for t in TYPES])[kind_of_row]
+    accepted = rng.random(rates.shape) < rates
+    for index, column in enumerate(CAMPAIGN_COLUMNS):
+        table[column] = accepted[:, index].astype(int)
 
 
 def _customers_of_type(kind: CustomerType, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -179,7 +199,7 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
     joined["Dt_Customer"] = [(newest + timedelta(days=int(d))).strftime("%d-%m-%Y")
                              for d in rng.integers(1, days + 1, len(joined))]
     joined.loc[joined.index[-1], "Dt_Customer"] = (newest + timedelta(days=days)).strftime("%d-%m-%Y")
-    return pd.concat([table, joined], ignore_index=True)[list(COLUMNS)]
+    return pd.concat([table, joined], ignore_index=True)[[c for c in LAYOUT if c in table]]
 
 
 def write(table: pd.DataFrame, out: Path) -> Path:

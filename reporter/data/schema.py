@@ -39,6 +39,9 @@ COLUMNS = (
     "Complain",
     "Response",
 )
+# Who accepted each of the five earlier campaigns (0/1): read when the export has them, as the
+# full SmartCart layout does; an export without them still makes a brief.
+CAMPAIGN_COLUMNS = tuple(f"AcceptedCmp{n}" for n in range(1, 6))
 # Whole numbers that must be present on every row (Income may be missing and is imputed).
 INTEGER_COLUMNS = ("ID", "Year_Birth", *COUNT_COLUMNS)
 TEXT_COLUMNS = ("Education", "Marital_Status")

@@ -41,7 +41,8 @@ class AnalysisParams:
     def shaping_key(self) -> str:
         """Changes to these make a saved model stale; seeds and sample sizes do not."""
         shaping = {name: _listed(getattr(self.segment, name)) for name in SHAPING}
-        document = json.dumps({"segmentation": shaping, "clean": asdict(self.clean)},
+        clean = {k: v for k, v in asdict(self.clean).items() if k != "currency"}  # words only
+        document = json.dumps({"segmentation": shaping, "clean": clean},
                               sort_keys=True, default=str)
         return hashlib.sha256(document.encode()).hexdigest()[:16]
 

@@ -9,7 +9,7 @@ the customer base, not against itself.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -41,7 +41,8 @@ def score_new(output_dir: Path, folder: Path | None, raw: RawCustomers, cleaning
     loaded = _model_of(output_dir, folder)
     model = loaded.model
     as_of = max(model.as_of, raw.frame["Dt_Customer"].max().date())
-    customers = clean(raw, cleaning, as_of, income_fill=model.income_fill)
+    # every ID of the batch gets its answer, even one person sent under two IDs
+    customers = clean(raw, replace(cleaning, duplicates="keep"), as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
     labels = model.scorer.segments(table.frame)
     assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)

@@ -55,6 +55,7 @@ def customer_table(table: FeatureTable, labels: np.ndarray,
                    assignment: PersonaAssignment) -> pd.DataFrame:
     frame = pd.DataFrame({
         "ID": table.frame["ID"].to_numpy(),
+        "other_ids": table.frame["other_ids"].to_numpy(),  # the same person's other IDs
         "persona": assignment.customer_persona,
         "cluster": labels,
     })
