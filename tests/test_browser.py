@@ -56,8 +56,8 @@ def test_brief_renders_offline_without_errors_or_overflow(browser, brief_html, t
     assert [url for url in requests if not url.startswith("file:")] == [], "no external requests"
     assert errors == []
     charts = page.locator("figure.chart svg")
-    assert charts.count() == 6
-    for index in range(6):
+    assert charts.count() == 7
+    for index in range(7):
         box = charts.nth(index).bounding_box()
         assert box["width"] > 0.6 * min(width, 736) - 40 and box["height"] > 100
     labels = page.eval_on_selector_all("figure.chart", "els => els.map(e => e.getAttribute('aria-label'))")

@@ -12,7 +12,7 @@ from pypdf import PdfReader
 from reporter.app.cli import main
 from reporter.app.pipeline import run
 from reporter.brief import render
-from reporter.brief.render import money, pct
+from reporter.brief.render import environment, pct
 from reporter.config import load_config
 from tests.conftest import REPO_ROOT, run_main
 
@@ -83,7 +83,7 @@ def test_headline_sentences_state_shares(result):
 
 
 def test_format_filters():
-    assert money(1234567.8) == "1,234,568"
+    assert environment().from_string("{{ 1234567.8 | money }}").render() == "$1,234,568"
     assert pct(0.123) == "12%"
     assert pct(float("nan")) == "–"
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from reporter.app.params import clean_params
 from reporter.archive import find_run, write_bytes_atomic, write_text_atomic
-from reporter.brief.render import render_html, render_pdf
+from reporter.brief.render import render_appendix_html, render_html, render_pdf
 from reporter.brief.view import read_brief
 from reporter.config import Config, load_personas
 from reporter.data.clean import clean
@@ -49,6 +49,8 @@ def rerender(folder: Path, out: Path) -> Rerendered:
     out.mkdir(parents=True, exist_ok=True)
     write_text_atomic(out / "brief.html", html)
     write_bytes_atomic(out / "brief.pdf", render_pdf(html))
+    if brief.appendix == "separate":
+        write_bytes_atomic(out / "appendix.pdf", render_pdf(render_appendix_html(brief)))
     archived = folder / "brief.html"
     unchanged = archived.is_file() and archived.read_text(encoding="utf-8") == html
     return Rerendered(out / "brief.html", out / "brief.pdf", unchanged)

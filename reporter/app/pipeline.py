@@ -22,8 +22,13 @@ from reporter.archive import (
 )
 from reporter.brief.checks import CheckReport, after_render, before_render
 from reporter.brief.index import rebuild_index
-from reporter.brief.render import check_pdf_engine, render_html, render_pdf
-from reporter.brief.view import BRIEF_FILE, Brief, BriefInputs, build_brief, write_brief
+from reporter.brief.render import (
+    check_pdf_engine,
+    render_appendix_html,
+    render_html,
+    render_pdf,
+)
+from reporter.brief.view import BRIEF_FILE, Brief, BriefInputs, Units, build_brief, write_brief
 from reporter.config import Config
 from reporter.data.load import RawCustomers, find_latest, load
 from reporter.delivery.dispatch import dispatch_run, tell_owners_held
@@ -50,6 +55,8 @@ from reporter.personas.exports import (
 )
 from reporter.personas.rulebook import compile_rulebook
 from reporter.progress import stage as progress_stage
+
+APPENDIX_FILE = "appendix.pdf"
 
 
 @dataclass
@@ -143,6 +150,7 @@ class Checked:
     html: str
     pdf: bytes
     report: CheckReport
+    appendix_pdf: bytes | None = None  # brief.appendix: separate
 
 
 def _build(config: Config, found: Analysis, baseline: RunSummary | None, run_id: str, now: datetime,
@@ -162,6 +170,8 @@ def _build(config: Config, found: Analysis, baseline: RunSummary | None, run_id:
             action_list_size=settings.brief.action_list_size, changes=change,
             decision=found.decision, drift_thresholds=(settings.model.psi_watch, settings.model.psi_refit),
             baseline=_baseline_sentence(baseline),
+            units=Units(settings.brief.currency, settings.source.spend_period),
+            appendix=settings.brief.appendix,
         ))
     return Built(brief, customers, change, baseline)
 
@@ -183,21 +193,24 @@ def _check_and_render(config: Config, built: Built, found: Analysis, now: dateti
         previous = built.baseline.record if built.baseline is not None else None
         figures = before_render(settings, found.raw, built.brief, previous, found.decision, now)
     brief = replace(built.brief, warnings=figures.warnings)
-    html, pdf, document = _render(brief, settings, timer)
+    html, pdf, appendix, document = _render(brief, settings, timer)
     if document.warnings:
         brief = replace(brief, warnings=(*figures.warnings, *document.warnings))
-        html, pdf, document = _render(brief, settings, timer)
+        html, pdf, appendix, document = _render(brief, settings, timer)
     return Checked(brief, html, pdf, CheckReport(figures.results + document.results,
-                                                 document.checked_pdf_sha256))
+                                                 document.checked_pdf_sha256), appendix)
 
 
-def _render(brief: Brief, settings, timer: StageTimer) -> tuple[str, bytes, CheckReport]:
+def _render(brief: Brief, settings, timer: StageTimer
+            ) -> tuple[str, bytes, bytes | None, CheckReport]:
     with timer("html"):
         html = render_html(brief)
     with timer("pdf"):
         pdf = render_pdf(html)
+        appendix = (render_pdf(render_appendix_html(brief)) if brief.appendix == "separate"
+                    else None)
     with timer("checks"):
-        return html, pdf, after_render(settings, pdf)
+        return html, pdf, appendix, after_render(settings, pdf, brief.appendix, appendix)
 
 
 def _publish(config: Config, found: Analysis, built: Built, checked: Checked, run_id: str,
@@ -227,6 +240,8 @@ def _archive(config: Config, found: Analysis, built: Built, checked: Checked, ru
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
         folder.write_text("brief.html", checked.html)
         folder.write_bytes("brief.pdf", checked.pdf)
+        if checked.appendix_pdf is not None:
+            folder.write_bytes(APPENDIX_FILE, checked.appendix_pdf)
         write_brief(checked.brief, folder.file(BRIEF_FILE))
         customers, chunk = built.customers, settings.exports.chunk_rows
         stamp = (("run_id", run_id), ("as_of", found.customers.as_of.isoformat()))

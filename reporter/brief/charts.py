@@ -186,7 +186,8 @@ def mix_bars(rows: list[Mix], parts: list[str], title: str, prefix: str) -> str:
         return _svg(figure, prefix)
 
 
-def income_spend(groups: list[ScatterGroup], title: str, income_limit: float) -> str:
+def income_spend(groups: list[ScatterGroup], title: str, income_limit: float,
+                 axis_labels: tuple[str, str]) -> str:
     """Income against total spend, one colour per persona (points already subsampled);
     the income axis stops at `income_limit` so one extreme income cannot squash the rest."""
     with matplotlib.rc_context(STYLE):
@@ -196,12 +197,57 @@ def income_spend(groups: list[ScatterGroup], title: str, income_limit: float) ->
             axes.scatter(group.points[:, 0] / 1000, group.points[:, 1], s=7, alpha=0.55,
                          color=group.color, label=group.label, linewidths=0, rasterized=True)
         axes.set_xlim(0, income_limit / 1000)
-        axes.set_xlabel("Income (thousands)")
-        axes.set_ylabel("Total spend")
+        axes.set_xlabel(axis_labels[0])
+        axes.set_ylabel(axis_labels[1])
         axes.set_title(title, loc="left")
         axes.legend(frameon=False, fontsize=8, markerscale=2.5, loc="upper left")
         figure.tight_layout()
         return _svg(figure, "income")
+
+
+@dataclass(frozen=True)
+class Rates:
+    """One persona's rates (0..1), one per part of a RateChart."""
+
+    persona: str
+    color: str
+    rates: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RateChart:
+    """Rates by persona over a few parts (campaigns, complaints), with the population's."""
+
+    rows: tuple[Rates, ...]
+    parts: tuple[str, ...]
+    title: str
+    population: tuple[float, ...]
+
+
+def rate_bars(chart: RateChart) -> str:
+    """Grouped columns: one group per part, one column per persona in its colour, and the
+    population's rate as a dash across each group."""
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=(6.4, 3.2))
+        axes = figure.subplots()
+        width = 0.8 / max(len(chart.rows), 1)
+        positions = np.arange(len(chart.parts))
+        for index, row in enumerate(chart.rows):
+            offsets = positions - 0.4 + width * (index + 0.5)
+            values = [r * 100 for r in row.rates]
+            axes.bar(offsets, values, width=width * 0.92, color=row.color, label=row.persona)
+            for x, value in zip(offsets, values, strict=True):
+                axes.text(x, value + 0.3, f"{value:.0f}", ha="center", va="bottom", fontsize=6.5)
+        axes.hlines([p * 100 for p in chart.population], positions - 0.42, positions + 0.42,
+                    colors="#222222", linestyles="--", linewidth=1, label="All customers")
+        axes.set_xticks(positions, list(chart.parts), fontsize=8)
+        axes.set_ylabel("Customers who did (%)")
+        axes.set_ylim(0, max(max(r.rates) for r in chart.rows) * 100 * 1.25 + 1)
+        axes.set_title(chart.title, loc="left")
+        axes.legend(frameon=False, fontsize=7.5, ncol=min(len(chart.rows) + 1, 5),
+                    loc="upper center", bbox_to_anchor=(0.5, -0.28))
+        figure.tight_layout()
+        return _svg(figure, "campaigns")
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,8 @@ from reporter.history.record import CheckRecord, RunRecord
 from reporter.model.lifecycle import ModelDecision
 from reporter.personas.rulebook import RuleChange
 
-PDF_SECTIONS = ("This week in brief", "Who the customers are", "Data notes",
-                "How the segments were found")
+BRIEF_SECTIONS = ("This week in brief", "Who the customers are", "Data notes")
+APPENDIX_SECTIONS = ("How the segments were found",)
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,18 @@ def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
     return _run(settings, checks)
 
 
-def after_render(settings: ChecksConfig, pdf: bytes) -> CheckReport:
-    report = _run(settings, {"pdf_complete": lambda: _pdf_complete(settings, pdf)})
+def after_render(settings: ChecksConfig, pdf: bytes, appendix: str = "attach",
+                 appendix_pdf: bytes | None = None) -> CheckReport:
+    """The PDF holds every section the brief promises; with `appendix: separate`, the
+    appendix's own PDF holds the appendix."""
+    def complete() -> str:
+        wanted = BRIEF_SECTIONS + (APPENDIX_SECTIONS if appendix == "attach" else ())
+        problem = _pdf_complete(settings, pdf, wanted)
+        if not problem and appendix_pdf is not None:
+            problem = _pdf_complete(settings, appendix_pdf, APPENDIX_SECTIONS)
+            return f"appendix.pdf: {problem}" if problem else ""
+        return problem
+    report = _run(settings, {"pdf_complete": complete})
     return CheckReport(report.results, hashlib.sha256(pdf).hexdigest())
 
 
@@ -148,7 +158,7 @@ def _charts_have_data(brief: Brief) -> str:
     return f"chart(s) without data: {', '.join(empty)}" if empty else ""
 
 
-def _pdf_complete(settings: ChecksConfig, pdf: bytes) -> str:
+def _pdf_complete(settings: ChecksConfig, pdf: bytes, wanted: tuple[str, ...]) -> str:
     size_mb = len(pdf) / 1_000_000
     if size_mb > settings.pdf_complete.max_mb:
         return f"the PDF is {size_mb:.1f} MB, over the limit of {settings.pdf_complete.max_mb:g} MB"
@@ -158,7 +168,7 @@ def _pdf_complete(settings: ChecksConfig, pdf: bytes) -> str:
         pages = len(reader.pages)
     except Exception as exc:  # a PDF pypdf cannot read is not one to send
         return f"the PDF cannot be read back ({type(exc).__name__})"
-    missing = [section for section in PDF_SECTIONS if section not in sections]
+    missing = [section for section in wanted if section not in sections]
     if missing or not pages:
         return f"the PDF lacks the section(s): {', '.join(missing) or 'every page'}"
     return ""

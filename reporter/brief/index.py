@@ -52,7 +52,8 @@ def rebuild_index(output_dir: Path) -> Path:
 
 
 def _row(run: RunSummary) -> IndexRow:
-    wanted = [("Brief", "brief.html"), ("PDF", "brief.pdf"), ("Customers", "customers.csv"),
+    wanted = [("Brief", "brief.html"), ("PDF", "brief.pdf"), ("Appendix", "appendix.pdf"),
+              ("Customers", "customers.csv"),
               ("Slipped", "changes/slipped.csv"), (RECORD_FILE, RECORD_FILE)]
     files = run.files()
     links = tuple((label, f"{run.folder.name}/{name}") for label, name in wanted if name in files)

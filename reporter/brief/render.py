@@ -14,7 +14,14 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    pass_context,
+    select_autoescape,
+)
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
@@ -48,13 +55,20 @@ def environment(autoescape: bool = True) -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(money=money, pct=pct, num=num, lift=lift, day=day, metric=metric_value,
-                       points=points)
+                       points=points, label=metric_label)
     env.globals["registry"] = REGISTRY
     return env
 
 
-def money(value: float) -> str:
-    return "–" if _missing(value) else f"{value:,.0f}"
+@pass_context
+def money(context, value: float) -> str:
+    """Every money figure carries the brief's currency (brief.currency in reporter.yaml)."""
+    return "–" if _missing(value) else f"{_currency(context)}{value:,.0f}"
+
+
+def _currency(context) -> str:
+    brief = context.get("brief")
+    return brief.units.currency if brief is not None else "$"
 
 
 def pct(value: float, digits: int = 0) -> str:
@@ -79,13 +93,22 @@ def day(value: date | datetime) -> str:
     return value.strftime("%d %b %Y")
 
 
-def metric_value(value: float, name: str) -> str:
+@pass_context
+def metric_value(context, value: float, name: str, one_customer: bool = False) -> str:
+    """A metric in its unit; one customer's counts are whole numbers, a group's are means."""
     unit = REGISTRY[name].unit
     if unit == "money":
-        return money(value)
+        return money(context, value)
     if unit == "ratio":
         return pct(value)
-    return num(value, 0 if unit in {"days", "years"} else 1)
+    return num(value, 0 if unit in {"days", "years"} or one_customer else 1)
+
+
+@pass_context
+def metric_label(context, name: str) -> str:
+    """A metric's label with the period it covers, where the brief has units."""
+    brief = context.get("brief")
+    return brief.units.label(name) if brief is not None else REGISTRY[name].label
 
 
 def _missing(value: float | None) -> bool:
@@ -99,6 +122,14 @@ def render_html(brief: Brief) -> str:
                            k_chart=Markup(_k_chart(brief)))
 
 
+def render_appendix_html(brief: Brief) -> str:
+    """The analyst's appendix on its own (brief.appendix: separate), for appendix.pdf."""
+    css = (templates_dir() / "brief.css").read_text(encoding="utf-8")
+    template = environment().get_template("appendix.html.j2")
+    return template.render(brief=brief, css=Markup(css), charts=draw_charts(brief),
+                           k_chart=Markup(_k_chart(brief)))
+
+
 def draw_charts(brief: Brief) -> dict[str, Markup]:
     """The brief's charts as inline SVG, drawn from its numbers (nothing is stored drawn)."""
     scatter, income = brief.scatter, brief.income_spend
@@ -106,8 +137,10 @@ def draw_charts(brief: Brief) -> dict[str, Markup]:
         "sizes": Markup(charts.persona_sizes(_bars(brief))),
         "spend_mix": Markup(_mix(brief.spend_mix)),
         "channel_mix": Markup(_mix(brief.channel_mix)),
-        "income_spend": Markup(charts.income_spend(list(income.groups), income.title, income.x_limit)),
+        "income_spend": Markup(charts.income_spend(list(income.groups), income.title, income.x_limit,
+                                                   income.axes)),
         "scatter": Markup(charts.pca_scatter(list(scatter.groups), scatter.axes)),
+        "campaigns": Markup(charts.rate_bars(brief.campaigns)) if brief.campaigns else Markup(""),
     }
 
 

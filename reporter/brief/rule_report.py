@@ -44,12 +44,13 @@ def _rule_change_lines(analysis: Analysis) -> list[str]:
 
 def _verdict_lines(verdict: SegmentVerdict) -> list[str]:
     lines = []
-    for name, checks, matched in verdict.tried:
-        lines.append(f"  {'MATCH' if matched else 'no   '} {name}")
-        for check in checks:
+    for attempt in verdict.tried:
+        lines.append(f"  {'MATCH' if attempt.matched else 'no   '} {attempt.persona}")
+        for check in attempt.checks:
             mark = TICK if check.holds else CROSS
             lines.append(f"      {mark} {check.text:<40} segment {check.observed:>12,.2f}   "
                          f"threshold {check.threshold:>12,.2f}")
-    if not any(matched for _, _, matched in verdict.tried):
+    if verdict.matched is None:
         lines.append(f"  -> fallback {verdict.persona}: no rule matched")
+    lines.extend(f"  Near miss: {miss.sentence}." for miss in verdict.near_misses)
     return lines

@@ -6,7 +6,7 @@ templates only format.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 
@@ -15,13 +15,26 @@ import pandas as pd
 
 from reporter.brief import charts
 from reporter.data.clean import DataNotes, customers
-from reporter.data.features import CATEGORY_FEATURES, CHANNEL_FEATURES, FeatureTable
+from reporter.data.features import (
+    CAMPAIGN_FEATURES,
+    CATEGORY_FEATURES,
+    CHANNEL_FEATURES,
+    OVER_PERIOD,
+    REGISTRY,
+    FeatureTable,
+)
 from reporter.errors import ArchiveError
 from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
 from reporter.personas.exports import flag_file
-from reporter.personas.rulebook import PersonaAssignment, Rulebook, RuleChange
+from reporter.personas.rulebook import (
+    ConditionCheck,
+    PersonaAssignment,
+    Rulebook,
+    RuleChange,
+    SegmentVerdict,
+)
 from reporter.plain import from_plain, to_plain
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
@@ -32,6 +45,43 @@ TABLE_FEATURES = ("income", "total_spending", "recency", "total_purchases")
 CARD_FEATURES = ("income", "total_spending", "total_purchases", "recency", "web_visits", "deal_share")
 CATEGORY_LABELS = ("Wine", "Fruit", "Meat", "Fish", "Sweets", "Gold")
 CHANNEL_LABELS = ("Web", "Catalog", "Store")
+CAMPAIGN_CARD = ("responded", "accepted_campaigns", "complained")  # on a card, when present
+MATERIAL_DIFFERENCE = 1.25  # segments of one persona this far apart on spend or income are shown
+TIE_POINTS = 0.015  # shares this close are named together, not as one winner
+
+
+@dataclass(frozen=True)
+class Units:
+    """What every figure is counted in: the currency and the period the spend columns cover."""
+
+    currency: str = "$"
+    spend_period: str = "last 2 years"
+
+    def label(self, name: str) -> str:
+        """'Total spend (last 2 years)': a registry label with the period it covers."""
+        label = REGISTRY[name].label
+        return f"{label} ({self.spend_period})" if name in OVER_PERIOD else label
+
+    def quantity(self, name: str, value: float) -> str:
+        """A metric's value in its unit: $1,417, 62 days, 47%, 19.1."""
+        unit = REGISTRY[name].unit if name in REGISTRY else "ratio"
+        if unit == "money":
+            return f"{self.currency}{value:,.0f}"
+        if unit == "ratio":
+            return f"{value:.0%}"
+        if unit == "days":
+            return f"{value:,.0f} days"
+        return f"{value:,.1f}"
+
+
+@dataclass(frozen=True)
+class SegmentLine:
+    """One segment of a persona that merges segments which differ materially."""
+
+    cluster: int
+    size: int
+    figures: dict[str, float]  # TABLE_FEATURES
+    summary: str
 
 
 @dataclass(frozen=True)
@@ -50,7 +100,9 @@ class PersonaRow:
     traits: tuple[str, ...]
     summary: str
     actions: tuple[str, ...]
-    reasons: tuple[str, ...]
+    reasons: tuple[str, ...]  # "Segments 1, 2: no persona rule matched", one line per reason
+    segment_lines: tuple[SegmentLine, ...] = ()  # its segments, when they differ materially
+    campaign: dict[str, float] = field(default_factory=dict)  # CAMPAIGN_CARD means present
 
 
 @dataclass(frozen=True)
@@ -59,6 +111,7 @@ class FlaggedCustomer:
     persona: str
     figures: dict[str, float]  # TABLE_FEATURES plus the ranking metric
     new: bool = False  # flagged this week, not in the baseline run
+    other_ids: str = ""  # the same person under other IDs in the export
 
 
 @dataclass(frozen=True)
@@ -100,6 +153,7 @@ class SegmentRow:
     persona: str
     color: str
     summary: str
+    near_misses: tuple[str, ...] = ()  # "missed Premium by 1.7% on income"
 
 
 @dataclass(frozen=True)
@@ -166,6 +220,10 @@ class Brief:
     income_spend: charts.PointChart
     baseline: str = ""  # which earlier brief this one is compared with, and why that one
     warnings: tuple[str, ...] = ()  # pre-send checks set to warn that failed: shown as a banner
+    units: Units = field(default_factory=Units)
+    stability_line: tuple[str, str] = ("", "")  # page 1's stability figure and its words
+    campaigns: charts.RateChart | None = None  # campaign answers and complaints by persona
+    appendix: str = "attach"  # where the analyst's appendix goes: attach, separate or omit
 
 
 @dataclass(frozen=True)
@@ -192,6 +250,8 @@ class BriefInputs:
     decision: ModelDecision | None = None
     drift_thresholds: tuple[float, float] = (0.10, 0.25)
     baseline: str = ""
+    units: Units = field(default_factory=Units)
+    appendix: str = "attach"
 
 
 BRIEF_FILE = "brief.json"
@@ -226,8 +286,8 @@ def build_brief(inputs: BriefInputs) -> Brief:
         data_sha256=inputs.data_sha256,
         as_of=inputs.table.as_of,
         customers=len(inputs.table.frame),
-        headlines=(headlines(rows, flags, inputs.notes) + _change_headline(inputs.changes)
-                   + _rules_headline(inputs.decision)),
+        headlines=(headlines(rows, flags, inputs.notes) + _campaign_headline(rows, inputs)
+                   + _change_headline(inputs.changes) + _rules_headline(inputs.decision)),
         personas=rows,
         absent_personas=inputs.assignment.absent,
         flags=flags,
@@ -241,12 +301,17 @@ def build_brief(inputs: BriefInputs) -> Brief:
                                    "channelmix"),
         income_spend=_income_spend(inputs, rows),
         baseline=inputs.baseline,
+        units=inputs.units,
+        stability_line=_stability_line(inputs.assessment.stability),
+        campaigns=_campaign_chart(inputs, rows),
+        appendix=inputs.appendix,
     )
 
 
 def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
     profiles = inputs.persona_profiles.by_key()
     assignment = inputs.assignment
+    best = _best_responder(inputs)
     rows = []
     for persona in inputs.rulebook.personas:
         if persona.name not in assignment.present:
@@ -254,10 +319,13 @@ def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
         clusters = tuple(sorted(c for c, p in assignment.cluster_persona.items()
                                 if p == persona.name))
         group: GroupProfile = profiles[persona.name]
+        fallback = persona.mode == "fallback"
+        actions = (*persona.spec.actions, *(_best_responder_action(inputs, persona.name)
+                                            if persona.name == best else ()))
         rows.append(PersonaRow(
             name=persona.name,
             color=persona.color,
-            description=persona.spec.description,
+            description=_fallback_description(group) if fallback else persona.spec.description,
             clusters=clusters,
             size=group.size,
             share=group.share,
@@ -268,10 +336,113 @@ def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
             change_points=_share_change(inputs.changes, persona.name),
             traits=group.traits,
             summary=group.summary,
-            actions=tuple(persona.spec.actions),
-            reasons=tuple(assignment.reasons[c] for c in clusters),
+            actions=tuple(actions),
+            reasons=_reasons(clusters, assignment.verdicts, inputs.units),
+            segment_lines=_segment_lines(clusters, inputs.cluster_profiles),
+            campaign={f: group.means[f] for f in CAMPAIGN_CARD if f in group.means},
         ))
     return tuple(rows)
+
+
+def _fallback_description(group: GroupProfile) -> str:
+    """The fallback names what no rule describes, so its words come from its own numbers."""
+    traits = ", ".join(group.traits)
+    return f"The customers no other persona's rules describe; compared with all customers: {traits}."
+
+
+def _reasons(clusters: tuple[int, ...], verdicts: dict[int, SegmentVerdict],
+             units: Units) -> tuple[str, ...]:
+    """Why each segment got this persona, segments with the same reason on one line."""
+    by_reason: dict[str, list[int]] = {}
+    for cluster in clusters:
+        verdict = verdicts.get(cluster)
+        attempt = verdict.matched if verdict is not None else None
+        text = ("kept from the saved model" if verdict is None
+                else "no persona rule matched" if attempt is None
+                else "; ".join(_check_text(c, units) for c in attempt.checks if c.holds))
+        by_reason.setdefault(text, []).append(cluster)
+    return tuple(f"Segment{'s' if len(members) > 1 else ''} {', '.join(map(str, members))}: {text}"
+                 for text, members in by_reason.items())
+
+
+def _check_text(check: ConditionCheck, units: Units) -> str:
+    if check.metric not in REGISTRY:
+        return f"{check.text} ({check.observed:.0%} vs {check.threshold:.0%})"
+    return (f"{check.text} ({units.quantity(check.metric, check.observed)} vs "
+            f"{units.quantity(check.metric, check.threshold)})")
+
+
+def _segment_lines(clusters: tuple[int, ...], profiles: Profiles) -> tuple[SegmentLine, ...]:
+    """A persona's segments, when they differ by more than a quarter on spend or income: one
+    card must not average a big spender and a small one into a customer who does not exist."""
+    if len(clusters) < 2:
+        return ()
+    groups = profiles.by_key()
+    members = [groups[str(c)] for c in clusters if str(c) in groups]
+    for metric in ("total_spending", "income"):
+        values = [g.means[metric] for g in members]
+        if min(values) > 0 and max(values) / min(values) > MATERIAL_DIFFERENCE:
+            return tuple(SegmentLine(int(g.key), g.size, {f: g.means[f] for f in TABLE_FEATURES},
+                                     g.summary) for g in members)
+    return ()
+
+
+def _best_responder(inputs: BriefInputs) -> str:
+    """The segment persona that answered the last campaign best, when one clearly did."""
+    profiles = inputs.persona_profiles
+    rates = {g.key: g.means["responded"] for g in profiles.groups
+             if g.key in inputs.assignment.present}
+    if len(rates) < 2:
+        return ""
+    best = max(rates, key=rates.get)
+    overall = profiles.population_means["responded"]
+    return best if rates[best] >= overall * MATERIAL_DIFFERENCE and rates[best] > 0 else ""
+
+
+def _best_responder_action(inputs: BriefInputs, name: str) -> tuple[str, ...]:
+    rate = inputs.persona_profiles.by_key()[name].means["responded"]
+    overall = inputs.persona_profiles.population_means["responded"]
+    return (f"Answered the last campaign best ({rate:.0%} accepted, against {overall:.0%} of all "
+            "customers): first in line for the next one.",)
+
+
+def _campaign_headline(rows: tuple[PersonaRow, ...], inputs: BriefInputs) -> tuple[str, ...]:
+    best = _best_responder(inputs)
+    if not best:
+        return ()
+    rate = inputs.persona_profiles.by_key()[best].means["responded"]
+    overall = inputs.persona_profiles.population_means["responded"]
+    return (f"{best} answered the last campaign best: {rate:.0%} accepted its offer, against "
+            f"{overall:.0%} of all customers.",)
+
+
+def _campaign_chart(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.RateChart | None:
+    """Each persona's answer to every campaign the export records, and its complaint rate."""
+    profiles = inputs.persona_profiles.by_key()
+    parts = [f for f in (*CAMPAIGN_FEATURES, "responded", "complained") if f in inputs.table.frame]
+    labels = tuple("Last\ncampaign" if f == "responded" else "Complained" if f == "complained"
+                   else f"Campaign\n{f[-1]}" for f in parts)
+    if not rows:
+        return None
+    bars = tuple(charts.Rates(r.name, r.color, tuple(profiles[r.name].means[f] for f in parts))
+                 for r in rows)
+    best = _best_responder(inputs)
+    title = (f"{best} answered the last campaign best" if best
+             else "Campaign answers and complaints by persona")
+    population = tuple(inputs.persona_profiles.population_means[f] for f in parts)
+    return charts.RateChart(bars, labels, title, population)
+
+
+def _stability_line(stability: Stability | None) -> tuple[str, str]:
+    """Page 1's stability box: a figure a manager can repeat, the ARI stays in the appendix."""
+    if stability is None:
+        return "–", "group stability not checked"
+    if stability.kept_share:
+        kept = round(stability.kept_share * 100)
+        return (f"{kept} of 100", "customers keep their group when the groups are refitted on "
+                "other samples")
+    words = {"stable": "steady", "moderately stable": "fairly steady"}
+    return (words.get(stability.verdict, "unsteady"), "groups when refitted on other samples")
 
 
 def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
@@ -290,7 +461,8 @@ def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
             ["new", flag.spec.rank_by, "ID"], ascending=[False, False, True]).head(inputs.action_list_size)
         shown = tuple(dict.fromkeys((*TABLE_FEATURES, flag.spec.rank_by)))
         top = tuple(FlaggedCustomer(int(row["ID"]), str(row["persona"]),
-                                    {name: float(row[name]) for name in shown}, bool(row["new"]))
+                                    {name: float(row[name]) for name in shown}, bool(row["new"]),
+                                    str(row["other_ids"]))
                     for _, row in ranked.iterrows())
         sections.append(FlagSection(
             name=flag.name, color=flag.color, description=flag.spec.description,
@@ -328,12 +500,17 @@ def headlines(rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
         sentences.append(f"The largest group is {largest.name}: {customers(largest.size)}.")
     for flag in flags:
         sentences.append(_flag_sentence(flag, top.name))
-    repaired, excluded = notes.count("repair"), notes.count("exclusion")
-    sentences.append(
-        f"{customers(notes.rows_read)} analysed; {repaired:,} values repaired and "
-        f"{customers(excluded)} left out of fitting (see data notes)."
-    )
+    sentences.append(_data_sentence(notes))
     return tuple(sentences)
+
+
+def _data_sentence(notes: DataNotes) -> str:
+    repaired, excluded = notes.count("repair"), notes.count("exclusion")
+    merged = notes.count("duplicate")
+    read = (f" ({notes.rows_read:,} rows; {merged:,} duplicate rows counted once)" if merged
+            else "")
+    return (f"{customers(notes.rows_kept)} in this brief{read}; {repaired:,} values repaired and "
+            f"{customers(excluded)} left out of fitting (see data notes).")
 
 
 def _changes(inputs: BriefInputs) -> ChangesView | None:
@@ -423,7 +600,9 @@ def _stability_sentence(stability: Stability | None, decision: ModelDecision | N
     return (f"{when}The segments are {stability.verdict}: refitted on {stability.resamples} random "
             f"subsamples of {stability.rows_per_resample:,} customers, they agree with the "
             f"fitted segments with an adjusted Rand index of {stability.mean_ari:.2f} on average "
-            f"and {stability.worst_ari:.2f} at worst (1 = identical).")
+            f"and {stability.worst_ari:.2f} at worst (1 = identical)"
+            + (f"; {stability.kept_share:.0%} of customers keep their segment on average."
+               if stability.kept_share else "."))
 
 
 def _k_rows(choice: KChoice) -> tuple[KRow, ...]:
@@ -437,9 +616,12 @@ def _k_rows(choice: KChoice) -> tuple[KRow, ...]:
 def _segment_rows(inputs: BriefInputs) -> tuple[SegmentRow, ...]:
     colours = {p.name: p.color for p in inputs.rulebook.personas}
     persona_of = inputs.assignment.cluster_persona
+    verdicts = inputs.assignment.verdicts
     return tuple(
         SegmentRow(int(g.key), g.size, g.share, persona_of[int(g.key)],
-                   colours[persona_of[int(g.key)]], g.summary)
+                   colours[persona_of[int(g.key)]], g.summary,
+                   tuple(m.sentence for m in verdicts[int(g.key)].near_misses)
+                   if int(g.key) in verdicts else ())
         for g in sorted(inputs.cluster_profiles.groups, key=lambda g: int(g.key))
     )
 
@@ -488,9 +670,14 @@ def _mix_finding(mixes: list[charts.Mix], labels: tuple[str, ...], what: str) ->
     spread = [max(m.shares[i] for m in mixes) - min(m.shares[i] for m in mixes)
               for i in range(len(labels))]
     part = int(np.argmax(spread))
-    leader = max(mixes, key=lambda m: m.shares[part])
-    return (f"{labels[part]}: {leader.shares[part]:.0%} of {leader.persona} {what}, "
-            f"the most of any persona")
+    ranked = sorted(mixes, key=lambda m: -m.shares[part])
+    leaders = [m for m in ranked if m.shares[part] >= ranked[0].shares[part] - TIE_POINTS]
+    if len(leaders) == 1:
+        return (f"{labels[part]}: {ranked[0].shares[part]:.0%} of {ranked[0].persona} {what}, "
+                f"the most of any persona")
+    names = " and ".join(m.persona for m in leaders)
+    shares = " and ".join(f"{m.shares[part]:.0%}" for m in leaders)
+    return f"{labels[part]}: {names} give it the largest part of their {what}, {shares}"
 
 
 def _income_spend(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.PointChart:
@@ -505,7 +692,10 @@ def _income_spend(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.P
                                     frame.loc[income_ok, "total_spending"])[0, 1])
     strength = "closely" if correlation >= 0.6 else "loosely" if correlation >= 0.3 else "hardly"
     title = f"Spend follows income {strength} (correlation {correlation:.2f})"
-    return charts.PointChart(groups, ("Income (thousands)", "Total spend"), title, limit)
+    units = inputs.units
+    axes = (f"Income ({units.currency} thousands a year)",
+            f"Total spend ({units.currency}, {units.spend_period})")
+    return charts.PointChart(groups, axes, title, limit)
 
 
 def _sample_rows(count: int, limit: int, seed: int) -> np.ndarray:

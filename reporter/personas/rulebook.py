@@ -16,7 +16,7 @@ from matplotlib import colors as mcolors
 
 from reporter.config import PersonasFile, PersonaSpec
 from reporter.data.features import REGISTRY, FeatureTable
-from reporter.errors import ConfigError
+from reporter.errors import ConfigError, DataError
 from reporter.personas.rules import (
     Condition,
     FrozenPopulation,
@@ -57,6 +57,9 @@ class Rulebook:
         return {p.name: p for p in (*self.personas, *self.flags)}
 
 
+NEAR_MISS = 0.10  # a threshold missed by at most this share of itself is worth showing
+
+
 @dataclass(frozen=True)
 class ConditionCheck:
     """One condition tested on one segment: the two numbers side by side."""
@@ -65,6 +68,46 @@ class ConditionCheck:
     observed: float
     threshold: float
     holds: bool
+    metric: str = ""
+
+    @property
+    def gap(self) -> float:
+        """How far the segment is from the threshold, as a share of the threshold."""
+        return abs(self.observed - self.threshold) / (abs(self.threshold) or 1.0)
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One persona tried on one segment."""
+
+    persona: str
+    mode: str  # "all" or "any"
+    checks: tuple[ConditionCheck, ...]
+    matched: bool
+
+    @property
+    def near_miss(self) -> ConditionCheck | None:
+        """The one condition that kept the segment out, when it missed by little."""
+        failed = [c for c in self.checks if not c.holds]
+        if self.matched or not failed or (self.mode == "all" and len(failed) > 1):
+            return None
+        closest = min(failed, key=lambda c: c.gap)
+        return closest if closest.gap <= NEAR_MISS else None
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """'segment 1 missed Premium by 1.7% on income': a name the segment nearly had."""
+
+    cluster: int
+    persona: str
+    metric: str
+    gap: float  # share of the threshold
+
+    @property
+    def sentence(self) -> str:
+        what = REGISTRY[self.metric].label.lower() if self.metric in REGISTRY else self.metric
+        return f"segment {self.cluster} missed {self.persona} by {self.gap:.1%} on {what}"
 
 
 @dataclass(frozen=True)
@@ -73,15 +116,25 @@ class SegmentVerdict:
 
     cluster: int
     persona: str
-    tried: tuple[tuple[str, tuple[ConditionCheck, ...], bool], ...]
+    tried: tuple[Attempt, ...]
+
+    @property
+    def matched(self) -> Attempt | None:
+        return next((a for a in self.tried if a.matched and a.persona == self.persona), None)
 
     @property
     def reason(self) -> str:
-        for name, checks, matched in self.tried:
-            if matched and name == self.persona:
-                held = [c for c in checks if c.holds]
-                return "; ".join(f"{c.text} ({c.observed:,.2f} vs {c.threshold:,.2f})" for c in held)
-        return "no persona rule matched"
+        attempt = self.matched
+        if attempt is None:
+            return "no persona rule matched"
+        return "; ".join(f"{c.text} ({c.observed:,.2f} vs {c.threshold:,.2f})"
+                         for c in attempt.checks if c.holds)
+
+    @property
+    def near_misses(self) -> tuple[NearMiss, ...]:
+        """Personas tried before the one it got that it missed on a single close threshold."""
+        return tuple(NearMiss(self.cluster, a.persona, check.metric, check.gap)
+                     for a in self.tried if (check := a.near_miss) is not None)
 
 
 @dataclass(frozen=True)
@@ -246,6 +299,7 @@ def assign(rulebook: Rulebook, cluster_profiles: Profiles, table: FeatureTable,
     """Each segment gets the first persona whose rules hold, or, with `keep`, the persona it
     had when the saved model was fitted (the verdicts are still worked out, to show whether
     the rules would now say otherwise); each customer is tested for flags."""
+    _require_metrics(rulebook, table)
     population = Population(table.frame)
     verdicts = {int(g.key): judge_segment(rulebook, g, population) for g in cluster_profiles.groups}
     cluster_persona = dict(keep) if keep else {c: v.persona for c, v in verdicts.items()}
@@ -256,6 +310,7 @@ def label_customers(rulebook: Rulebook, cluster_persona: dict[int, str], table: 
                     labels: np.ndarray, population: Population | FrozenPopulation,
                     verdicts: dict[int, SegmentVerdict] | None = None) -> PersonaAssignment:
     """Persona per customer from its segment, and the customer-level flags."""
+    _require_metrics(rulebook, table)
     names = np.array([cluster_persona.get(c, rulebook.fallback.name)
                       for c in range(max(cluster_persona) + 1)], dtype=object)
     present = tuple(p.name for p in rulebook.personas if p.name in cluster_persona.values())
@@ -264,6 +319,17 @@ def label_customers(rulebook: Rulebook, cluster_persona: dict[int, str], table: 
                                    dtype=bool)
              for flag in rulebook.flags}
     return PersonaAssignment(cluster_persona, names[labels], verdicts or {}, present, absent, flags)
+
+
+def _require_metrics(rulebook: Rulebook, table: FeatureTable) -> None:
+    """Campaign history is optional in an export; a rule that needs it must say so plainly."""
+    for persona in (*rulebook.personas, *rulebook.flags):
+        for condition in persona.conditions:
+            if condition.metric in REGISTRY and condition.metric not in table.frame:
+                raise DataError(
+                    f'persona "{persona.name}" uses {condition.metric} ("{condition.text}"), but '
+                    "this export has no AcceptedCmp1-AcceptedCmp5 columns; add them to the export "
+                    "or remove the condition")
 
 
 def all_conditions(rulebook: Rulebook) -> list[Condition]:
@@ -278,11 +344,11 @@ def judge_segment(rulebook: Rulebook, group: GroupProfile, population: Populatio
             continue
         checks = tuple(
             ConditionCheck(c.text, float(observed[c.metric]), c.threshold(population),
-                           bool(c.holds(observed[c.metric], population)))
+                           bool(c.holds(observed[c.metric], population)), c.metric)
             for c in persona.conditions
         )
         matched = bool(matches(persona.conditions, persona.mode, observed, population))
-        tried.append((persona.name, checks, matched))
+        tried.append(Attempt(persona.name, persona.mode, checks, matched))
         if matched:
             return SegmentVerdict(int(group.key), persona.name, tuple(tried))
     return SegmentVerdict(int(group.key), rulebook.fallback.name, tuple(tried))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 
 from reporter.progress import advance
@@ -28,6 +29,7 @@ class Stability:
     mean_ari: float
     worst_ari: float
     verdict: str  # "stable", "moderately stable" or "unstable: treat segment sizes with care"
+    kept_share: float = 0.0  # customers whose group a refit keeps, on average (0: not measured)
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def stability(result: Segmentation, seg: SegmentParams, settings: StabilityParam
     points, labels = result.fit_points, result.fit_labels
     rng = np.random.default_rng(seg.seed)
     size = min(int(len(points) * settings.fraction), settings.max_rows)
-    scores = []
+    scores, kept = [], []
     for repeat in range(settings.resamples):
         keep = np.sort(rng.choice(len(points), size=size, replace=False))
         refit = engine(result.algorithm, result.k, seg.seed + 1 + repeat, comparison)
@@ -70,9 +72,21 @@ def stability(result: Segmentation, seg: SegmentParams, settings: StabilityParam
             refit.set_params(n_init=RESAMPLE_N_INIT)
         predicted = refit.fit(points[keep]).predict(points[keep])
         scores.append(adjusted_rand_score(labels[keep], predicted))
+        kept.append(kept_together(labels[keep], predicted, result.k))
         advance(repeat + 1, settings.resamples)
     mean, worst = float(np.mean(scores)), float(np.min(scores))
-    return Stability(settings.resamples, size, mean, worst, stability_words(mean, settings))
+    return Stability(settings.resamples, size, mean, worst, stability_words(mean, settings),
+                     float(np.mean(kept)))
+
+
+def kept_together(original: np.ndarray, refitted: np.ndarray, k: int) -> float:
+    """Share of customers a refit puts in the same group, once its groups are matched one to one
+    with the original ones (the matching that keeps the most customers): the figure a manager
+    can read where the ARI is a statistician's."""
+    overlap = np.zeros((k, k), dtype=np.int64)
+    np.add.at(overlap, (original, refitted), 1)
+    rows, columns = linear_sum_assignment(overlap, maximize=True)
+    return float(overlap[rows, columns].sum() / max(len(original), 1))
 
 
 def stability_words(mean_ari: float, settings: StabilityParams) -> str:

@@ -53,7 +53,8 @@ class Profiles:
 
 
 def profile(table: FeatureTable, labels: np.ndarray | pd.Series) -> Profiles:
-    frame = table.numeric(PROFILE_FEATURES)
+    """Every registry feature the table has (campaign history only when the export has it)."""
+    frame = table.numeric([name for name in PROFILE_FEATURES if name in table.frame])
     keys = pd.Series(np.asarray(labels), index=frame.index).astype(str)
     population_means = frame.mean()
     population_std = frame.std(ddof=0).replace(0, np.nan)
