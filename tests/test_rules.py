@@ -13,7 +13,12 @@ from reporter.personas.rules import RuleError, parse_condition, rule_set_implies
         ("income>=p75", "percentile", 75.0),
         ("  deal_share < 0.25 ", "number", 0.25),
         ("share <= 0.1", "number", 0.1),
-        ("age > -1", "number", -1.0),
+        ("age > 0", "number", 0.0),
+        ("recency > 60 days", "number", 60.0),
+        ("deal_share >= 50%", "number", 0.5),
+        ("income >= $50,000", "number", 50_000.0),
+        ("income >= 50k", "number", 50_000.0),
+        ("share >= 10%", "number", 0.1),
     ],
 )
 def test_conditions_parse(text, kind, value):

@@ -29,10 +29,18 @@ CONDITION_PATTERN = (
     r"^\s*(?P<metric>[a-z_]+)\s*(?P<op>>=|<=|>|<)\s*"
     r"(?:(?P<multiple>\d+(?:\.\d+)?)\s*x\s+population"
     r"|p(?P<percentile>\d{1,2}|100)"
-    r"|(?P<number>-?\d+(?:\.\d+)?))\s*$"
+    r"|(?P<currency>[$€£])?\s*(?P<number>-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?)"
+    r"\s*(?P<unit>%|k|days?)?)\s*$"
 )
 CONDITION = re.compile(CONDITION_PATTERN)
 EXAMPLES = "`recency >= 60`, `total_spending >= 1.5x population` or `income >= p75`"
+# What a plain threshold may be, by the metric's unit; shares are written 0-1 or as a percent.
+UNIT_RANGES = {"ratio": (0.0, 1.0), "score": (1.0, 5.0), "years": (0.0, 120.0)}
+EXAMPLE_VALUE = {"money": "50000", "ratio": "0.5", "days": "60", "count": "10", "people": "2",
+                 "years": "40", "score": "4"}
+UNIT_WORDS = {"money": "an amount of money", "ratio": "a share between 0 and 1",
+              "days": "a number of days", "count": "a count", "people": "a number of people",
+              "years": "years", "score": "a score from 1 to 5"}
 
 
 class RuleError(ValueError):
@@ -131,7 +139,46 @@ def parse_condition(text: object, segment_level: bool = True) -> Condition:
         if metric in GROUP_METRICS:
             raise RuleError(f'"{metric}" is a share of the segment and has no percentiles ("{text}")')
         return Condition(text, metric, match["op"], "percentile", float(match["percentile"]))
-    return Condition(text, metric, match["op"], "number", float(match["number"]))
+    return Condition(text, metric, match["op"], "number", _threshold(match, metric, text))
+
+
+def unit_of(metric: str) -> str:
+    return "ratio" if metric in GROUP_METRICS else REGISTRY[metric].unit
+
+
+def _threshold(match: re.Match, metric: str, text: str) -> float:
+    """The number as written, read in the metric's own unit: "60 days", "50%", "$50,000",
+    "50k". A unit that does not fit the metric is refused, naming the metric's unit."""
+    value = float(match["number"].replace(",", ""))
+    unit, written = unit_of(metric), (match["unit"] or "").rstrip("s")
+    op = match["op"]
+    if match["currency"] and unit != "money":
+        raise RuleError(f'{metric} is {UNIT_WORDS[unit]}, not money ("{text}"); write it without '
+                        f'"{match["currency"]}"')
+    example = f"write for example `{metric} {op} {EXAMPLE_VALUE[unit]}`"
+    if written == "day" and unit != "days":
+        raise RuleError(f'{metric} is {UNIT_WORDS[unit]}, not days ("{text}"); {example}')
+    if written == "%":
+        if unit != "ratio":
+            raise RuleError(f'{metric} is {UNIT_WORDS[unit]}, not a percentage ("{text}"); {example}')
+        value /= 100
+    if written == "k":
+        if unit != "money":
+            raise RuleError(f'"k" (thousands) is for money; {metric} is {UNIT_WORDS[unit]} ("{text}")')
+        value *= 1000
+    _check_range(value, metric, op, text)
+    return value
+
+
+def _check_range(value: float, metric: str, op: str, text: str) -> None:
+    unit = unit_of(metric)
+    low, high = UNIT_RANGES.get(unit, (0.0, None))
+    if value < low or (high is not None and value > high):
+        span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        example = (f"; for {value:g}% write {metric} {op} {value / 100:g} or {metric} {op} {value:g}%"
+                   if unit == "ratio" and 1 < value <= 100 else "")
+        raise RuleError(f'{metric} is {UNIT_WORDS[unit]}, so its threshold must be {span}, not '
+                        f'{value:g} ("{text}"){example}')
 
 
 def _check_metric(metric: str, text: str, segment_level: bool) -> None:
@@ -140,10 +187,17 @@ def _check_metric(metric: str, text: str, segment_level: bool) -> None:
                         f'("{text}"); use it in a segment persona')
     if metric in REGISTRY or metric in GROUP_METRICS:
         return
-    known = [*REGISTRY, *GROUP_METRICS]
-    close = difflib.get_close_matches(metric, known, n=1, cutoff=0.6)
-    hint = f'did you mean "{close[0]}"?' if close else "see the list of metrics at the top of the file"
-    raise RuleError(f'unknown metric "{metric}"; {hint}')
+    raise RuleError(f'unknown metric "{metric}"; {metric_hint(metric, segment_level)}')
+
+
+def metric_hint(word: str, segment_level: bool = False) -> str:
+    """'did you mean "total_spending"?' for a metric name that is nearly right, or a word of
+    its label ("spend" -> total_spending)."""
+    known = [*REGISTRY, *(GROUP_METRICS if segment_level else ())]
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    if not close and len(word) >= 4:
+        close = [m for m in REGISTRY if m.startswith(word) or word in REGISTRY[m].label.lower()][:1]
+    return f'did you mean "{close[0]}"?' if close else "see the list of metrics at the top of the file"
 
 
 def matches(conditions: Sequence[Condition], mode: str, observed, population: Population):
