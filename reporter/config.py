@@ -6,19 +6,21 @@ scheduler can start `reporter` from any working directory.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from reporter.errors import ConfigError
-from reporter.yamlsource import read_yaml_mapping, validation_problems
+from reporter.errors import MAX_PROBLEMS_IN_MESSAGE, ConfigError
+from reporter.yamlsource import line_of, read_yaml_mapping, validation_problems
 
 
 class Strict(BaseModel):
@@ -380,8 +382,13 @@ class PersonaSpec(Strict):
 
 
 class PersonasFile(Strict):
-    fallback: str = Field(description="The persona for segments that no rule matches.")
+    fallback: str = Field(default="Other customers",
+                          description="The persona for segments that no rule matches.")
     personas: list[PersonaSpec] = Field(min_length=1)
+
+
+DEFAULT_FALLBACK = PersonaSpec(name="Other customers", color="#7f8c8d", priority=999,
+                               description="The customers no other persona's rules describe.")
 
 
 @dataclass(frozen=True)
@@ -415,28 +422,162 @@ class Config:
         return hashlib.sha256(blob).hexdigest()
 
 
-def _parse(model: type[Strict], path: Path) -> Strict:
-    document, text = read_yaml_mapping(path)
+HINT = "fix and check with `reporter validate`"
+RuleCheck = Callable[[PersonasFile, Path], list[str]]
+
+
+class Problems(list):
+    """Located problems of one or both files, each 'file: line N, place: what to write'."""
+
+    def add(self, path: Path, located: list[tuple[int, str]]) -> None:
+        self.extend(f"{path}: {text}" for _, text in sorted(located, key=lambda item: item[0]))
+
+    def raise_if_any(self) -> None:
+        if self:
+            self.sort(key=_file_and_line)
+            shown = "; ".join(self[:MAX_PROBLEMS_IN_MESSAGE])
+            extra = len(self) - MAX_PROBLEMS_IN_MESSAGE
+            more = f"; (+{extra} more)" if extra > 0 else ""
+            raise ConfigError(f"{shown}{more}; {HINT}", list(self))
+
+
+def _file_and_line(problem: str) -> tuple[str, int]:
+    """Problems of each file in the order of its lines, whichever check found them."""
+    found = re.match(r"(.*?): line (\d+)", problem)
+    return (found[1], int(found[2])) if found else (problem, 0)
+
+
+def _settings(path: Path, problems: Problems) -> ReporterConfig | None:
     try:
-        return model.model_validate(document)
+        document, text = read_yaml_mapping(path)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None
+    try:
+        return ReporterConfig.model_validate(document)
     except ValidationError as exc:
-        problems = validation_problems(text, exc, model)
-        raise ConfigError.collected(path, problems, "fix and check with `reporter validate`") from None
+        problems.add(path, validation_problems(text, exc, ReporterConfig, document))
+        return None
 
 
-def load_personas(path: str | Path) -> PersonasFile:
-    """A personas file on its own (`reporter personas replay --rules FILE`)."""
-    return _parse(PersonasFile, Path(path))
+def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, list[str]]:
+    """personas.yaml as a manager writes it, read forgivingly where the meaning is clear: a
+    plain list under `rules:` means all of them, a missing `fallback` is "Other customers".
+    Every persona is checked on its own, so one mistake never hides the others; returns the
+    personas that could be read and the names of all of them (for cross-checks)."""
+    try:
+        document, text = read_yaml_mapping(path)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+        return None, []
+    located: list[tuple[int, str]] = []
+    for key in document:
+        if key not in PersonasFile.model_fields:
+            located.append((line_of(text, (key,)) or 0, f"line {line_of(text, (key,))}, {key}: unknown "
+                            f"key; {_close(key, list(PersonasFile.model_fields))}"))
+    items = document.get("personas")
+    if not isinstance(items, list) or not items:
+        located.append((line_of(text, ("personas",)) or 1, f"line {line_of(text, ('personas',)) or 1}, "
+                        "personas: missing or empty; list each persona under `personas:`, starting "
+                        "with `- name: Premium` (`reporter init` writes a starter file)"))
+        items = []
+    specs = [spec for index, item in enumerate(items)
+             if (spec := _persona(item, index, text, document, located)) is not None]
+    names = [item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)]
+    fallback = document.get("fallback")
+    if fallback is None:
+        fallback, specs = _default_fallback(specs)
+    elif not isinstance(fallback, str):
+        located.append((line_of(text, ("fallback",)) or 0, f"line {line_of(text, ('fallback',))}, "
+                        "fallback: must be the name of one persona, such as `fallback: Steady Shoppers`"))
+        fallback = DEFAULT_FALLBACK.name
+    problems.add(path, located)
+    return (PersonasFile(fallback=fallback, personas=specs) if specs else None), names
 
 
-def load_config(path: str | Path) -> Config:
-    """Read and validate reporter.yaml and the personas file it names."""
+def _persona(item: Any, index: int, text: str, document: dict,
+             located: list[tuple[int, str]]) -> PersonaSpec | None:
+    where = ("personas", index)
+    line = line_of(text, where) or 0
+    if not isinstance(item, dict):
+        located.append((line, f"line {line}, personas item {index + 1}: is not a persona; start "
+                              "each persona with `- name: ...` and indent its keys under it"))
+        return None
+    label = f'persona "{item["name"]}"' if isinstance(item.get("name"), str) else f"persona {index + 1}"
+    fields = dict(item)
+    for key in [k for k in item if k not in PersonaSpec.model_fields]:
+        key_line = line_of(text, (*where, key)) or line
+        located.append((key_line, f"line {key_line}, {label}: unknown key \"{key}\"; "
+                                  f"{_close(str(key), list(PersonaSpec.model_fields))}"))
+        del fields[key]
+    rules = fields.get("rules")
+    if isinstance(rules, list | str):
+        fields["rules"] = {"all": rules if isinstance(rules, list) else [rules]}
+    try:
+        return PersonaSpec.model_validate(fields)
+    except ValidationError as exc:
+        located.extend(validation_problems(text, exc, PersonaSpec, document, where))
+        return None
+
+
+def _default_fallback(specs: list[PersonaSpec]) -> tuple[str, list[PersonaSpec]]:
+    """Without `fallback:`, the one segment persona without rules is it; with none, segments
+    no rule names are called "Other customers"."""
+    ruleless = [s for s in specs if s.rules is None and s.level == "segment"]
+    if len(ruleless) == 1:
+        return ruleless[0].name, specs
+    if not ruleless and DEFAULT_FALLBACK.name not in {s.name for s in specs}:
+        return DEFAULT_FALLBACK.name, [*specs, DEFAULT_FALLBACK]
+    return DEFAULT_FALLBACK.name, specs
+
+
+def _close(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"?' if close else f"the keys here are {', '.join(known)}"
+
+
+def _cross_references(settings: ReporterConfig, names: list[str], path: Path) -> Problems:
+    """Persona names in reporter.yaml (history, teams) must be personas of the rules file."""
+    problems = Problems()
+    text = path.read_text(encoding="utf-8")
+    used = [(("history", "valuable", i), n) for i, n in enumerate(settings.history.valuable)]
+    used += [(("history", "slipped_to", i), n) for i, n in enumerate(settings.history.slipped_to)]
+    used += [(("teams", t, "personas", i), n) for t, team in enumerate(settings.teams)
+             for i, n in enumerate(team.personas)]
+    for loc, name in used:
+        if name in names:
+            continue
+        line = line_of(text, loc)
+        place = ".".join(str(step) for step in loc if not isinstance(step, int))
+        problems.append(f"{path}: line {line}, {place}: \"{name}\" is not a persona in the rules "
+                        f"file; {_near_name(name, names)}")
+    return problems
+
+
+def _near_name(name: str, names: list[str]) -> str:
+    same_case = [n for n in names if n.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    if close:
+        return f'did you mean "{close[0]}"?'
+    return "the personas are " + ", ".join(f'"{n}"' for n in names)
+
+
+def load_config(path: str | Path, check_rules: RuleCheck | None = None) -> Config:
+    """Read and check reporter.yaml and the personas file it names in one pass: every problem
+    of both files (structure, keys, with `check_rules` the rules themselves, and the persona
+    names reporter.yaml uses) is reported together, one per line."""
     config_path = Path(path).expanduser().resolve()
-    settings = _parse(ReporterConfig, config_path)
-    personas_path = Path(settings.personas_file).expanduser()
+    problems = Problems()
+    settings = _settings(config_path, problems)
+    personas_path = Path(settings.personas_file if settings else "personas.yaml").expanduser()
     if not personas_path.is_absolute():
         personas_path = config_path.parent / personas_path
-    personas = _parse(PersonasFile, personas_path)
+    personas, names = read_personas(personas_path, problems)
+    if personas is not None and check_rules is not None:
+        problems.extend(check_rules(personas, personas_path))
+    if settings is not None and names:
+        problems.extend(_cross_references(settings, names, config_path))
+    problems.raise_if_any()
     return Config(config_path, settings, personas_path, personas)
 
 

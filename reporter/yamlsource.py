@@ -34,11 +34,12 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
             problem = "a tab character: YAML indents with spaces only, replace the tab with spaces"
         message = tag_problem(exc) or (
             f"not valid YAML ({problem}); check indentation and quoting there")
-        raise ConfigError(f"{path}: {where}: {message}") from None
+        raise ConfigError(f"{path}: {where}, {message}") from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise ConfigError(f"{path}: line 1: expected a mapping of keys to values at the top")
+        raise ConfigError(f"{path}: line 1, the file must be `key: value` lines at the top (see the "
+                          "starter files from `reporter init`)")
     return document, text
 
 
@@ -63,25 +64,86 @@ def _child(node: yaml.Node | None, step: int | str) -> tuple[yaml.Node, int] | N
         for key, value in node.value:
             if key.value == step:
                 return value, key.start_mark.line + 1
+    if isinstance(node, yaml.SequenceNode) and step in ("all", "any"):
+        return node, node.start_mark.line + 1  # rules written as a plain list: "all" is implied
     if isinstance(node, yaml.SequenceNode) and isinstance(step, int) and step < len(node.value):
         item = node.value[step]
         return item, item.start_mark.line + 1
     return None
 
 
-def validation_problems(text: str, exc: ValidationError, model: type | None = None) -> list[str]:
-    """Each pydantic error as 'line N key: message', in file order."""
+def validation_problems(text: str, exc: ValidationError, model: type | None = None,
+                        document: Any = None, prefix: tuple = ()) -> list[tuple[int, str]]:
+    """Each validation error as (line, 'line N, place: what is wrong in plain words'), with
+    list items named by their `name:` ("personas "Premium"") rather than their index."""
     problems = []
     for error in exc.errors():
-        loc = tuple(step for step in error["loc"] if not _is_union_tag(step))
+        loc = prefix + tuple(step for step in error["loc"] if not _is_union_tag(step))
         line = line_of(text, loc)
-        key = ".".join(str(step) for step in loc) or "(top level)"
-        where = f"line {line} {key}" if line else key
-        message = error["msg"].removeprefix("Value error, ")
+        place = describe_place(document, loc)
+        where = f"line {line}, {place}" if line else place
+        message = plain_message(error)
         if error["type"] == "extra_forbidden":
-            message = "unknown key; " + _suggestion(model, loc)
+            message = "unknown key; " + _suggestion(model, loc[len(prefix):])
         problems.append((line or 0, f"{where}: {message}"))
-    return [text for _, text in sorted(problems, key=lambda item: item[0])]
+    return problems
+
+
+def describe_place(document: Any, loc: tuple) -> str:
+    """('personas', 0, 'priority') -> 'personas "Premium", priority';
+    ('segmentation', 'k_max') -> 'segmentation.k_max'."""
+    place, after_item = "", False
+    node = document
+    for step in loc:
+        if isinstance(step, int):
+            item = node[step] if isinstance(node, list) and step < len(node) else None
+            name = item.get("name") if isinstance(item, dict) else None
+            label = f'"{name}"' if isinstance(name, str) and name else f"item {step + 1}"
+            place, after_item, node = f"{place} {label}".strip(), True, item
+        else:
+            place = f"{place}{', ' if after_item else '.' if place else ''}{step}"
+            after_item = False
+            node = node.get(step) if isinstance(node, dict) else None
+    return place or "the file"
+
+
+PLAIN = {
+    "missing": "is missing; add it",
+    "string_type": "must be text",
+    "int_parsing": "must be a whole number, such as 2",
+    "int_type": "must be a whole number, such as 2",
+    "int_from_float": "must be a whole number, such as 2",
+    "float_parsing": "must be a number, such as 0.5",
+    "float_type": "must be a number, such as 0.5",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "list_type": 'must be a list: one item per line, each starting with "- "',
+    "dict_type": "must be a group of settings: key: value lines indented under it",
+    "model_type": "must be a group of settings: key: value lines indented under it",
+    "model_attributes_type": "must be a group of settings: key: value lines indented under it",
+    "string_too_short": "must not be empty",
+}
+
+
+def plain_message(error: dict) -> str:
+    """A validation error in words a marketing manager reads, never the library's."""
+    kind, context = error["type"], error.get("ctx") or {}
+    if kind in PLAIN:
+        return PLAIN[kind]
+    if kind == "string_too_long":
+        return f"is too long: at most {context.get('max_length')} characters"
+    if kind == "too_short":
+        return f"needs at least {context.get('min_length')} item(s)"
+    if kind == "literal_error":
+        return f"must be one of {context.get('expected')}"
+    bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
+              "less_than_equal": ("at most", "le"), "less_than": ("less than", "lt")}
+    if kind in bounds:
+        words, key = bounds[kind]
+        return f"must be {words} {context.get(key)}"
+    if kind in ("value_error", "assertion_error"):
+        return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return "has a value that cannot be used here; see the comments in the starter file (reporter init)"
 
 
 def _suggestion(model: type | None, loc: tuple) -> str:

@@ -25,11 +25,12 @@ def test_fingerprint_changes_with_a_setting(project):
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("k_max: 10", "k_max: eight", r"line \d+ segmentation.k_max: Input should be a valid integer"),
+        ("k_max: 10", "k_max: eight", r"line \d+, segmentation.k_max: must be a whole number"),
         ("  k_min: 2", "  k_min: 2\n  k_mni: 2", r'segmentation.k_mni: unknown key; did you mean "k_min"\?'),
         ("personas_file:", "personas_fiel: x\npersonas_file:",
          r'personas_fiel: unknown key; did you mean "personas_file"'),
-        ("cron: 0 7 * * mon", "cron: 0 25 * * mon", r"line \d+ schedule: cron '0 25 \* \* mon' is not valid"),
+        ("cron: 0 7 * * mon", "cron: 0 25 * * mon",
+         r"line \d+, schedule: cron '0 25 \* \* mon' is not valid"),
         ("timezone: Europe/London", "timezone: Europe/Londn", r"unknown timezone 'Europe/Londn'"),
         ("- name: Retention", "- name: ../../etc", r"team name '../../etc' may use letters"),
         ("k: auto", "k: automatic", r"segmentation.k"),
@@ -74,7 +75,8 @@ def test_yaml_tags_are_not_executed(project, tmp_path):
 def test_personas_file_type_problems_name_the_line(project):
     personas = project / "config" / "personas.yaml"
     personas.write_text(personas.read_text().replace("priority: 1\n", "priority: first\n", 1))
-    with pytest.raises(ConfigError, match=r"personas.yaml: line \d+ personas.0.priority: Input should be"):
+    with pytest.raises(ConfigError, match=r'personas.yaml: line \d+, personas "Premium", priority: must '
+                                          r"be a whole number"):
         load_config(project / "config" / "reporter.yaml")
 
 

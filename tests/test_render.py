@@ -33,7 +33,8 @@ def result(tmp_path_factory, sample_csv):
         f"description: '{HOSTILE_DESCRIPTION}'",
     )
     (root / "config" / "personas.yaml").write_text(personas)
-    config_path = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)})
+    config_path = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)},
+                               history={"valuable": [HOSTILE_NAME], "slipped_to": ["Churn Risk"]})
     return run(load_config(config_path))
 
 

@@ -14,7 +14,7 @@ from reporter.app.params import clean_params
 from reporter.archive import find_run, write_bytes_atomic, write_text_atomic
 from reporter.brief.render import render_appendix_html, render_html, render_pdf
 from reporter.brief.view import read_brief
-from reporter.config import Config, load_personas
+from reporter.config import Config
 from reporter.data.clean import clean
 from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import load
@@ -27,8 +27,8 @@ from reporter.personas.rulebook import (
     PersonaAssignment,
     RuleChange,
     assign,
-    compile_rulebook,
     label_customers,
+    read_rulebook,
     rule_change,
 )
 from reporter.segmentation.profile import profile
@@ -95,7 +95,7 @@ def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
     table = build_features(customers, rfm=model.rfm)
     labels = model.scorer.segments(table.frame)
     before = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
-    rulebook = compile_rulebook(load_personas(rules), rules)
+    rulebook = read_rulebook(rules)
     after = assign(rulebook, profile(table, labels), table, labels)
     return Replay(run, rule_change(before, after, run.run_id),
                   _replayed(table, labels, before, after))

@@ -20,6 +20,7 @@ from reporter import __version__
 from reporter.errors import ConfigError, ReporterError
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
+LATEST = Path("<latest>")  # `validate --data` without a file: the file source.path finds
 DELIVERY_FAILED = 3
 log = logging.getLogger("reporter")
 
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.command(args)
     except ReporterError as error:
-        print(f"reporter: error: {error.one_line()}", file=sys.stderr)
+        _print_problems(error)
         return error.exit_code
     except KeyboardInterrupt:
         print("reporter: interrupted; nothing was archived", file=sys.stderr)
@@ -44,6 +45,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         log.exception("reporter: unexpected failure (a bug; please report it with this trace)")
         return 1
+
+
+def _print_problems(error: ReporterError) -> None:
+    """One problem: one line. Several (a config with many mistakes): one per line, so each
+    names its own file and line and none hides in a 400-character sentence."""
+    if len(error.problems) == 1:
+        print(f"reporter: error: {error.one_line()}", file=sys.stderr)
+        return
+    count = len(error.problems)
+    print(f"reporter: {count} problems found:", file=sys.stderr)
+    for problem in error.problems:
+        print(f"  {' '.join(str(problem).split())}", file=sys.stderr)
+
+
+def _checked_config(args: argparse.Namespace):
+    """Both files and the persona rules checked in one pass, before any data is read."""
+    from reporter.config import load_config
+    from reporter.personas.rulebook import rulebook_problems
+
+    return load_config(_config_path(args), check_rules=rulebook_problems)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -140,9 +161,22 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--days", type=_positive, default=7, help="with --age: days to move on")
     sample.set_defaults(command=_sample)
 
+    init = commands.add_parser(
+        "init", help="write a commented starter reporter.yaml and personas.yaml",
+        description="Write a starter reporter.yaml and personas.yaml (with their JSON schemas for "
+                    "editors) that validate as they are; then edit source.path and the teams.")
+    init.add_argument("folder", nargs="?", type=Path, default=Path("config"),
+                      help="where to write them (default config/)")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.set_defaults(command=_init)
+
     validate = commands.add_parser("validate", help="check the config and persona files",
                                    description="Check reporter.yaml and personas.yaml.")
     _add_config(validate)
+    validate.add_argument("--data", nargs="?", type=Path, const=LATEST, default=None, metavar="FILE",
+                          help="also try the rules on this week's data (or FILE) with the saved "
+                               "model: warn about personas or flags that match nobody or "
+                               "everybody, or that moved far since the last brief")
     validate.set_defaults(command=_validate)
 
     archive_commands = _group(commands, "archive", "browse and prune the archive of briefs")
@@ -228,10 +262,9 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 def _run(args: argparse.Namespace) -> int:
     from reporter.app.pipeline import run
-    from reporter.config import load_config
     from reporter.progress import Progress, showing
 
-    config = load_config(_config_path(args))
+    config = _checked_config(args)
     try:
         with showing(Progress.for_stdout(verbose=args.verbose)):
             result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run,
@@ -369,9 +402,8 @@ def _email_preview(args: argparse.Namespace) -> int:
 
 def _schedule(args: argparse.Namespace) -> int:
     from reporter.app.schedule import list_jobs, serve
-    from reporter.config import load_config
 
-    config = load_config(_config_path(args))
+    config = _checked_config(args)
     if args.list:
         print(list_jobs(config), end="")
         return 0
@@ -393,12 +425,23 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _init(args: argparse.Namespace) -> int:
+    from reporter.app.starter import write_starter
+
+    written = write_starter(args.folder, force=args.force)
+    for path in written:
+        print(f"Wrote {path}")
+    config = args.folder / "reporter.yaml"
+    print(f"Next: put the customer export where source.path in {config} points (or edit it), "
+          f"then run `reporter validate --config {config}` and `reporter run --config {config}`.")
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
-    from reporter.config import load_config
     from reporter.personas.rulebook import compile_rulebook
 
     try:
-        config = load_config(_config_path(args))
+        config = _checked_config(args)
         rulebook = compile_rulebook(config.personas, config.personas_path)
         _check_secrets(config)
     except ConfigError as error:
@@ -407,6 +450,13 @@ def _validate(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return error.exit_code
+    warnings = [f"{config.personas_path}: {w}" for w in rulebook.warnings]
+    if args.data is not None:
+        from reporter.app.pipeline import rule_warnings
+
+        warnings += rule_warnings(config, None if args.data == LATEST else args.data)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     names = ", ".join(p.name for p in rulebook.personas)
     print(f"{config.path}: OK")
     print(f"{config.personas_path}: OK, {len(rulebook.personas)} segment personas ({names}), "
@@ -431,9 +481,8 @@ def _check_secrets(config) -> None:
 def _personas_preview(args: argparse.Namespace) -> int:
     from reporter.app.pipeline import analyse
     from reporter.brief.rule_report import preview_text
-    from reporter.config import load_config
 
-    config = load_config(_config_path(args))
+    config = _checked_config(args)
     print(preview_text(analyse(config, data=args.data)), end="")
     return 0
 

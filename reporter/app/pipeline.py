@@ -28,6 +28,7 @@ from reporter.brief.render import (
     render_html,
     render_pdf,
 )
+from reporter.brief.rule_check import data_warnings
 from reporter.brief.view import BRIEF_FILE, Brief, BriefInputs, Units, build_brief, write_brief
 from reporter.config import Config
 from reporter.data.load import RawCustomers, find_latest, load
@@ -107,6 +108,14 @@ def _analyse(config: Config, data: Path | None, as_of: date | None, timer: Stage
     found = analyse_customers(raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
                               timer)
     return found, baseline
+
+
+def rule_warnings(config: Config, data: Path | None = None) -> list[str]:
+    """`reporter validate --data`: the rules on this week's customers, scored like a run would
+    (the source's saved model), compared with the last brief people received."""
+    found, baseline = _analyse(config, data, None, StageTimer(), False, "")
+    previous = baseline.record if baseline is not None else None
+    return data_warnings(found, previous, config.settings.checks.share_move.max_points)
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib import colors as mcolors
 
-from reporter.config import PersonasFile, PersonaSpec
+from reporter.config import PersonasFile, PersonaSpec, Problems, read_personas
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
 from reporter.personas.rules import (
@@ -23,6 +23,7 @@ from reporter.personas.rules import (
     Population,
     RuleError,
     matches,
+    metric_hint,
     parse_condition,
     rule_set_implies,
 )
@@ -52,6 +53,7 @@ class Rulebook:
     flags: tuple[Persona, ...]  # customer-level personas in priority order
     fallback: Persona
     source: dict = field(default_factory=dict, compare=False)  # the file as validated, for the model
+    warnings: tuple[str, ...] = field(default=(), compare=False)  # e.g. two personas share a priority
 
     def by_name(self) -> dict[str, Persona]:
         return {p.name: p for p in (*self.personas, *self.flags)}
@@ -195,16 +197,37 @@ class _Problems:
 
     def add(self, loc: tuple, message: str) -> None:
         line = line_of(self.text, loc) or 0
-        self.items.append((line, f"line {line}: {message}" if line else message))
+        self.items.append((line, f"line {line}, {message}" if line else message))
 
-    def raise_if_any(self, path: Path) -> None:
-        if self.items:
-            ordered = [text for _, text in sorted(self.items, key=lambda item: item[0])]
-            raise ConfigError.collected(path, ordered, "fix and check with `reporter validate`")
+    def ordered(self) -> list[str]:
+        return [text for _, text in sorted(self.items, key=lambda item: item[0])]
 
 
 def compile_rulebook(personas_file: PersonasFile, path: Path) -> Rulebook:
     """Parse every condition and check the file as a whole; report all problems at once."""
+    rulebook, problems = _compile_file(personas_file, path)
+    if problems.items:
+        raise ConfigError.collected(path, problems.ordered(), "fix and check with `reporter validate`")
+    return rulebook
+
+
+def read_rulebook(path: Path) -> Rulebook:
+    """A personas file on its own (`reporter personas replay --rules FILE`), every problem of
+    its structure and its rules reported together."""
+    problems = Problems()
+    personas, _ = read_personas(path, problems)
+    if personas is not None:
+        problems.extend(rulebook_problems(personas, path))
+    problems.raise_if_any()
+    return compile_rulebook(personas, path)
+
+
+def rulebook_problems(personas_file: PersonasFile, path: Path) -> list[str]:
+    """The same checks, as located lines, for `load_config` to report with every other problem."""
+    return [f"{path}: {text}" for text in _compile_file(personas_file, path)[1].ordered()]
+
+
+def _compile_file(personas_file: PersonasFile, path: Path) -> tuple[Rulebook | None, _Problems]:
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     problems = _Problems(text)
     _check_names(personas_file, problems)
@@ -214,10 +237,27 @@ def compile_rulebook(personas_file: PersonasFile, path: Path) -> Rulebook:
     segment = sorted((p for p in compiled if not p.customer_level),
                      key=lambda p: (p.mode == "fallback", p.spec.priority))
     _check_reachable(segment, personas_file, problems)
-    problems.raise_if_any(path)
+    fallback = next((p for p in segment if p.mode == "fallback"), None)
+    if problems.items or fallback is None:
+        return None, problems
     flags = sorted((p for p in compiled if p.customer_level), key=lambda p: p.spec.priority)
-    fallback = next(p for p in segment if p.mode == "fallback")
-    return Rulebook(tuple(segment), tuple(flags), fallback, personas_file.model_dump(mode="json"))
+    return Rulebook(tuple(segment), tuple(flags), fallback, personas_file.model_dump(mode="json"),
+                    _tied_priorities(segment) + _tied_priorities(flags)), problems
+
+
+def _tied_priorities(ordered: list[Persona]) -> tuple[str, ...]:
+    """Two personas with one priority are tried in file order: legal, but rarely meant."""
+    seen: dict[int, str] = {}
+    warnings = []
+    for persona in ordered:
+        if persona.mode == "fallback":
+            continue
+        earlier = seen.setdefault(persona.spec.priority, persona.name)
+        if earlier != persona.name:
+            warnings.append(f'"{earlier}" and "{persona.name}" both have priority '
+                            f'{persona.spec.priority}; "{earlier}" is tried first because it comes '
+                            "first in the file; give each its own number to say which you mean")
+    return tuple(warnings)
 
 
 def _check_names(personas_file: PersonasFile, problems: _Problems) -> None:
@@ -252,7 +292,8 @@ def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str]
             problems.add((*where, "level"), f"{label} is the fallback and must be a segment persona")
         return Persona(spec, color or "#7f8c8d", "fallback", ())
     if spec.level == "customer" and spec.rank_by not in REGISTRY:
-        problems.add((*where, "rank_by"), f'{label}: rank_by "{spec.rank_by}" is not a metric')
+        problems.add((*where, "rank_by"), f'{label}: rank_by "{spec.rank_by}" is not a metric; '
+                                          f"{metric_hint(spec.rank_by)}")
     if spec.rules is None:
         if fallback in known_names:  # else the fallback message already points at this persona
             problems.add(where, f"{label} has no rules; add `rules:` with `all:` or `any:`")
