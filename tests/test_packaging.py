@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import zipfile
@@ -27,3 +28,28 @@ def test_wheel_ships_templates_and_default_config(tmp_path):
     assert "reporter/default_config/personas.yaml" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "reporter = reporter.app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_init_from_the_installed_wheel_writes_a_starter_that_validates(tmp_path):
+    """After `pip install`, with no repository around: `reporter init` has its files."""
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--wheel-dir", str(tmp_path / "wheel"), str(REPO_ROOT)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "wheel").glob("*.whl")
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    environment = {**os.environ, "PYTHONPATH": str(site)}
+    for args in (["init", "starter"], ["validate", "--config", "starter/reporter.yaml"]):
+        done = subprocess.run([sys.executable, "-m", "reporter", *args], cwd=work, env=environment,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    assert (work / "starter" / "personas.yaml").read_text() == (
+        REPO_ROOT / "config" / "personas.yaml").read_text()
+    where = subprocess.run([sys.executable, "-c", "import reporter; print(reporter.__file__)"],
+                           cwd=work, env=environment, capture_output=True, text=True, timeout=60)
+    assert where.stdout.startswith(str(site)), "the wheel's copy ran, not the checkout"
