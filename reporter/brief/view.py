@@ -276,7 +276,8 @@ def read_brief(folder: Path) -> Brief:
 
 
 def build_brief(inputs: BriefInputs) -> Brief:
-    rows = _persona_rows(inputs)
+    best = _best_responder(inputs)
+    rows = _persona_rows(inputs, best)
     flags = _flag_sections(inputs)
     return Brief(
         title=inputs.title,
@@ -286,7 +287,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
         data_sha256=inputs.data_sha256,
         as_of=inputs.table.as_of,
         customers=len(inputs.table.frame),
-        headlines=(headlines(rows, flags, inputs.notes) + _campaign_headline(rows, inputs)
+        headlines=(headlines(rows, flags, inputs.notes) + _campaign_headline(inputs, best)
                    + _change_headline(inputs.changes) + _rules_headline(inputs.decision)),
         personas=rows,
         absent_personas=inputs.assignment.absent,
@@ -303,15 +304,15 @@ def build_brief(inputs: BriefInputs) -> Brief:
         baseline=inputs.baseline,
         units=inputs.units,
         stability_line=_stability_line(inputs.assessment.stability),
-        campaigns=_campaign_chart(inputs, rows),
+        campaigns=_campaign_chart(inputs, rows, best),
         appendix=inputs.appendix,
     )
 
 
-def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
+def _persona_rows(inputs: BriefInputs, best: str) -> tuple[PersonaRow, ...]:
+    """`best`: the persona that answered the last campaign best, whose card says so."""
     profiles = inputs.persona_profiles.by_key()
     assignment = inputs.assignment
-    best = _best_responder(inputs)
     rows = []
     for persona in inputs.rulebook.personas:
         if persona.name not in assignment.present:
@@ -320,7 +321,7 @@ def _persona_rows(inputs: BriefInputs) -> tuple[PersonaRow, ...]:
                                 if p == persona.name))
         group: GroupProfile = profiles[persona.name]
         fallback = persona.mode == "fallback"
-        actions = (*persona.spec.actions, *(_best_responder_action(inputs, persona.name)
+        actions = (*persona.spec.actions, *((_best_responder_action(inputs, best),)
                                             if persona.name == best else ()))
         rows.append(PersonaRow(
             name=persona.name,
@@ -399,34 +400,32 @@ def _best_responder(inputs: BriefInputs) -> str:
     return best if rates[best] >= overall * MATERIAL_DIFFERENCE and rates[best] > 0 else ""
 
 
-def _best_responder_action(inputs: BriefInputs, name: str) -> tuple[str, ...]:
+def _answered(inputs: BriefInputs, name: str) -> str:
+    """'28% accepted, against 15% of all customers'."""
     rate = inputs.persona_profiles.by_key()[name].means["responded"]
     overall = inputs.persona_profiles.population_means["responded"]
-    return (f"Answered the last campaign best ({rate:.0%} accepted, against {overall:.0%} of all "
-            "customers): first in line for the next one.",)
+    return f"{rate:.0%} accepted, against {overall:.0%} of all customers"
 
 
-def _campaign_headline(rows: tuple[PersonaRow, ...], inputs: BriefInputs) -> tuple[str, ...]:
-    best = _best_responder(inputs)
-    if not best:
-        return ()
-    rate = inputs.persona_profiles.by_key()[best].means["responded"]
-    overall = inputs.persona_profiles.population_means["responded"]
-    return (f"{best} answered the last campaign best: {rate:.0%} accepted its offer, against "
-            f"{overall:.0%} of all customers.",)
+def _best_responder_action(inputs: BriefInputs, name: str) -> str:
+    return f"Answered the last campaign best ({_answered(inputs, name)}): first in line for the next one."
 
 
-def _campaign_chart(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.RateChart | None:
+def _campaign_headline(inputs: BriefInputs, best: str) -> tuple[str, ...]:
+    return (f"{best} answered the last campaign best: {_answered(inputs, best)}.",) if best else ()
+
+
+def _campaign_chart(inputs: BriefInputs, rows: tuple[PersonaRow, ...],
+                    best: str) -> charts.RateChart | None:
     """Each persona's answer to every campaign the export records, and its complaint rate."""
+    if not rows:
+        return None
     profiles = inputs.persona_profiles.by_key()
     parts = [f for f in (*CAMPAIGN_FEATURES, "responded", "complained") if f in inputs.table.frame]
     labels = tuple("Last\ncampaign" if f == "responded" else "Complained" if f == "complained"
                    else f"Campaign\n{f[-1]}" for f in parts)
-    if not rows:
-        return None
     bars = tuple(charts.Rates(r.name, r.color, tuple(profiles[r.name].means[f] for f in parts))
                  for r in rows)
-    best = _best_responder(inputs)
     title = (f"{best} answered the last campaign best" if best
              else "Campaign answers and complaints by persona")
     population = tuple(inputs.persona_profiles.population_means[f] for f in parts)
