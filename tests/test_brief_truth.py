@@ -280,3 +280,22 @@ def test_no_page_under_half_full_but_section_ends(real, tmp_path):
         if following.startswith(SECTION_STARTS):
             continue
         assert _fill(image, 40) >= 0.5, f"page {number} is under half full: {_fill(image, 40):.0%}"
+
+
+def test_a_person_merged_under_another_id_is_not_gone(tmp_path):
+    table = sample.generate(400, seed=11)
+    twins = table.iloc[:5].assign(ID=table["ID"].max() + 1 + np.arange(5))
+    data = sample.write(pd.concat([twins, table]), tmp_path / "data" / "customers.csv")
+    quick = {"stability": {"resamples": 0}, "comparison": {"enabled": False},
+             "brief": {"appendix": "omit"}}
+    before = run(load_config(_project(tmp_path / "a", data, clean={"duplicates": "keep"}, **quick)),
+                 now=NOW)
+    assert before.brief.customers == 405
+    config = _project(tmp_path / "b", data, output={"dir": str(before.folder.parent)}, **quick)
+    after = run(load_config(config), now=NOW.replace(hour=8))
+    assert after.brief.customers == 400
+    assert after.brief.changes.gone_customers == 0 and after.brief.changes.new_customers == 0
+    kept = pd.read_csv(after.folder / "customers.csv", dtype={"other_ids": str}, keep_default_na=False)
+    named = kept.set_index("ID")["other_ids"]
+    for old, twin in zip(table["ID"].iloc[:5], twins["ID"], strict=True):
+        assert named[min(old, twin)] == str(max(old, twin)), "the smaller ID is kept, the other named"

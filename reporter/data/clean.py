@@ -113,24 +113,26 @@ def _drop_exact_duplicates(raw: RawCustomers, notes: list[DataNote]) -> pd.DataF
 
 def _same_person(frame: pd.DataFrame, mode: str, path, notes: list[DataNote]) -> pd.DataFrame:
     """Rows identical in every column but ID are one person exported twice (the real table has
-    182). `merge` keeps the first row of each group and names the other IDs in `other_ids`, so
-    the person counts once in fitting, shares and call lists; `keep` counts every row but still
-    names the others; `refuse` stops the run."""
+    182). `merge` keeps the row with the smallest ID of each group (whatever the export's row
+    order, so the person keeps that ID week after week) and names the other IDs in
+    `other_ids`, so the person counts once in fitting, shares and call lists; `keep` counts
+    every row but still names the others; `refuse` stops the run."""
     fingerprint = pd.util.hash_pandas_object(frame.drop(columns="ID"), index=False)
     in_group = fingerprint.duplicated(keep=False)
     other_ids = pd.Series("", index=frame.index, dtype="object")
     if not in_group.any():
         return frame.assign(other_ids=other_ids)
-    repeats = fingerprint[in_group].duplicated()
+    grouped = frame.loc[in_group, "ID"]
+    repeats = grouped.ne(grouped.groupby(fingerprint[in_group]).transform("min"))
     count = int(repeats.sum())
     if mode == "refuse":
         first = repeats[repeats].index[0]
-        twin = fingerprint[in_group].eq(fingerprint[first]).idxmax()
+        twin = grouped[fingerprint[in_group].eq(fingerprint[first]) & ~repeats].index[0]
         raise DataError(
             f"{path}: {count} rows repeat another customer under a different ID (first: ID "
             f"{frame.at[first, 'ID']} on line {first + 2} repeats ID {frame.at[twin, 'ID']}); remove "
             "them from the export or set clean.duplicates: merge")
-    ids = frame.loc[in_group, "ID"].groupby(fingerprint[in_group], sort=False).agg(list)
+    ids = grouped.groupby(fingerprint[in_group], sort=False).agg(list)
     for index in in_group[in_group].index:
         own = frame.at[index, "ID"]
         other_ids[index] = " ".join(str(i) for i in ids[fingerprint[index]] if i != own)

@@ -45,7 +45,9 @@ def status_frame(customers: pd.DataFrame, flags: list[str]) -> pd.DataFrame:
 
 def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], order: list[str],
             flags: list[str], valuable: tuple[str, ...], slipped_to: tuple[str, ...]) -> WeekOverWeek:
-    """Both frames in the customers.csv layout (ID, persona, flag_..., total_spending)."""
+    """Both frames in the customers.csv layout (ID, persona, flag_..., total_spending). A
+    customer now counted under another ID of the same person (other_ids) is not gone."""
+    before = before.loc[~before["ID"].isin(_merged_ids(now))]
     joined = before[["ID", "persona"]].merge(now[["ID", "persona"]], on="ID", how="outer",
                                              suffixes=("_before", "_now"), indicator=True)
     was = joined["persona_before"].fillna(NEW)
@@ -68,6 +70,13 @@ def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], 
         gone=before.loc[~before["ID"].isin(now["ID"])],
         newly_flagged={name: newly_flagged(before, now, name) for name in flags},
     )
+
+
+def _merged_ids(customers: pd.DataFrame) -> set[int]:
+    if "other_ids" not in customers:
+        return set()
+    named = customers["other_ids"].dropna().astype(str)
+    return {int(i) for text in named[named.ne("")] for i in text.split()}
 
 
 def newly_flagged_file(flag: str) -> str:
