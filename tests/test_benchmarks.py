@@ -17,19 +17,25 @@ def test_the_harness_runs_end_to_end_on_a_tiny_table(tmp_path):
     (entry,) = saved["runs"]
     assert entry["rows"] == 400
     assert entry["fit"]["model_action"] == "fitted" and entry["scored"]["model_action"] == "scored"
-    for run in (entry["fit"], entry["scored"]):
+    assert entry["rules"]["model_action"] == "scored", "a rules change renames, it does not refit"
+    assert entry["refit"]["model_action"] == "refitted", "the drifted week refits"
+    assert "assess" in entry["refit"]["stages"] and "assess" not in entry["rules"]["stages"]
+    for run in (entry["fit"], entry["scored"], entry["rules"], entry["refit"]):
         assert run["customers"] == 400 and run["peak_rss_mib"] > 50 and run["pdf_bytes"] > 10_000
         assert run["wall_seconds"] > sum(run["stages"].values()) - run["stages"]["startup"]
     assert {"segment", "pdf", "archive", "startup"} <= set(entry["fit"]["stages"])
     assert "assess" not in entry["scored"]["stages"]  # scoring skips the k search and refits
     (naive,) = saved["naive"]
     assert naive["rows"] == 400 and naive["naive_seconds"] > 0 and naive["ratio"] > 0
+    assert naive["whole_ratio"] == round(naive["naive_seconds"] / entry["fit"]["wall_seconds"], 1)
     (quality,) = saved["quality"]
     assert quality["fast_k"] == quality["exact_k"] and quality["difference"] == 0  # exact below 5,000
     text = (tmp_path / "BENCHMARKS.md").read_text()
     assert "| 400 |" in text and "Against the naive reference" in text
     assert all(group in text for group in STAGE_GROUPS)
     assert "## Targets" in text and "400 generated: fast k = exact k" in text
+    assert "| 400 | rules |" in text and "| 400 | refit |" in text
+    assert "1,000,000: drift refit under 25 s | not in this report | **no** |" in text
     rewritten = main(["--rewrite", "--results", str(tmp_path / "results"),
                       "--markdown", str(tmp_path / "again.md")])
     assert rewritten == saved and (tmp_path / "again.md").read_text() == text
