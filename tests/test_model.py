@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -256,3 +258,18 @@ def test_decide_before_a_refit(evidence, action, reason):
 def test_decide_after_a_refit(can_hold, problems, action, reason):
     evidence = Evidence(has_model=can_hold, can_hold=can_hold, forced=True, refit_problems=problems)
     assert decide(evidence, POLICY) == Verdict(action, reason)
+
+
+def test_a_scored_week_never_imports_scikit_learn(project):
+    """Most weeks score with the saved model: NumPy alone, so scikit-learn's second of imports
+    is paid only by the weeks that fit."""
+    config = project / "config" / "reporter.yaml"
+    probe = ("import sys; from reporter.app.pipeline import run; from reporter.config import "
+             f"load_config; r = run(load_config({str(config)!r})); "
+             "print(r.brief.model.decision.split(':')[0].split(' ')[0], 'sklearn' in sys.modules)")
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT,
+                           timeout=600)
+    second = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT,
+                            timeout=600)
+    assert first.stdout.split() == ["Fitted", "True"], first.stderr
+    assert second.stdout.split() == ["Scored", "False"], second.stderr

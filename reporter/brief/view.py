@@ -39,7 +39,7 @@ from reporter.plain import from_plain, to_plain
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
 from reporter.segmentation.profile import GroupProfile, Profiles
-from reporter.segmentation.segment import Component, Segmentation
+from reporter.segmentation.result import Component, Segmentation
 
 TABLE_FEATURES = ("income", "total_spending", "recency", "total_purchases")
 CARD_FEATURES = ("income", "total_spending", "total_purchases", "recency", "web_visits", "deal_share")

@@ -22,8 +22,8 @@ from reporter.personas.rules import FrozenPopulation
 from reporter.plain import from_plain, to_plain
 from reporter.segmentation.assess import Assessment
 from reporter.segmentation.kselect import KChoice
+from reporter.segmentation.result import Component
 from reporter.segmentation.scorer import Scorer
-from reporter.segmentation.segment import Component
 
 MODEL_FILE = "model.json"
 FORMAT_VERSION = 2

@@ -38,7 +38,7 @@ from reporter.personas.rules import Population
 from reporter.segmentation.align import Alignment
 from reporter.segmentation.assess import Assessment, assess
 from reporter.segmentation.profile import Profiles, profile
-from reporter.segmentation.segment import Segmentation, score, segment
+from reporter.segmentation.result import Segmentation, score
 from reporter.versions import package_versions
 
 
@@ -221,6 +221,8 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
             segmentation = score(model.scorer, table, params.segment, model.k_choice,
                                  model.components)
         else:
+            from reporter.segmentation.segment import segment  # fitting alone needs scikit-learn
+
             old = refit_from.scorer.segments(table.frame) if refit_from is not None else None
             segmentation = segment(table, params.segment, params.comparison, previous=old,
                                    warm_start_tolerance=params.model.warm_start_tolerance)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,8 @@ def align(new_clusters: np.ndarray, old_segments: np.ndarray, k_new: int, k_old:
           spend: np.ndarray) -> Alignment:
     """Matched clusters take their old segment's number; unmatched ones follow, by spend."""
     counts = overlap(new_clusters, old_segments, k_new, k_old)
+    from scipy.optimize import linear_sum_assignment  # refits only: scoring never imports scipy
+
     rows, cols = linear_sum_assignment(-counts)
     matched = {int(r): int(c) for r, c in zip(rows, cols, strict=True) if counts[r, c] > 0}
     unmatched = [c for c in range(k_new) if c not in matched]

@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 
 from reporter.progress import advance
 from reporter.segmentation.kselect import silhouette
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
-from reporter.segmentation.segment import Segmentation, engine
+from reporter.segmentation.result import Segmentation
 
 ALGORITHMS = ("kmeans", "agglomerative", "gmm")
 RESAMPLE_N_INIT = 3
@@ -61,6 +59,10 @@ def stability(result: Segmentation, seg: SegmentParams, settings: StabilityParam
     """Refit on random subsamples; compare each refit's labels with the chosen segments (ARI)."""
     if settings.resamples == 0:
         return None
+    from sklearn.metrics import adjusted_rand_score  # assessing is fitting: scoring never imports it
+
+    from reporter.segmentation.segment import engine
+
     points, labels = result.fit_points, result.fit_labels
     rng = np.random.default_rng(seg.seed)
     size = min(int(len(points) * settings.fraction), settings.max_rows)
@@ -85,6 +87,8 @@ def kept_together(original: np.ndarray, refitted: np.ndarray, k: int) -> float:
     can read where the ARI is a statistician's."""
     overlap = np.zeros((k, k), dtype=np.int64)
     np.add.at(overlap, (original, refitted), 1)
+    from scipy.optimize import linear_sum_assignment
+
     rows, columns = linear_sum_assignment(overlap, maximize=True)
     return float(overlap[rows, columns].sum() / max(len(original), 1))
 
@@ -102,6 +106,8 @@ def compare_engines(result: Segmentation, seg: SegmentParams,
     """All three algorithms with the chosen k, scored on the same PCA space."""
     if not comparison.enabled:
         return ()
+    from reporter.segmentation.segment import engine
+
     points, labels = result.fit_points, result.fit_labels
     if len(points) > comparison.sample_rows:
         keep = np.sort(np.random.default_rng(seg.seed).choice(len(points), comparison.sample_rows,
@@ -118,6 +124,8 @@ def compare_engines(result: Segmentation, seg: SegmentParams,
 
 def _score(algorithm: str, points: np.ndarray, labels: np.ndarray, reference: np.ndarray,
            result: Segmentation, seg: SegmentParams) -> EngineScore:
+    from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
+
     separable = 2 <= len(np.unique(labels)) < len(points)
     chosen = algorithm == result.algorithm
     return EngineScore(

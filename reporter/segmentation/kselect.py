@@ -10,14 +10,15 @@ Above `selection_sample_size` customers the whole search runs on one random samp
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial.distance import cdist
-from sklearn.cluster import KMeans
-from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
 
 from reporter.progress import advance
 from reporter.segmentation.params import SegmentParams
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 
 N_INIT = 10  # k-means++ starts per fit; fewer made the inertia curve noisy enough to move
             # the elbow (k=6 instead of 5 on the 600-customer sample with 3 starts)
@@ -66,6 +67,8 @@ class KChoice:
 
 
 def kmeans(k: int, seed: int, n_init: int = N_INIT) -> KMeans:
+    from sklearn.cluster import KMeans  # only fitting pays for scikit-learn's import
+
     return KMeans(n_clusters=k, n_init=n_init, random_state=seed)
 
 
@@ -108,11 +111,18 @@ def silhouette_means(points: np.ndarray, labelings: list[np.ndarray], block: int
         onehots.append(onehot)
     totals = np.zeros(len(labelings))
     for start in range(0, n, block):
-        distances = cdist(points[start:start + block], points)
+        distances = _cdist(points[start:start + block], points)
         for i, (labels, onehot) in enumerate(zip(labelings, onehots, strict=True)):
             totals[i] += _block_silhouette_sum(distances @ onehot, labels[start:start + block],
                                                onehot.sum(axis=0))
     return totals / n
+
+
+def _cdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances, imported when first needed (scoring a small table never does)."""
+    from scipy.spatial.distance import cdist
+
+    return cdist(a, b)
 
 
 def _block_silhouette_sum(sums: np.ndarray, own: np.ndarray, counts: np.ndarray) -> float:
@@ -131,6 +141,8 @@ def _block_silhouette_sum(sums: np.ndarray, own: np.ndarray, counts: np.ndarray)
 
 def diagnose(points: np.ndarray, labels: np.ndarray, inertia: float,
              silhouette_: Silhouette) -> KDiagnostics:
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score
+
     k = len(np.unique(labels))
     separable = 2 <= k < len(points)
     return KDiagnostics(

@@ -1,5 +1,6 @@
 """Segment: encode, scale, PCA and a clustering engine fitted with scikit-learn, with k chosen
 by `kselect`; the fit is kept as a `Scorer` (plain numbers), which assigns every customer.
+Only fitting needs this module (and scikit-learn); scoring with a saved model is `result.score`.
 
 The model is fitted on the customers marked `in_fit` and then assigns every customer, so an
 excluded customer (implausible age, extreme income) still gets a segment but cannot pull one.
@@ -8,8 +9,6 @@ same ids (and colours) in every chart and every run.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -23,9 +22,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
-from reporter.segmentation.align import Alignment, align
-from reporter.segmentation.kselect import KChoice, Silhouette, choose_k, kmeans, silhouette
+from reporter.segmentation.align import align
+from reporter.segmentation.kselect import choose_k, kmeans
 from reporter.segmentation.params import ComparisonParams, SegmentParams
+from reporter.segmentation.result import Component, Segmentation, segmentation_of
 from reporter.segmentation.scorer import Categorical, Scorer, nearest_centre
 
 CLIP_QUANTILES = (0.005, 0.995)
@@ -84,49 +84,6 @@ def engine(algorithm: str, k: int, seed: int, comparison: ComparisonParams):
     return kmeans(k, seed)
 
 
-@dataclass(frozen=True)
-class Component:
-    number: int
-    explained: float
-    loadings: tuple[tuple[str, float], ...]  # the original features that load most, signed
-
-    @property
-    def label(self) -> str:
-        """Axis label in features, not 'PC1': what moves customers along this axis."""
-        up = [name for name, weight in self.loadings if weight > 0]
-        down = [name for name, weight in self.loadings if weight < 0]
-        parts = []
-        if up:
-            parts.append("more " + ", ".join(up))
-        if down:
-            parts.append("less " + ", ".join(down))
-        return f"{'; '.join(parts)} ({self.explained:.0%} of variance)"
-
-
-@dataclass(frozen=True)
-class Segmentation:
-    labels: np.ndarray  # segment per customer, aligned with FeatureTable.frame
-    k: int
-    algorithm: str
-    silhouette: Silhouette  # of the final segments, on the customers used to fit
-    k_choice: KChoice
-    pca_coordinates: np.ndarray  # first two components per customer, for the scatter
-    components: tuple[Component, ...]
-    fit_points: np.ndarray  # the fitted customers in PCA space, for stability and comparison
-    fit_labels: np.ndarray
-    scorer: Scorer  # the fitted model as numbers: what scored these customers and is saved
-    alignment: Alignment | None = None  # set when a refit was matched to the previous model
-    warm_started: bool = False  # the refit started from the previous segments' centres
-
-    @property
-    def segment_of_cluster(self) -> np.ndarray:
-        return self.scorer.segment_of_cluster
-
-    @property
-    def explained_variance(self) -> tuple[float, ...]:
-        return tuple(c.explained for c in self.components)
-
-
 def segment(table: FeatureTable, settings: SegmentParams,
             comparison: ComparisonParams | None = None, previous: np.ndarray | None = None,
             warm_start_tolerance: float = 0.01) -> Segmentation:
@@ -159,14 +116,8 @@ def segment(table: FeatureTable, settings: SegmentParams,
                           int(previous.max()) + 1, spend[in_fit])
         mapping = alignment.segment_of_cluster
     scorer = scorer_of(reducer, clusterer, mapping)
-    return _segmentation(scorer, table, k_choice, _components(reducer), settings,
+    return segmentation_of(scorer, table, k_choice, _components(reducer), settings,
                          alignment=alignment, warm_started=warm)
-
-
-def score(scorer: Scorer, table: FeatureTable, settings: SegmentParams, k_choice: KChoice,
-          components: tuple[Component, ...]) -> Segmentation:
-    """Assign this table's customers with an already fitted model: no refit, same segments."""
-    return _segmentation(scorer, table, k_choice, components, settings)
 
 
 def scorer_of(reducer: Pipeline, clusterer, segment_of_cluster: np.ndarray) -> Scorer:
@@ -192,27 +143,6 @@ def scorer_of(reducer: Pipeline, clusterer, segment_of_cluster: np.ndarray) -> S
         segment_of_cluster=np.asarray(segment_of_cluster, dtype=int),
         gmm_weights=clusterer.weights_.copy() if gmm else None,
         gmm_precisions_cholesky=clusterer.precisions_cholesky_.copy() if gmm else None,
-    )
-
-
-def _segmentation(scorer: Scorer, table: FeatureTable, k_choice: KChoice,
-                  components: tuple[Component, ...], settings: SegmentParams,
-                  **refit) -> Segmentation:
-    in_fit = table.frame["in_fit"].to_numpy()
-    every_point = scorer.project(table.frame)
-    labels = scorer.segment_of_cluster[scorer.clusters(every_point)]
-    return Segmentation(
-        labels=labels,
-        k=scorer.k,
-        algorithm=scorer.algorithm,
-        silhouette=silhouette(every_point[in_fit], labels[in_fit], settings),
-        k_choice=k_choice,
-        pca_coordinates=_first_two(every_point),
-        components=components,
-        fit_points=every_point[in_fit],
-        fit_labels=labels[in_fit],
-        scorer=scorer,
-        **refit,
     )
 
 
@@ -305,9 +235,3 @@ def _readable(feature: str) -> str:
     if feature in REGISTRY:
         return REGISTRY[feature].label.lower()
     return feature.replace("_", " ", 1)  # one-hot columns: "education Graduate"
-
-
-def _first_two(points: np.ndarray) -> np.ndarray:
-    if points.shape[1] >= 2:
-        return points[:, :2]
-    return np.column_stack([points[:, 0], np.zeros(len(points))])
