@@ -55,7 +55,7 @@ def test_brief_renders_offline_without_errors_or_overflow(browser, brief_html, t
 
     assert [url for url in requests if not url.startswith("file:")] == [], "no external requests"
     assert errors == []
-    charts = page.locator("figure.chart svg")
+    charts = page.locator("figure.chart img")
     assert charts.count() == 7
     for index in range(7):
         box = charts.nth(index).bounding_box()

@@ -7,6 +7,7 @@ The HTML is self-contained: CSS inline, charts as inline SVG, no external reques
 
 from __future__ import annotations
 
+import base64
 import math
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -119,7 +120,7 @@ def render_html(brief: Brief) -> str:
     css = (templates_dir() / "brief.css").read_text(encoding="utf-8")
     template = environment().get_template("brief.html.j2")
     return template.render(brief=brief, css=Markup(css), charts=draw_charts(brief),
-                           k_chart=Markup(_k_chart(brief)))
+                           k_chart=svg_image(_k_chart(brief)))
 
 
 def render_appendix_html(brief: Brief) -> str:
@@ -127,21 +128,29 @@ def render_appendix_html(brief: Brief) -> str:
     css = (templates_dir() / "brief.css").read_text(encoding="utf-8")
     template = environment().get_template("appendix.html.j2")
     return template.render(brief=brief, css=Markup(css), charts=draw_charts(brief),
-                           k_chart=Markup(_k_chart(brief)))
+                           k_chart=svg_image(_k_chart(brief)))
 
 
 def draw_charts(brief: Brief) -> dict[str, Markup]:
-    """The brief's charts as inline SVG, drawn from its numbers (nothing is stored drawn)."""
+    """The brief's charts, drawn from its numbers (nothing is stored drawn), as SVG images
+    inside the page: vector like inline SVG, but WeasyPrint lays out one image instead of
+    styling every path and label of every chart (0.45 s of a 2 s PDF on the sample)."""
     scatter, income = brief.scatter, brief.income_spend
     return {
-        "sizes": Markup(charts.persona_sizes(_bars(brief))),
-        "spend_mix": Markup(_mix(brief.spend_mix)),
-        "channel_mix": Markup(_mix(brief.channel_mix)),
-        "income_spend": Markup(charts.income_spend(list(income.groups), income.title, income.x_limit,
-                                                   income.axes)),
-        "scatter": Markup(charts.pca_scatter(list(scatter.groups), scatter.axes)),
-        "campaigns": Markup(charts.rate_bars(brief.campaigns)) if brief.campaigns else Markup(""),
+        "sizes": svg_image(charts.persona_sizes(_bars(brief))),
+        "spend_mix": svg_image(_mix(brief.spend_mix)),
+        "channel_mix": svg_image(_mix(brief.channel_mix)),
+        "income_spend": svg_image(charts.income_spend(list(income.groups), income.title,
+                                                      income.x_limit, income.axes)),
+        "scatter": svg_image(charts.pca_scatter(list(scatter.groups), scatter.axes)),
+        "campaigns": svg_image(charts.rate_bars(brief.campaigns)) if brief.campaigns else Markup(""),
     }
+
+
+def svg_image(svg: str) -> Markup:
+    """An SVG chart as a self-contained <img> (a data: URL; no file, no request)."""
+    data = base64.b64encode(svg.encode("utf-8")).decode("ascii")
+    return Markup(f'<img class="chart-image" alt="" src="data:image/svg+xml;base64,{data}">')
 
 
 def size_chart_png(brief: Brief) -> bytes:
