@@ -8,6 +8,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -171,3 +172,31 @@ def test_the_job_is_the_one_shot_command(project):
     config_path = configure(project, "0 7 * * mon")
     assert run_brief_job(str(config_path)) == 0
     assert len(runs(project)) == 1
+
+
+def _modules_at_start(out: str) -> None:
+    import json
+    import os
+
+    Path(out).write_text(json.dumps({"pipeline": "reporter.app.pipeline" in sys.modules,
+                                     "weasyprint": "weasyprint" in sys.modules,
+                                     "parent": os.getppid()}))
+
+
+def test_scheduled_runs_start_in_a_warm_child_not_a_fork_of_the_scheduler(tmp_path):
+    """Each run is a process of its own, forked from the single-threaded forkserver that has
+    already imported the pipeline: no interpreter start-up, no fork of a threaded process."""
+    import json
+    import os
+
+    from reporter import jobs
+
+    out = tmp_path / "child.json"
+    child = jobs._warm().Process(target=_modules_at_start, args=(str(out),))
+    child.start()
+    child.join()
+    seen = json.loads(out.read_text())
+    assert child.exitcode == 0
+    assert seen["pipeline"] and seen["weasyprint"], "imported before the run started"
+    assert seen["parent"] != os.getpid(), "forked from the forkserver, not from the scheduler"
+    assert jobs.run_command(["validate", "--config", str(tmp_path / "missing.yaml")]) == 2
