@@ -35,6 +35,9 @@ def test_the_harness_runs_end_to_end_on_a_tiny_table(tmp_path):
     assert all(group in text for group in STAGE_GROUPS)
     assert "## Targets" in text and "400 generated: fast k = exact k" in text
     assert "| 400 | rules |" in text and "| 400 | refit |" in text
+    warm = entry["scored_warm"]
+    assert len(warm["wall_runs"]) == 1 and warm["wall_seconds"] > 0
+    assert "Under `reporter schedule` a run is forked from a warm process" in text
     assert "1,000,000: drift refit under 25 s | not in this report | **no** |" in text
     rewritten = main(["--rewrite", "--results", str(tmp_path / "results"),
                       "--markdown", str(tmp_path / "again.md")])
