@@ -27,12 +27,14 @@ def runs(project):
     return [p for p in archive_entries(project / "output") if p.name.startswith("20")]
 
 
-def start(config_path):
+def start(config_path, console_script: bool = False):
     """`reporter schedule` in a child process; its output is collected line by line as it
-    comes (`process.lines`), so a test can wait for a line instead of a head start."""
-    process = subprocess.Popen([sys.executable, "-m", "reporter", "schedule", "--config",
-                                str(config_path)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+    comes (`process.lines`), so a test can wait for a line instead of a head start. With
+    `console_script`, started as systemd starts it: the installed `reporter` script."""
+    command = ([str(Path(sys.executable).parent / "reporter")] if console_script
+               else [sys.executable, "-m", "reporter"])
+    process = subprocess.Popen([*command, "schedule", "--config", str(config_path)], cwd=REPO_ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     process.lines = []
     process.reader = threading.Thread(target=lambda: process.lines.extend(process.stdout), daemon=True)
     process.reader.start()
@@ -139,7 +141,7 @@ def test_a_job_store_from_the_flat_layout_still_runs(project):
     scheduler rewrites the reference to reporter.jobs, which never moves."""
     config_path = configure(project, "0 7 1 1 *")
     store_due_job(config_path, overdue=timedelta(minutes=5), function="reporter.schedule:run_brief_job")
-    process = start(config_path)
+    process = start(config_path, console_script=True)
     try:
         assert wait_for(lambda: len(runs(project)) == 1, 120), "the stored job did not run"
     finally:

@@ -261,10 +261,10 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def _run(args: argparse.Namespace) -> int:
+    config = _checked_config(args)  # before the pipeline's imports: a typo is said at once
     from reporter.app.pipeline import run
     from reporter.progress import Progress, showing
 
-    config = _checked_config(args)
     try:
         with showing(Progress.for_stdout(verbose=args.verbose)):
             result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run,

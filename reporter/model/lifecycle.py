@@ -183,21 +183,23 @@ def analyse(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
         age_days=(as_of - saved.fitted_on).days if saved is not None else 0,
         can_hold=saved is not None and saved.settings_key == keys[0])
     verdict = decide(evidence, policy)
-    scored = None
+    drift = None
     if verdict.action == "score":
         scored = _stages(raw, as_of, params, rulebook, keys, run_id, timer, scoring_with=saved)
-        verdict = decide(replace(evidence, drift=scored.decision.drift), policy)
+        drift = scored.decision.drift
+        verdict = decide(replace(evidence, drift=drift), policy)
         if verdict.action == "score":
             return scored
+        del scored  # only its drift is needed now; the refit must not hold two tables at once
     fitted = _stages(raw, as_of, params, rulebook, keys, run_id, timer, refit_from=saved,
                      reason=verdict.reason)
-    if scored is not None:  # one drift figure per metric: the one that decided the refit
-        fitted = replace(fitted, decision=replace(fitted.decision, drift=scored.decision.drift))
+    if drift is not None:  # one drift figure per metric: the one that decided the refit
+        fitted = replace(fitted, decision=replace(fitted.decision, drift=drift))
     problems = quality_problems(fitted.segmentation, fitted.assessment, params.model)
     final = decide(replace(evidence, refit_problems=tuple(problems)), policy)
-    if final.action == "hold":
-        scored = scored or _stages(raw, as_of, params, rulebook, keys, run_id, timer,
-                                   scoring_with=saved)
+    if final.action == "hold":  # rare: score again rather than keep both analyses all along
+        del fitted
+        scored = _stages(raw, as_of, params, rulebook, keys, run_id, timer, scoring_with=saved)
         return replace(scored, decision=replace(scored.decision, action="held", reason=final.reason))
     if final.reason:
         decision = replace(fitted.decision, reason=f"{fitted.decision.reason}; {final.reason}")
