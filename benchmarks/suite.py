@@ -77,8 +77,9 @@ WHY_MISSED = {  # what profiling showed, for targets the figures above miss
               "the k search, which is what the naive reference measures.",
     "1,000,000": "every week pays reading the CSV, cleaning, profiling every customer and the "
                  "PDF (about 12 s together); the fit and refit weeks add the k search, the final "
-                 "fit on everybody and the stability check. The peak is the refit week's, which "
-                 "holds the week scored with the old model beside the refit.",
+                 "fit on everybody and the stability check, and the refit week first scores "
+                 "with the old model to measure the drift, so it cleans and profiles twice. The "
+                 "peak is reached while reading the CSV and building the customer tables.",
 }
 
 
@@ -451,12 +452,13 @@ def _targets(report: dict) -> list[tuple[str, str, bool]]:
         rows.append((label, f"{entry['wall_seconds']:.1f} s{_spread(entry)}; most in {name} "
                             f"({seconds:.1f} s)", entry["wall_seconds"] < limit))
 
-    def peak(size: int, limit_gib: float, label: str) -> None:
+    def peak(size: int, limit_gb: float, label: str) -> None:
+        """GB as the issue writes it: 10^9 bytes (1.5 GB is 1,431 MiB)."""
         if size not in runs:
             rows.append((label, "not in this report", False))
             return
-        most = max(runs[size][w]["peak_rss_mib"] for w in WEEKS if w in runs[size]) / 1024
-        rows.append((label, f"{most:.2f} GiB", most < limit_gib))
+        most = max(runs[size][w]["peak_rss_mib"] for w in WEEKS if w in runs[size])
+        rows.append((label, f"{most * 2**20 / 1e9:.2f} GB ({most:,.0f} MiB)", most * 2**20 < limit_gb * 1e9))
 
     wall(2_240, "fit", 4, "2,240: whole fit run under 4 s (start-up and PDF included)")
     wall(2_240, "scored", 4, "2,240: whole scored run under 4 s, fresh interpreter")
