@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     options = _options(argv)
     if options.rewrite:
         report = json.loads((options.results / "suite.json").read_text())
-        options.markdown.write_text(markdown(report, options))
+        options.markdown.write_text(markdown(report, options) + _profile_section(options.results))
         return report
     options.work.mkdir(parents=True, exist_ok=True)
     report = {"machine": _machine(), "repeats": options.repeats, "runs": [], "naive": [], "quality": []}
@@ -124,9 +124,20 @@ def main(argv: list[str] | None = None) -> dict:
     if options.merge and (options.results / "suite.json").is_file():
         report = _merged(json.loads((options.results / "suite.json").read_text()), report)
     (options.results / "suite.json").write_text(json.dumps(report, indent=2) + "\n")
-    options.markdown.write_text(markdown(report, options))
+    options.markdown.write_text(markdown(report, options) + _profile_section(options.results))
     _say(f"wrote {options.results / 'suite.json'} and {options.markdown}")
     return report
+
+
+def _profile_section(results: Path) -> str:
+    """The per-stage profile (`python -m benchmarks.profile`) stays on the page when the suite
+    rewrites it."""
+    saved = results / "profile.json"
+    if not saved.is_file():
+        return ""
+    from benchmarks.profile import markdown as profile_markdown
+
+    return "\n" + profile_markdown(json.loads(saved.read_text()))
 
 
 def _merged(before: dict, now: dict) -> dict:

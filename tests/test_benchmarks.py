@@ -42,3 +42,22 @@ def test_the_harness_runs_end_to_end_on_a_tiny_table(tmp_path):
     rewritten = main(["--rewrite", "--results", str(tmp_path / "results"),
                       "--markdown", str(tmp_path / "again.md")])
     assert rewritten == saved and (tmp_path / "again.md").read_text() == text
+
+
+def test_the_stage_profile_names_functions_per_stage_and_survives_a_rewrite(tmp_path):
+    from benchmarks import profile
+
+    results, page = tmp_path / "results", tmp_path / "BENCHMARKS.md"
+    report = profile.main(["--rows", "300", "--top", "3", "--work", str(tmp_path / "work"),
+                           "--results", str(results), "--markdown", str(page)])
+    assert set(report["weeks"]) == {"fit", "scored"}
+    fit = report["weeks"]["fit"]
+    assert {"load", "segment", "assess", "pdf"} <= set(fit) and "assess" not in report["weeks"]["scored"]
+    assert all(len(entry["functions"]) == 3 for entry in fit.values() if entry["seconds"] > 0.05)
+    assert any("weasyprint" in f["function"] or "fontTools" in f["function"]
+               for f in fit["pdf"]["functions"]), fit["pdf"]
+    text = page.read_text()
+    assert "## Profile" in text and "| segment |" in text and "**scored week**" in text
+    main(["--sizes", "300", "--repeats", "1", "--naive-max", "0", "--quality-rows", "0", "--no-real",
+          "--work", str(tmp_path / "work"), "--results", str(results), "--markdown", str(page)])
+    assert "## Whole runs" in page.read_text() and "## Profile" in page.read_text()
