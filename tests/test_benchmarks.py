@@ -58,6 +58,8 @@ def test_the_stage_profile_names_functions_per_stage_and_survives_a_rewrite(tmp_
                for f in fit["pdf"]["functions"]), fit["pdf"]
     text = page.read_text()
     assert "## Profile" in text and "| segment |" in text and "**scored week**" in text
-    main(["--sizes", "300", "--repeats", "1", "--naive-max", "0", "--quality-rows", "0", "--no-real",
-          "--work", str(tmp_path / "work"), "--results", str(results), "--markdown", str(page)])
-    assert "## Whole runs" in page.read_text() and "## Profile" in page.read_text()
+    empty = {"machine": {"cores": 2, "memory_gib": 1, "python": "3", "date": "today"}, "repeats": 3,
+             "runs": [], "naive": [], "quality": []}
+    (results / "suite.json").write_text(json.dumps(empty))
+    main(["--rewrite", "--results", str(results), "--markdown", str(page)])
+    assert "## Whole runs" in page.read_text() and "**fit week**" in page.read_text()
