@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from reporter.errors import MAX_PROBLEMS_IN_MESSAGE, ConfigError
+from reporter.errors import ConfigError, first_few
 from reporter.yamlsource import line_of, read_yaml_mapping, validation_problems
 
 
@@ -435,10 +435,7 @@ class Problems(list):
     def raise_if_any(self) -> None:
         if self:
             self.sort(key=_file_and_line)
-            shown = "; ".join(self[:MAX_PROBLEMS_IN_MESSAGE])
-            extra = len(self) - MAX_PROBLEMS_IN_MESSAGE
-            more = f"; (+{extra} more)" if extra > 0 else ""
-            raise ConfigError(f"{shown}{more}; {HINT}", list(self))
+            raise ConfigError(f"{first_few(self)}; {HINT}", list(self))
 
 
 def _file_and_line(problem: str) -> tuple[str, int]:

@@ -29,11 +29,15 @@ class ReporterError(Exception):
     @classmethod
     def collected(cls, path: Path, problems: Sequence[str], hint: str) -> ReporterError:
         """One error for many problems in one file: all listed, the message capped."""
-        shown = "; ".join(problems[:MAX_PROBLEMS_IN_MESSAGE])
-        more = len(problems) - MAX_PROBLEMS_IN_MESSAGE
-        suffix = f"; (+{more} more)" if more > 0 else ""
         located = [f"{path}: {p}" for p in problems]
-        return cls(f"{path}: {shown}{suffix}; {hint}", located)
+        return cls(f"{path}: {first_few(problems)}; {hint}", located)
+
+
+def first_few(problems: Sequence[str]) -> str:
+    """The first problems of a list, for a one-line message: '...; (+3 more)'."""
+    shown = "; ".join(problems[:MAX_PROBLEMS_IN_MESSAGE])
+    more = len(problems) - MAX_PROBLEMS_IN_MESSAGE
+    return f"{shown}; (+{more} more)" if more > 0 else shown
 
 
 class DataError(ReporterError):

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from reporter.progress import advance
+from reporter.segmentation.align import overlap
 from reporter.segmentation.kselect import silhouette
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
 from reporter.segmentation.result import Segmentation
@@ -85,12 +86,11 @@ def kept_together(original: np.ndarray, refitted: np.ndarray, k: int) -> float:
     """Share of customers a refit puts in the same group, once its groups are matched one to one
     with the original ones (the matching that keeps the most customers): the figure a manager
     can read where the ARI is a statistician's."""
-    overlap = np.zeros((k, k), dtype=np.int64)
-    np.add.at(overlap, (original, refitted), 1)
     from scipy.optimize import linear_sum_assignment
 
-    rows, columns = linear_sum_assignment(overlap, maximize=True)
-    return float(overlap[rows, columns].sum() / max(len(original), 1))
+    counts = overlap(refitted, original, k, k)
+    rows, columns = linear_sum_assignment(counts, maximize=True)
+    return float(counts[rows, columns].sum() / max(len(original), 1))
 
 
 def stability_words(mean_ari: float, settings: StabilityParams) -> str:
