@@ -32,7 +32,7 @@ def _features(model: SavedModel, path):
 def committed():
     loaded = read_model(FIXTURE)
     assert loaded.problem == "" and loaded.model is not None
-    segments = pd.read_csv(FIXTURE / "segments.csv")
+    segments = pd.read_csv(FIXTURE / "segments.csv").sort_values("ID").reset_index(drop=True)  # as read
     return loaded.model, _features(loaded.model, FIXTURE / "customers.csv"), segments
 
 

@@ -88,7 +88,7 @@ def test_duplicates_keep_and_refuse(real_table):
     assert len(kept.frame) == 2240
     pairs = kept.frame.set_index("ID")["other_ids"]
     assert pairs[5386] == "6024" and pairs[6024] == "5386"
-    with pytest.raises(DataError, match=r"182 rows repeat another customer.*line \d+.*"
+    with pytest.raises(DataError, match=r"182 rows repeat another customer.*first: ID \d+ repeats ID \d+.*"
                                         r"clean.duplicates: merge"):
         clean(load(real_table), CleanParams(duplicates="refuse"), AS_OF)
 

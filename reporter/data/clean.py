@@ -74,7 +74,7 @@ def clean(raw: RawCustomers, settings: CleanParams, as_of: date,
     without one, the median of this file is used."""
     notes: list[DataNote] = list(_column_notes(raw))
     frame = _drop_exact_duplicates(raw, notes)
-    frame = _same_person(frame, settings.duplicates, raw.path, notes)
+    frame = _same_person(frame, settings.duplicates, raw, notes)
     fill = _income_fill(frame) if income_fill is None else income_fill
     source = "the median" if income_fill is None else "the saved model's median"
     frame = _impute_income(frame, fill, notes, f"{source}, {settings.currency}{fill:,.0f}")
@@ -111,7 +111,8 @@ def _drop_exact_duplicates(raw: RawCustomers, notes: list[DataNote]) -> pd.DataF
     return frame  # rows sharing an ID with other values were refused by load
 
 
-def _same_person(frame: pd.DataFrame, mode: str, path, notes: list[DataNote]) -> pd.DataFrame:
+def _same_person(frame: pd.DataFrame, mode: str, raw: RawCustomers,
+                 notes: list[DataNote]) -> pd.DataFrame:
     """Rows identical in every column but ID are one person exported twice (the real table has
     182). `merge` keeps the row with the smallest ID of each group (whatever the export's row
     order, so the person keeps that ID week after week) and names the other IDs in
@@ -129,8 +130,8 @@ def _same_person(frame: pd.DataFrame, mode: str, path, notes: list[DataNote]) ->
         first = repeats[repeats].index[0]
         twin = grouped[fingerprint[in_group].eq(fingerprint[first]) & ~repeats].index[0]
         raise DataError(
-            f"{path}: {count} rows repeat another customer under a different ID (first: ID "
-            f"{frame.at[first, 'ID']} on line {first + 2} repeats ID {frame.at[twin, 'ID']}); remove "
+            f"{raw.origin}: {count} rows repeat another customer under a different ID (first: ID "
+            f"{frame.at[first, 'ID']} repeats ID {frame.at[twin, 'ID']}); remove "
             "them from the export or set clean.duplicates: merge")
     ids = grouped.groupby(fingerprint[in_group], sort=False).agg(list)
     for index in in_group[in_group].index:

@@ -7,6 +7,7 @@ line, so a user fixes a file once instead of once per run.
 from __future__ import annotations
 
 import csv
+import functools
 import glob
 import gzip
 import hashlib
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -44,18 +46,58 @@ HEADER_LINES = 1
 
 
 @dataclass(frozen=True)
+class RowNames:
+    """How a message points at a row: 'line 12' of a file (counting its header), 'row 11' of
+    what a database returned."""
+
+    word: str = "line"
+    first: int = HEADER_LINES + 1
+
+    def __call__(self, index: int) -> str:
+        return f"{self.word} {int(index) + self.first}"
+
+    def many(self, indexes) -> str:
+        return f"{self.word}s " + ", ".join(str(int(i) + self.first) for i in indexes)
+
+
+FILE_ROWS = RowNames()
+RESULT_ROWS = RowNames("row", 1)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a customer table was read from, as messages, the brief and the run record name it."""
+
+    where: str  # a file's path, or a database URL without its password
+    label: str  # short, for the brief: the file name, or 'table customers' / 'query 1a2b3c4d'
+    home: str  # the source's default key: the file's folder, or the database and table
+    kind: str = "file"  # file, folder (a dataset read through DuckDB) or database
+    file: Path | None = None  # the file itself, when it is one file (a replay re-reads it)
+    query_sha256: str = ""  # a database query's hash: the record says what was asked
+    snapshot: str = ""  # the newest value of source.as_of_column that was read
+
+    @classmethod
+    def of_file(cls, path: Path) -> Origin:
+        return cls(str(path.resolve()), path.name, str(path.resolve().parent), file=path)
+
+    def __str__(self) -> str:
+        return self.where if self.kind == "file" else f"{self.where} {self.label}"
+
+
+@dataclass(frozen=True)
 class RawCustomers:
     """The customer table as read, with typed columns, and where it came from."""
 
     frame: pd.DataFrame
-    path: Path
+    origin: Origin
     sha256: str
-    modified: datetime
+    modified: datetime  # the file's time, or the snapshot read (the time of reading without one)
     rows_read: int
     extra_columns: tuple[str, ...]
     renamed_columns: tuple[tuple[str, str], ...]
     date_format: str
     repairs: tuple[tuple[int, str], ...] = ()  # (count, sentence) for the brief's data notes
+    rows: RowNames = FILE_ROWS
 
 
 def find_latest(pattern: str | Path) -> Path:
@@ -82,34 +124,55 @@ def load(path: Path, date_format: str | None = None) -> RawCustomers:
     that cannot be read as a table stops at once; every other problem (missing or repeated
     columns, values, dates, conflicting IDs) is collected and reported together."""
     repairs: list[tuple[int, str]] = []
-    problems: list[str] = []
     frame, separator = _read_table(path, repairs)
-    problems += _repeated_columns(frame)
+    modified = datetime.fromtimestamp(path.stat().st_mtime)
+    return typed_customers(frame, Origin.of_file(path), _sha256(path), modified, date_format,
+                           repairs, decimal_comma=separator == ";")
+
+
+def typed_customers(frame: pd.DataFrame, origin: Origin, sha256: str, modified: datetime,
+                    date_format: str | None, repairs: list[tuple[int, str]],
+                    decimal_comma: bool = False, rows: RowNames = FILE_ROWS) -> RawCustomers:
+    """The checks and types every source shares, whatever read the table: columns are matched
+    by name, text is parsed (columns a database typed are used as they are), and every problem
+    is collected and reported together."""
+    problems = _repeated_columns(frame)
     frame, renamed, missing = _match_required_columns(frame)
     if missing:
         problems.append(f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
                         "the export must have all 22 SmartCart columns (see README)")
     known = (*COLUMNS, *(c for c in CAMPAIGN_COLUMNS if c in frame.columns))
     extra = tuple(c for c in frame.columns if c not in known)
-    frame = _drop_trailing_summary(frame[[c for c in known if c in frame.columns]], repairs)
+    frame = frame[[c for c in known if c in frame.columns]]
+    if rows is FILE_ROWS:
+        frame = _drop_trailing_summary(frame, repairs)
     if frame.empty:
-        raise DataError(f"{path}: has a header but no customer rows; check the export")
-    modified = datetime.fromtimestamp(path.stat().st_mtime)
-    typed, fmt = _typed(frame, date_format, separator == ";", repairs, problems, modified)
-    problems += _conflicting_ids(typed)
+        raise DataError(f"{origin}: has a header but no customer rows; check the export")
+    typed, fmt = _typed(frame, date_format, decimal_comma, repairs, problems, modified, rows)
+    problems += _conflicting_ids(typed, rows)
     if problems:
-        raise DataError.collected(path, problems, "fix the export and run again")
+        raise DataError.collected(origin, problems, "fix the export and run again")
     return RawCustomers(
-        frame=typed[[c for c in known if c in typed]],
-        path=path,
-        sha256=_sha256(path),
+        frame=_in_id_order(typed[[c for c in known if c in typed]]),
+        origin=origin,
+        sha256=sha256,
         modified=modified,
         rows_read=len(typed),
         extra_columns=extra,
         renamed_columns=renamed,
         date_format=fmt,
         repairs=tuple(repairs),
+        rows=rows,
     )
+
+
+def _in_id_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Customers in ID order, whatever order the export or the database returned them in: the
+    same customers give the same segments (a database's row order is not even stable)."""
+    if frame["ID"].is_monotonic_increasing:
+        return frame.reset_index(drop=True)
+    order = np.argsort(frame["ID"].to_numpy(), kind="stable")
+    return frame.iloc[order].reset_index(drop=True)
 
 
 def _read_table(path: Path, repairs: list[tuple[int, str]]) -> tuple[pd.DataFrame, str]:
@@ -183,16 +246,16 @@ def _separator(head: str) -> str:
 
 def _repeated_columns(frame: pd.DataFrame) -> list[str]:
     """pandas renames a repeated header 'Income' to 'Income.1'; a repeat is never guessed at."""
-    names = {_normalise(c) for c in frame.columns}
+    names = {column_key(c) for c in frame.columns}
     repeated = sorted({m.group(1) for c in frame.columns if (m := re.fullmatch(r"(.+)\.\d+", str(c)))
-                       and _normalise(m.group(1)) in names})
+                       and column_key(m.group(1)) in names})
     if repeated:
         return [f"column {', '.join(repeated)} appears more than once in the header; keep one of "
                 "each and export again"]
     return []
 
 
-def _conflicting_ids(typed: pd.DataFrame) -> list[str]:
+def _conflicting_ids(typed: pd.DataFrame, rows: RowNames) -> list[str]:
     """Rows that share an ID but differ elsewhere: which one is the customer cannot be guessed
     (rows identical in every column are a repair, made in clean)."""
     if "ID" not in typed or typed["ID"].isna().any():
@@ -201,9 +264,8 @@ def _conflicting_ids(typed: pd.DataFrame) -> list[str]:
     conflicting = distinct["ID"].duplicated(keep=False)
     if not conflicting.any():
         return []
-    lines = ", ".join(str(_line(i)) for i in distinct.index[conflicting][:6])
-    return [f"column ID: {int(conflicting.sum())} rows share an ID with different values (lines "
-            f"{lines}); keep one row per customer"]
+    return [f"column ID: {int(conflicting.sum())} rows share an ID with different values "
+            f"({rows.many(distinct.index[conflicting][:6])}); keep one row per customer"]
 
 
 def _drop_trailing_summary(frame: pd.DataFrame, repairs: list[tuple[int, str]]) -> pd.DataFrame:
@@ -219,12 +281,13 @@ def _drop_trailing_summary(frame: pd.DataFrame, repairs: list[tuple[int, str]]) 
     if trailing:
         first = len(frame) - trailing
         repairs.append((trailing, f"{trailing} trailing summary line(s) without a customer ID "
-                                  f"ignored (from line {_line(first)})."))
+                                  f"ignored (from {FILE_ROWS(first)})."))
         frame = frame.iloc[:first]
     return frame
 
 
-def _normalise(name: str) -> str:
+def column_key(name: str) -> str:
+    """'Year_Birth', 'year birth' and 'yearbirth' are the same column."""
     return re.sub(r"[\s_]+", "", str(name)).lower()
 
 
@@ -232,10 +295,10 @@ def _match_required_columns(
     frame: pd.DataFrame,
 ) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...], list[str]]:
     """Accept columns that differ only by case, spaces or underscores; name what is missing."""
-    wanted = {_normalise(c): c for c in (*COLUMNS, *CAMPAIGN_COLUMNS)}
+    wanted = {column_key(c): c for c in (*COLUMNS, *CAMPAIGN_COLUMNS)}
     renames: dict[str, str] = {}
     for column in frame.columns:
-        target = wanted.get(_normalise(column))
+        target = wanted.get(column_key(column))
         if target and column != target and target not in frame.columns:
             renames[column] = target
     frame = frame.rename(columns=renames)
@@ -245,26 +308,33 @@ def _match_required_columns(
 
 def _typed(frame: pd.DataFrame, date_format: str | None, decimal_comma: bool,
            repairs: list[tuple[int, str]], problems: list[str],
-           exported: datetime) -> tuple[pd.DataFrame, str]:
+           exported: datetime, rows: RowNames) -> tuple[pd.DataFrame, str]:
     """Each present column in its type; problems are added to `problems`, not raised."""
     if decimal_comma:
         frame = _decimal_commas(frame, repairs)
     typed = pd.DataFrame(index=frame.index)
     for column in (c for c in (*INTEGER_COLUMNS, *CAMPAIGN_COLUMNS) if c in frame):
-        typed[column] = _whole_numbers(frame[column], column, problems)
+        typed[column] = _whole_numbers(frame[column], column, problems, rows)
     if "Income" in frame:
-        typed["Income"] = _numbers(frame["Income"], "Income", problems, allow_missing=True)
+        typed["Income"] = _numbers(frame["Income"], "Income", problems, True, rows)
     for column in (c for c in TEXT_COLUMNS if c in frame):
-        typed[column] = frame[column].str.strip()
+        typed[column] = _text(frame[column])
     fmt = ""
     if DATE_COLUMN in frame:
-        typed[DATE_COLUMN], fmt = _dates(frame[DATE_COLUMN].str.strip(), date_format, problems)
-    _check_plausible(typed, frame, problems, exported)
+        typed[DATE_COLUMN], fmt = _dates(frame[DATE_COLUMN], date_format, problems, rows)
+    _check_plausible(typed, frame, problems, exported, rows)
     return typed, fmt
 
 
+def _text(values: pd.Series) -> pd.Series:
+    """Text as the CSV path reads it: stripped, a database's NULL as empty."""
+    if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
+        return values.fillna("").astype(str).str.strip()
+    return values.astype(str).where(values.notna(), "").str.strip()
+
+
 def _check_plausible(typed: pd.DataFrame, text: pd.DataFrame, problems: list[str],
-                     exported: datetime) -> None:
+                     exported: datetime, rows: RowNames) -> None:
     """Values no real export holds: corrupt amounts, join dates before 1900 or after the file
     was written (judged at the file's own date, so a re-run years later judges it alike)."""
     for column in (c for c in (*COUNT_COLUMNS, "Income") if c in typed):
@@ -272,7 +342,7 @@ def _check_plausible(typed: pd.DataFrame, text: pd.DataFrame, problems: list[str
         if huge.any():
             first = huge.idxmax()
             problems.append(f"column {column}: {int(huge.sum())} value(s) above {MAX_PLAUSIBLE:,}, "
-                            f"first at line {_line(first)} ({text[column][first]}); the export is "
+                            f"first at {rows(first)} ({text[column][first]}); the export is "
                             "corrupt there")
     if DATE_COLUMN not in typed:
         return
@@ -283,7 +353,7 @@ def _check_plausible(typed: pd.DataFrame, text: pd.DataFrame, problems: list[str
         if mask.any():
             first = mask.idxmax()
             problems.append(f"column {DATE_COLUMN}: {int(mask.sum())} join date(s) {what}, first "
-                            f"at line {_line(first)} ({text[DATE_COLUMN][first]}); check the "
+                            f"at {rows(first)} ({text[DATE_COLUMN][first]}); check the "
                             "export's date format (source.date_format)")
 
 
@@ -302,39 +372,43 @@ def _decimal_commas(frame: pd.DataFrame, repairs: list[tuple[int, str]]) -> pd.D
     return frame
 
 
-def _line(index: int) -> int:
-    return int(index) + HEADER_LINES + 1
-
-
-def _numbers(
-    values: pd.Series, column: str, problems: list[str], allow_missing: bool
-) -> pd.Series:
-    text = values.str.strip()
-    numbers = _cast_numbers(text)
-    if numbers is None:  # some value is not a plain number: find and name it
-        numbers = pd.to_numeric(text, errors="coerce")
-    blank = text.eq("")
-    bad = numbers.isna() & ~blank
-    if bad.any():
-        first = bad.idxmax()
-        problems.append(
-            f"column {column}: {int(bad.sum())} non-numeric value(s), first at line "
-            f"{_line(first)} ({text[first][:30]!r}); use plain numbers without units or separators"
-        )
+def _numbers(values: pd.Series, column: str, problems: list[str], allow_missing: bool,
+             rows: RowNames) -> pd.Series:
+    """Numbers from text, or as a database typed them; empty, non-numeric and negative values
+    are problems, named with the first row that has one."""
+    if _database_number(values):
+        numbers = values.astype("float64")
+        blank, shown = numbers.isna(), values
+    else:
+        shown = _text(values)
+        numbers = _cast_numbers(shown)
+        if numbers is None:  # some value is not a plain number: find and name it
+            numbers = pd.to_numeric(shown, errors="coerce")
+        blank = shown.eq("")
+        bad = numbers.isna() & ~blank
+        if bad.any():
+            first = bad.idxmax()
+            problems.append(
+                f"column {column}: {int(bad.sum())} non-numeric value(s), first at {rows(first)} "
+                f"({str(shown[first])[:30]!r}); use plain numbers without units or separators")
     if not allow_missing and blank.any():
         first = blank.idxmax()
         problems.append(
-            f"column {column}: {int(blank.sum())} empty value(s), first at line {_line(first)}; "
+            f"column {column}: {int(blank.sum())} empty value(s), first at {rows(first)}; "
             "fill them in or remove those rows"
         )
     negative = numbers < 0
     if negative.any():
         first = negative.idxmax()
         problems.append(
-            f"column {column}: {int(negative.sum())} negative value(s), first at line "
-            f"{_line(first)} ({text[first]}); amounts and counts cannot be negative"
+            f"column {column}: {int(negative.sum())} negative value(s), first at {rows(first)} "
+            f"({shown[first]}); amounts and counts cannot be negative"
         )
     return numbers.astype("float64")
+
+
+def _database_number(values: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
 def _cast_numbers(text: pd.Series) -> pd.Series | None:
@@ -349,29 +423,33 @@ def _cast_numbers(text: pd.Series) -> pd.Series | None:
         return None
 
 
-def _whole_numbers(values: pd.Series, column: str, problems: list[str]) -> pd.Series:
-    numbers = _numbers(values, column, problems, allow_missing=False)
+def _whole_numbers(values: pd.Series, column: str, problems: list[str], rows: RowNames) -> pd.Series:
+    numbers = _numbers(values, column, problems, False, rows)
     fractional = numbers.notna() & (numbers != numbers.round())
     if fractional.any():
         first = fractional.idxmax()
         problems.append(
             f"column {column}: {int(fractional.sum())} value(s) that are not whole numbers, first "
-            f"at line {_line(first)} ({values[first]})"
+            f"at {rows(first)} ({values[first]})"
         )
     if numbers.isna().any() or fractional.any():
         return numbers
     return numbers.astype("int64")
 
 
-def _dates(
-    values: pd.Series, date_format: str | None, problems: list[str]
-) -> tuple[pd.Series, str]:
+def _dates(values: pd.Series, date_format: str | None, problems: list[str],
+           rows: RowNames) -> tuple[pd.Series, str]:
+    """Join dates a database typed are used as they are; text goes through the same layout
+    recognition as a CSV file."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return _database_dates(values, problems, rows), "database date"
+    values = _text(values)
     present = values[values.ne("")]
     if len(present) < len(values):
         first = values.eq("").idxmax()
         problems.append(
-            f"column {DATE_COLUMN}: {len(values) - len(present)} empty date(s), first at line "
-            f"{_line(first)}; every customer needs a join date"
+            f"column {DATE_COLUMN}: {len(values) - len(present)} empty date(s), first at "
+            f"{rows(first)}; every customer needs a join date"
         )
     codes, distinct = pd.factorize(values)  # a few thousand join dates among millions of rows
     distinct = pd.Series(distinct)
@@ -382,7 +460,7 @@ def _dates(
             first = bad.idxmax()
             problems.append(
                 f"column {DATE_COLUMN}: {int(bad.sum())} date(s) do not match source.date_format "
-                f"'{date_format}', first at line {_line(first)} ({values[first]!r})"
+                f"'{date_format}', first at {rows(first)} ({values[first]!r})"
             )
         return parsed, date_format
     fitting = [f for f in DATE_FORMATS if _parses_all(distinct[distinct.ne("")], f)]
@@ -395,8 +473,27 @@ def _dates(
             "reporter.yaml, for example '%d/%m/%Y'"
         )
     else:
-        problems.append(_unparseable(values))
+        problems.append(_unparseable(values, rows))
     return pd.Series(pd.NaT, index=values.index), ""
+
+
+def _database_dates(values: pd.Series, problems: list[str], rows: RowNames) -> pd.Series:
+    """A date or timestamp column: the day, without time zone, in nanoseconds like parsed text."""
+    if getattr(values.dt, "tz", None) is not None:
+        values = values.dt.tz_localize(None)
+    values = values.dt.normalize().astype(_parsed_date_dtype())
+    if values.isna().any():
+        first = values.isna().idxmax()
+        problems.append(f"column {DATE_COLUMN}: {int(values.isna().sum())} empty date(s), first at "
+                        f"{rows(first)}; every customer needs a join date")
+    return values
+
+
+@functools.cache
+def _parsed_date_dtype():
+    """The dtype parsed text dates have in this pandas (ns before 3.0, us since), so a
+    database's dates equal a file's."""
+    return pd.to_datetime(pd.Series(["2000-01-01"]), format="%Y-%m-%d").dtype
 
 
 def _dates_by_code(distinct: pd.Series, codes, fmt: str, index: pd.Index) -> pd.Series:
@@ -408,7 +505,7 @@ def _parses_all(values: pd.Series, fmt: str) -> bool:
     return bool(pd.to_datetime(values, format=fmt, errors="coerce").notna().all())
 
 
-def _unparseable(values: pd.Series) -> str:
+def _unparseable(values: pd.Series, rows: RowNames) -> str:
     """Name the first value that none of the known layouts reads."""
     parsed_any = pd.Series(False, index=values.index)
     for fmt in DATE_FORMATS:
@@ -417,7 +514,7 @@ def _unparseable(values: pd.Series) -> str:
     first = bad.idxmax() if bad.any() else values.index[0]
     layouts = ", ".join(DATE_FORMATS.values())
     return (
-        f"column {DATE_COLUMN}: dates are unparseable or mixed (line {_line(first)}: "
+        f"column {DATE_COLUMN}: dates are unparseable or mixed ({rows(first)}: "
         f"{values[first]!r}); known layouts are {layouts}; set source.date_format in reporter.yaml"
     )
 
