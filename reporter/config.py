@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,17 +28,60 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+DATABASE_SCHEMES = ("postgresql", "sqlite", "duckdb")
+
+
 class SourceConfig(Strict):
-    path: str = Field(description="Customer file or glob; with a glob the newest file is used.")
+    path: str | None = Field(
+        default=None, description="Customer file or glob (the newest file is used), or a folder "
+        "of Parquet or CSV files read together (hive partitions allowed).")
+    url: str | None = Field(
+        default=None, description="A database instead of a file: postgresql+psycopg://user@host/db, "
+        "sqlite:///file.db or duckdb:///file.duckdb, without the password.")
+    table: str | None = Field(default=None, description="With url: the table (or view) to read.")
+    query: str | None = Field(default=None, description="With url: one read-only SELECT to read.")
+    password_env: str | None = Field(
+        default=None, pattern=ENV_NAME,
+        description="Name of the environment variable holding the database password.")
+    timeout_seconds: float = Field(default=600, gt=0, description="A read that takes longer stops.")
+    columns: dict[str, str] = Field(
+        default_factory=dict, description="Export column name -> the database's, e.g. "
+        "{ID: customer_id, Dt_Customer: joined_on}.")
+    as_of_column: str | None = Field(
+        default=None, description="A snapshot column: only the rows of its newest value are read.")
     name: str | None = Field(
         default=None, description="Which customer base this is. Runs compare only with runs of the "
-        "same source; empty: the folder the data file is in.")
+        "same source; empty: the folder the data file is in, or the database and table.")
     date_format: str | None = Field(
         default=None, description="strftime format of Dt_Customer, e.g. '%d-%m-%Y'."
     )
     spend_period: str = Field(
         default="last 2 years", min_length=1, max_length=40,
         description="The period the Mnt* spend columns cover, shown beside every spend figure.")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> SourceConfig:
+        if (self.path is None) == (self.url is None):
+            raise ValueError("give either path (a file, glob or folder) or url (a database)")
+        if self.url is not None:
+            _check_database_url(self.url)
+            if (self.table is None) == (self.query is None):
+                raise ValueError("with url, give either table or query")
+        elif self.table is not None or self.query is not None or self.password_env is not None:
+            raise ValueError("table, query and password_env go with url, not with path")
+        return self
+
+
+def _check_database_url(url: str) -> None:
+    scheme = url.split(":", 1)[0].split("+", 1)[0].lower()
+    if "://" not in url or scheme not in DATABASE_SCHEMES:
+        raise ValueError("url must start with postgresql://, postgresql+psycopg://, sqlite:/// or "
+                         "duckdb:///")
+    credentials = url.split("://", 1)[1].split("@", 1)[0] if "@" in url else ""
+    if ":" in credentials:
+        raise ValueError("url holds a password; remove it and name the environment variable "
+                         "holding it in source.password_env")
 
 
 class OutputConfig(Strict):
@@ -313,6 +357,38 @@ class TeamConfig(Strict):
         return name
 
 
+class CrmTarget(Strict):
+    """Where a delivered run's personas and flags are pushed: a database table (upserted by
+    customer ID) or a webhook (the customers that changed, signed)."""
+
+    name: str = Field(min_length=1, max_length=60, pattern=r"^\w[\w .-]*$")
+    url: str | None = Field(default=None, description="A database: postgresql+psycopg://user@host/db, "
+                            "sqlite:///file.db or duckdb:///file.duckdb, without the password.")
+    table: str = Field(default="smartcart_personas", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                       description="With url: the table upserted by customer ID (created if missing).")
+    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    webhook: str | None = Field(default=None, pattern=r"^https?://",
+                                description="An http(s) address the changed customers are POSTed to.")
+    secret_env: str | None = Field(
+        default=None, pattern=ENV_NAME,
+        description="With webhook: the environment variable holding the HMAC-SHA256 signing secret.")
+    batch_size: int = Field(default=500, ge=1, le=100_000)
+    timeout_seconds: float = Field(default=30, gt=0)
+    retries: int = Field(default=4, ge=0, le=10)
+    backoff_seconds: float = Field(default=2, ge=0)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> CrmTarget:
+        if (self.url is None) == (self.webhook is None):
+            raise ValueError("give either url (a database table) or webhook (an http address)")
+        if self.url is not None:
+            _check_database_url(self.url)
+        elif self.secret_env is None:
+            raise ValueError("a webhook needs secret_env: the environment variable holding the "
+                             "signing secret")
+        return self
+
+
 class ReporterConfig(Strict):
     source: SourceConfig
     output: OutputConfig = OutputConfig()
@@ -332,12 +408,15 @@ class ReporterConfig(Strict):
         default_factory=list, description="Told when a run fails, delivery fails or a brief is held; "
                                           "never sent the brief itself.")
     checks: ChecksConfig = ChecksConfig()
+    crm: list[CrmTarget] = Field(default_factory=list,
+                                 description="Where each delivered run's personas are pushed.")
 
     @model_validator(mode="after")
-    def _unique_teams(self) -> ReporterConfig:
-        names = [team.name for team in self.teams]
-        if len(names) != len(set(names)):
-            raise ValueError("team names must be unique")
+    def _unique_names(self) -> ReporterConfig:
+        for what, names in (("team", [t.name for t in self.teams]),
+                            ("crm target", [t.name for t in self.crm])):
+            if len(names) != len(set(names)):
+                raise ValueError(f"{what} names must be unique")
         return self
 
 
@@ -420,6 +499,18 @@ class Config:
         }
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
+
+
+def env_secret(variable: str | None, setting: str) -> str:
+    """The value of the environment variable a setting names ('' when none is named): secrets
+    live in the environment only, never in a file."""
+    if not variable:
+        return ""
+    value = os.environ.get(variable)
+    if value is None:
+        raise ConfigError(f"{setting} names the environment variable {variable}, which is not set; "
+                          "set it where reporter runs (for the scheduler: in its service file)")
+    return value
 
 
 HINT = "fix and check with `reporter validate`"

@@ -38,6 +38,19 @@ def real_table() -> Path:
 
 
 @pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server of this test session (one per xdist worker), removed after."""
+    from tests import postgres_server
+
+    if postgres_server.binaries() is None:
+        pytest.skip("PostgreSQL is not installed (initdb, pg_ctl); .ci/run installs Debian's "
+                    "postgresql package")
+    cluster = postgres_server.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 600-customer generated table, written once per test session."""
     path = tmp_path_factory.mktemp("sample") / "customers-sample.csv"

@@ -10,14 +10,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reporter.app.params import clean_params
+from reporter.app.params import clean_params, configured_source_key, source_params
 from reporter.archive import find_run, write_bytes_atomic, write_text_atomic
 from reporter.brief.render import render_appendix_html, render_html, render_pdf
 from reporter.brief.view import read_brief
 from reporter.config import Config
 from reporter.data.clean import clean
 from reporter.data.features import FeatureTable, build_features
-from reporter.data.load import load
+from reporter.data.load import RawCustomers, load
+from reporter.data.sources import read_customers
 from reporter.errors import ArchiveError, DataError
 from reporter.history.catalogue import RunSummary, find_baseline
 from reporter.model.artefact import read_model
@@ -66,10 +67,27 @@ def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
 def _model_run(config: Config, run: str) -> Path | None:
     if run != "latest":
         return find_run(config.output_dir, run)
-    source = config.settings.source
-    name = source.name or str(config.resolve(source.path).resolve().parent)
+    name = configured_source_key(config)
     baseline = find_baseline(config.output_dir, name, date.max)
     return baseline.folder if baseline is not None else None
+
+
+def _data_of(config: Config, run: RunSummary) -> RawCustomers:
+    """The customers a run read, read again: its file, or its database source as configured;
+    refused when they are not what the run read."""
+    data = run.record.data
+    if data.kind == "file":
+        path = Path(data.path)
+        raw = load(path, data.date_format or None) if path.is_file() else None
+        if raw is None or raw.sha256 != data.sha256:
+            raise DataError(f"{path}: not the file run {run.run_id} read (moved or changed since); "
+                            "replay a run whose data file is still in place")
+        return raw
+    raw = read_customers(source_params(config))
+    if raw.sha256 != data.sha256:
+        raise DataError(f"{raw.origin}: the customers changed since run {run.run_id} read them; "
+                        "replay the newest run")
+    return raw
 
 
 @dataclass(frozen=True)
@@ -85,11 +103,7 @@ def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
     loaded = read_model(run.folder)
     if loaded.model is None:
         raise ArchiveError(f"{run.folder}: {loaded.problem or 'no model.json'}; replay a newer run")
-    model, data = loaded.model, Path(run.record.data.path)
-    raw = load(data, run.record.data.date_format or None) if data.is_file() else None
-    if raw is None or raw.sha256 != run.record.data.sha256:
-        raise DataError(f"{data}: not the file run {run.run_id} read (moved or changed since); "
-                        "replay a run whose data file is still in place")
+    model, raw = loaded.model, _data_of(config, run)
     customers = clean(raw, clean_params(config.settings), date.fromisoformat(run.as_of),
                       income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)

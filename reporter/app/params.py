@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from reporter.config import ReporterConfig
-from reporter.data.params import CleanParams
+from pathlib import Path
+
+from reporter.config import Config, ReporterConfig, env_secret
+from reporter.data.params import CleanParams, SourceParams
+from reporter.data.sources import database_origin
 from reporter.model.params import AnalysisParams, ModelParams
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
 
@@ -27,3 +30,31 @@ def analysis_params(settings: ReporterConfig) -> AnalysisParams:
 
 def clean_params(settings: ReporterConfig) -> CleanParams:
     return CleanParams(**settings.clean.model_dump(), currency=settings.brief.currency)
+
+
+def source_params(config: Config, data: Path | None = None) -> SourceParams:
+    """Where the customers are: `--data` (a file or folder) over source in reporter.yaml. The
+    password is read from its environment variable here, and only here."""
+    source = config.settings.source
+    if data is not None or source.url is None:
+        return SourceParams(path=data or config.resolve(source.path), date_format=source.date_format,
+                            columns=tuple(source.columns.items()),
+                            as_of_column=source.as_of_column or "",
+                            timeout_seconds=source.timeout_seconds)
+    return SourceParams(url=source.url, table=source.table or "", query=source.query or "",
+                        password=env_secret(source.password_env, "source.password_env"),
+                        password_env=source.password_env or "", timeout_seconds=source.timeout_seconds,
+                        columns=tuple(source.columns.items()), as_of_column=source.as_of_column or "",
+                        date_format=source.date_format, base_dir=config.base_dir)
+
+
+def configured_source_key(config: Config) -> str:
+    """The source key runs of this config record, known before anything is read: the name, or
+    the database and table, or the folder of the data file."""
+    source = config.settings.source
+    if source.name:
+        return source.name
+    if source.url is not None:
+        return database_origin(source.url, source.table or "", source.query or "", config.base_dir).home
+    path = config.resolve(source.path)
+    return str(path if path.is_dir() else path.parent)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reporter.app.params import analysis_params
+from reporter.app.params import analysis_params, source_params
 from reporter.archive import (
     RunFolder,
     folder_name,
@@ -31,7 +31,8 @@ from reporter.brief.render import (
 from reporter.brief.rule_check import data_warnings
 from reporter.brief.view import BRIEF_FILE, Brief, BriefInputs, Units, build_brief, write_brief
 from reporter.config import Config
-from reporter.data.load import RawCustomers, find_latest, load
+from reporter.data.load import RawCustomers
+from reporter.data.sources import read_customers
 from reporter.delivery.dispatch import dispatch_run, tell_owners_held
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError
@@ -99,8 +100,7 @@ def _analyse(config: Config, data: Path | None, as_of: date | None, timer: Stage
     with timer("validate"):
         rulebook = compile_rulebook(config.personas, config.personas_path)
     with timer("load"):
-        path = find_latest(data or config.resolve(settings.source.path))
-        raw = load(path, settings.source.date_format)
+        raw = read_customers(source_params(config, data))
     as_of = _reference_date(raw, as_of)
     with timer("model"):
         baseline = find_baseline(config.output_dir, source_key(raw, settings.source.name), as_of)
@@ -120,7 +120,7 @@ def rule_warnings(config: Config, data: Path | None = None) -> list[str]:
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
         now: datetime | None = None, dry_run: bool = False, refit: bool = False) -> RunResult:
-    """Make one brief from the newest customer file: build -> check -> publish -> deliver."""
+    """Make one brief from the newest customers: build -> check -> publish -> deliver."""
     now = now or datetime.now().astimezone()
     run_id = new_run_id(now)
     timer = StageTimer()
@@ -170,7 +170,7 @@ def _build(config: Config, found: Analysis, baseline: RunSummary | None, run_id:
         change = _week_over_week(config, found, baseline, customers)
     with timer("brief"):
         brief = build_brief(BriefInputs(
-            title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.path.name,
+            title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.origin.label,
             data_sha256=found.raw.sha256, table=found.table, notes=found.customers.notes,
             segmentation=found.segmentation, assessment=found.assessment,
             cluster_profiles=found.cluster_profiles, persona_profiles=found.persona_profiles,
@@ -315,7 +315,7 @@ def _reference_date(raw: RawCustomers, as_of: date | None) -> date:
         return newest
     if as_of < newest:
         raise DataError(
-            f"{raw.path}: --as-of {as_of:%Y-%m-%d} is before the newest join date "
+            f"{raw.origin}: --as-of {as_of:%Y-%m-%d} is before the newest join date "
             f"{newest:%Y-%m-%d} in the file; pass a later date or leave --as-of out"
         )
     return as_of

@@ -95,14 +95,26 @@ def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
 
 def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord | None,
                 now: datetime) -> str:
+    """Stale: older than max_age_days and no newer than what the last run read. A file's age is
+    its modification time, a database's its newest snapshot; a database read without a
+    snapshot column is stale when it returns exactly what a run read max_age_days ago."""
+    if previous is not None and raw.origin.kind == "database" and not raw.origin.snapshot:
+        read_before = datetime.fromisoformat(previous.data.modified)
+        days = (now.replace(tzinfo=None) - read_before).total_seconds() / 86400
+        if raw.sha256 == previous.data.sha256 and days > settings.data_fresh.max_age_days:
+            return (f"{raw.origin} returned exactly the customers run {previous.run_id} read "
+                    f"{days:.0f} days ago; check that the table is still updated")
+        return ""
     age_days = (now.replace(tzinfo=None) - raw.modified).total_seconds() / 86400
     if age_days <= settings.data_fresh.max_age_days or previous is None:
         return ""
     before = datetime.fromisoformat(previous.data.modified)  # kept to the second
     if raw.sha256 != previous.data.sha256 and raw.modified.replace(microsecond=0) > before:
         return ""
-    return (f"the data file {raw.path.name} was last changed {age_days:.0f} days ago and is no newer "
-            f"than the one run {previous.run_id} used; export this week's customers")
+    what = f"the data file {raw.origin.label}" if raw.origin.kind == "file" else \
+        f"the newest data in {raw.origin}"
+    return (f"{what} was last changed {age_days:.0f} days ago and is no newer than the one run "
+            f"{previous.run_id} used; export this week's customers")
 
 
 def _no_new_empty_persona(brief: Brief, previous: RunRecord | None, rules: RuleChange | None) -> str:

@@ -12,7 +12,7 @@ TICK, CROSS = "yes", "no "
 
 def preview_text(analysis: Analysis) -> str:
     lines = [
-        f"Data: {analysis.raw.path} ({customers(analysis.raw.rows_read)}, "
+        f"Data: {analysis.raw.origin} ({customers(analysis.raw.rows_read)}, "
         f"as of {analysis.customers.as_of:%Y-%m-%d}); {analysis.segmentation.k} segments",
         "",
     ]

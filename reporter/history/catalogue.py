@@ -41,7 +41,8 @@ class RunSummary:
 
     @property
     def data_file(self) -> str:
-        return Path(self.record.data.path).name
+        """The file name, or what was read from a database ('table customers')."""
+        return self.record.data.label or Path(self.record.data.path).name
 
     @property
     def source(self) -> str:
@@ -86,8 +87,9 @@ def all_runs(output_dir: Path) -> list[RunSummary]:
 
 
 def source_key(raw: RawCustomers, name: str | None = None) -> str:
-    """The source a run belongs to: the configured name, else the folder its data came from."""
-    return name or str(raw.path.resolve().parent)
+    """The source a run belongs to: the configured name, else the folder its data came from
+    (or the database and table)."""
+    return name or raw.origin.home
 
 
 def runs_of(output_dir: Path, source: str) -> list[RunSummary]:

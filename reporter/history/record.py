@@ -21,6 +21,7 @@ import pandas as pd
 from reporter import __version__
 from reporter.archive import update_json
 from reporter.data.clean import DataNote
+from reporter.data.load import RawCustomers
 from reporter.history.weekly import WeekOverWeek
 from reporter.model.lifecycle import Analysis
 from reporter.personas.rulebook import RuleChange
@@ -33,13 +34,17 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class DataRecord:
-    path: str = "?"
+    path: str = "?"  # the file read, or the database URL (never with its password)
     source_key: str = ""  # runs compare with earlier runs of the same source
     sha256: str = ""
     modified: str = ""  # the file's modification time, to the second
     rows_read: int = 0
     date_format: str = ""
     extra_columns: tuple[str, ...] = ()
+    kind: str = "file"  # file, folder (a dataset) or database
+    label: str = ""  # the file name, or 'table customers' / 'query <hash>'
+    query_sha256: str = ""  # a database query's hash
+    snapshot: str = ""  # the newest value of source.as_of_column read
 
 
 @dataclass(frozen=True)
@@ -233,9 +238,7 @@ def run_record(found: Analysis, *, run_id: str, started_at: datetime, config: Co
         run_id=run_id,
         started_at=started_at.isoformat(timespec="seconds"),
         reporter_version=__version__,
-        data=DataRecord(str(raw.path.resolve()), source_key, raw.sha256,
-                        raw.modified.isoformat(timespec="seconds"), raw.rows_read, raw.date_format,
-                        tuple(raw.extra_columns)),
+        data=_data_record(raw, source_key),
         as_of=found.customers.as_of.isoformat(),
         config=config,
         data_notes=NotesRecord(notes.rows_read, notes.rows_kept, notes.rows_in_fit, notes.notes),
@@ -288,6 +291,14 @@ def _flags(found: Analysis) -> dict[str, FlagFigures]:
         figures[flag.name] = FlagFigures(int(mask.sum()), round(float(mask.mean()) if len(mask) else 0.0, 4),
                                          by_persona)
     return figures
+
+
+def _data_record(raw: RawCustomers, source_key: str) -> DataRecord:
+    """What was read, so a re-run can tell whether the data changed (the freshness check)."""
+    origin = raw.origin
+    return DataRecord(origin.where, source_key, raw.sha256, raw.modified.isoformat(timespec="seconds"),
+                      raw.rows_read, raw.date_format, tuple(raw.extra_columns), origin.kind,
+                      origin.label, origin.query_sha256, origin.snapshot)
 
 
 def model_record(found: Analysis) -> ModelRecord:
