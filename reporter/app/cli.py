@@ -116,6 +116,18 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--scheduled", action="store_true", help=argparse.SUPPRESS)  # team jobs
     send.set_defaults(command=_send)
 
+    push = commands.add_parser(
+        "push", help="push an archived run's personas and flags to the CRM targets again",
+        description="Push a delivered run to its crm: targets by hand (a database table is "
+                    "upserted, a webhook gets the changed customers). Each push is recorded in "
+                    "the delivery ledger.")
+    _add_config(push)
+    push.add_argument("--run", default="latest", metavar="RUN_ID",
+                      help="run id, e.g. 070000-ab12, or latest (default)")
+    push.add_argument("--target", action="append", metavar="NAME",
+                      help="only this target (repeatable; default: every target)")
+    push.set_defaults(command=_push)
+
     release = commands.add_parser("release", help="send a brief held by a pre-send check",
                                   description="Send a held brief to every team, once.")
     _add_config(release)
@@ -356,6 +368,25 @@ def _send(args: argparse.Namespace) -> int:
                                            force=args.force))
 
 
+def _push(args: argparse.Namespace) -> int:
+    from reporter.config import load_config
+    from reporter.delivery.dispatch import HeldBrief, push_run
+    from reporter.history.record import read_record
+
+    config = load_config(_config_path(args))
+    if not config.settings.crm:
+        raise ConfigError(f"{config.path}: no crm: targets to push to; see README, Pushing to your CRM")
+    folder = _run_folder(config, args.run)
+    record = read_record(folder)
+    if record.held:
+        raise HeldBrief(f"run {record.run_id} is held; release it first with `reporter release "
+                        f"{record.run_id}` (that pushes it too)")
+    results = push_run(folder, config, args.target, again=True)
+    for result in results:
+        print(f"{result.target}: {result.status}: {result.detail}")
+    return DELIVERY_FAILED if any(r.failed for r in results) else 0
+
+
 def _run_folder(config, run: str) -> Path:
     from reporter.archive import find_run, published_runs
 
@@ -463,19 +494,31 @@ def _validate(args: argparse.Namespace) -> int:
           f"fallback {rulebook.fallback.name}")
     if rulebook.flags:
         print(f"customer flags: {', '.join(p.name for p in rulebook.flags)}")
-    print(f"source.path: {config.resolve(config.settings.source.path)}")
+    source = config.settings.source
+    if source.url is None:
+        print(f"source.path: {config.resolve(source.path)}")
+    else:
+        print(f"source: {source.url} {'table ' + source.table if source.table else 'query'}")
+    for target in config.settings.crm:
+        print(f"crm {target.name}: {target.webhook or f'{target.url} table {target.table}'}")
     return 0
 
 
 def _check_secrets(config) -> None:
     from reporter.yamlsource import line_of
 
-    smtp = config.settings.smtp
-    if smtp and smtp.password_env and smtp.password_env not in os.environ:
-        line = line_of(config.path.read_text(encoding="utf-8"), ("smtp", "password_env"))
-        raise ConfigError(f"{config.path}: line {line} smtp.password_env names {smtp.password_env}, which is "
-                          "not set in this environment; export it (or set it in the service's "
-                          "EnvironmentFile) before `reporter run`")
+    settings, text = config.settings, config.path.read_text(encoding="utf-8")
+    named = [(("smtp", "password_env"), settings.smtp.password_env if settings.smtp else None),
+             (("source", "password_env"), settings.source.password_env)]
+    for index, target in enumerate(settings.crm):
+        named += [(("crm", index, "password_env"), target.password_env),
+                  (("crm", index, "secret_env"), target.secret_env)]
+    problems = [f"{config.path}: line {line_of(text, place)} {'.'.join(map(str, place))} names "
+                f"{variable}, which is not set in this environment; export it (or set it in the "
+                "service's EnvironmentFile) before `reporter run`"
+                for place, variable in named if variable and variable not in os.environ]
+    if problems:
+        raise ConfigError(problems[0], problems)
 
 
 def _personas_preview(args: argparse.Namespace) -> int:

@@ -1,5 +1,5 @@
-"""Dispatch: which teams receive an archived brief and when, holding and releasing briefs, and
-what the owners are told.
+"""Dispatch: which teams receive an archived brief and when, holding and releasing briefs, the
+CRM push that follows a delivery, and what the owners are told.
 
 A brief is built once per run. Teams without `send_at` get it as soon as the run is archived;
 a team with `send_at` gets it from its own scheduled job at that local time (`reporter
@@ -20,7 +20,8 @@ from apscheduler.triggers.cron import CronTrigger
 from reporter.archive import find_run, published_runs
 from reporter.brief.checks import CheckReport
 from reporter.brief.index import rebuild_index
-from reporter.config import Config, ScheduleConfig, TeamConfig
+from reporter.config import Config, CrmTarget, ScheduleConfig, TeamConfig, env_secret
+from reporter.delivery.crm import Pushed, RunRows, push, run_rows
 from reporter.delivery.ledger import Ledger
 from reporter.delivery.mail import Outcome, build_message, inline_images, notify_owners, send_run, slug
 from reporter.errors import ConfigError, ReporterError
@@ -57,9 +58,58 @@ def dispatch_run(folder: Path, config: Config, team: str | None = None, dry_run:
         notify_owners(settings, ledger, record.run_id, f"delivery failed for run {record.run_id}",
                       "\n".join(f"{o.team}: {o.error or o.refused}" for o in failed)
                       + f"\n\nRe-send with: reporter send --run {record.run_id}\n")
+    if not dry_run:
+        push_run(folder, config)  # after the email, so a CRM that is down never delays it
     if rebuild:
         rebuild_index(config.output_dir)
     return outcomes
+
+
+def push_run(folder: Path, config: Config, targets: list[str] | None = None,
+             again: bool = False) -> list[Pushed]:
+    """Push a delivered run to each CRM target that has not had it (every named one again, by
+    hand). The ledger claims each target first, so no restart or second scheduler pushes a
+    run to a target twice; failures are recorded and told to the owners."""
+    settings = config.settings
+    chosen = [t for t in settings.crm if targets is None or t.name in targets]
+    if targets is not None and len(chosen) < len(set(targets)):
+        known = ", ".join(t.name for t in settings.crm) or "none"
+        raise ConfigError(f"no crm target named {', '.join(sorted(set(targets) - {t.name for t in chosen}))}"
+                          f" in reporter.yaml (targets: {known})")
+    if not chosen:
+        return []
+    record = read_record(folder)
+    ledger = Ledger(config.output_dir)
+    kind = "push-again" if again else "push"
+    rows, results = None, []
+    for target in chosen:  # claimed, pushed and settled one by one: a kill loses one at most
+        if not ledger.claim(record.run_id, "crm", [f"crm:{target.name}"], kind):
+            continue  # pushed, or being pushed, by another process
+        rows = rows or run_rows(folder, config.output_dir, record.run_id, record.as_of,
+                                record.baseline)
+        results.append(_push_one(target, rows, config))
+        ledger.settle(record.run_id, [f"crm:{target.name}"], results[-1].status, results[-1].detail)
+    if not results:
+        return []
+    at = datetime.now().astimezone().isoformat(timespec="seconds")
+    add_deliveries(folder, [DeliveryEntry(f"crm: {r.target}", r.status, attempts=r.attempts,
+                                          error=r.detail if r.failed else "", at=at) for r in results])
+    failed = [r for r in results if r.failed]
+    if failed:
+        notify_owners(settings, ledger if settings.smtp else None, record.run_id,
+                      f"CRM push failed for run {record.run_id}",
+                      "".join(f"{r.target}: {r.detail}\n" for r in failed) + "\nThe brief itself was "
+                      f"delivered. Push again with: reporter push --run {record.run_id}\n")
+    return results
+
+
+def _push_one(target: CrmTarget, rows: RunRows, config: Config) -> Pushed:
+    try:
+        secret = env_secret(target.secret_env, f"crm target {target.name}: secret_env")
+        password = env_secret(target.password_env, f"crm target {target.name}: password_env")
+    except ConfigError as exc:
+        return Pushed(target.name, "failed", detail=exc.one_line())
+    return push(target, rows, secret, password, config.base_dir)
 
 
 def tell_owners_held(folder: Path, config: Config, report: CheckReport) -> None:

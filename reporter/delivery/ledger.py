@@ -1,4 +1,5 @@
-"""The delivery ledger: one row per run, team and recipient in `<output>/ledger.sqlite`.
+"""The delivery ledger: one row per run, team and recipient (or CRM target) in
+`<output>/ledger.sqlite`.
 
 A recipient is *claimed* in a write transaction before anything is sent, and a unique index
 allows one live claim or sent copy of a run's brief per recipient. However many schedulers,
@@ -28,7 +29,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
     run_id TEXT NOT NULL,
     team TEXT NOT NULL,
     recipient TEXT NOT NULL,
-    kind TEXT NOT NULL,          -- brief, forced (send --force) or notice (to owners)
+    kind TEXT NOT NULL,          -- brief, forced (send --force), notice (to owners),
+                                 -- push (a CRM target; recipient crm:<name>) or push-again
     status TEXT NOT NULL,        -- claimed, sent or failed
     at TEXT NOT NULL,
     detail TEXT NOT NULL DEFAULT '',
@@ -38,6 +40,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_copy_per_recipient
     ON deliveries (run_id, recipient) WHERE kind = 'brief' AND status IN ('claimed', 'sent');
+CREATE UNIQUE INDEX IF NOT EXISTS one_push_per_target
+    ON deliveries (run_id, recipient) WHERE kind = 'push' AND status IN ('claimed', 'sent');
 """
 
 
@@ -65,10 +69,10 @@ class Ledger:
         db.execute("PRAGMA journal_mode=WAL")
         return db
 
-    def claim(self, run_id: str, team: str, recipients: Iterable[str], forced: bool = False) -> list[str]:
-        """The recipients this process may send the run's brief to: those without a live claim
-        or a sent copy (all of them when forced)."""
-        kind = "forced" if forced else "brief"
+    def claim(self, run_id: str, team: str, recipients: Iterable[str], kind: str = "brief") -> list[str]:
+        """The recipients this process may send the run's brief (or push it) to: those without
+        a live claim or a sent copy (all of them for the kinds that repeat by hand: forced,
+        push-again)."""
         claimed = []
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")  # one claimer at a time, across processes

@@ -119,7 +119,7 @@ def send_run(folder: Path, run_id: str, settings: ReporterConfig, teams: list[Te
         if smtp is None or dry_run or ledger is None:
             outcomes.append(_write_eml(folder, team, build_message(folder, run_id, team, sender)))
             continue
-        claimed = tuple(ledger.claim(run_id, team.name, team.recipients, forced=force))
+        claimed = tuple(ledger.claim(run_id, team.name, team.recipients, "forced" if force else "brief"))
         if not claimed:
             outcomes.append(Outcome(team.name, "already sent", (), at=_now()))
             continue

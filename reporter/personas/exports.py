@@ -26,7 +26,7 @@ from reporter.progress import advance
 CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")
 STAMP_COLUMNS = ("run_id", "as_of")  # the last columns of every exported file
 EXPORT_METRICS = ("income", "total_spending", "total_purchases", "recency", "age", "tenure_days",
-                  "deal_share", "web_visits")
+                  "deal_share", "web_visits", "r_score", "f_score", "m_score")
 
 
 def flag_column(name: str) -> str:

@@ -1,0 +1,251 @@
+"""CRM push: after a run is delivered, its personas and flags go where the CRM reads them.
+
+Two kinds of target (`crm:` in reporter.yaml), both fed from the run's archived customers.csv:
+- a database table (PostgreSQL, SQLite, DuckDB), upserted by customer ID in one transaction:
+  segment, persona, flags, RFM scores, run_id and as_of; every customer of the run is there
+  afterwards;
+- a webhook: the customers whose persona or flags changed since the run's baseline (everyone on
+  a source's first run), POSTed as JSON in batches, signed with HMAC-SHA256 from a secret in an
+  environment variable, retried on 5xx answers and time-outs with back-off.
+
+Each target is claimed in the delivery ledger before anything is pushed, so a run reaches each
+target once, whatever restarts or duplicate schedulers happen. A claim left by a killed
+process is marked failed, and the next dispatch of the run pushes again; both kinds are safe
+to repeat (an upsert; batches carry a delivery id the receiver can deduplicate on). A push
+that fails is recorded and told to the owners; it never holds back the email.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+
+from reporter.archive import find_run
+from reporter.config import CrmTarget
+from reporter.database import Address, connect, parse_address, quote
+from reporter.errors import DataError, ReporterError
+
+CUSTOMERS_FILE = "customers.csv"
+TABLE_COLUMNS = {  # name: SQL type, the same on PostgreSQL, SQLite and DuckDB
+    "customer_id": "BIGINT PRIMARY KEY", "other_ids": "TEXT", "segment": "INTEGER",
+    "persona": "TEXT", "flags": "TEXT", "r_score": "INTEGER", "f_score": "INTEGER",
+    "m_score": "INTEGER", "run_id": "TEXT", "as_of": "TEXT", "pushed_at": "TEXT",
+}
+SIGNATURE_HEADER = "X-SmartCart-Signature"
+DELIVERY_HEADER = "X-SmartCart-Delivery"
+
+
+@dataclass(frozen=True)
+class Pushed:
+    """How one push ended: the figures the ledger, the run record and the owners are told."""
+
+    target: str
+    status: str  # sent or failed
+    customers: int = 0  # upserted, or posted
+    attempts: int = 0
+    detail: str = ""
+
+    @property
+    def failed(self) -> bool:
+        return self.status == "failed"
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """One run's customers as the CRM gets them, and those that changed since its baseline."""
+
+    run_id: str
+    as_of: str
+    customers: pd.DataFrame  # the TABLE_COLUMNS but pushed_at
+    changed: pd.DataFrame  # the same columns plus previous_persona and previous_flags
+
+
+def run_rows(folder: Path, output_dir: Path, run_id: str, as_of: str, baseline: str) -> RunRows:
+    """The run's customers.csv in the CRM's layout, compared with its baseline's."""
+    now = _crm_layout(pd.read_csv(folder / CUSTOMERS_FILE, keep_default_na=False))
+    if not baseline:
+        return RunRows(run_id, as_of, now, now.assign(previous_persona="", previous_flags="[]"))
+    try:
+        before_file = find_run(output_dir, baseline) / CUSTOMERS_FILE
+    except DataError:  # the baseline was pruned: everyone counts as changed, which is safe
+        return RunRows(run_id, as_of, now, now.assign(previous_persona="", previous_flags="[]"))
+    before = _crm_layout(pd.read_csv(before_file, keep_default_na=False))
+    merged = now.merge(before[["customer_id", "persona", "flags"]], on="customer_id", how="left",
+                       suffixes=("", "_before"))
+    moved = merged["persona"].ne(merged["persona_before"]) | merged["flags"].ne(merged["flags_before"])
+    changed = merged[moved].rename(columns={"persona_before": "previous_persona",
+                                            "flags_before": "previous_flags"})
+    return RunRows(run_id, as_of, now, changed.fillna({"previous_persona": "", "previous_flags": "[]"}))
+
+
+def _crm_layout(customers: pd.DataFrame) -> pd.DataFrame:
+    flag_columns = [c for c in customers.columns if c.startswith("flag_")]
+    flags = customers[flag_columns].astype(bool).apply(
+        lambda row: json.dumps([c.removeprefix("flag_") for c in flag_columns if row[c]]), axis=1) \
+        if flag_columns else pd.Series("[]", index=customers.index)
+    scores = {name: pd.to_numeric(customers[name], errors="coerce").round().astype("Int64")
+              if name in customers else pd.Series(pd.NA, index=customers.index, dtype="Int64")
+              for name in ("r_score", "f_score", "m_score")}
+    return pd.DataFrame({
+        "customer_id": customers["ID"].astype("int64"),
+        "other_ids": customers["other_ids"].astype(str) if "other_ids" in customers else "",
+        "segment": customers["cluster"].astype("int64"),
+        "persona": customers["persona"].astype(str),
+        "flags": flags.astype(str),
+        **scores,
+        "run_id": customers["run_id"].astype(str),
+        "as_of": customers["as_of"].astype(str),
+    })
+
+
+def push(target: CrmTarget, rows: RunRows, secret: str, password: str = "",
+         base_dir: Path | None = None) -> Pushed:
+    """One target, once; a failure is returned, not raised (it must not stop the others)."""
+    try:
+        if target.url is not None:
+            address = parse_address(target.url, base_dir)
+            count = upsert(address, target.table, rows.customers, password, target.timeout_seconds,
+                           target.password_env or "")
+            return Pushed(target.name, "sent", count, 1, f"{count:,} customers upserted into "
+                          f"{target.table} ({address.where})")
+        return post_changes(target, rows, secret)
+    except ReporterError as exc:
+        return Pushed(target.name, "failed", 0, 1, exc.one_line())
+
+
+def upsert(address: Address, table: str, customers: pd.DataFrame, password: str,
+           timeout_seconds: float, password_env: str = "") -> int:
+    """Every customer into `table` by customer ID, in one transaction (created if missing)."""
+    rows = customers.assign(pushed_at=datetime.now().astimezone().isoformat(timespec="seconds"))
+    rows = rows[list(TABLE_COLUMNS)]
+    with connect(address, password, timeout_seconds, read_only=False,
+                 password_env=password_env) as connection:
+        if address.dialect == "postgresql":
+            _upsert_postgresql(connection, table, rows)
+        elif address.dialect == "duckdb":
+            _upsert_duckdb(connection, table, rows)
+        else:
+            _upsert_sqlite(connection, table, rows)
+    return len(rows)
+
+
+def _create(table: str) -> str:
+    columns = ", ".join(f"{name} {kind}" for name, kind in TABLE_COLUMNS.items())
+    return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({columns})"
+
+
+def _on_conflict() -> str:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in TABLE_COLUMNS if c != "customer_id")
+    return f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
+
+
+def _upsert_postgresql(connection, table: str, rows: pd.DataFrame) -> None:
+    """COPY into a temporary table, then one INSERT ... ON CONFLICT: fast for a million rows."""
+    names = ", ".join(TABLE_COLUMNS)
+    with connection.transaction():
+        connection.execute(_create(table))
+        connection.execute(f"CREATE TEMPORARY TABLE incoming (LIKE {quote(table)}) ON COMMIT DROP")
+        with connection.cursor().copy(f"COPY incoming ({names}) FROM STDIN") as copy:
+            for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
+                copy.write_row(record)
+        connection.execute(f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM incoming "
+                           + _on_conflict())
+
+
+def _upsert_duckdb(connection, table: str, rows: pd.DataFrame) -> None:
+    names = ", ".join(TABLE_COLUMNS)
+    connection.execute("BEGIN TRANSACTION")
+    try:
+        connection.execute(_create(table))
+        connection.register("incoming", rows)
+        connection.execute(f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM incoming "
+                           + _on_conflict())
+        connection.execute("COMMIT")
+    except Exception:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _upsert_sqlite(connection, table: str, rows: pd.DataFrame) -> None:
+    names = ", ".join(TABLE_COLUMNS)
+    marks = ", ".join("?" for _ in TABLE_COLUMNS)
+    with connection:  # one transaction: committed, or rolled back on any error
+        connection.execute(_create(table))
+        connection.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks}) " + _on_conflict(),
+                               rows.astype(object).where(rows.notna(), None).itertuples(index=False))
+
+
+def post_changes(target: CrmTarget, rows: RunRows, secret: str) -> Pushed:
+    """The changed customers in batches; each batch is signed and retried on its own."""
+    changed = rows.changed
+    batches = [changed.iloc[start:start + target.batch_size]
+               for start in range(0, len(changed), target.batch_size)]
+    attempts = 0
+    for number, batch in enumerate(batches, start=1):
+        body = _body(rows, batch, number, len(batches))
+        delivery = f"{rows.run_id}:{target.name}:{number}"
+        attempts += _post(target, body, _sign(secret, body), delivery)
+    detail = (f"{len(changed):,} changed customers posted in {len(batches)} batch(es)" if batches
+              else "no customer's persona or flags changed: nothing to post")
+    return Pushed(target.name, "sent", len(changed), attempts, detail)
+
+
+def _body(rows: RunRows, batch: pd.DataFrame, number: int, batches: int) -> bytes:
+    customers = [{
+        "customer_id": int(row.customer_id), "segment": int(row.segment), "persona": row.persona,
+        "flags": json.loads(row.flags), "previous_persona": row.previous_persona or None,
+        "previous_flags": json.loads(row.previous_flags),
+        "rfm": {name: None if pd.isna(getattr(row, name)) else int(getattr(row, name))
+                for name in ("r_score", "f_score", "m_score")},
+    } for row in batch.itertuples(index=False)]
+    document = {"run_id": rows.run_id, "as_of": rows.as_of, "batch": number, "batches": batches,
+                "customers": customers}
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _post(target: CrmTarget, body: bytes, signature: str, delivery: str) -> int:
+    """POST one batch; returns the attempts it took. 5xx answers, refused connections and
+    time-outs are retried with back-off; any other answer but 2xx stops the push."""
+    request = urllib.request.Request(target.webhook, data=body, method="POST", headers={
+        "Content-Type": "application/json", SIGNATURE_HEADER: signature, DELIVERY_HEADER: delivery,
+        "User-Agent": "smartcart-reporter"})
+    for attempt in range(1, target.retries + 2):
+        try:
+            with urllib.request.urlopen(request, timeout=target.timeout_seconds) as answer:
+                answer.read()
+                return attempt
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                raise ReporterError(f"{target.webhook}: answered {exc.code} to batch {delivery}; "
+                                    + _hint(exc.code)) from None
+            problem = f"answered {exc.code}"
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            problem = "did not answer in time" if isinstance(reason, TimeoutError) else \
+                "could not be reached"
+        if attempt <= target.retries:
+            time.sleep(target.backoff_seconds * 2 ** (attempt - 1))
+    raise ReporterError(f"{target.webhook}: {problem} after {target.retries + 1} attempts "
+                        f"(batch {delivery}); check the receiving service, then run `reporter push`")
+
+
+def _hint(code: int) -> str:
+    if code in (401, 403):
+        return "check that the receiver has the same secret as secret_env"
+    if code == 413:
+        return "lower batch_size"
+    return "check the address and what the receiver expects"
+

@@ -1,0 +1,202 @@
+"""Personas and flags pushed back where the CRM reads them: database tables upserted by customer
+ID (a real PostgreSQL server, SQLite, DuckDB), a signed webhook on a real HTTP server, each
+target once per run whatever is killed or restarted, and a failed push never holds the email."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+import yaml
+
+from reporter.app.cli import main
+from reporter.app.pipeline import run
+from reporter.config import load_config
+from reporter.delivery.ledger import Ledger
+from reporter.history.record import read_record
+from tests import postgres_server
+from tests.conftest import REPO_ROOT, run_main, write_config
+from tests.webhook_server import SECRET, Behaviour, Webhook
+
+OWNER = "owner@example.com"
+TEAM = {"name": "Marketing", "recipients": ["anna@example.com"]}
+
+
+@pytest.fixture
+def webhook():
+    hooks: list[Webhook] = []
+
+    def start(**behaviour) -> Webhook:
+        hooks.append(Webhook(Behaviour(**behaviour)))
+        return hooks[-1]
+
+    yield start
+    for hook in hooks:
+        hook.stop()
+
+
+@pytest.fixture(autouse=True)
+def secrets(monkeypatch):
+    monkeypatch.setenv("CRM_WEBHOOK_SECRET", SECRET)
+    monkeypatch.setenv("CRM_DB_PASSWORD", postgres_server.PASSWORD)
+
+
+def configure(project: Path, crm: list[dict], **sections) -> Path:
+    """The project's config (the 600-customer sample) with these CRM targets."""
+    source = yaml.safe_load((project / "config" / "reporter.yaml").read_text())["source"]
+    return write_config(project / "config" / "reporter.yaml", source=source,
+                        stability={"resamples": 3}, comparison={"enabled": False}, crm=crm, **sections)
+
+
+def hook_target(url: str, **extra) -> dict:
+    return {"name": "shop", "webhook": url, "secret_env": "CRM_WEBHOOK_SECRET", "batch_size": 250,
+            "backoff_seconds": 0.01, "timeout_seconds": 20, **extra}
+
+
+def table_rows(kind: str, where, table: str = "smartcart_personas") -> pd.DataFrame:
+    query = f"SELECT * FROM {table} ORDER BY customer_id"
+    if kind == "postgresql":
+        with where.connect("crm_push") as connection:
+            cursor = connection.execute(query)
+            return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
+    if kind == "sqlite":
+        with sqlite3.connect(where) as connection:
+            return pd.read_sql_query(query, connection)
+    with duckdb.connect(str(where), read_only=True) as connection:
+        return connection.execute(query).df()
+
+
+def test_crm_tables_hold_every_customer_after_each_run(project, postgres):
+    url = postgres.create_database("crm_push")
+    targets = [
+        {"name": "warehouse", "url": url, "password_env": "CRM_DB_PASSWORD"},
+        {"name": "local", "url": "sqlite:///crm.db", "table": "personas"},  # beside the config
+        {"name": "lake", "url": f"duckdb:///{project / 'crm.duckdb'}"},
+    ]
+    config = configure(project, targets)
+    week1 = run(load_config(config))
+    week2 = run(load_config(config), refit=True)
+    customers = pd.read_csv(week2.folder / "customers.csv")
+    flags = [c for c in customers.columns if c.startswith("flag_")]
+    for kind, where, table in (("postgresql", postgres, "smartcart_personas"),
+                               ("sqlite", project / "config" / "crm.db", "personas"),
+                               ("duckdb", project / "crm.duckdb", "smartcart_personas")):
+        rows = table_rows(kind, where, table)
+        assert len(rows) == len(customers) and rows["customer_id"].is_unique, kind
+        assert set(rows["run_id"]) == {week2.run_id}, f"{kind}: week 2 replaced week 1"
+        merged = rows.merge(customers, left_on="customer_id", right_on="ID")
+        assert (merged["persona_x"] == merged["persona_y"]).all()
+        assert (merged["segment"] == merged["cluster"]).all()
+        assert (merged["m_score_x"] == merged["m_score_y"]).all() and merged["m_score_x"].between(1, 5).all()
+        expected_flags = merged[flags].apply(
+            lambda row: sorted(c.removeprefix("flag_") for c in flags if row[c]), axis=1)
+        assert (merged["flags"].map(lambda text: sorted(json.loads(text))) == expected_flags).all()
+    ledger = Ledger(project / "output")
+    pushes = [(r.run_id, r.recipient, r.status) for r in ledger.rows() if r.kind == "push"]
+    assert sorted(pushes) == sorted((w.run_id, f"crm:{t['name']}", "sent")
+                                    for w in (week1, week2) for t in targets)
+    entries = {e.team: e.status for e in read_record(week2.folder).delivery if e.team.startswith("crm")}
+    assert entries == {"crm: warehouse": "sent", "crm: local": "sent", "crm: lake": "sent"}
+
+
+def test_the_webhook_gets_changed_customers_signed_in_batches_and_retries(project, webhook):
+    hook = webhook(fail_first=2, status=503)  # two 5xx answers first: retried with back-off
+    config = configure(project, [hook_target(hook.url)])
+    week1 = run(load_config(config))
+    behaviour = hook.behaviour
+    everyone = pd.read_csv(week1.folder / "customers.csv")
+    assert all(r.signed for r in behaviour.received)
+    assert sorted(c["customer_id"] for c in behaviour.customers()) == sorted(everyone["ID"])
+    assert [r.delivery for r in behaviour.received] == [f"{week1.run_id}:shop:{n}" for n in (1, 2, 3)]
+    assert {r.document["batches"] for r in behaviour.received} == {3}
+    assert read_record(week1.folder).delivery[-1].attempts == 5  # 3 batches, 2 of them retried
+
+    personas = project / "config" / "personas.yaml"  # more customers at churn risk
+    personas.write_text(personas.read_text().replace("recency > 60", "recency > 45"))
+    behaviour.received.clear()
+    week2 = run(load_config(config))
+    before = pd.read_csv(week1.folder / "customers.csv").set_index("ID")
+    after = pd.read_csv(week2.folder / "customers.csv").set_index("ID")
+    moved = set(after.index[(after["persona"] != before["persona"])
+                            | (after["flag_churn_risk"] != before["flag_churn_risk"])])
+    posted = {c["customer_id"]: c for c in behaviour.customers()}
+    assert moved and set(posted) == moved and len(moved) < len(after)
+    assert all(posted[i]["flags"] == ["churn_risk"] and posted[i]["previous_flags"] == []
+               for i in moved if after.at[i, "flag_churn_risk"] and not before.at[i, "flag_churn_risk"])
+    assert all(c["persona"] == after.at[i, "persona"] for i, c in posted.items())
+
+
+def test_a_failed_push_tells_the_owners_and_never_holds_the_email(project, server, webhook):
+    controller, handler = server
+    hook = webhook(fail_first=10**6, status=401)  # the receiver does not know our secret
+    config = configure(project, [hook_target(hook.url)], teams=[TEAM], owners=[OWNER],
+                       smtp={"host": "127.0.0.1", "port": controller.port, "security": "none",
+                             "from_address": "briefs@smartcart.test", "retries": 0})
+    assert main(["run", "--config", str(config)]) == 0
+    to = [m.rcpt_tos for m in handler.messages]
+    assert ["anna@example.com"] in to, "the brief went out"
+    notice = next(m for m in handler.messages if m.rcpt_tos == [OWNER]).content.decode()
+    assert "CRM push failed" in notice and "answered 401" in notice
+    assert "same secret as secret_env" in notice and "reporter push --run" in notice
+    record = read_record(next((project / "output").glob("20*")))
+    assert [(e.team, e.status) for e in record.delivery if e.team.startswith("crm")] == [
+        ("crm: shop", "failed")]
+
+    hook.behaviour.fail_first = 0  # the receiver is fixed: push again by hand
+    assert main(["push", "--config", str(config), "--run", record.run_id]) == 0
+    assert hook.behaviour.received and all(r.signed for r in hook.behaviour.received)
+    rows = [(r.kind, r.status) for r in Ledger(project / "output").rows() if r.team == "crm"]
+    assert rows == [("push", "failed"), ("push-again", "sent")]
+
+
+def test_a_killed_push_is_pushed_once_after_a_restart(project, postgres, webhook):
+    """The run is killed while the webhook holds its first batch open: the table was pushed,
+    the webhook was not. The next dispatch pushes the webhook once and the table not again."""
+    url = postgres.create_database("crm_killed")
+    hook = webhook(hold_first=True)
+    config = configure(project, [{"name": "warehouse", "url": url, "password_env": "CRM_DB_PASSWORD"},
+                                 hook_target(hook.url)])
+    process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config)],
+                               cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=os.environ.copy())
+    try:
+        assert hook.behaviour.holding.wait(timeout=300), "the push never reached the webhook"
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    ledger = Ledger(project / "output")
+    assert {(r.recipient, r.status) for r in ledger.rows()} == {("crm:warehouse", "sent"),
+                                                                ("crm:shop", "claimed")}
+    with postgres.connect("crm_killed") as connection:
+        pushed_at = connection.execute("SELECT DISTINCT pushed_at FROM smartcart_personas").fetchall()
+
+    for _ in range(2):  # the restart, and a duplicate one
+        assert main(["send", "--config", str(config)]) == 0
+    rows = [(r.recipient, r.kind, r.status, r.detail) for r in ledger.rows()]
+    assert [r[:3] for r in rows] == [("crm:warehouse", "push", "sent"), ("crm:shop", "push", "failed"),
+                                     ("crm:shop", "push", "sent")]
+    assert "interrupted" in rows[1][3]
+    run_id = read_record(next((project / "output").glob("20*"))).run_id
+    deliveries = [r.delivery for r in hook.behaviour.received]
+    assert deliveries == [f"{run_id}:shop:{n}" for n in (1, 2, 3)], "each batch once after restart"
+    with postgres.connect("crm_killed") as connection:
+        assert connection.execute("SELECT DISTINCT pushed_at FROM smartcart_personas").fetchall() \
+            == pushed_at, "the table was not pushed again"
+
+
+def test_crm_targets_are_checked_before_anything_runs(project):
+    for crm, expected in (([{"name": "shop", "webhook": "http://127.0.0.1:9/x"}], "a webhook needs "
+                           "secret_env"),
+                          ([{"name": "a", "url": "sqlite:///a.db"}, {"name": "a", "url": "sqlite:///b.db"}],
+                           "crm target names must be unique"),
+                          ([{"name": "a", "url": "postgresql://u:pw@h/db"}], "url holds a password")):
+        result = run_main("validate", "--config", str(configure(project, crm)))
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
