@@ -25,7 +25,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from reporter.config import Config, ScheduleConfig
-from reporter.delivery.dispatch import team_trigger
+from reporter.delivery.dispatch import latest_deliverable, push_run, team_trigger
 from reporter.delivery.mail import slug
 from reporter.errors import ConfigError, ReporterError
 from reporter.jobs import run_brief_job, run_team_job
@@ -153,11 +153,25 @@ def serve(config: Config) -> int:
         ensure_job(scheduler, config)
         scheduler.resume()
         _log_next(scheduler, "scheduler started")
+        _finish_pushes(config)
         stop.wait()
         log.info("%s stopping: a run in progress is allowed to finish", _stamp())
         scheduler.shutdown(wait=True)
     log.info("%s scheduler stopped", _stamp())
     return 0
+
+
+def _finish_pushes(config: Config) -> None:
+    """A CRM push cut off by a crash or a restart is finished at start-up (the ledger pushes
+    each target once)."""
+    folder = latest_deliverable(config.output_dir)
+    if folder is None or not config.settings.crm:
+        return
+    try:
+        for result in push_run(folder, config):
+            log.info("%s crm %s: %s (%s)", _stamp(), result.target, result.status, result.detail)
+    except ReporterError as exc:
+        log.error("%s crm push at start-up: %s", _stamp(), exc.one_line())
 
 
 def list_jobs(config: Config) -> str:
