@@ -63,3 +63,22 @@ def test_the_stage_profile_names_functions_per_stage_and_survives_a_rewrite(tmp_
     (results / "suite.json").write_text(json.dumps(empty))
     main(["--rewrite", "--results", str(results), "--markdown", str(page)])
     assert "## Whole runs" in page.read_text() and "**fit week**" in page.read_text()
+
+
+def test_the_database_reads_are_measured_against_the_csv_file(tmp_path, postgres):
+    """A real PostgreSQL cluster and a DuckDB file, each read in a fresh process."""
+    from benchmarks import sources
+
+    results = tmp_path / "results"
+    report = sources.main(["--rows", "300", "--repeats", "1", "--work", str(tmp_path / "work"),
+                           "--results", str(results)])
+    assert set(report["sources"]) == {"CSV file", "DuckDB file", "PostgreSQL (127.0.0.1)"}
+    assert all(figures["rows"] == 300 and figures["peak_rss_mib"] > 50
+               for figures in report["sources"].values())
+    empty = {"machine": {"cores": 2, "memory_gib": 1, "python": "3", "date": "today"}, "repeats": 3,
+             "runs": [], "naive": [], "quality": []}
+    (results / "suite.json").write_text(json.dumps(empty))
+    main(["--rewrite", "--results", str(results), "--markdown", str(tmp_path / "B.md")])
+    text = (tmp_path / "B.md").read_text()
+    assert "## Reading from a database" in text and "| PostgreSQL (127.0.0.1) |" in text
+    assert "| CSV file |" in text and "1.00x" in text
