@@ -389,6 +389,24 @@ class CrmTarget(Strict):
         return self
 
 
+class ApiToken(Strict):
+    """A client of `reporter serve`: its bearer token lives in an environment variable."""
+
+    env: str = Field(pattern=ENV_NAME, description="The environment variable holding the token.")
+    scopes: list[Literal["read", "assign"]] = Field(
+        min_length=1, description="read: runs, briefs, customers, personas; assign: POST /v1/assign.")
+
+
+class ApiConfig(Strict):
+    """`reporter serve`: who a customer is, right now, from the source's latest delivered run."""
+
+    host: str = Field(default="127.0.0.1", description="Without tokens only loopback is allowed.")
+    port: int = Field(default=8000, ge=1, le=65535)
+    tokens: list[ApiToken] = Field(default_factory=list)
+    max_batch: int = Field(default=1000, ge=1, le=100_000, description="Customers per assign request.")
+    max_body_kb: int = Field(default=4096, ge=1, description="Largest request body, in kilobytes.")
+
+
 class ReporterConfig(Strict):
     source: SourceConfig
     output: OutputConfig = OutputConfig()
@@ -410,6 +428,7 @@ class ReporterConfig(Strict):
     checks: ChecksConfig = ChecksConfig()
     crm: list[CrmTarget] = Field(default_factory=list,
                                  description="Where each delivered run's personas are pushed.")
+    api: ApiConfig = ApiConfig()
 
     @model_validator(mode="after")
     def _unique_names(self) -> ReporterConfig:

@@ -118,7 +118,7 @@ def connect(address: Address, password: str, timeout_seconds: float, read_only: 
             connection = _duckdb(address, read_only)
     except Exception as exc:  # drivers raise their own types; fault() names the cause
         raise fault(exc, address, password_env) from None
-    stop = _interrupt_after(connection, timeout_seconds) if address.dialect == "duckdb" else None
+    stop = interrupt_after(connection, timeout_seconds) if address.dialect == "duckdb" else None
     try:
         yield connection
     except ReporterError:
@@ -165,7 +165,7 @@ def _duckdb(address: Address, read_only: bool):
     return duckdb.connect(address.database, read_only=read_only)
 
 
-def _interrupt_after(connection, seconds: float) -> threading.Timer:
+def interrupt_after(connection, seconds: float) -> threading.Timer:
     """DuckDB has no statement time-out: interrupt the connection when time is up."""
     timer = threading.Timer(seconds, connection.interrupt)
     timer.daemon = True

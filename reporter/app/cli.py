@@ -128,6 +128,17 @@ def _parser() -> argparse.ArgumentParser:
                       help="only this target (repeatable; default: every target)")
     push.set_defaults(command=_push)
 
+    serve = commands.add_parser(
+        "serve", help="answer who a customer is over HTTP, with the brief's model",
+        description="Serve the API (FastAPI on uvicorn): assign customers with the model of the "
+                    "source's newest delivered run, read runs, briefs and customers. Binds "
+                    "127.0.0.1:8000 unless api: in reporter.yaml or --host/--port say otherwise; "
+                    "any other host needs api.tokens. Docs at /docs.")
+    _add_config(serve)
+    serve.add_argument("--host", help="address to bind (default api.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default api.port, 8000; 0: any free port)")
+    serve.set_defaults(command=_serve)
+
     release = commands.add_parser("release", help="send a brief held by a pre-send check",
                                   description="Send a held brief to every team, once.")
     _add_config(release)
@@ -385,6 +396,12 @@ def _push(args: argparse.Namespace) -> int:
     for result in results:
         print(f"{result.target}: {result.status}: {result.detail}")
     return DELIVERY_FAILED if any(r.failed for r in results) else 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from reporter.app.api import serve
+
+    return serve(_checked_config(args), args.host, args.port)
 
 
 def _run_folder(config, run: str) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import threading
 from datetime import datetime
 from pathlib import Path
 
@@ -31,7 +30,15 @@ from reporter.data.load import (
 )
 from reporter.data.params import SourceParams
 from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN, INTEGER_COLUMNS
-from reporter.database import Address, DatabaseFault, connect, parse_address, quote, read_only_select
+from reporter.database import (
+    Address,
+    DatabaseFault,
+    connect,
+    interrupt_after,
+    parse_address,
+    quote,
+    read_only_select,
+)
 from reporter.errors import DataError, ReporterError
 
 CHUNK_ROWS = 100_000
@@ -107,9 +114,7 @@ def _from_folder(source: SourceParams) -> RawCustomers:
               f"read_csv('{pattern}', all_varchar = true, header = true, hive_partitioning = true, "
               "union_by_name = true)")
     connection = duckdb.connect()
-    timer = threading.Timer(source.timeout_seconds, connection.interrupt)
-    timer.daemon = True
-    timer.start()
+    timer = interrupt_after(connection, source.timeout_seconds)
     try:
         table = _read(connection, Address("duckdb", str(folder)), reader, source, origin)
     except duckdb.Error as exc:

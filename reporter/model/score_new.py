@@ -19,7 +19,7 @@ from reporter.data.features import build_features
 from reporter.data.load import RawCustomers
 from reporter.data.params import CleanParams
 from reporter.errors import ArchiveError
-from reporter.model.artefact import Loaded, read_model
+from reporter.model.artefact import Loaded, SavedModel, read_model
 from reporter.personas.exports import customer_table
 from reporter.personas.rulebook import label_customers
 
@@ -39,15 +39,18 @@ class Scored:
 def score_new(output_dir: Path, folder: Path | None, raw: RawCustomers, cleaning: CleanParams) -> Scored:
     """Segment, persona and flags for these customers with the model of the run in `folder`."""
     loaded = _model_of(output_dir, folder)
-    model = loaded.model
+    return score_with(loaded.model, loaded.folder.name, raw, cleaning)
+
+
+def score_with(model: SavedModel, run: str, raw: RawCustomers, cleaning: CleanParams) -> Scored:
+    """The same with a model already loaded (`reporter serve` keeps one in memory)."""
     as_of = max(model.as_of, raw.frame["Dt_Customer"].max().date())
     # every ID of the batch gets its answer, even one person sent under two IDs
     customers = clean(raw, replace(cleaning, duplicates="keep"), as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
     labels = model.scorer.segments(table.frame)
     assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
-    return Scored(loaded.folder.name, customer_table(table, labels, assignment), model.saved_in_run,
-                  as_of.isoformat())
+    return Scored(run, customer_table(table, labels, assignment), model.saved_in_run, as_of.isoformat())
 
 
 def _model_of(output_dir: Path, folder: Path | None) -> Loaded:

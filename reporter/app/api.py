@@ -1,0 +1,435 @@
+"""`reporter serve`: who a customer is, right now, with the answer the weekly brief gives.
+
+A FastAPI app over the archive of one customer source. Scoring uses the engine-neutral model of
+the source's newest delivered run (the one the next brief scores with), kept in memory. When a
+newer run is published, the next request loads its model and swaps it in with one assignment:
+requests in flight finish with the model they started with, and none fails in between.
+
+Bearer tokens come from environment variables, each with scopes (read, assign); without any
+token the server may bind loopback only (the command refuses anything else). A client gets
+errors it can act on: 422 naming the customer's position in the batch, the field and what was
+expected; 401 without a known token, 403 without the scope; 413 past the size limits; 503 while
+no model is loaded. Customers' data never reaches the log: an access line names the route
+template, never the path or the body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from reporter import __version__
+from reporter.app.params import clean_params, configured_source_key
+from reporter.config import Config, env_secret
+from reporter.data.load import Origin, RowNames, typed_customers
+from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
+from reporter.errors import ConfigError, DataError
+from reporter.history.catalogue import RunSummary, find_baseline, runs_of
+from reporter.model.artefact import FORMAT_VERSION, SavedModel, read_model
+from reporter.model.score_new import score_with
+from reporter.versions import package_versions
+
+log = logging.getLogger("reporter.api")
+RUN_ID = re.compile(r"^\d{6}-[0-9a-f]{4}$")
+RUN_FILES = ("brief.html", "brief.pdf", "customers.csv")
+RECHECK_SECONDS = 5.0  # the archive is looked at again at least this often, whatever its mtime
+IN_BATCH = RowNames("customer", 0)  # messages count customers as the JSON array does, from 0
+EXPECTED = {
+    **{c: "a whole number, 0 or more" for c in (*INTEGER_COLUMNS, *CAMPAIGN_COLUMNS)},
+    "Income": "a number, 0 or more, or null when unknown",
+    **{c: "text" for c in TEXT_COLUMNS},
+    DATE_COLUMN: "a date, YYYY-MM-DD",
+}
+
+
+@dataclass(frozen=True)
+class Served:
+    """The model in use and the run it comes from: replaced whole, never changed."""
+
+    model: SavedModel
+    run: RunSummary
+
+
+class Archive:
+    """The source's runs and the model of its newest delivered one, reloaded when it changes."""
+
+    def __init__(self, config: Config):
+        self.config = config
+        self.output_dir = config.output_dir
+        self.source = configured_source_key(config)
+        self.served: Served | None = None
+        self.problem = "no brief of this source has been delivered yet"
+        self._seen: tuple[int, float] = (-1, 0.0)  # archive folder mtime, monotonic time checked
+        self._lock = threading.Lock()
+
+    def current(self) -> Served | None:
+        """The model to answer with; a newer delivered run is loaded first (by one request,
+        while the others go on with the model they have)."""
+        try:
+            mtime = self.output_dir.stat().st_mtime_ns
+        except OSError:
+            mtime = -1
+        due = mtime != self._seen[0] or time.monotonic() - self._seen[1] > RECHECK_SECONDS
+        if due and self._lock.acquire(blocking=self.served is None):
+            try:
+                self._reload(mtime)
+            finally:
+                self._lock.release()
+        return self.served
+
+    def _reload(self, mtime: int) -> None:
+        self._seen = (mtime, time.monotonic())
+        baseline = find_baseline(self.output_dir, self.source, datetime.max.date())
+        if baseline is None or (self.served and self.served.run.folder == baseline.folder):
+            return
+        loaded = read_model(baseline.folder)
+        if loaded.model is None:
+            self.problem = loaded.problem or "the newest delivered run has no model"
+            return
+        self.served = Served(loaded.model, baseline)  # one assignment: the swap
+        log.info(json.dumps({"event": "model loaded", "run_id": baseline.run_id}))
+
+    def run(self, run_id: str) -> RunSummary:
+        if not RUN_ID.fullmatch(run_id):
+            raise HTTPException(422, "run_id looks like 070000-ab12 (HHMMSS-xxxx)")
+        for run in runs_of(self.output_dir, self.source):
+            if run.run_id == run_id:
+                return run
+        raise HTTPException(404, f"no run {run_id} of this source")
+
+
+def create_app(config: Config) -> FastAPI:
+    """The app for one config; tokens are read from their environment variables now."""
+    settings = config.settings.api
+    tokens = _tokens(config)
+    archive = Archive(config)
+    cleaning = clean_params(config.settings)
+    app = FastAPI(title="SmartCart Briefs", version=__version__,
+                  description="Who a customer is, right now: the persona, flags and RFM scores the "
+                              "weekly brief gives, from the source's newest delivered run.")
+    app.state.archive = archive
+
+    def scope(name: str):
+        def check(request: Request) -> None:
+            if tokens is None:
+                return  # no token configured: loopback only, checked when the server starts
+            header = request.headers.get("authorization", "")
+            kind, _, token = header.partition(" ")
+            if kind.lower() != "bearer" or token not in tokens:
+                raise HTTPException(401, "send Authorization: Bearer <token>, a token this server "
+                                         "knows", headers={"WWW-Authenticate": "Bearer"})
+            if name not in tokens[token]:
+                raise HTTPException(403, f"this token may not {name}; its scopes are "
+                                         f"{', '.join(sorted(tokens[token]))}")
+        return Depends(check)
+
+    @app.middleware("http")
+    async def access_log(request: Request, call_next):
+        start = time.perf_counter()
+        size = int(request.headers.get("content-length") or 0)
+        if size > settings.max_body_kb * 1024:
+            response = JSONResponse({"detail": f"the body is {math.ceil(size / 1024):,} kB; the limit "
+                                               f"is {settings.max_body_kb:,} kB (api.max_body_kb)"}, 413)
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        log.info(json.dumps({"time": datetime.now().astimezone().isoformat(timespec="milliseconds"),
+                             "method": request.method, "route": getattr(route, "path", "?"),
+                             "status": response.status_code,
+                             "ms": round((time.perf_counter() - start) * 1000, 2)}))
+        return response
+
+    @app.get("/health/live", tags=["health"])
+    def live() -> dict:
+        return {"status": "live"}
+
+    @app.get("/health/ready", tags=["health"])
+    def ready() -> JSONResponse:
+        served = archive.current()
+        if served is None:
+            return JSONResponse({"status": "not ready", "detail": archive.problem}, 503)
+        return JSONResponse({"status": "ready", "run_id": served.run.run_id})
+
+    @app.get("/metadata", tags=["health"])
+    def metadata() -> dict:
+        served = _served(archive)
+        model = served.model
+        return {"model_format": FORMAT_VERSION, "run_id": served.run.run_id, "as_of": served.run.as_of,
+                "fitted_in_run": model.fitted_in_run, "algorithm": model.scorer.algorithm,
+                "segments": model.k, "features": list(model.scorer.columns), "source": archive.source,
+                "versions": {**package_versions(), "reporter": __version__}}
+
+    @app.post("/v1/assign", tags=["customers"], dependencies=[scope("assign")],
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": _assign_schema(settings.max_batch)}}}})
+    async def assign(request: Request) -> dict:
+        """One customer (an object with the export's columns) or a batch ({"customers": [...]}):
+        each gets segment, persona, flags and RFM scores from the newest delivered run's model."""
+        document, single = _customers_of(await _body(request, settings.max_body_kb), settings.max_batch)
+        served = _served(archive)
+        answers = _score(served, document, cleaning, config.settings.source.date_format)
+        about = {"run_id": served.run.run_id, "as_of": served.run.as_of,
+                 "model_fitted_in_run": served.model.fitted_in_run}
+        return {**about, **answers[0]} if single else {**about, "customers": answers}
+
+    @app.get("/v1/customers/{customer_id}", tags=["customers"], dependencies=[scope("read")])
+    def customer(customer_id: int) -> dict:
+        """The customer's persona and flags in every archived run of the source, newest first."""
+        found = []
+        for run in runs_of(archive.output_dir, archive.source):
+            row = _segments(run.folder / "segments.csv").get(customer_id)
+            if row is not None:
+                found.append({"run_id": run.run_id, "as_of": run.as_of, "status": run.record.status,
+                              **row})
+        if not found:
+            raise HTTPException(404, f"customer {customer_id} is in no run of this source")
+        return {"customer_id": customer_id, "runs": found}
+
+    @app.get("/v1/runs", tags=["runs"], dependencies=[scope("read")])
+    def runs() -> dict:
+        return {"source": archive.source, "runs": [
+            {"run_id": r.run_id, "started_at": r.started_at, "as_of": r.as_of, "customers": r.customers,
+             "status": r.record.status, "delivery": r.delivery}
+            for r in runs_of(archive.output_dir, archive.source)]}
+
+    @app.get("/v1/runs/{run_id}", tags=["runs"], dependencies=[scope("read")])
+    def run_record(run_id: str) -> dict:
+        """The run record (run.json): what was read, with which settings, what came out."""
+        return json.loads((archive.run(run_id).folder / "run.json").read_text(encoding="utf-8"))
+
+    @app.get("/v1/runs/{run_id}/{name}", tags=["runs"], dependencies=[scope("read")])
+    def run_file(run_id: str, name: Literal["brief.html", "brief.pdf", "customers.csv"]) -> FileResponse:
+        path = archive.run(run_id).folder / name
+        if not path.is_file():
+            raise HTTPException(404, f"run {run_id} has no {name}")
+        return FileResponse(path, filename=name)
+
+    @app.get("/v1/personas", tags=["personas"], dependencies=[scope("read")])
+    def personas() -> dict:
+        """The rules the served model names customers by, and each persona's size in its run."""
+        served = _served(archive)
+        sizes = served.run.record.personas
+        rules = served.model.rules
+        return {"run_id": served.run.run_id, "fallback": rules.get("fallback"), "personas": [
+            {**spec, "customers": sizes[spec["name"]].customers if spec["name"] in sizes else None,
+             "share": sizes[spec["name"]].share if spec["name"] in sizes else None}
+            for spec in rules.get("personas", [])]}
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        return JSONResponse({"detail": [{"problem": p.split(": ", 1)[-1]} for p in exc.problems]}, 422)
+
+    return app
+
+
+def _tokens(config: Config) -> dict[str, frozenset[str]] | None:
+    """token -> scopes, or None when no token is configured."""
+    tokens = config.settings.api.tokens
+    if not tokens:
+        return None
+    found: dict[str, frozenset[str]] = {}
+    for index, token in enumerate(tokens):
+        value = env_secret(token.env, f"api.tokens[{index}].env")
+        if len(value) < 16:
+            raise ConfigError(f"api.tokens[{index}]: the token in {token.env} is shorter than 16 "
+                              "characters; use a long random one (e.g. `openssl rand -hex 32`)")
+        found[value] = found.get(value, frozenset()) | frozenset(token.scopes)
+    return found
+
+
+def _served(archive: Archive) -> Served:
+    served = archive.current()
+    if served is None:
+        raise HTTPException(503, f"no model is loaded: {archive.problem}")
+    return served
+
+
+async def _body(request: Request, limit_kb: int) -> Any:
+    """The JSON body, read no further than the limit (a body without a length is counted)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit_kb * 1024:
+            raise HTTPException(413, f"the body is over the limit of {limit_kb:,} kB (api.max_body_kb)")
+        chunks.append(chunk)
+    try:
+        return json.loads(b"".join(chunks))
+    except ValueError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise HTTPException(400, f"the body is not valid JSON{where}; send one customer as an "
+                                 'object, or {"customers": [...]}') from None
+
+
+def _customers_of(document: Any, max_batch: int) -> tuple[list[dict], bool]:
+    """The customers sent, and whether one was sent alone; every field problem of every
+    customer is reported together, each with the customer's position."""
+    single = isinstance(document, dict) and "customers" not in document
+    customers = [document] if single else document.get("customers") if isinstance(document, dict) else None
+    if not isinstance(customers, list) or not customers:
+        raise HTTPException(422, [{"problem": 'send one customer as an object, or {"customers": [...]} '
+                                              "with at least one"}])
+    if len(customers) > max_batch:
+        raise HTTPException(413, f"{len(customers):,} customers in one request; the limit is "
+                                 f"{max_batch:,} (api.max_batch): split the batch")
+    problems = [problem for position, customer in enumerate(customers)
+                for problem in _field_problems(customer, position)]
+    if problems:
+        raise HTTPException(422, problems[:50])
+    return customers, single
+
+
+def _field_problems(customer: Any, position: int) -> list[dict]:
+    if not isinstance(customer, dict):
+        return [{"customer": position, "problem": "expected an object of the export's columns"}]
+    problems = []
+    for field, expected in EXPECTED.items():
+        value = customer.get(field)
+        if field not in customer:
+            if field in COLUMNS and field != "Income":
+                problems.append({"customer": position, "field": field,
+                                 "problem": f"missing; expected {expected}"})
+            continue
+        if not _fits(field, value):
+            problems.append({"customer": position, "field": field,
+                             "problem": f"expected {expected}, got {json.dumps(value)[:40]}"})
+    unknown = sorted(set(customer) - set(EXPECTED))
+    if unknown:
+        problems.append({"customer": position, "field": unknown[0],
+                         "problem": f"not a column of the export (columns: {', '.join(COLUMNS)})"})
+    return problems
+
+
+def _fits(field: str, value: Any) -> bool:
+    if field in TEXT_COLUMNS:
+        return isinstance(value, str)
+    if field == DATE_COLUMN:
+        return isinstance(value, str) and bool(value.strip())
+    if field == "Income" and value is None:
+        return True
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    whole = field != "Income"
+    return number and value >= 0 and (not whole or float(value).is_integer())
+
+
+def _score(served: Served, customers: list[dict], cleaning, date_format: str | None) -> list[dict]:
+    """Scored as `reporter assign` scores: load's checks and types, then the run's model."""
+    sent = [c for c in EXPECTED if any(c in customer for customer in customers)]
+    frame = pd.DataFrame.from_records(customers, columns=sent)
+    for column in frame.columns:
+        if column not in TEXT_COLUMNS and column != DATE_COLUMN:
+            frame[column] = pd.to_numeric(frame[column])
+    origin = Origin("request", "request", "request", kind="request")
+    raw = typed_customers(frame, origin, "", datetime.now(), date_format, [], rows=IN_BATCH)
+    scored = score_with(served.model, served.run.folder.name, raw, cleaning).frame
+    flags = [c for c in scored.columns if c.startswith("flag_")]
+    by_id = scored.drop_duplicates("ID").set_index("ID")
+    answers = []
+    for customer in customers:
+        row = by_id.loc[int(customer["ID"])]
+        answers.append({"customer_id": int(customer["ID"]), "segment": int(row["cluster"]),
+                        "persona": row["persona"],
+                        "flags": [c.removeprefix("flag_") for c in flags if row[c]],
+                        "rfm": {name: int(row[name]) for name in ("r_score", "f_score", "m_score")}})
+    return answers
+
+
+@lru_cache(maxsize=16)
+def _segments(path: Path) -> dict[int, dict]:
+    """A run's segments.csv by customer ID (runs never change once published)."""
+    if not path.is_file():
+        return {}
+    frame = pd.read_csv(path)
+    flags = [c for c in frame.columns if c.startswith("flag_")]
+    return {int(row.ID): {"segment": int(row.cluster), "persona": row.persona,
+                          "flags": [c.removeprefix("flag_") for c in flags if getattr(row, c)]}
+            for row in frame.itertuples(index=False)}
+
+
+def _assign_schema(max_batch: int) -> dict:
+    customer = {"type": "object", "required": [c for c in COLUMNS if c != "Income"],
+                "properties": {c: {"type": "string", "format": "date"} if c == DATE_COLUMN else
+                               {"type": "string"} if c in TEXT_COLUMNS else
+                               {"type": ["number", "null"], "minimum": 0} if c == "Income" else
+                               {"type": "integer", "minimum": 0} for c in EXPECTED},
+                "additionalProperties": False}
+    return {"oneOf": [customer, {"type": "object", "required": ["customers"], "properties": {
+        "customers": {"type": "array", "items": customer, "minItems": 1, "maxItems": max_batch}}}]}
+
+
+def loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+
+
+def check_bind(config: Config, host: str) -> None:
+    """Without tokens the API answers anyone who can reach it: loopback only."""
+    if not config.settings.api.tokens and not loopback(host):
+        raise ConfigError(f"{config.path}: reporter serve binds {host} only with api.tokens set (bearer "
+                          "tokens from environment variables); without them it binds 127.0.0.1")
+
+
+
+def serve(config: Config, host: str | None = None, port: int | None = None) -> int:
+    """Bind, say so in the log (the line a supervisor or a test waits for), then serve until
+    SIGTERM or Ctrl-C, letting requests in flight finish."""
+    import signal
+    import socket
+    import sys
+
+    import uvicorn
+
+    settings = config.settings.api
+    host = host or settings.host
+    port = settings.port if port is None else port
+    check_bind(config, host)
+    app = create_app(config)  # tokens are read here: a variable that is not set stops the start
+    listener = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind((host, port))
+    except OSError as exc:
+        listener.close()
+        raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); another program "
+                          "may use the port: pass --port or set api.port") from None
+    listener.listen(2048)
+    _log_as_json()
+    log.info(json.dumps({"event": "listening", "host": host, "port": listener.getsockname()[1],
+                         "source": app.state.archive.source}))
+    server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, server_header=False,
+                                           timeout_graceful_shutdown=30))
+    # uvicorn stops gracefully, then raises the signal again once its own handler is gone:
+    # this one makes that a clean exit (0), as a supervisor expects of a requested stop
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    server.run(sockets=[listener])
+    return 0
+
+
+class _JsonLines(logging.Formatter):
+    """One JSON object per line: the access lines as they are, anything else wrapped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if message.startswith("{"):
+            return message
+        return json.dumps({"time": datetime.now().astimezone().isoformat(timespec="milliseconds"),
+                           "level": record.levelname.lower(), "logger": record.name, "message": message})
+
+
+def _log_as_json() -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(_JsonLines())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)

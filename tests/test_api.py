@@ -1,0 +1,295 @@
+"""`reporter serve` as a client meets it: a real uvicorn process on 127.0.0.1, started as a user
+starts it, over an archive made from the real table. Same answers as the brief and as `reporter
+assign`, tokens and scopes, a model swapped under load without a failed request, plain errors,
+limits, no path traversal, nothing of a customer's in the log, a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from io import StringIO
+from pathlib import Path
+
+import httpx
+import pandas as pd
+import pytest
+
+from reporter.app.pipeline import run
+from reporter.config import load_config
+from tests.conftest import REPO_ROOT, run_cli, run_main, write_config
+
+READ, ASSIGN = "read-token-0123456789abcdef", "assign-token-0123456789abcdef"
+TOKENS = [{"env": "API_READ_TOKEN", "scopes": ["read"]}, {"env": "API_ASSIGN_TOKEN", "scopes": ["assign"]}]
+
+
+class Server:
+    """`reporter serve` in a child process; its log lines are collected as they come, and the
+    'listening' line (written once the socket listens) is the start-up handshake."""
+
+    def __init__(self, config: Path, *args: str):
+        env = {**os.environ, "API_READ_TOKEN": READ, "API_ASSIGN_TOKEN": ASSIGN}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reporter", "serve", "--config", str(config), "--port", "0", *args],
+            cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        self.listening = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+        assert self.listening.wait(timeout=120), "".join(self.lines)
+        port = next(json.loads(line)["port"] for line in self.lines if '"listening"' in line)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def _read(self) -> None:
+        for line in self.process.stderr:
+            self.lines.append(line)
+            if '"event": "listening"' in line:
+                self.listening.set()
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=60)
+
+
+def customer_rows(table: pd.DataFrame) -> list[dict]:
+    """The export's rows as JSON customers: numbers as numbers, an unknown income as null."""
+    rows = []
+    for record in table.to_dict(orient="records"):
+        customer = {}
+        for column, value in record.items():
+            if column == "Dt_Customer":
+                day, month, year = value.split("-")
+                customer[column] = f"{year}-{month}-{day}"
+            elif column in ("Education", "Marital_Status"):
+                customer[column] = value
+            else:
+                customer[column] = None if value == "" else float(value) if column == "Income" else int(value)
+        rows.append(customer)
+    return rows
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, real_table):
+    """The real table less 200 held-out customers, run once; the server over its archive."""
+    root = tmp_path_factory.mktemp("api")
+    text = pd.read_csv(real_table, dtype=str, keep_default_na=False)
+    held_out = text.sample(200, random_state=11)
+    (root / "data").mkdir()
+    text.drop(held_out.index).to_csv(root / "data" / "customers.csv", index=False)
+    held_out.to_csv(root / "held_out.csv", index=False)
+    (root / "config").mkdir()
+    (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
+    config = write_config(root / "config" / "reporter.yaml", source={"path": "../data/customers.csv"},
+                          stability={"resamples": 3}, comparison={"enabled": False}, teams=[],
+                          api={"tokens": TOKENS, "max_batch": 1000, "max_body_kb": 1024})
+    first = run(load_config(config))
+    server = Server(config)
+    yield root, config, first, held_out, server
+    if server.process.poll() is None:
+        server.stop()
+
+
+def test_every_customer_of_the_run_gets_the_brief_s_answer(served):
+    root, _, first, _, server = served
+    segments = pd.read_csv(first.folder / "segments.csv").set_index("ID")
+    text = pd.read_csv(root / "data" / "customers.csv", dtype=str, keep_default_na=False)
+    customers = customer_rows(text[text["ID"].astype(int).isin(segments.index)])
+    with server.client(ASSIGN) as client:
+        answers = []
+        for start in range(0, len(customers), 1000):
+            response = client.post("/v1/assign", json={"customers": customers[start:start + 1000]})
+            assert response.status_code == 200, response.text
+            assert response.json()["run_id"] == first.run_id
+            answers += response.json()["customers"]
+        one = client.post("/v1/assign", json=customers[0]).json()
+    assert len(answers) == len(segments) > 1800  # 2,240 less 200 held out, duplicates counted once
+    for answer in answers:
+        row = segments.loc[answer["customer_id"]]
+        assert (answer["segment"], answer["persona"]) == (row["cluster"], row["persona"])
+        assert answer["flags"] == (["churn_risk"] if row["flag_churn_risk"] else [])
+    assert one["customer_id"] == customers[0]["ID"] and one["persona"] == segments.loc[one["customer_id"],
+                                                                                        "persona"]
+
+
+def test_held_out_customers_get_what_reporter_assign_gives(served):
+    root, config, _, held_out, server = served
+    assigned = run_cli("assign", "--config", str(config), "--data", str(root / "held_out.csv"))
+    assert assigned.returncode == 0, assigned.stderr
+    expected = pd.read_csv(StringIO(assigned.stdout)).set_index("ID")
+    with server.client(ASSIGN) as client:
+        response = client.post("/v1/assign", json={"customers": customer_rows(held_out)})
+    assert response.status_code == 200, response.text
+    answers = response.json()["customers"]
+    assert [a["customer_id"] for a in answers] == held_out["ID"].astype(int).tolist(), "in the order sent"
+    for answer in answers:
+        row = expected.loc[answer["customer_id"]]
+        assert (answer["segment"], answer["persona"]) == (row["cluster"], row["persona"])
+        assert answer["rfm"] == {n: int(row[n]) for n in ("r_score", "f_score", "m_score")}
+
+
+def test_every_read_endpoint_answers(served):
+    _, _, first, _, server = served
+    kept = len(pd.read_csv(first.folder / "segments.csv"))
+    with server.client(READ) as client:
+        assert client.get("/health/live").json() == {"status": "live"}
+        assert client.get("/health/ready").json() == {"status": "ready", "run_id": first.run_id}
+        meta = client.get("/metadata").json()
+        assert meta["run_id"] == first.run_id and meta["model_format"] >= 2 and "income" in meta["features"]
+        runs = client.get("/v1/runs").json()["runs"]
+        assert [r["run_id"] for r in runs][-1] == first.run_id and runs[-1]["customers"] == 2040
+        record = client.get(f"/v1/runs/{first.run_id}").json()
+        assert record["run_id"] == first.run_id and record["data"]["rows_read"] == 2040
+        assert client.get(f"/v1/runs/{first.run_id}/brief.pdf").content.startswith(b"%PDF")
+        assert "<html" in client.get(f"/v1/runs/{first.run_id}/brief.html").text.lower()
+        csv = client.get(f"/v1/runs/{first.run_id}/customers.csv").text
+        assert csv.startswith('"ID",') and len(csv.splitlines()) == kept + 1
+        personas = client.get("/v1/personas").json()
+        names = [p["name"] for p in personas["personas"]]
+        assert "Premium" in names and sum(p["customers"] or 0 for p in personas["personas"]
+                                          if p.get("level", "segment") == "segment") == kept
+        one = client.get("/v1/customers/5524").json()
+        assert one["runs"][0]["run_id"] == first.run_id and one["runs"][0]["persona"]
+        assert client.get("/v1/customers/999999999").status_code == 404
+        assert client.get("/docs").status_code == 200
+        assert "/v1/assign" in client.get("/openapi.json").json()["paths"]
+
+
+def test_tokens_and_scopes(served):
+    server = served[4]
+    with server.client() as anonymous:
+        refused = anonymous.get("/v1/runs")
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert anonymous.get("/health/live").status_code == 200  # a probe needs no token
+    with server.client("not-a-token-of-this-server") as stranger:
+        assert stranger.get("/v1/runs").status_code == 401
+    with server.client(READ) as reader:
+        denied = reader.post("/v1/assign", json={"customers": []})
+        assert denied.status_code == 403 and "may not assign" in denied.json()["detail"]
+    with server.client(ASSIGN) as assigner:
+        assert assigner.get("/v1/runs").status_code == 403
+
+
+def test_errors_name_the_customer_the_field_and_what_was_expected(served):
+    *_, held_out, server = served
+    good = customer_rows(held_out.head(3))
+    with server.client(ASSIGN) as client:
+        broken = client.post("/v1/assign", content=b'{"customers": [', headers={
+            "content-type": "application/json"})
+        assert broken.status_code == 400 and "not valid JSON (line 1, column 16)" in broken.json()["detail"]
+        wrong = [good[0], {**good[1], "Income": "lots", "Recency": -3}, {**good[2], "Colour": "red"}]
+        del wrong[0]["Dt_Customer"]
+        response = client.post("/v1/assign", json={"customers": wrong})
+        assert response.status_code == 422
+        problems = response.json()["detail"]
+        assert {"customer": 0, "field": "Dt_Customer",
+                "problem": "missing; expected a date, YYYY-MM-DD"} in problems
+        assert {"customer": 1, "field": "Income",
+                "problem": 'expected a number, 0 or more, or null when unknown, got "lots"'} in problems
+        assert {"customer": 1, "field": "Recency", "problem": "expected a whole number, 0 or more, got -3"} \
+            in problems
+        assert any(p["customer"] == 2 and p["field"] == "Colour" for p in problems)
+        bad_date = client.post("/v1/assign", json={**good[0], "Dt_Customer": "yesterday"})
+        assert bad_date.status_code == 422
+        assert "customer 0" in bad_date.text and "Dt_Customer" in bad_date.text
+        assert client.post("/v1/assign", json={"customers": []}).status_code == 422
+        too_many = client.post("/v1/assign", json={"customers": good * 400})
+        assert too_many.status_code == 413 and "the limit is 1,000 (api.max_batch)" in too_many.text
+        too_big = client.post("/v1/assign", content=b" " * (1024 * 1024 + 1),
+                              headers={"content-type": "application/json"})
+        assert too_big.status_code == 413 and "api.max_body_kb" in too_big.text
+
+
+@pytest.mark.parametrize("path", [
+    "/v1/runs/..%2F..%2Fconfig/brief.html", "/v1/runs/../../etc/passwd", "/v1/runs/%2e%2e/run.json",
+    "/v1/runs/{run}/run.json", "/v1/runs/{run}/..%2Frun.json", "/v1/runs/{run}/%2e%2e%2fmodel.json",
+    "/v1/runs/{run}%2F..%2F..%2Fconfig/brief.html",
+])
+def test_no_path_reaches_outside_a_run_s_three_files(served, path):
+    first, server = served[2], served[4]
+    with server.client(READ) as client:
+        response = client.get(path.format(run=first.run_id))
+    assert response.status_code in (404, 422), (path, response.status_code)
+    assert b"reporter.yaml" not in response.content and b"model_format" not in response.content
+
+
+def test_the_log_is_json_and_holds_no_customer_data(served):
+    *_, held_out, server = served
+    secret = customer_rows(held_out.head(1))[0] | {"ID": 987_654_321, "Income": 123_456.5}
+    with server.client(ASSIGN) as client:
+        assert client.post("/v1/assign", json=secret).status_code == 200
+    with server.client(READ) as client:
+        client.get("/v1/customers/987654321")
+    lines = list(server.lines)
+    records = [json.loads(line) for line in lines]
+    assert any(r.get("route") == "/v1/customers/{customer_id}" for r in records)
+    assert any(r.get("route") == "/v1/assign" and r["status"] == 200 for r in records)
+    assert not any("987654321" in line or "123456" in line for line in lines)
+
+
+def test_a_new_run_is_served_under_load_without_a_failed_request(served):
+    """Eight clients assign without pause while a refit run is published: every request gets
+    an answer, and once the new run is seen the old one never answers again."""
+    _, config, first, held_out, server = served
+    body = {"customers": customer_rows(held_out.head(5))}
+    seen: list[tuple[int, str]] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with server.client(ASSIGN) as client:
+            while not stop.is_set():
+                response = client.post("/v1/assign", json=body)
+                seen.append((response.status_code, response.json().get("run_id", "")))
+
+    workers = [threading.Thread(target=hammer) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    try:
+        second = run(load_config(config), refit=True)
+        with server.client(ASSIGN) as client:
+            deadline = time.monotonic() + 120
+            while client.post("/v1/assign", json=body).json()["run_id"] != second.run_id:
+                assert time.monotonic() < deadline, "the new run was never served"
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    statuses = Counter(status for status, _ in seen)
+    assert statuses == Counter({200: len(seen)}), statuses
+    order = [run_id for _, run_id in seen]
+    assert first.run_id in order and second.run_id in order
+    assert first.run_id not in order[order.index(second.run_id) + 8:], "the old model came back"
+
+
+def test_without_a_model_it_is_live_not_ready_and_says_why(tmp_path, sample_csv):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
+    config = write_config(tmp_path / "config" / "reporter.yaml", source={"path": str(sample_csv)},
+                          api={"tokens": TOKENS})
+    server = Server(config)
+    try:
+        with server.client(ASSIGN) as client:
+            assert client.get("/health/live").status_code == 200
+            ready = client.get("/health/ready")
+            assert ready.status_code == 503 and "no brief of this source" in ready.json()["detail"]
+            assert client.post("/v1/assign", json={"customers": [{"ID": 1}]}).status_code in (422, 503)
+            assert client.get("/metadata").status_code == 503
+    finally:
+        assert server.stop() == 0  # SIGTERM: a clean stop
+    assert any("Application shutdown complete" in line for line in server.lines)
+
+
+def test_without_tokens_it_binds_loopback_only(tmp_path, sample_csv):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
+    config = write_config(tmp_path / "config" / "reporter.yaml", source={"path": str(sample_csv)})
+    result = run_main("serve", "--config", str(config), "--host", "0.0.0.0")
+    assert result.returncode == 2
+    assert "binds 0.0.0.0 only with api.tokens set" in result.stderr
