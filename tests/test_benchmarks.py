@@ -82,3 +82,15 @@ def test_the_database_reads_are_measured_against_the_csv_file(tmp_path, postgres
     text = (tmp_path / "B.md").read_text()
     assert "## Reading from a database" in text and "| PostgreSQL (127.0.0.1) |" in text
     assert "| CSV file |" in text and "1.00x" in text
+
+
+def test_the_api_load_test_stops_by_itself_and_reports_percentiles(tmp_path, sample_csv):
+    from benchmarks import api
+
+    report = api.main(["--singles", "12", "--batches", "2", "--batch-size", "50", "--concurrency", "3",
+                       "--data", str(sample_csv), "--work", str(tmp_path / "work"),
+                       "--results", str(tmp_path / "results")])
+    assert report["single"]["requests"] == 12 and report["batch"]["requests"] == 2
+    assert report["single"]["failures"] == 0 and report["batch"]["failures"] == 0
+    assert 0 < report["single"]["p50_ms"] <= report["single"]["p95_ms"] <= report["single"]["p99_ms"]
+    assert "## The API under load" in api.markdown(report)
