@@ -238,7 +238,9 @@ def _customers(table: pa.Table, origin: Origin, source: SourceParams, read_at: d
         table = table.drop_columns([SNAPSHOT])
     table = table.cast(pa.schema([pa.field(f.name, pa.float64()) if pa.types.is_decimal(f.type) else f
                                   for f in table.schema]))
-    frame = table.to_pandas(date_as_object=False)
+    # each column's Arrow buffers are freed as it is converted: never two full copies at once
+    frame = table.to_pandas(date_as_object=False, self_destruct=True, split_blocks=True)
+    del table
     fingerprint = hashlib.sha256(",".join(frame.columns).encode())
     fingerprint.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     origin = Origin(origin.where, origin.label, origin.home, origin.kind, None, origin.query_sha256,
