@@ -327,10 +327,7 @@ def _fits(field: str, value: Any) -> bool:
 def _score(served: Served, customers: list[dict], cleaning, date_format: str | None) -> list[dict]:
     """Scored as `reporter assign` scores: load's checks and types, then the run's model."""
     sent = [c for c in EXPECTED if any(c in customer for customer in customers)]
-    frame = pd.DataFrame.from_records(customers, columns=sent)
-    for column in frame.columns:
-        if column not in TEXT_COLUMNS and column != DATE_COLUMN:
-            frame[column] = pd.to_numeric(frame[column])
+    frame = pd.DataFrame.from_records(customers, columns=sent)  # numbers typed: checked above
     origin = Origin("request", "request", "request", kind="request")
     raw = typed_customers(frame, origin, "", datetime.now(), date_format, [], rows=IN_BATCH)
     scored = score_with(served.model, served.run.folder.name, raw, cleaning).frame
