@@ -15,6 +15,7 @@ template, never the path or the body.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -29,6 +30,7 @@ from typing import Any, Literal
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
 from reporter import __version__
@@ -121,6 +123,7 @@ def create_app(config: Config) -> FastAPI:
                   description="Who a customer is, right now: the persona, flags and RFM scores the "
                               "weekly brief gives, from the source's newest delivered run.")
     app.state.archive = archive
+    scoring = asyncio.Lock()
 
     def scope(name: str):
         def check(request: Request) -> None:
@@ -180,7 +183,11 @@ def create_app(config: Config) -> FastAPI:
         each gets segment, persona, flags and RFM scores from the newest delivered run's model."""
         document, single = _customers_of(await _body(request, settings.max_body_kb), settings.max_batch)
         served = _served(archive)
-        answers = _score(served, document, cleaning, config.settings.source.date_format)
+        # CPU work in a worker thread, so health checks and reads are answered meanwhile; one at
+        # a time, as threads scoring side by side only contend for the interpreter (measured)
+        async with scoring:
+            answers = await run_in_threadpool(_score, served, document, cleaning,
+                                              config.settings.source.date_format)
         about = {"run_id": served.run.run_id, "as_of": served.run.as_of,
                  "model_fitted_in_run": served.model.fitted_in_run}
         return {**about, **answers[0]} if single else {**about, "customers": answers}
