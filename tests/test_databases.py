@@ -125,7 +125,7 @@ def test_the_run_records_what_it_read_and_never_the_password(tmp_path, real_tabl
     assert record["label"] == "table crm_customers"
     assert record["rows_read"] == 2240
     assert record["snapshot"] == NEWEST
-    assert record["date_format"] == "database date"
+    assert record["date_format"] == "dates as the source typed them"
     archived = "".join(p.read_text(errors="replace") for p in result.folder.rglob("*")
                        if p.is_file() and p.suffix in (".json", ".html", ".csv", ".txt"))
     assert postgres_server.PASSWORD not in archived

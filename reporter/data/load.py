@@ -181,8 +181,7 @@ def _read_table(path: Path, repairs: list[tuple[int, str]]) -> tuple[pd.DataFram
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow raises many types for a broken file
             raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
-        # The same text checks as for CSV, so both formats give the same messages.
-        return frame.astype(str).where(frame.notna(), ""), ","
+        return frame, ","  # typed columns are used as typed, text is checked as a CSV's
     head, compression = _head(path)
     encoding = _encoding(head, path)
     separator = _separator(head.decode(encoding, errors="replace"))
@@ -455,7 +454,7 @@ def _dates(values: pd.Series, date_format: str | None, problems: list[str],
     """Join dates a database typed are used as they are; text goes through the same layout
     recognition as a CSV file."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        return _database_dates(values, problems, rows), "database date"
+        return _database_dates(values, problems, rows), "dates as the source typed them"
     values = _text(values)
     present = values[values.ne("")]
     if len(present) < len(values):
