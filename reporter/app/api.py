@@ -42,6 +42,7 @@ from reporter.errors import ConfigError, DataError
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of
 from reporter.model.artefact import FORMAT_VERSION, SavedModel, read_model
 from reporter.model.score_new import score_with
+from reporter.plain import to_plain
 from reporter.versions import package_versions
 
 log = logging.getLogger("reporter.api")
@@ -214,8 +215,8 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/v1/runs/{run_id}", tags=["runs"], dependencies=[scope("read")])
     def run_record(run_id: str) -> dict:
-        """The run record (run.json): what was read, with which settings, what came out."""
-        return json.loads((archive.run(run_id).folder / "run.json").read_text(encoding="utf-8"))
+        """The run record: what was read, with which settings, what came out."""
+        return to_plain(archive.run(run_id).record)
 
     @app.get("/v1/runs/{run_id}/{name}", tags=["runs"], dependencies=[scope("read")])
     def run_file(run_id: str, name: Literal["brief.html", "brief.pdf", "customers.csv"]) -> FileResponse:
