@@ -88,7 +88,7 @@ def test_every_read_endpoint_answers(served):
         meta = client.get("/metadata").json()
         assert meta["run_id"] == first.run_id and meta["model_format"] >= 2 and "income" in meta["features"]
         runs = client.get("/v1/runs").json()["runs"]
-        assert [r["run_id"] for r in runs][-1] == first.run_id and runs[-1]["customers"] == 2040
+        assert [r["run_id"] for r in runs][-1] == first.run_id and runs[-1]["customers"] == kept
         record = client.get(f"/v1/runs/{first.run_id}").json()
         assert record["run_id"] == first.run_id and record["data"]["rows_read"] == 2040
         assert client.get(f"/v1/runs/{first.run_id}/brief.pdf").content.startswith(b"%PDF")

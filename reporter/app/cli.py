@@ -139,6 +139,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default api.port, 8000; 0: any free port)")
     serve.set_defaults(command=_serve)
 
+    app = commands.add_parser(
+        "app", help="explore personas, look customers up and try rule changes in a browser",
+        description="Start the app for marketing (Streamlit) over the configured source's archive: "
+                    "this week, personas, customer lookup, the rule workshop and the archive. "
+                    "Read-only unless --allow-edit; binds 127.0.0.1 unless --host says otherwise.")
+    _add_config(app)
+    app.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    app.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    app.add_argument("--allow-edit", action="store_true",
+                     help="allow saving personas.yaml and releasing held briefs from the app")
+    app.set_defaults(command=_app)
+
     release = commands.add_parser("release", help="send a brief held by a pre-send check",
                                   description="Send a held brief to every team, once.")
     _add_config(release)
@@ -396,6 +408,25 @@ def _push(args: argparse.Namespace) -> int:
     for result in results:
         print(f"{result.target}: {result.status}: {result.detail}")
     return DELIVERY_FAILED if any(r.failed for r in results) else 0
+
+
+def _app(args: argparse.Namespace) -> int:
+    """Check the config, then become the Streamlit server (signals reach it directly)."""
+    from reporter.app.api import loopback
+
+    config = _checked_config(args)
+    if not loopback(args.host):
+        print(f"warning: the app has no login: anyone who reaches {args.host}:{args.port} sees "
+              "customers' data; put it behind a proxy that authenticates", file=sys.stderr)
+    script = Path(__file__).with_name("dashboard.py")
+    env = {**os.environ, "REPORTER_APP_CONFIG": str(config.path),
+           "REPORTER_APP_ALLOW_EDIT": "1" if args.allow_edit else "0"}
+    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", args.host,
+               "--server.port", str(args.port), "--server.headless", "true",
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    sys.stdout.flush()
+    os.execve(sys.executable, command, env)
+    return 0  # not reached: the process is Streamlit's now
 
 
 def _serve(args: argparse.Namespace) -> int:

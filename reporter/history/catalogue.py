@@ -50,7 +50,8 @@ class RunSummary:
 
     @property
     def customers(self) -> int:
-        return self.record.data.rows_read
+        """As the brief counts them: each person once (rows read, for records without it)."""
+        return self.record.data_notes.rows_kept or self.record.data.rows_read
 
     @property
     def persona_shares(self) -> dict[str, float]:

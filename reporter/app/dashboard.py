@@ -1,0 +1,206 @@
+"""The app for marketing (`reporter app`): Streamlit pages over one source's archive.
+
+This week · Personas · Customer lookup · Rule workshop · Archive. Every figure comes from
+reporter.app.explore (the run records and files the brief was made from), with the brief's
+persona names and colours. Read-only unless started with --allow-edit (saving rules,
+releasing a held brief). `reporter app` starts it; the config path and the edit switch come
+in the environment (REPORTER_APP_CONFIG, REPORTER_APP_ALLOW_EDIT).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from reporter.app import explore
+from reporter.config import load_config
+from reporter.errors import ReporterError
+from reporter.history.catalogue import read_run
+
+PAGES = ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def customers_of(folder: str) -> pd.DataFrame:
+    """A run's customers, read once per run (runs never change once published)."""
+    return explore.customers(read_run(Path(folder)))
+
+
+def colours(run) -> alt.Scale:
+    table = explore.persona_table(run)
+    return alt.Scale(domain=list(table["persona"]), range=list(table["color"]))
+
+
+def this_week(config, runs, latest) -> None:
+    record = latest.record
+    st.header(f"This week: customers as of {latest.as_of}")
+    first, second, third, fourth = st.columns(4)
+    first.metric("Customers", f"{latest.customers:,}")
+    second.metric("Personas", len(record.personas))
+    third.metric("Customer groups", record.k)
+    fourth.metric("Run", latest.run_id)
+    table = explore.persona_table(latest)
+    st.dataframe(table.drop(columns="color").style.format({"share": "{:.1%}", "spend share": "{:.1%}"}),
+                 hide_index=True, width="stretch")
+    trend = explore.share_trend(runs)
+    if len(trend) > 1:
+        long = trend.reset_index().melt("as of", var_name="persona", value_name="share")
+        st.subheader("Share of customers by data date")
+        st.altair_chart(alt.Chart(long).mark_line(point=True).encode(
+            x="as of:N", y=alt.Y("share:Q", axis=alt.Axis(format="%")),
+            color=alt.Color("persona:N", scale=colours(latest))), width="stretch")
+    change = record.week_over_week
+    if change is not None:
+        st.subheader(f"Since the brief of {change.previous_as_of}")
+        left, middle, right = st.columns(3)
+        left.metric("New customers", f"{change.new_customers:,}")
+        middle.metric("Gone", f"{change.gone_customers:,}")
+        right.metric("Slipped to a less valuable persona", f"{change.slipped:,}")
+    for name in ("brief.pdf", "brief.html"):
+        path = latest.folder / name
+        if path.is_file():
+            st.download_button(f"Download {name}", path.read_bytes(), file_name=name, key=name)
+
+
+def personas(config, runs, latest) -> None:
+    st.header("Personas")
+    frame = customers_of(str(latest.folder))
+    names = list(explore.persona_table(latest)["persona"])
+    persona = st.selectbox("Persona", names)
+    metric = st.selectbox("Figure", list(explore.METRICS), format_func=explore.METRICS.get)
+    shown = explore.sample(frame).assign(group=lambda f: f["persona"].where(f["persona"] == persona,
+                                                                            "all other customers"))
+    st.altair_chart(alt.Chart(shown).mark_bar(opacity=0.7).encode(
+        x=alt.X(f"{metric}:Q", bin=alt.Bin(maxbins=30), title=explore.METRICS[metric]),
+        y=alt.Y("count():Q", stack=None, title="customers"),
+        color=alt.Color("group:N", scale=alt.Scale(
+            domain=[persona, "all other customers"],
+            range=[explore.persona_table(latest).set_index("persona").at[persona, "color"], "#c8c8c8"]))),
+        width="stretch")
+    st.subheader("Two personas side by side")
+    left, right = st.columns(2)
+    one = left.selectbox("First", names, index=0)
+    two = right.selectbox("Second", names, index=min(1, len(names) - 1))
+    st.dataframe(explore.compare(frame, one, two), width="stretch")
+    st.subheader("Customers")
+    flags = explore.flag_names(frame)
+    which, flag, order = st.columns(3)
+    chosen_persona = which.selectbox("In persona", ["any", *names], index=names.index(persona) + 1)
+    chosen_flag = flag.selectbox("With flag", ["any", *flags])
+    sort_by = order.selectbox("Sorted by", list(explore.METRICS), index=1, format_func=explore.METRICS.get)
+    chosen = explore.selected(frame, None if chosen_persona == "any" else chosen_persona,
+                              None if chosen_flag == "any" else chosen_flag, sort_by)
+    st.caption(f"{len(chosen):,} customers")
+    st.dataframe(chosen.head(500), hide_index=True, width="stretch")
+    st.download_button("Download these customers (CSV)", chosen.to_csv(index=False).encode(),
+                       file_name="customers.csv", key="customers-csv")
+
+
+def lookup(config, runs, latest) -> None:
+    st.header("Customer lookup")
+    text = st.text_input("Customer ID")
+    if not text:
+        return
+    if not text.strip().isdigit():
+        st.error("A customer ID is a whole number, e.g. 5524.")
+        return
+    customer_id = int(text)
+    seen = explore.customer_history(runs, customer_id)
+    if not seen:
+        st.warning(f"Customer {customer_id} is in no run of this source.")
+        return
+    st.dataframe(pd.DataFrame([s.__dict__ for s in seen]), hide_index=True, width="stretch")
+    frame = customers_of(str(latest.folder))
+    if (frame["ID"] == customer_id).any():
+        st.subheader(f"Against their persona, as of {latest.as_of}")
+        st.dataframe(explore.against_persona(frame, customer_id), width="stretch")
+
+
+def workshop(config, runs, latest, allow_edit: bool) -> None:
+    st.header("Rule workshop")
+    st.caption(f"{config.personas_path.name}: try a change on the customers of run {latest.run_id} "
+               "before it goes live. Problems are shown as you type, worded as `reporter validate` "
+               "words them.")
+    text = st.text_area("personas.yaml", config.personas_path.read_text(encoding="utf-8"), height=420)
+    tried = explore.try_rules(config, text, latest)
+    if tried.problems:
+        for problem in tried.problems:
+            st.error(problem)
+        return
+    change = tried.replay.change
+    st.success(f"Valid. {change.moved:,} customers would change persona.")
+    if change.moves:
+        st.dataframe(pd.DataFrame(change.moves, columns=["from", "to", "customers"]), hide_index=True)
+    st.dataframe(tried.sizes(), width="stretch")
+    if not allow_edit:
+        st.info("Read-only: start the app with `reporter app --allow-edit` to save.")
+        return
+    if st.button("Save personas.yaml"):
+        diff = explore.save_rules(config, text)
+        if diff:
+            st.success(f"Saved; the previous version is {config.personas_path.name}.previous.")
+            st.code(diff, language="diff")
+        else:
+            st.info("Nothing changed.")
+
+
+def archive(config, runs, latest, allow_edit: bool) -> None:
+    st.header("Archive")
+    st.dataframe(pd.DataFrame([{"run": r.run_id, "as of": r.as_of, "started": r.started_at[:16],
+                                "customers": r.customers, "status": r.record.status,
+                                "delivery": r.delivery} for r in runs]),
+                 hide_index=True, width="stretch")
+    held = [r for r in runs if r.record.held]
+    if not held:
+        return
+    st.subheader("Held briefs")
+    run_id = st.selectbox("Held run", [r.run_id for r in held])
+    reasons = next(r for r in held if r.run_id == run_id).record.held_because
+    for reason in reasons:
+        st.warning(reason)
+    if not allow_edit:
+        st.info("Read-only: start the app with `reporter app --allow-edit` to release a brief.")
+        return
+    sure = st.checkbox(f"I have checked run {run_id}: send it to every team")
+    if st.button("Release", disabled=not sure):
+        from reporter.delivery.dispatch import release
+
+        outcomes = release(config, run_id)
+        st.success(f"Released run {run_id}: " + (", ".join(f"{o.team} {o.status}" for o in outcomes)
+                                                 or "no team configured"))
+
+
+def main() -> None:
+    st.set_page_config(page_title="SmartCart Briefs", layout="wide")
+    allow_edit = os.environ.get("REPORTER_APP_ALLOW_EDIT") == "1"
+    try:
+        config = load_config(Path(os.environ.get("REPORTER_APP_CONFIG", "config/reporter.yaml")))
+    except ReporterError as exc:
+        st.error(exc.one_line())
+        return
+    asked = st.query_params.get("page", PAGES[0])  # ?page=Personas: a link straight to a page
+    page = st.sidebar.radio("Page", PAGES, index=PAGES.index(asked) if asked in PAGES else 0)
+    st.query_params["page"] = page
+    st.sidebar.caption("Read-only" if not allow_edit else "Editing allowed")
+    runs = explore.source_runs(config)
+    latest = explore.latest_delivered(config)
+    if latest is None:
+        st.info("No brief of this customer source has been delivered yet: run `reporter run` first.")
+        return
+    if page == "This week":
+        this_week(config, runs, latest)
+    elif page == "Personas":
+        personas(config, runs, latest)
+    elif page == "Customer lookup":
+        lookup(config, runs, latest)
+    elif page == "Rule workshop":
+        workshop(config, runs, latest, allow_edit)
+    else:
+        archive(config, runs, latest, allow_edit)
+
+
+main()

@@ -1,0 +1,177 @@
+"""What the app (`reporter app`) shows, without Streamlit: the source's runs and their
+figures, customers and their history, and the rule workshop's check, replay and save. Kept
+apart from the page script so every figure is tested as plain data, and read from the same
+records, files and functions as the brief and `reporter validate`, so the app never says
+anything the brief would not.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.csv as pacsv
+
+from reporter.app.archived import Replay, replay_rules
+from reporter.app.params import configured_source_key
+from reporter.config import Config
+from reporter.errors import ReporterError
+from reporter.history.catalogue import RunSummary, find_baseline, runs_of
+from reporter.personas.rulebook import read_rulebook
+
+SAMPLE_ROWS = 50_000  # charts and distributions read a fixed-seed sample above this
+METRICS = {"income": "Income", "total_spending": "Spend", "total_purchases": "Purchases",
+           "recency": "Days since last purchase", "age": "Age", "deal_share": "Share bought on deal",
+           "web_visits": "Web visits a month"}
+
+
+def source_runs(config: Config) -> list[RunSummary]:
+    """The configured source's runs, newest first."""
+    return runs_of(config.output_dir, configured_source_key(config))
+
+
+def latest_delivered(config: Config) -> RunSummary | None:
+    """The run the brief readers received last (what `reporter serve` scores with too)."""
+    return find_baseline(config.output_dir, configured_source_key(config), datetime.max.date())
+
+
+def persona_table(run: RunSummary) -> pd.DataFrame:
+    """The brief's persona figures, in the brief's order and colours."""
+    return pd.DataFrame([{"persona": name, "customers": f.customers, "share": f.share,
+                          "spend share": f.spend_share, "color": f.color}
+                         for name, f in run.record.personas.items()])
+
+
+def share_trend(runs: list[RunSummary]) -> pd.DataFrame:
+    """Each persona's share of customers by the data's date (one row per delivered run)."""
+    rows = [{"as of": run.as_of, **{name: f.share for name, f in run.record.personas.items()}}
+            for run in sorted(runs, key=lambda r: (r.as_of, r.started_at)) if run.record.is_baseline]
+    return pd.DataFrame(rows).drop_duplicates("as of", keep="last").set_index("as of") if rows \
+        else pd.DataFrame()
+
+
+def customers(run: RunSummary) -> pd.DataFrame:
+    """The run's customers.csv (Arrow's reader: a million rows in about a second)."""
+    return pacsv.read_csv(run.folder / "customers.csv").to_pandas()
+
+
+def sample(frame: pd.DataFrame, rows: int = SAMPLE_ROWS) -> pd.DataFrame:
+    """Charts need shapes, not every customer: a fixed-seed sample above `rows`."""
+    return frame.sample(rows, random_state=0) if len(frame) > rows else frame
+
+
+def flag_names(frame: pd.DataFrame) -> list[str]:
+    return [c.removeprefix("flag_") for c in frame.columns if c.startswith("flag_")]
+
+
+def selected(frame: pd.DataFrame, persona: str | None, flag: str | None, sort_by: str,
+             descending: bool = True) -> pd.DataFrame:
+    """The customers of a persona and/or a flag, sorted (ties by ID), for the list and its CSV."""
+    chosen = frame
+    if persona:
+        chosen = chosen[chosen["persona"] == persona]
+    if flag:
+        chosen = chosen[chosen[f"flag_{flag}"].astype(bool)]
+    return chosen.sort_values([sort_by, "ID"], ascending=[not descending, True])
+
+
+def compare(frame: pd.DataFrame, left: str, right: str) -> pd.DataFrame:
+    """Two personas side by side: the median of each metric, and all customers'."""
+    rows = {}
+    for metric, label in METRICS.items():
+        rows[label] = {left: frame.loc[frame["persona"] == left, metric].median(),
+                       right: frame.loc[frame["persona"] == right, metric].median(),
+                       "all customers": frame[metric].median()}
+    return pd.DataFrame(rows).T
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A customer in one run."""
+
+    run_id: str
+    as_of: str
+    persona: str
+    segment: int
+    flags: str
+
+
+def customer_history(runs: list[RunSummary], customer_id: int) -> list[Seen]:
+    """The customer in every run that has them, newest first."""
+    seen = []
+    for run in runs:
+        path = run.folder / "segments.csv"
+        if not path.is_file():
+            continue
+        frame = pacsv.read_csv(path).to_pandas()
+        row = frame[frame["ID"] == customer_id]
+        if len(row):
+            first = row.iloc[0]
+            flags = ", ".join(f for f in flag_names(frame) if first[f"flag_{f}"]) or "none"
+            seen.append(Seen(run.run_id, run.as_of, first["persona"], int(first["cluster"]), flags))
+    return seen
+
+
+def against_persona(frame: pd.DataFrame, customer_id: int) -> pd.DataFrame:
+    """The customer's figures beside their persona's median and all customers'."""
+    row = frame[frame["ID"] == customer_id].iloc[0]
+    mates = frame[frame["persona"] == row["persona"]]
+    return pd.DataFrame({label: {"this customer": row[metric], f"{row['persona']} (median)":
+                                 mates[metric].median(), "all customers (median)": frame[metric].median()}
+                         for metric, label in METRICS.items()}).T
+
+
+@dataclass(frozen=True)
+class Workshop:
+    """A personas file as typed: its problems (as `reporter validate` words them) and, when
+    it has none, what it would do to the latest delivered run's customers."""
+
+    problems: tuple[str, ...]
+    replay: Replay | None = None
+
+    def sizes(self) -> pd.DataFrame:
+        """Customers per persona before and after."""
+        frame = self.replay.customers
+        return pd.DataFrame({"before": frame["persona_before"].value_counts(),
+                             "after": frame["persona_after"].value_counts()}).fillna(0).astype(int)
+
+
+def try_rules(config: Config, text: str, run: RunSummary | None) -> Workshop:
+    """Check the text as a personas file and, when it is valid, replay it on `run`."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / config.personas_path.name
+        path.write_text(text, encoding="utf-8")
+        try:
+            read_rulebook(path)
+        except ReporterError as exc:
+            return Workshop(tuple(p.replace(str(path), config.personas_path.name) for p in exc.problems))
+        if run is None:
+            return Workshop(())
+        try:
+            return Workshop((), replay_rules(config, run, path))
+        except ReporterError as exc:
+            return Workshop((exc.one_line(),))
+
+
+def save_rules(config: Config, text: str) -> str:
+    """Write a valid personas file in one rename, the previous one kept beside it as
+    `<name>.previous`; returns the diff (empty when nothing changed)."""
+    problems = try_rules(config, text, None).problems
+    if problems:
+        raise ReporterError(f"not saved: {problems[0]}", problems)
+    path = config.personas_path
+    before = path.read_text(encoding="utf-8")
+    diff = "".join(difflib.unified_diff(before.splitlines(keepends=True), text.splitlines(keepends=True),
+                                        f"{path.name} (before)", f"{path.name} (saved)"))
+    if not diff:
+        return ""
+    path.with_name(path.name + ".previous").write_text(before, encoding="utf-8")
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, path)
+    return diff

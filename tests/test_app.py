@@ -1,0 +1,196 @@
+"""The app for marketing: every page through Streamlit's AppTest, its figures against the run
+records, the rule workshop's checks, replay and save (with and without --allow-edit); then the
+running app in a real headless Chromium at 1280 and 390 px."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from reporter.app.pipeline import run
+from reporter.config import load_config
+from tests.conftest import REPO_ROOT, write_config
+from tests.test_browser import CHROMIUM, LAUNCH_ARGS
+
+SCRIPT = str(REPO_ROOT / "reporter" / "app" / "dashboard.py")
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory, sample_csv):
+    """Two delivered runs of the sample (the second a week on) and one held run."""
+    from reporter.data import sample
+
+    root = tmp_path_factory.mktemp("app")
+    (root / "config").mkdir()
+    shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
+    config = write_config(root / "config" / "reporter.yaml",
+                          source={"path": str(sample_csv), "name": "smartcart"},
+                          stability={"resamples": 3}, comparison={"enabled": False}, teams=[])
+    first = run(load_config(config))
+    later = sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=3), root / "week2.csv")
+    second = run(load_config(config), data=later)
+    assert not first.checks.held and not second.checks.held, second.checks.holding
+    return root, config, first, second
+
+
+def app(config: Path, monkeypatch, allow_edit: bool = False, page: str = "This week") -> AppTest:
+    monkeypatch.setenv("REPORTER_APP_CONFIG", str(config))
+    monkeypatch.setenv("REPORTER_APP_ALLOW_EDIT", "1" if allow_edit else "0")
+    tested = AppTest.from_file(SCRIPT, default_timeout=120).run()
+    if page != "This week":
+        tested.sidebar.radio[0].set_value(page).run()
+    assert not tested.exception, tested.exception
+    return tested
+
+
+def labelled(widgets, label: str):
+    return next(widget for widget in widgets if widget.label == label)
+
+
+def test_this_week_shows_the_delivered_brief_s_figures(archive, monkeypatch):
+    _, config, _, second = archive
+    page = app(config, monkeypatch)
+    metrics = {m.label: m.value for m in page.metric}
+    record = second.brief
+    assert metrics["Customers"] == f"{record.customers:,}"
+    assert metrics["Personas"] == str(len(record.personas)) and metrics["Run"] == second.run_id
+    table = page.dataframe[0].value
+    assert list(table["persona"]) == [p.name for p in record.personas]
+    assert list(table["customers"]) == [p.size for p in record.personas]
+    assert metrics["New customers"] == f"{second.brief.changes.new_customers:,}"
+    assert [b.label for b in page.get("download_button")] == ["Download brief.pdf", "Download brief.html"]
+
+
+def test_personas_compare_and_list_customers(archive, monkeypatch):
+    _, config, _, second = archive
+    page = app(config, monkeypatch, page="Personas")
+    customers = pd.read_csv(second.folder / "customers.csv")
+    persona = page.selectbox[0].value
+    side = page.dataframe[0].value
+    assert side.loc["Income", persona] == customers.loc[customers["persona"] == persona, "income"].median()
+    assert side.loc["Income", "all customers"] == customers["income"].median()
+    listed = page.dataframe[1].value
+    assert len(listed) == min(500, (customers["persona"] == persona).sum())
+    assert f"{(customers['persona'] == persona).sum():,} customers" in [c.value for c in page.caption]
+    labelled(page.selectbox, "In persona").set_value("any").run()
+    labelled(page.selectbox, "With flag").set_value("churn_risk").run()
+    flagged = customers[customers["flag_churn_risk"] == 1]
+    assert f"{len(flagged):,} customers" in [c.value for c in page.caption]
+    assert set(page.dataframe[1].value["ID"]) <= set(flagged["ID"])
+
+
+def test_customer_lookup_shows_every_run_and_the_persona_average(archive, monkeypatch):
+    _, config, first, second = archive
+    customers = pd.read_csv(second.folder / "customers.csv")
+    known = int(customers["ID"].iloc[0])
+    page = app(config, monkeypatch, page="Customer lookup")
+    page.text_input[0].input(str(known)).run()
+    history = page.dataframe[0].value
+    order = list(history["run_id"])  # newest first (the archive test may add a released run)
+    assert order[0] == second.run_id and first.run_id in order
+    row = customers.iloc[0]
+    assert history["persona"].iloc[0] == row["persona"]
+    against = page.dataframe[1].value
+    assert against.loc["Income", "this customer"] == row["income"]
+    page.text_input[0].input("abc").run()
+    assert "whole number" in page.error[0].value
+    page.text_input[0].input("999999999").run()
+    assert "in no run" in page.warning[0].value
+
+
+def test_the_rule_workshop_checks_replays_and_saves_only_when_allowed(archive, monkeypatch):
+    root, config, _, second = archive
+    original = (root / "config" / "personas.yaml").read_text()
+    page = app(config, monkeypatch, page="Rule workshop")
+    page.text_area[0].input(original.replace("recency > 60", "recncy > 60")).run()
+    assert re.search(r'line \d+, persona "Churn Risk": unknown metric "recncy"; did you mean "recency"',
+                     page.error[0].value)
+    edited = original.replace("total_spending >= 1.5x population", "total_spending >= 1.2x population")
+    page.text_area[0].input(edited).run()
+    moved = page.success[0].value
+    sizes = page.dataframe[-1].value
+    assert sizes["before"].sum() == sizes["after"].sum() == second.brief.customers
+    assert re.match(r"Valid\. [\d,]+ customers would change persona\.", moved)
+    assert "Read-only" in page.info[0].value and not page.button
+
+    editor = app(config, monkeypatch, allow_edit=True, page="Rule workshop")
+    editor.text_area[0].input(edited).run()
+    editor.button[0].click().run()
+    assert (root / "config" / "personas.yaml").read_text() == edited
+    assert (root / "config" / "personas.yaml.previous").read_text() == original
+    assert "+        - total_spending >= 1.2x population" in editor.code[0].value
+    (root / "config" / "personas.yaml").write_text(original)
+
+
+def test_the_archive_lists_runs_and_releases_a_held_brief_only_when_allowed(archive, monkeypatch,
+                                                                           sample_csv):
+    _, config, first, second = archive
+    stale = Path(shutil.copy(sample_csv, config.parent / "stale.csv"))
+    month_ago = time.time() - 30 * 86400
+    os.utime(stale, (month_ago, month_ago))
+    held = run(load_config(config), data=stale)  # a month-old export: the freshness check holds it
+    assert held.checks.held
+    page = app(config, monkeypatch, page="Archive")
+    runs = page.dataframe[0].value
+    assert set(runs["run"]) == {first.run_id, second.run_id, held.run_id}
+    assert runs.set_index("run").at[held.run_id, "status"] == "held"
+    assert any("Read-only" in i.value for i in page.info) and not page.button
+    editor = app(config, monkeypatch, allow_edit=True, page="Archive")
+    assert editor.button[0].disabled
+    editor.checkbox[0].check().run()
+    editor.button[0].click().run()
+    assert f"Released run {held.run_id}" in editor.success[0].value
+    assert load_config(config) and "released" in (held.folder / "run.json").read_text()
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Chromium is not installed")
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_loads_in_chromium_without_errors(archive, tmp_path, width):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    _, config, *_ = archive
+    from tests.smtp_server import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "reporter", "app", "--config", str(config),
+                                "--port", str(port)], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    ready = threading.Event()
+    lines: list[str] = []
+
+    def read() -> None:
+        for line in process.stdout:
+            lines.append(line)
+            if "You can now view your Streamlit app" in line or f":{port}" in line:
+                ready.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        assert ready.wait(timeout=120), "".join(lines)
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            for name in ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive"):
+                page.goto(f"http://127.0.0.1:{port}/?page={name.replace(' ', '+')}",
+                          wait_until="networkidle")
+                page.get_by_role("heading", name=re.compile(name.split()[0])).first.wait_for(timeout=60_000)
+                page.wait_for_load_state("networkidle")
+                assert page.get_by_test_id("stException").count() == 0, name
+                page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
+            browser.close()
+        assert not errors, errors
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
