@@ -24,10 +24,16 @@ from reporter.history.catalogue import read_run
 PAGES = ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive")
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False, max_entries=4)
 def customers_of(folder: str) -> pd.DataFrame:
-    """A run's customers, read once per run (runs never change once published)."""
+    """A run's customers, read once per run (runs never change once published); shared, not
+    copied, as no page changes it (a copy of a million rows per page view costs seconds)."""
     return explore.customers(read_run(Path(folder)))
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def segments_of(folder: Path) -> pd.DataFrame:
+    return explore.segments(folder)
 
 
 def colours(run) -> alt.Scale:
@@ -109,7 +115,7 @@ def lookup(config, runs, latest) -> None:
         st.error("A customer ID is a whole number, e.g. 5524.")
         return
     customer_id = int(text)
-    seen = explore.customer_history(runs, customer_id)
+    seen = explore.customer_history(runs, customer_id, segments_of)
     if not seen:
         st.warning(f"Customer {customer_id} is in no run of this source.")
         return

@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -101,19 +102,24 @@ class Seen:
     flags: str
 
 
-def customer_history(runs: list[RunSummary], customer_id: int) -> list[Seen]:
-    """The customer in every run that has them, newest first."""
+def segments(folder: Path) -> pd.DataFrame:
+    """A run's segments.csv by customer ID (empty for a run without one)."""
+    path = folder / "segments.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=["persona", "cluster"])
+    return pacsv.read_csv(path).to_pandas().set_index("ID")
+
+
+def customer_history(runs: list[RunSummary], customer_id: int,
+                     segments_of: Callable[[Path], pd.DataFrame] = segments) -> list[Seen]:
+    """The customer in every run that has them, newest first (`segments_of` may be cached)."""
     seen = []
     for run in runs:
-        path = run.folder / "segments.csv"
-        if not path.is_file():
-            continue
-        frame = pacsv.read_csv(path).to_pandas()
-        row = frame[frame["ID"] == customer_id]
-        if len(row):
-            first = row.iloc[0]
-            flags = ", ".join(f for f in flag_names(frame) if first[f"flag_{f}"]) or "none"
-            seen.append(Seen(run.run_id, run.as_of, first["persona"], int(first["cluster"]), flags))
+        frame = segments_of(run.folder)
+        if customer_id in frame.index:
+            row = frame.loc[customer_id]
+            flags = ", ".join(f for f in flag_names(frame) if row[f"flag_{f}"]) or "none"
+            seen.append(Seen(run.run_id, run.as_of, row["persona"], int(row["cluster"]), flags))
     return seen
 
 

@@ -56,5 +56,5 @@ def configured_source_key(config: Config) -> str:
         return source.name
     if source.url is not None:
         return database_origin(source.url, source.table or "", source.query or "", config.base_dir).home
-    path = config.resolve(source.path)
+    path = config.resolve(source.path).resolve()  # as a run records it: through symbolic links
     return str(path if path.is_dir() else path.parent)
