@@ -273,3 +273,18 @@ def test_a_scored_week_never_imports_scikit_learn(project):
                             timeout=600)
     assert first.stdout.split() == ["Fitted", "True"], first.stderr
     assert second.stdout.split() == ["Scored", "False"], second.stderr
+
+
+def test_a_data_folder_reached_through_a_link_finds_its_model(project, week_one, tmp_path):
+    """A shared folder mounted through a symbolic link: the run records the resolved folder,
+    and `reporter assign` (which knows only the config) must find that run's model."""
+    linked = tmp_path / "linked"
+    linked.symlink_to(week_one.parent, target_is_directory=True)
+    write_config(project / "config" / "reporter.yaml", source={"path": str(linked / week_one.name)},
+                 stability={"resamples": 3}, comparison={"enabled": False})
+    record = _run(project)
+    assert record["data"]["source_key"] == str(week_one.parent.resolve())
+    out = tmp_path / "assigned.csv"
+    assert main(["assign", "--config", str(project / "config" / "reporter.yaml"), "--data",
+                 str(week_one), "--out", str(out)]) == 0
+    assert f'"{record["run_id"]}"' in out.read_text().splitlines()[1]
