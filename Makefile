@@ -35,6 +35,7 @@ bench-huge: $(VENV)/.installed
 
 screenshot: $(VENV)/.installed
 	$(PY) docs/make_screenshot.py
+	$(PY) docs/make_app_screenshots.py
 
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .

@@ -135,16 +135,17 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _profile_section(results: Path) -> str:
-    """The database reads (`python -m benchmarks.sources`), the API load test (`python -m
-    benchmarks.api`) and the per-stage profile (`python -m benchmarks.profile`) stay on the
-    page when the suite rewrites it."""
+    """The database reads, the API load test, the app's page views and the per-stage profile
+    (`python -m benchmarks.sources`, `.api`, `.app`, `.profile`) stay on the page when the
+    suite rewrites it."""
     from benchmarks.api import markdown as api_markdown
+    from benchmarks.app import markdown as app_markdown
     from benchmarks.profile import markdown as profile_markdown
     from benchmarks.sources import markdown as sources_markdown
 
     sections = ""
     for name, section in (("sources.json", sources_markdown), ("api.json", api_markdown),
-                          ("profile.json", profile_markdown)):
+                          ("app.json", app_markdown), ("profile.json", profile_markdown)):
         if (results / name).is_file():
             sections += "\n" + section(json.loads((results / name).read_text()))
     return sections

@@ -94,3 +94,15 @@ def test_the_api_load_test_stops_by_itself_and_reports_percentiles(tmp_path, sam
     assert report["single"]["failures"] == 0 and report["batch"]["failures"] == 0
     assert 0 < report["single"]["p50_ms"] <= report["single"]["p95_ms"] <= report["single"]["p99_ms"]
     assert "## The API under load" in api.markdown(report)
+
+
+def test_the_app_page_views_are_timed_cold_and_cached(tmp_path):
+    from benchmarks import app
+
+    report = app.main(["--rows", "300", "--repeats", "2", "--work", str(tmp_path / "work"),
+                       "--results", str(tmp_path / "results")])
+    assert set(report["pages"]) == set(app.PAGES)
+    assert all(len(p["first"]["runs"]) == 2 and len(p["cached"]["runs"]) == 2
+               for p in report["pages"].values())
+    text = app.markdown(report)
+    assert "## The app on a large source" in text and "| Rule workshop |" in text

@@ -26,13 +26,14 @@ from reporter.model.score_new import Scored, score_new
 from reporter.personas.exports import flag_column
 from reporter.personas.rulebook import (
     PersonaAssignment,
+    Rulebook,
     RuleChange,
     assign,
     label_customers,
     read_rulebook,
     rule_change,
 )
-from reporter.segmentation.profile import profile
+from reporter.segmentation.profile import Profiles, profile
 
 
 @dataclass(frozen=True)
@@ -97,9 +98,20 @@ class Replay:
     customers: pd.DataFrame  # ID, cluster, persona before and after, each flag before and after
 
 
-def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
-    """A rules file applied to an archived run's customers: their segments from the run's
-    model, their features from the run's own data file; no refit, no brief, nothing archived."""
+@dataclass(frozen=True)
+class Replayable:
+    """An archived run's customers ready for other rules: what does not depend on the rules
+    (read, cleaned, featured, segmented, profiled, named by the run's own rules) made once."""
+
+    run: RunSummary
+    table: FeatureTable
+    labels: np.ndarray
+    profiles: Profiles
+    before: PersonaAssignment
+
+
+def replayable(config: Config, run: RunSummary) -> Replayable:
+    """The run's segments from its model, its features from its own data; nothing archived."""
     loaded = read_model(run.folder)
     if loaded.model is None:
         raise ArchiveError(f"{run.folder}: {loaded.problem or 'no model.json'}; replay a newer run")
@@ -109,10 +121,19 @@ def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
     table = build_features(customers, rfm=model.rfm)
     labels = model.scorer.segments(table.frame)
     before = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
-    rulebook = read_rulebook(rules)
-    after = assign(rulebook, profile(table, labels), table, labels)
-    return Replay(run, rule_change(before, after, run.run_id),
-                  _replayed(table, labels, before, after))
+    return Replayable(run, table, labels, profile(table, labels), before)
+
+
+def replay_with(base: Replayable, rulebook: Rulebook) -> Replay:
+    """Other rules on the same customers in the same segments: who would be named differently."""
+    after = assign(rulebook, base.profiles, base.table, base.labels)
+    return Replay(base.run, rule_change(base.before, after, base.run.run_id),
+                  _replayed(base.table, base.labels, base.before, after))
+
+
+def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
+    """A rules file applied to an archived run's customers (`reporter personas replay`)."""
+    return replay_with(replayable(config, run), read_rulebook(rules))
 
 
 def _replayed(table: FeatureTable, labels: np.ndarray, before: PersonaAssignment,

@@ -423,7 +423,8 @@ def _app(args: argparse.Namespace) -> int:
            "REPORTER_APP_ALLOW_EDIT": "1" if args.allow_edit else "0"}
     command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.address", args.host,
                "--server.port", str(args.port), "--server.headless", "true",
-               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+               "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+               "--client.toolbarMode", "minimal"]
     sys.stdout.flush()
     os.execve(sys.executable, command, env)
     return 0  # not reached: the process is Streamlit's now

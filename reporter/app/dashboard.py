@@ -17,7 +17,8 @@ import pandas as pd
 import streamlit as st
 
 from reporter.app import explore
-from reporter.config import load_config
+from reporter.app.archived import Replayable, replayable
+from reporter.config import Config, load_config
 from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
 
@@ -36,6 +37,12 @@ def segments_of(folder: Path) -> pd.DataFrame:
     return explore.segments(folder)
 
 
+@st.cache_resource(show_spinner=False, max_entries=2, hash_funcs={Config: lambda c: str(c.path)})
+def replayable_of(config: Config, folder: Path) -> Replayable:
+    """The latest run's customers ready for other rules: made once, replayed at every keystroke."""
+    return replayable(config, read_run(folder))
+
+
 def colours(run) -> alt.Scale:
     table = explore.persona_table(run)
     return alt.Scale(domain=list(table["persona"]), range=list(table["color"]))
@@ -43,7 +50,7 @@ def colours(run) -> alt.Scale:
 
 def this_week(config, runs, latest) -> None:
     record = latest.record
-    st.header(f"This week: customers as of {latest.as_of}")
+    st.header(f"This week: customers as of {pd.Timestamp(latest.as_of):%-d %b %Y}")  # as the brief
     first, second, third, fourth = st.columns(4)
     first.metric("Customers", f"{latest.customers:,}")
     second.metric("Personas", len(record.personas))
@@ -80,6 +87,10 @@ def personas(config, runs, latest) -> None:
     metric = st.selectbox("Figure", list(explore.METRICS), format_func=explore.METRICS.get)
     shown = explore.sample(frame).assign(group=lambda f: f["persona"].where(f["persona"] == persona,
                                                                             "all other customers"))
+    cap = shown[metric].quantile(0.99)  # one extreme income must not squash everyone into a bar
+    shown = shown.assign(**{metric: shown[metric].clip(upper=cap)})
+    shown_cap = f"{cap:,.0f}" if cap >= 10 else f"{cap:.2f}"
+    st.caption(f"The top 1% (above {shown_cap}) are counted in the last bar.")
     st.altair_chart(alt.Chart(shown).mark_bar(opacity=0.7).encode(
         x=alt.X(f"{metric}:Q", bin=alt.Bin(maxbins=30), title=explore.METRICS[metric]),
         y=alt.Y("count():Q", stack=None, title="customers"),
@@ -102,8 +113,8 @@ def personas(config, runs, latest) -> None:
                               None if chosen_flag == "any" else chosen_flag, sort_by)
     st.caption(f"{len(chosen):,} customers")
     st.dataframe(chosen.head(500), hide_index=True, width="stretch")
-    st.download_button("Download these customers (CSV)", chosen.to_csv(index=False).encode(),
-                       file_name="customers.csv", key="customers-csv")
+    st.download_button("Download these customers (CSV)", lambda: chosen.to_csv(index=False).encode(),
+                       file_name="customers.csv", key="customers-csv")  # made when clicked
 
 
 def lookup(config, runs, latest) -> None:
@@ -132,7 +143,7 @@ def workshop(config, runs, latest, allow_edit: bool) -> None:
                "before it goes live. Problems are shown as you type, worded as `reporter validate` "
                "words them.")
     text = st.text_area("personas.yaml", config.personas_path.read_text(encoding="utf-8"), height=420)
-    tried = explore.try_rules(config, text, latest)
+    tried = explore.try_rules(config, text, lambda: replayable_of(config, latest.folder))
     if tried.problems:
         for problem in tried.problems:
             st.error(problem)

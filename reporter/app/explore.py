@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.csv as pacsv
 
-from reporter.app.archived import Replay, replay_rules
+from reporter.app.archived import Replay, Replayable, replay_with
 from reporter.app.params import configured_source_key
 from reporter.config import Config
 from reporter.errors import ReporterError
@@ -147,21 +147,22 @@ class Workshop:
                              "after": frame["persona_after"].value_counts()}).fillna(0).astype(int)
 
 
-def try_rules(config: Config, text: str, run: RunSummary | None) -> Workshop:
-    """Check the text as a personas file and, when it is valid, replay it on `run`."""
+def try_rules(config: Config, text: str, base: Callable[[], Replayable] | None) -> Workshop:
+    """Check the text as a personas file and, when it is valid, replay it on the customers
+    `base` gives (made once per run by the app: reading a million customers takes seconds)."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / config.personas_path.name
         path.write_text(text, encoding="utf-8")
         try:
-            read_rulebook(path)
+            rulebook = read_rulebook(path)
         except ReporterError as exc:
             return Workshop(tuple(p.replace(str(path), config.personas_path.name) for p in exc.problems))
-        if run is None:
-            return Workshop(())
-        try:
-            return Workshop((), replay_rules(config, run, path))
-        except ReporterError as exc:
-            return Workshop((exc.one_line(),))
+    if base is None:
+        return Workshop(())
+    try:
+        return Workshop((), replay_with(base(), rulebook))
+    except ReporterError as exc:
+        return Workshop((exc.one_line(),))
 
 
 def save_rules(config: Config, text: str) -> str:
