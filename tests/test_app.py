@@ -76,6 +76,8 @@ def test_personas_compare_and_list_customers(archive, monkeypatch):
     page = app(config, monkeypatch, page="Personas")
     customers = pd.read_csv(second.folder / "customers.csv")
     persona = page.selectbox[0].value
+    titles = [h.value for h in page.subheader]  # the brief's own chart titles, word for word
+    assert second.brief.channel_mix.title in titles and second.brief.campaigns.title in titles
     side = page.dataframe[0].value
     assert side.loc["Income", persona] == customers.loc[customers["persona"] == persona, "income"].median()
     assert side.loc["Income", "all customers"] == customers["income"].median()

@@ -98,6 +98,21 @@ def personas(config, runs, latest) -> None:
             domain=[persona, "all other customers"],
             range=[explore.persona_table(latest).set_index("persona").at[persona, "color"], "#c8c8c8"]))),
         width="stretch")
+    brief = explore.brief_of(latest)
+    if brief is not None:
+        st.subheader(brief.channel_mix.title)  # the brief's own finding, word for word
+        st.altair_chart(alt.Chart(explore.mix_frame(brief.channel_mix)).mark_bar().encode(
+            x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of purchases"),
+            y=alt.Y("persona:N", sort=None, title=None), color=alt.Color("part:N", title="channel")),
+            width="stretch")
+        if brief.campaigns is not None:
+            st.subheader(brief.campaigns.title)
+            st.altair_chart(alt.Chart(explore.rate_frame(brief.campaigns)).mark_bar().encode(
+                x=alt.X("persona:N", title=None, sort=None), y=alt.Y("rate:Q", axis=alt.Axis(format="%")),
+                color=alt.Color("persona:N", scale=alt.Scale(
+                    domain=[*names, "all customers"],
+                    range=[*explore.persona_table(latest)["color"], "#7f7f7f"]), legend=None),
+                column=alt.Column("part:N", title=None)))
     st.subheader("Two personas side by side")
     left, right = st.columns(2)
     one = left.selectbox("First", names, index=0)

@@ -20,6 +20,8 @@ import pyarrow.csv as pacsv
 
 from reporter.app.archived import Replay, Replayable, replay_with
 from reporter.app.params import configured_source_key
+from reporter.brief.charts import MixChart, RateChart
+from reporter.brief.view import Brief, read_brief
 from reporter.config import Config
 from reporter.errors import ReporterError
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of
@@ -182,3 +184,26 @@ def save_rules(config: Config, text: str) -> str:
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)
     return diff
+
+
+def brief_of(run: RunSummary) -> Brief | None:
+    """The brief as archived (brief.json): its charts' figures and titles, word for word."""
+    try:
+        return read_brief(run.folder)
+    except ReporterError:
+        return None
+
+
+def mix_frame(chart: MixChart) -> pd.DataFrame:
+    """A brief's mix chart as rows: persona, part, share (the bars the brief draws)."""
+    return pd.DataFrame([{"persona": row.persona, "part": part, "share": share}
+                         for row in chart.rows for part, share in zip(chart.parts, row.shares, strict=True)])
+
+
+def rate_frame(chart: RateChart) -> pd.DataFrame:
+    """A brief's campaign chart as rows: persona (and all customers), campaign, rate."""
+    rows = [{"persona": row.persona, "part": part.replace("\n", " "), "rate": rate}
+            for row in chart.rows for part, rate in zip(chart.parts, row.rates, strict=True)]
+    rows += [{"persona": "all customers", "part": part.replace("\n", " "), "rate": rate}
+             for part, rate in zip(chart.parts, chart.population, strict=True)]
+    return pd.DataFrame(rows)
