@@ -34,6 +34,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse
 
 from reporter import __version__
+from reporter.app.explore import customer_history, segments
 from reporter.app.params import clean_params, configured_source_key
 from reporter.config import Config, env_secret
 from reporter.data.load import Origin, RowNames, typed_customers
@@ -196,12 +197,12 @@ def create_app(config: Config) -> FastAPI:
     @app.get("/v1/customers/{customer_id}", tags=["customers"], dependencies=[scope("read")])
     def customer(customer_id: int) -> dict:
         """The customer's persona and flags in every archived run of the source, newest first."""
-        found = []
-        for run in runs_of(archive.output_dir, archive.source):
-            row = _segments(run.folder / "segments.csv").get(customer_id)
-            if row is not None:
-                found.append({"run_id": run.run_id, "as_of": run.as_of, "status": run.record.status,
-                              **row})
+        runs = runs_of(archive.output_dir, archive.source)
+        status = {run.run_id: run.record.status for run in runs}
+        found = [{"run_id": seen.run_id, "as_of": seen.as_of, "status": status[seen.run_id],
+                  "segment": seen.segment, "persona": seen.persona,
+                  "flags": list(seen.flags)}
+                 for seen in customer_history(runs, customer_id, _segments)]
         if not found:
             raise HTTPException(404, f"customer {customer_id} is in no run of this source")
         return {"customer_id": customer_id, "runs": found}
@@ -352,15 +353,9 @@ def _score(served: Served, customers: list[dict], cleaning, date_format: str | N
 
 
 @lru_cache(maxsize=16)
-def _segments(path: Path) -> dict[int, dict]:
-    """A run's segments.csv by customer ID (runs never change once published)."""
-    if not path.is_file():
-        return {}
-    frame = pd.read_csv(path)
-    flags = [c for c in frame.columns if c.startswith("flag_")]
-    return {int(row.ID): {"segment": int(row.cluster), "persona": row.persona,
-                          "flags": [c.removeprefix("flag_") for c in flags if getattr(row, c)]}
-            for row in frame.itertuples(index=False)}
+def _segments(folder: Path) -> pd.DataFrame:
+    """A run's segments by customer ID, read once (runs never change once published)."""
+    return segments(folder)
 
 
 def _assign_schema(max_batch: int) -> dict:

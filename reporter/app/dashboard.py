@@ -145,7 +145,8 @@ def lookup(config, runs, latest) -> None:
     if not seen:
         st.warning(f"Customer {customer_id} is in no run of this source.")
         return
-    st.dataframe(pd.DataFrame([s.__dict__ for s in seen]), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{**s.__dict__, "flags": ", ".join(s.flags) or "none"} for s in seen]),
+                 hide_index=True, width="stretch")
     frame = customers_of(str(latest.folder))
     if (frame["ID"] == customer_id).any():
         st.subheader(f"Against their persona, as of {latest.as_of}")

@@ -101,7 +101,7 @@ class Seen:
     as_of: str
     persona: str
     segment: int
-    flags: str
+    flags: tuple[str, ...]
 
 
 def segments(folder: Path) -> pd.DataFrame:
@@ -120,7 +120,7 @@ def customer_history(runs: list[RunSummary], customer_id: int,
         frame = segments_of(run.folder)
         if customer_id in frame.index:
             row = frame.loc[customer_id]
-            flags = ", ".join(f for f in flag_names(frame) if row[f"flag_{f}"]) or "none"
+            flags = tuple(f for f in flag_names(frame) if row[f"flag_{f}"])
             seen.append(Seen(run.run_id, run.as_of, row["persona"], int(row["cluster"]), flags))
     return seen
 
