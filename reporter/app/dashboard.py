@@ -10,6 +10,7 @@ in the environment (REPORTER_APP_CONFIG, REPORTER_APP_ALLOW_EDIT).
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import altair as alt
@@ -41,6 +42,20 @@ def segments_of(folder: Path) -> pd.DataFrame:
 def replayable_of(config: Config, folder: Path) -> Replayable:
     """The latest run's customers ready for other rules: made once, replayed at every keystroke."""
     return replayable(config, read_run(folder))
+
+
+@st.cache_resource(show_spinner=False, max_entries=2, hash_funcs={Config: lambda c: str(c.path)})
+def warm_up(config: Config, folder: Path) -> threading.Thread:
+    """Once per run: its customers read and prepared for replays in the background while the
+    first page is read, so the first Personas or workshop view need not wait for them (a page
+    that asks meanwhile waits for the same computation; it is never done twice)."""
+    def prepare() -> None:
+        customers_of(str(folder))
+        replayable_of(config, folder)
+
+    thread = threading.Thread(target=prepare, name="reporter-app-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def colours(run) -> alt.Scale:
@@ -224,6 +239,7 @@ def main() -> None:
     if latest is None:
         st.info("No brief of this customer source has been delivered yet: run `reporter run` first.")
         return
+    warm_up(config, latest.folder)
     if page == "This week":
         this_week(config, runs, latest)
     elif page == "Personas":
