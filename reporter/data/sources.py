@@ -62,6 +62,13 @@ def read_customers(source: SourceParams) -> RawCustomers:
 def database_origin(url: str, table: str, query: str, base_dir: Path | None) -> Origin:
     """How a database source is named before it is read; a query that is not one read-only
     SELECT is refused here, before any connection."""
+    return _database(url, table, query, base_dir)[0]
+
+
+def _database(url: str, table: str, query: str,
+              base_dir: Path | None) -> tuple[Origin, Address, str]:
+    """The source's name, its address and what to select from (the table, or the checked
+    query as a sub-select), each worked out once."""
     try:
         address = parse_address(url, base_dir)
         query = read_only_select(query) if query else ""
@@ -69,15 +76,14 @@ def database_origin(url: str, table: str, query: str, base_dir: Path | None) -> 
         raise DataError(str(exc)) from None
     query_sha256 = hashlib.sha256(query.encode()).hexdigest() if query else ""
     label = f"table {table}" if table else f"query {query_sha256[:8]}"
-    return Origin(address.shown, label, f"{address.shown} {label}", kind="database",
-                  query_sha256=query_sha256)
+    origin = Origin(address.shown, label, f"{address.shown} {label}", kind="database",
+                    query_sha256=query_sha256)
+    # the newline ends a query's final -- comment before the bracket closes it
+    return origin, address, quote(table) if table else f"({query}\n)"
 
 
 def _from_database(source: SourceParams) -> RawCustomers:
-    origin = database_origin(source.url, source.table, source.query, source.base_dir)
-    address = parse_address(source.url, source.base_dir)
-    # the newline ends a query's final -- comment before the bracket closes it
-    base = quote(source.table) if source.table else f"({read_only_select(source.query)}\n)"
+    origin, address, base = _database(source.url, source.table, source.query, source.base_dir)
     try:
         with connect(address, source.password, source.timeout_seconds, read_only=True,
                      password_env=source.password_env) as connection:
