@@ -1,0 +1,53 @@
+"""The shared feature formulas (data/formulas.py) on Spark: the first piece of `engine: spark`.
+
+`SparkColumns` gives the formulas Spark's column expressions, so a Spark DataFrame of cleaned
+customers gets every feature the local engine computes, from the same definitions, without
+collecting a row to the driver. PySpark is imported here only: it is an optional engine.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from reporter.data.formulas import CAMPAIGN_FORMULAS, FORMULAS
+from reporter.data.schema import CAMPAIGN_COLUMNS
+
+CATEGORICAL = ("education", "living_with")
+
+
+class SparkColumns:
+    """Spark's side of `formulas.Columns`: expressions, evaluated where the data is."""
+
+    def col(self, name: str) -> Column:
+        return F.col(name)
+
+    def number(self, value: Any) -> Column:
+        return value.cast("double") if isinstance(value, Column) else F.lit(float(value))
+
+    def at_least(self, value: Column, low: float) -> Column:
+        return F.greatest(value, F.lit(float(low)))
+
+    def between(self, value: Column, low: float, high: float) -> Column:
+        return F.least(F.greatest(value, F.lit(float(low))), F.lit(float(high)))
+
+    def choose(self, condition: Column, yes: float, no: float) -> Column:
+        return F.when(condition, F.lit(yes)).otherwise(F.lit(no))
+
+    def days_since(self, name: str, as_of: date) -> Column:
+        return F.datediff(F.lit(as_of), F.to_date(F.col(name)))
+
+
+def spark_features(customers: DataFrame, as_of: date) -> DataFrame:
+    """Every formula's feature per customer, as the local engine's build_features computes
+    them (RFM scores, which need the model's cut-points, are not among them yet)."""
+    formulas = dict(FORMULAS)
+    if all(column in customers.columns for column in CAMPAIGN_COLUMNS):
+        formulas.update(CAMPAIGN_FORMULAS)
+    columns = SparkColumns()
+    return customers.select(F.col("ID"), *(formula(columns, as_of).alias(name)
+                                            for name, formula in formulas.items()),
+                            *(F.col(name) for name in CATEGORICAL))
