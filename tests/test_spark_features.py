@@ -53,3 +53,26 @@ def test_spark_computes_every_feature_as_the_local_engine_does(spark, tmp_path, 
     np.testing.assert_allclose(got[numeric].to_numpy(dtype=float),
                                local.set_index("ID")[numeric].to_numpy(dtype=float), rtol=0, atol=1e-9)
     assert (got["living_with"].to_numpy() == local["living_with"].to_numpy()).all()
+
+
+def test_spark_scores_every_customer_as_the_saved_model_does(spark, tmp_path):
+    """Fitted by the local engine on a sample; every customer scored in Spark by the model's
+    numbers gets the local Scorer's segment."""
+    from reporter.data.spark import spark_features, spark_segments
+    from reporter.segmentation.params import SegmentParams
+    from reporter.segmentation.segment import segment
+
+    raw = load(sample.write(sample.generate(4000, seed=31), tmp_path / "customers.csv"))
+    as_of = raw.frame["Dt_Customer"].max().date()
+    customers = clean(raw, CleanParams(), as_of)
+    table = build_features(customers)
+    scorer = segment(table, SegmentParams()).scorer
+    local = pd.Series(scorer.segments(table.frame), index=table.frame["ID"])
+    plain = customers.frame.drop(columns=["other_ids", "Education", "Marital_Status"]).copy()
+    plain["Dt_Customer"] = plain["Dt_Customer"].dt.date
+    for column in plain.columns:
+        if pd.api.types.is_string_dtype(plain[column]):
+            plain[column] = plain[column].astype(object)
+    scored = spark_segments(scorer, spark_features(spark.createDataFrame(plain), as_of)).toPandas()
+    got = scored.set_index("ID")["segment"].loc[local.index]
+    assert scorer.k >= 3 and (got.to_numpy() == local.to_numpy()).all()

@@ -51,3 +51,40 @@ def spark_features(customers: DataFrame, as_of: date) -> DataFrame:
     return customers.select(F.col("ID"), *(formula(columns, as_of).alias(name)
                                             for name, formula in formulas.items()),
                             *(F.col(name) for name in CATEGORICAL))
+
+
+def spark_segments(scorer, features: DataFrame) -> DataFrame:
+    """Each customer's segment by the saved model's numbers (docs/model-format.md) as column
+    expressions: clip, standardise, one-hot, PCA projection, nearest centre; ties go to the
+    first centre, as NumPy's argmin. k-means and Ward models (a mixture model is not yet)."""
+    if scorer.algorithm == "gmm":
+        raise NotImplementedError("Gaussian-mixture models are not scored on Spark yet")
+    encoded = [(F.least(F.greatest(F.col(name).cast("double"), F.lit(float(low))), F.lit(float(high)))
+                - F.lit(float(mean))) / F.lit(float(std))
+               for name, low, high, mean, std in zip(scorer.numeric, scorer.clip_low, scorer.clip_high,
+                                                     scorer.scale_mean, scorer.scale_std, strict=True)]
+    encoded += [F.when(F.col(c.column).cast("string") == F.lit(category), F.lit(1.0)).otherwise(F.lit(0.0))
+                for c in scorer.categorical for category in c.categories]
+    centred = [value - F.lit(float(mean)) for value, mean in zip(encoded, scorer.pca_mean, strict=True)]
+    points = [_dot(centred, component) for component in scorer.pca_components]
+    distances = [_dot_squared(points, centre) for centre in scorer.centres]
+    nearest = F.least(*distances) if len(distances) > 1 else distances[0]
+    cluster = F.lit(0)
+    for index in range(len(distances) - 1, -1, -1):  # the first of equal distances wins
+        cluster = F.when(distances[index] == nearest, F.lit(index)).otherwise(cluster)
+    segment = F.element_at(F.array(*(F.lit(int(s)) for s in scorer.segment_of_cluster)), cluster + 1)
+    return features.select(F.col("ID"), segment.alias("segment"))
+
+
+def _dot(values: list[Column], weights) -> Column:
+    total = F.lit(0.0)
+    for value, weight in zip(values, weights, strict=True):
+        total = total + value * F.lit(float(weight))
+    return total
+
+
+def _dot_squared(points: list[Column], centre) -> Column:
+    total = F.lit(0.0)
+    for point, coordinate in zip(points, centre, strict=True):
+        total = total + (point - F.lit(float(coordinate))) * (point - F.lit(float(coordinate)))
+    return total
