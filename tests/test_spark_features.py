@@ -45,11 +45,10 @@ def test_spark_computes_every_feature_as_the_local_engine_does(spark, tmp_path, 
             plain[column] = plain[column].astype(object)
     # Spark's names ignore case: the export's Education would clash with the cleaned education
     plain = plain.drop(columns=["other_ids", "Education", "Marital_Status"])
-    on_spark = spark_features(spark.createDataFrame(plain), as_of)
+    on_spark = spark_features(spark.createDataFrame(plain), as_of, build_features(customers).rfm)
     got = on_spark.toPandas().set_index("ID").loc[local["ID"]]
     numeric = [c for c in got.columns if c not in ("education", "living_with")]
-    assert set(numeric) == set(local.columns) - {"ID", "education", "living_with", "in_fit", "other_ids",
-                                                 "r_score", "f_score", "m_score"}
+    assert set(numeric) == set(local.columns) - {"ID", "education", "living_with", "in_fit", "other_ids"}
     np.testing.assert_allclose(got[numeric].to_numpy(dtype=float),
                                local.set_index("ID")[numeric].to_numpy(dtype=float), rtol=0, atol=1e-9)
     assert (got["living_with"].to_numpy() == local["living_with"].to_numpy()).all()
@@ -58,9 +57,10 @@ def test_spark_computes_every_feature_as_the_local_engine_does(spark, tmp_path, 
 def test_spark_scores_every_customer_as_the_saved_model_does(spark, tmp_path):
     """Fitted by the local engine on a sample; every customer scored in Spark by the model's
     numbers gets the local Scorer's segment."""
-    from reporter.data.spark import spark_features, spark_segments
+    from reporter.data.spark import spark_features
     from reporter.segmentation.params import SegmentParams
     from reporter.segmentation.segment import segment
+    from reporter.segmentation.spark import spark_segments
 
     raw = load(sample.write(sample.generate(4000, seed=31), tmp_path / "customers.csv"))
     as_of = raw.frame["Dt_Customer"].max().date()
@@ -73,6 +73,37 @@ def test_spark_scores_every_customer_as_the_saved_model_does(spark, tmp_path):
     for column in plain.columns:
         if pd.api.types.is_string_dtype(plain[column]):
             plain[column] = plain[column].astype(object)
-    scored = spark_segments(scorer, spark_features(spark.createDataFrame(plain), as_of)).toPandas()
+    scored = spark_segments(scorer, spark_features(spark.createDataFrame(plain), as_of, table.rfm)).toPandas()
     got = scored.set_index("ID")["segment"].loc[local.index]
     assert scorer.k >= 3 and (got.to_numpy() == local.to_numpy()).all()
+
+
+def test_spark_profiles_equal_the_local_engine_s(spark, tmp_path):
+    """Sizes, shares, means, lifts and the words drawn from them, summed in Spark."""
+    from reporter.data.spark import spark_features
+    from reporter.segmentation.profile import profile
+    from reporter.segmentation.spark import spark_profile
+
+    raw = load(sample.write(sample.generate(3000, seed=5), tmp_path / "customers.csv"))
+    as_of = raw.frame["Dt_Customer"].max().date()
+    customers = clean(raw, CleanParams(), as_of)
+    table = build_features(customers)
+    labels = (table.frame["income"] > table.frame["income"].median()).astype(int).to_numpy() \
+        + 2 * (table.frame["recency"] > 50).astype(int).to_numpy()
+    local = profile(table, labels)
+    plain = customers.frame.drop(columns=["other_ids", "Education", "Marital_Status"]).copy()
+    plain["Dt_Customer"] = plain["Dt_Customer"].dt.date
+    plain["group"] = labels
+    for column in plain.columns:
+        if pd.api.types.is_string_dtype(plain[column]):
+            plain[column] = plain[column].astype(object)
+    features = spark_features(spark.createDataFrame(plain), as_of, table.rfm)
+    features = features.join(spark.createDataFrame(plain[["ID", "group"]]), "ID")
+    summed = spark_profile(features, "group")
+    assert [g.key for g in summed.groups] == [g.key for g in local.groups]
+    for mine, theirs in zip(summed.groups, local.groups, strict=True):
+        assert (mine.size, mine.traits, mine.summary) == (theirs.size, theirs.traits, theirs.summary)
+        assert mine.share == pytest.approx(theirs.share, rel=1e-12)
+        assert mine.spend_share == pytest.approx(theirs.spend_share, rel=1e-9)
+        for name, value in theirs.means.items():
+            assert mine.means[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name

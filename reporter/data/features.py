@@ -14,11 +14,10 @@ import numpy as np
 import pandas as pd
 
 from reporter.data.clean import Customers
-from reporter.data.formulas import (
-    CAMPAIGN_FORMULAS,
-    FORMULAS,
-    PandasColumns,
-)
+from reporter.data.formulas import CAMPAIGN_FEATURES as CAMPAIGN_FEATURES  # re-exported
+from reporter.data.formulas import CAMPAIGN_FORMULAS, FORMULAS, PandasColumns
+from reporter.data.formulas import CATEGORY_FEATURES as CATEGORY_FEATURES
+from reporter.data.formulas import CHANNEL_FEATURES as CHANNEL_FEATURES
 from reporter.data.schema import CAMPAIGN_COLUMNS
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from reporter.data.features import RfmCuts
 from reporter.data.formulas import CAMPAIGN_FORMULAS, FORMULAS
 from reporter.data.schema import CAMPAIGN_COLUMNS
 
@@ -41,50 +42,25 @@ class SparkColumns:
         return F.datediff(F.lit(as_of), F.to_date(F.col(name)))
 
 
-def spark_features(customers: DataFrame, as_of: date) -> DataFrame:
-    """Every formula's feature per customer, as the local engine's build_features computes
-    them (RFM scores, which need the model's cut-points, are not among them yet)."""
+def spark_features(customers: DataFrame, as_of: date, rfm: RfmCuts) -> DataFrame:
+    """Every feature per customer, as the local engine's build_features computes it, with the
+    RFM scores by the model's cut-points."""
     formulas = dict(FORMULAS)
     if all(column in customers.columns for column in CAMPAIGN_COLUMNS):
         formulas.update(CAMPAIGN_FORMULAS)
     columns = SparkColumns()
-    return customers.select(F.col("ID"), *(formula(columns, as_of).alias(name)
-                                            for name, formula in formulas.items()),
-                            *(F.col(name) for name in CATEGORICAL))
+    features = customers.select(F.col("ID"), *(formula(columns, as_of).alias(name)
+                                                for name, formula in formulas.items()),
+                                *(F.col(name) for name in CATEGORICAL))
+    return features.select("*", (F.lit(6.0) - _score("recency", rfm.recency)).alias("r_score"),
+                           _score("total_purchases", rfm.frequency).alias("f_score"),
+                           _score("total_spending", rfm.monetary).alias("m_score"))
 
 
-def spark_segments(scorer, features: DataFrame) -> DataFrame:
-    """Each customer's segment by the saved model's numbers (docs/model-format.md) as column
-    expressions: clip, standardise, one-hot, PCA projection, nearest centre; ties go to the
-    first centre, as NumPy's argmin. k-means and Ward models (a mixture model is not yet)."""
-    if scorer.algorithm == "gmm":
-        raise NotImplementedError("Gaussian-mixture models are not scored on Spark yet")
-    encoded = [(F.least(F.greatest(F.col(name).cast("double"), F.lit(float(low))), F.lit(float(high)))
-                - F.lit(float(mean))) / F.lit(float(std))
-               for name, low, high, mean, std in zip(scorer.numeric, scorer.clip_low, scorer.clip_high,
-                                                     scorer.scale_mean, scorer.scale_std, strict=True)]
-    encoded += [F.when(F.col(c.column).cast("string") == F.lit(category), F.lit(1.0)).otherwise(F.lit(0.0))
-                for c in scorer.categorical for category in c.categories]
-    centred = [value - F.lit(float(mean)) for value, mean in zip(encoded, scorer.pca_mean, strict=True)]
-    points = [_dot(centred, component) for component in scorer.pca_components]
-    distances = [_dot_squared(points, centre) for centre in scorer.centres]
-    nearest = F.least(*distances) if len(distances) > 1 else distances[0]
-    cluster = F.lit(0)
-    for index in range(len(distances) - 1, -1, -1):  # the first of equal distances wins
-        cluster = F.when(distances[index] == nearest, F.lit(index)).otherwise(cluster)
-    segment = F.element_at(F.array(*(F.lit(int(s)) for s in scorer.segment_of_cluster)), cluster + 1)
-    return features.select(F.col("ID"), segment.alias("segment"))
-
-
-def _dot(values: list[Column], weights) -> Column:
-    total = F.lit(0.0)
-    for value, weight in zip(values, weights, strict=True):
-        total = total + value * F.lit(float(weight))
+def _score(name: str, cuts: tuple[float, ...]) -> Column:
+    """1 + how many cut-points are at or below the value (NumPy's searchsorted, side right)."""
+    total = F.lit(1.0)
+    for cut in cuts:
+        total = total + F.when(F.col(name) >= F.lit(float(cut)), F.lit(1.0)).otherwise(F.lit(0.0))
     return total
 
-
-def _dot_squared(points: list[Column], centre) -> Column:
-    total = F.lit(0.0)
-    for point, coordinate in zip(points, centre, strict=True):
-        total = total + (point - F.lit(float(coordinate))) * (point - F.lit(float(coordinate)))
-    return total

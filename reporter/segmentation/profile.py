@@ -50,28 +50,47 @@ class Profiles:
         return {g.key: g for g in self.groups}
 
 
+@dataclass(frozen=True)
+class Aggregates:
+    """What a profile needs from the customers, whichever engine summed them (pandas here,
+    Spark in data/spark.py): only these come back, never the customers themselves."""
+
+    rows: int
+    population_means: pd.Series  # per feature
+    population_std: pd.Series  # per feature, ddof 0; 0 is given as NaN
+    means: pd.DataFrame  # group key x feature
+    sizes: pd.Series  # customers per group key
+    spend: pd.Series  # total spending per group key
+    total_spend: float
+
+
 def profile(table: FeatureTable, labels: np.ndarray | pd.Series) -> Profiles:
     """Every registry feature the table has (campaign history only when the export has it)."""
     frame = table.numeric([name for name in PROFILE_FEATURES if name in table.frame])
     # group by category codes, not text: the same groups, a fraction of the hashing on 1M rows
     keys = pd.Series(pd.Categorical(pd.Series(np.asarray(labels)).astype(str)), index=frame.index)
-    population_means = frame.mean()
-    population_std = frame.std(ddof=0).replace(0, np.nan)
-    total_spend = float(frame["total_spending"].sum()) or 1.0
-    means = frame.groupby(keys, sort=True, observed=True).mean()
-    sizes = keys.value_counts()
-    spend = frame["total_spending"].groupby(keys, observed=True).sum()
+    return profiles_from(Aggregates(
+        rows=len(frame), population_means=frame.mean(),
+        population_std=frame.std(ddof=0).replace(0, np.nan),
+        means=frame.groupby(keys, sort=True, observed=True).mean(), sizes=keys.value_counts(),
+        spend=frame["total_spending"].groupby(keys, observed=True).sum(),
+        total_spend=float(frame["total_spending"].sum()) or 1.0))
+
+
+def profiles_from(summed: Aggregates) -> Profiles:
+    """Sizes, shares, lifts, traits and the summary sentence of each group, from its sums."""
     groups = []
-    for key in means.index:
-        lifts = _lifts(means.loc[key], population_means)
-        standardised = ((means.loc[key] - population_means) / population_std).fillna(0.0)
+    for key in summed.means.index:
+        means = summed.means.loc[key]
+        lifts = _lifts(means, summed.population_means)
+        standardised = ((means - summed.population_means) / summed.population_std).fillna(0.0)
         groups.append(
             GroupProfile(
                 key=str(key),
-                size=int(sizes[key]),
-                share=float(sizes[key] / len(frame)),
-                spend_share=float(spend[key] / total_spend),
-                means=_floats(means.loc[key]),
+                size=int(summed.sizes[key]),
+                share=float(summed.sizes[key] / summed.rows),
+                spend_share=float(summed.spend[key] / summed.total_spend),
+                means=_floats(means),
                 lifts=lifts,
                 standardised=_floats(standardised),
                 traits=traits_from_lifts(lifts),
@@ -79,7 +98,7 @@ def profile(table: FeatureTable, labels: np.ndarray | pd.Series) -> Profiles:
             )
         )
     groups.sort(key=lambda g: (-g.size, g.key))
-    return Profiles(_floats(population_means), tuple(groups))
+    return Profiles(_floats(summed.population_means), tuple(groups))
 
 
 def _lifts(group_means: pd.Series, population_means: pd.Series) -> dict[str, float]:

@@ -1,0 +1,70 @@
+"""Segmentation's part of `engine: spark`: every customer scored by the saved model's numbers,
+and the groups' profiles summed in Spark, so only aggregates reach the driver. PySpark is
+imported here only: it is an optional engine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from reporter.segmentation.profile import PROFILE_FEATURES, Aggregates, Profiles, profiles_from
+from reporter.segmentation.scorer import Scorer
+
+
+def spark_segments(scorer: Scorer, features: DataFrame) -> DataFrame:
+    """Each customer's segment by the saved model's numbers (docs/model-format.md) as column
+    expressions: clip, standardise, one-hot, PCA projection, nearest centre; ties go to the
+    first centre, as NumPy's argmin. k-means and Ward models (a mixture model is not yet)."""
+    if scorer.algorithm == "gmm":
+        raise NotImplementedError("Gaussian-mixture models are not scored on Spark yet")
+    encoded = [(F.least(F.greatest(F.col(name).cast("double"), F.lit(float(low))), F.lit(float(high)))
+                - F.lit(float(mean))) / F.lit(float(std))
+               for name, low, high, mean, std in zip(scorer.numeric, scorer.clip_low, scorer.clip_high,
+                                                     scorer.scale_mean, scorer.scale_std, strict=True)]
+    encoded += [F.when(F.col(c.column).cast("string") == F.lit(category), F.lit(1.0)).otherwise(F.lit(0.0))
+                for c in scorer.categorical for category in c.categories]
+    centred = [value - F.lit(float(mean)) for value, mean in zip(encoded, scorer.pca_mean, strict=True)]
+    points = [_dot(centred, component) for component in scorer.pca_components]
+    distances = [_dot_squared(points, centre) for centre in scorer.centres]
+    nearest = F.least(*distances) if len(distances) > 1 else distances[0]
+    cluster = F.lit(0)
+    for index in range(len(distances) - 1, -1, -1):  # the first of equal distances wins
+        cluster = F.when(distances[index] == nearest, F.lit(index)).otherwise(cluster)
+    segment = F.element_at(F.array(*(F.lit(int(s)) for s in scorer.segment_of_cluster)), cluster + 1)
+    return features.select(F.col("ID"), segment.alias("segment"))
+
+
+def _dot(values: list[Column], weights) -> Column:
+    total = F.lit(0.0)
+    for value, weight in zip(values, weights, strict=True):
+        total = total + value * F.lit(float(weight))
+    return total
+
+
+def _dot_squared(points: list[Column], centre) -> Column:
+    total = F.lit(0.0)
+    for point, coordinate in zip(points, centre, strict=True):
+        total = total + (point - F.lit(float(coordinate))) * (point - F.lit(float(coordinate)))
+    return total
+
+
+def spark_profile(customers: DataFrame, key: str) -> Profiles:
+    """The profile of each group of `key` (a segment, a persona), summed in Spark: two small
+    aggregations come back (the population's, and one row per group), never a customer."""
+    names = [name for name in PROFILE_FEATURES if name in customers.columns]
+    population = customers.agg(F.count(F.lit(1)).alias("rows"),
+                               *(F.avg(n).alias(f"mean_{n}") for n in names),
+                               *(F.stddev_pop(n).alias(f"std_{n}") for n in names),
+                               F.sum("total_spending").alias("spend")).toPandas().iloc[0]
+    groups = (customers.groupBy(F.col(key).cast("string").alias("key"))
+              .agg(F.count(F.lit(1)).alias("size"), F.sum("total_spending").alias("spend"),
+                   *(F.avg(n).alias(n) for n in names)).toPandas().set_index("key").sort_index())
+    std = pd.Series({n: float(population[f"std_{n}"]) for n in names}).replace(0, np.nan)
+    return profiles_from(Aggregates(
+        rows=int(population["rows"]), population_means=pd.Series({n: float(population[f"mean_{n}"])
+                                                                  for n in names}),
+        population_std=std, means=groups[names], sizes=groups["size"], spend=groups["spend"],
+        total_spend=float(population["spend"]) or 1.0))
