@@ -107,3 +107,22 @@ def test_spark_profiles_equal_the_local_engine_s(spark, tmp_path):
         assert mine.spend_share == pytest.approx(theirs.spend_share, rel=1e-9)
         for name, value in theirs.means.items():
             assert mine.means[name] == pytest.approx(value, rel=1e-9, abs=1e-9), name
+
+
+def test_a_missing_java_or_pyspark_is_one_line_saying_what_to_install(monkeypatch, tmp_path):
+    from reporter import spark_session
+    from reporter.errors import EnvironmentProblem
+
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path))  # no bin/java there
+    with pytest.raises(EnvironmentProblem, match=r"Java runtime 17 or newer: on Debian apt-get "
+                                                 r"install openjdk-17-jre-headless"):
+        spark_session.check_spark()
+    old = tmp_path / "old"
+    (old / "bin").mkdir(parents=True)
+    (old / "bin" / "java").write_text('#!/bin/sh\necho \'openjdk version "1.8.0_392"\' >&2\n')
+    (old / "bin" / "java").chmod(0o755)
+    monkeypatch.setenv("JAVA_HOME", str(old))
+    with pytest.raises(EnvironmentProblem, match="found Java 8"):
+        spark_session.check_spark()
+    monkeypatch.delenv("JAVA_HOME")
+    assert spark_session.java_version() >= 17  # the machine's own, which the other tests use
