@@ -126,3 +126,43 @@ def test_a_missing_java_or_pyspark_is_one_line_saying_what_to_install(monkeypatc
         spark_session.check_spark()
     monkeypatch.delenv("JAVA_HOME")
     assert spark_session.java_version() >= 17  # the machine's own, which the other tests use
+
+
+def test_spark_names_and_flags_every_customer_as_the_local_engine_does(spark, tmp_path):
+    """The shipped personas.yaml: thresholds summed in Spark (means, exact percentiles) equal
+    the local population's, and every customer's persona and flags are the local ones."""
+    from reporter.data.spark import spark_features
+    from reporter.personas.rulebook import all_conditions, assign, read_rulebook
+    from reporter.personas.rules import Population
+    from reporter.personas.spark import population_for, spark_personas
+    from reporter.segmentation.params import SegmentParams
+    from reporter.segmentation.profile import profile
+    from reporter.segmentation.segment import segment
+    from reporter.segmentation.spark import spark_segments
+    from tests.conftest import REPO_ROOT
+
+    raw = load(sample.write(sample.generate(4000, seed=44), tmp_path / "customers.csv"))
+    as_of = raw.frame["Dt_Customer"].max().date()
+    customers = clean(raw, CleanParams(), as_of)
+    table = build_features(customers)
+    fitted = segment(table, SegmentParams())
+    rulebook = read_rulebook(REPO_ROOT / "config" / "personas.yaml")
+    local = assign(rulebook, profile(table, fitted.labels), table, fitted.labels)
+    plain = customers.frame.drop(columns=["other_ids", "Education", "Marital_Status"]).copy()
+    plain["Dt_Customer"] = plain["Dt_Customer"].dt.date
+    for column in plain.columns:
+        if pd.api.types.is_string_dtype(plain[column]):
+            plain[column] = plain[column].astype(object)
+    features = spark_features(spark.createDataFrame(plain), as_of, table.rfm)
+    population = population_for(rulebook, features)
+    frozen = Population(table.frame).freeze(all_conditions(rulebook))
+    assert population.means == pytest.approx(frozen.means, rel=1e-12)
+    assert population.percentiles == pytest.approx(frozen.percentiles, rel=1e-12)
+    scored = spark_segments(fitted.scorer, features).join(features, "ID")
+    named = spark_personas(rulebook, local.cluster_persona, scored, population).toPandas()
+    named = named.set_index("ID").loc[table.frame["ID"]]
+    assert (named["persona"].to_numpy() == np.asarray(local.customer_persona)).all()
+    for name, flagged in local.flags.items():
+        column = "flag_" + "_".join(name.lower().split())
+        assert (named[column].to_numpy() == flagged.astype(int)).all(), name
+    assert any(flagged.any() for flagged in local.flags.values())
