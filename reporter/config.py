@@ -40,6 +40,9 @@ class SourceConfig(Strict):
         default=None, description="A database instead of a file: postgresql+psycopg://user@host/db, "
         "sqlite:///file.db or duckdb:///file.duckdb, without the password.")
     table: str | None = Field(default=None, description="With url: the table (or view) to read.")
+    spark_table: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}$",
+        description="With engine: spark, a table of the Spark catalogue (db.table) instead of path.")
     query: str | None = Field(default=None, description="With url: one read-only SELECT to read.")
     password_env: str | None = Field(
         default=None, pattern=ENV_NAME,
@@ -62,8 +65,9 @@ class SourceConfig(Strict):
 
     @model_validator(mode="after")
     def _one_place(self) -> SourceConfig:
-        if (self.path is None) == (self.url is None):
-            raise ValueError("give either path (a file, glob or folder) or url (a database)")
+        if sum(place is not None for place in (self.path, self.url, self.spark_table)) != 1:
+            raise ValueError("give one of path (a file, glob or folder), url (a database) or "
+                             "spark_table (with engine: spark)")
         if self.url is not None:
             _check_database_url(self.url)
             if (self.table is None) == (self.query is None):
@@ -407,8 +411,21 @@ class ApiConfig(Strict):
     max_body_kb: int = Field(default=4096, ge=1, description="Largest request body, in kilobytes.")
 
 
+class SparkConfig(Strict):
+    master: str = Field(default="local[*]", description="local[*], a cluster URL (spark://, yarn, "
+                        "k8s://), or leave it to spark-submit's --master.")
+    conf: dict[str, str] = Field(default_factory=dict, description="Spark settings, e.g. "
+                                 "{spark.executor.memory: 8g}; spark.sql.shuffle.partitions and so on.")
+    sample_rows: int = Field(default=200_000, ge=1000, le=5_000_000,
+                             description="Customers brought to the driver to choose k and fit the model; "
+                             "every customer is then scored in Spark.")
+
+
 class ReporterConfig(Strict):
     source: SourceConfig
+    engine: Literal["local", "spark"] = Field(
+        default="local", description="local: pandas in this process; spark: the heavy stages on Spark.")
+    spark: SparkConfig = SparkConfig()
     output: OutputConfig = OutputConfig()
     clean: CleanConfig = CleanConfig()
     segmentation: SegmentationConfig = SegmentationConfig()
@@ -429,6 +446,16 @@ class ReporterConfig(Strict):
     crm: list[CrmTarget] = Field(default_factory=list,
                                  description="Where each delivered run's personas are pushed.")
     api: ApiConfig = ApiConfig()
+
+    @model_validator(mode="after")
+    def _engine_reads_source(self) -> ReporterConfig:
+        if self.engine == "local" and self.source.spark_table is not None:
+            raise ValueError("source.spark_table is read by engine: spark; set engine: spark or give "
+                             "source.path")
+        if self.engine == "spark" and self.source.url is not None:
+            raise ValueError("engine: spark reads source.path or source.spark_table; a database url "
+                             "is read by engine: local (or expose the table to Spark's catalogue)")
+        return self
 
     @model_validator(mode="after")
     def _unique_names(self) -> ReporterConfig:

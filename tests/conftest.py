@@ -51,6 +51,21 @@ def postgres():
 
 
 @pytest.fixture(scope="session")
+def spark():
+    """One real local Spark for the Spark tests of this worker: two cores, two shuffle
+    partitions, no UI. PySpark and Java come with `make test` (the [spark] extra, .ci/run)."""
+    from reporter.spark.session import spark_session
+
+    session = spark_session("local[2]", SPARK_TEST_CONF)
+    yield session
+    session.stop()
+
+
+SPARK_TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false",
+                   "spark.driver.memory": "1g"}
+
+
+@pytest.fixture(scope="session")
 def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 600-customer generated table, written once per test session."""
     path = tmp_path_factory.mktemp("sample") / "customers-sample.csv"

@@ -215,16 +215,20 @@ def test_priority_merging_and_personas_not_present(tmp_path, table):
 
 
 def test_every_segment_gets_exactly_one_persona_and_the_brief_merges_them(project):
-    from reporter.brief.view import BriefInputs, build_brief
+    from reporter.app.engines import LocalEngine
+    from reporter.brief.view import TABLE_FEATURES, BriefInputs, build_brief
+    from reporter.personas.figures import ListParams
 
     config = load_config(project / "config" / "reporter.yaml")
     found = analyse(config)
+    figures = LocalEngine(found).figures(None, ListParams(TABLE_FEATURES, 10, 500, 1))
     rows = build_brief(BriefInputs(
         title="t", run_id="r", run_date=__import__("datetime").datetime(2026, 1, 1),
-        data_file="f", data_sha256="0" * 64, table=found.table, notes=found.customers.notes,
+        data_file="f", data_sha256="0" * 64, table=found.table, figures=figures,
+        notes=found.customers.notes,
         segmentation=found.segmentation, assessment=found.assessment,
         cluster_profiles=found.cluster_profiles, persona_profiles=found.persona_profiles,
-        assignment=found.assignment, rulebook=found.rulebook, scatter_points=500, seed=1,
+        assignment=found.assignment, rulebook=found.rulebook,
     )).personas
     assert sorted(c for row in rows for c in row.clusters) == list(range(found.segmentation.k))
     assert len({row.name for row in rows}) == len(rows), "a persona is shown once"

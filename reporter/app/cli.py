@@ -543,9 +543,13 @@ def _validate(args: argparse.Namespace) -> int:
           f"fallback {rulebook.fallback.name}")
     if rulebook.flags:
         print(f"customer flags: {', '.join(p.name for p in rulebook.flags)}")
+    from reporter.app.params import location
+
     source = config.settings.source
-    if source.url is None:
-        print(f"source.path: {config.resolve(source.path)}")
+    if source.spark_table is not None:
+        print(f"source: spark table {source.spark_table} (engine: spark)")
+    elif source.url is None:
+        print(f"source.path: {location(config, source.path)}")
     else:
         print(f"source: {source.url} {'table ' + source.table if source.table else 'query'}")
     for target in config.settings.crm:

@@ -48,6 +48,23 @@ def source_params(config: Config, data: Path | None = None) -> SourceParams:
                         date_format=source.date_format, base_dir=config.base_dir)
 
 
+def spark_source_params(config: Config, data: Path | None = None):
+    """engine: spark's source: `--data` over source.path (a path, or a cluster URI kept as
+    written) or source.spark_table."""
+    from reporter.spark.source import SparkSourceParams  # PySpark is an optional extra
+
+    source = config.settings.source
+    where = str(data) if data is not None else (location(config, source.path) if source.path else "")
+    return SparkSourceParams(location=where, table="" if data is not None else source.spark_table or "",
+                             date_format=source.date_format, columns=tuple(source.columns.items()),
+                             as_of_column=source.as_of_column or "")
+
+
+def location(config: Config, path: str) -> str:
+    """A path relative to the config's folder, or a URI (s3a://, hdfs://) as written."""
+    return path if "://" in path else str(config.resolve(path))
+
+
 def configured_source_key(config: Config) -> str:
     """The source key runs of this config record, known before anything is read: the name, or
     the database and table, or the folder of the data file."""
@@ -56,5 +73,9 @@ def configured_source_key(config: Config) -> str:
         return source.name
     if source.url is not None:
         return database_origin(source.url, source.table or "", source.query or "", config.base_dir).home
+    if source.spark_table is not None:
+        return f"spark table {source.spark_table}"
+    if "://" in source.path:
+        return source.path
     path = config.resolve(source.path).resolve()  # as a run records it: through symbolic links
     return str(path if path.is_dir() else path.parent)

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
-import pandas as pd
-
+from reporter.app.engines import Engine, LocalEngine
 from reporter.app.params import analysis_params, source_params
 from reporter.archive import (
     RunFolder,
@@ -29,7 +28,15 @@ from reporter.brief.render import (
     render_pdf,
 )
 from reporter.brief.rule_check import data_warnings
-from reporter.brief.view import BRIEF_FILE, Brief, BriefInputs, Units, build_brief, write_brief
+from reporter.brief.view import (
+    BRIEF_FILE,
+    TABLE_FEATURES,
+    Brief,
+    BriefInputs,
+    Units,
+    build_brief,
+    write_brief,
+)
 from reporter.config import Config
 from reporter.data.load import RawCustomers
 from reporter.data.sources import read_customers
@@ -43,19 +50,13 @@ from reporter.history.record import (
     run_record,
     write_record,
 )
-from reporter.history.weekly import WeekOverWeek, compare, newly_flagged_file
+from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.artefact import MODEL_FILE, Loaded, read_model, write_model
 from reporter.model.lifecycle import Analysis
 from reporter.model.lifecycle import analyse as analyse_customers
-from reporter.personas.exports import (
-    STAMP_COLUMNS,
-    customer_table,
-    flag_file,
-    flag_list,
-    write_csv,
-    write_exports,
-)
-from reporter.personas.rulebook import compile_rulebook
+from reporter.personas.exports import write_csv
+from reporter.personas.figures import CustomerFigures, ListParams
+from reporter.personas.rulebook import Rulebook, compile_rulebook
 from reporter.progress import stage as progress_stage
 
 APPENDIX_FILE = "appendix.pdf"
@@ -90,32 +91,64 @@ class RunResult:
 def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
             timer: StageTimer | None = None, refit: bool = False, run_id: str = "") -> Analysis:
     """validate -> load -> the model's stage sequence; writes nothing."""
-    return _analyse(config, data, as_of, timer or StageTimer(), refit, run_id)[0]
+    engine, _ = _analyse(config, data, as_of, timer or StageTimer(), refit, run_id)
+    engine.close()
+    return engine.analysis
 
 
 def _analyse(config: Config, data: Path | None, as_of: date | None, timer: StageTimer, refit: bool,
-             run_id: str) -> tuple[Analysis, RunSummary | None]:
-    """The analysis, and the baseline run it was made against (None for a source's first)."""
+             run_id: str) -> tuple[Engine, RunSummary | None]:
+    """The analysed customers on the configured engine, and the baseline run they were
+    analysed against (None for a source's first)."""
     settings = config.settings
     with timer("validate"):
         rulebook = compile_rulebook(config.personas, config.personas_path)
+    if settings.engine == "spark":
+        return _analyse_on_spark(config, data, as_of, timer, refit, run_id, rulebook)
     with timer("load"):
         raw = read_customers(source_params(config, data))
     as_of = _reference_date(raw, as_of)
-    with timer("model"):
-        baseline = find_baseline(config.output_dir, source_key(raw, settings.source.name), as_of)
-        loaded = read_model(baseline.folder) if baseline is not None else Loaded(None, None)
+    baseline, loaded = _baseline(config, source_key(raw, settings.source.name), as_of, timer)
     found = analyse_customers(raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
                               timer)
+    return LocalEngine(found), baseline
+
+
+def _baseline(config: Config, source: str, as_of: date,
+              timer: StageTimer) -> tuple[RunSummary | None, Loaded]:
+    with timer("model"):
+        baseline = find_baseline(config.output_dir, source, as_of)
+        return baseline, read_model(baseline.folder) if baseline is not None else Loaded(None, None)
+
+
+def _analyse_on_spark(config: Config, data: Path | None, as_of: date | None, timer: StageTimer,
+                      refit: bool, run_id: str, rulebook: Rulebook) -> tuple[Engine, RunSummary | None]:
+    """engine: spark: read, clean, score and sum in Spark; fit on a sample on this machine."""
+    from reporter.app.params import spark_source_params
+    from reporter.spark.run import spark_analyse, spark_as_of
+    from reporter.spark.session import spark_session
+    from reporter.spark.source import read_spark_customers
+
+    settings = config.settings
+    with timer("spark"):
+        spark = spark_session(settings.spark.master, settings.spark.conf)
+    with timer("load"):
+        raw = read_spark_customers(spark, spark_source_params(config, data))
+        as_of = spark_as_of(raw, as_of)
+    baseline, loaded = _baseline(config, source_key(raw, settings.source.name), as_of, timer)
+    found = spark_analyse(spark, raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
+                          timer, settings.spark.sample_rows)
+    raw.frame.unpersist()
     return found, baseline
 
 
 def rule_warnings(config: Config, data: Path | None = None) -> list[str]:
     """`reporter validate --data`: the rules on this week's customers, scored like a run would
     (the source's saved model), compared with the last brief people received."""
-    found, baseline = _analyse(config, data, None, StageTimer(), False, "")
+    engine, baseline = _analyse(config, data, None, StageTimer(), False, "")
+    engine.close()
     previous = baseline.record if baseline is not None else None
-    return data_warnings(found, previous, config.settings.checks.share_move.max_points)
+    return data_warnings(engine.analysis, previous, config.settings.checks.share_move.max_points)
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
@@ -126,10 +159,14 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     timer = StageTimer()
     with timer("pdf_engine"):
         check_pdf_engine()
-    found, baseline = _analyse(config, data, as_of, timer, refit, run_id)
-    built = _build(config, found, baseline, run_id, now, timer)
-    checked = _check_and_render(config, built, found, now, timer)
-    final = _publish(config, found, built, checked, run_id, now, timer, dry_run)
+    engine, baseline = _analyse(config, data, as_of, timer, refit, run_id)
+    found = engine.analysis
+    try:
+        built = _build(config, engine, baseline, run_id, now, timer)
+        checked = _check_and_render(config, built, found, now, timer)
+        final = _publish(config, engine, built, checked, run_id, now, timer, dry_run)
+    finally:
+        engine.close()
     deliveries = _deliver(config, final, checked.report, dry_run, timer)
     with timer("index"):
         retention = config.settings.history.retention_runs
@@ -146,7 +183,7 @@ class Built:
     """A run's brief before any check: the view and what is exported beside it."""
 
     brief: Brief
-    customers: pd.DataFrame  # the customers.csv layout
+    figures: CustomerFigures
     change: WeekOverWeek | None
     baseline: RunSummary | None  # what this run is compared with
 
@@ -162,27 +199,29 @@ class Checked:
     appendix_pdf: bytes | None = None  # brief.appendix: separate
 
 
-def _build(config: Config, found: Analysis, baseline: RunSummary | None, run_id: str, now: datetime,
+def _build(config: Config, engine: Engine, baseline: RunSummary | None, run_id: str, now: datetime,
            timer: StageTimer) -> Built:
-    settings = config.settings
-    customers = customer_table(found.table, found.segmentation.labels, found.assignment)
+    settings, found = config.settings, engine.analysis
     with timer("history"):
-        change = _week_over_week(config, found, baseline, customers)
+        change = _week_over_week(config, engine, baseline)
+    with timer("figures"):
+        figures = engine.figures(change, ListParams(TABLE_FEATURES, settings.brief.action_list_size,
+                                                    settings.brief.scatter_points,
+                                                    settings.segmentation.seed))
     with timer("brief"):
         brief = build_brief(BriefInputs(
             title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.origin.label,
-            data_sha256=found.raw.sha256, table=found.table, notes=found.customers.notes,
+            data_sha256=found.raw.sha256, table=found.table, figures=figures, notes=found.customers.notes,
             segmentation=found.segmentation, assessment=found.assessment,
             cluster_profiles=found.cluster_profiles, persona_profiles=found.persona_profiles,
             assignment=found.assignment, rulebook=found.rulebook,
-            scatter_points=settings.brief.scatter_points, seed=settings.segmentation.seed,
             action_list_size=settings.brief.action_list_size, changes=change,
             decision=found.decision, drift_thresholds=(settings.model.psi_watch, settings.model.psi_refit),
             baseline=_baseline_sentence(baseline),
             units=Units(settings.brief.currency, settings.source.spend_period),
-            appendix=settings.brief.appendix,
+            appendix=settings.brief.appendix, engine=engine.sentence,
         ))
-    return Built(brief, customers, change, baseline)
+    return Built(brief, figures, change, baseline)
 
 
 def _baseline_sentence(baseline: RunSummary | None) -> str:
@@ -222,11 +261,11 @@ def _render(brief: Brief, settings, timer: StageTimer
         return html, pdf, appendix, after_render(settings, pdf, brief.appendix, appendix)
 
 
-def _publish(config: Config, found: Analysis, built: Built, checked: Checked, run_id: str,
+def _publish(config: Config, engine: Engine, built: Built, checked: Checked, run_id: str,
              now: datetime, timer: StageTimer, dry_run: bool) -> Path:
     try:
         with timer("archive"):
-            return _archive(config, found, built, checked, run_id, now, timer, dry_run)
+            return _archive(config, engine, built, checked, run_id, now, timer, dry_run)
     except OSError as exc:
         raise ArchiveError(
             f"{config.output_dir}: the run could not be written ({exc.strerror or exc}); free disk "
@@ -242,26 +281,19 @@ def _deliver(config: Config, folder: Path, report: CheckReport, dry_run: bool,
         return dispatch_run(folder, config, dry_run=dry_run, immediate_only=True, rebuild=False)
 
 
-def _archive(config: Config, found: Analysis, built: Built, checked: Checked, run_id: str,
+def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run_id: str,
              now: datetime, timer: StageTimer, dry_run: bool) -> Path:
     """Write every file of the run into a hidden folder, then publish it in one rename."""
-    settings = config.settings
+    settings, found = config.settings, engine.analysis
     with RunFolder(config.output_dir, folder_name(now, run_id)) as folder:
         folder.write_text("brief.html", checked.html)
         folder.write_bytes("brief.pdf", checked.pdf)
         if checked.appendix_pdf is not None:
             folder.write_bytes(APPENDIX_FILE, checked.appendix_pdf)
         write_brief(checked.brief, folder.file(BRIEF_FILE))
-        customers, chunk = built.customers, settings.exports.chunk_rows
         stamp = (("run_id", run_id), ("as_of", found.customers.as_of.isoformat()))
-        write_csv(customers[_segment_columns(customers)], folder.file("segments.csv"), chunk, stamp)
         with timer("exports"):
-            exports = write_exports(customers, folder.file, chunk, settings.exports.parquet, stamp)
-            for flag in found.rulebook.flags:
-                ranking = found.table.frame[flag.spec.rank_by]
-                write_csv(flag_list(customers, flag.name, ranking), folder.file(flag_file(flag.name)),
-                          chunk, stamp)
-                exports.append(flag_file(flag.name))
+            exports = engine.write(folder, stamp, settings.exports.chunk_rows, settings.exports.parquet)
         if built.change is not None:
             exports += _write_change_lists(folder, built.change, stamp)
         write_model(found.saved_model, folder.file(MODEL_FILE))
@@ -269,7 +301,7 @@ def _archive(config: Config, found: Analysis, built: Built, checked: Checked, ru
         archive_emails(folder.write_bytes, checked.brief, settings.teams)
         report = checked.report
         record = run_record(
-            found, run_id=run_id, started_at=now,
+            found, built.figures, run_id=run_id, started_at=now,
             config=ConfigRecord(str(config.path), str(config.personas_path), config.fingerprint()),
             source_key=source_key(found.raw, settings.source.name), headlines=checked.brief.headlines,
             timings=timer.seconds, exports=tuple(exports), change=built.change,
@@ -281,21 +313,12 @@ def _archive(config: Config, found: Analysis, built: Built, checked: Checked, ru
             return folder.publish()
 
 
-def _week_over_week(config: Config, found: Analysis, previous: RunSummary | None,
-                    now: pd.DataFrame) -> WeekOverWeek | None:
+def _week_over_week(config: Config, engine: Engine, previous: RunSummary | None) -> WeekOverWeek | None:
     if previous is None:
         return None
-    before = pd.read_csv(previous.folder / "customers.csv").drop(columns=list(STAMP_COLUMNS),
-                                                                errors="ignore")
-    order = [p.name for p in found.rulebook.personas]
-    flags = [f.name for f in found.rulebook.flags]
     history = config.settings.history
-    return compare(before, now, (previous.run_id, previous.as_of), order, flags,
-                   tuple(history.valuable), tuple(history.slipped_to))
-
-
-def _segment_columns(customers: pd.DataFrame) -> list[str]:
-    return ["ID", "cluster", "persona", *[c for c in customers.columns if c.startswith("flag_")]]
+    return engine.change(previous.folder / "customers.csv", (previous.run_id, previous.as_of),
+                         tuple(history.valuable), tuple(history.slipped_to))
 
 
 def _write_change_lists(folder: RunFolder, change: WeekOverWeek,

@@ -11,7 +11,6 @@ from datetime import date, datetime
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from reporter.brief import charts
 from reporter.data.clean import DataNotes, customers
@@ -28,6 +27,7 @@ from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
 from reporter.personas.exports import flag_file
+from reporter.personas.figures import CustomerFigures
 from reporter.personas.rulebook import (
     ConditionCheck,
     PersonaAssignment,
@@ -235,7 +235,8 @@ class BriefInputs:
     run_date: datetime
     data_file: str
     data_sha256: str
-    table: FeatureTable
+    table: FeatureTable  # every customer (local engine), or the fitting sample (Spark): its columns
+    figures: CustomerFigures  # what is counted over every customer, whichever engine holds them
     notes: DataNotes
     segmentation: Segmentation
     assessment: Assessment
@@ -243,8 +244,6 @@ class BriefInputs:
     persona_profiles: Profiles
     assignment: PersonaAssignment
     rulebook: Rulebook
-    scatter_points: int
-    seed: int
     action_list_size: int = 10
     changes: WeekOverWeek | None = None
     decision: ModelDecision | None = None
@@ -252,6 +251,7 @@ class BriefInputs:
     baseline: str = ""
     units: Units = field(default_factory=Units)
     appendix: str = "attach"
+    engine: str = ""  # how the engine worked, when not on this machine alone (the method says it)
 
 
 BRIEF_FILE = "brief.json"
@@ -286,7 +286,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
         data_file=inputs.data_file,
         data_sha256=inputs.data_sha256,
         as_of=inputs.table.as_of,
-        customers=len(inputs.table.frame),
+        customers=inputs.figures.customers,
         headlines=(headlines(rows, flags, inputs.notes) + _campaign_headline(inputs, best)
                    + _change_headline(inputs.changes) + _rules_headline(inputs.decision)),
         personas=rows,
@@ -445,29 +445,20 @@ def _stability_line(stability: Stability | None) -> tuple[str, str]:
 
 
 def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
-    frame = inputs.table.frame
-    personas = inputs.assignment.customer_persona
-    total_spend = float(frame["total_spending"].sum()) or 1.0
+    counts = {count.name: count for count in inputs.figures.flags}
     sections = []
     for flag in inputs.rulebook.flags:
-        mask = inputs.assignment.flags[flag.name]
-        flagged = frame.loc[mask]
-        in_persona = pd.Series(personas[mask]).value_counts()
-        order = [p.name for p in inputs.rulebook.personas]
-        by_persona = tuple((name, int(in_persona[name])) for name in order if name in in_persona)
+        count = counts[flag.name]
         new_ids = _newly_flagged_ids(inputs.changes, flag.name)
-        ranked = flagged.assign(persona=personas[mask], new=flagged["ID"].isin(new_ids or ())).sort_values(
-            ["new", flag.spec.rank_by, "ID"], ascending=[False, False, True]).head(inputs.action_list_size)
         shown = tuple(dict.fromkeys((*TABLE_FEATURES, flag.spec.rank_by)))
         top = tuple(FlaggedCustomer(int(row["ID"]), str(row["persona"]),
                                     {name: float(row[name]) for name in shown}, bool(row["new"]),
                                     str(row["other_ids"]))
-                    for _, row in ranked.iterrows())
+                    for _, row in count.top.iterrows())
         sections.append(FlagSection(
             name=flag.name, color=flag.color, description=flag.spec.description,
-            count=int(mask.sum()), share=float(mask.mean()) if len(mask) else 0.0,
-            spend_share=float(flagged["total_spending"].sum() / total_spend),
-            by_persona=by_persona, rank_by=flag.spec.rank_by, top=top,
+            count=count.count, share=count.share, spend_share=count.spend_share,
+            by_persona=count.by_persona, rank_by=flag.spec.rank_by, top=top,
             actions=tuple(flag.spec.actions),
             new_count=len(new_ids) if new_ids is not None else None,
             new_file=newly_flagged_file(flag.name),
@@ -640,6 +631,7 @@ def _method(inputs: BriefInputs) -> tuple[str, ...]:
         f"Segments made by {engine_names[segmentation.algorithm]} on the customers used for "
         "fitting; every customer is then assigned to a segment.",
         "Segments are named by the rules in personas.yaml; customer flags test each customer.",
+        *((inputs.engine,) if inputs.engine else ()),
     )
 
 
@@ -680,15 +672,10 @@ def _mix_finding(mixes: list[charts.Mix], labels: tuple[str, ...], what: str) ->
 
 
 def _income_spend(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.PointChart:
-    frame = inputs.table.frame
-    points = frame[["income", "total_spending"]].to_numpy()
-    keep = _sample_rows(len(points), inputs.scatter_points, inputs.seed)
-    names = inputs.assignment.customer_persona
-    groups = tuple(charts.ScatterGroup(r.name, r.color, points[keep][names[keep] == r.name]) for r in rows)
-    limit = float(frame["income"].quantile(0.995)) * 1.05
-    income_ok = frame["income"] <= limit
-    correlation = float(np.corrcoef(frame.loc[income_ok, "income"],
-                                    frame.loc[income_ok, "total_spending"])[0, 1])
+    figures = inputs.figures
+    points, names = figures.sample.income_spend, figures.sample.personas
+    groups = tuple(charts.ScatterGroup(r.name, r.color, points[names == r.name]) for r in rows)
+    limit, correlation = figures.income_limit, figures.income_correlation
     strength = "closely" if correlation >= 0.6 else "loosely" if correlation >= 0.3 else "hardly"
     title = f"Spend follows income {strength} (correlation {correlation:.2f})"
     units = inputs.units
@@ -697,20 +684,9 @@ def _income_spend(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.P
     return charts.PointChart(groups, axes, title, limit)
 
 
-def _sample_rows(count: int, limit: int, seed: int) -> np.ndarray:
-    if count <= limit:
-        return np.arange(count)
-    return np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False))
-
-
 def _scatter(inputs: BriefInputs, rows: tuple[PersonaRow, ...]) -> charts.PointChart:
-    coordinates = inputs.segmentation.pca_coordinates
-    names = inputs.assignment.customer_persona
-    keep = _sample_rows(len(names), inputs.scatter_points, inputs.seed)
-    groups = tuple(
-        charts.ScatterGroup(row.name, row.color, coordinates[keep][names[keep] == row.name])
-        for row in rows
-    )
+    points, names = inputs.figures.sample.pca, inputs.figures.sample.personas
+    groups = tuple(charts.ScatterGroup(row.name, row.color, points[names == row.name]) for row in rows)
     components = inputs.segmentation.components
     axes = (components[0].label, components[1].label if len(components) > 1 else "")
     return charts.PointChart(groups, axes)

@@ -72,12 +72,11 @@ def clean(raw: RawCustomers, settings: CleanParams, as_of: date,
           income_fill: float | None = None) -> Customers:
     """Repairs and exclusions. `income_fill` is a saved model's fill for missing incomes;
     without one, the median of this file is used."""
-    notes: list[DataNote] = list(_column_notes(raw))
+    notes: list[DataNote] = list(column_notes(raw))
     frame = _drop_exact_duplicates(raw, notes)
     frame = _same_person(frame, settings.duplicates, raw, notes)
     fill = _income_fill(frame) if income_fill is None else income_fill
-    source = "the median" if income_fill is None else "the saved model's median"
-    frame = _impute_income(frame, fill, notes, f"{source}, {settings.currency}{fill:,.0f}")
+    frame = _impute_income(frame, fill, notes, fill_source(fill, income_fill is not None, settings.currency))
     frame = _harmonise(frame, notes)
     frame = _mark_fit_exclusions(frame, settings, as_of, notes)
     summary = DataNotes(
@@ -89,7 +88,7 @@ def clean(raw: RawCustomers, settings: CleanParams, as_of: date,
     return Customers(frame=frame.reset_index(drop=True), as_of=as_of, notes=summary, income_fill=fill)
 
 
-def _column_notes(raw: RawCustomers) -> list[DataNote]:
+def column_notes(raw: RawCustomers) -> list[DataNote]:
     notes = [DataNote("repair", count, text) for count, text in raw.repairs]
     if raw.renamed_columns:
         pairs = ", ".join(f"'{old}' read as {new}" for old, new in raw.renamed_columns)
@@ -104,11 +103,13 @@ def _drop_exact_duplicates(raw: RawCustomers, notes: list[DataNote]) -> pd.DataF
     frame = raw.frame
     exact = frame.duplicated(keep="first")
     if exact.any():
-        notes.append(
-            DataNote("repair", int(exact.sum()), f"{int(exact.sum())} exact duplicate rows removed.")
-        )
+        notes.append(exact_duplicates_note(int(exact.sum())))
         frame = frame[~exact]
     return frame  # rows sharing an ID with other values were refused by load
+
+
+def exact_duplicates_note(count: int) -> DataNote:
+    return DataNote("repair", count, f"{count} exact duplicate rows removed.")
 
 
 def _same_person(frame: pd.DataFrame, mode: str, raw: RawCustomers,
@@ -129,21 +130,28 @@ def _same_person(frame: pd.DataFrame, mode: str, raw: RawCustomers,
     if mode == "refuse":
         first = repeats[repeats].index[0]
         twin = grouped[fingerprint[in_group].eq(fingerprint[first]) & ~repeats].index[0]
-        raise DataError(
-            f"{raw.origin}: {count} rows repeat another customer under a different ID (first: ID "
-            f"{frame.at[first, 'ID']} repeats ID {frame.at[twin, 'ID']}); remove "
-            "them from the export or set clean.duplicates: merge")
+        raise refused_duplicates(raw.origin, count, frame.at[first, "ID"], frame.at[twin, "ID"])
     ids = grouped.groupby(fingerprint[in_group], sort=False).agg(list)
     for index in in_group[in_group].index:
         own = frame.at[index, "ID"]
         other_ids[index] = " ".join(str(i) for i in ids[fingerprint[index]] if i != own)
-    notes.append(DataNote("duplicate" if mode == "merge" else "info", count, _duplicates_note(
-        count, ids.map(len).value_counts().to_dict(), mode)))
+    notes.append(duplicates_note(count, ids.map(len).value_counts().to_dict(), mode))
     frame = frame.assign(other_ids=other_ids)
     return frame[~repeats.reindex(frame.index, fill_value=False)] if mode == "merge" else frame
 
 
-def _duplicates_note(count: int, group_sizes: dict[int, int], mode: str) -> str:
+def duplicates_note(count: int, group_sizes: dict[int, int], mode: str) -> DataNote:
+    return DataNote("duplicate" if mode == "merge" else "info", count,
+                    _duplicates_text(count, group_sizes, mode))
+
+
+def refused_duplicates(origin, count: int, first: int, twin: int) -> DataError:
+    return DataError(
+        f"{origin}: {count} rows repeat another customer under a different ID (first: ID "
+        f"{first} repeats ID {twin}); remove them from the export or set clean.duplicates: merge")
+
+
+def _duplicates_text(count: int, group_sizes: dict[int, int], mode: str) -> str:
     times = {2: "twice", 3: "three times"}
     sizes = ", ".join(f"{people:,} {'appear ' if not n else ''}{times.get(size, f'{size} times')}"
                       for n, (size, people) in enumerate(sorted(group_sizes.items())))
@@ -155,8 +163,11 @@ def _duplicates_note(count: int, group_sizes: dict[int, int], mode: str) -> str:
 
 
 def _income_fill(frame: pd.DataFrame) -> float:
-    median = float(frame["Income"].median())
-    if pd.isna(median):
+    return checked_fill(float(frame["Income"].median()))
+
+
+def checked_fill(median: float | None) -> float:
+    if median is None or pd.isna(median):
         raise DataError("column Income: every value is empty; the brief needs incomes")
     return median
 
@@ -165,11 +176,17 @@ def _impute_income(frame: pd.DataFrame, fill: float, notes: list[DataNote], sour
     missing = frame["Income"].isna()
     if not missing.any():
         return frame.assign(income_imputed=missing)
-    count = int(missing.sum())
-    notes.append(
-        DataNote("repair", count, f"{count} missing incomes filled with {source}.")
-    )
+    notes.append(income_note(int(missing.sum()), source))
     return frame.assign(Income=frame["Income"].fillna(fill), income_imputed=missing)
+
+
+def income_note(count: int, source: str) -> DataNote:
+    return DataNote("repair", count, f"{count} missing incomes filled with {source}.")
+
+
+def fill_source(fill: float, saved: bool, currency: str) -> str:
+    source = "the saved model's median" if saved else "the median"
+    return f"{source}, {currency}{fill:,.0f}"
 
 
 def _harmonise(frame: pd.DataFrame, notes: list[DataNote]) -> pd.DataFrame:
@@ -184,13 +201,14 @@ def _map_category(
     mapped = values.str.strip().str.lower().map(mapping)
     unknown = mapped.isna()
     if unknown.any():
-        seen = sorted(values[unknown].astype(str).unique())
-        shown = ", ".join(repr(v) for v in seen[:5]) + (" ..." if len(seen) > 5 else "")
-        count = int(unknown.sum())
-        notes.append(
-            DataNote("repair", count, f"{count} unrecognised {column} values set to Other: {shown}.")
-        )
+        notes.append(unrecognised_note(column, int(unknown.sum()),
+                                       sorted(values[unknown].astype(str).unique())))
     return mapped.fillna(OTHER)
+
+
+def unrecognised_note(column: str, count: int, seen: list[str]) -> DataNote:
+    shown = ", ".join(repr(v) for v in seen[:5]) + (" ..." if len(seen) > 5 else "")
+    return DataNote("repair", count, f"{count} unrecognised {column} values set to Other: {shown}.")
 
 
 def _mark_fit_exclusions(
@@ -202,19 +220,25 @@ def _mark_fit_exclusions(
     reason = pd.Series("", index=frame.index, dtype="object")
     reason[high_income] = "income"
     reason[bad_age] = "age"
-    for mask, why in (
-        (bad_age, f"an implausible age (under {settings.min_age} or over "
-                         f"{settings.max_age} on {as_of:%d %b %Y})"),
-        (high_income & ~bad_age, f"an income above {settings.currency}{settings.max_income:,.0f}"),
+    notes += exclusion_notes(settings, as_of, int(bad_age.sum()), int((high_income & ~bad_age).sum()))
+    return frame.assign(in_fit=reason.eq(""), fit_excluded=reason)
+
+
+def exclusion_notes(settings: CleanParams, as_of: date, ages: int, incomes: int) -> list[DataNote]:
+    """Who is left out of fitting: implausible ages first, then (of the rest) extreme incomes."""
+    notes = []
+    for count, why in (
+        (ages, f"an implausible age (under {settings.min_age} or over "
+               f"{settings.max_age} on {as_of:%d %b %Y})"),
+        (incomes, f"an income above {settings.currency}{settings.max_income:,.0f}"),
     ):
-        count = int(mask.sum())
         if count:
             notes.append(DataNote(
                 "exclusion", count,
                 f"{customers(count)} with {why} left out of fitting the segments; "
                 f"{'it is' if count == 1 else 'they are'} still assigned to the nearest segment.",
             ))
-    return frame.assign(in_fit=reason.eq(""), fit_excluded=reason)
+    return notes
 
 
 __all__ = ["Customers", "DataNote", "DataNotes", "clean"]

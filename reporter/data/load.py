@@ -65,6 +65,20 @@ RESULT_ROWS = RowNames("row", 1)
 
 
 @dataclass(frozen=True)
+class IdRows(RowNames):
+    """Rows named by their customer ID, where a row has no number a user could find (one
+    batch of a table spread over a cluster)."""
+
+    ids: tuple[str, ...] = ()
+
+    def __call__(self, index: int) -> str:
+        return f"ID {self.ids[int(index)]}"
+
+    def many(self, indexes) -> str:
+        return "IDs " + ", ".join(self.ids[int(i)] for i in indexes)
+
+
+@dataclass(frozen=True)
 class Origin:
     """Where a customer table was read from, as messages, the brief and the run record name it."""
 
@@ -139,8 +153,7 @@ def typed_customers(frame: pd.DataFrame, origin: Origin, sha256: str, modified: 
     problems = _repeated_columns(frame)
     frame, renamed, missing = _match_required_columns(frame)
     if missing:
-        problems.append(f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-                        "the export must have all 22 SmartCart columns (see README)")
+        problems.append(missing_columns_problem(missing))
     known = (*COLUMNS, *(c for c in CAMPAIGN_COLUMNS if c in frame.columns))
     extra = tuple(c for c in frame.columns if c not in known)
     frame = frame[[c for c in known if c in frame.columns]]
@@ -293,16 +306,25 @@ def column_key(name: str) -> str:
 def _match_required_columns(
     frame: pd.DataFrame,
 ) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...], list[str]]:
+    renames, missing = match_columns(list(frame.columns))
+    return frame.rename(columns=dict(renames)), renames, missing
+
+
+def match_columns(names: list[str]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
     """Accept columns that differ only by case, spaces or underscores; name what is missing."""
     wanted = {column_key(c): c for c in (*COLUMNS, *CAMPAIGN_COLUMNS)}
     renames: dict[str, str] = {}
-    for column in frame.columns:
+    for column in names:
         target = wanted.get(column_key(column))
-        if target and column != target and target not in frame.columns:
+        if target and column != target and target not in names:
             renames[column] = target
-    frame = frame.rename(columns=renames)
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    return frame, tuple(renames.items()), missing
+    present = {renames.get(c, c) for c in names}
+    return tuple(renames.items()), [c for c in COLUMNS if c not in present]
+
+
+def missing_columns_problem(missing: list[str]) -> str:
+    return (f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+            "the export must have all 22 SmartCart columns (see README)")
 
 
 def _typed(frame: pd.DataFrame, date_format: str | None, decimal_comma: bool,

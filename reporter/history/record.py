@@ -16,14 +16,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from reporter import __version__
 from reporter.archive import update_json
 from reporter.data.clean import DataNote
 from reporter.data.load import RawCustomers
 from reporter.history.weekly import WeekOverWeek
 from reporter.model.lifecycle import Analysis
+from reporter.personas.figures import CustomerFigures
 from reporter.personas.rulebook import RuleChange
 from reporter.plain import from_plain, to_plain
 from reporter.versions import package_versions
@@ -227,8 +226,8 @@ def release_record(folder: Path, at: datetime) -> RunRecord:
         record, status="released", released_at=at.isoformat(timespec="seconds")))
 
 
-def run_record(found: Analysis, *, run_id: str, started_at: datetime, config: ConfigRecord,
-               source_key: str, headlines: tuple[str, ...], timings: dict[str, float],
+def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, started_at: datetime,
+               config: ConfigRecord, source_key: str, headlines: tuple[str, ...], timings: dict[str, float],
                exports: tuple[str, ...], change: WeekOverWeek | None, checks: tuple[CheckRecord, ...],
                held_because: tuple[str, ...], pdf_sha256: str, dry_run: bool = False,
                baseline: str = "") -> RunRecord:
@@ -253,7 +252,7 @@ def run_record(found: Analysis, *, run_id: str, started_at: datetime, config: Co
                    "loadings": dict(c.loadings)} for c in segmentation.components),
         personas=_personas(found),
         personas_absent=tuple(found.assignment.absent),
-        flags=_flags(found),
+        flags=_flags(figures),
         headlines=headlines,
         timings_seconds=timings,
         versions=package_versions(),
@@ -280,17 +279,9 @@ def _personas(found: Analysis) -> dict[str, PersonaFigures]:
     return figures
 
 
-def _flags(found: Analysis) -> dict[str, FlagFigures]:
-    personas = found.assignment.customer_persona
-    order = [p.name for p in found.rulebook.personas]
-    figures = {}
-    for flag in found.rulebook.flags:
-        mask = found.assignment.flags[flag.name]
-        counts = pd.Series(personas[mask]).value_counts()
-        by_persona = {name: int(counts[name]) for name in order if name in counts}
-        figures[flag.name] = FlagFigures(int(mask.sum()), round(float(mask.mean()) if len(mask) else 0.0, 4),
-                                         by_persona)
-    return figures
+def _flags(figures: CustomerFigures) -> dict[str, FlagFigures]:
+    return {flag.name: FlagFigures(flag.count, round(flag.share, 4), dict(flag.by_persona))
+            for flag in figures.flags}
 
 
 def _data_record(raw: RawCustomers, source_key: str) -> DataRecord:

@@ -53,7 +53,7 @@ class Profiles:
 @dataclass(frozen=True)
 class Aggregates:
     """What a profile needs from the customers, whichever engine summed them (pandas here,
-    Spark in data/spark.py): only these come back, never the customers themselves."""
+    Spark in spark/segments.py): only these come back, never the customers themselves."""
 
     rows: int
     population_means: pd.Series  # per feature

@@ -1,4 +1,4 @@
-"""The shared feature formulas (data/formulas.py) on Spark: the first piece of `engine: spark`.
+"""Features on Spark: the shared feature formulas (data/formulas.py) as column expressions.
 
 `SparkColumns` gives the formulas Spark's column expressions, so a Spark DataFrame of cleaned
 customers gets every feature the local engine computes, from the same definitions, without
@@ -18,6 +18,7 @@ from reporter.data.formulas import CAMPAIGN_FORMULAS, FORMULAS
 from reporter.data.schema import CAMPAIGN_COLUMNS
 
 CATEGORICAL = ("education", "living_with")
+CARRIED = ("in_fit", "other_ids")  # from clean, for fitting and the exports
 
 
 class SparkColumns:
@@ -51,7 +52,7 @@ def spark_features(customers: DataFrame, as_of: date, rfm: RfmCuts) -> DataFrame
     columns = SparkColumns()
     features = customers.select(F.col("ID"), *(formula(columns, as_of).alias(name)
                                                 for name, formula in formulas.items()),
-                                *(F.col(name) for name in CATEGORICAL))
+                                *(F.col(n) for n in (*CATEGORICAL, *CARRIED) if n in customers.columns))
     return features.select("*", (F.lit(6.0) - _score("recency", rfm.recency)).alias("r_score"),
                            _score("total_purchases", rfm.frequency).alias("f_score"),
                            _score("total_spending", rfm.monetary).alias("m_score"))

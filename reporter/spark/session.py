@@ -10,11 +10,20 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import warnings
 from collections.abc import Mapping
+from pathlib import Path
 
 from reporter.errors import EnvironmentProblem
 
 MIN_JAVA = 17
+LOG_CONFIG = Path(__file__).with_name("log4j2.properties")  # Spark's log: errors only
+DEFAULTS = {  # spark.conf in reporter.yaml may override any of these
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.caseSensitive": "true",  # the export's Education beside the cleaned education
+    "spark.sql.session.timeZone": "UTC",  # join dates are days, never shifted by a time zone
+}
 
 
 def check_spark() -> None:
@@ -49,11 +58,19 @@ def java_version() -> int | None:
 
 
 def spark_session(master: str, conf: Mapping[str, str]):
-    """A session on `master` (local[*], a cluster URL, or whatever spark-submit set)."""
+    """A session on `master` (local[*], a cluster URL, or whatever spark-submit set). On a
+    local master the workers run this Python, which has reporter's packages; a cluster's
+    workers need them installed (README, Running on Spark)."""
     check_spark()
     from pyspark.sql import SparkSession
 
     builder = SparkSession.builder.appName("smartcart-reporter").master(master)
-    for key, value in {"spark.ui.showConsoleProgress": "false", **conf}.items():
+    if master.startswith("local"):
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
+    quiet = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}"}
+    for key, value in {**DEFAULTS, **quiet, **conf}.items():
         builder = builder.config(key, str(value))
-    return builder.getOrCreate()
+    session = builder.getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    return session

@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from reporter.personas.exports import flag_column
 from reporter.personas.rulebook import Rulebook, all_conditions
 from reporter.personas.rules import OPERATORS, Condition, FrozenPopulation
+from reporter.spark.segments import SEGMENT
 
 
 def spark_population(customers: DataFrame, conditions: Sequence[Condition]) -> FrozenPopulation:
@@ -34,13 +35,14 @@ def spark_population(customers: DataFrame, conditions: Sequence[Condition]) -> F
 
 def spark_personas(rulebook: Rulebook, cluster_persona: dict[int, str], scored: DataFrame,
                    population: FrozenPopulation) -> DataFrame:
-    """ID, segment, persona (from its segment) and one 0/1 column per customer flag."""
+    """The scored customers with their persona (from their segment) and one 0/1 column per
+    customer flag."""
     persona = F.lit(rulebook.fallback.name)
     for segment, name in sorted(cluster_persona.items(), reverse=True):
-        persona = F.when(F.col("segment") == F.lit(segment), F.lit(name)).otherwise(persona)
+        persona = F.when(F.col(SEGMENT) == F.lit(segment), F.lit(name)).otherwise(persona)
     flags = [_flag(flag.conditions, flag.mode, population).cast("int").alias(flag_column(flag.name))
              for flag in rulebook.flags]
-    return scored.select("ID", "segment", persona.alias("persona"), *flags)
+    return scored.select("*", persona.alias("persona"), *flags)
 
 
 def _flag(conditions: Sequence[Condition], mode: str, population: FrozenPopulation) -> Column:

@@ -13,9 +13,11 @@ from pyspark.sql import functions as F
 from reporter.segmentation.profile import PROFILE_FEATURES, Aggregates, Profiles, profiles_from
 from reporter.segmentation.scorer import Scorer
 
+SEGMENT = "cluster"  # the column, named as customers.csv names it
+
 
 def spark_segments(scorer: Scorer, features: DataFrame) -> DataFrame:
-    """Each customer's segment by the saved model's numbers (docs/model-format.md) as column
+    """The features and each customer's segment by the saved model's numbers (docs/model-format.md) as column
     expressions: clip, standardise, one-hot, PCA projection, nearest centre; ties go to the
     first centre, as NumPy's argmin. k-means and Ward models (a mixture model is not yet)."""
     if scorer.algorithm == "gmm":
@@ -34,7 +36,7 @@ def spark_segments(scorer: Scorer, features: DataFrame) -> DataFrame:
     for index in range(len(distances) - 1, -1, -1):  # the first of equal distances wins
         cluster = F.when(distances[index] == nearest, F.lit(index)).otherwise(cluster)
     segment = F.element_at(F.array(*(F.lit(int(s)) for s in scorer.segment_of_cluster)), cluster + 1)
-    return features.select(F.col("ID"), segment.alias("segment"))
+    return features.select("*", segment.alias(SEGMENT))
 
 
 def _dot(values: list[Column], weights) -> Column:

@@ -1,0 +1,86 @@
+"""Engines: where a run's customers are held once they are analysed. The pipeline asks the
+same three things of either engine: the week-over-week change, the brief's customer figures
+and the export files. `engine: local` holds them in pandas (here); `engine: spark` in a Spark
+table (spark/run.py), so the pipeline never needs every customer on one machine.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+from reporter.archive import RunFolder
+from reporter.history.weekly import WeekOverWeek, compare
+from reporter.model.lifecycle import Analysis
+from reporter.personas.exports import (
+    STAMP_COLUMNS,
+    customer_table,
+    flag_file,
+    flag_list,
+    write_csv,
+    write_exports,
+)
+from reporter.personas.figures import CustomerFigures, ListParams, customer_figures
+
+
+class Engine(Protocol):
+    analysis: Analysis
+    sentence: str  # for the brief's method: which engine, on how many customers it fitted
+
+    def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
+               slipped_to: tuple[str, ...]) -> WeekOverWeek: ...
+
+    def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures: ...
+
+    def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
+              parquet: bool) -> list[str]: ...
+
+    def close(self) -> None: ...
+
+
+class LocalEngine:
+    """Every customer in this process's memory."""
+
+    sentence = ""  # the method already says it: fitted on the customers, every customer assigned
+
+    def __init__(self, analysis: Analysis):
+        self.analysis = analysis
+
+    @cached_property
+    def customers(self) -> pd.DataFrame:
+        """The customers.csv layout, made once for the comparison and the exports."""
+        found = self.analysis
+        return customer_table(found.table, found.segmentation.labels, found.assignment)
+
+    def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
+               slipped_to: tuple[str, ...]) -> WeekOverWeek:
+        before = pd.read_csv(previous_customers).drop(columns=list(STAMP_COLUMNS), errors="ignore")
+        rulebook = self.analysis.rulebook
+        return compare(before, self.customers, previous, [p.name for p in rulebook.personas],
+                       [f.name for f in rulebook.flags], valuable, slipped_to)
+
+    def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures:
+        found = self.analysis
+        new_ids = ({name: set(frame["ID"].astype(int)) for name, frame in change.newly_flagged.items()}
+                   if change is not None else {})
+        return customer_figures(found.table, found.assignment, found.segmentation.pca_coordinates,
+                                found.rulebook, new_ids, params)
+
+    def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
+              parquet: bool) -> list[str]:
+        customers, found = self.customers, self.analysis
+        segment_columns = ["ID", "cluster", "persona", *[c for c in customers if c.startswith("flag_")]]
+        write_csv(customers[segment_columns], folder.file("segments.csv"), chunk_rows, stamp)
+        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp)
+        for flag in found.rulebook.flags:
+            ranking = found.table.frame[flag.spec.rank_by]
+            write_csv(flag_list(customers, flag.name, ranking), folder.file(flag_file(flag.name)),
+                      chunk_rows, stamp)
+            exports.append(flag_file(flag.name))
+        return exports
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,128 @@
+"""Clean on Spark: the local engine's repairs and exclusions (data/clean.py), as column
+expressions, with the same notes word for word. Only counts come back to the driver.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from reporter.data.clean import (
+    EDUCATION_LEVELS,
+    LIVING_WITH,
+    OTHER,
+    DataNote,
+    DataNotes,
+    checked_fill,
+    column_notes,
+    duplicates_note,
+    exact_duplicates_note,
+    exclusion_notes,
+    fill_source,
+    income_note,
+    refused_duplicates,
+    unrecognised_note,
+)
+from reporter.data.params import CleanParams
+from reporter.spark.source import SparkCustomers
+
+
+@dataclass(frozen=True)
+class SparkCleaned:
+    """Clean customers in Spark (persisted), with the brief's data notes."""
+
+    frame: DataFrame
+    as_of: date
+    notes: DataNotes
+    income_fill: float
+
+
+def spark_clean(raw: SparkCustomers, settings: CleanParams, as_of: date,
+                income_fill: float | None = None) -> SparkCleaned:
+    """Repairs and exclusions, as `clean` makes them; `income_fill` is a saved model's."""
+    notes = list(column_notes(raw.on_driver(pd.DataFrame())))
+    frame = raw.frame.dropDuplicates()
+    exact = raw.rows_read - frame.count()
+    if exact:
+        notes.append(exact_duplicates_note(exact))
+    frame = _same_person(frame, settings.duplicates, raw, notes).persist()
+    fill = (checked_fill(frame.agg(F.percentile("Income", F.lit(0.5))).first()[0])
+            if income_fill is None else income_fill)
+    frame = _impute_income(frame, fill, notes, fill_source(fill, income_fill is not None, settings.currency))
+    frame = _harmonise(frame, notes)
+    frame, counts = _mark_fit_exclusions(frame, settings, as_of)
+    notes += exclusion_notes(settings, as_of, counts["ages"], counts["incomes"])
+    summary = DataNotes(rows_read=raw.rows_read, rows_kept=counts["rows"], rows_in_fit=counts["in_fit"],
+                        notes=tuple(notes))
+    return SparkCleaned(frame, as_of, summary, float(fill))
+
+
+def _same_person(frame: DataFrame, mode: str, raw: SparkCustomers, notes: list[DataNote]) -> DataFrame:
+    """Rows identical in every column but ID: one person, kept under the smallest ID with the
+    others in other_ids (merge), all kept and named (keep), or the run stopped (refuse)."""
+    person = Window.partitionBy(*(F.col(c) for c in frame.columns if c != "ID"))
+    grouped = frame.select("*", F.min("ID").over(person).alias("_first"),
+                           F.array_sort(F.collect_list("ID").over(person)).alias("_ids"))
+    repeats = grouped.where(F.col("ID") != F.col("_first"))
+    counted = repeats.agg(F.count(F.lit(1)).alias("rows"), F.min("ID").alias("first")).first()
+    if counted["rows"] and mode == "refuse":
+        twin = repeats.where(F.col("ID") == counted["first"]).first()["_first"]
+        raise refused_duplicates(raw.origin, counted["rows"], counted["first"], twin)
+    if counted["rows"]:
+        sizes = (grouped.where(F.col("ID") == F.col("_first")).where(F.size("_ids") > 1)
+                 .groupBy(F.size("_ids").alias("size")).count().collect())
+        notes.append(duplicates_note(counted["rows"], {r["size"]: r["count"] for r in sizes}, mode))
+    own = F.col("ID")
+    others = F.array_join(F.transform(F.filter("_ids", lambda i: i != own), lambda i: i.cast("string")), " ")
+    kept = grouped.where(own == F.col("_first")) if mode == "merge" else grouped
+    return kept.select(*frame.columns, others.alias("other_ids"))
+
+
+def _impute_income(frame: DataFrame, fill: float, notes: list[DataNote], source: str) -> DataFrame:
+    missing = frame.where(F.col("Income").isNull()).count()
+    if missing:
+        notes.append(income_note(missing, source))
+    return frame.select(*(c for c in frame.columns if c != "Income"),
+                        F.coalesce(F.col("Income"), F.lit(float(fill))).alias("Income"),
+                        F.col("Income").isNull().alias("income_imputed"))
+
+
+def _harmonise(frame: DataFrame, notes: list[DataNote]) -> DataFrame:
+    education = _mapped("Education", EDUCATION_LEVELS)
+    living = _mapped("Marital_Status", LIVING_WITH)
+    unknown = frame.agg(*(F.sort_array(F.collect_set(F.when(value.isNull(), F.col(column))))
+                          .alias(column) for column, value in (("Education", education),
+                                                               ("Marital_Status", living))),
+                        *(F.count(F.when(value.isNull(), 1)).alias(f"n_{column}")
+                          for column, value in (("Education", education), ("Marital_Status", living)))
+                        ).first()
+    for column in ("Education", "Marital_Status"):
+        if unknown[f"n_{column}"]:
+            notes.append(unrecognised_note(column, unknown[f"n_{column}"], list(unknown[column])))
+    return frame.select("*", F.coalesce(education, F.lit(OTHER)).alias("education"),
+                        F.coalesce(living, F.lit(OTHER)).alias("living_with"))
+
+
+def _mapped(column: str, mapping: dict[str, str]):
+    key = F.lower(F.trim(F.col(column)))
+    value = F.lit(None).cast("string")
+    for word, meaning in mapping.items():
+        value = F.when(key == F.lit(word), F.lit(meaning)).otherwise(value)
+    return value
+
+
+def _mark_fit_exclusions(frame: DataFrame, settings: CleanParams,
+                         as_of: date) -> tuple[DataFrame, dict[str, int]]:
+    age = F.lit(as_of.year) - F.col("Year_Birth")
+    bad_age = (age < settings.min_age) | (age > settings.max_age)
+    high_income = F.col("Income") > F.lit(float(settings.max_income))
+    reason = F.when(bad_age, "age").when(high_income, "income").otherwise("")
+    marked = frame.select("*", (reason == "").alias("in_fit"), reason.alias("fit_excluded")).persist()
+    counts = marked.agg(F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col("in_fit"), 1)).alias("in_fit"),
+                        F.count(F.when(F.col("fit_excluded") == "age", 1)).alias("ages"),
+                        F.count(F.when(F.col("fit_excluded") == "income", 1)).alias("incomes")).first()
+    return marked, counts.asDict()

@@ -1,0 +1,156 @@
+"""`engine: spark`: one run's analysis with the customers staying in Spark.
+
+read and check (spark/source) -> clean (spark/clean) -> a fitting sample on the driver, where
+the local engine's stage sequence decides and fits the model (k search, assessment, drift) ->
+every customer featured, scored, named and flagged in Spark by that model's plain numbers ->
+profiles, thresholds, counts and call lists summed in Spark. The result is the local engine's
+`Analysis` (model, decision, every profile and count over all customers) plus the Spark table
+of labelled customers, which week-over-week, the brief's figures and the exports read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from reporter.archive import RunFolder
+from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN
+from reporter.errors import DataError
+from reporter.history.weekly import WeekOverWeek
+from reporter.model.artefact import Loaded
+from reporter.model.lifecycle import Analysis
+from reporter.model.lifecycle import analyse as analyse_sample
+from reporter.model.params import AnalysisParams
+from reporter.personas.figures import ChartSample, CustomerFigures, ListParams, sample_rows
+from reporter.personas.rulebook import PersonaAssignment, Rulebook, all_conditions, judge_segment
+from reporter.spark.clean import SparkCleaned, spark_clean
+from reporter.spark.exports import customer_layout, write_spark_exports
+from reporter.spark.features import spark_features
+from reporter.spark.figures import spark_figures
+from reporter.spark.personas import spark_personas, spark_population
+from reporter.spark.segments import SEGMENT, spark_profile, spark_segments
+from reporter.spark.source import SparkCustomers
+from reporter.spark.weekly import read_previous, spark_compare
+
+HASH_SCALE = 1_000_000  # sample membership by a hash of the ID: the same customers every run
+
+
+@dataclass(frozen=True)
+class SparkAnalysis:
+    """The run's analysis (every figure over all customers; its table is the fitting sample)
+    and the labelled customers in Spark."""
+
+    analysis: Analysis
+    labelled: DataFrame  # every customer: features, cluster, persona, one 0/1 column per flag
+    spark: SparkSession
+    fitted_on_rows: int  # customers in the fitting sample
+
+    @property
+    def sentence(self) -> str:
+        master = self.spark.sparkContext.master
+        customers = self.analysis.customers.notes.rows_kept
+        return (f"Computed on Spark ({master}): k and the model were chosen on a sample of "
+                f"{self.fitted_on_rows:,} of the {customers:,} customers; every customer was then "
+                "scored, named, flagged and counted in Spark.")
+
+    def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
+               slipped_to: tuple[str, ...]) -> WeekOverWeek:
+        rulebook = self.analysis.rulebook
+        before = read_previous(self.spark, str(previous_customers))
+        return spark_compare(before, customer_layout(self.labelled, rulebook), previous,
+                             [p.name for p in rulebook.personas], [f.name for f in rulebook.flags],
+                             valuable, slipped_to)
+
+    def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures:
+        found = self.analysis
+        keep = sample_rows(len(found.table.frame), params.points, params.seed)
+        sample = ChartSample(found.assignment.customer_persona[keep],
+                             found.segmentation.pca_coordinates[keep],
+                             found.table.frame[["income", "total_spending"]].to_numpy()[keep])
+        new = ({name: self.spark.createDataFrame(frame[["ID"]]) for name, frame in
+                change.newly_flagged.items() if len(frame)} if change is not None else {})
+        return spark_figures(self.labelled, found.rulebook, sample, new, params)
+
+    def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
+              parquet: bool) -> list[str]:
+        return write_spark_exports(self.labelled, self.analysis.rulebook, folder.file, stamp, parquet)
+
+    def close(self) -> None:
+        self.labelled.unpersist()
+
+
+def spark_as_of(raw: SparkCustomers, as_of: date | None) -> date:
+    """The newest join date (one aggregate), unless --as-of says otherwise."""
+    newest = raw.frame.agg(F.max(DATE_COLUMN)).first()[0].date()
+    if as_of is None:
+        return newest
+    if as_of < newest:
+        raise DataError(f"{raw.origin}: --as-of {as_of:%Y-%m-%d} is before the newest join date "
+                        f"{newest:%Y-%m-%d} in the data; pass a later date or leave --as-of out")
+    return as_of
+
+
+def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params: AnalysisParams,
+                  rulebook: Rulebook, loaded: Loaded, refit: bool, run_id: str, timer,
+                  sample_size: int) -> SparkAnalysis:
+    saved = loaded.model
+    with timer("clean"):
+        cleaned = spark_clean(raw, params.clean, as_of, saved.income_fill if saved else None)
+    with timer("sample"):
+        sample = _fitting_sample(cleaned, raw, sample_size, params.segment.seed)
+    found = analyse_sample(sample, as_of, params, rulebook, loaded, refit, run_id, timer)
+    model = found.saved_model
+    with timer("score"):
+        scored = spark_segments(model.scorer, spark_features(cleaned.frame, as_of, model.rfm)).persist()
+        cluster_profiles = spark_profile(scored, SEGMENT)
+    with timer("personas"):
+        population = spark_population(scored, all_conditions(rulebook))
+        verdicts = {int(g.key): judge_segment(rulebook, g, population) for g in cluster_profiles.groups}
+        kept = found.decision.action in ("scored", "held") and found.decision.rule_change is None
+        cluster_persona = (dict(found.assignment.cluster_persona) if kept
+                           else {c: v.persona for c, v in verdicts.items()})
+        labelled = spark_personas(rulebook, cluster_persona, scored, population).persist()
+        persona_profiles = spark_profile(labelled, "persona")
+        scored.unpersist()
+        cleaned.frame.unpersist()
+    assignment = _sample_assignment(rulebook, cluster_persona, verdicts, found)
+    fill = model.income_fill if found.decision.action in ("scored", "held") else cleaned.income_fill
+    analysis = replace(
+        found, customers=replace(found.customers, notes=cleaned.notes), cluster_profiles=cluster_profiles,
+        persona_profiles=persona_profiles, assignment=assignment,
+        saved_model=replace(model, population=population, cluster_persona=cluster_persona,
+                            income_fill=fill))
+    return SparkAnalysis(analysis, labelled, spark, len(sample.frame))
+
+
+def _fitting_sample(cleaned: SparkCleaned, raw: SparkCustomers, size: int, seed: int):
+    """Up to about `size` customers, chosen by a hash of their ID and the seed (so the same
+    customers each run, however Spark splits the table), brought to the driver as the local
+    engine reads a file: the export's columns, in ID order."""
+    rows = cleaned.notes.rows_kept
+    columns = [c for c in (*COLUMNS, *CAMPAIGN_COLUMNS) if c in cleaned.frame.columns]
+    chosen = cleaned.frame
+    if rows > size:
+        threshold = int(HASH_SCALE * size / rows)
+        chosen = chosen.where(F.pmod(F.xxhash64(F.col("ID"), F.lit(seed)), F.lit(HASH_SCALE)) < threshold)
+    frame = chosen.select(*columns).toPandas().sort_values("ID", kind="stable").reset_index(drop=True)
+    frame[DATE_COLUMN] = frame[DATE_COLUMN].astype("datetime64[ns]")
+    return raw.on_driver(frame)
+
+
+def _sample_assignment(rulebook: Rulebook, cluster_persona: dict[int, str], verdicts: dict,
+                       found: Analysis) -> PersonaAssignment:
+    """The run's naming (decided on every customer's profile), applied to the fitting sample,
+    whose customers the brief's point charts draw."""
+    names = np.array([cluster_persona.get(c, rulebook.fallback.name)
+                      for c in range(max(cluster_persona) + 1)], dtype=object)
+    present = tuple(p.name for p in rulebook.personas if p.name in cluster_persona.values())
+    absent = tuple(p.name for p in rulebook.personas if p.name not in present)
+    return PersonaAssignment(cluster_persona, names[found.segmentation.labels], verdicts, present, absent,
+                             found.assignment.flags)
+
