@@ -38,8 +38,6 @@ class Engine(Protocol):
     def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
               parquet: bool) -> list[str]: ...
 
-    def close(self) -> None: ...
-
 
 class LocalEngine:
     """Every customer in this process's memory."""
@@ -81,6 +79,3 @@ class LocalEngine:
                       chunk_rows, stamp)
             exports.append(flag_file(flag.name))
         return exports
-
-    def close(self) -> None:
-        pass

@@ -91,9 +91,7 @@ class RunResult:
 def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
             timer: StageTimer | None = None, refit: bool = False, run_id: str = "") -> Analysis:
     """validate -> load -> the model's stage sequence; writes nothing."""
-    engine, _ = _analyse(config, data, as_of, timer or StageTimer(), refit, run_id)
-    engine.close()
-    return engine.analysis
+    return _analyse(config, data, as_of, timer or StageTimer(), refit, run_id)[0].analysis
 
 
 def _analyse(config: Config, data: Path | None, as_of: date | None, timer: StageTimer, refit: bool,
@@ -138,7 +136,6 @@ def _analyse_on_spark(config: Config, data: Path | None, as_of: date | None, tim
     baseline, loaded = _baseline(config, source_key(raw, settings.source.name), as_of, timer)
     found = spark_analyse(spark, raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
                           timer, settings.spark.sample_rows)
-    raw.frame.unpersist()
     return found, baseline
 
 
@@ -146,7 +143,6 @@ def rule_warnings(config: Config, data: Path | None = None) -> list[str]:
     """`reporter validate --data`: the rules on this week's customers, scored like a run would
     (the source's saved model), compared with the last brief people received."""
     engine, baseline = _analyse(config, data, None, StageTimer(), False, "")
-    engine.close()
     previous = baseline.record if baseline is not None else None
     return data_warnings(engine.analysis, previous, config.settings.checks.share_move.max_points)
 
@@ -161,12 +157,9 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
         check_pdf_engine()
     engine, baseline = _analyse(config, data, as_of, timer, refit, run_id)
     found = engine.analysis
-    try:
-        built = _build(config, engine, baseline, run_id, now, timer)
-        checked = _check_and_render(config, built, found, now, timer)
-        final = _publish(config, engine, built, checked, run_id, now, timer, dry_run)
-    finally:
-        engine.close()
+    built = _build(config, engine, baseline, run_id, now, timer)
+    checked = _check_and_render(config, built, found, now, timer)
+    final = _publish(config, engine, built, checked, run_id, now, timer, dry_run)
     deliveries = _deliver(config, final, checked.report, dry_run, timer)
     with timer("index"):
         retention = config.settings.history.retention_runs
@@ -307,7 +300,8 @@ def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run
             timings=timer.seconds, exports=tuple(exports), change=built.change,
             checks=report.record(), held_because=tuple(r.problem for r in report.holding),
             pdf_sha256=report.checked_pdf_sha256, dry_run=dry_run,
-            baseline=built.baseline.run_id if built.baseline is not None else "")
+            baseline=built.baseline.run_id if built.baseline is not None else "",
+            engine=settings.engine)
         write_record(record, folder.file(RECORD_FILE))
         with timer("publish"):
             return folder.publish()

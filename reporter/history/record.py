@@ -176,6 +176,7 @@ class RunRecord:
     dry_run: bool = False  # made with --dry-run: may compare with others, never a baseline
     baseline: str = ""  # the run this one was compared with ("" when none)
     delivery: tuple[DeliveryEntry, ...] = ()
+    engine: str = "local"  # local or spark (on Spark: data.sha256 hashes rows, not the file)
 
     @property
     def held(self) -> bool:
@@ -230,7 +231,7 @@ def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, starte
                config: ConfigRecord, source_key: str, headlines: tuple[str, ...], timings: dict[str, float],
                exports: tuple[str, ...], change: WeekOverWeek | None, checks: tuple[CheckRecord, ...],
                held_because: tuple[str, ...], pdf_sha256: str, dry_run: bool = False,
-               baseline: str = "") -> RunRecord:
+               baseline: str = "", engine: str = "local") -> RunRecord:
     """run.json of a new run: what was read, with which settings, what came out."""
     raw, notes, segmentation = found.raw, found.customers.notes, found.segmentation
     return RunRecord(
@@ -264,6 +265,7 @@ def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, starte
         pdf_sha256=pdf_sha256,
         dry_run=dry_run,
         baseline=baseline,
+        engine=engine,
     )
 
 

@@ -28,12 +28,14 @@ from reporter.data.clean import (
     unrecognised_note,
 )
 from reporter.data.params import CleanParams
+from reporter.spark.session import materialised
 from reporter.spark.source import SparkCustomers
 
 
 @dataclass(frozen=True)
 class SparkCleaned:
-    """Clean customers in Spark (persisted), with the brief's data notes."""
+    """Clean customers in Spark (computed once: see session.materialised), with the brief's data
+    notes."""
 
     frame: DataFrame
     as_of: date
@@ -49,7 +51,7 @@ def spark_clean(raw: SparkCustomers, settings: CleanParams, as_of: date,
     exact = raw.rows_read - frame.count()
     if exact:
         notes.append(exact_duplicates_note(exact))
-    frame = _same_person(frame, settings.duplicates, raw, notes).persist()
+    frame = _same_person(frame, settings.duplicates, raw, notes).transform(materialised)
     fill = (checked_fill(frame.agg(F.percentile("Income", F.lit(0.5))).first()[0])
             if income_fill is None else income_fill)
     frame = _impute_income(frame, fill, notes, fill_source(fill, income_fill is not None, settings.currency))
@@ -121,7 +123,7 @@ def _mark_fit_exclusions(frame: DataFrame, settings: CleanParams,
     bad_age = (age < settings.min_age) | (age > settings.max_age)
     high_income = F.col("Income") > F.lit(float(settings.max_income))
     reason = F.when(bad_age, "age").when(high_income, "income").otherwise("")
-    marked = frame.select("*", (reason == "").alias("in_fit"), reason.alias("fit_excluded")).persist()
+    marked = materialised(frame.select("*", (reason == "").alias("in_fit"), reason.alias("fit_excluded")))
     counts = marked.agg(F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col("in_fit"), 1)).alias("in_fit"),
                         F.count(F.when(F.col("fit_excluded") == "age", 1)).alias("ages"),
                         F.count(F.when(F.col("fit_excluded") == "income", 1)).alias("incomes")).first()

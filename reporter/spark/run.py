@@ -34,6 +34,7 @@ from reporter.spark.features import spark_features
 from reporter.spark.figures import spark_figures
 from reporter.spark.personas import spark_personas, spark_population
 from reporter.spark.segments import SEGMENT, spark_profile, spark_segments
+from reporter.spark.session import materialised
 from reporter.spark.source import SparkCustomers
 from reporter.spark.weekly import read_previous, spark_compare
 
@@ -80,9 +81,6 @@ class SparkAnalysis:
               parquet: bool) -> list[str]:
         return write_spark_exports(self.labelled, self.analysis.rulebook, folder.file, stamp, parquet)
 
-    def close(self) -> None:
-        self.labelled.unpersist()
-
 
 def spark_as_of(raw: SparkCustomers, as_of: date | None) -> date:
     """The newest join date (one aggregate), unless --as-of says otherwise."""
@@ -106,7 +104,7 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
     found = analyse_sample(sample, as_of, params, rulebook, loaded, refit, run_id, timer)
     model = found.saved_model
     with timer("score"):
-        scored = spark_segments(model.scorer, spark_features(cleaned.frame, as_of, model.rfm)).persist()
+        scored = materialised(spark_segments(model.scorer, spark_features(cleaned.frame, as_of, model.rfm)))
         cluster_profiles = spark_profile(scored, SEGMENT)
     with timer("personas"):
         population = spark_population(scored, all_conditions(rulebook))
@@ -114,10 +112,8 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
         kept = found.decision.action in ("scored", "held") and found.decision.rule_change is None
         cluster_persona = (dict(found.assignment.cluster_persona) if kept
                            else {c: v.persona for c, v in verdicts.items()})
-        labelled = spark_personas(rulebook, cluster_persona, scored, population).persist()
+        labelled = spark_personas(rulebook, cluster_persona, scored, population).transform(materialised)
         persona_profiles = spark_profile(labelled, "persona")
-        scored.unpersist()
-        cleaned.frame.unpersist()
     assignment = _sample_assignment(rulebook, cluster_persona, verdicts, found)
     fill = model.income_fill if found.decision.action in ("scored", "held") else cleaned.income_fill
     analysis = replace(

@@ -32,6 +32,7 @@ from reporter.data.load import (
 )
 from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
 from reporter.errors import DataError
+from reporter.spark.session import materialised
 
 HEAD_ROWS = 10_000  # read on the driver first: the date layout, and the first problems at once
 PROBLEM = "_problem"  # the column a batch's problems travel in
@@ -51,7 +52,7 @@ class SparkSourceParams:
 
 @dataclass(frozen=True)
 class SparkCustomers:
-    """The customer table typed and checked in Spark (persisted: it is read again by every
+    """The customer table typed and checked in Spark (computed once: it is read again by every
     later stage), and what the run record says about it."""
 
     frame: DataFrame
@@ -85,13 +86,12 @@ def read_spark_customers(spark: SparkSession, source: SparkSourceParams) -> Spar
     head = typed_customers(first, origin, "", modified, source.date_format, [],
                            rows=IdRows(ids=tuple(str(i) for i in first["ID"])))  # problems at once
     date_format = _layout(head.date_format, source.date_format)
-    typed = _typed(frame.select(*known), known, date_format, modified).persist()
+    typed = _typed(frame.select(*known), known, date_format, modified).transform(materialised)
     counted = typed.agg(F.count(F.lit(1)).alias("rows"), F.count(PROBLEM).alias("problems"),
                         _content_hash(known).alias("hash")).first()
     problems = _problems(typed) if counted["problems"] else []
     problems += _conflicting_ids(typed) if not problems else []
     if problems:
-        typed.unpersist()
         raise DataError.collected(origin, problems, "fix the export and run again")
     if not counted["rows"]:
         raise DataError(f"{origin}: has a header but no customer rows; check the export")

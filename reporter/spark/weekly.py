@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from reporter.history.weekly import GONE, NEW, WeekOverWeek, slipped
 from reporter.personas.exports import STAMP_COLUMNS, flag_column
+from reporter.spark.session import materialised
 
 
 def read_previous(spark: SparkSession, path: str) -> DataFrame:
@@ -24,7 +25,7 @@ def spark_compare(before: DataFrame, now: DataFrame, previous: tuple[str, str], 
     merged = (now.where(F.col("other_ids").isNotNull() & (F.col("other_ids") != ""))
               .select(F.explode(F.split("other_ids", " ")).alias("ID"))
               .select(F.col("ID").cast("long").alias("ID")))
-    before = before.join(merged, "ID", "left_anti").persist()
+    before = before.join(merged, "ID", "left_anti").transform(materialised)
     joined = before.select("ID", F.col("persona").alias("was")).join(
         now.select("ID", F.col("persona").alias("is_now")), "ID", "full")
     cells = (joined.groupBy(F.coalesce("was", F.lit(NEW)).alias("was"),

@@ -1,0 +1,182 @@
+"""`engine: spark` end to end on a real local Spark (local[2]): the same archive as the local
+engine, file for file, on the real table and a week later; the same brief on 200,000
+generated customers with the model fitted on a sample; reading where the data is with the local
+engine's checks and messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from reporter.app.pipeline import run
+from reporter.config import load_config
+from reporter.data import sample
+from reporter.data.load import load
+from reporter.errors import DataError
+from tests.conftest import REPO_ROOT, run_cli, write_config
+
+WEEK = 7
+VARYING = {"run_id", "run_date", "data_sha256"}  # differ between any two runs (and engines' hashes)
+
+
+def project_for(root: Path, engine: str, data: Path, **spark) -> Path:
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
+    settings = {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2"}, **spark}
+    return write_config(root / "config" / "reporter.yaml", source={"path": str(data)}, teams=[],
+                        engine=engine, spark=settings, exports={"parquet": True})
+
+
+@pytest.mark.slow
+def test_spark_runs_archive_and_brief_what_local_runs_do(tmp_path, real_table, spark):
+    """The real table, then the same customers a week later (a scored run with week-over-week
+    changes), run by each engine: the same files, rows and brief, to 1e-9."""
+    week1 = pd.read_csv(real_table, sep=None, engine="python")
+    week2 = sample.age(week1, WEEK, seed=7)
+    files = [sample.write(table, tmp_path / "data" / f"week{n}.csv") for n, table in ((1, week1), (2, week2))]
+    runs = {}
+    for engine in ("local", "spark"):
+        config = load_config(project_for(tmp_path / engine, engine, files[0]))
+        runs[engine] = [run(config, data=file) for file in files]
+    for week, rows in enumerate((len(week1), len(week2))):
+        local, on_spark = runs["local"][week], runs["spark"][week]
+        same_files(local.folder, on_spark.folder)
+        same_brief(local.folder, on_spark.folder)
+        record = json.loads((on_spark.folder / "run.json").read_text())
+        assert record["engine"] == "spark" and record["data"]["rows_read"] == rows
+    local, on_spark = runs["local"][1].brief.changes, runs["spark"][1].brief.changes
+    assert local.new_customers > 0 and local.gone_customers > 0
+    assert (on_spark.new_customers, on_spark.gone_customers, on_spark.slipped_count) == \
+        (local.new_customers, local.gone_customers, local.slipped_count)
+
+
+def read_csv(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, keep_default_na=False, dtype=str).drop(columns=["run_id"])
+
+
+def files_of(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.csv"))
+
+
+def same_files(local: Path, on_spark: Path) -> None:
+    assert sorted(p.name for p in on_spark.iterdir()) == sorted(p.name for p in local.iterdir())
+    assert files_of(on_spark) == files_of(local)
+    for name in files_of(local):
+        pd.testing.assert_frame_equal(read_csv(on_spark / name), read_csv(local / name), obj=name)
+    parquet = pd.read_parquet(on_spark / "customers.parquet").sort_values("ID").reset_index(drop=True)
+    expected = pd.read_parquet(local / "customers.parquet")
+    assert parquet["ID"].tolist() == expected["ID"].tolist()
+    assert (parquet["persona"].astype(str) == expected["persona"]).all()
+
+
+def same_brief(local: Path, on_spark: Path) -> None:
+    mine, theirs = (json.loads((folder / "brief.json").read_text()) for folder in (on_spark, local))
+    method = mine["model"].pop("method")
+    assert method[:-1] == theirs["model"].pop("method")
+    customers = f"{theirs['customers']:,}"
+    assert method[-1] == (f"Computed on Spark (local[2]): k and the model were chosen on a sample of "
+                          f"{customers} of the {customers} customers; every customer was then scored, "
+                          "named, flagged and counted in Spark.")
+    for key in VARYING | {"baseline"}:
+        mine.pop(key), theirs.pop(key)
+    if theirs["changes"] is not None:
+        assert mine["changes"].pop("previous_run_id") != theirs["changes"].pop("previous_run_id")
+    assert _same(mine, theirs)
+
+
+def _same(mine, theirs, path="brief") -> bool:
+    """Equal, numbers to 1e-9 (sums in another order)."""
+    if isinstance(theirs, dict):
+        assert mine.keys() == theirs.keys(), path
+        return all(_same(mine[k], theirs[k], f"{path}.{k}") for k in theirs)
+    if isinstance(theirs, list):
+        assert len(mine) == len(theirs), path
+        return all(_same(a, b, f"{path}[{i}]") for i, (a, b) in enumerate(zip(mine, theirs, strict=True)))
+    if isinstance(theirs, float):
+        assert mine == pytest.approx(theirs, rel=1e-9, abs=1e-12), path
+        return True
+    assert mine == theirs, path
+    return True
+
+
+@pytest.mark.slow
+def test_spark_and_local_engines_agree_on_200000_customers(tmp_path, spark):
+    """Spark fits on a sample of 50,000 and scores everyone: the same k, the same personas and
+    segments that agree (adjusted Rand index at least 0.95) with the local engine's, fitted on
+    all 200,000."""
+    from reporter.app.pipeline import StageTimer, _analyse
+
+    data = sample.write(sample.generate(200_000, seed=200), tmp_path / "data" / "customers.csv")
+    found = {}
+    for engine in ("local", "spark"):
+        config = load_config(project_for(tmp_path / engine, engine, data, sample_rows=50_000))
+        analysed, _ = _analyse(config, None, None, StageTimer(), False, "r")
+        found[engine] = analysed
+    local, on_spark = found["local"].analysis, found["spark"].analysis
+    assert found["spark"].fitted_on_rows < 60_000
+    assert on_spark.segmentation.k == local.segmentation.k
+    assert on_spark.assignment.present == local.assignment.present
+    segments = found["spark"].labelled.select("ID", "cluster", "persona").toPandas().set_index("ID")
+    segments = segments.loc[local.table.frame["ID"]]
+    assert adjusted_rand_score(local.segmentation.labels, segments["cluster"]) >= 0.95
+    agree = (segments["persona"].to_numpy() == local.assignment.customer_persona).mean()
+    assert agree >= 0.95
+
+
+def test_spark_reads_a_hive_folder_s_newest_snapshot_and_a_spark_table(tmp_path, spark):
+    from reporter.spark.source import SparkSourceParams, read_spark_customers
+
+    table = sample.generate(600, seed=9)
+    older = table.assign(Income=table["Income"] + 1)
+    for snapshot, frame in (("2024-06-23", older), ("2024-06-30", table)):
+        folder = tmp_path / "lake" / f"snapshot={snapshot}"
+        folder.mkdir(parents=True)
+        frame.rename(columns={"ID": "customer_id"}).to_parquet(folder / "part-0.parquet")
+    read = read_spark_customers(spark, SparkSourceParams(location=str(tmp_path / "lake"),
+                                                         columns=(("ID", "customer_id"),),
+                                                         as_of_column="snapshot"))
+    local = load(sample.write(table, tmp_path / "customers.csv")).frame
+    got = read.frame.toPandas().sort_values("ID").reset_index(drop=True)
+    assert read.rows_read == 600 and got["Income"].equals(local["Income"])
+    spark.createDataFrame(table.astype({"Income": "float64"})).createOrReplaceTempView("crm_customers")
+    viewed = read_spark_customers(spark, SparkSourceParams(table="crm_customers"))
+    assert viewed.rows_read == 600 and viewed.origin.label == "table crm_customers"
+
+
+def test_bad_input_on_spark_gets_the_local_engine_s_message(tmp_path, spark):
+    """Found in any batch, worded as the local engine words it; the row is named by its ID."""
+    from reporter.spark.source import SparkSourceParams, read_spark_customers
+
+    table = sample.generate(300, seed=4).astype({"Income": "object"})
+    table.loc[200, "Income"] = "58k"
+    path = tmp_path / "customers.csv"
+    table.to_csv(path, index=False)
+    with pytest.raises(DataError) as local:
+        load(path)
+    with pytest.raises(DataError) as on_spark:
+        read_spark_customers(spark, SparkSourceParams(location=str(path)))
+    customer = table.loc[200, "ID"]
+    assert str(on_spark.value) == str(local.value).replace("line 202", f"ID {customer}")
+    missing = sample.write(sample.generate(300, seed=4).drop(columns=["Recency"]), tmp_path / "short.csv")
+    with pytest.raises(DataError) as local_missing:
+        load(missing)
+    with pytest.raises(DataError) as spark_missing:
+        read_spark_customers(spark, SparkSourceParams(location=str(missing)))
+    assert str(spark_missing.value) == str(local_missing.value)
+
+
+def test_reporter_run_on_spark_stops_on_bad_data_in_one_line_and_archives_nothing(tmp_path):
+    table = sample.generate(300, seed=4).astype({"Dt_Customer": "object"})
+    table.loc[17, "Dt_Customer"] = "not a date"
+    data = sample.write(table, tmp_path / "data" / "customers.csv")
+    config = project_for(tmp_path, "spark", data)
+    result = run_cli("run", "--config", str(config))
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Dt_Customer" in lines[0] and f"ID {table.loc[17, 'ID']}" in lines[0]
+    assert "Traceback" not in result.stderr and "py4j" not in result.stderr.lower()
+    assert not (tmp_path / "output").exists() or not any((tmp_path / "output").iterdir())
