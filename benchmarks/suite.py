@@ -135,17 +135,19 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 def _profile_section(results: Path) -> str:
-    """The database reads, the API load test, the app's page views and the per-stage profile
-    (`python -m benchmarks.sources`, `.api`, `.app`, `.profile`) stay on the page when the
-    suite rewrites it."""
+    """The database reads, the API load test, the app's page views, the per-stage profile and
+    the two engines (`python -m benchmarks.sources`, `.api`, `.app`, `.profile`, `.spark`) stay
+    on the page when the suite rewrites it."""
     from benchmarks.api import markdown as api_markdown
     from benchmarks.app import markdown as app_markdown
     from benchmarks.profile import markdown as profile_markdown
     from benchmarks.sources import markdown as sources_markdown
+    from benchmarks.spark import markdown as spark_markdown
 
     sections = ""
     for name, section in (("sources.json", sources_markdown), ("api.json", api_markdown),
-                          ("app.json", app_markdown), ("profile.json", profile_markdown)):
+                          ("app.json", app_markdown), ("profile.json", profile_markdown),
+                          ("spark.json", spark_markdown)):
         if (results / name).is_file():
             sections += "\n" + section(json.loads((results / name).read_text()))
     return sections

@@ -412,8 +412,8 @@ class ApiConfig(Strict):
 
 
 class SparkConfig(Strict):
-    master: str = Field(default="local[*]", description="local[*], a cluster URL (spark://, yarn, "
-                        "k8s://), or leave it to spark-submit's --master.")
+    master: str | None = Field(default=None, description="local[*], a cluster URL (spark://, yarn, "
+                               "k8s://); empty: spark-submit's --master, else local[*].")
     conf: dict[str, str] = Field(default_factory=dict, description="Spark settings, e.g. "
                                  "{spark.executor.memory: 8g}; spark.sql.shuffle.partitions and so on.")
     sample_rows: int = Field(default=200_000, ge=1000, le=5_000_000,
@@ -452,6 +452,9 @@ class ReporterConfig(Strict):
         if self.engine == "local" and self.source.spark_table is not None:
             raise ValueError("source.spark_table is read by engine: spark; set engine: spark or give "
                              "source.path")
+        if self.engine == "spark" and self.segmentation.algorithm == "gmm":
+            raise ValueError("engine: spark scores kmeans and agglomerative models; set "
+                             "segmentation.algorithm to one of them, or engine: local for gmm")
         if self.engine == "spark" and self.source.url is not None:
             raise ValueError("engine: spark reads source.path or source.spark_table; a database url "
                              "is read by engine: local (or expose the table to Spark's catalogue)")

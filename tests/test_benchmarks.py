@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from benchmarks.suite import STAGE_GROUPS, main
 
 
@@ -106,3 +108,23 @@ def test_the_app_page_views_are_timed_cold_and_cached(tmp_path):
                for p in report["pages"].values())
     text = app.markdown(report)
     assert "## The app on a large source" in text and "| Rule workshop |" in text
+
+
+@pytest.mark.slow
+def test_the_two_engines_are_timed_side_by_side_with_the_jvm_s_memory(tmp_path):
+    """A fit week by each engine in a fresh process: stages, the driver's and the JVM's peaks."""
+    from benchmarks import spark
+
+    results = tmp_path / "results"
+    report = spark.main(["--rows", "2000", "--repeats", "1", "--work", str(tmp_path / "work"),
+                         "--results", str(results)])
+    size = report["sizes"]["2000"]["engines"]
+    assert size["spark"]["jvm_mib"] > 200 > size["spark"]["driver_mib"] / 10
+    assert size["spark"]["stages"]["spark"] > 0 and "spark" not in size["local"]["stages"]
+    assert {"load", "clean", "score", "exports"} <= set(size["spark"]["stages"])
+    empty = {"machine": {"cores": 2, "memory_gib": 1, "python": "3", "date": "today"}, "repeats": 3,
+             "runs": [], "naive": [], "quality": []}
+    (results / "suite.json").write_text(json.dumps(empty))
+    main(["--rewrite", "--results", str(results), "--markdown", str(tmp_path / "B.md")])
+    text = (tmp_path / "B.md").read_text()
+    assert "## The Spark engine" in text and "### 2,000 customers" in text and "| score (s) |" in text

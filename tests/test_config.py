@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from reporter.config import load_config
 from reporter.errors import ConfigError
@@ -88,3 +89,37 @@ def test_the_stages_plain_defaults_equal_the_config_defaults():
 
     from_config = analysis_params(ReporterConfig(source=SourceConfig(path="x.csv")))
     assert from_config == AnalysisParams()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    ("engine: spark\nsegmentation: {algorithm: gmm}\n", "engine: spark scores kmeans and agglomerative"),
+    ("engine: local\n", None),
+    ("engine: sparkle\n", "engine"),
+    ("spark: {sample_rows: 10}\n", "sample_rows"),
+], ids=["gmm on spark", "local", "unknown engine", "tiny sample"])
+def test_the_engine_settings_are_checked(project, extra, expected):
+    path = project / "config" / "reporter.yaml"
+    document = yaml.safe_load(path.read_text())
+    document.update(yaml.safe_load(extra))
+    path.write_text(yaml.safe_dump(document))
+    if expected is None:
+        assert load_config(path).settings.engine == "local"
+        return
+    with pytest.raises(ConfigError, match=expected):
+        load_config(path)
+
+
+def test_a_spark_table_source_needs_the_spark_engine_and_a_url_the_local_one(project):
+    path = project / "config" / "reporter.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["source"] = {"spark_table": "crm.customers"}
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match=r"source\.spark_table is read by engine: spark"):
+        load_config(path)
+    document["engine"] = "spark"
+    path.write_text(yaml.safe_dump(document))
+    assert load_config(path).settings.source.spark_table == "crm.customers"
+    document["source"] = {"url": "sqlite:///crm.db", "table": "customers"}
+    path.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match="a database url is read by engine: local"):
+        load_config(path)

@@ -142,6 +142,7 @@ def test_spark_reads_a_hive_folder_s_newest_snapshot_and_a_spark_table(tmp_path,
     local = load(sample.write(table, tmp_path / "customers.csv")).frame
     got = read.frame.toPandas().sort_values("ID").reset_index(drop=True)
     assert read.rows_read == 600 and got["Income"].equals(local["Income"])
+    assert read.origin.snapshot == "2024-06-30"
     spark.createDataFrame(table.astype({"Income": "float64"})).createOrReplaceTempView("crm_customers")
     viewed = read_spark_customers(spark, SparkSourceParams(table="crm_customers"))
     assert viewed.rows_read == 600 and viewed.origin.label == "table crm_customers"

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from reporter.app.engines import Engine, LocalEngine
-from reporter.app.params import analysis_params, source_params
+from reporter.app.params import analysis_params, source_params, spark_source_params
 from reporter.archive import (
     RunFolder,
     folder_name,
@@ -122,7 +122,6 @@ def _baseline(config: Config, source: str, as_of: date,
 def _analyse_on_spark(config: Config, data: Path | None, as_of: date | None, timer: StageTimer,
                       refit: bool, run_id: str, rulebook: Rulebook) -> tuple[Engine, RunSummary | None]:
     """engine: spark: read, clean, score and sum in Spark; fit on a sample on this machine."""
-    from reporter.app.params import spark_source_params
     from reporter.spark.run import spark_analyse, spark_as_of
     from reporter.spark.session import spark_session
     from reporter.spark.source import read_spark_customers

@@ -97,8 +97,9 @@ def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord |
                 now: datetime) -> str:
     """Stale: older than max_age_days and no newer than what the last run read. A file's age is
     its modification time, a database's its newest snapshot; a database read without a
-    snapshot column is stale when it returns exactly what a run read max_age_days ago."""
-    if previous is not None and raw.origin.kind == "database" and not raw.origin.snapshot:
+    snapshot column (or a Spark table) is stale when it returns exactly what a run read
+    max_age_days ago."""
+    if previous is not None and raw.origin.kind in ("database", "spark table") and not raw.origin.snapshot:
         read_before = datetime.fromisoformat(previous.data.modified)
         days = (now.replace(tzinfo=None) - read_before).total_seconds() / 86400
         if raw.sha256 == previous.data.sha256 and days > settings.data_fresh.max_age_days:

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from reporter.personas.exports import EXPORT_METRICS, flag_column, flag_file, persona_file
 from reporter.personas.rulebook import Rulebook
 from reporter.spark.segments import SEGMENT
+from reporter.spark.session import materialised
 
 SCRATCH = ".spark-parts"  # inside the hidden run folder; removed once the files are in place
 
@@ -31,10 +32,10 @@ def customer_layout(labelled: DataFrame, rulebook: Rulebook) -> DataFrame:
 def write_spark_exports(labelled: DataFrame, rulebook: Rulebook, path_for: Callable[[str], Path],
                         stamp: tuple[tuple[str, str], ...], parquet: bool) -> list[str]:
     """Every customer file of the run; returns their names, as write_exports does."""
-    customers = customer_layout(labelled, rulebook)
+    customers = materialised(customer_layout(labelled, rulebook).orderBy("ID"))  # sorted once, for both
     segments = customers.select("ID", SEGMENT, "persona", *(flag_column(f.name) for f in rulebook.flags))
-    _one_csv(segments.orderBy("ID"), path_for("segments.csv"), stamp)
-    _one_csv(customers.orderBy("ID"), path_for("customers.csv"), stamp)
+    _one_csv(segments, path_for("segments.csv"), stamp)
+    _one_csv(customers, path_for("customers.csv"), stamp)
     written = ["customers.csv"]
     written += _persona_files(customers, path_for, stamp)
     if parquet:
@@ -68,7 +69,8 @@ def _persona_files(customers: DataFrame, path_for, stamp) -> list[str]:
 
 
 def _one_csv(frame: DataFrame, target: Path, stamp) -> None:
-    """Spark writes the rows (sorted, in one task) into scratch; the one part becomes target."""
+    """Spark writes the rows into scratch in one task, in their order (coalescing keeps the
+    partitions' order); the one part becomes target."""
     scratch = target.parent / f"{SCRATCH}-{target.name}"
     (frame.select("*", *_stamp(stamp)).transform(_as_text).coalesce(1).write
      .csv(str(scratch), header=True, quote='"', escape='"', emptyValue=""))

@@ -59,15 +59,20 @@ def java_version() -> int | None:
     return int(found[2]) if major == 1 and found[2] else major  # "1.8.0" is Java 8
 
 
-def spark_session(master: str, conf: Mapping[str, str]):
-    """A session on `master` (local[*], a cluster URL, or whatever spark-submit set). On a
-    local master the workers run this Python, which has reporter's packages; a cluster's
-    workers need them installed (README, Running on Spark)."""
+def spark_session(master: str | None, conf: Mapping[str, str]):
+    """A session on `master` (local[*], a cluster URL); without one, the master spark-submit
+    was given, or local[*] when reporter was not started by spark-submit. On a local master
+    the workers run this Python, which has reporter's packages; a cluster's workers need them
+    installed (README, Running on Spark)."""
     check_spark()
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.appName("smartcart-reporter").master(master)
-    if master.startswith("local"):
+    submitted = "PYSPARK_GATEWAY_PORT" in os.environ  # spark-submit started this Python
+    master = master or (None if submitted else "local[*]")
+    builder = SparkSession.builder.appName("smartcart-reporter")
+    if master:
+        builder = builder.master(master)
+    if master and master.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
     quiet = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}"}

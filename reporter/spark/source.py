@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -75,18 +75,19 @@ def read_spark_customers(spark: SparkSession, source: SparkSourceParams) -> Spar
     """The customers where source says they are, typed and checked by the local engine's
     rules; every problem of every batch is collected and reported together."""
     frame, origin, modified = _read(spark, source)
-    frame = _selected(frame, source, origin)
+    frame, origin = _selected(frame, source, origin)
     renamed, missing = match_columns(frame.columns)
     if missing:
         raise DataError.collected(origin, [missing_columns_problem(missing)], "fix the export and run again")
     frame = frame.select(*(F.col(f"`{c}`").alias(dict(renamed).get(c, c)) for c in frame.columns))
     known = [c for c in (*COLUMNS, *CAMPAIGN_COLUMNS) if c in frame.columns]
     extra = tuple(c for c in frame.columns if c not in known)
-    first = frame.select(*known).limit(HEAD_ROWS).toPandas()
+    first = _spark_call(lambda: frame.select(*known).limit(HEAD_ROWS).toPandas(), origin)
     head = typed_customers(first, origin, "", modified, source.date_format, [],
                            rows=IdRows(ids=tuple(str(i) for i in first["ID"])))  # problems at once
     date_format = _layout(head.date_format, source.date_format)
-    typed = _typed(frame.select(*known), known, date_format, modified).transform(materialised)
+    typed = _spark_call(lambda: materialised(_typed(frame.select(*known), known, date_format, modified)),
+                        origin)
     counted = typed.agg(F.count(F.lit(1)).alias("rows"), F.count(PROBLEM).alias("problems"),
                         _content_hash(known).alias("hash")).first()
     problems = _problems(typed) if counted["problems"] else []
@@ -108,7 +109,8 @@ def _read(spark: SparkSession, source: SparkSourceParams) -> tuple[DataFrame, Or
     location = source.location
     if "://" in location and not location.startswith("file://"):  # a cluster filesystem
         origin = Origin(location, location.rstrip("/").rsplit("/", 1)[-1], location, kind="folder")
-        frame = _spark_call(lambda: _files(spark, location, _format_of(location)), origin)
+        kind = "csv" if location.lower().endswith((".csv", ".csv.gz")) else "parquet"  # a lake: Parquet
+        frame = _spark_call(lambda: _files(spark, location, kind), origin)
         return frame, origin, datetime.now()
     path = Path(location.removeprefix("file://"))
     if path.is_dir():
@@ -148,21 +150,24 @@ def _newest(folder: Path) -> datetime:
     return datetime.fromtimestamp(max(times)) if times else datetime.now()
 
 
-def _spark_call(read, origin: Origin) -> DataFrame:
-    """Spark's own errors (no such path, not Parquet) in one line that says what to check."""
-    from pyspark.errors import PySparkException
+def _spark_call(read, origin: Origin):
+    """Spark's own errors (no such path, not Parquet, a corrupt file) in one line that says
+    what to check; an error in reporter's own code on a worker stays a bug."""
+    from pyspark.errors import PySparkException, PythonException
 
     try:
         return read()
+    except PythonException:
+        raise
     except PySparkException as exc:
         reason = getattr(exc, "getCondition", lambda: None)() or type(exc).__name__
         raise DataError(f"{origin}: Spark could not read it ({reason}); check source.path "
                         "(or source.table) and that every file is Parquet or CSV") from None
 
 
-def _selected(frame: DataFrame, source: SparkSourceParams, origin: Origin) -> DataFrame:
+def _selected(frame: DataFrame, source: SparkSourceParams, origin: Origin) -> tuple[DataFrame, Origin]:
     """source.columns renamed to the export's names; with source.as_of_column, only the rows
-    of its newest value."""
+    of its newest value (the origin then names that snapshot)."""
     present = set(frame.columns)
     for export, own in source.columns:
         if own not in present:
@@ -171,12 +176,13 @@ def _selected(frame: DataFrame, source: SparkSourceParams, origin: Origin) -> Da
     renames = {own: export for export, own in source.columns}
     frame = frame.select(*(F.col(f"`{c}`").alias(renames.get(c, c)) for c in frame.columns))
     if not source.as_of_column:
-        return frame
+        return frame, origin
     if source.as_of_column not in frame.columns:
         raise DataError(f"{origin}: source.as_of_column {source.as_of_column} is not a column; "
                         f"its columns are {', '.join(sorted(frame.columns))}")
-    newest = frame.agg(F.max(source.as_of_column)).first()[0]
-    return frame.where(F.col(source.as_of_column) == F.lit(newest)).drop(source.as_of_column)
+    newest = _spark_call(lambda: frame.agg(F.max(source.as_of_column)).first()[0], origin)
+    chosen = frame.where(F.col(source.as_of_column) == F.lit(newest)).drop(source.as_of_column)
+    return chosen, replace(origin, snapshot=str(newest))
 
 
 def _layout(found: str, configured: str | None) -> str | None:
