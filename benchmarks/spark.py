@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
     path = args.results / "spark.json"
     found = json.loads(path.read_text()) if path.is_file() else {"sizes": {}}
     for rows in args.rows:

@@ -210,7 +210,7 @@ def test_anything_but_one_reading_select_is_refused(query, why):
 
 
 @pytest.mark.parametrize(("source", "expected"), [
-    ({"path": "a.csv", "url": "sqlite:///a.db", "table": "t"}, "either path"),
+    ({"path": "a.csv", "url": "sqlite:///a.db", "table": "t"}, "give one of path"),
     ({"url": "sqlite:///a.db"}, "either table or query"),
     ({"url": "postgresql://reporter:hunter2@db/crm", "table": "t"}, "url holds a password"),
     ({"url": "mysql://db/crm", "table": "t"}, "url must start with postgresql"),
