@@ -53,11 +53,15 @@ class SparkAnalysis:
 
     @property
     def sentence(self) -> str:
-        master = self.spark.sparkContext.master
+        """For the brief's method: the engine, and what this run fitted on, if it fitted."""
+        done = (f"Computed on Spark ({self.spark.sparkContext.master}): every customer was scored, "
+                "named, flagged and counted in Spark")
+        if self.analysis.decision.action not in ("fitted", "refitted"):
+            return done + "."
         customers = self.analysis.customers.notes.rows_kept
-        return (f"Computed on Spark ({master}): k and the model were chosen on a sample of "
-                f"{self.fitted_on_rows:,} of the {customers:,} customers; every customer was then "
-                "scored, named, flagged and counted in Spark.")
+        fitted = (f"all {customers:,} customers" if self.fitted_on_rows >= customers else
+                  f"a sample of {self.fitted_on_rows:,} of the {customers:,} customers")
+        return f"{done}; k and the model were chosen on {fitted}, on the driver."
 
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek:
@@ -116,8 +120,10 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
         persona_profiles = spark_profile(labelled, "persona")
     assignment = _sample_assignment(rulebook, cluster_persona, verdicts, found)
     fill = model.income_fill if found.decision.action in ("scored", "held") else cleaned.income_fill
+    # every count is the table's, but "used to fit" is the sample's, as the k search says
+    notes = replace(cleaned.notes, rows_in_fit=found.customers.notes.rows_in_fit)
     analysis = replace(
-        found, customers=replace(found.customers, notes=cleaned.notes), cluster_profiles=cluster_profiles,
+        found, customers=replace(found.customers, notes=notes), cluster_profiles=cluster_profiles,
         persona_profiles=persona_profiles, assignment=assignment,
         saved_model=replace(model, population=population, cluster_persona=cluster_persona,
                             income_fill=fill))
