@@ -248,7 +248,7 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
     if model is not None:
         change = _renamed(model, table, segmentation.labels, assignment) if rules_changed else None
         decision = ModelDecision("scored", "", model.fitted_on, model.fitted_in_run, drift,
-                                 rule_changes=_rule_changes(assignment, keep), rule_change=change)
+                                 rule_changes=kept_against_rules(assignment, keep), rule_change=change)
     else:
         decision = ModelDecision("refitted" if refit_from is not None else "fitted", reason, as_of,
                                  run_id, drift, segmentation.alignment, segmentation.warm_started)
@@ -265,7 +265,8 @@ def _renamed(model: SavedModel, table: FeatureTable, labels: np.ndarray,
     return rule_change(before, assignment, model.saved_in_run)
 
 
-def _rule_changes(assignment: PersonaAssignment, keep: dict[int, str] | None) -> tuple[str, ...]:
+def kept_against_rules(assignment: PersonaAssignment, keep: dict[int, str] | None) -> tuple[str, ...]:
+    """Segments whose rules now point at another persona than the one the saved model keeps."""
     return tuple(
         f"segment {c}: the rules now point to {verdict.persona}; it stays {keep[c]} until the "
         "next refit" for c, verdict in sorted(assignment.verdicts.items())

@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from reporter.personas.exports import flag_column
-from reporter.personas.rulebook import Rulebook, all_conditions
+from reporter.personas.rulebook import Rulebook, RuleChange, all_conditions
 from reporter.personas.rules import OPERATORS, Condition, FrozenPopulation
 from reporter.spark.segments import SEGMENT
 
@@ -50,6 +51,36 @@ def _flag(conditions: Sequence[Condition], mode: str, population: FrozenPopulati
     if not results:
         return F.lit(False)
     return functools.reduce(operator.and_ if mode == "all" else operator.or_, results)
+
+
+def spark_rule_change(saved: SavedRules, rulebook: Rulebook, scored: DataFrame, labelled: DataFrame,
+                      since_run: str) -> RuleChange:
+    """rulebook.rule_change summed in Spark: the same customers in the same segments under the
+    saved model's rules and under this week's (`labelled`, as spark_personas named them)."""
+    then = spark_personas(saved.rulebook, saved.cluster_persona, scored, saved.population)
+    old, new = [f.name for f in saved.rulebook.flags], [f.name for f in rulebook.flags]
+    paired = then.select("ID", F.col("persona").alias("_was"),
+                         *(F.col(flag_column(n)).alias(f"_was_{flag_column(n)}") for n in old)).join(
+        labelled.select("ID", "persona", *(flag_column(n) for n in new)), "ID")
+    moves = paired.where(F.col("_was") != F.col("persona")).groupBy("_was", "persona").count().collect()
+    counts = paired.agg(F.count(F.lit(1)).alias("_rows"),
+                        *(F.sum(f"_was_{flag_column(n)}").alias(f"was {n}") for n in old),
+                        *(F.sum(flag_column(n)).alias(f"now {n}") for n in new)).first()
+    flags = tuple((name, int(counts[f"was {name}"] or 0) if name in old else 0,
+                   int(counts[f"now {name}"] or 0) if name in new else 0)
+                  for name in dict.fromkeys([*old, *new]))
+    ordered = sorted(((r["_was"], r["persona"], int(r["count"])) for r in moves),
+                     key=lambda move: (-move[2], move[0], move[1]))
+    return RuleChange(since_run, tuple(ordered), flags)
+
+
+@dataclass(frozen=True)
+class SavedRules:
+    """The saved model's naming: its rules, the persona of each segment, its thresholds."""
+
+    rulebook: Rulebook
+    cluster_persona: dict[int, str]
+    population: FrozenPopulation
 
 
 def population_for(rulebook: Rulebook, customers: DataFrame) -> FrozenPopulation:

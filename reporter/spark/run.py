@@ -23,7 +23,7 @@ from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN
 from reporter.errors import DataError
 from reporter.history.weekly import WeekOverWeek
 from reporter.model.artefact import Loaded
-from reporter.model.lifecycle import Analysis
+from reporter.model.lifecycle import Analysis, kept_against_rules
 from reporter.model.lifecycle import analyse as analyse_sample
 from reporter.model.params import AnalysisParams
 from reporter.personas.figures import ChartSample, CustomerFigures, ListParams, sample_rows
@@ -32,7 +32,7 @@ from reporter.spark.clean import SparkCleaned, spark_clean
 from reporter.spark.exports import customer_layout, write_spark_exports
 from reporter.spark.features import spark_features
 from reporter.spark.figures import spark_figures
-from reporter.spark.personas import spark_personas, spark_population
+from reporter.spark.personas import SavedRules, spark_personas, spark_population, spark_rule_change
 from reporter.spark.segments import SEGMENT, spark_profile, spark_segments
 from reporter.spark.session import materialised
 from reporter.spark.source import SparkCustomers
@@ -118,12 +118,20 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
                            else {c: v.persona for c, v in verdicts.items()})
         labelled = spark_personas(rulebook, cluster_persona, scored, population).transform(materialised)
         persona_profiles = spark_profile(labelled, "persona")
+        decision = found.decision
+        if decision.rule_change is not None:  # personas.yaml changed: who is renamed, counted in Spark
+            rules = SavedRules(saved.rulebook(), saved.cluster_persona, saved.population)
+            decision = replace(decision, rule_change=spark_rule_change(
+                rules, rulebook, scored, labelled, decision.rule_change.since_run))
     assignment = _sample_assignment(rulebook, cluster_persona, verdicts, found)
+    if kept:  # judged again on every customer's profile
+        decision = replace(decision, rule_changes=kept_against_rules(assignment, cluster_persona))
     fill = model.income_fill if found.decision.action in ("scored", "held") else cleaned.income_fill
     # every count is the table's, but "used to fit" is the sample's, as the k search says
     notes = replace(cleaned.notes, rows_in_fit=found.customers.notes.rows_in_fit)
     analysis = replace(
         found, customers=replace(found.customers, notes=notes), cluster_profiles=cluster_profiles,
+        decision=decision,
         persona_profiles=persona_profiles, assignment=assignment,
         saved_model=replace(model, population=population, cluster_persona=cluster_persona,
                             income_fill=fill))
