@@ -2,7 +2,7 @@
 
 `SparkColumns` gives the formulas Spark's column expressions, so a Spark DataFrame of cleaned
 customers gets every feature the local engine computes, from the same definitions, without
-collecting a row to the driver. PySpark is imported here only: it is an optional engine.
+collecting a row to the driver.
 """
 
 from __future__ import annotations

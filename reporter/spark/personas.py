@@ -1,7 +1,6 @@
 """The persona rules' part of `engine: spark`: the population thresholds the rules compare
 against, summed in Spark, and every customer's persona and flags as column expressions, from
-the same parsed conditions the local engine uses (rules.Condition). PySpark is imported here
-only: it is an optional engine.
+the same parsed conditions the local engine uses (rules.Condition).
 """
 
 from __future__ import annotations
@@ -53,6 +52,15 @@ def _flag(conditions: Sequence[Condition], mode: str, population: FrozenPopulati
     return functools.reduce(operator.and_ if mode == "all" else operator.or_, results)
 
 
+@dataclass(frozen=True)
+class SavedRules:
+    """The saved model's naming: its rules, the persona of each segment, its thresholds."""
+
+    rulebook: Rulebook
+    cluster_persona: dict[int, str]
+    population: FrozenPopulation
+
+
 def spark_rule_change(saved: SavedRules, rulebook: Rulebook, scored: DataFrame, labelled: DataFrame,
                       since_run: str) -> RuleChange:
     """rulebook.rule_change summed in Spark: the same customers in the same segments under the
@@ -72,15 +80,6 @@ def spark_rule_change(saved: SavedRules, rulebook: Rulebook, scored: DataFrame, 
     ordered = sorted(((r["_was"], r["persona"], int(r["count"])) for r in moves),
                      key=lambda move: (-move[2], move[0], move[1]))
     return RuleChange(since_run, tuple(ordered), flags)
-
-
-@dataclass(frozen=True)
-class SavedRules:
-    """The saved model's naming: its rules, the persona of each segment, its thresholds."""
-
-    rulebook: Rulebook
-    cluster_persona: dict[int, str]
-    population: FrozenPopulation
 
 
 def population_for(rulebook: Rulebook, customers: DataFrame) -> FrozenPopulation:

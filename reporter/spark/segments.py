@@ -1,6 +1,5 @@
 """Segmentation's part of `engine: spark`: every customer scored by the saved model's numbers,
-and the groups' profiles summed in Spark, so only aggregates reach the driver. PySpark is
-imported here only: it is an optional engine.
+and the groups' profiles summed in Spark, so only aggregates reach the driver.
 """
 
 from __future__ import annotations
