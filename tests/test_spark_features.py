@@ -137,3 +137,37 @@ def test_spark_names_and_flags_every_customer_as_the_local_engine_does(spark, tm
         column = "flag_" + "_".join(name.lower().split())
         assert (named[column].to_numpy() == flagged.astype(int)).all(), name
     assert any(flagged.any() for flagged in local.flags.values())
+
+
+@pytest.mark.parametrize("mode", ["merge", "keep", "refuse"])
+def test_spark_treats_people_exported_twice_as_the_local_engine_does(spark, tmp_path, mode):
+    """The same person under other IDs (twice and three times) and exact duplicate rows:
+    the same rows kept, the same other_ids, the same notes, or the same refusal."""
+    from reporter.errors import DataError
+    from reporter.spark.clean import spark_clean
+    from reporter.spark.source import SparkSourceParams, read_spark_customers
+
+    table = sample.generate(500, seed=8)
+    twice = table.iloc[10:30].assign(ID=lambda t: t["ID"] + 10_000)
+    thrice = table.iloc[10:15].assign(ID=lambda t: t["ID"] + 20_000)
+    table = pd.concat([table, twice, thrice, table.iloc[40:43]], ignore_index=True)
+    path = sample.write(table, tmp_path / "customers.csv")
+    raw = load(path)
+    as_of = raw.frame["Dt_Customer"].max().date()
+    params = CleanParams(duplicates=mode)
+    on_spark = read_spark_customers(spark, SparkSourceParams(location=str(path)))
+    if mode == "refuse":
+        with pytest.raises(DataError) as local_error:
+            clean(raw, params, as_of)
+        with pytest.raises(DataError) as spark_error:
+            spark_clean(on_spark, params, as_of)
+        assert str(spark_error.value) == str(local_error.value)
+        return
+    local = clean(raw, params, as_of)
+    cleaned = spark_clean(on_spark, params, as_of)
+    assert cleaned.notes == local.notes and local.notes.count("repair") > 0
+    got = cleaned.frame.toPandas().sort_values("ID").reset_index(drop=True)
+    expected = local.frame.sort_values("ID").reset_index(drop=True)
+    assert got["ID"].tolist() == expected["ID"].tolist()
+    assert got["other_ids"].tolist() == expected["other_ids"].tolist()
+    assert (expected["other_ids"] != "").sum() == (20 if mode == "merge" else 20 + 20 + 5)
