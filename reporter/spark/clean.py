@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pandas as pd
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from reporter.data.clean import (
@@ -47,11 +47,7 @@ def spark_clean(raw: SparkCustomers, settings: CleanParams, as_of: date,
                 income_fill: float | None = None) -> SparkCleaned:
     """Repairs and exclusions, as `clean` makes them; `income_fill` is a saved model's."""
     notes = list(column_notes(raw.on_driver(pd.DataFrame())))
-    frame = raw.frame.dropDuplicates()
-    exact = raw.rows_read - frame.count()
-    if exact:
-        notes.append(exact_duplicates_note(exact))
-    frame = _same_person(frame, settings.duplicates, raw, notes).transform(materialised)
+    frame = _people(raw, settings.duplicates, notes)
     fill = (checked_fill(frame.agg(F.percentile("Income", F.lit(0.5))).first()[0])
             if income_fill is None else income_fill)
     frame = _impute_income(frame, fill, notes, fill_source(fill, income_fill is not None, settings.currency))
@@ -63,25 +59,34 @@ def spark_clean(raw: SparkCustomers, settings: CleanParams, as_of: date,
     return SparkCleaned(frame, as_of, summary, float(fill))
 
 
-def _same_person(frame: DataFrame, mode: str, raw: SparkCustomers, notes: list[DataNote]) -> DataFrame:
-    """Rows identical in every column but ID: one person, kept under the smallest ID with the
-    others in other_ids (merge), all kept and named (keep), or the run stopped (refuse)."""
-    person = Window.partitionBy(*(F.col(c) for c in frame.columns if c != "ID"))
-    grouped = frame.select("*", F.min("ID").over(person).alias("_first"),
-                           F.array_sort(F.collect_list("ID").over(person)).alias("_ids"))
-    repeats = grouped.where(F.col("ID") != F.col("_first"))
-    counted = repeats.agg(F.count(F.lit(1)).alias("rows"), F.min("ID").alias("first")).first()
-    if counted["rows"] and mode == "refuse":
-        twin = repeats.where(F.col("ID") == counted["first"]).first()["_first"]
-        raise refused_duplicates(raw.origin, counted["rows"], counted["first"], twin)
-    if counted["rows"]:
-        sizes = (grouped.where(F.col("ID") == F.col("_first")).where(F.size("_ids") > 1)
-                 .groupBy(F.size("_ids").alias("size")).count().collect())
-        notes.append(duplicates_note(counted["rows"], {r["size"]: r["count"] for r in sizes}, mode))
-    own = F.col("ID")
-    others = F.array_join(F.transform(F.filter("_ids", lambda i: i != own), lambda i: i.cast("string")), " ")
-    kept = grouped.where(own == F.col("_first")) if mode == "merge" else grouped
-    return kept.select(*frame.columns, others.alias("other_ids"))
+def _people(raw: SparkCustomers, mode: str, notes: list[DataNote]) -> DataFrame:
+    """Exact duplicate rows removed, and rows identical in every column but ID taken as one
+    person: kept under the smallest ID with the others in other_ids (merge), all kept and named
+    (keep), or the run stopped (refuse). One grouping by every column but ID finds both (an
+    exact duplicate repeats its ID within its group): one shuffle, not two."""
+    columns = [c for c in raw.frame.columns if c != "ID"]
+    groups = materialised(raw.frame.groupBy(*columns).agg(F.array_sort(F.collect_list("ID")).alias("_all"))
+                          .select("*", F.array_distinct("_all").alias("_ids")))
+    counted = groups.agg(
+        F.sum(F.size("_all") - F.size("_ids")).alias("exact"), F.sum(F.size("_ids") - 1).alias("repeats"),
+        F.min(F.when(F.size("_ids") > 1, F.struct(F.element_at("_ids", 2), F.element_at("_ids", 1))))
+        .alias("first")).first()
+    if counted["exact"]:
+        notes.append(exact_duplicates_note(int(counted["exact"])))
+    repeats = int(counted["repeats"] or 0)
+    if repeats and mode == "refuse":
+        raise refused_duplicates(raw.origin, repeats, counted["first"][0], counted["first"][1])
+    if repeats:
+        sizes = groups.where(F.size("_ids") > 1).groupBy(F.size("_ids").alias("size")).count().collect()
+        notes.append(duplicates_note(repeats, {r["size"]: r["count"] for r in sizes}, mode))
+    if mode == "merge":
+        people = groups.select("*", F.element_at("_ids", 1).alias("ID"), F.slice("_ids", 2, 1 << 30)
+                               .alias("_others"))
+    else:
+        people = groups.select("*", F.explode("_ids").alias("ID"))
+        people = people.select("*", F.filter("_ids", lambda i: i != F.col("ID")).alias("_others"))
+    others = F.array_join(F.transform("_others", lambda i: i.cast("string")), " ")
+    return people.select(*raw.frame.columns, others.alias("other_ids"))
 
 
 def _impute_income(frame: DataFrame, fill: float, notes: list[DataNote], source: str) -> DataFrame:
