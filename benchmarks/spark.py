@@ -52,13 +52,20 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"{rows:,} {engine}: {runs[engine][-1]['seconds']:.1f} s, driver "
                       f"{runs[engine][-1]['driver_mib']:,} MiB, JVM {runs[engine][-1]['jvm_mib']:,} MiB",
                       flush=True)
-        found["sizes"][str(rows)] = {"rows": rows, "repeats": args.repeats, "load_before": load_before,
+        found["sizes"][str(rows)] = {"rows": rows, "repeats": args.repeats, "commit": _commit(),
+                                     "load_before": load_before,
                                      "load_after": [round(v, 2) for v in os.getloadavg()],
                                      "engines": {e: _summary(r) for e, r in runs.items()}}
     found["cpus"] = os.cpu_count()
     found["date"] = time.strftime("%Y-%m-%d")
     path.write_text(json.dumps(found, indent=2) + "\n")
     return found
+
+
+def _commit() -> str:
+    """The code measured: sizes measured at different commits say so."""
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return found.stdout.strip()
 
 
 def _run(engine: str, data: Path, root: Path) -> dict:
@@ -157,7 +164,8 @@ def markdown(report: dict) -> str:
     for size in sorted(report["sizes"].values(), key=lambda s: s["rows"]):
         local, spark = size["engines"]["local"], size["engines"]["spark"]
         runs = f"{size['repeats']} run{'s' if size['repeats'] > 1 else ''} each"
-        lines += [f"### {size['rows']:,} customers ({runs}; load average "
+        commit = f"commit {size['commit']}; " if size.get("commit") else ""
+        lines += [f"### {size['rows']:,} customers ({commit}{runs}; load average "
                   f"{' / '.join(map(str, size['load_before']))} before, "
                   f"{' / '.join(map(str, size['load_after']))} after)", "",
                   "| | local | spark (local[2]) | spark / local |", "|---|---|---|---|",
