@@ -191,7 +191,8 @@ def _reading(report: dict) -> str:
     local, spark = largest["engines"]["local"], largest["engines"]["spark"]
     fit = sum(spark["stages"].get(name, 0.0) for name in ("segment", "assess"))
     return (f"On {report['cpus']} cores Spark is slower than the local engine: it pays the JVM, Python "
-            "batches for the local engine's checks, three shuffles to clean, and single-task writes "
+            "batches for the local engine's checks, shuffles to check IDs and find people exported "
+            "twice, and single-task writes "
             f"of each export file. Its driver holds only the fitting sample: at {largest['rows']:,} "
             f"customers it peaked at {spark['driver_mib']:,} MiB against {local['driver_mib']:,} MiB "
             f"for the local engine, and the fit (segment + assess) took {fit:.1f} s on the sample. "
