@@ -67,17 +67,23 @@ def sample_rows(count: int, limit: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(count, size=limit, replace=False))
 
 
+def chart_sample(frame: pd.DataFrame, personas: np.ndarray, pca: np.ndarray,
+                 params: ListParams) -> ChartSample:
+    """The customers of `frame` (every one, or an engine's fitting sample) the charts draw."""
+    keep = sample_rows(len(frame), params.points, params.seed)
+    return ChartSample(personas[keep], pca[keep], frame[["income", "total_spending"]].to_numpy()[keep])
+
+
 def customer_figures(table: FeatureTable, assignment: PersonaAssignment, pca: np.ndarray,
                      rulebook: Rulebook, new_ids: dict[str, set[int]], params: ListParams) -> CustomerFigures:
     """The figures from a table that holds every customer (the local engine)."""
     frame = table.frame
-    keep = sample_rows(len(frame), params.points, params.seed)
     personas = assignment.customer_persona
     limit = float(frame["income"].quantile(INCOME_LIMIT_QUANTILE)) * 1.05
     income_ok = frame["income"] <= limit
     correlation = float(np.corrcoef(frame.loc[income_ok, "income"],
                                     frame.loc[income_ok, "total_spending"])[0, 1])
-    sample = ChartSample(personas[keep], pca[keep], frame[["income", "total_spending"]].to_numpy()[keep])
+    sample = chart_sample(frame, personas, pca, params)
     flags = tuple(_flag_count(frame, personas, assignment.flags[flag.name], flag.name, flag.spec.rank_by,
                               [p.name for p in rulebook.personas], new_ids.get(flag.name, set()), params)
                   for flag in rulebook.flags)

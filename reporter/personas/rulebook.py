@@ -342,9 +342,16 @@ def assign(rulebook: Rulebook, cluster_profiles: Profiles, table: FeatureTable,
     the rules would now say otherwise); each customer is tested for flags."""
     _require_metrics(rulebook, table)
     population = Population(table.frame)
-    verdicts = {int(g.key): judge_segment(rulebook, g, population) for g in cluster_profiles.groups}
-    cluster_persona = dict(keep) if keep else {c: v.persona for c, v in verdicts.items()}
+    verdicts, cluster_persona = name_segments(rulebook, cluster_profiles, population, keep)
     return label_customers(rulebook, cluster_persona, table, labels, population, verdicts)
+
+
+def name_segments(rulebook: Rulebook, cluster_profiles: Profiles, population: Population | FrozenPopulation,
+                  keep: dict[int, str] | None = None) -> tuple[dict[int, SegmentVerdict], dict[int, str]]:
+    """What the rules say of each segment, and the persona each gets (`keep`'s, when given):
+    from the segments' profiles alone, whichever engine summed them."""
+    verdicts = {int(g.key): judge_segment(rulebook, g, population) for g in cluster_profiles.groups}
+    return verdicts, dict(keep) if keep else {c: v.persona for c, v in verdicts.items()}
 
 
 def label_customers(rulebook: Rulebook, cluster_persona: dict[int, str], table: FeatureTable,

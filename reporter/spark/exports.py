@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import unquote
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -104,6 +105,4 @@ def _number_text(value: Column) -> Column:
 
 def _unescape(name: str) -> str:
     """Spark escapes some characters of a partition value in its folder name (%20 and so on)."""
-    from urllib.parse import unquote
-
     return unquote(name)

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
-import numpy as np
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -26,8 +25,8 @@ from reporter.model.artefact import Loaded
 from reporter.model.lifecycle import Analysis, kept_against_rules
 from reporter.model.lifecycle import analyse as analyse_sample
 from reporter.model.params import AnalysisParams
-from reporter.personas.figures import ChartSample, CustomerFigures, ListParams, sample_rows
-from reporter.personas.rulebook import PersonaAssignment, Rulebook, all_conditions, judge_segment
+from reporter.personas.figures import CustomerFigures, ListParams, chart_sample
+from reporter.personas.rulebook import Rulebook, all_conditions, label_customers, name_segments
 from reporter.spark.clean import SparkCleaned, spark_clean
 from reporter.spark.exports import customer_layout, write_spark_exports
 from reporter.spark.features import spark_features
@@ -73,10 +72,8 @@ class SparkAnalysis:
 
     def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures:
         found = self.analysis
-        keep = sample_rows(len(found.table.frame), params.points, params.seed)
-        sample = ChartSample(found.assignment.customer_persona[keep],
-                             found.segmentation.pca_coordinates[keep],
-                             found.table.frame[["income", "total_spending"]].to_numpy()[keep])
+        sample = chart_sample(found.table.frame, found.assignment.customer_persona,
+                              found.segmentation.pca_coordinates, params)
         new = ({name: self.spark.createDataFrame(frame[["ID"]]) for name, frame in
                 change.newly_flagged.items() if len(frame)} if change is not None else {})
         return spark_figures(self.labelled, found.rulebook, sample, new, params)
@@ -112,10 +109,9 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
         cluster_profiles = spark_profile(scored, SEGMENT)
     with timer("personas"):
         population = spark_population(scored, all_conditions(rulebook))
-        verdicts = {int(g.key): judge_segment(rulebook, g, population) for g in cluster_profiles.groups}
         kept = found.decision.action in ("scored", "held") and found.decision.rule_change is None
-        cluster_persona = (dict(found.assignment.cluster_persona) if kept
-                           else {c: v.persona for c, v in verdicts.items()})
+        verdicts, cluster_persona = name_segments(rulebook, cluster_profiles, population,
+                                                  found.assignment.cluster_persona if kept else None)
         labelled = spark_personas(rulebook, cluster_persona, scored, population).transform(materialised)
         persona_profiles = spark_profile(labelled, "persona")
         decision = found.decision
@@ -123,7 +119,9 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
             rules = SavedRules(saved.rulebook(), saved.cluster_persona, saved.population)
             decision = replace(decision, rule_change=spark_rule_change(
                 rules, rulebook, scored, labelled, decision.rule_change.since_run))
-    assignment = _sample_assignment(rulebook, cluster_persona, verdicts, found)
+    # the naming decided on every customer's profile, applied to the fitting sample the charts draw
+    assignment = label_customers(rulebook, cluster_persona, found.table, found.segmentation.labels,
+                                 population, verdicts)
     if kept:  # judged again on every customer's profile
         decision = replace(decision, rule_changes=kept_against_rules(assignment, cluster_persona))
     fill = model.income_fill if found.decision.action in ("scored", "held") else cleaned.income_fill
@@ -151,16 +149,3 @@ def _fitting_sample(cleaned: SparkCleaned, raw: SparkCustomers, size: int, seed:
     frame = chosen.select(*columns).toPandas().sort_values("ID", kind="stable").reset_index(drop=True)
     frame[DATE_COLUMN] = frame[DATE_COLUMN].astype("datetime64[ns]")
     return raw.on_driver(frame)
-
-
-def _sample_assignment(rulebook: Rulebook, cluster_persona: dict[int, str], verdicts: dict,
-                       found: Analysis) -> PersonaAssignment:
-    """The run's naming (decided on every customer's profile), applied to the fitting sample,
-    whose customers the brief's point charts draw."""
-    names = np.array([cluster_persona.get(c, rulebook.fallback.name)
-                      for c in range(max(cluster_persona) + 1)], dtype=object)
-    present = tuple(p.name for p in rulebook.personas if p.name in cluster_persona.values())
-    absent = tuple(p.name for p in rulebook.personas if p.name not in present)
-    return PersonaAssignment(cluster_persona, names[found.segmentation.labels], verdicts, present, absent,
-                             found.assignment.flags)
-
