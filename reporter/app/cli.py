@@ -412,9 +412,13 @@ def _push(args: argparse.Namespace) -> int:
 
 def _app(args: argparse.Namespace) -> int:
     """Check the config, then become the Streamlit server (signals reach it directly)."""
-    from reporter.app.api import loopback
+    from reporter.app.net import loopback
 
     config = _checked_config(args)
+    if args.allow_edit and not loopback(args.host):
+        raise ConfigError(f"reporter app --allow-edit binds a loopback address only (the app has no "
+                          f"login, and {args.host} is not loopback): drop --allow-edit, or bind "
+                          "127.0.0.1 and edit through an SSH tunnel")
     if not loopback(args.host):
         print(f"warning: the app has no login: anyone who reaches {args.host}:{args.port} sees "
               "customers' data; put it behind a proxy that authenticates", file=sys.stderr)
