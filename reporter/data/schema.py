@@ -46,3 +46,12 @@ CAMPAIGN_COLUMNS = tuple(f"AcceptedCmp{n}" for n in range(1, 6))
 INTEGER_COLUMNS = ("ID", "Year_Birth", *COUNT_COLUMNS)
 TEXT_COLUMNS = ("Education", "Marital_Status")
 DATE_COLUMN = "Dt_Customer"
+
+# The range of every whole number (and Income), declared once for the file, database and API
+# checks. No count, amount or income in a customer export comes near MAX_COUNT (load's
+# MAX_PLAUSIBLE); IDs are read through float64 (and by JSON clients as doubles), which hold
+# whole numbers exactly up to 2**53 - 1.
+MAX_COUNT = 100_000_000
+MAX_ID = 2**53 - 1
+WHOLE_RANGES = {column: (0, MAX_ID if column == "ID" else MAX_COUNT)
+                for column in (*INTEGER_COLUMNS, *CAMPAIGN_COLUMNS)}
