@@ -30,6 +30,7 @@ class Server:
             cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.listening = threading.Event()
+        self._arrived = threading.Condition()
         threading.Thread(target=self._read, daemon=True).start()
         assert self.listening.wait(timeout=120), "".join(self.lines)
         port = next(json.loads(line)["port"] for line in self.lines if '"listening"' in line)
@@ -37,9 +38,20 @@ class Server:
 
     def _read(self) -> None:
         for line in self.process.stderr:
-            self.lines.append(line)
+            with self._arrived:
+                self.lines.append(line)
+                self._arrived.notify_all()
             if '"event": "listening"' in line:
                 self.listening.set()
+
+    def wait_for_line(self, wanted, timeout: float = 60) -> str:
+        """The first log line for which `wanted(line)` holds, waiting for it to be written (the
+        server logs a request before the client reads its answer, but the pipe may lag)."""
+        with self._arrived:
+            found = self._arrived.wait_for(lambda: next((x for x in self.lines if wanted(x)), None),
+                                           timeout=timeout)
+        assert found, "".join(self.lines[-20:])
+        return found
 
     def client(self, token: str | None = None) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -5,7 +5,9 @@ limits, no path traversal, nothing of a customer's in the log, a clean stop on S
 
 from __future__ import annotations
 
+import copy
 import json
+import shutil
 import threading
 import time
 from collections import Counter
@@ -133,12 +135,14 @@ def test_errors_name_the_customer_the_field_and_what_was_expected(served):
         response = client.post("/v1/assign", json={"customers": wrong})
         assert response.status_code == 422
         problems = response.json()["detail"]
-        assert {"customer": 0, "field": "Dt_Customer",
+        ids = [customer["ID"] for customer in wrong]
+        assert {"customer": 0, "customer_id": ids[0], "field": "Dt_Customer",
                 "problem": "missing; expected a date, YYYY-MM-DD"} in problems
-        assert {"customer": 1, "field": "Income",
-                "problem": 'expected a number, 0 or more, or null when unknown, got "lots"'} in problems
-        assert {"customer": 1, "field": "Recency", "problem": "expected a whole number, 0 or more, got -3"} \
+        assert {"customer": 1, "customer_id": ids[1], "field": "Income",
+                "problem": 'expected a number from 0 to 100,000,000, or null when unknown, got "lots"'} \
             in problems
+        assert {"customer": 1, "customer_id": ids[1], "field": "Recency",
+                "problem": "expected a whole number from 0 to 100,000,000, got -3"} in problems
         assert any(p["customer"] == 2 and p["field"] == "Colour" for p in problems)
         bad_date = client.post("/v1/assign", json={**good[0], "Dt_Customer": "yesterday"})
         assert bad_date.status_code == 422
@@ -237,3 +241,201 @@ def test_without_tokens_it_binds_loopback_only(tmp_path, sample_csv):
     result = run_main("serve", "--config", str(config), "--host", "0.0.0.0")
     assert result.returncode == 2
     assert "binds 0.0.0.0 only with api.tokens set" in result.stderr
+
+
+def _all_json(lines: list[str]) -> list[dict]:
+    """Every line the server wrote to stderr, each parsed as one JSON object."""
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            pytest.fail(f"a log line is not JSON: {line!r}")
+    return records
+
+
+def test_numbers_out_of_range_are_refused_per_customer_and_field(served):
+    """Counts of 2**63 once wrapped to negative int64s and answered 200; IDs past 2**53 - 1
+    (float64's whole numbers) or 2**63 were a 500. Each is a 422 naming the customer (position
+    and, when it is valid, ID), the field and the allowed range, as the file checks have it."""
+    *_, held_out, server = served
+    good = customer_rows(held_out.head(4))
+    sent = [{**good[0], "MntWines": 2**63}, {**good[1], "ID": 2**63}, {**good[2], "ID": 2**53 + 1},
+            {**good[3], "NumWebVisitsMonth": 2**64, "AcceptedCmp1": 2**63}]
+    with server.client(ASSIGN) as client:
+        response = client.post("/v1/assign", json={"customers": sent})
+        one = client.post("/v1/assign", json={**good[0], "Recency": 10_000_000_000_000_000_000})
+    with server.client(READ) as client:
+        path_id = client.get(f"/v1/customers/{2**63}")
+    assert response.status_code == 422, response.text
+    problems = response.json()["detail"]
+    counts = "expected a whole number from 0 to 100,000,000"
+    ids = "expected a whole number from 0 to 9,007,199,254,740,991"
+    assert {"customer": 0, "customer_id": good[0]["ID"], "field": "MntWines",
+            "problem": f"{counts}, got {2**63}"} in problems
+    assert {"customer": 1, "field": "ID", "problem": f"{ids}, got {2**63}"} in problems
+    assert {"customer": 2, "field": "ID", "problem": f"{ids}, got {2**53 + 1}"} in problems
+    assert {(p["customer"], p["field"]) for p in problems if p["customer"] == 3} == {
+        (3, "NumWebVisitsMonth"), (3, "AcceptedCmp1")}
+    assert len(problems) == 5
+    assert one.status_code == 422 and one.json()["detail"][0]["field"] == "Recency"
+    assert path_id.status_code == 422 and "from 0 to 9,007,199,254,740,991" in path_id.json()["detail"]
+    server.wait_for_line(lambda line: '"route": "/v1/customers/{customer_id}", "status": 422' in line)
+    records = _all_json(server.lines)  # no RuntimeWarning from a cast in between
+    assert [r["status"] for r in records if r.get("route") == "/v1/assign"][-2:] == [422, 422]
+
+
+def test_deep_nesting_is_a_400_that_says_what_is_read(served):
+    """990 nested arrays made Python's parser raise RecursionError: a 500. Nesting is counted
+    before parsing (strings skipped) and anything past MAX_DEPTH is refused."""
+    *_, held_out, server = served
+    good = customer_rows(held_out.head(1))[0]
+    headers = {"content-type": "application/json"}
+    with server.client(ASSIGN) as client:
+        answers = [client.post("/v1/assign", content=b'{"customers": ' + b"[" * depth + b"]" * depth + b"}",
+                               headers=headers) for depth in (1_000, 100_000)]
+        in_a_string = client.post("/v1/assign", json={**good, "Education": "[" * 5_000})
+        shallow = client.post("/v1/assign", json={**good, "Education": [[["Graduation"]]]})
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        assert "levels deep; at most 32 are read" in answer.json()["detail"]
+    assert in_a_string.status_code == 200, in_a_string.text  # brackets in text are text
+    assert shallow.status_code == 422 and shallow.json()["detail"][0]["field"] == "Education"
+
+
+@pytest.fixture
+def spare(served, tmp_path):
+    """A copy of the served archive under another config (same source), to damage freely."""
+    root, _, first, _, _ = served
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "personas.yaml").write_text((root / "config" / "personas.yaml").read_text())
+    config = write_config(tmp_path / "config" / "reporter.yaml",
+                          source={"path": str(root / "data" / "customers.csv")},
+                          output={"dir": str(tmp_path / "output")}, teams=[], api={"tokens": TOKENS})
+    (tmp_path / "output").mkdir()
+    shutil.copytree(first.folder, tmp_path / "output" / first.folder.name)
+    return config, tmp_path / "output" / first.folder.name
+
+
+def test_a_500_is_one_json_line_with_its_traceback_and_an_access_line(spare):
+    """A run's segments.csv damaged on disk makes the customer route fail. The log said
+    "Exception in ASGI application" with neither the exception nor an access line."""
+    config, folder = spare
+    (folder / "segments.csv").write_text("nothing,useful\n1,2\n")
+    server = Server(config)
+    try:
+        with server.client(READ) as client:
+            failed = client.get("/v1/customers/5524")
+        assert failed.status_code == 500
+        assert failed.json() == {"detail": "internal error (KeyError); the server's log has the details"}
+        access = server.wait_for_line(lambda line: '"status": 500' in line)
+    finally:
+        assert server.stop() == 0
+    records = _all_json(server.lines)
+    (error,) = [r for r in records if r.get("level") == "error"]
+    assert error["exception"] == "KeyError" and error["route"] == "/v1/customers/{customer_id}"
+    assert error["traceback"].startswith("Traceback (most recent call last):\n")
+    assert "explore.py" in error["traceback"] and error["traceback"].endswith("KeyError")
+    assert json.loads(access)["route"] == "/v1/customers/{customer_id}"
+    assert records.index(error) < records.index(json.loads(access))
+    assert not any("5524" in line for line in server.lines)  # the path is not logged
+
+
+def test_python_warnings_are_json_log_lines(capsys):
+    """A RuntimeWarning printed two bare lines into the JSON log."""
+    import logging
+    import warnings
+
+    from reporter.app.api import _log_as_json
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        _log_as_json()
+        with warnings.catch_warnings():
+            warnings.simplefilter("always")
+            warnings.warn("invalid value encountered in cast", RuntimeWarning, stacklevel=1)
+    finally:
+        logging.captureWarnings(False)
+        root.handlers[:], level = saved
+        root.setLevel(level)
+    lines = capsys.readouterr().err.splitlines()
+    (record,) = _all_json(lines)
+    assert record["logger"] == "py.warnings" and record["level"] == "warning"
+    assert "RuntimeWarning: invalid value encountered in cast" in record["message"]
+
+
+def _damaged(folder, run_id: str, model: dict, output) -> None:
+    """A copy of the run published under a later run ID with another model.json, renamed into
+    the archive in one step as the archive publishes (a server never sees it half-written)."""
+    staging = output / f".{run_id}"
+    shutil.copytree(folder, staging)
+    record = json.loads((staging / "run.json").read_text())
+    record["run_id"], record["started_at"] = run_id, f"2099-01-01T{run_id[:2]}:{run_id[2:4]}:00+00:00"
+    (staging / "run.json").write_text(json.dumps(record))
+    (staging / "model.json").write_text(json.dumps(model))
+    staging.rename(output / f"2099-01-01-{run_id}")
+
+
+def _broken(document: dict, damage: str) -> dict:
+    broken = copy.deepcopy(document)
+    scorer = broken["model"]["scorer"]
+    if damage == "short centres":
+        scorer["centres"] = [centre[:-1] for centre in scorer["centres"]]
+    elif damage == "cluster 9":
+        scorer["segment_of_cluster"][0] = 9
+    else:
+        scorer["scale_std"] = [0.0] * len(scorer["scale_std"])
+    return broken
+
+
+def test_a_broken_model_is_never_served_and_ready_says_why(spare, served):
+    """A parseable model.json with a centre a dimension short, a cluster numbered 9 or every
+    scale 0 was swapped in: ready said ready, then every assign was a 500 or NaN-based. Now
+    each is refused (the model in use is kept, /health/ready names the refused run and why);
+    with no valid model at all the server is not ready and says why."""
+    config, folder = spare
+    output, held_out = folder.parent, served[3]
+    document = json.loads((folder / "model.json").read_text())
+    body = {"customers": customer_rows(held_out.head(3))}
+    folder.rename(output / ".original")  # first: an archive whose only run has a broken model
+    _damaged(output / ".original", "010000-0001", _broken(document, "scale 0"), output)
+    server = Server(config)
+    try:
+        with server.client(ASSIGN) as client:
+            ready = client.get("/health/ready")
+            assert ready.status_code == 503, ready.text
+            assert ready.json()["rejected"]["run_id"] == "010000-0001"
+            assert "scale_std: every scale must be above 0" in ready.json()["detail"]
+            assert client.post("/v1/assign", json=body).status_code == 503
+            _damaged(output / ".original", "020000-0002", document, output)  # a valid one
+            wait_until(lambda: client.get("/health/ready").json().get("run_id") == "020000-0002")
+            for number, (damage, reason) in enumerate([
+                    ("short centres", "scorer.centres: shape"),
+                    ("cluster 9", "scorer.segment_of_cluster: [9,"),
+                    ("scale 0", "scale_std: every scale must be above 0")], start=3):
+                run_id = f"0{number}0000-000{number}"
+                _damaged(output / ".original", run_id, _broken(document, damage), output)
+                wait_until(lambda run_id=run_id: client.get("/health/ready").json()
+                           .get("rejected", {}).get("run_id") == run_id)
+                ready = client.get("/health/ready")
+                assert ready.status_code == 200 and ready.json()["status"] == "ready"
+                assert ready.json()["run_id"] == "020000-0002"
+                assert reason in ready.json()["rejected"]["reason"]
+                answer = client.post("/v1/assign", json=body)
+                assert answer.status_code == 200 and answer.json()["run_id"] == "020000-0002", answer.text
+            _damaged(output / ".original", "090000-0009", document, output)
+            wait_until(lambda: client.get("/health/ready").json().get("run_id") == "090000-0009")
+            assert "rejected" not in client.get("/health/ready").json()
+    finally:
+        assert server.stop() == 0
+    assert any('"event": "model refused"' in line and "020000-0002" in line for line in server.lines)
+
+
+def wait_until(condition, timeout: float = 60) -> None:
+    """Polls a condition the server will reach (it looks at the archive again at least every
+    few seconds): the signal waited for, with a deadline, not a head start."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the server never got there"
+        time.sleep(0.2)

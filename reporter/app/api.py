@@ -8,9 +8,15 @@ requests in flight finish with the model they started with, and none fails in be
 Bearer tokens come from environment variables, each with scopes (read, assign); without any
 token the server may bind loopback only (the command refuses anything else). A client gets
 errors it can act on: 422 naming the customer's position in the batch, the field and what was
-expected; 401 without a known token, 403 without the scope; 413 past the size limits; 503 while
-no model is loaded. Customers' data never reaches the log: an access line names the route
-template, never the path or the body.
+expected (whole numbers in the ranges reporter/data/schema.py declares for the files); 400 for
+a body that is not JSON or nests deeper than MAX_DEPTH; 401 without a known token, 403 without
+the scope; 413 past the size limits; 503 while no model is loaded. A model is validated before
+it is swapped in; a broken one is refused and /health/ready says which and why.
+
+The log is one JSON object per line on stderr: access lines, an error line with the exception
+type and traceback for every 500 (with its access line), and Python warnings. Customers' data
+never reaches it: an access line names the route template, never the path or the body, and an
+error line carries the traceback's frames, not the exception's message.
 """
 
 from __future__ import annotations
@@ -22,12 +28,14 @@ import math
 import re
 import threading
 import time
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -35,10 +43,11 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from reporter import __version__
 from reporter.app.explore import customer_history, segments
+from reporter.app.net import loopback
 from reporter.app.params import clean_params, configured_source_key
 from reporter.config import Config, env_secret
 from reporter.data.load import Origin, RowNames, typed_customers
-from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, TEXT_COLUMNS
+from reporter.data.schema import COLUMNS, DATE_COLUMN, MAX_COUNT, MAX_ID, TEXT_COLUMNS, WHOLE_RANGES
 from reporter.errors import ConfigError, DataError
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of
 from reporter.model.artefact import FORMAT_VERSION, SavedModel, read_model
@@ -51,9 +60,11 @@ RUN_ID = re.compile(r"^\d{6}-[0-9a-f]{4}$")
 RUN_FILES = ("brief.html", "brief.pdf", "customers.csv")
 RECHECK_SECONDS = 5.0  # the archive is looked at again at least this often, whatever its mtime
 IN_BATCH = RowNames("customer", 0)  # messages count customers as the JSON array does, from 0
+MAX_DEPTH = 32  # a request nests 3 deep ({"customers": [{...}]}); deeper is refused unparsed
+RANGES = {**WHOLE_RANGES, "Income": (0, MAX_COUNT)}  # as the file checks read them
 EXPECTED = {
-    **{c: "a whole number, 0 or more" for c in (*INTEGER_COLUMNS, *CAMPAIGN_COLUMNS)},
-    "Income": "a number, 0 or more, or null when unknown",
+    **{c: f"a whole number from {low:,} to {high:,}" for c, (low, high) in WHOLE_RANGES.items()},
+    "Income": f"a number from 0 to {MAX_COUNT:,}, or null when unknown",
     **{c: "text" for c in TEXT_COLUMNS},
     DATE_COLUMN: "a date, YYYY-MM-DD",
 }
@@ -67,6 +78,14 @@ class Served:
     run: RunSummary
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A delivered run whose model failed validation: never served, and said so."""
+
+    run: RunSummary
+    reason: str
+
+
 class Archive:
     """The source's runs and the model of its newest delivered one, reloaded when it changes."""
 
@@ -75,6 +94,7 @@ class Archive:
         self.output_dir = config.output_dir
         self.source = configured_source_key(config)
         self.served: Served | None = None
+        self.rejected: Rejected | None = None
         self.problem = "no brief of this source has been delivered yet"
         self._seen: tuple[int, float] = (-1, 0.0)  # archive folder mtime, monotonic time checked
         self._lock = threading.Lock()
@@ -99,12 +119,22 @@ class Archive:
         baseline = find_baseline(self.output_dir, self.source, datetime.max.date())
         if baseline is None or (self.served and self.served.run.folder == baseline.folder):
             return
-        loaded = read_model(baseline.folder)
+        if self.rejected and self.rejected.run.folder == baseline.folder:
+            return  # judged already: a published run does not change
+        loaded = read_model(baseline.folder)  # validated as it is read
         if loaded.model is None:
-            self.problem = loaded.problem or "the newest delivered run has no model"
+            self._reject(baseline, loaded.problem or "the newest delivered run has no model")
             return
         self.served = Served(loaded.model, baseline)  # one assignment: the swap
+        self.rejected = None
         log.info(json.dumps({"event": "model loaded", "run_id": baseline.run_id}))
+
+    def _reject(self, run: RunSummary, reason: str) -> None:
+        """Keep the model in use (if any) and say why the newer one is not."""
+        self.rejected = Rejected(run, reason)
+        self.problem = f"the model of run {run.run_id} was refused: {reason}"
+        log.warning(json.dumps({"event": "model refused", "run_id": run.run_id, "reason": reason,
+                                "kept": self.served.run.run_id if self.served else None}))
 
     def run(self, run_id: str) -> RunSummary:
         if not RUN_ID.fullmatch(run_id):
@@ -143,16 +173,22 @@ def create_app(config: Config) -> FastAPI:
 
     @app.middleware("http")
     async def access_log(request: Request, call_next):
+        """Every request gets one access line; a failure also gets one error line (with the
+        traceback) and a 500 the client can quote, never a bare "Internal Server Error"."""
         start = time.perf_counter()
-        size = int(request.headers.get("content-length") or 0)
-        if size > settings.max_body_kb * 1024:
-            response = JSONResponse({"detail": f"the body is {math.ceil(size / 1024):,} kB; the limit "
-                                               f"is {settings.max_body_kb:,} kB (api.max_body_kb)"}, 413)
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        log.info(json.dumps({"time": datetime.now().astimezone().isoformat(timespec="milliseconds"),
-                             "method": request.method, "route": getattr(route, "path", "?"),
+        size = _declared_size(request)
+        try:
+            if size > settings.max_body_kb * 1024:
+                response = JSONResponse({"detail": f"the body is {math.ceil(size / 1024):,} kB; the "
+                                                   f"limit is {settings.max_body_kb:,} kB (api.max_body_kb)"},
+                                        413)
+            else:
+                response = await call_next(request)
+        except Exception as exc:
+            log.error(json.dumps(_failure(request, exc)))
+            response = JSONResponse({"detail": f"internal error ({type(exc).__name__}); the server's "
+                                               "log has the details"}, 500)
+        log.info(json.dumps({"time": _now(), "method": request.method, "route": _route(request),
                              "status": response.status_code,
                              "ms": round((time.perf_counter() - start) * 1000, 2)}))
         return response
@@ -163,10 +199,13 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/health/ready", tags=["health"])
     def ready() -> JSONResponse:
+        """Ready while a valid model is loaded; a newer run whose model was refused is named."""
         served = archive.current()
+        refused = archive.rejected
+        rejected = {"rejected": {"run_id": refused.run.run_id, "reason": refused.reason}} if refused else {}
         if served is None:
-            return JSONResponse({"status": "not ready", "detail": archive.problem}, 503)
-        return JSONResponse({"status": "ready", "run_id": served.run.run_id})
+            return JSONResponse({"status": "not ready", "detail": archive.problem, **rejected}, 503)
+        return JSONResponse({"status": "ready", "run_id": served.run.run_id, **rejected})
 
     @app.get("/metadata", tags=["health"])
     def metadata() -> dict:
@@ -197,6 +236,8 @@ def create_app(config: Config) -> FastAPI:
     @app.get("/v1/customers/{customer_id}", tags=["customers"], dependencies=[scope("read")])
     def customer(customer_id: int) -> dict:
         """The customer's persona and flags in every archived run of the source, newest first."""
+        if not 0 <= customer_id <= MAX_ID:
+            raise HTTPException(422, f"customer_id is a whole number from 0 to {MAX_ID:,}")
         runs = runs_of(archive.output_dir, archive.source)
         status = {run.run_id: run.record.status for run in runs}
         found = [{"run_id": seen.run_id, "as_of": seen.as_of, "status": status[seen.run_id],
@@ -259,6 +300,31 @@ def _tokens(config: Config) -> dict[str, frozenset[str]] | None:
     return found
 
 
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def _route(request: Request) -> str:
+    """The route template (never the path: it may hold a customer ID)."""
+    return getattr(request.scope.get("route"), "path", "?")
+
+
+def _declared_size(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length") or 0)
+    except ValueError:
+        return 0  # the body is counted as it is read
+
+
+def _failure(request: Request, exc: BaseException) -> dict:
+    """The error line of a 500: where it failed, the exception's type and the traceback's
+    frames (not its message, which may quote a customer's values)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return {"time": _now(), "level": "error", "event": "unhandled exception", "method": request.method,
+            "route": _route(request), "exception": type(exc).__name__,
+            "traceback": f"Traceback (most recent call last):\n{frames}{type(exc).__name__}"}
+
+
 def _served(archive: Archive) -> Served:
     served = archive.current()
     if served is None:
@@ -274,12 +340,34 @@ async def _body(request: Request, limit_kb: int) -> Any:
         if size > limit_kb * 1024:
             raise HTTPException(413, f"the body is over the limit of {limit_kb:,} kB (api.max_body_kb)")
         chunks.append(chunk)
+    body = b"".join(chunks)
+    depth = nesting(body)
+    if depth > MAX_DEPTH:
+        raise HTTPException(400, f"the body nests {depth:,} levels deep; at most {MAX_DEPTH} are read: "
+                                 'send one customer as an object of plain values, or {"customers": [...]}')
     try:
-        return json.loads(b"".join(chunks))
+        return json.loads(body)
+    except RecursionError:  # not expected below MAX_DEPTH; a 400 all the same
+        raise HTTPException(400, f"the body nests too deep; at most {MAX_DEPTH} levels are read") from None
     except ValueError as exc:
         where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
         raise HTTPException(400, f"the body is not valid JSON{where}; send one customer as an "
                                  'object, or {"customers": [...]}') from None
+
+
+_ESCAPED = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_BRACKETS = np.zeros(256, dtype=np.int8)
+_BRACKETS[[ord("["), ord("{")]] = 1
+_BRACKETS[[ord("]"), ord("}")]] = -1
+
+
+def nesting(body: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, strings skipped: counted in C-speed
+    passes before parsing, as a parser recursing into 100,000 brackets fails deep inside."""
+    structure = _STRING.sub(b"", _ESCAPED.sub(b"", body))
+    steps = _BRACKETS[np.frombuffer(structure, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
 def _customers_of(document: Any, max_batch: int) -> tuple[list[dict], bool]:
@@ -301,36 +389,45 @@ def _customers_of(document: Any, max_batch: int) -> tuple[list[dict], bool]:
 
 
 def _field_problems(customer: Any, position: int) -> list[dict]:
+    """Each problem names the customer by position in the batch (and by ID when that is
+    valid), the field and what was expected, with the allowed range for numbers."""
     if not isinstance(customer, dict):
         return [{"customer": position, "problem": "expected an object of the export's columns"}]
+    who = {"customer": position}
+    if _fits("ID", customer.get("ID")):
+        who["customer_id"] = int(customer["ID"])
     problems = []
     for field, expected in EXPECTED.items():
         value = customer.get(field)
         if field not in customer:
             if field in COLUMNS and field != "Income":
-                problems.append({"customer": position, "field": field,
-                                 "problem": f"missing; expected {expected}"})
+                problems.append({**who, "field": field, "problem": f"missing; expected {expected}"})
             continue
         if not _fits(field, value):
-            problems.append({"customer": position, "field": field,
+            problems.append({**who, "field": field,
                              "problem": f"expected {expected}, got {json.dumps(value)[:40]}"})
     unknown = sorted(set(customer) - set(EXPECTED))
     if unknown:
-        problems.append({"customer": position, "field": unknown[0],
+        problems.append({**who, "field": unknown[0],
                          "problem": f"not a column of the export (columns: {', '.join(COLUMNS)})"})
     return problems
 
 
 def _fits(field: str, value: Any) -> bool:
+    """The value as the file checks would accept it: numbers within RANGES, checked before
+    anything casts them (a count of 2**63 would wrap to a negative int64)."""
     if field in TEXT_COLUMNS:
         return isinstance(value, str)
     if field == DATE_COLUMN:
         return isinstance(value, str) and bool(value.strip())
     if field == "Income" and value is None:
         return True
-    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    whole = field != "Income"
-    return number and value >= 0 and (not whole or float(value).is_integer())
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    low, high = RANGES[field]
+    number = isinstance(value, int) or math.isfinite(value)
+    whole = field == "Income" or isinstance(value, int) or float(value).is_integer()
+    return number and whole and low <= value <= high
 
 
 def _score(served: Served, customers: list[dict], cleaning, date_format: str | None) -> list[dict]:
@@ -367,10 +464,6 @@ def _assign_schema(max_batch: int) -> dict:
                 "additionalProperties": False}
     return {"oneOf": [customer, {"type": "object", "required": ["customers"], "properties": {
         "customers": {"type": "array", "items": customer, "minItems": 1, "maxItems": max_batch}}}]}
-
-
-def loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
 
 
 def check_bind(config: Config, host: str) -> None:
@@ -421,15 +514,23 @@ class _JsonLines(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
-        if message.startswith("{"):
+        if message.startswith("{") and not record.exc_info:
             return message
-        return json.dumps({"time": datetime.now().astimezone().isoformat(timespec="milliseconds"),
-                           "level": record.levelname.lower(), "logger": record.name, "message": message})
+        line = {"time": _now(), "level": record.levelname.lower(), "logger": record.name,
+                "message": message.strip()}
+        if record.exc_info and record.exc_info[1] is not None:  # e.g. uvicorn's own failures
+            kind = type(record.exc_info[1]).__name__
+            frames = "".join(traceback.format_tb(record.exc_info[2]))
+            line |= {"exception": kind, "traceback": f"Traceback (most recent call last):\n{frames}{kind}"}
+        return json.dumps(line)
 
 
-def _log_as_json() -> None:
-    handler = logging.StreamHandler()
+def _log_as_json(stream=None) -> None:
+    """Everything on stderr as JSON lines, Python's warnings too (a RuntimeWarning would
+    otherwise print two bare lines)."""
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(_JsonLines())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    logging.captureWarnings(True)
