@@ -28,6 +28,10 @@ from reporter.history.catalogue import RunSummary, find_baseline, runs_of
 from reporter.personas.rulebook import read_rulebook
 
 SAMPLE_ROWS = 50_000  # charts and distributions read a fixed-seed sample above this
+# The workshop checks the text at every keystroke: bounded before anything parses it, so a
+# pasted 40,000-character line costs nothing (a real personas.yaml is a few kB, lines < 200).
+MAX_RULES_CHARS = 100_000
+MAX_LINE_CHARS = 2_000
 METRICS = {"income": "Income", "total_spending": "Spend", "total_purchases": "Purchases",
            "recency": "Days since last purchase", "age": "Age", "deal_share": "Share bought on deal",
            "web_visits": "Web visits a month"}
@@ -149,9 +153,25 @@ class Workshop:
                              "after": frame["persona_after"].value_counts()}).fillna(0).astype(int)
 
 
+def too_long(text: str, name: str) -> str:
+    """Why the text is too long to check, or "" when it is not."""
+    if len(text) > MAX_RULES_CHARS:
+        return (f"{name}: the text is {len(text):,} characters; the workshop checks up to "
+                f"{MAX_RULES_CHARS:,}: shorten it")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if len(line) > MAX_LINE_CHARS:
+            return (f"{name}: line {number} is {len(line):,} characters long; the workshop checks lines "
+                    f"of up to {MAX_LINE_CHARS:,}: split or shorten it (a rule is a short condition "
+                    'like "income >= 1.5x population")')
+    return ""
+
+
 def try_rules(config: Config, text: str, base: Callable[[], Replayable] | None) -> Workshop:
     """Check the text as a personas file and, when it is valid, replay it on the customers
     `base` gives (made once per run by the app: reading a million customers takes seconds)."""
+    refused = too_long(text, config.personas_path.name)
+    if refused:
+        return Workshop((refused,))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / config.personas_path.name
         path.write_text(text, encoding="utf-8")
