@@ -196,3 +196,55 @@ def test_every_page_loads_in_chromium_without_errors(archive, tmp_path, width):
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+def test_the_workshop_refuses_a_40000_character_rule_before_parsing_it(archive, monkeypatch):
+    """A 40,000-character rule cost 7.8 s per keystroke: the rule parser never sees it now."""
+    from reporter.app import explore
+
+    root, config, *_ = archive
+    parsed: list[str] = []
+    real = explore.read_rulebook
+    monkeypatch.setattr(explore, "read_rulebook", lambda path: parsed.append(path.read_text()) or real(path))
+    page = app(config, monkeypatch, page="Rule workshop")
+    parsed.clear()  # the page's first view checks the saved file, which is fine
+    original = (root / "config" / "personas.yaml").read_text()
+    long_rule = "income >= 1" + " " * 40_000
+    page.text_area[0].input(original.replace("recency > 60", long_rule, 1)).run()
+    assert not page.exception
+    (message,) = [e.value for e in page.error]
+    assert re.fullmatch(r"personas\.yaml: line \d+ is 40,0\d\d characters long; the workshop checks lines "
+                        r"of up to 2,000: split or shorten it .*", message), message
+    assert parsed == [] and not page.success
+    page.text_area[0].input(original + "#" * 100_001).run()
+    assert "the workshop checks up to 100,000" in page.error[0].value and parsed == []
+
+
+def test_app_refuses_allow_edit_on_an_address_others_reach(archive):
+    """`reporter app --host 0.0.0.0 --allow-edit` only warned, then served an editable app (and
+    imported FastAPI to check the address)."""
+    config = archive[1]
+    try:
+        result = subprocess.run([sys.executable, "-X", "importtime", "-m", "reporter", "app", "--config",
+                                 str(config), "--host", "0.0.0.0", "--allow-edit", "--port", "0"],
+                                cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("reporter app started instead of refusing")
+    assert result.returncode == 2
+    imported = [line for line in result.stderr.splitlines() if line.startswith("import time:")]
+    assert imported and not any(" fastapi" in line for line in imported)
+    (line,) = [line for line in result.stderr.splitlines() if not line.startswith("import time:")]
+    assert line.startswith("reporter: error: reporter app --allow-edit binds a loopback address only")
+    assert "drop --allow-edit, or bind 127.0.0.1" in line
+
+
+@pytest.mark.parametrize(("host", "expected"), [
+    ("127.0.0.1", True), ("127.8.9.10", True), ("::1", True), ("[::1]", True), ("localhost", True),
+    ("::ffff:127.0.0.1", True), ("127.example.com", False), ("127.0.0.1.nip.io.invalid", False),
+    ("0.0.0.0", False), ("::", False), ("10.1.2.3", False), ("", False), ("no-such-host.invalid", False),
+])
+def test_loopback_parses_addresses_and_resolves_names(host, expected):
+    """`loopback` was a string-prefix test: 127.example.com passed."""
+    from reporter.app.api import loopback
+
+    assert loopback(host) is expected

@@ -113,3 +113,71 @@ def test_a_damaged_artefact_is_refused_with_a_reason(tmp_path):
 def test_a_model_never_names_a_class():
     text = (FIXTURE / MODEL_FILE).read_text()
     assert "reporter." not in text and "sklearn" not in text.replace('"scikit-learn"', "")
+
+
+def _damage(document: dict, how: str) -> dict:
+    model = document["model"]
+    scorer = model["scorer"]
+    if how == "centres a dimension short":
+        scorer["centres"] = [centre[:-1] for centre in scorer["centres"]]
+    elif how == "one centre a dimension short":
+        scorer["centres"][0] = scorer["centres"][0][:-1]
+    elif how == "cluster 9":
+        scorer["segment_of_cluster"][0] = 9
+    elif how == "every scale 0":
+        scorer["scale_std"] = [0.0] * len(scorer["scale_std"])
+    elif how == "a NaN":
+        scorer["pca_components"][1][2] = float("nan")
+    elif how == "a scale so small customers overflow":
+        scorer["scale_std"][0], scorer["clip_high"][0] = 1e-300, 1e300
+    elif how == "a segment without a persona":
+        del model["cluster_persona"][next(iter(model["cluster_persona"]))]
+    elif how == "a persona the rules do not have":
+        model["cluster_persona"]["0"] = "Astronauts"
+    elif how == "rules that do not compile":
+        model["rules"]["personas"][0]["rules"]["all"] = ["income >>= 3"]
+    elif how == "a threshold the population lacks":
+        model["population"]["means"] = {}
+    elif how == "an unknown feature":
+        scorer["numeric"][0] = "shoe_size"
+    return document
+
+
+DAMAGES = {
+    "centres a dimension short": "scorer.centres: shape [5, 6], expected [5, 7]",
+    "one centre a dimension short": "is incomplete (a value of the wrong kind or shape)",
+    "cluster 9": "scorer.segment_of_cluster: [9, ",
+    "every scale 0": "scorer.scale_std: every scale must be above 0",
+    "a NaN": "scorer.pca_components: holds a value that is not a finite number",
+    "a scale so small customers overflow": "beyond any finite distance",
+    "a segment without a persona": "cluster_persona: segments [1, 2, 3, 4], expected [0, 1, 2, 3, 4]",
+    "a persona the rules do not have": "segment 0 is 'Astronauts', not a persona of the saved rules",
+    "rules that do not compile": "rules: they do not compile",
+    "a threshold the population lacks": "population: the archived run did not use",
+    "an unknown feature": "scorer.numeric: 'shoe_size' is not a feature",
+}
+
+
+@pytest.mark.parametrize("how", list(DAMAGES))
+def test_a_parseable_but_broken_model_is_refused_with_its_reason(tmp_path, how):
+    """Such a model.json was read as a model: `serve` swapped it in and every answer was a 500
+    or NaN-based. Each damage is named, with the file."""
+    document = _damage(json.loads((FIXTURE / MODEL_FILE).read_text()), how)
+    (tmp_path / MODEL_FILE).write_text(json.dumps(document))
+    loaded = read_model(tmp_path)
+    assert loaded.model is None, how
+    assert f"{tmp_path.name}/{MODEL_FILE}" in loaded.problem and DAMAGES[how] in loaded.problem
+
+
+def test_reporter_assign_refuses_a_broken_model_in_one_line(tmp_path):
+    """`reporter assign` (score_new) reads model.json through the same validation."""
+    from reporter.errors import ArchiveError
+    from reporter.model.score_new import score_new
+
+    document = _damage(json.loads((FIXTURE / MODEL_FILE).read_text()), "every scale 0")
+    run = tmp_path / "2026-01-01-070000-ab12"
+    run.mkdir()
+    (run / MODEL_FILE).write_text(json.dumps(document))
+    with pytest.raises(ArchiveError, match="scale_std: every scale must be above 0") as refused:
+        score_new(tmp_path, run, load(FIXTURE / "customers.csv"), CleanParams())
+    assert "\n" not in str(refused.value) and "reporter run" in str(refused.value)
