@@ -341,8 +341,9 @@ def test_a_500_is_one_json_line_with_its_traceback_and_an_access_line(spare):
     assert not any("5524" in line for line in server.lines)  # the path is not logged
 
 
-def test_python_warnings_are_json_log_lines(capsys):
-    """A RuntimeWarning printed two bare lines into the JSON log."""
+def test_python_warnings_and_uvicorn_s_own_failures_are_json_log_lines(capsys):
+    """A RuntimeWarning printed two bare lines into the JSON log, and uvicorn's "Exception in
+    ASGI application" lost its exception."""
     import logging
     import warnings
 
@@ -355,14 +356,21 @@ def test_python_warnings_are_json_log_lines(capsys):
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.warn("invalid value encountered in cast", RuntimeWarning, stacklevel=1)
+        missing = f"customer {5500 + 24}"  # a value the message would quote
+        try:
+            {}[missing]
+        except KeyError:
+            logging.getLogger("uvicorn.error").exception("Exception in ASGI application\n")
     finally:
         logging.captureWarnings(False)
         root.handlers[:], level = saved
         root.setLevel(level)
     lines = capsys.readouterr().err.splitlines()
-    (record,) = _all_json(lines)
-    assert record["logger"] == "py.warnings" and record["level"] == "warning"
-    assert "RuntimeWarning: invalid value encountered in cast" in record["message"]
+    warned, failed = _all_json(lines)
+    assert warned["logger"] == "py.warnings" and warned["level"] == "warning"
+    assert "RuntimeWarning: invalid value encountered in cast" in warned["message"]
+    assert failed["message"] == "Exception in ASGI application" and failed["exception"] == "KeyError"
+    assert "test_api.py" in failed["traceback"] and "5524" not in lines[1]
 
 
 def _damaged(folder, run_id: str, model: dict, output) -> None:

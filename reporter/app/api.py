@@ -177,17 +177,16 @@ def create_app(config: Config) -> FastAPI:
         traceback) and a 500 the client can quote, never a bare "Internal Server Error"."""
         start = time.perf_counter()
         size = _declared_size(request)
-        try:
-            if size > settings.max_body_kb * 1024:
-                response = JSONResponse({"detail": f"the body is {math.ceil(size / 1024):,} kB; the "
-                                                   f"limit is {settings.max_body_kb:,} kB (api.max_body_kb)"},
-                                        413)
-            else:
+        if size > settings.max_body_kb * 1024:
+            response = JSONResponse({"detail": f"the body is {math.ceil(size / 1024):,} kB; the limit "
+                                               f"is {settings.max_body_kb:,} kB (api.max_body_kb)"}, 413)
+        else:
+            try:
                 response = await call_next(request)
-        except Exception as exc:
-            log.error(json.dumps(_failure(request, exc)))
-            response = JSONResponse({"detail": f"internal error ({type(exc).__name__}); the server's "
-                                               "log has the details"}, 500)
+            except Exception as exc:
+                log.error(json.dumps(_failure(request, exc)))
+                response = JSONResponse({"detail": f"internal error ({type(exc).__name__}); the "
+                                                   "server's log has the details"}, 500)
         log.info(json.dumps({"time": _now(), "method": request.method, "route": _route(request),
                              "status": response.status_code,
                              "ms": round((time.perf_counter() - start) * 1000, 2)}))
@@ -317,12 +316,17 @@ def _declared_size(request: Request) -> int:
 
 
 def _failure(request: Request, exc: BaseException) -> dict:
-    """The error line of a 500: where it failed, the exception's type and the traceback's
-    frames (not its message, which may quote a customer's values)."""
-    frames = "".join(traceback.format_tb(exc.__traceback__))
+    """The error line of a 500: the route it failed on, the exception's type and traceback."""
     return {"time": _now(), "level": "error", "event": "unhandled exception", "method": request.method,
-            "route": _route(request), "exception": type(exc).__name__,
-            "traceback": f"Traceback (most recent call last):\n{frames}{type(exc).__name__}"}
+            "route": _route(request), **_exception(exc)}
+
+
+def _exception(exc: BaseException) -> dict:
+    """The exception's type and the traceback's frames, not its message (which may quote a
+    customer's values: a KeyError names the ID it missed)."""
+    kind = type(exc).__name__
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return {"exception": kind, "traceback": f"Traceback (most recent call last):\n{frames}{kind}"}
 
 
 def _served(archive: Archive) -> Served:
@@ -519,16 +523,14 @@ class _JsonLines(logging.Formatter):
         line = {"time": _now(), "level": record.levelname.lower(), "logger": record.name,
                 "message": message.strip()}
         if record.exc_info and record.exc_info[1] is not None:  # e.g. uvicorn's own failures
-            kind = type(record.exc_info[1]).__name__
-            frames = "".join(traceback.format_tb(record.exc_info[2]))
-            line |= {"exception": kind, "traceback": f"Traceback (most recent call last):\n{frames}{kind}"}
+            line |= _exception(record.exc_info[1])
         return json.dumps(line)
 
 
-def _log_as_json(stream=None) -> None:
+def _log_as_json() -> None:
     """Everything on stderr as JSON lines, Python's warnings too (a RuntimeWarning would
     otherwise print two bare lines)."""
-    handler = logging.StreamHandler(stream)
+    handler = logging.StreamHandler()
     handler.setFormatter(_JsonLines())
     root = logging.getLogger()
     root.handlers[:] = [handler]
