@@ -62,13 +62,40 @@ def read_record(kind: type, document: Any, path: Path, checks: dict[str, Check],
         raise UnreadableArchiveFile(f"{path}: not a JSON object; {hint}")
     try:
         record = from_plain(kind, document)
-    except (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError,
-            StopIteration) as exc:
-        raise UnreadableArchiveFile(f"{path}: cannot be read ({type(exc).__name__}); {hint}") from None
+    except UNBUILDABLE:
+        raise UnreadableArchiveFile(f"{path}: {_unbuildable(kind, document, '')}; {hint}") from None
     found = problem(record, checks)
     if found is not None:
         raise UnreadableArchiveFile(f"{path}: {found}; {hint}")
     return record
+
+
+UNBUILDABLE = (ValueError, KeyError, TypeError, AttributeError, OverflowError, RecursionError,
+               StopIteration)
+
+
+def _unbuildable(kind: Any, value: Any, where: str) -> str:
+    """Where `from_plain` fails: the deepest field of a record whose value cannot be rebuilt."""
+    if dataclasses.is_dataclass(kind) and isinstance(value, dict):
+        hints = typing.get_type_hints(kind)
+        for field in dataclasses.fields(kind):
+            if field.name not in value:
+                continue
+            try:
+                from_plain(hints[field.name], value[field.name])
+            except UNBUILDABLE:
+                inner = f"{where}.{field.name}" if where else field.name
+                return _unbuildable(_record_type(hints[field.name]), value[field.name], inner)
+    if dataclasses.is_dataclass(kind) and not isinstance(value, dict):
+        return f"{where or 'the file'}: not a JSON object"
+    return f"{where or 'the file'}: {shown(value)} is not of the type this field holds"
+
+
+def _record_type(kind: Any) -> Any:
+    """The record type inside an optional field (`X | None`), else the type itself."""
+    if typing.get_origin(kind) in (Union, types.UnionType):
+        return next(a for a in typing.get_args(kind) if a is not type(None))
+    return kind
 
 
 def problem(record: Any, checks: dict[str, Check]) -> str | None:
