@@ -147,6 +147,20 @@ def test_a_colour_carrying_css_in_brief_json_is_refused_and_nothing_is_fetched(c
     assert not (out / "brief.pdf").exists(), "no PDF made from a crafted brief"
 
 
+def test_a_name_that_reads_as_tex_is_drawn_as_text_not_parsed(copy, tmp_path):
+    """On main a persona name such as '$\\frac{$' in brief.json broke the chart (matplotlib's
+    mathtext parser, a traceback, exit 1). Names are text: drawn as written."""
+    from pypdf import PdfReader
+
+    folder = folder_of(copy)
+    name = "Cheap $\\frac{$ fans"
+    edit_json(folder / "brief.json", lambda d: d["personas"][0].update(name=name))
+    out = tmp_path / "rerendered"
+    done = run_main("rerender", "--config", config_of(copy), folder.name, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert name in "".join(page.extract_text() for page in PdfReader(out / "brief.pdf").pages)
+
+
 def test_the_pdf_renderer_fetches_nothing_outside_the_brief(tmp_path, http_server, caplog):
     """Even if a URL reached the HTML, WeasyPrint's fetcher loads only data: URLs and the
     package's templates: no request to the server, no local file in the PDF, while an image

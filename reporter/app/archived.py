@@ -56,8 +56,9 @@ def rerender(folder: Path, out: Path) -> Rerendered:
     write_bytes_atomic(out / "brief.pdf", render_pdf(html))
     if brief.appendix == "separate":
         write_bytes_atomic(out / "appendix.pdf", render_pdf(render_appendix_html(brief)))
-    archived = folder / "brief.html"
-    unchanged = archived.is_file() and archived.read_text(encoding="utf-8") == html
+    archived, drawn = folder / "brief.html", html.encode("utf-8")
+    unchanged = (archived.is_file() and archived.stat().st_size == len(drawn)  # never read a
+                 and archived.read_bytes() == drawn)  # planted file larger than the brief
     return Rerendered(out / "brief.html", out / "brief.pdf", unchanged)
 
 
