@@ -333,3 +333,36 @@ def test_replay_follows_links_before_deciding_what_is_inside_the_source(copy, sa
     assert done.returncode == 2, done.stderr
     assert "is not a file of the configured source" in done.stderr
     assert not out.exists()
+
+
+def _rename_id(frame):
+    return frame.rename(columns={"ID": "Id"})
+
+
+def _text_id(frame):
+    return frame.assign(ID=frame["ID"].astype(str).str.replace("1", "x"))
+
+
+def _flag_seven(frame):
+    return frame.assign(flag_churn_risk=7)
+
+
+@pytest.mark.parametrize(("change", "said"), [
+    (_rename_id, "no ID column"),
+    (_text_id, "column ID does not hold one whole number"),
+    (_flag_seven, "column flag_churn_risk holds values other than 0 and 1"),
+])
+def test_a_baseline_customers_csv_not_as_written_stops_the_next_run_in_one_line(copy, change, said):
+    """The next run compares with its baseline's archived customers.csv: on main a file without
+    the ID column, or with text IDs, failed with a traceback (exit 1), and a flag of 7 was
+    counted as set. Stopped before anything is published, in one line naming the file."""
+    import pandas as pd
+
+    customers = folder_of(copy) / "customers.csv"
+    change(pd.read_csv(customers)).to_csv(customers, index=False)
+    done = run_main("run", "--config", config_of(copy))
+    assert done.returncode == 2, done.stderr
+    assert f"{customers}: " in done.stderr and said in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len([p for p in (copy / "output").iterdir() if p.name.startswith("20")]) == 1, \
+        "nothing published"
