@@ -31,7 +31,7 @@ MAX_INTEGER = 2**63 - 1
 HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{6}")
 HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
 RUN_ID = re.compile(r"[0-9]{6}-[0-9a-f]{4}")
-WORDS = re.compile(r"[a-z][a-z ()]{0,39}")  # a status: 'sent', 'failed (interrupted)'
+WORDS = re.compile(r"[a-z][a-z ()-]{0,39}")  # a status: 'sent', 'failed (interrupted)'
 
 Check = Callable[[Any], str | None]  # a field's value -> what is wrong with it, or None
 

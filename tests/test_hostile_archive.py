@@ -231,7 +231,7 @@ def test_a_brief_json_value_of_the_wrong_type_or_shape_is_refused_in_one_line(co
     (("run_id",), "../../etc", "run_id: '../../etc' is not a run id"),
     (("baseline",), "2026", "baseline: '2026' is not a run id"),
     (("personas", "Premium", "color"), "red; background: url(http://x)", "personas['Premium'].color"),
-    (("data", "kind"), "shell", "data.kind: 'shell' is not one of file, folder, database"),
+    (("data", "kind"), "shell", "data.kind: 'shell' is not one of file, folder, database, spark table"),
     (("data", "sha256"), "abc", "data.sha256: 'abc' is not a sha256"),
     (("data", "path"), ["/etc/passwd"], "data.path: not a path"),
     (("exports",), ["customers.csv", "../../../etc/passwd"], "exports: '../../../etc/passwd' is not a file"),

@@ -40,7 +40,7 @@ class DataRecord:
     rows_read: int = 0
     date_format: str = ""
     extra_columns: tuple[str, ...] = ()
-    kind: str = "file"  # file, folder (a dataset) or database
+    kind: str = "file"  # file, folder (a dataset), database or spark table
     label: str = ""  # the file name, or 'table customers' / 'query <hash>'
     query_sha256: str = ""  # a database query's hash
     snapshot: str = ""  # the newest value of source.as_of_column read
@@ -208,7 +208,7 @@ RECORD_CHECKS = {  # by Record.field, or by field name at any depth of the recor
     "sha256": _DIGEST,
     "query_sha256": _DIGEST,
     "pdf_sha256": _DIGEST,
-    "DataRecord.kind": untrusted.one_of("file", "folder", "database"),
+    "DataRecord.kind": untrusted.one_of("file", "folder", "database", "spark table"),
     "DataNote.kind": untrusted.one_of("repair", "exclusion", "duplicate", "info"),
     "RunRecord.status": untrusted.one_of("ready", "held", "released"),
     "DeliveryEntry.status": untrusted.pattern(untrusted.WORDS, "a delivery status"),
