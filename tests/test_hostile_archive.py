@@ -315,6 +315,10 @@ def test_replay_refuses_a_copy_of_the_source_elsewhere_even_with_the_recorded_sh
     assert done.returncode == 2, done.stderr
     assert f"data.path {elsewhere} is not a file of the configured source" in done.stderr
     assert not out.exists()
+    named = run_main("personas", "replay", "--config", config_of(copy), "--run", folder.name,
+                     "--data", str(elsewhere), "--out", str(out))
+    assert named.returncode == 0, "an operator may name the file a run made with --data read"
+    assert out.is_file()
 
 
 def test_replay_follows_links_before_deciding_what_is_inside_the_source(copy, sample_csv, tmp_path):

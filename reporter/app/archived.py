@@ -77,12 +77,13 @@ def _model_run(config: Config, run: str) -> Path | None:
     return baseline.folder if baseline is not None else None
 
 
-def _data_of(config: Config, run: RunSummary) -> RawCustomers:
-    """The customers a run read, read again: its file, or its database source as configured;
-    refused when they are not what the run read."""
+def _data_of(config: Config, run: RunSummary, given: Path | None = None) -> RawCustomers:
+    """The customers a run read, read again: its file (one of the configured source's, or the
+    one the operator names with --data), or its database source as configured; refused when
+    they are not what the run read."""
     data = run.record.data
     if data.kind == "file":
-        path = _source_file(config, run)
+        path = given.resolve() if given is not None else _source_file(config, run)
         raw = load(path, data.date_format or None)
         if raw is None or raw.sha256 != data.sha256:
             raise DataError(f"{path}: not the file run {run.run_id} read (moved or changed since); "
@@ -108,7 +109,8 @@ def _source_file(config: Config, run: RunSummary) -> Path:
     if not _in_source(path, config):
         where = config.settings.source.path or "none: the source is a database"
         raise DataError(f"{recorded}: data.path {named} is not a file of the configured source "
-                        f"(source.path: {where}); replay reads only that source")
+                        f"(source.path: {where}); replay reads only that source, or the file you "
+                        "name with --data (for a run made with --data)")
     if not path.is_file():
         raise DataError(f"{named}: not the file run {run.run_id} read (moved or changed since); "
                         "replay a run whose data file is still in place")
@@ -147,12 +149,13 @@ class Replayable:
     before: PersonaAssignment
 
 
-def replayable(config: Config, run: RunSummary) -> Replayable:
-    """The run's segments from its model, its features from its own data; nothing archived."""
+def replayable(config: Config, run: RunSummary, data: Path | None = None) -> Replayable:
+    """The run's segments from its model, its features from its own data (`data`: the file an
+    operator names, else the configured source's); nothing archived."""
     loaded = read_model(run.folder)
     if loaded.model is None:
         raise ArchiveError(f"{run.folder}: {loaded.problem or 'no model.json'}; replay a newer run")
-    model, raw = loaded.model, _data_of(config, run)
+    model, raw = loaded.model, _data_of(config, run, data)
     customers = clean(raw, clean_params(config.settings), date.fromisoformat(run.as_of),
                       income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
@@ -168,9 +171,9 @@ def replay_with(base: Replayable, rulebook: Rulebook) -> Replay:
                   _replayed(base.table, base.labels, base.before, after))
 
 
-def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
+def replay_rules(config: Config, run: RunSummary, rules: Path, data: Path | None = None) -> Replay:
     """A rules file applied to an archived run's customers (`reporter personas replay`)."""
-    return replay_with(replayable(config, run), read_rulebook(rules))
+    return replay_with(replayable(config, run, data), read_rulebook(rules))
 
 
 def _replayed(table: FeatureTable, labels: np.ndarray, before: PersonaAssignment,
