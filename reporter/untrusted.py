@@ -45,13 +45,17 @@ def read_json(path: Path, max_bytes: int, hint: str) -> Any:
     """The document in an archived JSON file, refused (one line) when too large or not JSON."""
     try:
         size = path.stat().st_size
-        if size > max_bytes:
-            raise UnreadableArchiveFile(f"{path}: {size:,} bytes, more than the {max_bytes:,} "
-                                        f"this file ever holds; {hint}")
-        return json.loads(path.read_bytes().decode("utf-8"))
+        text = path.read_bytes().decode("utf-8") if size <= max_bytes else None
+    except OSError as exc:
+        raise UnreadableArchiveFile(f"{path}: cannot be read ({type(exc).__name__}); {hint}") from None
+    except UnicodeDecodeError:
+        raise UnreadableArchiveFile(f"{path}: not UTF-8 text; {hint}") from None
+    if text is None:
+        raise UnreadableArchiveFile(f"{path}: {size:,} bytes, more than the {max_bytes:,} this "
+                                    f"file ever holds; {hint}")
+    try:
+        return json.loads(text)
     except (ValueError, RecursionError) as exc:
-        if isinstance(exc, UnreadableArchiveFile):
-            raise
         raise UnreadableArchiveFile(f"{path}: not readable as JSON ({type(exc).__name__}); "
                                     f"{hint}") from None
 
