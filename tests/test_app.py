@@ -33,12 +33,14 @@ def archive(tmp_path_factory, sample_csv):
     root = tmp_path_factory.mktemp("app")
     (root / "config").mkdir()
     shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
+    (root / "data").mkdir()  # the source: both weeks' exports (the workshop replays its files only)
+    shutil.copy(sample_csv, root / "data" / "week1.csv")
     config = write_config(root / "config" / "reporter.yaml",
-                          source={"path": str(sample_csv), "name": "smartcart"},
+                          source={"path": str(root / "data" / "week*.csv"), "name": "smartcart"},
                           stability={"resamples": 3}, comparison={"enabled": False}, teams=[])
     first = run(load_config(config))
-    later = sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=3), root / "week2.csv")
-    second = run(load_config(config), data=later)
+    sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=3), root / "data" / "week2.csv")
+    second = run(load_config(config))  # the newest export the glob finds
     assert not first.checks.held and not second.checks.held, second.checks.holding
     return root, config, first, second
 

@@ -3,6 +3,7 @@ with a run's model, try a rules file on a run's customers. Nothing here writes i
 
 from __future__ import annotations
 
+import glob
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reporter import untrusted
 from reporter.app.params import clean_params, configured_source_key, source_params
 from reporter.archive import find_run, write_bytes_atomic, write_text_atomic
 from reporter.brief.render import render_appendix_html, render_html, render_pdf
@@ -21,6 +23,7 @@ from reporter.data.load import RawCustomers, load
 from reporter.data.sources import read_customers
 from reporter.errors import ArchiveError, DataError
 from reporter.history.catalogue import RunSummary, find_baseline
+from reporter.history.record import RECORD_FILE
 from reporter.model.artefact import read_model
 from reporter.model.score_new import Scored, score_new
 from reporter.personas.exports import flag_column
@@ -53,8 +56,9 @@ def rerender(folder: Path, out: Path) -> Rerendered:
     write_bytes_atomic(out / "brief.pdf", render_pdf(html))
     if brief.appendix == "separate":
         write_bytes_atomic(out / "appendix.pdf", render_pdf(render_appendix_html(brief)))
-    archived = folder / "brief.html"
-    unchanged = archived.is_file() and archived.read_text(encoding="utf-8") == html
+    archived, drawn = folder / "brief.html", html.encode("utf-8")
+    unchanged = (archived.is_file() and archived.stat().st_size == len(drawn)  # never read a
+                 and archived.read_bytes() == drawn)  # planted file larger than the brief
     return Rerendered(out / "brief.html", out / "brief.pdf", unchanged)
 
 
@@ -73,13 +77,14 @@ def _model_run(config: Config, run: str) -> Path | None:
     return baseline.folder if baseline is not None else None
 
 
-def _data_of(config: Config, run: RunSummary) -> RawCustomers:
-    """The customers a run read, read again: its file, or its database source as configured;
-    refused when they are not what the run read."""
+def _data_of(config: Config, run: RunSummary, given: Path | None = None) -> RawCustomers:
+    """The customers a run read, read again: its file (one of the configured source's, or the
+    one the operator names with --data), or its database source as configured; refused when
+    they are not what the run read."""
     data = run.record.data
     if data.kind == "file":
-        path = Path(data.path)
-        raw = load(path, data.date_format or None) if path.is_file() else None
+        path = given.resolve() if given is not None else _source_file(config, run)
+        raw = load(path, data.date_format or None)
         if raw is None or raw.sha256 != data.sha256:
             raise DataError(f"{path}: not the file run {run.run_id} read (moved or changed since); "
                             "replay a run whose data file is still in place")
@@ -89,6 +94,40 @@ def _data_of(config: Config, run: RunSummary) -> RawCustomers:
         raise DataError(f"{raw.origin}: the customers changed since run {run.run_id} read them; "
                         "replay the newest run")
     return raw
+
+
+def _source_file(config: Config, run: RunSummary) -> Path:
+    """The data file a run's record names, only if it is one of the configured source's files
+    (symbolic links resolved): run.json is input, and a crafted path must not make a replay
+    read, or write out the customers of, any other file on the machine."""
+    recorded = run.folder / RECORD_FILE
+    named = Path(run.record.data.path)
+    if not named.is_absolute():
+        raise DataError(f"{recorded}: data.path {untrusted.shown(str(named))} is not an absolute "
+                        "path as reporter records it; replay a run made by reporter")
+    path = named.resolve()
+    if not _in_source(path, config):
+        where = config.settings.source.path or "none: the source is a database"
+        raise DataError(f"{recorded}: data.path {named} is not a file of the configured source "
+                        f"(source.path: {where}); replay reads only that source, or the file you "
+                        "name with --data (for a run made with --data)")
+    if not path.is_file():
+        raise DataError(f"{named}: not the file run {run.run_id} read (moved or changed since); "
+                        "replay a run whose data file is still in place")
+    return path
+
+
+def _in_source(path: Path, config: Config) -> bool:
+    """Whether `path` (resolved) is the source file, one the source's glob matches, or a file
+    inside the source folder, as source.path in reporter.yaml says (resolved too)."""
+    source = config.settings.source
+    if source.path is None or "://" in source.path:
+        return False  # a database, a Spark table or a cluster URI: no local file to read
+    configured = config.resolve(source.path)
+    if glob.has_magic(str(configured)):
+        return path in {Path(match).resolve() for match in glob.glob(str(configured))}
+    configured = configured.resolve()
+    return path == configured or (configured.is_dir() and path.is_relative_to(configured))
 
 
 @dataclass(frozen=True)
@@ -110,12 +149,13 @@ class Replayable:
     before: PersonaAssignment
 
 
-def replayable(config: Config, run: RunSummary) -> Replayable:
-    """The run's segments from its model, its features from its own data; nothing archived."""
+def replayable(config: Config, run: RunSummary, data: Path | None = None) -> Replayable:
+    """The run's segments from its model, its features from its own data (`data`: the file an
+    operator names, else the configured source's); nothing archived."""
     loaded = read_model(run.folder)
     if loaded.model is None:
         raise ArchiveError(f"{run.folder}: {loaded.problem or 'no model.json'}; replay a newer run")
-    model, raw = loaded.model, _data_of(config, run)
+    model, raw = loaded.model, _data_of(config, run, data)
     customers = clean(raw, clean_params(config.settings), date.fromisoformat(run.as_of),
                       income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
@@ -131,9 +171,9 @@ def replay_with(base: Replayable, rulebook: Rulebook) -> Replay:
                   _replayed(base.table, base.labels, base.before, after))
 
 
-def replay_rules(config: Config, run: RunSummary, rules: Path) -> Replay:
+def replay_rules(config: Config, run: RunSummary, rules: Path, data: Path | None = None) -> Replay:
     """A rules file applied to an archived run's customers (`reporter personas replay`)."""
-    return replay_with(replayable(config, run), read_rulebook(rules))
+    return replay_with(replayable(config, run, data), read_rulebook(rules))
 
 
 def _replayed(table: FeatureTable, labels: np.ndarray, before: PersonaAssignment,

@@ -246,6 +246,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--rules", type=Path, help="the personas file to try (default: the one in use)")
     replay.add_argument("--run", default="latest", metavar="RUN_ID", help="default: the newest run")
     replay.add_argument("--out", type=Path, help="CSV to write (default: <output>/replay/<run>.csv)")
+    replay.add_argument("--data", type=Path, help="the file the run read, for a run made with --data "
+                        "(default: the configured source; checked against the run's sha256)")
     replay.set_defaults(command=_personas_replay)
 
     config_commands = _group(commands, "config", "configuration helpers")
@@ -596,7 +598,7 @@ def _personas_replay(args: argparse.Namespace) -> int:
 
     config = load_config(_config_path(args))
     run = read_run(_run_folder(config, args.run))
-    replay = replay_rules(config, run, args.rules or config.personas_path)
+    replay = replay_rules(config, run, args.rules or config.personas_path, args.data)
     out = args.out or config.output_dir / "replay" / f"{run.folder.name}.csv"
     out.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()

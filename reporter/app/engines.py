@@ -13,10 +13,9 @@ from typing import Protocol
 import pandas as pd
 
 from reporter.archive import RunFolder
-from reporter.history.weekly import WeekOverWeek, compare
+from reporter.history.weekly import WeekOverWeek, compare, read_previous
 from reporter.model.lifecycle import Analysis
 from reporter.personas.exports import (
-    STAMP_COLUMNS,
     customer_table,
     flag_file,
     flag_list,
@@ -55,7 +54,7 @@ class LocalEngine:
 
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek:
-        before = pd.read_csv(previous_customers).drop(columns=list(STAMP_COLUMNS), errors="ignore")
+        before = read_previous(previous_customers)
         rulebook = self.analysis.rulebook
         return compare(before, self.customers, previous, [p.name for p in rulebook.personas],
                        [f.name for f in rulebook.flags], valuable, slipped_to)

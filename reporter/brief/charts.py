@@ -27,6 +27,7 @@ STYLE = {
     "axes.edgecolor": "#666666",
     "svg.fonttype": "none",
     "svg.hashsalt": "smartcart-reporter",
+    "text.parse_math": False,  # names and labels are text, never TeX ("$\\frac{$" broke a chart)
 }
 TEXT_COLOUR = "#333333"
 

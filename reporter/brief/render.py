@@ -2,13 +2,18 @@
 
 Autoescape is on (persona names and descriptions are user text) and undefined names fail
 loudly, so a template that asks for a field the view model lacks breaks a test, not a brief.
-The HTML is self-contained: CSS inline, charts as inline SVG, no external requests.
+The HTML is self-contained: CSS inline, charts as inline SVG, no external requests; the PDF
+is made with a URL fetcher that keeps it so whatever reaches the HTML (a brief.json is read
+back from the archive): `data:` URLs and the package's templates only, nothing else fetched.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import math
+import urllib.parse
+import urllib.request
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -227,10 +232,87 @@ def render_subject(template: str, brief: Brief, team: str) -> str:
     return subject if as_of in subject else f"{subject} (data as of {as_of})"
 
 
+log = logging.getLogger("reporter")
+SHOWN_URL_CHARACTERS = 120
+
+
 def render_pdf(html: str) -> bytes:
-    """A4 PDF with page numbers (from the CSS @page rules) via WeasyPrint."""
+    """A4 PDF with page numbers (from the CSS @page rules) via WeasyPrint, fetching nothing
+    but `data:` URLs and the package's templates (see `allowed_url`)."""
     weasyprint = _import_weasyprint()
-    return weasyprint.HTML(string=html, base_url=str(templates_dir())).write_pdf()
+    fetcher = local_fetcher(weasyprint)
+    library_log = logging.getLogger("weasyprint")
+    library_log.addFilter(_hide_refusals)  # said once below, in our words
+    try:
+        pdf = weasyprint.HTML(string=html, base_url=str(templates_dir()),
+                              url_fetcher=fetcher).write_pdf()
+    finally:
+        library_log.removeFilter(_hide_refusals)
+    _report_refused(fetcher.refused)
+    return pdf
+
+
+REFUSED = "refused: a brief loads nothing from outside itself"
+
+
+def _hide_refusals(record: logging.LogRecord) -> bool:
+    return REFUSED not in record.getMessage()
+
+
+def allowed_url(url: str) -> bool:
+    """What a brief may load: a `data:` URL, or a file inside the package's templates folder
+    (symlinks resolved). No network, no other file: a brief needs neither."""
+    scheme = url.partition(":")[0].lower()
+    if scheme == "data":
+        return True
+    if scheme != "file":
+        return False
+    parts = urllib.parse.urlsplit(url)
+    if parts.netloc not in ("", "localhost"):
+        return False
+    path = Path(urllib.request.url2pathname(parts.path)).resolve()
+    return path.is_relative_to(templates_dir().resolve())
+
+
+def local_fetcher(weasyprint):
+    """A WeasyPrint URL fetcher that refuses (and records) every URL `allowed_url` rejects."""
+    base = getattr(weasyprint, "URLFetcher", None)
+    if base is None:  # WeasyPrint before 68: a fetcher is a function returning a dict
+        return _LocalFunctionFetcher(weasyprint.default_url_fetcher)
+
+    class LocalFetcher(base):
+        def __init__(self):
+            super().__init__(allowed_protocols=("data", "file"), allow_redirects=False)
+            self.refused: list[str] = []
+
+        def fetch(self, url, headers=None):
+            if not allowed_url(url):
+                self.refused.append(url)
+                raise ValueError(REFUSED)
+            return super().fetch(url, headers)
+
+    return LocalFetcher()
+
+
+class _LocalFunctionFetcher:
+    def __init__(self, fetch):
+        self._fetch = fetch
+        self.refused: list[str] = []
+
+    def __call__(self, url, *args, **kwargs):
+        if not allowed_url(url):
+            self.refused.append(url)
+            raise ValueError(REFUSED)
+        return self._fetch(url, *args, **kwargs)
+
+
+def _report_refused(refused: list[str]) -> None:
+    """Nothing is dropped silently: the URLs refused are named (shortened) in the log."""
+    if not refused:
+        return
+    shown = ", ".join(url[:SHOWN_URL_CHARACTERS] for url in dict.fromkeys(refused))
+    log.warning(f"brief PDF: refused to load {len(refused)} resource(s) from outside the brief "
+                f"({shown}); the PDF was drawn without them")
 
 
 def check_pdf_engine() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reporter import untrusted
 from reporter.brief import charts
 from reporter.data.clean import DataNotes, customers
 from reporter.data.features import (
@@ -35,7 +36,7 @@ from reporter.personas.rulebook import (
     RuleChange,
     SegmentVerdict,
 )
-from reporter.plain import from_plain, to_plain
+from reporter.plain import to_plain
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
 from reporter.segmentation.profile import GroupProfile, Profiles
@@ -263,16 +264,25 @@ def write_brief(brief: Brief, path: Path) -> None:
     path.write_text(json.dumps(to_plain(brief)) + "\n", encoding="utf-8")
 
 
+MAX_BRIEF_BYTES = 64 * 1024 * 1024
+BRIEF_CHECKS = {  # what reaches CSS or a branch of the renderer, by field name at any depth
+    "color": untrusted.colour,
+    "DataNote.kind": untrusted.one_of("repair", "exclusion", "duplicate", "info"),  # a class name
+    "appendix": untrusted.one_of("attach", "separate", "omit"),
+}
+
+
 def read_brief(folder: Path) -> Brief:
+    """brief.json read back as untrusted input: a value of the wrong type or shape (a colour
+    that is not #rrggbb could carry CSS into the PDF) is refused, naming the file and field."""
     path = folder / BRIEF_FILE
     if not path.is_file():
         raise ArchiveError(f"{folder}: no {BRIEF_FILE} (the run was archived by a version before "
                            "0.2), so it cannot be re-rendered; its brief.html and brief.pdf stand")
-    try:
-        return from_plain(Brief, json.loads(path.read_text(encoding="utf-8")))
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ArchiveError(f"{path}: cannot be read ({type(exc).__name__}); the run's brief.html "
-                           "and brief.pdf stand") from None
+    hint = ("not as reporter writes it (edited or planted), so it is not used; the run's "
+            "brief.html and brief.pdf stand")
+    document = untrusted.read_json(path, MAX_BRIEF_BYTES, hint)
+    return untrusted.read_record(Brief, document, path, BRIEF_CHECKS, hint)
 
 
 def build_brief(inputs: BriefInputs) -> Brief:

@@ -16,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reporter import __version__
+from reporter import __version__, untrusted
 from reporter.archive import update_json
 from reporter.data.clean import DataNote
 from reporter.data.load import RawCustomers
@@ -24,7 +24,7 @@ from reporter.history.weekly import WeekOverWeek
 from reporter.model.lifecycle import Analysis
 from reporter.personas.figures import CustomerFigures
 from reporter.personas.rulebook import RuleChange
-from reporter.plain import from_plain, to_plain
+from reporter.plain import to_plain
 from reporter.versions import package_versions
 
 RECORD_FILE = "run.json"
@@ -40,7 +40,7 @@ class DataRecord:
     rows_read: int = 0
     date_format: str = ""
     extra_columns: tuple[str, ...] = ()
-    kind: str = "file"  # file, folder (a dataset) or database
+    kind: str = "file"  # file, folder (a dataset), database or spark table
     label: str = ""  # the file name, or 'table customers' / 'query <hash>'
     query_sha256: str = ""  # a database query's hash
     snapshot: str = ""  # the newest value of source.as_of_column read
@@ -191,13 +191,51 @@ class RunRecord:
         return not self.delivery or any(entry.status != "failed" for entry in self.delivery)
 
 
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+
+def _format_version(value: int) -> str | None:
+    if 0 < value <= FORMAT_VERSION:
+        return None
+    return f"{value} is not a format this version reads (1 to {FORMAT_VERSION})"
+
+
+_DIGEST = untrusted.optional(untrusted.pattern(untrusted.HEX_DIGEST, "a sha256 (64 hex digits)"))
+RECORD_CHECKS = {  # by Record.field, or by field name at any depth of the record
+    "run_id": untrusted.pattern(untrusted.RUN_ID, "a run id (HHMMSS-xxxx)"),
+    "baseline": untrusted.optional(untrusted.pattern(untrusted.RUN_ID, "a run id (HHMMSS-xxxx)")),
+    "format_version": _format_version,
+    "sha256": _DIGEST,
+    "query_sha256": _DIGEST,
+    "pdf_sha256": _DIGEST,
+    "DataRecord.kind": untrusted.one_of("file", "folder", "database", "spark table"),
+    "DataNote.kind": untrusted.one_of("repair", "exclusion", "duplicate", "info"),
+    "RunRecord.status": untrusted.one_of("ready", "held", "released"),
+    "DeliveryEntry.status": untrusted.pattern(untrusted.WORDS, "a delivery status"),
+    "as_of": untrusted.optional(untrusted.iso_date),
+    "started_at": untrusted.optional(untrusted.iso_time),
+    "released_at": untrusted.optional(untrusted.iso_time),
+    "color": untrusted.optional(untrusted.colour),
+    "exports": untrusted.file_names,
+    "files": untrusted.file_names,
+    "path": lambda v: None if isinstance(v, str) and len(v) <= 4096 else "not a path",
+}
+RECORD_HINT = "it is not as reporter writes it (edited or planted), so this run is not used"
+
+
 def read_record(folder: Path) -> RunRecord:
-    """Any run.json this project has written (format 1, or the unversioned first one)."""
-    document = json.loads((folder / RECORD_FILE).read_text(encoding="utf-8"))
-    data = document.get("data", {})
-    if "source_key" not in data:  # the first layout: the folder the data file came from
-        data["source_key"] = str(Path(data.get("path", "")).parent)
-    return from_plain(RunRecord, document)
+    """Any run.json this project has written (format 1, or the unversioned first one), read
+    as untrusted input: sized, typed and shaped as written, or refused naming file and field."""
+    path = folder / RECORD_FILE
+    return record_of(untrusted.read_json(path, MAX_RECORD_BYTES, RECORD_HINT), path)
+
+
+def record_of(document: Any, path: Path) -> RunRecord:
+    """A run.json document as its record, checked (`RECORD_CHECKS`) like every value read back."""
+    data = document.get("data", {}) if isinstance(document, dict) else None
+    if isinstance(data, dict) and "source_key" not in data:  # the first layout: the data file's folder
+        data["source_key"] = str(Path(str(data.get("path", ""))).parent)
+    return untrusted.read_record(RunRecord, document, path, RECORD_CHECKS, RECORD_HINT)
 
 
 def write_record(record: RunRecord, path: Path) -> None:
@@ -211,7 +249,7 @@ def update_record(folder: Path, change: Callable[[RunRecord], RunRecord]) -> Run
     changed: list[RunRecord] = []
 
     def apply(document: dict) -> dict:
-        changed.append(change(from_plain(RunRecord, document)))
+        changed.append(change(record_of(document, folder / RECORD_FILE)))
         return to_plain(changed[0])
 
     update_json(folder / RECORD_FILE, apply)

@@ -7,10 +7,12 @@ runs), and matched by customer ID.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
-from reporter.personas.exports import flag_column
+from reporter.personas.exports import STAMP_COLUMNS, flag_column
+from reporter.untrusted import UnreadableArchiveFile
 
 NEW, GONE = "(new)", "(gone)"
 
@@ -32,6 +34,37 @@ class WeekOverWeek:
     @property
     def slipped_count(self) -> int:
         return len(self.slipped)
+
+
+MAX_NAME = 1000  # characters in a persona name read back from an archived customers.csv
+PREVIOUS_HINT = ("it is not as reporter writes it (edited or planted); restore it or move that run "
+                 "out of the archive, and run again")
+
+
+def read_previous(path: Path) -> pd.DataFrame:
+    """A baseline run's customers.csv, read back as untrusted input: the layout `compare`
+    needs (integer IDs once each, names of bounded length, 0/1 flags) or one line saying why."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
+        raise UnreadableArchiveFile(f"{path}: not readable as a table ({type(exc).__name__}); "
+                                    f"{PREVIOUS_HINT}") from None
+    wrong = _layout_problem(frame)
+    if wrong:
+        raise UnreadableArchiveFile(f"{path}: {wrong}; {PREVIOUS_HINT}")
+    return frame.drop(columns=list(STAMP_COLUMNS), errors="ignore")
+
+
+def _layout_problem(frame: pd.DataFrame) -> str:
+    missing = [c for c in ("ID", "persona") if c not in frame]
+    if missing:
+        return f"no {' or '.join(missing)} column"
+    if not pd.api.types.is_integer_dtype(frame["ID"]) or not frame["ID"].is_unique:
+        return "column ID does not hold one whole number per customer"
+    if len(frame) and frame["persona"].astype(str).str.len().max() > MAX_NAME:
+        return f"column persona holds a name longer than {MAX_NAME:,} characters"
+    flags = [c for c in frame if str(c).startswith("flag_") and not frame[c].isin([0, 1]).all()]
+    return f"column {flags[0]} holds values other than 0 and 1" if flags else ""
 
 
 def status_frame(customers: pd.DataFrame, flags: list[str]) -> pd.DataFrame:
