@@ -10,6 +10,7 @@ buffers: a million names cost a few milliseconds, and a column with nothing to c
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -22,6 +23,19 @@ _RISKY_BYTE[[ord(c) for c in FORMULA_STARTS]] = True
 def neutralise_text(value: str) -> str:
     """One value (a stamp, a single cell)."""
     return QUOTE + value if value[:1] and value[0] in FORMULA_STARTS else value
+
+
+def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same for a pandas frame written by pandas (text columns only; not a hot path)."""
+    changed = {}
+    for name in frame.columns:
+        column = frame[name]
+        if not (pd.api.types.is_object_dtype(column) or pd.api.types.is_string_dtype(column)):
+            continue
+        risky = column.str[:1].isin(list(FORMULA_STARTS)).to_numpy(dtype=bool, na_value=False)
+        if risky.any():
+            changed[name] = column.where(~risky, QUOTE + column.astype(str))
+    return frame.assign(**changed) if changed else frame
 
 
 def neutralise_table(table: pa.Table) -> pa.Table:

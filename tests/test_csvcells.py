@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reporter.personas.exports import write_csv
+from tests.conftest import run_main
 
 FORMULA_STARTS = "=+-@\t\r"  # the OWASP list, written out here rather than imported
 
@@ -97,3 +98,19 @@ def test_spark_exports_neutralise_text_and_keep_numbers(tmp_path: Path, spark):
     assert [r["notes"] for r in rows] == ["'-note", ""] * 4
     assert [r["ID"] for r in rows] == [str(i) for i in range(-3, 5)]
     assert rows[0]["income"] == "-5" and {r["as_of"] for r in rows} == {"2024-06-30"}
+
+
+def test_reporter_sample_age_writes_a_user_table_back_neutralised(tmp_path: Path):
+    from reporter.data import sample
+
+    hostile = ["=cmd|' /C calc'!A0", "+1", "-2", "@x", "\t=1", "Graduation"]  # pandas leaves \r unquoted
+    table = sample.generate(60, seed=2)
+    table["Education"] = hostile * 10
+    source = tmp_path / "week1.csv"
+    table.to_csv(source, index=False)
+    out = tmp_path / "week2.csv"
+    result = run_main("sample", "--age", str(source), "--days", "7", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    rows = rows_of(out.read_bytes())
+    assert [r["Education"] for r in rows[:6]] == [expected(v) for v in hostile]
+    assert {r["Recency"] for r in rows} <= {str(i) for i in range(200)}, "numbers unquoted"

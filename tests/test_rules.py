@@ -89,7 +89,7 @@ def old_reading(text: str) -> Reading | None:
     return Reading(**{key: value for key, value in found.groupdict().items() if value is not None})
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from(FRAGMENTS), max_size=9).map("".join))
 def test_the_reader_agrees_with_the_old_pattern(text):
     assert read_condition(text) == old_reading(text)
