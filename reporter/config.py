@@ -475,14 +475,14 @@ MAX_ACTIONS = 10  # per persona, each at most MAX_TEXT characters
 MAX_TEXT = 240  # a description or an action: one line on a card
 # A persona's name is shown in the brief, names files and fills a column of every customer list:
 # plain words only, never something a spreadsheet would run as a formula (=, +, -, @ first).
-PLAIN_NAME = re.compile(r"[^\W_][\w .,&'()-]*")
-PLAIN_NAME_RULE = ("letters, digits, spaces and - & ' . , ( ) only, starting with a letter or digit; "
-                   'write for example "Premium" or "Deal Seekers"')
+PLAIN_NAME = re.compile(r"[^\W_][\w .,&'()/+-]*")
+PLAIN_NAME_RULE = ("letters, digits, spaces and - & ' . , ( ) / + only, starting with a letter or "
+                   'digit; write for example "Premium" or "Deal Seekers"')
 
 
-def check_plain_name(name: str, what: str = "persona name") -> str:
+def check_plain_name(name: str) -> str:
     if not PLAIN_NAME.fullmatch(name):
-        raise ValueError(f"a {what} may use {PLAIN_NAME_RULE}")
+        raise ValueError(f"a persona name may use {PLAIN_NAME_RULE}")
     return name
 
 
@@ -513,7 +513,7 @@ class PersonaSpec(Strict):
     checked by `personas.compile_rulebook`, which reports every problem with its line."""
 
     name: str = Field(min_length=1, max_length=40, description="Letters, digits, spaces and "
-                      "- & ' . , ( ) only, starting with a letter or digit.")
+                      "- & ' . , ( ) / + only, starting with a letter or digit.")
     description: str = Field(default="", max_length=MAX_TEXT)
     color: str = Field(default="#7f8c8d", max_length=40, description="A CSS colour name or #rrggbb.")
     priority: int = Field(default=100, description="Lower numbers are tried first.")

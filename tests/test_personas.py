@@ -314,15 +314,16 @@ def test_formula_persona_and_flag_names_are_refused_each_on_its_line(project):
     for name, problem in zip(FORMULA_NAMES, refused, strict=True):
         quoted = name.replace("'", "''")
         assert problem.startswith(f"{path}: line {line_number(text, quoted)}, ")
-        assert problem.endswith("letters, digits, spaces and - & ' . , ( ) only, starting with a "
+        assert problem.endswith("letters, digits, spaces and - & ' . , ( ) / + only, starting with a "
                                 'letter or digit; write for example "Premium" or "Deal Seekers"')
 
 
 def test_plain_names_with_punctuation_are_kept(tmp_path):
-    rulebook = compile_text(tmp_path, BASE.replace("name: Big", "name: Big Spenders (Wine & Meat) - 2")
-                            .replace("name: Others", "name: O'Brien's others").replace(
-                                "fallback: Others", "fallback: O'Brien's others"))
-    assert [p.name for p in rulebook.personas] == ["Big Spenders (Wine & Meat) - 2", "O'Brien's others"]
+    rulebook = compile_text(tmp_path, BASE.replace("name: Big", "name: Big Spenders (Wine/Meat) & 50+")
+                            .replace("name: Others", "name: O'Brien's others, 2.0 - rest").replace(
+                                "fallback: Others", "fallback: O'Brien's others, 2.0 - rest"))
+    assert [p.name for p in rulebook.personas] == ["Big Spenders (Wine/Meat) & 50+",
+                                                   "O'Brien's others, 2.0 - rest"]
 
 
 def test_a_rule_of_200000_spaces_is_refused_with_its_line_persona_and_fix(project):
