@@ -469,9 +469,29 @@ class ReporterConfig(Strict):
         return self
 
 
+MAX_PERSONAS = 40  # segment personas and customer flags together
+MAX_CONDITIONS = 20  # per persona
+MAX_ACTIONS = 10  # per persona, each at most MAX_TEXT characters
+MAX_TEXT = 240  # a description or an action: one line on a card
+# A persona's name is shown in the brief, names files and fills a column of every customer list:
+# plain words only, never something a spreadsheet would run as a formula (=, +, -, @ first).
+PLAIN_NAME = re.compile(r"[^\W_][\w .,&'()/+-]*")
+PLAIN_NAME_RULE = ("letters, digits, spaces and - & ' . , ( ) / + only, starting with a letter or "
+                   'digit; write for example "Premium" or "Deal Seekers"')
+
+
+def check_plain_name(name: str) -> str:
+    if not PLAIN_NAME.fullmatch(name):
+        raise ValueError(f"a persona name may use {PLAIN_NAME_RULE}")
+    return name
+
+
+Conditions = Annotated[list[str], Field(max_length=MAX_CONDITIONS)]
+
+
 class RuleGroup(Strict):
-    all: list[str] | None = None
-    any: list[str] | None = None
+    all: Conditions | None = None
+    any: Conditions | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> RuleGroup:
@@ -492,9 +512,10 @@ class PersonaSpec(Strict):
     """One persona as written in personas.yaml. Meaning (rules, colours, reachability) is
     checked by `personas.compile_rulebook`, which reports every problem with its line."""
 
-    name: str = Field(min_length=1, max_length=40)
-    description: str = Field(default="", max_length=240)
-    color: str = Field(default="#7f8c8d", description="A CSS colour name or #rrggbb.")
+    name: str = Field(min_length=1, max_length=40, description="Letters, digits, spaces and "
+                      "- & ' . , ( ) / + only, starting with a letter or digit.")
+    description: str = Field(default="", max_length=MAX_TEXT)
+    color: str = Field(default="#7f8c8d", max_length=40, description="A CSS colour name or #rrggbb.")
     priority: int = Field(default=100, description="Lower numbers are tried first.")
     level: Literal["segment", "customer"] = Field(
         default="segment",
@@ -502,17 +523,23 @@ class PersonaSpec(Strict):
         "customer: flags individual customers, whatever their segment.",
     )
     rules: RuleGroup | None = None
-    actions: list[str] = Field(default_factory=list)
+    actions: list[Annotated[str, Field(max_length=MAX_TEXT)]] = Field(default_factory=list,
+                                                                      max_length=MAX_ACTIONS)
     rank_by: str = Field(
-        default="total_spending",
+        default="total_spending", max_length=40,
         description="customer level only: the action list is ordered by this metric, highest first.",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        return check_plain_name(name)
 
 
 class PersonasFile(Strict):
     fallback: str = Field(default="Other customers",
                           description="The persona for segments that no rule matches.")
-    personas: list[PersonaSpec] = Field(min_length=1)
+    personas: list[PersonaSpec] = Field(min_length=1, max_length=MAX_PERSONAS)
 
 
 DEFAULT_FALLBACK = PersonaSpec(name="Other customers", color="#7f8c8d", priority=999,
@@ -618,13 +645,19 @@ def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, 
                         "personas: missing or empty; list each persona under `personas:`, starting "
                         "with `- name: Premium` (`reporter init` writes a starter file)"))
         items = []
+    if len(items) > MAX_PERSONAS:
+        line = line_of(text, ("personas", MAX_PERSONAS)) or 0
+        located.append((line, f"line {line}, personas: {len(items)} personas, more than the "
+                              f"{MAX_PERSONAS} a brief can show; merge some, or move them to "
+                              "another rules file"))
+        items = items[:MAX_PERSONAS]
     specs = [spec for index, item in enumerate(items)
              if (spec := _persona(item, index, text, document, located)) is not None]
     names = [item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)]
     fallback = document.get("fallback")
     if fallback is None:
         fallback, specs = _default_fallback(specs)
-    elif not isinstance(fallback, str):
+    elif not isinstance(fallback, str) or len(fallback) > 40:
         located.append((line_of(text, ("fallback",)) or 0, f"line {line_of(text, ('fallback',))}, "
                         "fallback: must be the name of one persona, such as `fallback: Steady Shoppers`"))
         fallback = DEFAULT_FALLBACK.name

@@ -1,12 +1,15 @@
 """Safe YAML reading with errors that point at a line.
 
-YAML is parsed with `safe_load` only (no tags, no code). Validation errors from pydantic are
-mapped back to the line of the offending key, so the message can say "line 12".
+YAML is parsed by a safe loader only (no tags, no code), and bounded: the file's size, how deep
+it nests, and what it holds once every alias (`*name`) is expanded, so a small file cannot make
+a run copy the same text a million times. Validation errors from pydantic are mapped back to
+the line of the offending key, so the message can say "line 12".
 """
 
 from __future__ import annotations
 
 import difflib
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -15,17 +18,125 @@ from pydantic import ValidationError
 
 from reporter.errors import ConfigError
 
+MAX_FILE_BYTES = 256 * 1024  # the starter files are a few kB
+MAX_DEPTH = 40  # lists and groups inside each other
+MAX_VALUES = 20_000  # keys, values and list items, every alias expanded
+MAX_CHARACTERS = 1_000_000  # of all the text, every alias expanded
+MAX_LABEL = 40  # a list item is named by its `name:` in messages when the name is this short
+
+
+class YamlTooLarge(yaml.YAMLError):
+    """The file would hold too much once read; says where and why in the user's words."""
+
+    def __init__(self, mark: yaml.Mark, text: str):
+        super().__init__(text)
+        self.mark, self.text = mark, text
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """The safe loader, counting while it composes what the document holds with every alias
+    expanded (each node's expanded size is kept, so counting costs one pass over the file)."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, characters) expanded
+        self._values = self._characters = self._depth = 0
+        self._open: list[str] = []  # anchors of the lists and groups being composed
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            node = self.anchors.get(event.anchor)
+            if node is not None:
+                self._alias(event.anchor, node, event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise YamlTooLarge(self.peek_event().start_mark,
+                               f"lists and groups are nested more than {MAX_DEPTH} deep; a settings "
+                               "file needs only a few levels, check the indentation")
+        node = super().compose_node(parent, index)
+        self._depth -= 1
+        self._sizes[id(node)] = self._size(node)
+        own = len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+        self._add(1, own, node.start_mark)
+        return node
+
+    def compose_sequence_node(self, anchor):
+        return self._composing(anchor, super().compose_sequence_node)
+
+    def compose_mapping_node(self, anchor):
+        return self._composing(anchor, super().compose_mapping_node)
+
+    def _composing(self, anchor, compose):
+        self._open.append(anchor)
+        try:
+            return compose(anchor)
+        finally:
+            self._open.pop()
+
+    def _alias(self, anchor: str, node: yaml.Node, mark: yaml.Mark) -> None:
+        if anchor in self._open:
+            raise YamlTooLarge(mark, f"the alias *{anchor} is inside the list or group it names, so "
+                                     "it would never end; remove it")
+        values, characters = self._sizes[id(node)]
+        self._add(values, characters, mark, f"the alias *{anchor} repeats &{anchor} so often that the file")
+
+    def _size(self, node: yaml.Node) -> tuple[int, int]:
+        if isinstance(node, yaml.ScalarNode):
+            return 1, len(node.value)
+        children = [child for pair in node.value for child in pair] \
+            if isinstance(node, yaml.MappingNode) else node.value
+        sizes = [self._sizes[id(child)] for child in children]
+        return 1 + sum(v for v, _ in sizes), sum(c for _, c in sizes)
+
+    def _add(self, values: int, characters: int, mark: yaml.Mark, cause: str = "the file") -> None:
+        self._values += values
+        self._characters += characters
+        if self._values > MAX_VALUES or self._characters > MAX_CHARACTERS:
+            raise YamlTooLarge(mark, f"{cause} would hold more than {MAX_VALUES:,} values or "
+                                     f"{MAX_CHARACTERS:,} characters once read; write each text "
+                                     "once, where it is needed")
+
+
+def read_source_text(path: Path) -> str:
+    """A settings file's text, refused unread beyond MAX_FILE_BYTES (a device or a huge file
+    given by mistake is never read whole)."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found; check the path or pass --config") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its "
+                          "permissions") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} kB, far more than "
+                          "a settings file needs; check that this is the right file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}, a byte that is not UTF-8 text; save the file as "
+                          "UTF-8") from None
+
+
+def load_bounded(text: str):
+    """The YAML document in `text`, read safely and within the bounds above."""
+    loader = BoundedLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
 
 def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
     """Return the parsed mapping and its source text, or raise a located ConfigError."""
+    text = read_source_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found; check the path or pass --config") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc}); save it as UTF-8 text") from None
-    try:
-        document = yaml.safe_load(text)
+        document = load_bounded(text)
+    except YamlTooLarge as exc:
+        raise ConfigError(f"{path}: line {exc.mark.line + 1}, {exc.text}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
@@ -46,17 +157,29 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
 def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
     """1-based line of `loc` (keys and list indexes): the key's line for a mapping entry, the
     item's line for a list entry; the nearest parent's line when `loc` goes deeper than the file."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
+    node = _composed(text)
+    if node is None:
         return None
-    line = node.start_mark.line + 1 if node is not None else None
+    line = node.start_mark.line + 1
     for step in loc:
         found = _child(node, step)
         if found is None:
             break
         node, line = found
     return line
+
+
+@lru_cache(maxsize=4)
+def _composed(text: str) -> yaml.Node | None:
+    """The file's node tree, composed once per text however many problems it has."""
+    try:
+        loader = BoundedLoader(text)
+        try:
+            return loader.get_single_node()
+        finally:
+            loader.dispose()
+    except yaml.YAMLError:
+        return None
 
 
 def _child(node: yaml.Node | None, step: int | str) -> tuple[yaml.Node, int] | None:
@@ -98,7 +221,8 @@ def describe_place(document: Any, loc: tuple) -> str:
         if isinstance(step, int):
             item = node[step] if isinstance(node, list) and step < len(node) else None
             name = item.get("name") if isinstance(item, dict) else None
-            label = f'"{name}"' if isinstance(name, str) and name else f"item {step + 1}"
+            plain = isinstance(name, str) and 0 < len(name) <= MAX_LABEL
+            label = f'"{name}"' if plain else f"item {step + 1}"
             place, after_item, node = f"{place} {label}".strip(), True, item
         else:
             place = f"{place}{', ' if after_item else '.' if place else ''}{step}"
@@ -131,7 +255,10 @@ def plain_message(error: dict) -> str:
     if kind in PLAIN:
         return PLAIN[kind]
     if kind == "string_too_long":
-        return f"is too long: at most {context.get('max_length')} characters"
+        return f"is too long: at most {context.get('max_length')} characters; shorten it"
+    if kind == "too_long":
+        return (f"has {context.get('actual_length')} items, more than the {context.get('max_length')} "
+                "allowed; shorten the list")
     if kind == "too_short":
         return f"needs at least {context.get('min_length')} item(s)"
     if kind == "literal_error":

@@ -123,3 +123,41 @@ def test_a_spark_table_source_needs_the_spark_engine_and_a_url_the_local_one(pro
     path.write_text(yaml.safe_dump(document))
     with pytest.raises(ConfigError, match="a database url is read by engine: local"):
         load_config(path)
+
+
+LAUGHS = ("lol: &a [x, x, x, x, x, x, x, x, x, x]\n"
+          "lol2: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+          "lol3: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+          "lol4: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+          "lol5: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n")
+
+
+@pytest.mark.parametrize(("added", "expected"), [
+    (LAUGHS, r"reporter.yaml: line {end}, the alias \*d repeats &d so often that the file would hold "
+             r"more than 20,000 values or 1,000,000 characters once read; write each text once, where "
+             r"it is needed"),
+    ("brief:\n  title: &t " + "T" * 120_000 + "\n" + "".join(f"k{i}: *t\n" for i in range(8)),
+     r"reporter.yaml: line {end}, the alias \*t repeats &t so often"),
+    ("# " + "x" * 300_000 + "\n", r"reporter.yaml: the file is larger than 256 kB, far more than a "
+                                  r"settings file needs; check that this is the right file"),
+    ("x: " + "[" * 60 + "]" * 60 + "\n", r"reporter.yaml: line {end}, lists and groups are nested more "
+                                         r"than 40 deep"),
+], ids=["nested aliases", "one long text aliased", "a file over 256 kB", "nesting 60 deep"])
+def test_settings_files_are_bounded_once_aliases_expand(project, added, expected):
+    path = project / "config" / "reporter.yaml"
+    text = path.read_text() + added
+    path.write_text(text)
+    end = text.rstrip("\n").count("\n") + 1  # the line that tips it: the last one here
+    with pytest.raises(ConfigError, match=expected.format(end=end)) as caught:
+        load_config(path)
+    assert len(caught.value.problems) == 1
+
+
+def test_a_shared_alias_of_small_text_is_still_read(project):
+    personas = project / "config" / "personas.yaml"
+    text = personas.read_text().replace("      - Invite to the loyalty tier.\n",
+                                        "      - &invite Invite to the loyalty tier.\n", 1)
+    personas.write_text(text.replace("      - Call the top ten personally.\n", "      - *invite\n", 1))
+    config = load_config(project / "config" / "reporter.yaml")
+    actions = {p.name: p.actions for p in config.personas.personas}
+    assert actions["Churn Risk"][-1] == actions["Premium"][0] == "Invite to the loyalty tier."

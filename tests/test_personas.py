@@ -15,7 +15,7 @@ from reporter.errors import ConfigError
 from reporter.personas.rulebook import assign, compile_rulebook, read_rulebook
 from reporter.segmentation.profile import profile
 from reporter.yamlsource import read_yaml_mapping
-from tests.conftest import REPO_ROOT, write_config
+from tests.conftest import REPO_ROOT, run_main, write_config
 from tests.helpers import features_from_sample
 
 BASE = """\
@@ -278,3 +278,129 @@ def test_default_file_on_the_real_table(real_table, project):
     assert (frame.loc[churn, "recency"] > 60).all()
     assert (frame.loc[churn, "total_spending"] > frame["total_spending"].median()).all()
     assert len(set(assignment.customer_persona[churn])) >= 2, "flagged across segments"
+
+
+# Hostile and oversized rule files: `reporter validate` refuses each with a located line, exit 2.
+def validate(project: Path, personas_text: str):
+    (project / "config" / "personas.yaml").write_text(personas_text)
+    return run_main("validate", "--config", str(project / "config" / "reporter.yaml"))
+
+
+def default_personas() -> str:
+    return (REPO_ROOT / "config" / "personas.yaml").read_text()
+
+
+def line_number(text: str, fragment: str) -> int:
+    return text[:text.index(fragment)].count("\n") + 1
+
+
+def problem_lines(result, path: Path) -> list[str]:
+    return [line.strip() for line in result.stderr.splitlines() if line.strip().startswith(str(path))]
+
+
+FORMULA_NAMES = ['=HYPERLINK("http://ev.il","VIP")', "@SUM(1+1)*cmd|'/C calc'!A0", "+Churn", "-Risk"]
+
+
+def test_formula_persona_and_flag_names_are_refused_each_on_its_line(project):
+    text = default_personas()
+    for old, new in zip(("Premium", "Deal Seekers", "Low Engagement", "Churn Risk"), FORMULA_NAMES,
+                        strict=True):
+        quoted = new.replace("'", "''")
+        text = text.replace(f"- name: {old}\n", f"- name: '{quoted}'\n")
+    result = validate(project, text)
+    path = project / "config" / "personas.yaml"
+    refused = [p for p in problem_lines(result, path) if "a persona name may use" in p]
+    assert result.returncode == 2 and len(refused) == 4
+    for name, problem in zip(FORMULA_NAMES, refused, strict=True):
+        quoted = name.replace("'", "''")
+        assert problem.startswith(f"{path}: line {line_number(text, quoted)}, ")
+        assert problem.endswith("letters, digits, spaces and - & ' . , ( ) / + only, starting with a "
+                                'letter or digit; write for example "Premium" or "Deal Seekers"')
+
+
+def test_plain_names_with_punctuation_are_kept(tmp_path):
+    rulebook = compile_text(tmp_path, BASE.replace("name: Big", "name: Big Spenders (Wine/Meat) & 50+")
+                            .replace("name: Others", "name: O'Brien's others, 2.0 - rest").replace(
+                                "fallback: Others", "fallback: O'Brien's others, 2.0 - rest"))
+    assert [p.name for p in rulebook.personas] == ["Big Spenders (Wine/Meat) & 50+",
+                                                   "O'Brien's others, 2.0 - rest"]
+
+
+def test_a_rule_of_200000_spaces_is_refused_with_its_line_persona_and_fix(project):
+    text = default_personas()
+    rule = "- income >= 1.2x population           # and earns well above average"
+    long_text = text.replace(rule, '- "income >= 1' + " " * 200_000 + '"')
+    result = validate(project, long_text)
+    path = project / "config" / "personas.yaml"
+    assert result.returncode == 2
+    assert problem_lines(result, path) == [
+        f'{path}: line {line_number(text, rule)}, persona "Premium": condition "income >= 1 ..." is '
+        "200,011 characters long, more than the 500 a condition may have; write one comparison per "
+        f"line, such as {EXAMPLES}"]
+
+
+def test_yaml_alias_amplification_is_refused_before_anything_is_built(project):
+    text = default_personas()
+    action = "      - Invite to the loyalty tier.\n"
+    amplified = text.replace(action, "      - &d " + "a" * 100_000 + "\n" + "      - *d\n" * 999)
+    assert len(amplified.encode()) < 120_000  # the default file and 100 kB of text
+    result = validate(project, amplified)
+    path = project / "config" / "personas.yaml"
+    assert result.returncode == 2
+    [problem] = problem_lines(result, path)
+    line = int(problem.removeprefix(f"{path}: line ").split(",")[0])
+    assert line_number(text, action) < line <= line_number(text, action) + 11, "at the alias that tips it"
+    assert problem.endswith(f"line {line}, the alias *d repeats &d so often that the file would hold "
+                            "more than 20,000 values or 1,000,000 characters once read; write each "
+                            "text once, where it is needed")
+    run = run_main("run", "--config", str(project / "config" / "reporter.yaml"))
+    assert run.returncode == 2 and problem in run.stderr
+    assert not (project / "output").exists() or not any((project / "output").iterdir())
+
+
+def many(count: int, **extra) -> str:
+    """`count` more personas P0, P1, ..., each reachable (a lower threshold, tried later)."""
+    return "".join(f"  - name: P{i}\n    priority: {i + 2}\n    rules: [income >= {1000 - i}]\n" +
+                   "".join(f"    {key}: {value}\n" for key, value in extra.items()) for i in range(count))
+
+
+def line_of_persona(text: str, name: str) -> int:
+    return line_number(text, f"  - name: {name}\n")
+
+
+OVERSIZED = [
+    ("41 personas", BASE + many(39), [f"line {line_of_persona(BASE + many(39), 'P38')}, personas: 41 "
+                                      "personas, more than the 40 a brief can show; merge some, or "
+                                      "move them to another rules file"]),
+    ("21 customer flags", BASE + many(21, level="customer"),
+     [f"line {line_of_persona(BASE + many(21, level='customer'), 'P20')}, 21 customer flags (level: "
+      "customer), more than the 20 a brief can list; keep the ones a team acts on"]),
+    ("21 conditions", BASE.replace("        - total_spending >= 1.5x population\n",
+                                   "".join(f"        - income >= {i}\n" for i in range(1, 22))),
+     ['line 7, personas "Big", rules.all: has 21 items, more than the 20 allowed; shorten the list']),
+    ("11 actions", BASE.replace("    priority: 1\n", "    priority: 1\n    actions: [" +
+                                ", ".join(f"Call {i}" for i in range(11)) + "]\n"),
+     ['line 6, personas "Big", actions: has 11 items, more than the 10 allowed; shorten the list']),
+    ("an action of 241 characters", BASE.replace("    priority: 1\n", "    priority: 1\n    actions:\n"
+                                                 "      - " + "a" * 241 + "\n"),
+     ['line 7, personas "Big", actions item 1: is too long: at most 240 characters; shorten it']),
+    ("a name of 41 characters", BASE.replace("name: Big", "name: " + "B" * 41),
+     ["line 3, personas item 1, name: is too long: at most 40 characters; shorten it"]),
+    ("a colour of 41 characters", BASE.replace("color: teal", "color: " + "t" * 41),
+     ['line 4, personas "Big", color: is too long: at most 40 characters; shorten it']),
+    ("an alias inside what it names", BASE.replace("        - total_spending >= 1.5x population\n",
+                                                   "        - &loop [*loop]\n"),
+     ["line 8, the alias *loop is inside the list or group it names, so it would never end; "
+      "remove it"]),
+    ("nesting 41 deep", BASE + "extra: " + "[" * 41 + "]" * 41 + "\n",
+     ["line 11, lists and groups are nested more than 40 deep; a settings file needs only a few "
+      "levels, check the indentation"]),
+    ("a file over 256 kB", BASE + "# " + "x" * 262_144 + "\n",
+     ["the file is larger than 256 kB, far more than a settings file needs; check that this is the "
+      "right file"]),
+]
+
+
+@pytest.mark.parametrize(("case", "text", "expected"), OVERSIZED, ids=[o[0] for o in OVERSIZED])
+def test_oversized_rule_files_are_refused_with_located_messages(tmp_path, case, text, expected):
+    assert problems_of(tmp_path, text) == expected

@@ -16,7 +16,8 @@ from reporter.brief.render import environment, pct
 from reporter.config import load_config
 from tests.conftest import REPO_ROOT, run_main
 
-HOSTILE_NAME = "<script>alert(1)</script>"
+HOSTILE_NAME = "Salt & Pepper (Fans)"  # persona names are plain words; & must still be escaped
+HOSTILE_ACTION = "<script>alert(1)</script>"
 HOSTILE_DESCRIPTION = 'Fans of <img src=x onerror="alert(2)"> & "quotes"'
 
 
@@ -28,6 +29,7 @@ def result(tmp_path_factory, sample_csv):
     (root / "config").mkdir()
     personas = (REPO_ROOT / "config" / "personas.yaml").read_text()
     personas = personas.replace("name: Premium", f"name: '{HOSTILE_NAME}'")
+    personas = personas.replace("- Invite to the loyalty tier.", f"- '{HOSTILE_ACTION}'")
     personas = personas.replace(
         "description: High-income customers who spend far more than average.",
         f"description: '{HOSTILE_DESCRIPTION}'",
@@ -42,8 +44,9 @@ def test_user_text_is_escaped(result):
     html = result.html.read_text()
     assert HOSTILE_NAME in result.brief.headlines[0] or any(
         p.name == HOSTILE_NAME for p in result.brief.personas), "the hostile persona is present"
-    assert "<script>" not in html
+    assert "<script>" not in html and HOSTILE_NAME not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "Salt &amp; Pepper (Fans)" in html
     assert '<img src=x onerror="alert(2)">' not in html
     assert "&lt;img src=x onerror=" in html
 

@@ -22,6 +22,7 @@ from reporter.app.archived import Replayable, replayable
 from reporter.config import Config, load_config
 from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
+from reporter.personas.exports import csv_bytes
 
 PAGES = ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive")
 
@@ -143,7 +144,7 @@ def personas(config, runs, latest) -> None:
                               None if chosen_flag == "any" else chosen_flag, sort_by)
     st.caption(f"{len(chosen):,} customers")
     st.dataframe(chosen.head(500), hide_index=True, width="stretch")
-    st.download_button("Download these customers (CSV)", lambda: chosen.to_csv(index=False).encode(),
+    st.download_button("Download these customers (CSV)", lambda: csv_bytes(chosen),
                        file_name="customers.csv", key="customers-csv")  # made when clicked
 
 

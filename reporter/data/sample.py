@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reporter.csvcells import neutralise_frame
 from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, SPEND_COLUMNS
 
 LAYOUT = [*COLUMNS, *CAMPAIGN_COLUMNS]  # the full SmartCart export
@@ -203,9 +204,10 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
 
 
 def write(table: pd.DataFrame, out: Path) -> Path:
-    """Write the table as the real exports are written: comma-separated, dd-mm-YYYY dates."""
+    """Write the table as the real exports are written: comma-separated, dd-mm-YYYY dates (text
+    that a spreadsheet would run as a formula neutralised, as in every CSV written)."""
     out.parent.mkdir(parents=True, exist_ok=True)
-    table = table.assign(Income=table["Income"].astype("Int64"))
+    table = neutralise_frame(table.assign(Income=table["Income"].astype("Int64")))
     tmp = out.with_name(f".{out.name}.tmp")
     table.to_csv(tmp, index=False, lineterminator="\n")
     tmp.replace(out)

@@ -28,7 +28,7 @@ from reporter.personas.rules import (
     rule_set_implies,
 )
 from reporter.segmentation.profile import GroupProfile, Profiles
-from reporter.yamlsource import line_of
+from reporter.yamlsource import line_of, read_source_text
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class Rulebook:
         return {p.name: p for p in (*self.personas, *self.flags)}
 
 
+MAX_FLAGS = 20  # customer-level personas
 NEAR_MISS = 0.10  # a threshold missed by at most this share of itself is worth showing
 
 
@@ -228,9 +229,10 @@ def rulebook_problems(personas_file: PersonasFile, path: Path) -> list[str]:
 
 
 def _compile_file(personas_file: PersonasFile, path: Path) -> tuple[Rulebook | None, _Problems]:
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    text = read_source_text(path) if path.is_file() else ""
     problems = _Problems(text)
     _check_names(personas_file, problems)
+    _check_flag_count(personas_file, problems)
     names = {spec.name for spec in personas_file.personas}
     compiled = [_compile(index, spec, personas_file.fallback, names, problems)
                 for index, spec in enumerate(personas_file.personas)]
@@ -274,6 +276,15 @@ def _check_names(personas_file: PersonasFile, problems: _Problems) -> None:
             else "name one of them"
         problems.add(("fallback",), f'fallback "{personas_file.fallback}" is not one of the '
                                     f"personas ({names}); {hint}")
+
+
+def _check_flag_count(personas_file: PersonasFile, problems: _Problems) -> None:
+    """Each flag is a column of every customer list and a call list of its own."""
+    flags = [i for i, spec in enumerate(personas_file.personas) if spec.level == "customer"]
+    if len(flags) > MAX_FLAGS:
+        problems.add(("personas", flags[MAX_FLAGS]),
+                     f"{len(flags)} customer flags (level: customer), more than the {MAX_FLAGS} a "
+                     "brief can list; keep the ones a team acts on")
 
 
 def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str],

@@ -25,14 +25,18 @@ OPERATORS: dict[str, Callable] = {
     ">": operator.gt,
     "<": operator.lt,
 }
-CONDITION_PATTERN = (
-    r"^\s*(?P<metric>[a-z_]+)\s*(?P<op>>=|<=|>|<)\s*"
-    r"(?:(?P<multiple>\d+(?:\.\d+)?)\s*x\s+population"
-    r"|p(?P<percentile>\d{1,2}|100)"
-    r"|(?P<currency>[$€£])?\s*(?P<number>-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?)"
-    r"\s*(?P<unit>%|k|days?)?)\s*$"
-)
-CONDITION = re.compile(CONDITION_PATTERN)
+# A condition is read in two linear passes, never by one backtracking pattern: `TOKEN` cuts the
+# text into words, numbers, operators and symbols (each alternative either consumes its run or
+# fails at once), then `_read` checks the short token list against the three forms.
+TOKEN = re.compile(r"(?P<space>\s+)|(?P<op>>=|<=|>|<)|(?P<number>-?\d+(?:,\d+)*(?:\.\d+)?)"
+                   r"|(?P<word>[^\W\d]\w*)|(?P<symbol>[$€£%])|(?P<other>.)", re.DOTALL)
+METRIC = re.compile(r"[a-z_]+")
+PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
+PERCENTILE = re.compile(r"p(\d{1,2}|100)")
+CURRENCIES = ("$", "€", "£")
+UNITS = ("%", "k", "day", "days")
+MAX_CONDITION_CHARS = 500  # one comparison; longer text is refused before it is read
 EXAMPLES = "`recency >= 60`, `total_spending >= 1.5x population` or `income >= p75`"
 # What a plain threshold may be, by the metric's unit; shares are written 0-1 or as a percent.
 UNIT_RANGES = {"ratio": (0.0, 1.0), "score": (1.0, 5.0), "years": (0.0, 120.0)}
@@ -125,36 +129,87 @@ class FrozenPopulation:
         return table[key]
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What a condition's text says, before its meaning is checked: the parts as written."""
+
+    metric: str
+    op: str
+    multiple: str | None = None
+    percentile: str | None = None
+    currency: str | None = None
+    number: str | None = None
+    unit: str | None = None
+
+
+def read_condition(text: str) -> Reading | None:
+    """The parts of `metric op value`, or None when the text has another shape. Linear in the
+    length of the text whatever it holds (no backtracking pattern ever sees the whole text)."""
+    tokens = [(m.lastgroup, m.group()) for m in TOKEN.finditer(text) if m.lastgroup != "space"]
+    if len(tokens) < 3 or tokens[0][0] != "word" or tokens[1][0] != "op":
+        return None
+    (_, metric), (_, op), value = tokens[0], tokens[1], tokens[2:]
+    if not METRIC.fullmatch(metric):
+        return None
+    return _read_value(metric, op, value)
+
+
+def _read_value(metric: str, op: str, value: list[tuple[str, str]]) -> Reading | None:
+    """A multiple (`1.5x population`), a percentile (`p75`) or a number with its currency and
+    unit (`$50,000`, `60 days`, `50%`, `50k`)."""
+    kinds = [kind for kind, _ in value]
+    texts = [text for _, text in value]
+    if kinds == ["number", "word", "word"] and texts[1:] == ["x", "population"]:
+        return Reading(metric, op, multiple=texts[0]) if PLAIN_NUMBER.fullmatch(texts[0]) else None
+    if kinds == ["word"]:
+        return Reading(metric, op, percentile=found[1]) if (found := PERCENTILE.fullmatch(texts[0])) \
+            else None
+    currency = None
+    if kinds[:1] == ["symbol"] and texts[0] in CURRENCIES:
+        currency, kinds, texts = texts[0], kinds[1:], texts[1:]
+    if not kinds or kinds[0] != "number" or not NUMBER.fullmatch(texts[0]):
+        return None
+    unit = texts[1] if len(texts) == 2 and kinds[1] in ("symbol", "word") else None
+    if len(texts) > 2 or (len(texts) == 2 and unit not in UNITS):
+        return None
+    return Reading(metric, op, currency=currency, number=texts[0], unit=unit)
+
+
 def parse_condition(text: object, segment_level: bool = True) -> Condition:
     if not isinstance(text, str):
         raise RuleError(f"a condition must be text like {EXAMPLES}, not {text!r}")
-    match = CONDITION.match(text)
-    if not match:
+    if len(text) > MAX_CONDITION_CHARS:
+        start = " ".join(text.split())[:40]
+        raise RuleError(f'condition "{start} ..." is {len(text):,} characters long, more than the '
+                        f"{MAX_CONDITION_CHARS} a condition may have; write one comparison per line, "
+                        f"such as {EXAMPLES}")
+    reading = read_condition(text)
+    if reading is None:
         raise RuleError(f'cannot read condition "{text}"; write it as {EXAMPLES}')
-    metric = match["metric"]
+    metric = reading.metric
     _check_metric(metric, text, segment_level)
-    if match["multiple"] is not None:
-        return Condition(text, metric, match["op"], "multiple", float(match["multiple"]))
-    if match["percentile"] is not None:
+    if reading.multiple is not None:
+        return Condition(text, metric, reading.op, "multiple", float(reading.multiple))
+    if reading.percentile is not None:
         if metric in GROUP_METRICS:
             raise RuleError(f'"{metric}" is a share of the segment and has no percentiles ("{text}")')
-        return Condition(text, metric, match["op"], "percentile", float(match["percentile"]))
-    return Condition(text, metric, match["op"], "number", _threshold(match, metric, text))
+        return Condition(text, metric, reading.op, "percentile", float(reading.percentile))
+    return Condition(text, metric, reading.op, "number", _threshold(reading, text))
 
 
 def unit_of(metric: str) -> str:
     return "ratio" if metric in GROUP_METRICS else REGISTRY[metric].unit
 
 
-def _threshold(match: re.Match, metric: str, text: str) -> float:
+def _threshold(reading: Reading, text: str) -> float:
     """The number as written, read in the metric's own unit: "60 days", "50%", "$50,000",
     "50k". A unit that does not fit the metric is refused, naming the metric's unit."""
-    value = float(match["number"].replace(",", ""))
-    unit, written = unit_of(metric), (match["unit"] or "").rstrip("s")
-    op = match["op"]
-    if match["currency"] and unit != "money":
+    metric, op = reading.metric, reading.op
+    value = float(reading.number.replace(",", ""))
+    unit, written = unit_of(metric), (reading.unit or "").rstrip("s")
+    if reading.currency and unit != "money":
         raise RuleError(f'{metric} is {UNIT_WORDS[unit]}, not money ("{text}"); write it without '
-                        f'"{match["currency"]}"')
+                        f'"{reading.currency}"')
     example = f"write for example `{metric} {op} {EXAMPLE_VALUE[unit]}`"
     if written == "day" and unit != "days":
         raise RuleError(f'{metric} is {UNIT_WORDS[unit]}, not days ("{text}"); {example}')

@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from reporter.csvcells import FORMULA_STARTS, QUOTE
 from reporter.personas.exports import EXPORT_METRICS, flag_column, flag_file, persona_file
 from reporter.personas.rulebook import Rulebook
 from reporter.spark.segments import SEGMENT
@@ -57,7 +58,7 @@ def _persona_files(customers: DataFrame, path_for, stamp) -> list[str]:
     scratch = path_for(SCRATCH)
     (customers.select("*", F.col("persona").alias("_persona")).repartition("_persona")
      .sortWithinPartitions("_persona", "ID").select("*", *_stamp(stamp))
-     .transform(_as_text).write.partitionBy("_persona")
+     .transform(lambda frame: _as_text(frame, keep=("_persona",))).write.partitionBy("_persona")
      .csv(str(scratch), header=True, quote='"', escape='"', emptyValue=""))
     written = []
     for part_dir in sorted(scratch.glob("_persona=*")):
@@ -91,11 +92,26 @@ def _stamp(stamp) -> list[Column]:
     return [F.lit(value).alias(name) for name, value in stamp]
 
 
-def _as_text(frame: DataFrame) -> DataFrame:
-    """Numbers in their shortest exact form (58138, not 58138.0), as the local writer puts them."""
-    return frame.select(*(_number_text(F.col(f"`{field.name}`")).alias(field.name)
-                          if field.dataType.typeName() in ("double", "float") else F.col(f"`{field.name}`")
-                          for field in frame.schema.fields))
+def _as_text(frame: DataFrame, keep: tuple[str, ...] = ()) -> DataFrame:
+    """Numbers in their shortest exact form (58138, not 58138.0), and text a spreadsheet would
+    run as a formula neutralised (csvcells), as the local writer puts them; `keep` are columns
+    that only name the partitions."""
+    return frame.select(*(_cell(field, keep).alias(field.name) for field in frame.schema.fields))
+
+
+def _cell(field, keep: tuple[str, ...]) -> Column:
+    value = F.col(f"`{field.name}`")
+    kind = field.dataType.typeName()
+    if kind in ("double", "float"):
+        return _number_text(value)
+    if kind == "string" and field.name not in keep:
+        return _neutralised(value)
+    return value
+
+
+def _neutralised(value: Column) -> Column:
+    risky = F.substring(value, 1, 1).isin(*FORMULA_STARTS)
+    return F.when(risky, F.concat(F.lit(QUOTE), value)).otherwise(value)
 
 
 def _number_text(value: Column) -> Column:
