@@ -46,3 +46,5 @@ CAMPAIGN_COLUMNS = tuple(f"AcceptedCmp{n}" for n in range(1, 6))
 INTEGER_COLUMNS = ("ID", "Year_Birth", *COUNT_COLUMNS)
 TEXT_COLUMNS = ("Education", "Marital_Status")
 DATE_COLUMN = "Dt_Customer"
+# The largest customer ID: every ID up to it is exact as a float64 (and in JSON, and JavaScript).
+MAX_ID = 2**53 - 1
