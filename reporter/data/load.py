@@ -448,10 +448,12 @@ def ceiling(column: str) -> int:
 def _long_text(values: pd.Series, column: str, rows: RowNames) -> list[str]:
     """A text value longer than MAX_TEXT_CHARS: refused, so it is never copied into the record,
     the brief and every e-mail (a category is a word or two)."""
+    if not len(values) or pc.max(pc.binary_length(pa.array(values))).as_py() <= MAX_TEXT_CHARS:
+        return []  # in bytes, never fewer than characters: Arrow's offsets, no value touched
     lengths = values.str.len()
-    if not len(lengths) or lengths.max() <= MAX_TEXT_CHARS:
-        return []
     long = lengths > MAX_TEXT_CHARS
+    if not long.any():
+        return []
     first = long.idxmax()
     return [f"column {column}: {int(long.sum())} value(s) longer than {MAX_TEXT_CHARS} characters, "
             f"first at {rows(first)} ({int(lengths[first]):,} characters: "
