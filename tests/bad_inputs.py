@@ -62,6 +62,16 @@ def _mac_roman() -> bytes:
     return b"\n".join(lines)
 
 
+def _damaged_gzip() -> bytes:
+    packed = bytearray(gzip.compress(_table(3000).to_csv(index=False).encode(), mtime=0))
+    packed[2000:2100] = bytes(b ^ 0x55 for b in packed[2000:2100])
+    return bytes(packed)
+
+
+def _cut_gzip() -> bytes:
+    return gzip.compress(_table(3000).to_csv(index=False).encode(), mtime=0)[:20_000]
+
+
 def _semicolon_decimal_commas() -> bytes:
     table = _table().astype({"Income": str})
     table["Income"] = table["Income"].where(table["Income"] == "", table["Income"] + ",5")
@@ -131,6 +141,10 @@ CASES = [
          "missing required column ID; the export must have all 22 SmartCart columns"),
     Case("Mac Roman byte 0x9D", _bytes("macroman.csv", _mac_roman), 2,
          "line 5 (byte"),
+    Case("damaged gzip", _bytes("damaged.csv.gz", _damaged_gzip), 2,
+         "a damaged gzip file (cut short, or changed bytes); export it again"),
+    Case("gzip cut short", _bytes("cut.csv.gz", _cut_gzip), 2,
+         "a damaged gzip file (cut short, or changed bytes); export it again"),
     Case("Recency beyond int64", _csv("recency.csv", _with("Recency", 5, "10000000000000000000")), 2,
          "column Recency: 1 value(s) above 100,000,000, first at line 7 (10000000000000000000)"),
     Case("Year_Birth beyond int64", _csv("year.csv", _with("Year_Birth", 2, "99999999999999999999")),

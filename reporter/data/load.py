@@ -14,6 +14,7 @@ import gzip
 import hashlib
 import io
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -245,8 +246,9 @@ def _bounded_text(path: Path, compression: str | None) -> Path | bytes:
     try:
         with gzip.open(path, "rb") as handle:
             text = handle.read(MAX_FILE_BYTES + 1)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise DataError(f"{path}: a damaged gzip file ({_shown(exc)}); export it again") from None
+    except (OSError, EOFError, zlib.error):  # cut short, or bytes changed
+        raise DataError(f"{path}: a damaged gzip file (cut short, or changed bytes); export it "
+                        "again") from None
     if len(text) > MAX_FILE_BYTES:
         raise DataError(f"{path}: holds more than {MAX_FILE_BYTES / 2**30:.0f} GiB of text, over "
                         f"{BEYOND_LOCAL}")
@@ -307,8 +309,9 @@ def _head(path: Path) -> tuple[bytes, str | None]:
     try:
         with opener(path, "rb") as handle:
             head = handle.read(64_000)
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: a damaged gzip file ({exc}); export it again") from None
+    except (OSError, EOFError, zlib.error):
+        raise DataError(f"{path}: a damaged gzip file (cut short, or changed bytes); export it "
+                        "again") from None
     return head, compression
 
 
