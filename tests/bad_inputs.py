@@ -53,6 +53,25 @@ def _with(column: str, row: int, value: str, rows: int = 300) -> pd.DataFrame:
     return table
 
 
+def _mac_roman() -> bytes:
+    """A file saved as Mac Roman: its 0x9D (a u with a grave accent) is no Windows-1252 byte."""
+    lines = _table().to_csv(index=False).encode().split(b"\n")
+    lines[4] = lines[4].replace(b",Single,", b",C\x9dlibataire,", 1).replace(
+        b",Married,", b",Mari\x9d,", 1).replace(b",Together,", b",Ensemble\x9d,", 1)
+    assert b"\x9d" in lines[4]
+    return b"\n".join(lines)
+
+
+def _damaged_gzip() -> bytes:
+    packed = bytearray(gzip.compress(_table(3000).to_csv(index=False).encode(), mtime=0))
+    packed[2000:2100] = bytes(b ^ 0x55 for b in packed[2000:2100])
+    return bytes(packed)
+
+
+def _cut_gzip() -> bytes:
+    return gzip.compress(_table(3000).to_csv(index=False).encode(), mtime=0)[:20_000]
+
+
 def _semicolon_decimal_commas() -> bytes:
     table = _table().astype({"Income": str})
     table["Income"] = table["Income"].where(table["Income"] == "", table["Income"] + ",5")
@@ -111,8 +130,39 @@ CASES = [
         _table().to_csv(index=False).encode(), mtime=0)), 0, "missing incomes"),
     Case("script as a category", _csv("script.csv", _with("Education", 1, "<script>alert(1)</script>")),
          0, "unrecognised Education values set to Other"),
-    Case("very long text and emoji", _csv("long.csv", _with("Marital_Status", 1, "😀" * 5000)), 0,
-         "unrecognised Marital_Status values set to Other"),
+    Case("emoji text at the length cap", _csv("emoji.csv", _with("Marital_Status", 1, "😀" * 200)),
+         0, "unrecognised Marital_Status values set to Other"),
+    Case("very long text", _csv("long.csv", _with("Marital_Status", 1, "😀" * 5000)), 2,
+         "column Marital_Status: 1 value(s) longer than 200 characters, first at line 3 (5,000 "
+         "characters"),
+    Case("one 5 MB cell", _csv("cell.csv", _with("Education", 7, "A" * 5_000_000)), 2,
+         "column Education: 1 value(s) longer than 200 characters, first at line 9"),
+    Case("no ID column", _csv("noid.csv", _table().drop(columns=["ID"])), 2,
+         "missing required column ID; the export must have all 22 SmartCart columns"),
+    Case("Mac Roman byte 0x9D", _bytes("macroman.csv", _mac_roman), 2,
+         "line 5 (byte"),
+    Case("damaged gzip", _bytes("damaged.csv.gz", _damaged_gzip), 2,
+         "a damaged gzip file (cut short, or changed bytes); export it again"),
+    Case("gzip cut short", _bytes("cut.csv.gz", _cut_gzip), 2,
+         "a damaged gzip file (cut short, or changed bytes); export it again"),
+    Case("Recency beyond int64", _csv("recency.csv", _with("Recency", 5, "10000000000000000000")), 2,
+         "column Recency: 1 value(s) above 100,000,000, first at line 7 (10000000000000000000)"),
+    Case("Year_Birth beyond int64", _csv("year.csv", _with("Year_Birth", 2, "99999999999999999999")),
+         2, "column Year_Birth: 1 value(s) above 100,000,000, first at line 4"),
+    Case("ID beyond 2^53", _csv("bigid.csv", _with("ID", 3, "9007199254740993")), 2,
+         "column ID: 1 value(s) above 9,007,199,254,740,991, first at line 5"),
+    Case("ID of 1e19", _csv("hugeid.csv", _with("ID", 3, "1e19")), 2,
+         "column ID: 1 value(s) above 9,007,199,254,740,991, first at line 5 (1e19)"),
+    Case("campaign answer beyond int64", _csv("cmp.csv", _with("AcceptedCmp3", 9, "1e19")), 2,
+         "column AcceptedCmp3: 1 value(s) above 100,000,000, first at line 11"),
+    Case("infinite amount", _csv("inf.csv", _with("MntWines", 4, "inf")), 2,
+         "column MntWines: 1 non-numeric value(s), first at line 6 ('inf')"),
+    Case("infinite count", _csv("infcount.csv", _with("NumWebPurchases", 4, "-Infinity")), 2,
+         "column NumWebPurchases: 1 non-numeric value(s), first at line 6 ('-Infinity')"),
+    Case("NaN as a count", _csv("nan.csv", _with("Kidhome", 6, "NaN")), 2,
+         "column Kidhome: 1 non-numeric value(s), first at line 8 ('NaN')"),
+    Case("infinite income", _csv("infincome.csv", _with("Income", 6, "inf")), 2,
+         "column Income: 1 non-numeric value(s), first at line 8 ('inf')"),
 ]
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gzip
 import os
 from datetime import date
 
@@ -185,3 +186,99 @@ def test_join_dates_are_judged_at_the_files_own_date_not_today(tmp_path, table):
     os.utime(path, (written_before, written_before))
     with pytest.raises(DataError, match=r"1 join date\(s\) after the file was written, first at line 4"):
         load(path)
+
+
+def test_whole_numbers_beyond_int64_from_parquet_are_named_not_wrapped(tmp_path, table):
+    """A Parquet file's typed numbers go through the same ceilings before the int64 cast:
+    1e19 once became -9.2e18; an infinite amount and an ID past 2^53 are named too."""
+    typed = table.astype({"Recency": "float64", "MntWines": "float64", "ID": "uint64"})
+    typed.loc[4, "Recency"] = 1e19
+    typed.loc[6, "MntWines"] = float("inf")
+    typed.loc[8, "ID"] = 2**63 + 5
+    path = tmp_path / "t.parquet"
+    typed.to_parquet(path)
+    with pytest.raises(DataError) as caught:
+        load(path)
+    text = " | ".join(caught.value.problems)
+    assert "column Recency: 1 value(s) above 100,000,000, first at line 6 (1e+19)" in text
+    assert "column MntWines: 1 non-numeric value(s), first at line 8 ('inf')" in text
+    assert "column ID: 1 value(s) above 9,007,199,254,740,991, first at line 10" in text
+
+
+def test_a_database_table_gets_the_same_ceilings_before_the_cast(tmp_path, table):
+    """SQLite integers and reals as a database types them: a count of 1e19 and an ID past
+    2^53 are named by row, not wrapped round (they once passed as -9.2e18)."""
+    import sqlite3
+
+    from reporter.data.params import SourceParams
+    from reporter.data.sources import read_customers
+
+    rows = table.astype({"Recency": "float64"})
+    rows.loc[2, "Recency"] = 1e19
+    rows.loc[5, "ID"] = 2**62
+    database = tmp_path / "shop.db"
+    with sqlite3.connect(database) as connection:
+        rows.to_sql("customers", connection, index=False)
+    with pytest.raises(DataError) as caught:
+        read_customers(SourceParams(url=f"sqlite:///{database}", table="customers"))
+    text = " | ".join(caught.value.problems)
+    assert "column Recency: 1 value(s) above 100,000,000, first at row 3 (1e+19)" in text
+    assert "column ID: 1 value(s) above 9,007,199,254,740,991, first at row 6" in text
+
+
+def test_an_id_at_the_ceiling_is_read_exactly(tmp_path, table):
+    ids = table.assign(ID=range(2**53 - 40, 2**53))
+    raw = load(write(ids, tmp_path / "ids.csv"))
+    assert raw.frame["ID"].dtype == "int64" and raw.frame["ID"].max() == 2**53 - 1
+
+
+def test_a_file_over_the_size_bound_is_refused_before_it_is_parsed(tmp_path, table, monkeypatch):
+    """The bound is a constant (MAX_FILE_BYTES, 2 GiB); lowered here so a small file crosses
+    it: a plain CSV by its size, a gzip-compressed one by what it holds (a small file that
+    expands to terabytes stops at the bound)."""
+    from reporter.data import load as loading
+
+    text = table.to_csv(index=False).encode()
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", len(text) - 1)
+    plain = tmp_path / "big.csv"
+    plain.write_bytes(text)
+    with pytest.raises(DataError, match=r"big\.csv: is 0\.0 GiB, over the local engine's limit"):
+        load(plain)
+    packed = tmp_path / "bomb.csv.gz"
+    packed.write_bytes(gzip.compress(text))
+    assert packed.stat().st_size < len(text) - 1
+    with pytest.raises(DataError, match=r"bomb\.csv\.gz: holds more than .* engine: spark"):
+        load(packed)
+    monkeypatch.setattr(loading, "MAX_FILE_BYTES", len(text))
+    assert load(packed).rows_read == load(plain).rows_read == 40
+
+
+def test_row_bounds_of_parquet_and_databases(tmp_path, table, monkeypatch):
+    """MAX_ROWS (20 million) read from a Parquet footer before any row, and as a LIMIT one
+    past it on a database's SELECT; lowered here to 39 for a 40-row table."""
+    import sqlite3
+
+    from reporter.data import load as loading
+    from reporter.data import sources
+    from reporter.data.params import SourceParams
+
+    monkeypatch.setattr(loading, "MAX_ROWS", 39)
+    monkeypatch.setattr(sources, "MAX_ROWS", 39)
+    path = tmp_path / "t.parquet"
+    table.to_parquet(path)
+    with pytest.raises(DataError, match=r"t\.parquet: holds 40 rows, over the local engine's limit"):
+        load(path)
+    database = tmp_path / "shop.db"
+    with sqlite3.connect(database) as connection:
+        table.to_sql("customers", connection, index=False)
+    with pytest.raises(DataError, match=r"table customers: returned more than 39 rows"):
+        sources.read_customers(SourceParams(url=f"sqlite:///{database}", table="customers"))
+
+
+def test_messages_quote_at_most_a_few_dozen_characters_of_a_value(tmp_path, table):
+    broken = table.astype(object)
+    broken.loc[1, "MntFruits"] = "9" * 30 + "x" * 10_000
+    broken.loc[3, "Dt_Customer"] = "y" * 10_000
+    with pytest.raises(DataError) as caught:
+        load(write(broken, tmp_path / "long.csv"))
+    assert all(len(problem) < 400 for problem in caught.value.problems), caught.value.problems

@@ -122,8 +122,10 @@ def _baseline(config: Config, source: str, as_of: date,
 def _analyse_on_spark(config: Config, data: Path | None, as_of: date | None, timer: StageTimer,
                       refit: bool, run_id: str, rulebook: Rulebook) -> tuple[Engine, RunSummary | None]:
     """engine: spark: read, clean, score and sum in Spark; fit on a sample on this machine."""
+    from reporter.spark.session import check_pyspark, spark_session
+
+    check_pyspark()  # before the modules that import PySpark: one line, not a traceback
     from reporter.spark.run import spark_analyse, spark_as_of
-    from reporter.spark.session import spark_session
     from reporter.spark.source import read_spark_customers
 
     settings = config.settings

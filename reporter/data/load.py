@@ -6,12 +6,15 @@ line, so a user fixes a file once instead of once per run.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import functools
 import glob
 import gzip
 import hashlib
+import io
 import re
+import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,9 +27,9 @@ import pyarrow.compute as pc
 from reporter.data.schema import (
     CAMPAIGN_COLUMNS,
     COLUMNS,
-    COUNT_COLUMNS,
     DATE_COLUMN,
     INTEGER_COLUMNS,
+    MAX_ID,
     TEXT_COLUMNS,
 )
 from reporter.errors import DataError
@@ -40,7 +43,14 @@ DATE_FORMATS = {
 }
 SEPARATORS = ",\t;"
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_PLAUSIBLE = 100_000_000  # no amount, count or income in a customer export comes near this
+MAX_PLAUSIBLE = 100_000_000  # no amount, count, year or income in a customer export comes near this
+MAX_TEXT_CHARS = 200  # an Education or Marital_Status value is a category, never a paragraph
+MAX_SHOWN_CHARS = 40  # of a value quoted in a message
+# The local engine's bounds, checked before a file is parsed: about 21 million customers as a
+# CSV (10 million measured at 0.95 GB and 12.7 GB of memory); beyond, engine: spark.
+MAX_FILE_BYTES = 2 << 30  # a CSV file, or what a gzip-compressed one holds
+MAX_ROWS = 20_000_000  # a Parquet file or what a database or a folder returns
+BEYOND_LOCAL = "the local engine's limit; read a newer snapshot only or use engine: spark (README)"
 EARLIEST_JOIN = pd.Timestamp(1900, 1, 1)
 HEADER_LINES = 1
 
@@ -190,37 +200,102 @@ def _in_id_order(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _read_table(path: Path, repairs: list[tuple[int, str]]) -> tuple[pd.DataFrame, str]:
     if path.suffix.lower() in {".parquet", ".pq"}:
-        try:
-            frame = pd.read_parquet(path)
-        except Exception as exc:  # pyarrow raises many types for a broken file
-            raise DataError(f"{path}: not a readable Parquet file ({exc})") from None
-        return frame, ","  # typed columns are used as typed, text is checked as a CSV's
+        return _read_parquet(path), ","  # typed columns are used as typed, text is checked as a CSV's
     head, compression = _head(path)
     encoding = _encoding(head, path)
     separator = _separator(head.decode(encoding, errors="replace"))
+    text = _bounded_text(path, compression)
     try:
-        return _read_csv(path, separator, encoding, compression), separator
+        return _read_csv(path, text, separator, encoding), separator
     except UnicodeDecodeError:
         if encoding != "utf-8":
-            raise DataError(f"{path}: is not valid {encoding} text; re-export it as UTF-8") from None
+            raise _undecodable(path, text, encoding, "re-export it as UTF-8") from None
+    try:
+        frame = _read_csv(path, text, separator, "cp1252")
+    except UnicodeDecodeError:  # bytes Windows-1252 does not define (Mac Roman's 0x9D, say)
+        raise _undecodable(path, text, "cp1252", "save the file as UTF-8 and run again") from None
     repairs.append((0, f"{path.name} is not UTF-8; it was read as Windows-1252 (Latin-1)."))
-    return _read_csv(path, separator, "cp1252", compression), separator
+    return frame, separator
 
 
-def _read_csv(path: Path, separator: str, encoding: str, compression: str | None) -> pd.DataFrame:
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file within MAX_ROWS (its footer says how many, before any row is read)."""
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+        if rows > MAX_ROWS:
+            raise DataError(f"{path}: holds {rows:,} rows, over {BEYOND_LOCAL} of {MAX_ROWS:,}")
+        return pd.read_parquet(path)
+    except DataError:
+        raise
+    except Exception as exc:  # pyarrow raises many types for a broken file
+        raise DataError(f"{path}: not a readable Parquet file ({_shown(exc)})") from None
+
+
+def _bounded_text(path: Path, compression: str | None) -> Path | bytes:
+    """The file to parse, refused over MAX_FILE_BYTES before it is parsed: a plain file by its
+    size, a gzip-compressed one by what it holds (decompressed here once, never beyond the
+    bound, so a small file that expands to terabytes stops early)."""
+    if compression is None:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise DataError(f"{path}: is {size / 2**30:.1f} GiB, over {BEYOND_LOCAL} of "
+                            f"{MAX_FILE_BYTES / 2**30:.0f} GiB")
+        return path
+    try:
+        with gzip.open(path, "rb") as handle:
+            text = handle.read(MAX_FILE_BYTES + 1)
+    except (OSError, EOFError, zlib.error):  # cut short, or bytes changed
+        raise DataError(f"{path}: a damaged gzip file (cut short, or changed bytes); export it "
+                        "again") from None
+    if len(text) > MAX_FILE_BYTES:
+        raise DataError(f"{path}: holds more than {MAX_FILE_BYTES / 2**30:.0f} GiB of text, over "
+                        f"{BEYOND_LOCAL}")
+    return text
+
+
+def _read_csv(path: Path, text: Path | bytes, separator: str, encoding: str) -> pd.DataFrame:
     """Every value as text. pyarrow's multi-threaded reader first (a million rows in well under
     a second); a file it refuses goes through pandas' own parser, whose messages are clearer."""
-    options = {"sep": separator, "encoding": encoding, "dtype": str, "keep_default_na": False,
-               "compression": compression}
+    options = {"sep": separator, "encoding": encoding, "dtype": str, "keep_default_na": False}
+
+    def source():
+        return io.BytesIO(text) if isinstance(text, bytes) else text
+
     try:
-        return pd.read_csv(path, engine="pyarrow", **options)
+        return pd.read_csv(source(), engine="pyarrow", **options)
     except Exception:  # pyarrow raises many types; pandas' parser below names the problem
         pass
     try:
-        return pd.read_csv(path, skipinitialspace=True, **options)
+        return pd.read_csv(source(), skipinitialspace=True, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         detail = " ".join(str(exc).split()) or "no columns"
-        raise DataError(f"{path}: not a readable CSV table ({detail})") from None
+        raise DataError(f"{path}: not a readable CSV table ({_shown(detail, 200)})") from None
+
+
+def _undecodable(path: Path, text: Path | bytes, encoding: str, todo: str) -> DataError:
+    """The line and byte where the text stops being `encoding`, found on the file's bytes (the
+    parser's position is within one of its blocks)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    lines, offset = 0, 0
+    with (io.BytesIO(text) if isinstance(text, bytes) else text.open("rb")) as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as exc:
+                start = max(0, min(exc.start, len(block) - 1))
+                line = lines + block.count(b"\n", 0, start) + 1
+                return DataError(f"{path}: line {line} (byte {offset + start + 1:,}) holds byte "
+                                 f"0x{block[start]:02X}, which is {_ENCODING_NAMES[encoding]} text; "
+                                 f"{todo}")
+            lines += block.count(b"\n")
+            offset += len(block)
+    return DataError(f"{path}: is {_ENCODING_NAMES[encoding]} text; {todo}")
+
+
+_ENCODING_NAMES = {"utf-8-sig": "not UTF-8", "utf-16": "not UTF-16",
+                   "cp1252": "neither UTF-8 nor Windows-1252"}
 
 
 def _head(path: Path) -> tuple[bytes, str | None]:
@@ -234,8 +309,9 @@ def _head(path: Path) -> tuple[bytes, str | None]:
     try:
         with opener(path, "rb") as handle:
             head = handle.read(64_000)
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: a damaged gzip file ({exc}); export it again") from None
+    except (OSError, EOFError, zlib.error):
+        raise DataError(f"{path}: a damaged gzip file (cut short, or changed bytes); export it "
+                        "again") from None
     return head, compression
 
 
@@ -282,6 +358,8 @@ def _conflicting_ids(typed: pd.DataFrame, rows: RowNames) -> list[str]:
 
 def _drop_trailing_summary(frame: pd.DataFrame, repairs: list[tuple[int, str]]) -> pd.DataFrame:
     """Exports sometimes end with a 'Total' line: no customer ID and mostly empty."""
+    if "ID" not in frame:  # named as a missing column; without IDs no line is a summary
+        return frame
     trailing = 0
     for index in range(len(frame) - 1, -1, -1):
         row = frame.iloc[index]
@@ -340,6 +418,7 @@ def _typed(frame: pd.DataFrame, date_format: str | None, decimal_comma: bool,
         columns["Income"] = _numbers(frame["Income"], "Income", problems, True, rows)
     for column in (c for c in TEXT_COLUMNS if c in frame):
         columns[column] = _text(frame[column])
+        problems += _long_text(columns[column], column, rows)
     fmt = ""
     if DATE_COLUMN in frame:
         columns[DATE_COLUMN], fmt = _dates(frame[DATE_COLUMN], date_format, problems, rows)
@@ -351,13 +430,43 @@ def _typed(frame: pd.DataFrame, date_format: str | None, decimal_comma: bool,
 
 def _clean_whole_numbers(frame: pd.DataFrame, whole: list[str]) -> dict[str, np.ndarray] | None:
     """Columns a database (or the API) already typed, checked in one array when every value is
-    a whole number, 0 or more; None when any is not, so the column-by-column checks name it."""
+    a whole number from 0 to its column's ceiling; None when any is not, so the column-by-column
+    checks name it."""
     if not whole or not all(_database_number(frame[c]) for c in whole):
         return None
     block = frame[whole].to_numpy(dtype="float64")
-    if np.isnan(block).any() or (block < 0).any() or (block != np.round(block)).any():
+    ceilings = np.array([ceiling(c) for c in whole], dtype="float64")
+    if np.isnan(block).any() or (block < 0).any() or (block > ceilings).any() \
+            or (block != np.round(block)).any():
         return None
     return {column: block[:, index].astype("int64") for index, column in enumerate(whole)}
+
+
+def ceiling(column: str) -> int:
+    """The largest value a whole-number column may hold: checked before the cast to int64, so
+    an overflowing value is named instead of wrapping round to a negative one."""
+    return MAX_ID if column == "ID" else MAX_PLAUSIBLE
+
+
+def _long_text(values: pd.Series, column: str, rows: RowNames) -> list[str]:
+    """A text value longer than MAX_TEXT_CHARS: refused, so it is never copied into the record,
+    the brief and every e-mail (a category is a word or two)."""
+    if not len(values) or pc.max(pc.binary_length(pa.array(values))).as_py() <= MAX_TEXT_CHARS:
+        return []  # in bytes, never fewer than characters: Arrow's offsets, no value touched
+    lengths = values.str.len()
+    long = lengths > MAX_TEXT_CHARS
+    if not long.any():
+        return []
+    first = long.idxmax()
+    return [f"column {column}: {int(long.sum())} value(s) longer than {MAX_TEXT_CHARS} characters, "
+            f"first at {rows(first)} ({int(lengths[first]):,} characters: "
+            f"{_shown(values[first])!r}); the export is corrupt there"]
+
+
+def _shown(value: object, limit: int = MAX_SHOWN_CHARS) -> str:
+    """A value as a message quotes it: at most `limit` characters, so a message stays a line."""
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
 
 
 def _text(values: pd.Series) -> pd.Series:
@@ -371,13 +480,8 @@ def _check_plausible(typed: pd.DataFrame, text: pd.DataFrame, problems: list[str
                      exported: datetime, rows: RowNames) -> None:
     """Values no real export holds: corrupt amounts, join dates before 1900 or after the file
     was written (judged at the file's own date, so a re-run years later judges it alike)."""
-    for column in (c for c in (*COUNT_COLUMNS, "Income") if c in typed):
-        huge = typed[column] > MAX_PLAUSIBLE
-        if huge.any():
-            first = huge.idxmax()
-            problems.append(f"column {column}: {int(huge.sum())} value(s) above {MAX_PLAUSIBLE:,}, "
-                            f"first at {rows(first)} ({text[column][first]}); the export is "
-                            "corrupt there")
+    if "Income" in typed:  # whole numbers were checked before their cast (_whole_numbers)
+        problems += _above_ceiling(typed["Income"], text["Income"], "Income", MAX_PLAUSIBLE, rows)
     if DATE_COLUMN not in typed:
         return
     dates = typed[DATE_COLUMN]
@@ -419,12 +523,14 @@ def _numbers(values: pd.Series, column: str, problems: list[str], allow_missing:
         if numbers is None:  # some value is not a plain number: find and name it
             numbers = pd.to_numeric(shown, errors="coerce")
         blank = shown.eq("")
-        bad = numbers.isna() & ~blank
-        if bad.any():
-            first = bad.idxmax()
-            problems.append(
-                f"column {column}: {int(bad.sum())} non-numeric value(s), first at {rows(first)} "
-                f"({str(shown[first])[:30]!r}); use plain numbers without units or separators")
+    # 'nan', 'inf' and 'Infinity' parse as numbers, and a database column may hold them
+    bad = ~np.isfinite(numbers.to_numpy(dtype="float64")) & ~blank.to_numpy()
+    if bad.any():
+        first = numbers.index[bad.argmax()]
+        problems.append(
+            f"column {column}: {int(bad.sum())} non-numeric value(s), first at {rows(first)} "
+            f"({_shown(shown[first], 30)!r}); use plain numbers without units or separators")
+        numbers = numbers.where(~bad)  # named once: not again as too large or negative
     if not allow_missing and blank.any():
         first = blank.idxmax()
         problems.append(
@@ -436,7 +542,7 @@ def _numbers(values: pd.Series, column: str, problems: list[str], allow_missing:
         first = negative.idxmax()
         problems.append(
             f"column {column}: {int(negative.sum())} negative value(s), first at {rows(first)} "
-            f"({shown[first]}); amounts and counts cannot be negative"
+            f"({_shown(shown[first])}); amounts and counts cannot be negative"
         )
     return numbers.astype("float64")
 
@@ -458,17 +564,31 @@ def _cast_numbers(text: pd.Series) -> pd.Series | None:
 
 
 def _whole_numbers(values: pd.Series, column: str, problems: list[str], rows: RowNames) -> pd.Series:
+    """int64 when every value is a whole number within the column's ceiling (checked on the
+    float64 values, before the cast could wrap one round); else the numbers, and the problems."""
     numbers = _numbers(values, column, problems, False, rows)
     fractional = numbers.notna() & (numbers != numbers.round())
     if fractional.any():
         first = fractional.idxmax()
         problems.append(
             f"column {column}: {int(fractional.sum())} value(s) that are not whole numbers, first "
-            f"at {rows(first)} ({values[first]})"
+            f"at {rows(first)} ({_shown(values[first])})"
         )
-    if numbers.isna().any() or fractional.any():
+    too_large = _above_ceiling(numbers, values, column, ceiling(column), rows)
+    problems += too_large
+    if too_large or fractional.any() or numbers.isna().any():
         return numbers
     return numbers.astype("int64")
+
+
+def _above_ceiling(numbers: pd.Series, shown: pd.Series, column: str, most: int,
+                   rows: RowNames) -> list[str]:
+    huge = numbers > most
+    if not huge.any():
+        return []
+    first = huge.idxmax()
+    return [f"column {column}: {int(huge.sum())} value(s) above {most:,}, first at {rows(first)} "
+            f"({_shown(shown[first])}); the export is corrupt there"]
 
 
 def _dates(values: pd.Series, date_format: str | None, problems: list[str],
@@ -494,7 +614,7 @@ def _dates(values: pd.Series, date_format: str | None, problems: list[str],
             first = bad.idxmax()
             problems.append(
                 f"column {DATE_COLUMN}: {int(bad.sum())} date(s) do not match source.date_format "
-                f"'{date_format}', first at {rows(first)} ({values[first]!r})"
+                f"'{date_format}', first at {rows(first)} ({_shown(values[first])!r})"
             )
         return parsed, date_format
     fitting = [f for f in DATE_FORMATS if _parses_all(distinct[distinct.ne("")], f)]
@@ -549,7 +669,7 @@ def _unparseable(values: pd.Series, rows: RowNames) -> str:
     layouts = ", ".join(DATE_FORMATS.values())
     return (
         f"column {DATE_COLUMN}: dates are unparseable or mixed ({rows(first)}: "
-        f"{values[first]!r}); known layouts are {layouts}; set source.date_format in reporter.yaml"
+        f"{_shown(values[first])!r}); known layouts are {layouts}; set source.date_format in reporter.yaml"
     )
 
 

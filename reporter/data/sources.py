@@ -20,6 +20,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from reporter.data.load import (
+    BEYOND_LOCAL,
+    MAX_ROWS,
     RESULT_ROWS,
     Origin,
     RawCustomers,
@@ -139,7 +141,8 @@ def _column_names(connection, probe: str) -> list[str]:
 
 def _selection(names: list[str], base: str, source: SourceParams, origin: Origin) -> str:
     """The SELECT that reads the export's columns under the export's names, and only the
-    newest snapshot's rows; a column that cannot be found is named before anything is read."""
+    newest snapshot's rows, one more than MAX_ROWS at most (so too many can be refused without
+    reading them all); a column that cannot be found is named before anything is read."""
     mapping = dict(source.columns)
     by_key = {column_key(name): name for name in names}
     unknown = [f"{name} (for {export})" for export, name in mapping.items() if name not in names]
@@ -159,7 +162,7 @@ def _selection(names: list[str], base: str, source: SourceParams, origin: Origin
         column = quote(source.as_of_column)
         picks.append(f"{column} AS {SNAPSHOT}")
         newest = f" WHERE {column} = (SELECT MAX({column}) FROM {base} AS newest)"
-    return f"SELECT {', '.join(picks)} FROM {base} AS customers{newest}"
+    return f"SELECT {', '.join(picks)} FROM {base} AS customers{newest} LIMIT {MAX_ROWS + 1}"
 
 
 def _postgresql_rows(connection, sql: str) -> pa.Table:
@@ -233,6 +236,8 @@ def _customers(table: pa.Table, origin: Origin, source: SourceParams, read_at: d
     if table.num_rows == 0:
         raise DataError(f"{origin}: returned no customers; check the table, the query's filter "
                         "and source.as_of_column")
+    if table.num_rows > MAX_ROWS:
+        raise DataError(f"{origin}: returned more than {MAX_ROWS:,} rows, over {BEYOND_LOCAL}")
     problems = _mistyped(table.schema, source)
     if problems:
         raise DataError.collected(origin, problems, "fix source.columns or the table and run again")

@@ -5,7 +5,6 @@ a missing piece is one line that says what to install, never a JVM stack trace.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -28,11 +27,21 @@ DEFAULTS = {  # spark.conf in reporter.yaml may override any of these
 }
 
 
+def check_pyspark() -> None:
+    """PySpark importable, else one line saying what to install. Imported, not only looked
+    for: an install missing a piece (py4j) fails here too, and every module of reporter.spark
+    imports PySpark, so this runs before any of them is imported."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError as exc:
+        missing = f" ({exc.name} is missing)" if exc.name and exc.name != "pyspark" else ""
+        raise EnvironmentProblem(f"engine: spark needs PySpark{missing}: pip install "
+                                 "'smartcart-reporter[spark]' (or set engine: local)") from None
+
+
 def check_spark() -> None:
     """PySpark importable and Java 17+ on PATH (or JAVA_HOME), else one line saying how."""
-    if importlib.util.find_spec("pyspark") is None:
-        raise EnvironmentProblem("engine: spark needs PySpark: pip install 'smartcart-reporter[spark]' "
-                                 "(or set engine: local)")
+    check_pyspark()
     version = java_version()
     if version is None:
         raise EnvironmentProblem(f"engine: spark needs a Java runtime {MIN_JAVA} or newer: on Debian "
