@@ -158,7 +158,7 @@ def test_a_restart_after_partial_delivery_sends_only_to_those_missing(project, s
     assert Counter(r.recipient for r in rows if r.status == "sent") == Counter(
         {"anna@example.com": 1, "ben@example.com": 1, "cara@example.com": 1, "dan@example.com": 1})
     assert [r.detail for r in rows if r.status == "failed"] == [
-        "550 5.1.1 mailbox unavailable", "interrupted before the mail server answered"]
+        "550 5.1.1 mailbox unavailable", "interrupted before the message was handed to the mail server"]
 
 
 def test_forced_and_test_sends_are_the_only_second_copies(project, server, sample_csv, capsys):
