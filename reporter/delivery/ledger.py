@@ -101,7 +101,7 @@ class Ledger:
                 yield db
         except (sqlite3.Error, OSError) as exc:
             raise LedgerError(
-                f"{self.path}: the delivery ledger cannot be written ({_why(exc)}); every copy is "
+                f"{self.path}: the delivery ledger cannot be written ({self._why(exc)}); every copy is "
                 "recorded there before it is sent, so nothing was sent: make the archive folder "
                 f"{self.path.parent} writable for this user (or run as its owner), then run the "
                 "command again") from None
@@ -206,10 +206,18 @@ class Ledger:
                            (DEAD_SENDING, row_id))
 
 
+    def _why(self, exc: Exception) -> str:
+        """The cause in plain words (sqlite's own wording is not for users)."""
+        folder = self.path.parent
+        read_only = (folder.exists() and not os.access(folder, os.W_OK)) or \
+            (self.path.exists() and not os.access(self.path, os.W_OK))
+        return "it or its folder is read-only for this user" if read_only else _cause(exc)
+
+
 _COLUMNS = "run_id, team, recipient, kind, status, at, detail, message_id"
 
 
-def _why(exc: Exception) -> str:
+def _cause(exc: Exception) -> str:
     text = str(exc).lower()
     if "readonly" in text or "read-only" in text or isinstance(exc, PermissionError):
         return "it or its folder is read-only for this user"

@@ -4,13 +4,21 @@ recorded as uncertain, the owners told, and nothing sent again unless asked (--f
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
 from collections import Counter
 from datetime import date
+from pathlib import Path
+
+import pytest
 
 from reporter.config import load_config
 from reporter.delivery.dispatch import finish_due
 from reporter.history.catalogue import find_baseline
-from tests.conftest import run_cli, run_main
+from tests.conftest import REPO_ROOT, run_cli, run_main
 from tests.faults.conftest import EVERYONE, MARKETING, OWNER, start
 
 SPARED = {OWNER}
@@ -111,3 +119,43 @@ def test_an_email_over_the_size_cap_is_not_sent_and_the_owners_are_told(archive,
     (notice,) = handler.notices(OWNER)
     assert notice == f"[SmartCart briefs] delivery failed for run {archive.run_id}"
     assert finish_due(load_config(config)) == [], "retrying cannot help: it is not due again"
+
+
+def test_send_on_a_read_only_archive_is_one_line_and_sends_nothing(archive, faulty, tmp_path_factory):
+    """Found on main: exit 1 with sqlite3.OperationalError."""
+    port, handler = faulty
+    config = archive.configure(port)
+    run_main("send", "--config", str(config), "--run", archive.run_id, "--team", "Retention")
+    assert (archive.output / "ledger.sqlite").is_file() and handler.copies(SPARED) == {"cara@example.com": 1}
+    result = _as_a_user_who_cannot_write(archive, "send", "--config", str(config), "--run", archive.run_id)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"reporter: error: {archive.output / 'ledger.sqlite'}: the delivery ledger "
+                           "cannot be written (it or its folder is read-only for this user)")
+    assert "nothing was sent" in line and "writable" in line and "sqlite3" not in line
+    assert handler.copies(SPARED) == {"cara@example.com": 1}
+
+
+def _as_a_user_who_cannot_write(archive, *args: str):
+    """`reporter ARGS` with the archive read-only: a read-only bind mount of it for the process
+    (root writes through file modes), else the modes alone."""
+    command = [sys.executable, "-m", "reporter", *args]
+    if os.geteuid() != 0:
+        return _with_modes_read_only(archive.output, command)
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        pytest.skip("running as root without `unshare -m`: no way to make the archive read-only")
+    remount = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" && exec "$@"'
+    return subprocess.run(["unshare", "-m", "sh", "-c", remount, str(archive.output), *command],
+                          cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+
+
+def _with_modes_read_only(output: Path, command: list[str]):
+    paths = [output, *output.rglob("*")]
+    modes = {path: path.stat().st_mode for path in paths}
+    for path in paths:
+        path.chmod(modes[path] & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+    try:
+        return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    finally:
+        for path in paths:
+            path.chmod(modes[path])
