@@ -677,7 +677,8 @@ def _archive_show(args: argparse.Namespace) -> int:
         print("Delivery ledger:")
         for row in rows:
             detail = f" ({row.detail})" if row.detail else ""
-            print(f"  {row.at}  {row.kind:<6} {row.status:<7} {row.team}: {row.recipient}{detail}")
+            message = f" {row.message_id}" if row.message_id else ""
+            print(f"  {row.at}  {row.kind:<6} {row.status:<7} {row.team}: {row.recipient}{detail}{message}")
     print("Files: " + ", ".join(run.files()))
     return 0
 

@@ -51,7 +51,6 @@ def dispatch_run(folder: Path, config: Config, team: str | None = None, dry_run:
             force: bool = False, immediate_only: bool = False, note: str = "",
             rebuild: bool = True) -> list[Outcome]:
     """Send an archived run to its teams (through the ledger) and record the outcomes."""
-    fault_point("dispatch")
     settings = config.settings
     record = read_record(folder)
     if record.held and not dry_run:

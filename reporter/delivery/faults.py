@@ -4,9 +4,10 @@ With REPORTER_FAULT_AT naming a point, a process that reaches it writes its pid 
 REPORTER_FAULT_MARKER and stops there until it is killed: the fault suite's SIGKILL lands
 exactly between two steps (a handshake, never a head start). Unset, a point does nothing.
 
-Points, in the order a delivery passes them: dispatch (the run is published, nothing is
-claimed), claimed (recipients claimed, nothing sent), answered (the server answered, the
-ledger not yet settled), settled (the ledger settled, run.json not yet told).
+Points, in the order a delivery passes them: claimed (recipients claimed, nothing sent),
+answered (the server answered, the ledger not yet settled), settled (the ledger settled,
+run.json not yet told). Between claimed and answered, a test kills the process when its mail
+server has received the data.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,16 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from reporter.delivery.faults import FAULT_ENV, MARKER_ENV
 from reporter.delivery.ledger import Ledger
 from tests.conftest import REPO_ROOT, run_folders, write_config
-from tests.smtp_server import FaultyHandler, free_port, start_server
+from tests.smtp_server import FaultyHandler, start_server
 
 OWNER = "owner@example.com"
 TEAMS = [{"name": "Marketing", "recipients": ["anna@example.com", "ben@example.com"]},
          {"name": "Retention", "recipients": ["cara@example.com"]}]
 EVERYONE = Counter({"anna@example.com": 1, "ben@example.com": 1, "cara@example.com": 1})
 MARKETING = Counter({"anna@example.com": 1, "ben@example.com": 1})
+FAULT_ENV, MARKER_ENV = "REPORTER_FAULT_AT", "REPORTER_FAULT_MARKER"  # reporter.delivery.faults
 WAIT_SECONDS = 180  # only a bound on a hung process: every wait ends on a signal
 
 
@@ -111,16 +112,33 @@ def kill(process: subprocess.Popen) -> None:
 
 @pytest.fixture(scope="session")
 def published(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Published:
-    """One `reporter run`, SIGKILLed after it published the run and before any email: the
-    archive every fault test starts from (the analysis and the PDF are made once)."""
+    """One `reporter run`, SIGKILLed after it published the run and before any email (when it
+    connects to the mail server, which never answers), its ledger removed: the archive every
+    fault test starts from (the analysis and the PDF are made once)."""
     root = tmp_path_factory.mktemp("published")
-    config = configure(root, free_port(), sample_csv)
-    marker = root / "at-dispatch"
-    process = start("run", "--config", str(config), fault="dispatch", marker=marker)
-    wait_until(marker.exists, process)
-    kill(process)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(4)
+        listener.settimeout(0.05)
+        config = configure(root, listener.getsockname()[1], sample_csv)
+        process = start("run", "--config", str(config))
+        connections = []
+        wait_until(lambda: _accepted(listener, connections), process)
+        kill(process)
+        for connection in connections:
+            connection.close()
+    (root / "output" / "ledger.sqlite").unlink(missing_ok=True)  # its claims were the dead process's
     (folder,) = run_folders(root / "output")
+    assert json.loads((folder / "run.json").read_text())["delivery"] == []
     return Published(root / "output", _run_id(folder), sample_csv)
+
+
+def _accepted(listener: socket.socket, connections: list) -> bool:
+    try:
+        connections.append(listener.accept()[0])
+    except TimeoutError:
+        return False
+    return True
 
 
 def _run_id(folder: Path) -> str:
