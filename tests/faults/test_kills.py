@@ -14,7 +14,7 @@ from reporter.config import load_config
 from reporter.delivery.dispatch import finish_due
 from reporter.history.catalogue import find_baseline
 from tests.conftest import run_cli, run_main
-from tests.faults.conftest import EVERYONE, MARKETING, OWNER, kill, start, wait_until
+from tests.faults.conftest import EVERYONE, MARKETING, OWNER, configure, kill, start, wait_until
 from tests.test_schedule import said, stop, wait_for
 from tests.test_schedule import start as start_scheduler
 
@@ -63,9 +63,9 @@ def test_killed_once_the_server_has_the_data_is_one_copy_not_two(archive, faulty
     handler.answer()
     handler.fault = ""
     again = run_main("send", "--config", str(config), "--run", archive.run_id)
+    assert handler.copies(SPARED) == EVERYONE, "one copy each, not two"
     assert again.returncode == 0, again.stderr
     assert "not sent again" in again.stdout
-    assert handler.copies(SPARED) == EVERYONE
     assert archive.ledger() == {"anna@example.com": "uncertain", "ben@example.com": "uncertain",
                                 "cara@example.com": "sent"}
     assert handler.notices(OWNER) == [f"[SmartCart briefs] delivery of run {archive.run_id} unconfirmed"]
@@ -109,3 +109,19 @@ def test_a_kill_between_two_steps_ends_with_one_copy_each_after_the_catch_up(arc
     assert finish_due(load_config(config)) == [], "a second restart finds nothing due"
     assert handler.copies(SPARED) == EVERYONE
     assert find_baseline(archive.output, _source(archive), date.max).run_id == archive.run_id
+
+
+def test_the_weekly_job_finishes_the_last_run_before_it_starts_the_next(archive, faulty, tmp_path):
+    """The scheduler's job (`reporter.jobs:run_brief_job`): `send --due` in a child, then the
+    run (here one that fails on its data, so the test makes no second brief)."""
+    from reporter.jobs import run_brief_job
+
+    port, handler = faulty
+    broken = tmp_path / "broken.csv"
+    broken.write_text("ID,Income\n1,2\n")
+    config = configure(archive.root, port, broken)
+    assert run_brief_job(str(config)) == 2
+    assert handler.copies(SPARED) == EVERYONE
+    told = handler.notices(OWNER)
+    assert told[0] == f"[SmartCart briefs] run {archive.run_id} finished after an interruption"
+    assert told[1] == "[SmartCart briefs] a run failed; no brief this time"
