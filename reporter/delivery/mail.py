@@ -242,8 +242,8 @@ def notify_owners(settings: ReporterConfig, ledger: Ledger | None, run_id: str, 
     outcome = send(message, "owners", tuple(settings.owners), smtp)
     if ledger is not None:
         for owner in settings.owners:
-            ledger.note(run_id, "owners", owner, "notice", "failed" if outcome.failed else "sent",
-                        subject, message["Message-ID"])
+            ledger.note(run_id, "owners", owner, "notice", outcome.status if outcome.failed
+                        or outcome.unconfirmed else "sent", subject, message["Message-ID"])
     return outcome
 
 
