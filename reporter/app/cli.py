@@ -379,7 +379,7 @@ def _report_deliveries(outcomes) -> int:
 
 def _send(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.delivery.dispatch import dispatch_run, finish_due, scheduled_send
+    from reporter.delivery.dispatch import dispatch_run, finish_due, finish_pushes, scheduled_send
     from reporter.delivery.mail import send_test
     from reporter.history.record import read_record
 
@@ -394,6 +394,8 @@ def _send(args: argparse.Namespace) -> int:
         outcomes = finish_due(config)
         if not outcomes:
             print("Nothing is due: the newest run has reached every team that should have it by now.")
+        for pushed in finish_pushes(config):  # a CRM push cut off by a crash
+            print(f"{pushed.target}: {pushed.status}: {pushed.detail}")
         return _report_deliveries(outcomes)
     folder = _run_folder(config, args.run)
     if args.test:

@@ -27,7 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from reporter.config import Config, ScheduleConfig
-from reporter.delivery.dispatch import finish_due, latest_deliverable, push_run, team_trigger
+from reporter.delivery.dispatch import finish_due, finish_pushes, team_trigger
 from reporter.delivery.mail import slug
 from reporter.errors import ConfigError, ReporterError
 from reporter.jobs import run_brief_job, run_team_job
@@ -181,11 +181,8 @@ def _finish_due(config: Config) -> None:
 def _finish_pushes(config: Config) -> None:
     """A CRM push cut off by a crash or a restart is finished at start-up (the ledger pushes
     each target once)."""
-    folder = latest_deliverable(config.output_dir)
-    if folder is None or not config.settings.crm:
-        return
     try:
-        for result in push_run(folder, config):
+        for result in finish_pushes(config):
             log.info("%s crm %s: %s (%s)", _stamp(), result.target, result.status, result.detail)
     except ReporterError as exc:
         log.error("%s crm push at start-up: %s", _stamp(), exc.one_line())

@@ -269,6 +269,15 @@ def _tell_finished(config: Config, run_id: str, outcomes: list[Outcome]) -> None
                   for o in outcomes)))
 
 
+def finish_pushes(config: Config) -> list[Pushed]:
+    """A CRM push cut off by a crash or a restart: the newest run that is not held, to each
+    target that has not had it (the ledger pushes each once)."""
+    folder = latest_deliverable(config.output_dir)
+    if folder is None or not config.settings.crm:
+        return []
+    return push_run(folder, config)
+
+
 def latest_deliverable(output_dir: Path) -> Path | None:
     """The newest run that is not held: what a team's scheduled job sends."""
     for folder in reversed(published_runs(output_dir)):
