@@ -264,7 +264,8 @@ def _tell_finished(config: Config, run_id: str, outcomes: list[Outcome]) -> None
     ledger = _ledger(config) if config.settings.smtp else None
     notify_owners(config.settings, ledger, run_id, f"run {run_id} finished after an interruption", (
         f"Run {run_id} was published but had not reached every team (the process stopped, or a "
-        "delivery failed). Finished now, each recipient at most once:\n"
+        "delivery failed). Finished now (recipients the ledger shows as sent or uncertain were "
+        "left out):\n"
         + "".join(f"- {o.team}: {o.status}" + (f" ({o.error})" if o.error else "") + "\n"
                   for o in outcomes)))
 
