@@ -164,13 +164,13 @@ class Ledger:
         with self._db() as db:
             return [LedgerRow(*row) for row in db.execute(
                 f"SELECT {_COLUMNS} FROM deliveries WHERE run_id = ? AND status = 'uncertain' "
-                "AND told = 0 ORDER BY id", (run_id,))]
+                "AND kind IN ('brief', 'forced') AND told = 0 ORDER BY id", (run_id,))]
 
     def mark_told(self, run_id: str, recipients: Iterable[str]) -> None:
         with self._db() as db, db:
             for recipient in recipients:
                 db.execute("UPDATE deliveries SET told = 1 WHERE run_id = ? AND recipient = ? AND "
-                           "status = 'uncertain'", (run_id, recipient))
+                           "status = 'uncertain' AND kind IN ('brief', 'forced')", (run_id, recipient))
 
     def note(self, run_id: str, team: str, recipient: str, kind: str, status: str, detail: str = "",
              message_id: str = "") -> None:
