@@ -332,6 +332,18 @@ class SmtpConfig(Strict):
     ca_file: str | None = Field(default=None, description="Extra CA certificate to trust (PEM).")
 
 
+class DeliveryConfig(Strict):
+    """What a delivery promises when the mail server's answer never comes."""
+
+    guarantee: Literal["at-most-once", "at-least-once"] = Field(
+        default="at-most-once",
+        description="at-most-once: a message handed to the server without its answer is recorded "
+                    "uncertain and never sent again by itself; at-least-once: it is sent again "
+                    "(a possible duplicate, same Message-ID, rather than a possible loss).")
+    max_email_mb: float = Field(default=10, gt=0, le=100,
+                                description="An email larger than this is not sent; the owners are told.")
+
+
 class TeamConfig(Strict):
     name: str = Field(min_length=1, max_length=60,
                       description="Letters, digits, spaces and . & ' - only (it names files).")
@@ -438,6 +450,7 @@ class ReporterConfig(Strict):
     history: HistoryConfig = HistoryConfig()
     exports: ExportsConfig = ExportsConfig()
     smtp: SmtpConfig | None = None
+    delivery: DeliveryConfig = DeliveryConfig()
     teams: list[TeamConfig] = Field(default_factory=list)
     owners: list[Annotated[str, Field(pattern=EMAIL)]] = Field(
         default_factory=list, description="Told when a run fails, delivery fails or a brief is held; "

@@ -26,7 +26,11 @@ WARM_MODULES = ["reporter.app.warm"]  # the pipeline, the charts and WeasyPrint
 
 
 def run_brief_job(config_path: str) -> int:
-    """The weekly job: exactly `reporter run --config PATH`, in a child process."""
+    """The weekly job: `reporter send --due` (the last run finished for whoever should have it
+    and does not), then exactly `reporter run --config PATH`, each in a child process."""
+    due = run_command(["send", "--config", config_path, "--due"])
+    if due != 0:
+        log.warning("%s finishing the last run before this one exited with code %s", _stamp(), due)
     log.info("%s starting scheduled run", _stamp())
     code = run_command(["run", "--config", config_path])
     log.info("%s scheduled run finished with exit code %s", _stamp(), code)

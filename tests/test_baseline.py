@@ -177,3 +177,26 @@ def test_the_index_draws_one_point_per_data_date_from_delivered_runs(tmp_path):
     values = {line.label: line.values for line in series}
     assert values["Premium"] == [0.3, 0.25]
     assert math.isnan(values["VIP"][0]) and values["VIP"][1] == 0.1, "no 0% before it existed"
+
+
+def test_a_run_is_a_baseline_only_once_every_team_it_is_addressed_to_has_an_outcome():
+    from reporter.history.record import DeliveryEntry
+
+    def record(teams, *entries, **fields) -> RunRecord:
+        return RunRecord("070000-ab12", teams=teams, delivery=tuple(DeliveryEntry(t, s) for t, s in entries),
+                         **fields)
+
+    two = ("Marketing", "Retention")
+    assert not record(two).is_baseline, "published, then killed before any email"
+    assert not record(two, ("Marketing", "sent")).is_baseline, "Retention has nothing yet"
+    assert not record(two, ("Marketing", "sent"), ("Retention", "failed")).is_baseline, "due again"
+    assert record(two, ("Marketing", "sent"), ("Retention", "failed"), ("Retention", "sent")).is_baseline
+    assert record(two, ("Marketing", "uncertain"), ("Retention", "partly sent")).is_baseline
+    assert record(two, ("Marketing", "written"), ("Retention", "written")).is_baseline, "no smtp"
+    assert not record(two, ("Marketing", "too large"), ("Retention", "too large")).is_baseline, \
+        "settled, but nobody received it"
+    assert not record(two, ("Marketing", "sent"), ("Retention", "sent"), dry_run=True).is_baseline
+    assert not record(two, status="held").is_baseline
+    assert record((), ("crm: warehouse", "sent")).is_baseline, "no teams: nothing to wait for"
+    assert record(None).is_baseline, "a record from before teams were kept reads as before"
+    assert not record(None, ("Marketing", "failed")).is_baseline

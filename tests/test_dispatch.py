@@ -158,7 +158,7 @@ def test_a_restart_after_partial_delivery_sends_only_to_those_missing(project, s
     assert Counter(r.recipient for r in rows if r.status == "sent") == Counter(
         {"anna@example.com": 1, "ben@example.com": 1, "cara@example.com": 1, "dan@example.com": 1})
     assert [r.detail for r in rows if r.status == "failed"] == [
-        "550 5.1.1 mailbox unavailable", "interrupted before the mail server answered"]
+        "550 5.1.1 mailbox unavailable", "interrupted before the message was handed to the mail server"]
 
 
 def test_forced_and_test_sends_are_the_only_second_copies(project, server, sample_csv, capsys):
@@ -261,3 +261,24 @@ def test_each_team_keeps_its_local_send_hour_across_daylight_saving(project, sam
     assert delay_note(berlin, config.settings.schedule, built, datetime(2026, 11, 2, 7, 30, tzinfo=UTC)) == ""
     late = delay_note(berlin, config.settings.schedule, built, datetime(2026, 11, 2, 12, 10, tzinfo=UTC))
     assert late == "Delayed by 5 hours: this brief was due at 08:00 Europe/Berlin on 2026-11-02."
+
+
+def test_a_dead_claim_is_failed_before_the_data_and_uncertain_after_it(tmp_path):
+    """A process that died having claimed a and b, and begun handing b's data to the server."""
+    def die_mid_send(run_id: str) -> None:
+        subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; "
+                        "from reporter.delivery.ledger import Ledger; ledger = Ledger(Path(sys.argv[1])); "
+                        "ledger.claim(sys.argv[2], 'T', ['a@example.com', 'b@example.com']); "
+                        "ledger.mark(sys.argv[2], ['b@example.com'], 'claimed', 'sending')",
+                        str(tmp_path), run_id], check=True, cwd=REPO_ROOT)
+
+    die_mid_send("r1")
+    most = Ledger(tmp_path)  # at most once, the default
+    assert most.claim("r1", "T", ["a@example.com", "b@example.com"]) == ["a@example.com"]
+    assert [(r.recipient, r.status) for r in most.rows("r1")] == [
+        ("a@example.com", "failed"), ("b@example.com", "uncertain"), ("a@example.com", "claimed")]
+    assert "whether it arrived is unknown" in most.rows("r1")[1].detail
+    die_mid_send("r2")
+    least = Ledger(tmp_path, "at-least-once")
+    assert least.claim("r2", "T", ["a@example.com", "b@example.com"]) == ["a@example.com", "b@example.com"]
+    assert [r.status for r in least.rows("r2")] == ["failed", "failed", "claimed", "claimed"]

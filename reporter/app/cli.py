@@ -113,6 +113,9 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--test", action="store_true",
                       help="send one copy marked as a test to --to; the ledger is not touched")
     send.add_argument("--to", metavar="ADDRESS", help="the address for --test")
+    send.add_argument("--due", action="store_true",
+                      help="finish the newest run: its teams that should have it and do not "
+                           "(what the scheduler does at start-up and before each run)")
     send.add_argument("--scheduled", action="store_true", help=argparse.SUPPRESS)  # team jobs
     send.set_defaults(command=_send)
 
@@ -360,18 +363,25 @@ def _report_deliveries(outcomes) -> int:
         detail = outcome.eml or outcome.error
         refused = f"; refused: {', '.join(outcome.refused)}" if outcome.refused else ""
         print(f"Email to {outcome.team}: {outcome.status}" + (f" ({detail})" if detail else "") + refused)
+        for address, why in outcome.skipped.items():
+            print(f"  {address}: {why}")
     failed = [o.team for o in outcomes if o.failed]
     if failed:
         print(f"reporter: error: delivery failed for {', '.join(failed)}; the brief is archived, "
               "re-send it with `reporter send --run RUN_ID` once the mail server is reachable",
               file=sys.stderr)
-        return DELIVERY_FAILED
-    return 0
+    unconfirmed = [o.team for o in outcomes if o.unconfirmed]
+    if unconfirmed:
+        print(f"reporter: error: delivery to {', '.join(unconfirmed)} is uncertain: the mail server "
+              "took the message but never confirmed it, and it is not sent again by itself; ask the "
+              "recipients or check the server's log, and only if it did not arrive run `reporter "
+              "send --run RUN_ID --team TEAM --force`", file=sys.stderr)
+    return DELIVERY_FAILED if failed or unconfirmed else 0
 
 
 def _send(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.delivery.dispatch import dispatch_run, scheduled_send
+    from reporter.delivery.dispatch import dispatch_run, finish_due, finish_pushes, scheduled_send
     from reporter.delivery.mail import send_test
     from reporter.history.record import read_record
 
@@ -382,6 +392,13 @@ def _send(args: argparse.Namespace) -> int:
                           f"({', '.join(names) or 'none configured'})")
     if args.scheduled:
         return _report_deliveries(scheduled_send(config, args.team))
+    if args.due:
+        outcomes = finish_due(config)
+        if not outcomes:
+            print("Nothing is due: the newest run has reached every team that should have it by now.")
+        for pushed in finish_pushes(config):  # a CRM push cut off by a crash
+            print(f"{pushed.target}: {pushed.status}: {pushed.detail}")
+        return _report_deliveries(outcomes)
     folder = _run_folder(config, args.run)
     if args.test:
         if not args.to:
@@ -668,7 +685,8 @@ def _archive_show(args: argparse.Namespace) -> int:
         print("Delivery ledger:")
         for row in rows:
             detail = f" ({row.detail})" if row.detail else ""
-            print(f"  {row.at}  {row.kind:<6} {row.status:<7} {row.team}: {row.recipient}{detail}")
+            message = f" {row.message_id}" if row.message_id else ""
+            print(f"  {row.at}  {row.kind:<6} {row.status:<7} {row.team}: {row.recipient}{detail}{message}")
     print("Files: " + ", ".join(run.files()))
     return 0
 

@@ -302,7 +302,7 @@ def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run
             checks=report.record(), held_because=tuple(r.problem for r in report.holding),
             pdf_sha256=report.checked_pdf_sha256, dry_run=dry_run,
             baseline=built.baseline.run_id if built.baseline is not None else "",
-            engine=settings.engine)
+            engine=settings.engine, teams=tuple(team.name for team in settings.teams))
         write_record(record, folder.file(RECORD_FILE))
         with timer("publish"):
             return folder.publish()

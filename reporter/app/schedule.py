@@ -5,6 +5,8 @@ start-up (within `misfire_grace_hours`; several missed runs coalesce into one). 
 time (one job instance, one worker) and one scheduler per archive (a lock file). Each run is a
 child process, so a crash or a leak in one week's run cannot take the scheduler down. SIGTERM
 and Ctrl-C stop it cleanly: a run in progress finishes, and the archive is atomic anyway.
+Nothing is lost to a crash: at start-up (before any job runs) and before each weekly run, the
+newest run is finished for the teams that should have it and do not (`finish_due`), once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from reporter.config import Config, ScheduleConfig
-from reporter.delivery.dispatch import latest_deliverable, push_run, team_trigger
+from reporter.delivery.dispatch import finish_due, finish_pushes, team_trigger
 from reporter.delivery.mail import slug
 from reporter.errors import ConfigError, ReporterError
 from reporter.jobs import run_brief_job, run_team_job
@@ -151,6 +153,7 @@ def serve(config: Config) -> int:
                                EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
         scheduler.start(paused=True)
         ensure_job(scheduler, config)
+        _finish_due(config)  # before a missed run starts: what was due comes first
         scheduler.resume()
         _log_next(scheduler, "scheduler started")
         _finish_pushes(config)
@@ -161,14 +164,25 @@ def serve(config: Config) -> int:
     return 0
 
 
+def _finish_due(config: Config) -> None:
+    """A run published but not (fully) delivered before a crash or a restart is finished now."""
+    try:
+        outcomes = finish_due(config)
+    except ReporterError as exc:
+        log.error("%s finishing what was due at start-up: %s", _stamp(), exc.one_line())
+        return
+    for outcome in outcomes:
+        log.info("%s catch-up: email to %s: %s%s", _stamp(), outcome.team, outcome.status,
+                 f" ({outcome.error})" if outcome.error else "")
+    log.info("%s catch-up at start-up: %s", _stamp(),
+             f"{len(outcomes)} team(s) finished" if outcomes else "nothing was due")
+
+
 def _finish_pushes(config: Config) -> None:
     """A CRM push cut off by a crash or a restart is finished at start-up (the ledger pushes
     each target once)."""
-    folder = latest_deliverable(config.output_dir)
-    if folder is None or not config.settings.crm:
-        return
     try:
-        for result in push_run(folder, config):
+        for result in finish_pushes(config):
             log.info("%s crm %s: %s (%s)", _stamp(), result.target, result.status, result.detail)
     except ReporterError as exc:
         log.error("%s crm push at start-up: %s", _stamp(), exc.one_line())

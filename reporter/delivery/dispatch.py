@@ -6,6 +6,11 @@ a team with `send_at` gets it from its own scheduled job at that local time (`re
 schedule`), with "delayed by N hours" when the job catches up after downtime. A held brief
 goes to nobody but the owners' notice until `reporter release`. The ledger makes every path
 safe to repeat.
+
+Nothing lost: `finish_due` (the scheduler, at start-up and before each run, and `reporter send
+--due`) sends the newest run to the teams that should have it by now and do not (a process
+killed after publishing, a delivery that failed), once, and tells the owners. A run is a
+baseline and is served only once its deliveries are settled (history.record).
 """
 
 from __future__ import annotations
@@ -22,10 +27,18 @@ from reporter.brief.checks import CheckReport
 from reporter.brief.index import rebuild_index
 from reporter.config import Config, CrmTarget, ScheduleConfig, TeamConfig, env_secret
 from reporter.delivery.crm import Pushed, RunRows, push, run_rows
+from reporter.delivery.faults import fault_point
 from reporter.delivery.ledger import Ledger
 from reporter.delivery.mail import Outcome, build_message, inline_images, notify_owners, send_run, slug
 from reporter.errors import ConfigError, ReporterError
-from reporter.history.record import DeliveryEntry, add_deliveries, read_record, release_record
+from reporter.history.record import (
+    NOT_SETTLED,
+    DeliveryEntry,
+    RunRecord,
+    add_deliveries,
+    read_record,
+    release_record,
+)
 
 DELAY_WORTH_SAYING = timedelta(hours=1)
 
@@ -48,9 +61,16 @@ def dispatch_run(folder: Path, config: Config, team: str | None = None, dry_run:
     if team is not None and not teams:
         known = ", ".join(t.name for t in settings.teams) or "none"
         raise ConfigError(f"no team named {team!r} in reporter.yaml (teams: {known})")
-    ledger = Ledger(config.output_dir) if settings.smtp and not dry_run else None
+    return _dispatch(folder, config, record, teams, dry_run, force, note, rebuild)
+
+
+def _dispatch(folder: Path, config: Config, record: RunRecord, teams: list[TeamConfig], dry_run: bool,
+              force: bool, note: str, rebuild: bool) -> list[Outcome]:
+    settings = config.settings
+    ledger = _ledger(config) if settings.smtp and not dry_run else None
     outcomes = send_run(folder, record.run_id, settings, teams, ledger, dry_run=dry_run, force=force,
                         note=note)
+    fault_point("settled")
     if outcomes:
         add_deliveries(folder, [DeliveryEntry(**asdict(outcome)) for outcome in outcomes])
     failed = [o for o in outcomes if o.failed]
@@ -58,11 +78,35 @@ def dispatch_run(folder: Path, config: Config, team: str | None = None, dry_run:
         notify_owners(settings, ledger, record.run_id, f"delivery failed for run {record.run_id}",
                       "\n".join(f"{o.team}: {o.error or o.refused}" for o in failed)
                       + f"\n\nRe-send with: reporter send --run {record.run_id}\n")
+    if ledger is not None:
+        tell_owners_uncertain(config, ledger, record.run_id)
     if not dry_run:
         push_run(folder, config)  # after the email, so a CRM that is down never delays it
     if rebuild:
         rebuild_index(config.output_dir)
     return outcomes
+
+
+def _ledger(config: Config) -> Ledger:
+    return Ledger(config.output_dir, config.settings.delivery.guarantee)
+
+
+def tell_owners_uncertain(config: Config, ledger: Ledger, run_id: str) -> None:
+    """The owners hear once of every copy whose outcome is unknown, and what to do about it."""
+    rows = ledger.untold_uncertain(run_id)
+    if not rows:
+        return
+    lines = "".join(f"- {row.team}: {row.recipient} ({row.detail})\n" for row in rows)
+    teams = sorted({row.team for row in rows})
+    told = notify_owners(config.settings, ledger, run_id, f"delivery of run {run_id} unconfirmed", (
+        "The mail server was handed these copies of the brief but never confirmed them, so "
+        "they may or may not have arrived:\n" + lines + "\nThey are not sent again by themselves "
+        "(delivery.guarantee: at-most-once), so nobody gets the brief twice. Ask the recipients, "
+        "or look for the Message-ID in the mail server's log. Only if a copy did not arrive, send "
+        "it again with:\n" + "".join(f"  reporter send --run {run_id} --team '{team}' --force\n"
+                                    for team in teams)))
+    if told is None or not told.failed:
+        ledger.mark_told(run_id, [row.recipient for row in rows])
 
 
 def push_run(folder: Path, config: Config, targets: list[str] | None = None,
@@ -79,7 +123,7 @@ def push_run(folder: Path, config: Config, targets: list[str] | None = None,
     if not chosen:
         return []
     record = read_record(folder)
-    ledger = Ledger(config.output_dir)
+    ledger = _ledger(config)
     kind = "push-again" if again else "push"
     rows, results = None, []
     for target in chosen:  # claimed, pushed and settled one by one: a kill loses one at most
@@ -116,7 +160,7 @@ def tell_owners_held(folder: Path, config: Config, report: CheckReport) -> None:
     """Tell the owners what held a run and how to release it."""
     run_id = read_record(folder).run_id
     reasons = [r.problem for r in report.holding]
-    ledger = Ledger(config.output_dir) if config.settings.smtp else None
+    ledger = _ledger(config) if config.settings.smtp else None
     notify_owners(config.settings, ledger, run_id, f"brief {run_id} held, not sent",
                   "The brief was archived but no team received it, because:\n"
                   + "".join(f"- {reason}\n" for reason in reasons)
@@ -162,6 +206,77 @@ def email_preview(folder: Path, config: Config, out: Path) -> list[Path]:
             (out / name).write_bytes(content)
             written.append(out / name)
     return written
+
+
+def finish_due(config: Config, now: datetime | None = None) -> list[Outcome]:
+    """The newest run, to every team it is addressed to that should have it by now and has no
+    settled outcome in run.json (killed after publishing, cut off mid-send, failed), through
+    the ledger (a recipient with a copy sent, in flight or uncertain is not sent again); the
+    owners are told what was finished. Held and dry runs wait; a run recorded
+    before teams were kept is left as it is."""
+    runs = published_runs(config.output_dir)
+    record = read_record(runs[-1]) if runs else None
+    if record is None or record.held or record.dry_run or record.teams is None:
+        return []
+    now = now or datetime.now().astimezone()
+    status = record.team_status()
+    configured = {team.name: team for team in config.settings.teams}
+    outcomes = [Outcome(name, "skipped", (), error="the team is no longer in reporter.yaml",
+                        at=now.isoformat(timespec="seconds"))
+                for name in record.teams if name not in configured and _unsettled(status[name])]
+    if outcomes:
+        add_deliveries(runs[-1], [DeliveryEntry(**asdict(outcome)) for outcome in outcomes])
+    for team in (configured[name] for name in record.teams if name in configured):
+        if _unsettled(status[team.name]) and _is_due(team, config, record, now):
+            outcomes += _dispatch(runs[-1], config, record, [team], False, False,
+                                  _late_note(team, config.settings.schedule, record, now), False)
+    if outcomes:
+        _tell_finished(config, record.run_id, outcomes)
+        rebuild_index(config.output_dir)
+    return outcomes
+
+
+def _unsettled(status: str) -> bool:
+    return not status or status in NOT_SETTLED
+
+
+def _is_due(team: TeamConfig, config: Config, record: RunRecord, now: datetime) -> bool:
+    """Teams without send_at are due at once; the others from their send time on."""
+    if not team.send_at:
+        return True
+    due = team_trigger(team, config.settings.schedule).get_next_fire_time(
+        None, datetime.fromisoformat(record.started_at))
+    return due is not None and due <= now
+
+
+def _late_note(team: TeamConfig, schedule: ScheduleConfig, record: RunRecord, now: datetime) -> str:
+    built_at = datetime.fromisoformat(record.started_at)
+    if team.send_at:
+        return delay_note(team, schedule, built_at, now)
+    if now - built_at < DELAY_WORTH_SAYING:
+        return ""
+    hours = int((now - built_at).total_seconds() // 3600)
+    return (f"Delayed by {hours} hour{'s' if hours != 1 else ''}: this brief was built at "
+            f"{built_at:%H:%M} on {built_at:%Y-%m-%d}.")
+
+
+def _tell_finished(config: Config, run_id: str, outcomes: list[Outcome]) -> None:
+    ledger = _ledger(config) if config.settings.smtp else None
+    notify_owners(config.settings, ledger, run_id, f"run {run_id} finished after an interruption", (
+        f"Run {run_id} was published but had not reached every team (the process stopped, or a "
+        "delivery failed). Finished now (recipients the ledger shows as sent or uncertain were "
+        "left out):\n"
+        + "".join(f"- {o.team}: {o.status}" + (f" ({o.error})" if o.error else "") + "\n"
+                  for o in outcomes)))
+
+
+def finish_pushes(config: Config) -> list[Pushed]:
+    """A CRM push cut off by a crash or a restart: the newest run that is not held, to each
+    target that has not had it (the ledger pushes each once)."""
+    folder = latest_deliverable(config.output_dir)
+    if folder is None or not config.settings.crm:
+        return []
+    return push_run(folder, config)
 
 
 def latest_deliverable(output_dir: Path) -> Path | None:

@@ -1,15 +1,22 @@
 """Deliver: turn an archived run into one email per team and send it over SMTP.
 
 The brief is archived before anything is sent, and every team's email (subject, HTML, text) is
-archived with it, so `reporter send` re-sends exactly what the run produced. Transient failures
-(connection refused, time-outs, 4xx replies) are retried with exponential backoff; permanent
-ones (5xx replies, refused recipients, TLS or login errors) are not. Passwords come only from
-the environment variable the config names, and are never logged or written anywhere.
+archived with it, so `reporter send` re-sends exactly what the run produced. The SMTP
+conversation is driven step by step (EHLO, MAIL, RCPT, DATA), so a failure is known to come
+before or after the message data was handed to the server. Before: transient failures
+(connection refused, time-outs, 4xx replies to MAIL, RCPT or the data) are retried with
+exponential backoff; permanent ones (5xx replies, refused recipients, TLS or login errors) are
+not. After the data, without the server's answer (a time-out, a dropped connection), the
+outcome is unknown: at most once (the default) it is `uncertain` and never sent again by
+itself; at least once it is retried. Every brief of a run and team has the same Message-ID, so
+a server that de-duplicates keeps one copy. Passwords come only from the environment variable
+the config names, and are never logged or written anywhere.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import re
@@ -17,8 +24,9 @@ import smtplib
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from html import escape
@@ -27,7 +35,8 @@ from pathlib import Path
 from reporter.brief.render import CHART_CID, render_email, size_chart_png
 from reporter.brief.view import Brief
 from reporter.config import ReporterConfig, SmtpConfig, TeamConfig
-from reporter.delivery.ledger import Ledger
+from reporter.delivery.faults import fault_point
+from reporter.delivery.ledger import AT_LEAST_ONCE, Ledger, LedgerRow
 from reporter.errors import ConfigError
 
 EMAIL_FOLDER = "email"
@@ -35,20 +44,47 @@ CHART_FILE = "persona-sizes.png"
 TRANSIENT_ERRORS = (smtplib.SMTPServerDisconnected, ConnectionError, TimeoutError, OSError)
 
 
+MB = 1024 * 1024
+
+
 @dataclass(frozen=True)
 class Outcome:
     team: str
-    status: str  # "sent", "partly sent", "failed", "already sent" (the ledger) or "written" (.eml)
+    status: str  # "sent", "partly sent", "failed", "uncertain", "too large", "already sent"
+    #              (the ledger), "skipped" (the team left the config) or "written" (.eml)
     recipients: tuple[str, ...]
     refused: dict[str, str] = field(default_factory=dict)  # address -> the server's reply
-    attempts: int = 0
+    attempts: int = 0  # 0: nothing was sent this time
     error: str = ""
     at: str = ""
     eml: str = ""  # file name, when written instead of sent
+    skipped: dict[str, str] = field(default_factory=dict)  # address -> why it was not sent again
 
     @property
     def failed(self) -> bool:
-        return self.status == "failed"
+        return self.status in ("failed", "too large")
+
+    @property
+    def unconfirmed(self) -> bool:
+        """This attempt handed the message over and got no answer."""
+        return self.status == "uncertain" and self.attempts > 0
+
+
+@dataclass(frozen=True)
+class Steps:
+    """What a send tells its caller as it goes, so the ledger knows the phase if the process
+    dies: the data is about to be handed over, or the server refused it (nothing delivered)."""
+
+    handing_over: Callable[[tuple[str, ...]], None] = lambda recipients: None
+    taken_back: Callable[[tuple[str, ...]], None] = lambda recipients: None
+
+
+class Unconfirmed(Exception):
+    """The message data was handed to the server, and its answer never came."""
+
+    def __init__(self, reason: str, refused: dict):
+        super().__init__(reason)
+        self.reason, self.refused = reason, refused
 
 
 def slug(name: str) -> str:
@@ -72,7 +108,8 @@ def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str,
                   to: tuple[str, ...] | None = None, note: str = "", test: bool = False) -> EmailMessage:
     """A multipart message from the archived files: text, HTML with the CID chart, the PDF.
     `note` (e.g. a delay) opens the body; a test copy says so in the subject and the body.
-    Every message gets its own Message-ID and no References, so weekly briefs never thread."""
+    A run's email to a team always has the same Message-ID (a server that de-duplicates keeps
+    one copy of a re-send); a test copy gets its own. No References: weekly briefs never thread."""
     document = json.loads((folder / EMAIL_FOLDER / f"{slug(team.name)}.json").read_text("utf-8"))
     domain = sender.rsplit("@", 1)[1]
     if test:
@@ -83,7 +120,8 @@ def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str,
     message["From"] = sender
     message["To"] = ", ".join(to or team.recipients)
     message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(idstring=f"{run_id}.{slug(team.name)}", domain=domain)
+    message["Message-ID"] = (make_msgid(idstring=f"{run_id}.{slug(team.name)}.test", domain=domain)
+                             if test else brief_message_id(run_id, team.name, domain))
     message["List-Id"] = f"SmartCart briefs for {team.name} <{slug(team.name)}.briefs.{domain}>"
     message.set_content(f"{note}\n\n{document['text']}" if note else document["text"])
     if "html" in team.formats:
@@ -101,6 +139,11 @@ def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str,
     return message
 
 
+def brief_message_id(run_id: str, team: str, domain: str) -> str:
+    """The one Message-ID of a run's brief to a team, however often it is sent."""
+    return f"<brief.{run_id}.{slug(team)}@{domain}>"
+
+
 def inline_images(html: str, folder: Path) -> str:
     """The email's HTML for a browser: the cid: chart as a data: URL (the sent mail keeps cid:)."""
     chart = base64.b64encode((folder / EMAIL_FOLDER / CHART_FILE).read_bytes()).decode("ascii")
@@ -116,28 +159,60 @@ def send_run(folder: Path, run_id: str, settings: ReporterConfig, teams: list[Te
     sender = smtp.from_address if smtp else "briefs@localhost.localdomain"
     outcomes = []
     for team in teams:
-        if smtp is None or dry_run or ledger is None:
-            outcomes.append(_write_eml(folder, team, build_message(folder, run_id, team, sender)))
-            continue
-        claimed = tuple(ledger.claim(run_id, team.name, team.recipients, "forced" if force else "brief"))
-        if not claimed:
-            outcomes.append(Outcome(team.name, "already sent", (), at=_now()))
-            continue
         message = build_message(folder, run_id, team, sender, note=note)
-        outcome = send(message, team.name, claimed, smtp, sleep)
-        _settle(ledger, run_id, claimed, outcome, message["Message-ID"])
-        outcomes.append(outcome)
+        if smtp is None or dry_run or ledger is None:
+            outcomes.append(_write_eml(folder, team, message))
+            continue
+        too_large = _too_large(message, team, settings.delivery.max_email_mb)
+        outcomes.append(too_large or _send_team(message, run_id, team, smtp, ledger, force, sleep,
+                                                settings.delivery.guarantee == AT_LEAST_ONCE))
     return outcomes
+
+
+def _too_large(message: EmailMessage, team: TeamConfig, max_mb: float) -> Outcome | None:
+    size = len(bytes(message))
+    if size <= max_mb * MB:
+        return None
+    return Outcome(team.name, "too large", tuple(team.recipients), at=_now(), error=(
+        f"the email is {size / MB:.1f} MB, over delivery.max_email_mb ({max_mb:g} MB), so it was "
+        "not sent; send a smaller brief (fewer formats for this team, a shorter personas.yaml) "
+        "or raise the limit if the mail server accepts it, then `reporter send`"))
+
+
+def _send_team(message: EmailMessage, run_id: str, team: TeamConfig, smtp: SmtpConfig, ledger: Ledger,
+               force: bool, sleep: Callable[[float], None], at_least_once: bool) -> Outcome:
+    """Claim, send, settle one team's email; recipients not sent again are said with why."""
+    claimed = tuple(ledger.claim(run_id, team.name, team.recipients, "forced" if force else "brief"))
+    kept = ledger.standing(run_id, [r for r in team.recipients if r not in claimed])
+    skipped = {r: _why_skipped(row) for r, row in kept.items() if row.status == "uncertain"}
+    if not claimed:
+        return Outcome(team.name, "uncertain" if skipped else "already sent", (), at=_now(),
+                       skipped=skipped)
+    fault_point("claimed")
+    steps = Steps(lambda accepted: ledger.mark(run_id, accepted, "claimed", "sending"),
+                  lambda accepted: ledger.mark(run_id, accepted, "sending", "claimed"))
+    outcome = send(message, team.name, claimed, smtp, sleep, steps, at_least_once)
+    fault_point("answered")
+    _settle(ledger, run_id, claimed, outcome, message["Message-ID"])
+    return replace(outcome, skipped=skipped)
+
+
+def _why_skipped(row: LedgerRow) -> str:
+    return (f"uncertain since {row.at}: {row.detail or 'the mail server never confirmed it'}; not sent "
+            "again, so it cannot arrive twice: ask the recipient or check the mail server's log, and "
+            f"only if it did not arrive, `reporter send --run {row.run_id} --team '{row.team}' --force`")
 
 
 def _settle(ledger: Ledger, run_id: str, claimed: tuple[str, ...], outcome: Outcome,
             message_id: str) -> None:
-    if outcome.failed:
+    if outcome.status == "failed":
         ledger.settle(run_id, claimed, "failed", outcome.error or "refused", message_id)
         return
+    status = "uncertain" if outcome.status == "uncertain" else "sent"
     for recipient in claimed:
         refused = outcome.refused.get(recipient)
-        ledger.settle(run_id, [recipient], "failed" if refused else "sent", refused or "", message_id)
+        ledger.settle(run_id, [recipient], "failed" if refused else status, refused or outcome.error,
+                      message_id)
 
 
 def send_test(folder: Path, run_id: str, settings: ReporterConfig, team: TeamConfig,
@@ -167,8 +242,8 @@ def notify_owners(settings: ReporterConfig, ledger: Ledger | None, run_id: str, 
     outcome = send(message, "owners", tuple(settings.owners), smtp)
     if ledger is not None:
         for owner in settings.owners:
-            ledger.note(run_id, "owners", owner, "notice", "failed" if outcome.failed else "sent",
-                        subject, message["Message-ID"])
+            ledger.note(run_id, "owners", owner, "notice", outcome.status if outcome.failed
+                        or outcome.unconfirmed else "sent", subject, message["Message-ID"])
     return outcome
 
 
@@ -182,12 +257,20 @@ def _write_eml(folder: Path, team: TeamConfig, message: EmailMessage) -> Outcome
 
 
 def send(message: EmailMessage, team: str, recipients: tuple[str, ...], smtp: SmtpConfig,
-         sleep: Callable[[float], None] = time.sleep) -> Outcome:
-    """Send with retries for transient failures; report permanent ones at once."""
+         sleep: Callable[[float], None] = time.sleep, steps: Steps = Steps(),
+         at_least_once: bool = False) -> Outcome:
+    """Send with retries for failures before the data was handed over; report permanent ones
+    at once. A message handed over without an answer is uncertain (at most once) or retried
+    (at least once)."""
     error = ""
     for attempt in range(1, smtp.retries + 2):
         try:
-            refused = _send_once(message, recipients, smtp)
+            refused = _send_once(message, recipients, smtp, steps, last=attempt > smtp.retries)
+        except Unconfirmed as exc:
+            if not at_least_once:
+                return Outcome(team, "uncertain", recipients, _replies(exc.refused), attempt,
+                               exc.reason, _now())
+            error = exc.reason + "; it may have arrived"
         except smtplib.SMTPRecipientsRefused as exc:
             return Outcome(team, "failed", recipients, _replies(exc.recipients), attempt,
                            "every recipient was refused", _now())
@@ -210,18 +293,106 @@ def send(message: EmailMessage, team: str, recipients: tuple[str, ...], smtp: Sm
                    f"gave up after {smtp.retries + 1} attempts: {error}", _now())
 
 
-def _send_once(message: EmailMessage, recipients: tuple[str, ...], smtp: SmtpConfig) -> dict:
+def _send_once(message: EmailMessage, recipients: tuple[str, ...], smtp: SmtpConfig, steps: Steps,
+               last: bool) -> dict:
+    """One SMTP conversation; the recipients refused for good. Raises Unconfirmed once the
+    data was handed over without an answer, and the usual smtplib errors before that."""
+    client = _connect(smtp)
+    try:
+        accepted, refused = _envelope(client, recipients, smtp, last)
+        return _hand_over(client, message, accepted, refused, steps)
+    finally:
+        _close(client)
+
+
+def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
     context = ssl.create_default_context(cafile=smtp.ca_file)
     if smtp.security == "ssl":
         client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=context)
     else:
         client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout_seconds)
-    with client:
+    try:
+        client.ehlo_or_helo_if_needed()
         if smtp.security == "starttls":
             client.starttls(context=context)
+            client.ehlo()
         if smtp.username:
             client.login(smtp.username, _password(smtp))
-        return client.send_message(message, from_addr=smtp.from_address, to_addrs=list(recipients))
+    except BaseException:
+        _close(client)
+        raise
+    return client
+
+
+def _envelope(client: smtplib.SMTP, recipients: tuple[str, ...], smtp: SmtpConfig,
+              last: bool) -> tuple[tuple[str, ...], dict]:
+    """MAIL and RCPT: the recipients the server took and those it refused. A 4xx to a
+    recipient is retried (nothing was sent yet) until the last attempt, where it counts as
+    refused."""
+    code, reply = client.mail(smtp.from_address)
+    if code != 250:
+        raise smtplib.SMTPSenderRefused(code, reply, smtp.from_address)
+    refused = {}
+    for recipient in recipients:
+        code, reply = client.rcpt(recipient)
+        if code not in (250, 251):
+            refused[recipient] = (code, reply)
+    busy = [answer for answer in refused.values() if 400 <= answer[0] < 500]
+    if busy and not last:
+        client.rset()
+        raise smtplib.SMTPResponseException(*busy[0])
+    accepted = tuple(r for r in recipients if r not in refused)
+    if not accepted:
+        client.rset()
+        raise smtplib.SMTPRecipientsRefused(refused)
+    return accepted, refused
+
+
+def _hand_over(client: smtplib.SMTP, message: EmailMessage, accepted: tuple[str, ...], refused: dict,
+               steps: Steps) -> dict:
+    """DATA: the ledger hears 'sending' before the content leaves; once the final dot is sent,
+    a missing answer is Unconfirmed, not a failure that may be retried."""
+    code, reply = client.docmd("DATA")
+    if code != 354:
+        raise smtplib.SMTPDataError(code, reply)
+    steps.handing_over(accepted)
+    try:
+        client.send(_wire(message))
+    except BaseException:
+        steps.taken_back(accepted)  # the final dot never left: the server cannot deliver it
+        raise
+    try:
+        code, reply = client.getreply()
+    except (smtplib.SMTPServerDisconnected, OSError) as exc:
+        raise Unconfirmed(f"the mail server took the message but did not confirm it "
+                          f"({_reason(exc)})", refused) from None
+    if code != 250:
+        steps.taken_back(accepted)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _wire(message: EmailMessage) -> bytes:
+    """The message as DATA sends it: CRLF lines, leading dots doubled, the final dot."""
+    buffer = io.BytesIO()
+    BytesGenerator(buffer, policy=message.policy.clone(linesep="\r\n")).flatten(message, linesep="\r\n")
+    data = re.sub(rb"(?:\r\n|\n|\r(?!\n))", b"\r\n", buffer.getvalue())
+    data = re.sub(rb"(?m)^\.", b"..", data)
+    return data + (b"" if data.endswith(b"\r\n") else b"\r\n") + b".\r\n"
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).lower()
+    if "timed out" in text or isinstance(exc, TimeoutError):
+        return "no answer within smtp.timeout_seconds"
+    return "the connection was closed before its answer"
+
+
+def _close(client: smtplib.SMTP) -> None:
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
 
 
 def _password(smtp: SmtpConfig) -> str:

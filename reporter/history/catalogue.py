@@ -12,7 +12,7 @@ from pathlib import Path
 
 from reporter.archive import published_runs
 from reporter.data.load import RawCustomers
-from reporter.history.record import DeliveryEntry, RunRecord, read_record
+from reporter.history.record import RunRecord, read_record
 
 
 @dataclass(frozen=True)
@@ -61,19 +61,23 @@ class RunSummary:
     def delivery(self) -> str:
         if self.record.held:
             return "held: " + "; ".join(self.record.held_because)
-        return delivery_status(self.record.delivery)
+        return delivery_status(self.record)
 
 
 def read_run(folder: Path) -> RunSummary:
     return RunSummary(folder, read_record(folder))
 
 
-def delivery_status(entries: tuple[DeliveryEntry, ...]) -> str:
-    """The latest status per team, in words."""
-    if not entries:
+def delivery_status(record: RunRecord) -> str:
+    """The latest status per team, in words; "not delivered: ..." while a team it is addressed
+    to has no outcome yet or failed (the scheduler's catch-up, or `reporter send`, finishes it)."""
+    latest = {entry.team: entry.status for entry in record.delivery}
+    latest.update({team: status or "not sent" for team, status in record.team_status().items()
+                   if not status})
+    if not latest:
         return "not sent"
-    latest = {entry.team: entry.status for entry in entries}
-    return ", ".join(f"{team}: {status}" for team, status in latest.items())
+    words = ", ".join(f"{team}: {status}" for team, status in latest.items())
+    return words if record.teams is None or record.settled else f"not delivered: {words}"
 
 
 def all_runs(output_dir: Path) -> list[RunSummary]:

@@ -130,16 +130,21 @@ class CheckRecord:
     problem: str = ""
 
 
+RECEIVED = ("sent", "partly sent", "already sent", "written", "uncertain")  # someone has, or may have, it
+NOT_SETTLED = ("failed",)  # due again: the scheduler's catch-up or `reporter send` sends it
+
+
 @dataclass(frozen=True)
 class DeliveryEntry:
-    team: str
-    status: str  # sent, partly sent, failed, already sent, written
+    team: str  # a team's name, or "crm: <target>" for a CRM push
+    status: str  # sent, partly sent, failed, uncertain, too large, already sent, skipped, written
     recipients: tuple[str, ...] = ()
     refused: dict[str, str] = field(default_factory=dict)
     attempts: int = 0
     error: str = ""
     at: str = ""
     eml: str = ""
+    skipped: dict[str, str] = field(default_factory=dict)  # recipient -> why not sent again
 
 
 @dataclass(frozen=True)
@@ -176,19 +181,32 @@ class RunRecord:
     dry_run: bool = False  # made with --dry-run: may compare with others, never a baseline
     baseline: str = ""  # the run this one was compared with ("" when none)
     delivery: tuple[DeliveryEntry, ...] = ()
+    teams: tuple[str, ...] | None = None  # the teams it is addressed to (None: before this was kept)
     engine: str = "local"  # local or spark (on Spark: data.sha256 hashes rows, not the file)
 
     @property
     def held(self) -> bool:
         return self.status == "held"
 
+    def team_status(self) -> dict[str, str]:
+        """Each addressed team's latest delivery status ("" when it has none yet)."""
+        latest = {entry.team: entry.status for entry in self.delivery}
+        return {team: latest.get(team, "") for team in self.teams or ()}
+
+    @property
+    def settled(self) -> bool:
+        """Every team it is addressed to has an outcome: sent, written, uncertain, too large or
+        skipped; none is missing (a process killed after publishing) or failed (due again)."""
+        return all(status and status not in NOT_SETTLED for status in self.team_status().values())
+
     @property
     def is_baseline(self) -> bool:
-        """A run people received: not held (unless released), not a dry run, and not one
-        whose every delivery failed. Only such runs are compared against."""
-        if self.held or self.dry_run:
+        """A run people received: not held (unless released), not a dry run, its deliveries
+        settled, and not one nobody received. Only such runs are compared against and served."""
+        if self.held or self.dry_run or (self.teams is not None and not self.settled):
             return False
-        return not self.delivery or any(entry.status != "failed" for entry in self.delivery)
+        emails = [entry for entry in self.delivery if not entry.team.startswith("crm: ")]
+        return not emails or any(entry.status in RECEIVED for entry in emails)
 
 
 MAX_RECORD_BYTES = 16 * 1024 * 1024
@@ -269,7 +287,7 @@ def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, starte
                config: ConfigRecord, source_key: str, headlines: tuple[str, ...], timings: dict[str, float],
                exports: tuple[str, ...], change: WeekOverWeek | None, checks: tuple[CheckRecord, ...],
                held_because: tuple[str, ...], pdf_sha256: str, dry_run: bool = False,
-               baseline: str = "", engine: str = "local") -> RunRecord:
+               baseline: str = "", engine: str = "local", teams: tuple[str, ...] = ()) -> RunRecord:
     """run.json of a new run: what was read, with which settings, what came out."""
     raw, notes, segmentation = found.raw, found.customers.notes, found.segmentation
     return RunRecord(
@@ -303,6 +321,7 @@ def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, starte
         pdf_sha256=pdf_sha256,
         dry_run=dry_run,
         baseline=baseline,
+        teams=teams,
         engine=engine,
     )
 
