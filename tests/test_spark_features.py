@@ -3,6 +3,8 @@ flags equal the local engine's on generated data (features to 1e-9), on a real l
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -107,7 +109,7 @@ def test_a_missing_java_or_pyspark_is_one_line_saying_what_to_install(monkeypatc
         spark_session.check_spark()
     monkeypatch.delenv("JAVA_HOME")
     assert spark_session.java_version() >= 17  # the machine's own, which the other tests use
-    monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark now fails
     with pytest.raises(EnvironmentProblem, match=r"pip install 'smartcart-reporter\[spark\]'"):
         spark_session.check_spark()
 
