@@ -158,20 +158,19 @@ OFFLINE_ARGS = [*LAUNCH_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 12
                 "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1"]
 
 
-def test_the_api_docs_render_with_the_network_blocked(brief_html, tmp_path):
+def test_the_api_docs_render_with_the_network_blocked(browser, brief_html, tmp_path):
     """Issue 30: /docs was blank without internet, as Swagger UI came from a CDN. Here every
     name but 127.0.0.1 resolves to nothing and any other address goes to a dead proxy; the
     page must draw its operations from the files the package ships, and the server's access
     log names each route it served."""
     from tests.api_server import Server
 
-    sync_api = pytest.importorskip("playwright.sync_api")
     config = brief_html.parent.parent.parent / "config" / "reporter.yaml"
     server = Server(config)
     try:
-        with sync_api.sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS)
-            page = chromium.new_page()
+        offline = browser.browser_type.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS)
+        try:
+            page = offline.new_page()
             requests, failed, errors = [], [], []
             page.on("request", lambda request: requests.append(request.url))
             page.on("requestfailed", lambda request: failed.append(request.url))
@@ -181,7 +180,8 @@ def test_the_api_docs_render_with_the_network_blocked(brief_html, tmp_path):
             paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
             title = page.inner_text(".swagger-ui .info .title")
             page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
-            chromium.close()
+        finally:
+            offline.close()
         assert "/v1/assign" in paths and "/v1/customers/{customer_id}" in paths, paths
         assert "SmartCart Briefs" in title
         assert failed == [] and errors == []
