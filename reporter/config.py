@@ -29,6 +29,9 @@ class Strict(BaseModel):
 
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+# A table name as reporter writes it into SQL (database.quote quotes each dotted part): one
+# identifier per part, as long as PostgreSQL keeps a name (it cuts longer ones silently)
+TABLE_PART = re.compile(r"[^\W\d]\w{0,62}")
 DATABASE_SCHEMES = ("postgresql", "sqlite", "duckdb")
 
 
@@ -63,6 +66,11 @@ class SourceConfig(Strict):
         default="last 2 years", min_length=1, max_length=40,
         description="The period the Mnt* spend columns cover, shown beside every spend figure.")
 
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, table: str | None) -> str | None:
+        return None if table is None else check_table_name(table, 3, "marketing.customers")
+
     @model_validator(mode="after")
     def _one_place(self) -> SourceConfig:
         if sum(place is not None for place in (self.path, self.url, self.spark_table)) != 1:
@@ -75,6 +83,17 @@ class SourceConfig(Strict):
         elif self.table is not None or self.query is not None or self.password_env is not None:
             raise ValueError("table, query and password_env go with url, not with path")
         return self
+
+
+def check_table_name(name: str, parts: int, example: str) -> str:
+    """The source's and the CRM targets' table names: `parts` dotted identifiers at most (a
+    schema before the table), each a letter or _ then letters, digits or _, 63 at most."""
+    found = name.split(".")
+    if len(found) > parts or not all(TABLE_PART.fullmatch(part) for part in found):
+        schema = "[schema.]" if parts == 2 else "[database.][schema.]"
+        raise ValueError(f"{name[:80]!r} is not a table name: write {schema}table, each part a "
+                         "letter or _ then letters, digits or _ (63 at most), e.g. " + example)
+    return name
 
 
 def _check_database_url(url: str) -> None:
@@ -380,8 +399,9 @@ class CrmTarget(Strict):
     name: str = Field(min_length=1, max_length=60, pattern=r"^\w[\w .-]*$")
     url: str | None = Field(default=None, description="A database: postgresql+psycopg://user@host/db, "
                             "sqlite:///file.db or duckdb:///file.duckdb, without the password.")
-    table: str = Field(default="smartcart_personas", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                       description="With url: the table upserted by customer ID (created if missing).")
+    table: str = Field(default="smartcart_personas", description="With url: the table upserted by "
+                       "customer ID, optionally after its schema (crmout.smartcart_personas); created "
+                       "if missing.")
     password_env: str | None = Field(default=None, pattern=ENV_NAME)
     webhook: str | None = Field(default=None, pattern=r"^https?://",
                                 description="An http(s) address the changed customers are POSTed to.")
@@ -393,12 +413,19 @@ class CrmTarget(Strict):
     retries: int = Field(default=4, ge=0, le=10)
     backoff_seconds: float = Field(default=2, ge=0)
 
+    @field_validator("table")
+    @classmethod
+    def _table_name(cls, table: str) -> str:
+        return check_table_name(table, 2, "crmout.smartcart_personas")
+
     @model_validator(mode="after")
     def _one_kind(self) -> CrmTarget:
         if (self.url is None) == (self.webhook is None):
             raise ValueError("give either url (a database table) or webhook (an http address)")
         if self.url is not None:
             _check_database_url(self.url)
+            if "." in self.table and self.url.lower().startswith("sqlite"):
+                raise ValueError(f"table {self.table}: SQLite has no schemas; name the table alone")
         elif self.secret_env is None:
             raise ValueError("a webhook needs secret_env: the environment variable holding the "
                              "signing secret")

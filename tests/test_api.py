@@ -108,6 +108,49 @@ def test_every_read_endpoint_answers(served):
         assert "/v1/assign" in client.get("/openapi.json").json()["paths"]
 
 
+def test_an_id_merged_into_another_customer_is_found_under_the_id_it_is_counted_as(served):
+    """Issue 30: the real table exports 182 people twice under another ID; the clean stage
+    counts each under their smallest ID and lists the others in other_ids. GET on such an
+    other ID answered 404."""
+    first, server = served[2], served[4]
+    customers = pd.read_csv(first.folder / "customers.csv", dtype={"other_ids": str},
+                            keep_default_na=False).set_index("ID")
+    counted = set(pd.read_csv(first.folder / "segments.csv")["ID"])
+    kept = customers[customers["other_ids"].ne("")]
+    assert len(kept) > 100, "the real table's duplicates are merged"
+    kept_id = int(kept.index[0])
+    other = int(kept.at[kept_id, "other_ids"].split()[0])
+    assert other not in counted and other not in customers.index, "merged away: in no file by itself"
+    with server.client(READ) as client:
+        merged = client.get(f"/v1/customers/{other}")
+        same = client.get(f"/v1/customers/{kept_id}").json()
+    assert merged.status_code == 200, merged.text
+    answer = merged.json()
+    assert answer["customer_id"] == other and answer["merged_into"] == kept_id
+    assert answer["runs"][0]["counted_as"] == kept_id and answer["runs"][0]["run_id"] == first.run_id
+    assert answer["runs"][0]["persona"] == customers.at[kept_id, "persona"]
+    assert answer["runs"][0]["segment"] == customers.at[kept_id, "cluster"]
+    assert same["merged_into"] is None and other in same["other_ids"]
+    assert [run["persona"] for run in same["runs"]] == [run["persona"] for run in answer["runs"]]
+
+
+def test_every_request_names_its_route_in_the_access_log(served):
+    """Issue 30: /docs and /openapi.json were logged as route "?"."""
+    server = served[4]
+    with server.client() as client:
+        answers = {path: client.get(path).status_code for path in (
+            "/docs", "/openapi.json", "/static/swagger-ui/swagger-ui.css", "/static/nothing-here.js",
+            "/no/such/page/5524")}
+    assert answers == {"/docs": 200, "/openapi.json": 200, "/static/swagger-ui/swagger-ui.css": 200,
+                       "/static/nothing-here.js": 404, "/no/such/page/5524": 404}
+    for route, status in (("/docs", 200), ("/openapi.json", 200), ("/static/{path}", 200),
+                          ("/static/{path}", 404), ("unknown", 404)):
+        server.wait_for_line(lambda line, r=route, s=status: f'"route": "{r}", "status": {s}' in line)
+    access = [json.loads(line) for line in server.lines if '"route"' in line]
+    assert all(record["route"] != "?" for record in access)
+    assert not any("5524" in record["route"] or "nothing-here" in record["route"] for record in access)
+
+
 def test_tokens_and_scopes(served):
     server = served[4]
     with server.client() as anonymous:

@@ -152,3 +152,41 @@ def test_the_email_preview_shows_its_chart_in_a_browser(browser, brief_html, tmp
         page.close()
     eml = (out / pages[0].with_suffix(".eml").name).read_text()
     assert "cid:persona-sizes" in eml
+
+
+OFFLINE_ARGS = [*LAUNCH_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1"]
+
+
+def test_the_api_docs_render_with_the_network_blocked(browser, brief_html, tmp_path):
+    """Issue 30: /docs was blank without internet, as Swagger UI came from a CDN. Here every
+    name but 127.0.0.1 resolves to nothing and any other address goes to a dead proxy; the
+    page must draw its operations from the files the package ships, and the server's access
+    log names each route it served."""
+    from tests.api_server import Server
+
+    config = brief_html.parent.parent.parent / "config" / "reporter.yaml"
+    server = Server(config)
+    try:
+        offline = browser.browser_type.launch(executable_path=CHROMIUM, args=OFFLINE_ARGS)
+        try:
+            page = offline.new_page()
+            requests, failed, errors = [], [], []
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(f"{server.url}/docs")
+            page.wait_for_selector(".opblock-summary-path", timeout=60_000)
+            paths = page.eval_on_selector_all(".opblock-summary-path", "els => els.map(e => e.textContent)")
+            title = page.inner_text(".swagger-ui .info .title")
+            page.screenshot(path=str(tmp_path / "docs.png"), full_page=True)
+        finally:
+            offline.close()
+        assert "/v1/assign" in paths and "/v1/customers/{customer_id}" in paths, paths
+        assert "SmartCart Briefs" in title
+        assert failed == [] and errors == []
+        assert requests and all(url.startswith(server.url) for url in requests), requests
+        for route in ("/docs", "/openapi.json", "/static/{path}"):
+            server.wait_for_line(lambda line, r=route: f'"route": "{r}", "status": 200' in line)
+    finally:
+        server.stop()

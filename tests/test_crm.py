@@ -19,7 +19,8 @@ import yaml
 
 from reporter.app.cli import main
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.config import CrmTarget, load_config
+from reporter.delivery import crm as crm_push
 from reporter.delivery.ledger import Ledger
 from reporter.history.record import read_record
 from tests import postgres_server
@@ -64,10 +65,11 @@ def hook_target(url: str, **extra) -> dict:
             "backoff_seconds": 0.01, "timeout_seconds": 20, **extra}
 
 
-def table_rows(kind: str, where, table: str = "smartcart_personas") -> pd.DataFrame:
+def table_rows(kind: str, where, table: str = "smartcart_personas",
+               database: str = "crm_push") -> pd.DataFrame:
     query = f"SELECT * FROM {table} ORDER BY customer_id"
     if kind == "postgresql":
-        with where.connect("crm_push") as connection:
+        with where.connect(database) as connection:
             cursor = connection.execute(query)
             return pd.DataFrame(cursor.fetchall(), columns=[c.name for c in cursor.description])
     if kind == "sqlite":
@@ -208,3 +210,107 @@ def test_crm_targets_are_checked_before_anything_runs(project):
                           ([{"name": "a", "url": "postgresql://u:pw@h/db"}], "url holds a password")):
         result = run_main("validate", "--config", str(configure(project, crm)))
         assert result.returncode == 2 and expected in result.stderr, result.stderr
+
+
+WRITER_PASSWORD = "crm-writer-secret"  # a test role's own password
+
+
+@pytest.fixture
+def crmout(postgres):
+    """A database with schema crmout and three writer roles: one granted what README's
+    'Pushing to your CRM' grants, one without CREATE on the schema, and one given a table made
+    beforehand without INSERT on it."""
+    name = "crm_schema"
+    with postgres.connect() as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        for role in ("smartcart_crm", "crm_no_create", "crm_no_insert"):
+            connection.execute(f"DROP ROLE IF EXISTS {role}")
+            connection.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{WRITER_PASSWORD}'")
+    url = postgres.create_database(name)
+    with postgres.connect(name) as connection:
+        connection.execute("CREATE SCHEMA crmout")
+        connection.execute("GRANT USAGE, CREATE ON SCHEMA crmout TO smartcart_crm")  # as README says
+        connection.execute("GRANT USAGE ON SCHEMA crmout TO crm_no_create, crm_no_insert")
+        connection.execute("CREATE TABLE crmout.made_before (" + ", ".join(
+            f"{c} {kind}" for c, kind in crm_push.TABLE_COLUMNS.items()) + ")")
+        connection.execute("GRANT SELECT, UPDATE ON crmout.made_before TO crm_no_insert")
+    return url
+
+
+def as_role(url: str, role: str) -> str:
+    return url.replace(f"//{postgres_server.USER}@", f"//{role}@")
+
+
+def writer(url: str, role: str, table: str) -> CrmTarget:
+    return CrmTarget(name="warehouse", url=as_role(url, role), table=table,
+                     password_env="CRM_WRITER_PASSWORD")
+
+
+def test_a_schema_table_is_pushed_by_a_writer_role_of_its_own(project, postgres, crmout, monkeypatch):
+    """Issue 30: `table: crmout.smartcart_personas` was refused by validate, and a table made
+    beforehand needed CREATE on its schema (CREATE TABLE IF NOT EXISTS asks for it)."""
+    monkeypatch.setenv("CRM_WRITER_PASSWORD", WRITER_PASSWORD)
+    target = {"name": "warehouse", "url": as_role(crmout, "smartcart_crm"),
+              "table": "crmout.smartcart_personas", "password_env": "CRM_WRITER_PASSWORD"}
+    config = configure(project, [target])
+    checked = run_main("validate", "--config", str(config))
+    assert checked.returncode == 0, checked.stderr
+    result = run(load_config(config))
+    customers = pd.read_csv(result.folder / "customers.csv")
+    rows = table_rows("postgresql", postgres, "crmout.smartcart_personas", database="crm_schema")
+    assert sorted(rows["customer_id"]) == sorted(customers["ID"])
+    assert set(rows["run_id"]) == {result.run_id}
+    assert [(e.team, e.status) for e in read_record(result.folder).delivery
+            if e.team.startswith("crm")] == [("crm: warehouse", "sent")]
+
+    with postgres.connect("crm_schema") as connection:  # a table made beforehand: no CREATE needed
+        connection.execute("GRANT INSERT, UPDATE, SELECT ON crmout.made_before TO crm_no_create")
+    record = read_record(result.folder)
+    found = crm_push.run_rows(result.folder, project / "output", record.run_id, record.as_of, "")
+    pushed = crm_push.push(writer(crmout, "crm_no_create", "crmout.made_before"), found, "", WRITER_PASSWORD)
+    assert (pushed.status, pushed.customers) == ("sent", len(customers)), pushed.detail
+    assert len(table_rows("postgresql", postgres, "crmout.made_before", database="crm_schema")) \
+        == len(customers)
+
+
+@pytest.fixture(scope="module")
+def archived(tmp_path_factory, sample_csv):
+    """One delivered-looking run of the sample, made once for the push tests that need rows."""
+    root = tmp_path_factory.mktemp("crm-archived")
+    (root / "config").mkdir()
+    (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
+    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)},
+                          stability={"resamples": 3}, comparison={"enabled": False})
+    return run(load_config(config)).folder
+
+
+@pytest.mark.parametrize(("role", "table", "expected"), [
+    ("crm_no_create", "crmout.smartcart_personas",
+     "user crm_no_create lacks CREATE on schema crmout, needed to create table "
+     "crmout.smartcart_personas; as the owner run `GRANT CREATE ON SCHEMA crmout TO crm_no_create`"),
+    ("crm_no_insert", "crmout.made_before",
+     "user crm_no_insert lacks INSERT on table crmout.made_before, needed to upsert into table "
+     "crmout.made_before; as the owner run `GRANT INSERT ON TABLE crmout.made_before TO crm_no_insert`"),
+    ("smartcart_crm", "nowhere.smartcart_personas",
+     "schema nowhere does not exist; create it (CREATE SCHEMA nowhere)"),
+], ids=["create on schema", "insert on table", "no schema"])
+def test_a_refused_push_names_the_missing_privilege_and_object(archived, crmout, role, table, expected):
+    """Issue 30: PostgreSQL's 42501 read "grant it the rights it needs (SELECT to read, INSERT
+    and UPDATE for a CRM table)" when the missing right was CREATE on the schema."""
+    record = read_record(archived)
+    found = crm_push.run_rows(archived, archived.parent, record.run_id, record.as_of, "")
+    pushed = crm_push.push(writer(crmout, role, table), found, "", WRITER_PASSWORD)
+    assert pushed.failed and expected in pushed.detail, pushed.detail
+    assert "crm_schema on 127.0.0.1" in pushed.detail and WRITER_PASSWORD not in pushed.detail
+
+
+def test_crm_table_names_are_checked_as_the_source_s(project):
+    for table, expected in (("crmout.smartcart-personas", "'crmout.smartcart-personas' is not a table name"),
+                            ("a.b.c", "'a.b.c' is not a table name: write [schema.]table"),
+                            ("x" * 64, "is not a table name")):
+        result = run_main("validate", "--config", str(configure(
+            project, [{"name": "w", "url": "postgresql+psycopg://u@h/db", "table": table}])))
+        assert result.returncode == 2 and expected in result.stderr, result.stderr
+    result = run_main("validate", "--config", str(configure(
+        project, [{"name": "w", "url": "sqlite:///crm.db", "table": "crmout.personas"}])))
+    assert result.returncode == 2 and "SQLite has no schemas" in result.stderr, result.stderr

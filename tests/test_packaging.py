@@ -26,6 +26,8 @@ def test_wheel_ships_templates_and_default_config(tmp_path):
         assert f"reporter/templates/{name}" in names
     assert "reporter/default_config/reporter.yaml" in names
     assert "reporter/default_config/personas.yaml" in names
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png", "LICENSE"):
+        assert f"reporter/app/static/swagger-ui/{name}" in names, "/docs is drawn from these"
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "reporter = reporter.app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 

@@ -37,9 +37,14 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pyarrow import csv as pacsv
+from starlette.routing import Match
 
 from reporter import __version__
 from reporter.app.explore import customer_history, segments
@@ -56,6 +61,8 @@ from reporter.plain import to_plain
 from reporter.versions import package_versions
 
 log = logging.getLogger("reporter.api")
+STATIC = Path(__file__).resolve().parent / "static"  # shipped in the package: /docs needs no internet
+SWAGGER = "/static/swagger-ui"  # swagger-ui-dist, vendored (static/swagger-ui/README.md)
 RUN_ID = re.compile(r"^\d{6}-[0-9a-f]{4}$")
 RUN_FILES = ("brief.html", "brief.pdf", "customers.csv")
 RECHECK_SECONDS = 5.0  # the archive is looked at again at least this often, whatever its mtime
@@ -151,10 +158,11 @@ def create_app(config: Config) -> FastAPI:
     tokens = _tokens(config)
     archive = Archive(config)
     cleaning = clean_params(config.settings)
-    app = FastAPI(title="SmartCart Briefs", version=__version__,
+    app = FastAPI(title="SmartCart Briefs", version=__version__, docs_url=None, redoc_url=None,
                   description="Who a customer is, right now: the persona, flags and RFM scores the "
                               "weekly brief gives, from the source's newest delivered run.")
     app.state.archive = archive
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     scoring = asyncio.Lock()
 
     def scope(name: str):
@@ -191,6 +199,15 @@ def create_app(config: Config) -> FastAPI:
                              "status": response.status_code,
                              "ms": round((time.perf_counter() - start) * 1000, 2)}))
         return response
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request) -> HTMLResponse:
+        """Swagger UI from the package's own files: it renders on a machine without internet."""
+        root = request.scope.get("root_path", "").rstrip("/")
+        return get_swagger_ui_html(openapi_url=root + app.openapi_url, title=f"{app.title} API",
+                                   swagger_js_url=f"{root}{SWAGGER}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{root}{SWAGGER}/swagger-ui.css",
+                                   swagger_favicon_url=f"{root}{SWAGGER}/favicon-32x32.png")
 
     @app.get("/health/live", tags=["health"])
     def live() -> dict:
@@ -234,18 +251,19 @@ def create_app(config: Config) -> FastAPI:
 
     @app.get("/v1/customers/{customer_id}", tags=["customers"], dependencies=[scope("read")])
     def customer(customer_id: int) -> dict:
-        """The customer's persona and flags in every archived run of the source, newest first."""
+        """The customer's persona and flags in every archived run of the source, newest first.
+        An ID the clean stage merged into another (the same person exported twice) is found
+        under the ID it is counted as: `merged_into` names it, and each run says `counted_as`."""
         if not 0 <= customer_id <= MAX_ID:
             raise HTTPException(422, f"customer_id is a whole number from 0 to {MAX_ID:,}")
-        runs = runs_of(archive.output_dir, archive.source)
-        status = {run.run_id: run.record.status for run in runs}
-        found = [{"run_id": seen.run_id, "as_of": seen.as_of, "status": status[seen.run_id],
-                  "segment": seen.segment, "persona": seen.persona,
-                  "flags": list(seen.flags)}
-                 for seen in customer_history(runs, customer_id, _segments)]
+        found = [_seen_in(run, customer_id) for run in runs_of(archive.output_dir, archive.source)]
+        found = [seen for seen in found if seen is not None]
         if not found:
             raise HTTPException(404, f"customer {customer_id} is in no run of this source")
-        return {"customer_id": customer_id, "runs": found}
+        counted_as = found[0]["counted_as"]
+        return {"customer_id": customer_id,
+                "merged_into": counted_as if counted_as != customer_id else None,
+                "other_ids": found[0]["other_ids"], "runs": found}
 
     @app.get("/v1/runs", tags=["runs"], dependencies=[scope("read")])
     def runs() -> dict:
@@ -304,8 +322,17 @@ def _now() -> str:
 
 
 def _route(request: Request) -> str:
-    """The route template (never the path: it may hold a customer ID)."""
-    return getattr(request.scope.get("route"), "path", "?")
+    """The route template (never the path: it may hold a customer ID): the API's routes name
+    themselves; /openapi.json and the static files are matched here; anything else is
+    "unknown" (a 404)."""
+    found = getattr(request.scope.get("route"), "path", None)
+    if found:
+        return found
+    scope = {**request.scope, "root_path": "", "path": request.url.path}
+    for route in request.app.router.routes:
+        if route.matches(scope)[0] is not Match.NONE:
+            return f"{route.path}/{{path}}" if getattr(route, "routes", None) is not None else route.path
+    return "unknown"
 
 
 def _declared_size(request: Request) -> int:
@@ -451,6 +478,52 @@ def _score(served: Served, customers: list[dict], cleaning, date_format: str | N
                         "flags": [c.removeprefix("flag_") for c in flags if row[c]],
                         "rfm": {name: int(row[name]) for name in ("r_score", "f_score", "m_score")}})
     return answers
+
+
+def _seen_in(run: RunSummary, customer_id: int) -> dict | None:
+    """The customer in one run: under their own ID, or under the ID they were merged into."""
+    merged = _merged(run.folder)
+    counted_as = customer_id if customer_id in _segments(run.folder).index else \
+        merged.merged_into.get(customer_id)
+    if counted_as is None:
+        return None
+    seen = customer_history([run], counted_as, _segments)
+    if not seen:
+        return None  # named in other_ids, yet not in segments.csv: not trusted
+    return {"run_id": run.run_id, "as_of": seen[0].as_of, "status": run.record.status,
+            "counted_as": counted_as, "other_ids": list(merged.other_ids.get(counted_as, ())),
+            "segment": seen[0].segment, "persona": seen[0].persona, "flags": list(seen[0].flags)}
+
+
+@dataclass(frozen=True)
+class MergedIds:
+    """One run's customers exported under several IDs: each kept ID's others, and back."""
+
+    other_ids: dict[int, tuple[int, ...]]
+    merged_into: dict[int, int]
+
+
+@lru_cache(maxsize=16)
+def _merged(folder: Path) -> MergedIds:
+    """customers.csv's other_ids column, read once per run; only whole numbers in range are
+    taken (an archived file is input like any other)."""
+    path = folder / "customers.csv"
+    empty = MergedIds({}, {})
+    if not path.is_file():
+        return empty
+    try:
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=["ID", "other_ids"], column_types={"ID": pa.int64(), "other_ids": pa.string()},
+            strings_can_be_null=False)).to_pandas()
+    except (pa.ArrowInvalid, KeyError, OSError):
+        return empty  # no column (an older run) or a damaged file: nobody is found by another ID
+    named = table[table["other_ids"].fillna("").str.strip().ne("")]
+    pairs = named.assign(other=named["other_ids"].str.split()).explode("other")
+    pairs = pairs[pairs["other"].str.fullmatch(r"\d{1,12}")].astype({"other": "int64"})
+    pairs = pairs[pairs["other"].between(0, MAX_ID) & pairs["ID"].between(0, MAX_ID)]
+    others = pairs.groupby("ID")["other"].agg(lambda ids: tuple(sorted(ids)))
+    return MergedIds({int(k): tuple(int(i) for i in v) for k, v in others.items()},
+                     dict(zip(pairs["other"].astype(int), pairs["ID"].astype(int), strict=True)))
 
 
 @lru_cache(maxsize=16)

@@ -31,7 +31,7 @@ import pandas as pd
 
 from reporter.archive import find_run
 from reporter.config import CrmTarget
-from reporter.database import Address, connect, parse_address, quote
+from reporter.database import Address, DatabaseFault, connect, parse_address, quote
 from reporter.errors import DataError, ReporterError
 
 CUSTOMERS_FILE = "customers.csv"
@@ -130,7 +130,7 @@ def upsert(address: Address, table: str, customers: pd.DataFrame, password: str,
     with connect(address, password, timeout_seconds, read_only=False,
                  password_env=password_env) as connection:
         if address.dialect == "postgresql":
-            _upsert_postgresql(connection, table, rows)
+            _upsert_postgresql(connection, table, rows, address)
         elif address.dialect == "duckdb":
             _upsert_duckdb(connection, table, rows)
         else:
@@ -148,17 +148,106 @@ def _on_conflict() -> str:
     return f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
 
 
-def _upsert_postgresql(connection, table: str, rows: pd.DataFrame) -> None:
-    """COPY into a temporary table, then one INSERT ... ON CONFLICT: fast for a million rows."""
+@dataclass(frozen=True)
+class Right:
+    """One privilege on one object, as GRANT names it: CREATE on schema crmout."""
+
+    privilege: str  # USAGE, CREATE, TEMPORARY, SELECT, INSERT, UPDATE
+    kind: str  # schema, table or database
+    name: str
+
+    @property
+    def grant(self) -> str:
+        return f"GRANT {self.privilege} ON {self.kind.upper()} {self.name}"
+
+
+class _Denied(Exception):
+    """A statement PostgreSQL refused for want of a privilege (SQLSTATE 42501): which one is
+    found once the transaction has rolled back."""
+
+    def __init__(self, purpose: str, rights: tuple[Right, ...]):
+        super().__init__(purpose)
+        self.purpose = purpose
+        self.rights = rights
+
+
+class _NoSchema(Exception):
+    """The table's schema does not exist (SQLSTATE 3F000)."""
+
+
+def _upsert_postgresql(connection, table: str, rows: pd.DataFrame, address: Address) -> None:
+    """COPY into a temporary table, then one INSERT ... ON CONFLICT: fast for a million rows.
+    The table is created only when missing, so a writer granted INSERT, UPDATE and SELECT on
+    a table made beforehand needs no CREATE; a refused statement names the privilege it lacks."""
     names = ", ".join(TABLE_COLUMNS)
-    with connection.transaction():
-        connection.execute(_create(table))
-        connection.execute(f"CREATE TEMPORARY TABLE incoming (LIKE {quote(table)}) ON COMMIT DROP")
-        with connection.cursor().copy(f"COPY incoming ({names}) FROM STDIN") as copy:
-            for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
-                copy.write_row(record)
-        connection.execute(f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM incoming "
-                           + _on_conflict())
+    try:
+        with connection.transaction():  # the first statement: it begins the transaction it commits
+            schema, plain = _schema_and_name(connection, table)
+            on_schema = Right("USAGE", "schema", schema)
+            on_table = tuple(Right(p, "table", f"{schema}.{plain}") for p in ("INSERT", "UPDATE", "SELECT"))
+            found = _step(connection, "SELECT to_regclass(%s)", "find the table", (on_schema,),
+                          (quote(table),)).fetchone()[0]
+            if found is None:
+                _step(connection, _create(table), f"create table {schema}.{plain}",
+                      (on_schema, Right("CREATE", "schema", schema)))
+            _step(connection, f"CREATE TEMPORARY TABLE incoming (LIKE {quote(table)}) ON COMMIT DROP",
+                  "stage the rows in a temporary table",
+                  (Right("TEMPORARY", "database", address.database), on_table[2]))
+            with connection.cursor().copy(f"COPY incoming ({names}) FROM STDIN") as copy:
+                for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
+                    copy.write_row(record)
+            _step(connection, f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM incoming "
+                  + _on_conflict(), f"upsert into table {schema}.{plain}", (on_schema, *on_table))
+    except _Denied as denied:
+        raise _privilege_fault(connection, address, denied) from None
+    except _NoSchema as missing:
+        raise DatabaseFault(f"{address.shown} ({address.where}): schema {missing} does not exist; "
+                            f"create it (CREATE SCHEMA {missing}) or correct the crm target's table") \
+            from None
+
+
+def _schema_and_name(connection, table: str) -> tuple[str, str]:
+    """The schema the table is in (the one named, or the first of the search path) and its name."""
+    schema, _, plain = table.rpartition(".")
+    if not schema:
+        schema = connection.execute("SELECT current_schema()").fetchone()[0] or "public"
+    return schema, plain
+
+
+def _step(connection, statement: str, purpose: str, rights: tuple[Right, ...], params=None):
+    """One statement; refused for a privilege, it says what it was for and what it needs, and
+    a schema that does not exist is named."""
+    import psycopg
+
+    try:
+        return connection.execute(statement, params)
+    except psycopg.errors.InsufficientPrivilege:
+        raise _Denied(purpose, rights) from None
+    except psycopg.errors.InvalidSchemaName:
+        raise _NoSchema(next(r.name for r in rights if r.kind == "schema")) from None
+
+
+def _privilege_fault(connection, address: Address, denied: _Denied) -> DatabaseFault:
+    """'user u lacks CREATE on schema crmout ...', the missing rights asked of the server (the
+    statement's needs when the server cannot tell), with the GRANT that gives them."""
+    missing = [right for right in denied.rights if not _holds(connection, right)] or list(denied.rights)
+    user = address.user or "?"
+    lacks = ", ".join(f"{r.privilege} on {r.kind} {r.name}" for r in missing)
+    grants = "; ".join(f"{r.grant} TO {user}" for r in missing)
+    return DatabaseFault(f"{address.shown} ({address.where}): user {user} lacks {lacks}, needed to "
+                         f"{denied.purpose}; as the owner run `{grants}` (README: Pushing to your CRM)")
+
+
+def _holds(connection, right: Right) -> bool:
+    """Whether the connected user holds `right`; unknown (a failing check) counts as missing."""
+    check = {"schema": "has_schema_privilege(%s, %s)", "table": "has_table_privilege(%s, %s)",
+             "database": "has_database_privilege(%s, %s)"}[right.kind]
+    name = quote(right.name) if right.kind == "table" else right.name
+    try:
+        with connection.transaction():
+            return bool(connection.execute(f"SELECT {check}", (name, right.privilege)).fetchone()[0])
+    except Exception:  # the check itself refused: say what the statement needs
+        return False
 
 
 def _upsert_duckdb(connection, table: str, rows: pd.DataFrame) -> None:
