@@ -15,6 +15,9 @@ import yaml
 from reporter.app.pipeline import run
 from reporter.config import load_config
 from reporter.data import sample
+from reporter.history.catalogue import RunSummary
+from reporter.history.record import DataRecord, DeliveryEntry, RunRecord
+from reporter.history.retention import plan_prune
 from tests.conftest import REPO_ROOT, run_folders, run_main, write_config
 
 WEEK = 7
@@ -107,3 +110,42 @@ def test_prune_dry_run_deletes_nothing_and_prune_says_why_each_run_goes_or_stays
     assert f"Pruned run {a_id} ({a.name[:10]}): beyond the newest 1 run (--keep 1)" in pruned.stdout
     assert run_folders(output) == [b, c, d]
     assert a.name not in (output / "index.html").read_text(), "the index no longer links it"
+
+
+def _summary(tmp_path: Path, run_id: str, day: int, **fields) -> RunSummary:
+    folder = tmp_path / f"2026-11-{day:02d}-{run_id}"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("ID\n1\n")
+    record = RunRecord(run_id=run_id, started_at=f"2026-11-{day:02d}T07:00:00+00:00",
+                       as_of=f"2014-06-{day:02d}", data=DataRecord(source_key="drop"), **fields)
+    return RunSummary(folder, record)
+
+
+def test_each_kind_of_undelivered_run_is_kept_and_a_dry_run_is_not(tmp_path):
+    sent = (DeliveryEntry("Marketing", "sent"),)
+    teams = ("Marketing", "Retention")
+
+    def retention(status: str) -> tuple[DeliveryEntry, ...]:
+        return (*sent, DeliveryEntry("Retention", status))
+
+    runs = [  # newest first
+        _summary(tmp_path, "070000-000e", 25, status="held", held_because=("same data",)),
+        _summary(tmp_path, "070000-000d", 24, teams=teams, delivery=retention("sent")),
+        _summary(tmp_path, "070000-000c", 23, teams=teams, delivery=sent),  # Retention never sent
+        _summary(tmp_path, "070000-000b", 22, teams=teams, dry_run=True,
+                 delivery=(DeliveryEntry("Marketing", "written"), DeliveryEntry("Retention", "written"))),
+        _summary(tmp_path, "070000-000a", 21, teams=teams, delivery=retention("failed")),
+        _summary(tmp_path, "070000-0009", 20, teams=teams, delivery=retention("sent")),
+    ]
+    plan = plan_prune(runs, 1, False, "--keep 1")
+    assert plan.lines() == [
+        "Pruned run 070000-000b (2026-11-22): beyond the newest 1 run (--keep 1)",
+        "Pruned run 070000-0009 (2026-11-20): beyond the newest 1 run (--keep 1)",
+        "Kept run 070000-000d (2026-11-24): the newest delivered run: the next run compares with it "
+        "and reporter serve answers from it",
+        "Kept run 070000-000c (2026-11-23): not delivered: Marketing: sent, Retention: not sent; "
+        "history.prune_undelivered is false",
+        "Kept run 070000-000a (2026-11-21): not delivered: Marketing: sent, Retention: failed; "
+        "history.prune_undelivered is false",
+    ]
+    assert [v.run_id for v in plan_prune(runs, 1, True, "--keep 1").kept] == ["070000-000d"]
