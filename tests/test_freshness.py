@@ -26,6 +26,10 @@ def _configure(project: Path, data: Path, port: int | None = None, **checks: dic
     path = write_config(project / "config" / "reporter.yaml", source={"path": str(data)},
                         stability={"resamples": 3}, comparison={"enabled": False},
                         **({"smtp": smtp} if smtp else {}))
+    return _shipped_checks(path, **checks)
+
+
+def _shipped_checks(path: Path, **checks: dict) -> Path:
     document = yaml.safe_load(path.read_text())
     document["checks"] = yaml.safe_load((REPO_ROOT / "config" / "reporter.yaml").read_text())["checks"]
     document["checks"].update(checks)
@@ -95,3 +99,23 @@ def test_an_export_with_different_bytes_is_not_held(project, tmp_path):
     second = run(config, now=WEEK2)
     assert not first.checks.held and not second.checks.held, second.checks.holding
     assert next(c for c in second.checks.results if c.name == "unchanged_data").passed
+
+
+def test_a_database_returning_the_rows_the_last_run_read_is_held_at_once(tmp_path, real_table, postgres,
+                                                                         monkeypatch):
+    """No file date to go by: the same rows are held the next day, not only after max_age_days."""
+    from tests import postgres_server
+    from tests.test_databases import CRM_NAMES, NEWEST, project, to_postgres, typed
+
+    url = to_postgres(postgres, typed(real_table), "crm_unchanged")
+    monkeypatch.setenv("CRM_DB_PASSWORD", postgres_server.PASSWORD)
+    config = _shipped_checks(project(tmp_path, "unchanged", url=url, password_env="CRM_DB_PASSWORD",
+                                     columns=CRM_NAMES,
+                                     query=f"SELECT * FROM crm_customers WHERE snapshot = '{NEWEST}'"))
+    first = run(load_config(config), now=WEEK1)
+    second = run(load_config(config), now=WEEK1 + timedelta(days=1))
+    assert not first.checks.held and second.checks.held
+    (reason,) = [r.problem for r in second.checks.holding]
+    assert " query " in reason, "names what was read"
+    assert f"holds exactly the customers run {first.run_id} read on 2026-11-23" in reason
+    assert "password" not in reason.lower() and postgres_server.PASSWORD not in reason
