@@ -270,7 +270,8 @@ class Check(Strict):
 
 class FreshDataCheck(Check):
     max_age_days: float = Field(default=8, gt=0, description="A data file last changed longer ago "
-                                "than this is stale unless it is newer than the last delivered run's.")
+                                "than this is stale unless it differs from and is newer than the "
+                                "last delivered run's.")
 
 
 class UnchangedDataCheck(Strict):

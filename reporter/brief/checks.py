@@ -98,7 +98,8 @@ def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
 
 def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord | None,
                 now: datetime) -> str:
-    """Stale: older than max_age_days and no newer than what the last run read. A file's age is
+    """Stale, by time: older than max_age_days and not both different from and newer than what
+    the baseline read (the same bytes at any age are `unchanged_since`'s). A file's age is
     its modification time, a database's its newest snapshot; a database read without a
     snapshot column (or a Spark table) is stale when it returns exactly what a run read
     max_age_days ago."""
