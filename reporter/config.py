@@ -279,7 +279,7 @@ class UnchangedDataCheck(Strict):
 
     mode: Literal["hold", "skip", "warn", "off"] = Field(
         default="hold", description="Same data as the last delivered run: hold the brief, skip the "
-        "run (nothing archived, exit code 5), warn (sent with a banner) or off.")
+        "run (nothing archived, exit code 6), warn (sent with a banner) or off.")
 
 
 class ShareMoveCheck(Check):

@@ -70,7 +70,7 @@ def test_an_unchanged_export_touched_a_week_later_is_held_naming_the_earlier_run
     assert not again.checks.held and handler.messages, "a re-run on purpose goes out"
 
 
-def test_with_skip_an_unchanged_export_archives_nothing_and_exits_5(project, sample_csv):
+def test_with_skip_an_unchanged_export_archives_nothing_and_exits_6(project, sample_csv):
     data = _export(project, sample_csv)
     config_path = _configure(project, data, unchanged_data={"mode": "skip"})
     first = run(load_config(config_path), now=WEEK1)
@@ -80,7 +80,7 @@ def test_with_skip_an_unchanged_export_archives_nothing_and_exits_5(project, sam
 
     skipped = run_main("run", "--config", str(config_path),
                        "--as-of", (first.brief.as_of + timedelta(days=7)).isoformat())
-    assert skipped.returncode == 5, skipped.stderr
+    assert skipped.returncode == 6, skipped.stderr
     assert skipped.stdout.count("\n") == 1 and skipped.stderr == ""
     assert skipped.stdout.startswith("Skipped, nothing archived: the data file customers.csv holds "
                                      f"exactly the customers run {first.run_id} read")
