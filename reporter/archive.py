@@ -114,19 +114,16 @@ def published_runs(output_dir: Path) -> list[Path]:
                   if p.is_dir() and not p.name.startswith(".") and (p / "run.json").is_file())
 
 
-def prune(output_dir: Path, keep: int) -> list[Path]:
-    """Delete the oldest runs beyond the newest `keep` (at least one is always kept)."""
-    return prune_runs(published_runs(output_dir), keep)
-
-
-def prune_runs(runs: list[Path], keep: int) -> list[Path]:
-    """Of these run folders (oldest first), delete all but the newest `keep`."""
-    doomed = runs[:max(0, len(runs) - max(keep, 1))]
-    for folder in doomed:
-        hidden = folder.with_name(f"{PARTIAL_PREFIX}deleting-{folder.name}-{os.getpid()}")
-        os.rename(folder, hidden)  # vanish from readers at once, then delete
-        shutil.rmtree(hidden)
-    return doomed
+def remove_run(folder: Path) -> bool:
+    """Delete one run folder: renamed out of readers' sight at once, then removed. False when
+    it was already gone (another process pruned it first)."""
+    hidden = folder.with_name(f"{PARTIAL_PREFIX}deleting-{folder.name}-{os.getpid()}")
+    try:
+        os.rename(folder, hidden)
+    except FileNotFoundError:
+        return False
+    shutil.rmtree(hidden)
+    return True
 
 
 def write_text_atomic(path: Path, text: str, sync: bool = False) -> None:

@@ -253,8 +253,13 @@ class HistoryConfig(Strict):
         description="Personas or customer flags that count as slipping.",
     )
     retention_runs: int | None = Field(
-        default=None, ge=1, description="Keep only this many newest runs; empty keeps all."
+        default=None, ge=1, description="Keep only this many newest runs of a source; empty keeps "
+        "all. Older runs not yet delivered, the newest run's baseline and the run the API serves "
+        "are kept beyond it."
     )
+    prune_undelivered: bool = Field(
+        default=False, description="Let retention (and `archive prune`) delete runs beyond the limit "
+        "that were held, never sent or not delivered to every team; false keeps them.")
 
 
 class ExportsConfig(Strict):
@@ -283,8 +288,17 @@ class Check(Strict):
 
 
 class FreshDataCheck(Check):
-    max_age_days: float = Field(default=8, gt=0, description="A data file older than this is stale "
-                                                               "unless it is newer than the last run's.")
+    max_age_days: float = Field(default=8, gt=0, description="A data file last changed longer ago "
+                                "than this is stale unless it differs from and is newer than the "
+                                "last delivered run's.")
+
+
+class UnchangedDataCheck(Strict):
+    """The data's sha256 against the baseline's (the last delivered run of the source)."""
+
+    mode: Literal["hold", "skip", "warn", "off"] = Field(
+        default="hold", description="Same data as the last delivered run: hold the brief, skip the "
+        "run (nothing archived, exit code 6), warn (sent with a banner) or off.")
 
 
 class ShareMoveCheck(Check):
@@ -301,6 +315,7 @@ class ChecksConfig(Strict):
     """Pre-send checks: what must hold before a brief reaches any team."""
 
     data_fresh: FreshDataCheck = FreshDataCheck()
+    unchanged_data: UnchangedDataCheck = UnchangedDataCheck()
     no_new_empty_persona: Check = Check()
     share_move: ShareMoveCheck = ShareMoveCheck()
     charts_have_data: Check = Check()

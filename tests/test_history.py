@@ -184,11 +184,13 @@ def test_archive_commands_and_pruning(two_weeks, tmp_path):
     assert listing.stdout.index(week2.run_id) < listing.stdout.index(week1.run_id)
     shown = run_main("archive", "show", week2.run_id, "--config", str(config))
     assert shown.returncode == 0 and f"Since run {week1.run_id}" in shown.stdout
-    pruned = run_main("archive", "prune", "--keep", "1", "--config", str(config))
-    assert pruned.returncode == 0 and week1.folder.name in pruned.stdout
+    kept = run_main("archive", "prune", "--keep", "1", "--config", str(config))
+    assert kept.returncode == 0
+    assert f"Kept run {week1.run_id} ({week1.folder.name[:10]}): the baseline of the newest run " \
+           f"{week2.run_id}" in kept.stdout, "week 2's week-over-week lists and CRM push need it"
     remaining = [p.name for p in archive_entries(copy / "output") if p.name.startswith("20")]
-    assert remaining == [week2.folder.name], "the newest run is kept"
-    assert week1.run_id not in (copy / "output" / "index.html").read_text()
+    assert remaining == [week1.folder.name, week2.folder.name]
+    assert "Removed 0 run(s); kept the newest 1 and 1 older one(s)." in kept.stdout
     missing = run_main("archive", "show", "nope", "--config", str(config))
     assert missing.returncode == 2 and "no single run matches 'nope'" in missing.stderr
 

@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from reporter import __version__
-from reporter.errors import ConfigError, ReporterError
+from reporter.errors import ConfigError, DataUnchanged, ReporterError
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
 LATEST = Path("<latest>")  # `validate --data` without a file: the file source.path finds
@@ -85,6 +85,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="write each team's email as an .eml file in the run folder; send nothing")
     run.add_argument("--refit", action="store_true",
                      help="fit a new model instead of scoring with the saved one")
+    run.add_argument("--allow-unchanged", action="store_true",
+                     help="brief data the last delivered run already read (after a rules edit); "
+                          "checks.unchanged_data would hold or skip it")
     run.add_argument("-v", "--verbose", action="store_true",
                      help="print a line as each stage starts and ends (for logs)")
     run.set_defaults(command=_run)
@@ -230,6 +233,8 @@ def _parser() -> argparse.ArgumentParser:
         "prune", help="delete the oldest runs beyond the newest N, then rebuild the index")
     _add_config(prune)
     prune.add_argument("--keep", type=_positive, required=True, metavar="N")
+    prune.add_argument("--dry-run", action="store_true",
+                       help="print what would be deleted and delete nothing")
     prune.set_defaults(command=_archive_prune)
 
     personas_commands = _group(commands, "personas", "work with the persona rules")
@@ -308,7 +313,10 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with showing(Progress.for_stdout(verbose=args.verbose)):
             result = run(config, data=args.data, as_of=args.as_of, dry_run=args.dry_run,
-                         refit=args.refit)
+                         refit=args.refit, allow_unchanged=args.allow_unchanged)
+    except DataUnchanged as skipped:  # checks.unchanged_data: skip; not a failure
+        print(skipped.one_line())
+        return skipped.exit_code
     except ReporterError as error:
         _tell_owners_failed(config, error.one_line())
         raise
@@ -325,6 +333,8 @@ def _run(args: argparse.Namespace) -> int:
               + f". Send it with `reporter release {result.run_id}`.")
     print(f"HTML: {result.html}")
     print(f"PDF:  {result.pdf}")
+    for line in result.pruned.lines():  # history.retention_runs
+        print(line)
     return _report_deliveries(result.deliveries)
 
 
@@ -692,14 +702,20 @@ def _archive_show(args: argparse.Namespace) -> int:
 
 
 def _archive_prune(args: argparse.Namespace) -> int:
-    from reporter.archive import prune
     from reporter.brief.index import rebuild_index
     from reporter.config import load_config
+    from reporter.history.catalogue import all_runs
+    from reporter.history.retention import carry_out, plan_prune
 
     config = load_config(_config_path(args))
-    removed = prune(config.output_dir, args.keep)
-    rebuild_index(config.output_dir)
-    print(f"Removed {len(removed)} run{'s' if len(removed) != 1 else ''}; kept the newest {args.keep}.")
-    for folder in removed:
-        print(f"  {folder.name}")
+    plan = plan_prune(all_runs(config.output_dir), args.keep,
+                      config.settings.history.prune_undelivered, f"--keep {args.keep}")
+    if not args.dry_run:
+        plan = carry_out(plan)
+        rebuild_index(config.output_dir)
+    for line in plan.lines("Would prune" if args.dry_run else "Pruned"):
+        print(line)
+    done = "Dry run, nothing deleted: would remove" if args.dry_run else "Removed"
+    print(f"{done} {len(plan.pruned)} run(s); kept the newest {args.keep}"
+          + (f" and {len(plan.kept)} older one(s)" if plan.kept else "") + ".")
     return 0

@@ -13,13 +13,8 @@ from pathlib import Path
 
 from reporter.app.engines import Engine, LocalEngine
 from reporter.app.params import analysis_params, source_params, spark_source_params
-from reporter.archive import (
-    RunFolder,
-    folder_name,
-    new_run_id,
-    prune_runs,
-)
-from reporter.brief.checks import CheckReport, after_render, before_render
+from reporter.archive import RunFolder, folder_name, new_run_id
+from reporter.brief.checks import CheckReport, after_render, before_render, unchanged_since
 from reporter.brief.index import rebuild_index
 from reporter.brief.render import (
     check_pdf_engine,
@@ -37,12 +32,12 @@ from reporter.brief.view import (
     build_brief,
     write_brief,
 )
-from reporter.config import Config
+from reporter.config import Config, UnchangedDataCheck
 from reporter.data.load import RawCustomers
 from reporter.data.sources import read_customers
 from reporter.delivery.dispatch import dispatch_run, tell_owners_held
 from reporter.delivery.mail import Outcome, archive_emails
-from reporter.errors import ArchiveError, DataError
+from reporter.errors import ArchiveError, DataError, DataUnchanged
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
 from reporter.history.record import (
     RECORD_FILE,
@@ -50,6 +45,7 @@ from reporter.history.record import (
     run_record,
     write_record,
 )
+from reporter.history.retention import PrunePlan, carry_out, plan_prune
 from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.artefact import MODEL_FILE, Loaded, read_model, write_model
 from reporter.model.lifecycle import Analysis
@@ -82,6 +78,7 @@ class RunResult:
     timings: dict[str, float]
     deliveries: tuple[Outcome, ...] = ()
     checks: CheckReport = field(default_factory=lambda: CheckReport(()))
+    pruned: PrunePlan = field(default_factory=lambda: PrunePlan((), ()))  # by retention_runs
 
     @property
     def delivery_failed(self) -> bool:
@@ -95,32 +92,38 @@ def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
 
 
 def _analyse(config: Config, data: Path | None, as_of: date | None, timer: StageTimer, refit: bool,
-             run_id: str) -> tuple[Engine, RunSummary | None]:
+             run_id: str, skip_unchanged: bool = False) -> tuple[Engine, RunSummary | None]:
     """The analysed customers on the configured engine, and the baseline run they were
     analysed against (None for a source's first)."""
     settings = config.settings
     with timer("validate"):
         rulebook = compile_rulebook(config.personas, config.personas_path)
     if settings.engine == "spark":
-        return _analyse_on_spark(config, data, as_of, timer, refit, run_id, rulebook)
+        return _analyse_on_spark(config, data, as_of, timer, refit, run_id, rulebook, skip_unchanged)
     with timer("load"):
         raw = read_customers(source_params(config, data))
     as_of = _reference_date(raw, as_of)
-    baseline, loaded = _baseline(config, source_key(raw, settings.source.name), as_of, timer)
+    baseline, loaded = _baseline(config, raw, as_of, timer, skip_unchanged)
     found = analyse_customers(raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
                               timer)
     return LocalEngine(found), baseline
 
 
-def _baseline(config: Config, source: str, as_of: date,
-              timer: StageTimer) -> tuple[RunSummary | None, Loaded]:
+def _baseline(config: Config, raw: RawCustomers, as_of: date, timer: StageTimer,
+              skip_unchanged: bool = False) -> tuple[RunSummary | None, Loaded]:
+    """The run this one is compared with and its model. With `checks.unchanged_data: skip`,
+    data the baseline already read stops the run here, before the analysis and the archive."""
     with timer("model"):
-        baseline = find_baseline(config.output_dir, source, as_of)
+        baseline = find_baseline(config.output_dir, source_key(raw, config.settings.source.name), as_of)
+        unchanged = unchanged_since(raw, baseline.record) if skip_unchanged and baseline else ""
+        if unchanged:
+            raise DataUnchanged(f"Skipped, nothing archived: {unchanged}")
         return baseline, read_model(baseline.folder) if baseline is not None else Loaded(None, None)
 
 
 def _analyse_on_spark(config: Config, data: Path | None, as_of: date | None, timer: StageTimer,
-                      refit: bool, run_id: str, rulebook: Rulebook) -> tuple[Engine, RunSummary | None]:
+                      refit: bool, run_id: str, rulebook: Rulebook,
+                      skip_unchanged: bool = False) -> tuple[Engine, RunSummary | None]:
     """engine: spark: read, clean, score and sum in Spark; fit on a sample on this machine."""
     from reporter.spark.session import check_pyspark, spark_session
 
@@ -134,7 +137,7 @@ def _analyse_on_spark(config: Config, data: Path | None, as_of: date | None, tim
     with timer("load"):
         raw = read_spark_customers(spark, spark_source_params(config, data))
         as_of = spark_as_of(raw, as_of)
-    baseline, loaded = _baseline(config, source_key(raw, settings.source.name), as_of, timer)
+    baseline, loaded = _baseline(config, raw, as_of, timer, skip_unchanged)
     found = spark_analyse(spark, raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
                           timer, settings.spark.sample_rows)
     return found, baseline
@@ -149,27 +152,44 @@ def rule_warnings(config: Config, data: Path | None = None) -> list[str]:
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,
-        now: datetime | None = None, dry_run: bool = False, refit: bool = False) -> RunResult:
-    """Make one brief from the newest customers: build -> check -> publish -> deliver."""
+        now: datetime | None = None, dry_run: bool = False, refit: bool = False,
+        allow_unchanged: bool = False) -> RunResult:
+    """Make one brief from the newest customers: build -> check -> publish -> deliver.
+    `allow_unchanged`: the data may be the baseline's (a rules edit re-run on purpose)."""
     now = now or datetime.now().astimezone()
     run_id = new_run_id(now)
     timer = StageTimer()
+    if allow_unchanged:
+        config = _without_unchanged_check(config)
     with timer("pdf_engine"):
         check_pdf_engine()
-    engine, baseline = _analyse(config, data, as_of, timer, refit, run_id)
+    skip = config.settings.checks.unchanged_data.mode == "skip"
+    engine, baseline = _analyse(config, data, as_of, timer, refit, run_id, skip)
     found = engine.analysis
     built = _build(config, engine, baseline, run_id, now, timer)
     checked = _check_and_render(config, built, found, now, timer)
     final = _publish(config, engine, built, checked, run_id, now, timer, dry_run)
     deliveries = _deliver(config, final, checked.report, dry_run, timer)
     with timer("index"):
-        retention = config.settings.history.retention_runs
-        if retention:
-            source = source_key(found.raw, config.settings.source.name)
-            prune_runs(sorted(r.folder for r in runs_of(config.output_dir, source)), retention)
+        pruned = _retention(config, source_key(found.raw, config.settings.source.name))
         rebuild_index(config.output_dir)
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", checked.brief,
-                     timer.seconds, tuple(deliveries), checked.report)
+                     timer.seconds, tuple(deliveries), checked.report, pruned)
+
+
+def _without_unchanged_check(config: Config) -> Config:
+    checks = config.settings.checks.model_copy(update={"unchanged_data": UnchangedDataCheck(mode="off")})
+    return replace(config, settings=config.settings.model_copy(update={"checks": checks}))
+
+
+def _retention(config: Config, source: str) -> PrunePlan:
+    """history.retention_runs after each run: what it deleted and what it kept beyond the limit."""
+    history = config.settings.history
+    if not history.retention_runs:
+        return PrunePlan((), ())
+    plan = plan_prune(runs_of(config.output_dir, source), history.retention_runs,
+                      history.prune_undelivered, "history.retention_runs")
+    return carry_out(plan)
 
 
 @dataclass(frozen=True)

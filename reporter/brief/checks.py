@@ -3,7 +3,8 @@ share jumped, every chart has data, the PDF is complete and the model was not he
 
 Each check is set to `hold` (the run is archived with status held, the owners are told, no team
 gets it until `reporter release`), `warn` (it goes out with a banner naming the problem) or
-`off` in `checks:` of reporter.yaml.
+`off` in `checks:` of reporter.yaml. `unchanged_data` may also be `skip`: the pipeline stops
+before anything is archived (`unchanged_since` says why); should a run get here anyway, it holds.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
     """The checks that need only the data and the brief's figures."""
     checks = {
         "data_fresh": lambda: _data_fresh(settings, raw, previous, now),
+        "unchanged_data": lambda: unchanged_since(raw, previous),
         "no_new_empty_persona": lambda: _no_new_empty_persona(brief, previous, decision.rule_change),
         "share_move": lambda: _share_move(settings, brief, previous, decision.rule_change),
         "charts_have_data": lambda: _charts_have_data(brief),
@@ -87,6 +89,7 @@ def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
     results = []
     for name, problem_of in checks.items():
         mode = getattr(settings, name).mode
+        mode = "hold" if mode == "skip" else mode
         if mode != "off":
             problem = problem_of()
             results.append(CheckResult(name, mode, not problem, problem))
@@ -95,7 +98,8 @@ def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
 
 def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord | None,
                 now: datetime) -> str:
-    """Stale: older than max_age_days and no newer than what the last run read. A file's age is
+    """Stale, by time: older than max_age_days and not both different from and newer than what
+    the baseline read (the same bytes at any age are `unchanged_since`'s). A file's age is
     its modification time, a database's its newest snapshot; a database read without a
     snapshot column (or a Spark table) is stale when it returns exactly what a run read
     max_age_days ago."""
@@ -116,6 +120,20 @@ def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord |
         f"the newest data in {raw.origin}"
     return (f"{what} was last changed {age_days:.0f} days ago and is no newer than the one run "
             f"{previous.run_id} used; export this week's customers")
+
+
+def unchanged_since(raw: RawCustomers, previous: RunRecord | None) -> str:
+    """Unchanged: the data's sha256 (the file's bytes; the rows, for a database or Spark) is the
+    one the baseline read. Its age does not matter: last week's export touched again, or left
+    as it was, is still last week's customers."""
+    if previous is None or not previous.data.sha256 or raw.sha256 != previous.data.sha256:
+        return ""
+    what = (f"the data file {raw.origin.label}" if raw.origin.kind == "file"
+            else f"{raw.origin}")
+    read_on = previous.started_at[:10] or "?"
+    return (f"{what} holds exactly the customers run {previous.run_id} read on {read_on} "
+            f"(sha256 {raw.sha256[:12]}); export this week's customers, or run with "
+            "--allow-unchanged to brief the same data again")
 
 
 def _no_new_empty_persona(brief: Brief, previous: RunRecord | None, rules: RuleChange | None) -> str:

@@ -104,7 +104,13 @@ def runs_of(output_dir: Path, source: str) -> list[RunSummary]:
 
 def find_baseline(output_dir: Path, source: str, as_of: date) -> RunSummary | None:
     """The newest run of this source that people received, with data no newer than `as_of`."""
-    received = [r for r in runs_of(output_dir, source) if r.record.is_baseline and r.as_of
+    return newest_received(runs_of(output_dir, source), as_of)
+
+
+def newest_received(runs: list[RunSummary], as_of: date = date.max) -> RunSummary | None:
+    """Of these runs (one source's), the baseline for data as of `as_of`; with no date, the
+    one the next run compares with and `reporter serve` answers from."""
+    received = [r for r in runs if r.record.is_baseline and r.as_of
                 and date.fromisoformat(r.as_of) <= as_of and (r.folder / "customers.csv").is_file()]
     return max(received, key=lambda r: (r.as_of, r.started_at), default=None)
 

@@ -1,0 +1,121 @@
+"""Freshness by content: data the last delivered run already read is held (or skipped),
+whatever the file's age; different bytes are not."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from reporter.app.pipeline import run
+from reporter.config import load_config
+from reporter.data import sample
+from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
+
+WEEK1 = datetime(2026, 11, 23, 7, 0).astimezone()
+WEEK2 = WEEK1 + timedelta(days=7)
+
+
+def _configure(project: Path, data: Path, port: int | None = None, **checks: dict) -> Path:
+    """The shipped checks (unchanged_data as reporter.yaml has it), some replaced."""
+    smtp = {"host": "127.0.0.1", "port": port, "security": "none", "retries": 0,
+            "from_address": "briefs@smartcart.test", "timeout_seconds": 5} if port else None
+    path = write_config(project / "config" / "reporter.yaml", source={"path": str(data)},
+                        stability={"resamples": 3}, comparison={"enabled": False},
+                        **({"smtp": smtp} if smtp else {}))
+    return _shipped_checks(path, **checks)
+
+
+def _shipped_checks(path: Path, **checks: dict) -> Path:
+    document = yaml.safe_load(path.read_text())
+    document["checks"] = yaml.safe_load((REPO_ROOT / "config" / "reporter.yaml").read_text())["checks"]
+    document["checks"].update(checks)
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def _touch(path: Path, when: datetime) -> None:
+    os.utime(path, (when.timestamp(), when.timestamp()))
+
+
+def _export(project: Path, sample_csv: Path) -> Path:
+    data = project / "drop" / "customers.csv"
+    data.parent.mkdir()
+    shutil.copy(sample_csv, data)
+    _touch(data, WEEK1 - timedelta(hours=1))
+    return data
+
+
+def test_an_unchanged_export_touched_a_week_later_is_held_naming_the_earlier_run(project, sample_csv,
+                                                                               server):
+    controller, handler = server
+    data = _export(project, sample_csv)
+    config = load_config(_configure(project, data, controller.port))
+    first = run(config, now=WEEK1)
+    assert not first.checks.held and handler.messages, "the first run is delivered"
+    handler.messages.clear()
+
+    _touch(data, WEEK2 - timedelta(hours=1))  # the export job rewrote the same bytes
+    held = run(config, as_of=first.brief.as_of + timedelta(days=7), now=WEEK2)
+    assert held.checks.held and handler.messages == [], "no team gets last week's customers again"
+    (reason,) = [r.problem for r in held.checks.holding]
+    assert f"exactly the customers run {first.run_id} read on 2026-11-23" in reason
+    assert "customers.csv" in reason and "--allow-unchanged" in reason
+    assert [r.name for r in held.checks.holding] == ["unchanged_data"], "not for its age"
+
+    again = run(config, as_of=first.brief.as_of + timedelta(days=7), now=WEEK2, allow_unchanged=True)
+    assert not again.checks.held and handler.messages, "a re-run on purpose goes out"
+
+
+def test_with_skip_an_unchanged_export_archives_nothing_and_exits_6(project, sample_csv):
+    data = _export(project, sample_csv)
+    config_path = _configure(project, data, unchanged_data={"mode": "skip"})
+    first = run(load_config(config_path), now=WEEK1)
+    _touch(data, datetime.now() - timedelta(hours=1))
+    before = archive_entries(project / "output")
+    index = (project / "output" / "index.html").read_bytes()
+
+    skipped = run_main("run", "--config", str(config_path),
+                       "--as-of", (first.brief.as_of + timedelta(days=7)).isoformat())
+    assert skipped.returncode == 6, skipped.stderr
+    assert skipped.stdout.count("\n") == 1 and skipped.stderr == ""
+    assert skipped.stdout.startswith("Skipped, nothing archived: the data file customers.csv holds "
+                                     f"exactly the customers run {first.run_id} read")
+    assert archive_entries(project / "output") == before
+    assert (project / "output" / "index.html").read_bytes() == index
+
+
+def test_an_export_with_different_bytes_is_not_held(project, tmp_path):
+    week1 = sample.generate(1000, seed=31)
+    data = sample.write(week1, project / "drop" / "customers.csv")
+    _touch(data, WEEK1 - timedelta(hours=1))
+    config = load_config(_configure(project, data))
+    first = run(config, now=WEEK1)
+    sample.write(sample.age(week1, 7, seed=32), data)
+    _touch(data, WEEK2 - timedelta(hours=1))
+    second = run(config, now=WEEK2)
+    assert not first.checks.held and not second.checks.held, second.checks.holding
+    assert next(c for c in second.checks.results if c.name == "unchanged_data").passed
+
+
+def test_a_database_returning_the_rows_the_last_run_read_is_held_at_once(tmp_path, real_table, postgres,
+                                                                         monkeypatch):
+    """No file date to go by: the same rows are held the next day, not only after max_age_days."""
+    from tests import postgres_server
+    from tests.test_databases import CRM_NAMES, NEWEST, project, to_postgres, typed
+
+    url = to_postgres(postgres, typed(real_table), "crm_unchanged")
+    monkeypatch.setenv("CRM_DB_PASSWORD", postgres_server.PASSWORD)
+    config = _shipped_checks(project(tmp_path, "unchanged", url=url, password_env="CRM_DB_PASSWORD",
+                                     columns=CRM_NAMES,
+                                     query=f"SELECT * FROM crm_customers WHERE snapshot = '{NEWEST}'"))
+    first = run(load_config(config), now=WEEK1)
+    second = run(load_config(config), now=WEEK1 + timedelta(days=1))
+    assert not first.checks.held and second.checks.held
+    (reason,) = [r.problem for r in second.checks.holding]
+    assert " query " in reason, "names what was read"
+    assert f"holds exactly the customers run {first.run_id} read on 2026-11-23" in reason
+    assert "password" not in reason.lower() and postgres_server.PASSWORD not in reason
