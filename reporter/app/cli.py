@@ -17,6 +17,7 @@ from datetime import date
 from pathlib import Path
 
 from reporter import __version__
+from reporter.app import logs
 from reporter.errors import ConfigError, ReporterError
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
@@ -28,23 +29,30 @@ log = logging.getLogger("reporter")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    log.setLevel(logging.INFO)
-    # WeasyPrint warns about every SVG presentation attribute its HTML CSS does not know
-    # (the SVG renderer still draws them); fontTools reports font subsetting. Both are noise.
-    for library in ("weasyprint", "fontTools"):
-        logging.getLogger(library).setLevel(logging.ERROR)
     try:
+        _set_up_logging(args)
         return args.command(args)
     except ReporterError as error:
         _print_problems(error)
+        logs.file_only(f"reporter: error: {error.one_line()}")
         return error.exit_code
     except KeyboardInterrupt:
         print("reporter: interrupted; nothing was archived", file=sys.stderr)
+        logs.file_only("reporter: interrupted; nothing was archived")
         return 130
     except Exception:
         log.exception("reporter: unexpected failure (a bug; please report it with this trace)")
         return 1
+
+
+def _set_up_logging(args: argparse.Namespace) -> None:
+    """One setup for every command (reporter/app/logs.py): reporter.yaml's `logging:`, then
+    the REPORTER_LOG_* variables; `serve` writes JSON lines unless told otherwise."""
+    config = getattr(args, "config", None)
+    if config is None and hasattr(args, "config") and DEFAULT_CONFIG.is_file():
+        config = DEFAULT_CONFIG
+    settings = logs.from_environment(logs.configured(config))
+    logs.setup(settings, command_default="json" if args.command is _serve else "text")
 
 
 def _print_problems(error: ReporterError) -> None:

@@ -1,0 +1,183 @@
+"""One logging setup for every command: the scheduler's lines, a run's stage and outcome lines
+and the API's access lines all leave through it, each stamped with ISO 8601 time and offset.
+
+Log lines go to stderr (stdout stays the command's own output: a CSV, a list, paths) and, when
+a file is set, are appended to it too; `text` or `json` (one object per line, the API's
+default). Settings come from `logging:` in reporter.yaml, and the environment variables
+REPORTER_LOG_LEVEL, REPORTER_LOG_FILE and REPORTER_LOG_FORMAT override them, so they also work
+for a command that reads no config. A user's one-line error (exit 2) stays a plain line on
+stderr, for a person to read; `file_only` puts it in the log file as well.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import sys
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+from reporter.errors import ConfigError
+
+LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
+          "error": logging.ERROR}
+FORMATS = ("auto", "text", "json")  # auto: json for `reporter serve`, text for the rest
+ENV = {"level": "REPORTER_LOG_LEVEL", "file": "REPORTER_LOG_FILE", "format": "REPORTER_LOG_FORMAT"}
+OURS = ("reporter", "uvicorn")  # at the chosen level; other libraries speak from WARNING up
+QUIET = ("weasyprint", "fontTools")  # SVG attributes and font subsetting: noise, errors only
+outcomes = logging.getLogger("reporter.outcome")
+_files: list[logging.Handler] = []  # the log file's handler, once set up
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "info"
+    file: Path | None = None
+    format: str = "auto"
+
+
+def say(text: str) -> None:
+    """One outcome line of a command ("Email to Marketing: sent"), stamped, on stderr and in
+    the log file."""
+    outcomes.info(text)
+
+
+def file_only(text: str, level: int = logging.ERROR) -> None:
+    """A line the console already has in plain words (the exit-2 message), for the log file
+    alone (nothing at all before the setup, never a second line on stderr)."""
+    record = logging.getLogger("reporter").makeRecord("reporter", level, __file__, 0, text, None, None)
+    for handler in _files:
+        handler.handle(record)
+
+
+def from_environment(configured: LogSettings, environ: Mapping[str, str] = os.environ) -> LogSettings:
+    """The configured settings with the environment's REPORTER_LOG_* on top (an empty one is unset)."""
+    chosen = configured
+    level = environ.get(ENV["level"], "").strip().lower()
+    if level:
+        chosen = replace(chosen, level=_one_of(level, LEVELS, ENV["level"]))
+    form = environ.get(ENV["format"], "").strip().lower()
+    if form:
+        chosen = replace(chosen, format=_one_of(form, FORMATS, ENV["format"]))
+    file = environ.get(ENV["file"], "").strip()
+    if file:
+        chosen = replace(chosen, file=Path(file).expanduser())
+    return chosen
+
+
+def _one_of(value: str, allowed, variable: str) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{variable}={value!r} is not one of {', '.join(allowed)}; set one of them "
+                          "or unset the variable")
+    return value
+
+
+def configured(config_path: Path | None) -> LogSettings:
+    """`logging:` of reporter.yaml, read on its own before the command reads the whole file.
+    A file that cannot be read or checked gives the defaults: the command's own reading then
+    reports every problem in it, this section's too."""
+    from pydantic import ValidationError
+
+    from reporter.config import LoggingConfig
+    from reporter.yamlsource import read_yaml_mapping
+
+    if config_path is None or not config_path.is_file():
+        return LogSettings()
+    try:
+        document, _ = read_yaml_mapping(config_path)
+        section = LoggingConfig.model_validate(document.get("logging") or {})
+    except (ConfigError, ValidationError, OSError, AttributeError):
+        return LogSettings()
+    file = None
+    if section.file:
+        file = Path(section.file).expanduser()
+        file = file if file.is_absolute() else config_path.resolve().parent / file
+    return LogSettings(level=section.level, file=file, format=section.format)
+
+
+def setup(settings: LogSettings, command_default: str = "text") -> None:
+    """Replace whatever logging had with this setup (called once, at the start of a command)."""
+    form = command_default if settings.format == "auto" else settings.format
+    formatter = JsonLines() if form == "json" else TextLines()
+    files = [_file_handler(settings.file)] if settings.file is not None else []
+    handlers = [logging.StreamHandler(sys.stderr), *files]
+    for handler in handlers:
+        handler.setFormatter(formatter)
+    level = LEVELS[settings.level]
+    root = logging.getLogger()
+    for old in root.handlers[:]:
+        root.removeHandler(old)
+        old.close()
+    for handler in handlers:
+        root.addHandler(handler)
+    _files[:] = files
+    root.setLevel(max(level, logging.WARNING))
+    for name in OURS:
+        logging.getLogger(name).setLevel(level)
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    logging.captureWarnings(True)
+
+
+def _file_handler(path: Path) -> logging.Handler:
+    """Appended to, by every process that logs there; reopened when logrotate moves it."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return logging.handlers.WatchedFileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"log file {path}: cannot be opened for appending ({exc.strerror or exc}); "
+                          f"fix logging.file in reporter.yaml or {ENV['file']}, or the folder's "
+                          "permissions") from None
+
+
+def now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def exception_fields(exc: BaseException) -> dict:
+    """The exception's type and the traceback's frames, not its message (which may quote a
+    customer's values: a KeyError names the ID it missed)."""
+    kind = type(exc).__name__
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    return {"exception": kind, "traceback": f"Traceback (most recent call last):\n{frames}{kind}"}
+
+
+class TextLines(logging.Formatter):
+    """`2026-12-07T07:00:03.120+01:00 INFO message`, a traceback below when there is one."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = f"{now()} {record.levelname} {record.getMessage()}"
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: lines already written as JSON (the API's access lines) as they
+    are, with the time added when they lack it; anything else wrapped."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if message.startswith("{") and not record.exc_info:
+            return message if message.startswith('{"time"') else _stamped(message, record)
+        line = {"time": now(), "level": record.levelname.lower(), "logger": record.name,
+                "message": message.strip()}
+        if record.exc_info and record.exc_info[1] is not None:  # e.g. uvicorn's own failures
+            line |= exception_fields(record.exc_info[1])
+        return json.dumps(line)
+
+
+def _stamped(message: str, record: logging.LogRecord) -> str:
+    try:
+        document = json.loads(message)
+    except ValueError:
+        document = None
+    stamp = {"time": now(), "level": record.levelname.lower()}
+    if not isinstance(document, dict):
+        return json.dumps({**stamp, "logger": record.name, "message": message})
+    return json.dumps({**stamp, **document})
