@@ -100,8 +100,8 @@ def test_sigkill_at_each_stage_leaves_a_consistent_archive(project, tmp_path, st
     earlier = pipeline.run(load_config(config))
     process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config),
                                 "--data", str(data), "--verbose"],
-                               cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    for line in process.stderr:  # log lines: "<time> INFO stage load started"
+                               cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    for line in process.stdout:  # log lines: "<time> INFO stage load started"
         if line.rstrip().endswith(f" stage {stage} started"):
             process.send_signal(signal.SIGKILL)
             break

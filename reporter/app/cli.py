@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from reporter import __version__
 from reporter.app import logs
 from reporter.errors import ConfigError, ReporterError
 
@@ -52,7 +51,8 @@ def _set_up_logging(args: argparse.Namespace) -> None:
     if config is None and hasattr(args, "config") and DEFAULT_CONFIG.is_file():
         config = DEFAULT_CONFIG
     settings = logs.from_environment(logs.configured(config))
-    logs.setup(settings, command_default="json" if args.command is _serve else "text")
+    server = args.command is _serve
+    logs.setup(settings, command_default="json" if server else "text", one_stream=server)
 
 
 def _print_problems(error: ReporterError) -> None:
@@ -80,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="reporter",
         description="SmartCart Briefs: turn the newest customer table into a weekly brief.",
     )
-    parser.add_argument("--version", action="version", version=f"reporter {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version and the archive formats it reads and writes, and exit")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="make one brief now and archive it",
@@ -270,6 +271,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder to write them to (default config/)")
     schema.set_defaults(command=_schema)
     return parser
+
+
+class _Version(argparse.Action):
+    """`reporter --version`: the package and its archive formats (imported only when asked)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from reporter.app.about import version_text
+
+        print(version_text())
+        parser.exit()
 
 
 def _group(commands, name: str, summary: str):

@@ -1,8 +1,9 @@
 """One logging setup for every command: the scheduler's lines, a run's stage and outcome lines
 and the API's access lines all leave through it, each stamped with ISO 8601 time and offset.
 
-Log lines go to stderr (stdout stays the command's own output: a CSV, a list, paths) and, when
-a file is set, are appended to it too; `text` or `json` (one object per line, the API's
+On the console, lines up to INFO go to stdout beside what the command prints ("Brief ...:",
+the paths), warnings and errors to stderr; `reporter serve` writes all of them to stderr. With a
+file set, every line is appended to it too. `text` or `json` (one object per line, the API's
 default). Settings come from `logging:` in reporter.yaml, and the environment variables
 REPORTER_LOG_LEVEL, REPORTER_LOG_FILE and REPORTER_LOG_FORMAT override them, so they also work
 for a command that reads no config. A user's one-line error (exit 2) stays a plain line on
@@ -31,7 +32,8 @@ ENV = {"level": "REPORTER_LOG_LEVEL", "file": "REPORTER_LOG_FILE", "format": "RE
 OURS = ("reporter", "uvicorn")  # at the chosen level; other libraries speak from WARNING up
 QUIET = ("weasyprint", "fontTools")  # SVG attributes and font subsetting: noise, errors only
 outcomes = logging.getLogger("reporter.outcome")
-_files: list[logging.Handler] = []  # the log file's handler, once set up
+_installed: list[logging.Handler] = []  # this setup's handlers, replaced by the next setup
+_files: list[logging.Handler] = []  # the log file's, among them
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,7 @@ class LogSettings:
 
 
 def say(text: str) -> None:
-    """One outcome line of a command ("Email to Marketing: sent"), stamped, on stderr and in
+    """One outcome line of a command ("Email to Marketing: sent"): stamped, on stdout and in
     the log file."""
     outcomes.info(text)
 
@@ -100,28 +102,40 @@ def configured(config_path: Path | None) -> LogSettings:
     return LogSettings(level=section.level, file=file, format=section.format)
 
 
-def setup(settings: LogSettings, command_default: str = "text") -> None:
-    """Replace whatever logging had with this setup (called once, at the start of a command)."""
+def setup(settings: LogSettings, command_default: str = "text", one_stream: bool = False) -> None:
+    """Install this setup in place of the one before (called once, at the start of a command).
+    The console gets INFO and below on stdout, beside the command's printed lines, and
+    warnings and errors on stderr; `one_stream` (a server) puts everything on stderr."""
     form = command_default if settings.format == "auto" else settings.format
     formatter = JsonLines() if form == "json" else TextLines()
     files = [_file_handler(settings.file)] if settings.file is not None else []
-    handlers = [logging.StreamHandler(sys.stderr), *files]
+    handlers = [*_console(one_stream), *files]
     for handler in handlers:
         handler.setFormatter(formatter)
-    level = LEVELS[settings.level]
     root = logging.getLogger()
-    for old in root.handlers[:]:
+    for old in _installed:  # handlers of others (a test runner's) stay
         root.removeHandler(old)
         old.close()
     for handler in handlers:
         root.addHandler(handler)
-    _files[:] = files
+    _installed[:], _files[:] = handlers, files
+    level = LEVELS[settings.level]
     root.setLevel(max(level, logging.WARNING))
     for name in OURS:
         logging.getLogger(name).setLevel(level)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.ERROR)
     logging.captureWarnings(True)
+
+
+def _console(one_stream: bool) -> list[logging.Handler]:
+    if one_stream:
+        return [logging.StreamHandler(sys.stderr)]
+    lines = logging.StreamHandler(sys.stdout)
+    lines.addFilter(lambda record: record.levelno < logging.WARNING)
+    problems = logging.StreamHandler(sys.stderr)
+    problems.setLevel(logging.WARNING)
+    return [lines, problems]
 
 
 def _file_handler(path: Path) -> logging.Handler:
