@@ -125,6 +125,7 @@ def setup(settings: LogSettings, command_default: str = "text", one_stream: bool
         logging.getLogger(name).setLevel(level)
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.ERROR)
+    logging.captureWarnings(False)  # a setup before this one (in the same process) let go
     logging.captureWarnings(True)
 
 
