@@ -1,3 +1,3 @@
 """SmartCart Briefs: the weekly customer-segmentation brief for marketing managers."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -465,6 +465,19 @@ class ApiConfig(Strict):
     max_body_kb: int = Field(default=4096, ge=1, description="Largest request body, in kilobytes.")
 
 
+class LoggingConfig(Strict):
+    """Every command's log lines (see docs/operations/logging.md); REPORTER_LOG_LEVEL,
+    REPORTER_LOG_FILE and REPORTER_LOG_FORMAT override these."""
+
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="The lowest level written (debug adds every stage's timing).")
+    file: str | None = Field(default=None, max_length=4096, description="Also append every line "
+                             "to this file (relative to this file); empty: stderr only.")
+    format: Literal["auto", "text", "json"] = Field(
+        default="auto", description="text: time, level, message; json: one object per line; "
+                                    "auto: json for `reporter serve`, text for every other command.")
+
+
 class SparkConfig(Strict):
     master: str | None = Field(default=None, description="local[*], a cluster URL (spark://, yarn, "
                                "k8s://); empty: spark-submit's --master, else local[*].")
@@ -501,6 +514,7 @@ class ReporterConfig(Strict):
     crm: list[CrmTarget] = Field(default_factory=list,
                                  description="Where each delivered run's personas are pushed.")
     api: ApiConfig = ApiConfig()
+    logging: LoggingConfig = LoggingConfig()
 
     @model_validator(mode="after")
     def _engine_reads_source(self) -> ReporterConfig:

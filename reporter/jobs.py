@@ -18,7 +18,6 @@ import logging
 import multiprocessing
 import runpy
 import sys
-from datetime import datetime
 from functools import cache
 
 log = logging.getLogger("reporter.schedule")
@@ -30,16 +29,16 @@ def run_brief_job(config_path: str) -> int:
     and does not), then exactly `reporter run --config PATH`, each in a child process."""
     due = run_command(["send", "--config", config_path, "--due"])
     if due != 0:
-        log.warning("%s finishing the last run before this one exited with code %s", _stamp(), due)
-    log.info("%s starting scheduled run", _stamp())
+        log.warning("finishing the last run before this one exited with code %s", due)
+    log.info("starting scheduled run")
     code = run_command(["run", "--config", config_path])
-    log.info("%s scheduled run finished with exit code %s", _stamp(), code)
+    log.info("scheduled run finished with exit code %s", code)
     return code
 
 
 def run_team_job(config_path: str, team: str) -> int:
     """A team's send time: `reporter send --team NAME` for the newest brief, in a child process."""
-    log.info("%s sending the latest brief to %s", _stamp(), team)
+    log.info("sending the latest brief to %s", team)
     return run_command(["send", "--config", config_path, "--team", team, "--scheduled"])
 
 
@@ -64,6 +63,3 @@ def _main(args: list[str]) -> None:
     sys.argv = ["reporter", *args]
     runpy.run_module("reporter", run_name="__main__", alter_sys=True)
 
-
-def _stamp() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")

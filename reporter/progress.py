@@ -1,6 +1,8 @@
-"""Progress a person can follow: on a terminal each stage shows when it starts and how long it
-took, with a bar while a stage loops (over k values, refits or export chunks); with output
-redirected (the scheduler, a log file) only stages that took a while get one plain line each.
+"""Progress a person can follow: on a terminal each stage shows a bar while it loops (over k
+values, refits or export chunks); every finished stage is a log line ("stage pdf took 3.1 s"),
+stamped like every other line by the one logging setup (reporter/app/logs.py). The line is
+INFO on a terminal, with `reporter run -v`, or for a stage of 2 s or more; DEBUG otherwise
+(`logging.level: debug` shows every stage).
 
 Code deep in a stage reports its loop with `advance(done, total)`; it does nothing unless a
 run is showing progress, so library code and tests need no extra arguments.
@@ -8,6 +10,7 @@ run is showing progress, so library code and tests need no extra arguments.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Iterator
@@ -17,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 BAR_WIDTH = 24
-SLOW_STAGE_SECONDS = 2.0  # without a terminal, quicker stages are not worth a log line
+SLOW_STAGE_SECONDS = 2.0  # without a terminal or -v, quicker stages are logged at DEBUG only
+log = logging.getLogger("reporter.progress")
 
 
 @dataclass
@@ -36,9 +40,7 @@ class Progress:
         if self.interactive:
             self.stream.write(f"\r  {stage:<12} ...")
             self.stream.flush()
-        elif self.verbose:
-            self.stream.write(f"stage {stage} started\n")
-            self.stream.flush()
+        log.log(logging.INFO if self.verbose else logging.DEBUG, "stage %s started", stage)
 
     def advanced(self, done: int, total: int) -> None:
         if self.interactive and total > 0:
@@ -48,11 +50,11 @@ class Progress:
             self.stream.flush()
 
     def finished(self, stage: str, seconds: float) -> None:
-        if self.interactive:
-            self.stream.write(f"\r  {stage:<12} {seconds:6.1f} s{' ' * (BAR_WIDTH + 4)}\n")
-        elif self.verbose or seconds >= SLOW_STAGE_SECONDS:
-            self.stream.write(f"stage {stage} took {seconds:.1f} s\n")
-        self.stream.flush()
+        if self.interactive:  # the bar makes way for the stamped line
+            self.stream.write(f"\r{' ' * (BAR_WIDTH + 30)}\r")
+            self.stream.flush()
+        shown = self.interactive or self.verbose or seconds >= SLOW_STAGE_SECONDS
+        log.log(logging.INFO if shown else logging.DEBUG, "stage %s took %.1f s", stage, seconds)
 
 
 _current: ContextVar[Progress | None] = ContextVar("progress", default=None)

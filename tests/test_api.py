@@ -390,12 +390,12 @@ def test_python_warnings_and_uvicorn_s_own_failures_are_json_log_lines(capsys):
     import logging
     import warnings
 
-    from reporter.app.api import _log_as_json
+    from reporter.app.logs import LogSettings, setup
 
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     try:
-        _log_as_json()
+        setup(LogSettings(format="json"))
         with warnings.catch_warnings():
             warnings.simplefilter("always")
             warnings.warn("invalid value encountered in cast", RuntimeWarning, stacklevel=1)

@@ -101,8 +101,8 @@ def test_sigkill_at_each_stage_leaves_a_consistent_archive(project, tmp_path, st
     process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config),
                                 "--data", str(data), "--verbose"],
                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    for line in process.stdout:
-        if line.strip() == f"stage {stage} started":
+    for line in process.stdout:  # log lines: "<time> INFO stage load started"
+        if line.rstrip().endswith(f" stage {stage} started"):
             process.send_signal(signal.SIGKILL)
             break
     process.wait(timeout=120)

@@ -28,7 +28,6 @@ import math
 import re
 import threading
 import time
-import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -48,6 +47,7 @@ from starlette.routing import Match
 
 from reporter import __version__
 from reporter.app.explore import customer_history, segments
+from reporter.app.logs import exception_fields
 from reporter.app.net import loopback
 from reporter.app.params import clean_params, configured_source_key
 from reporter.config import Config, env_secret
@@ -345,15 +345,7 @@ def _declared_size(request: Request) -> int:
 def _failure(request: Request, exc: BaseException) -> dict:
     """The error line of a 500: the route it failed on, the exception's type and traceback."""
     return {"time": _now(), "level": "error", "event": "unhandled exception", "method": request.method,
-            "route": _route(request), **_exception(exc)}
-
-
-def _exception(exc: BaseException) -> dict:
-    """The exception's type and the traceback's frames, not its message (which may quote a
-    customer's values: a KeyError names the ID it missed)."""
-    kind = type(exc).__name__
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    return {"exception": kind, "traceback": f"Traceback (most recent call last):\n{frames}{kind}"}
+            "route": _route(request), **exception_fields(exc)}
 
 
 def _served(archive: Archive) -> Served:
@@ -573,8 +565,7 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
         listener.close()
         raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror or exc}); another program "
                           "may use the port: pass --port or set api.port") from None
-    listener.listen(2048)
-    _log_as_json()
+    listener.listen(2048)  # the CLI set up logging: JSON lines on stderr unless told otherwise
     log.info(json.dumps({"event": "listening", "host": host, "port": listener.getsockname()[1],
                          "source": app.state.archive.source}))
     server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False, server_header=False,
@@ -584,28 +575,3 @@ def serve(config: Config, host: str | None = None, port: int | None = None) -> i
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     server.run(sockets=[listener])
     return 0
-
-
-class _JsonLines(logging.Formatter):
-    """One JSON object per line: the access lines as they are, anything else wrapped."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        message = record.getMessage()
-        if message.startswith("{") and not record.exc_info:
-            return message
-        line = {"time": _now(), "level": record.levelname.lower(), "logger": record.name,
-                "message": message.strip()}
-        if record.exc_info and record.exc_info[1] is not None:  # e.g. uvicorn's own failures
-            line |= _exception(record.exc_info[1])
-        return json.dumps(line)
-
-
-def _log_as_json() -> None:
-    """Everything on stderr as JSON lines, Python's warnings too (a RuntimeWarning would
-    otherwise print two bare lines)."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(_JsonLines())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    logging.captureWarnings(True)

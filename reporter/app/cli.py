@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 
-from reporter import __version__
+from reporter.app import logs
 from reporter.errors import ConfigError, DataUnchanged, ReporterError
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
@@ -28,23 +28,31 @@ log = logging.getLogger("reporter")
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    log.setLevel(logging.INFO)
-    # WeasyPrint warns about every SVG presentation attribute its HTML CSS does not know
-    # (the SVG renderer still draws them); fontTools reports font subsetting. Both are noise.
-    for library in ("weasyprint", "fontTools"):
-        logging.getLogger(library).setLevel(logging.ERROR)
     try:
+        _set_up_logging(args)
         return args.command(args)
     except ReporterError as error:
         _print_problems(error)
+        logs.file_only(f"reporter: error: {error.one_line()}")
         return error.exit_code
     except KeyboardInterrupt:
         print("reporter: interrupted; nothing was archived", file=sys.stderr)
+        logs.file_only("reporter: interrupted; nothing was archived")
         return 130
     except Exception:
         log.exception("reporter: unexpected failure (a bug; please report it with this trace)")
         return 1
+
+
+def _set_up_logging(args: argparse.Namespace) -> None:
+    """One setup for every command (reporter/app/logs.py): reporter.yaml's `logging:`, then
+    the REPORTER_LOG_* variables; `serve` writes JSON lines unless told otherwise."""
+    config = getattr(args, "config", None)
+    if config is None and hasattr(args, "config") and DEFAULT_CONFIG.is_file():
+        config = DEFAULT_CONFIG
+    settings = logs.from_environment(logs.configured(config))
+    server = args.command is _serve
+    logs.setup(settings, command_default="json" if server else "text", one_stream=server)
 
 
 def _print_problems(error: ReporterError) -> None:
@@ -72,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="reporter",
         description="SmartCart Briefs: turn the newest customer table into a weekly brief.",
     )
-    parser.add_argument("--version", action="version", version=f"reporter {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version and the archive formats it reads and writes, and exit")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="make one brief now and archive it",
@@ -267,6 +276,16 @@ def _parser() -> argparse.ArgumentParser:
                         help="folder to write them to (default config/)")
     schema.set_defaults(command=_schema)
     return parser
+
+
+class _Version(argparse.Action):
+    """`reporter --version`: the package and its archive formats (imported only when asked)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from reporter.app.about import version_text
+
+        print(version_text())
+        parser.exit()
 
 
 def _group(commands, name: str, summary: str):

@@ -158,9 +158,9 @@ def serve(config: Config) -> int:
         _log_next(scheduler, "scheduler started")
         _finish_pushes(config)
         stop.wait()
-        log.info("%s stopping: a run in progress is allowed to finish", _stamp())
+        log.info("stopping: a run in progress is allowed to finish")
         scheduler.shutdown(wait=True)
-    log.info("%s scheduler stopped", _stamp())
+    log.info("scheduler stopped")
     return 0
 
 
@@ -169,12 +169,12 @@ def _finish_due(config: Config) -> None:
     try:
         outcomes = finish_due(config)
     except ReporterError as exc:
-        log.error("%s finishing what was due at start-up: %s", _stamp(), exc.one_line())
+        log.error("finishing what was due at start-up: %s", exc.one_line())
         return
     for outcome in outcomes:
-        log.info("%s catch-up: email to %s: %s%s", _stamp(), outcome.team, outcome.status,
+        log.info("catch-up: email to %s: %s%s", outcome.team, outcome.status,
                  f" ({outcome.error})" if outcome.error else "")
-    log.info("%s catch-up at start-up: %s", _stamp(),
+    log.info("catch-up at start-up: %s",
              f"{len(outcomes)} team(s) finished" if outcomes else "nothing was due")
 
 
@@ -183,9 +183,9 @@ def _finish_pushes(config: Config) -> None:
     each target once)."""
     try:
         for result in finish_pushes(config):
-            log.info("%s crm %s: %s (%s)", _stamp(), result.target, result.status, result.detail)
+            log.info("crm %s: %s (%s)", result.target, result.status, result.detail)
     except ReporterError as exc:
-        log.error("%s crm push at start-up: %s", _stamp(), exc.one_line())
+        log.error("crm push at start-up: %s", exc.one_line())
 
 
 def list_jobs(config: Config) -> str:
@@ -207,22 +207,18 @@ def _after_run(weekly: CronTrigger, event: JobEvent) -> None:
     """Runs in the job's thread. It must not ask the scheduler anything: a shutdown waiting for
     this very job holds the scheduler's job-store lock (a SIGTERM during a run hung here)."""
     if event.code == EVENT_JOB_MISSED:
-        log.warning("%s a run due %s was missed beyond the grace time", _stamp(),
-                    _when(event.scheduled_run_time))
+        log.warning("a run due %s was missed beyond the grace time", _when(event.scheduled_run_time))
     if event.code == EVENT_JOB_ERROR:
-        log.error("%s the scheduled run could not be started: %s", _stamp(), event.exception)
+        log.error("the scheduled run could not be started: %s", event.exception)
     upcoming = weekly.get_next_fire_time(None, datetime.now(weekly.timezone))
-    log.info("%s after run; next run %s", _stamp(), _when(upcoming))
+    log.info("after run; next run %s", _when(upcoming))
 
 
 def _log_next(scheduler: BackgroundScheduler, when: str) -> None:
     job = scheduler.get_job(JOB_ID)
-    log.info("%s %s; next run %s", _stamp(), when, _when(job.next_run_time if job else None))
+    log.info("%s; next run %s", when, _when(job.next_run_time if job else None))
 
 
 def _when(moment: datetime | None) -> str:
     return moment.isoformat(timespec="seconds") if moment else "never (paused or ended)"
 
-
-def _stamp() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
