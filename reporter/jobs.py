@@ -21,6 +21,8 @@ import sys
 from datetime import datetime
 from functools import cache
 
+from reporter.exits import describe
+
 log = logging.getLogger("reporter.schedule")
 WARM_MODULES = ["reporter.app.warm"]  # the pipeline, the charts and WeasyPrint
 
@@ -30,17 +32,21 @@ def run_brief_job(config_path: str) -> int:
     and does not), then exactly `reporter run --config PATH`, each in a child process."""
     due = run_command(["send", "--config", config_path, "--due"])
     if due != 0:
-        log.warning("%s finishing the last run before this one exited with code %s", _stamp(), due)
+        log.warning("%s finishing the last run before this one exited with code %s", _stamp(),
+                    describe(due))
     log.info("%s starting scheduled run", _stamp())
     code = run_command(["run", "--config", config_path])
-    log.info("%s scheduled run finished with exit code %s", _stamp(), code)
+    log.info("%s scheduled run finished with exit code %s", _stamp(), describe(code))
     return code
 
 
 def run_team_job(config_path: str, team: str) -> int:
     """A team's send time: `reporter send --team NAME` for the newest brief, in a child process."""
     log.info("%s sending the latest brief to %s", _stamp(), team)
-    return run_command(["send", "--config", config_path, "--team", team, "--scheduled"])
+    code = run_command(["send", "--config", config_path, "--team", team, "--scheduled"])
+    if code != 0:
+        log.warning("%s sending to %s exited with code %s", _stamp(), team, describe(code))
+    return code
 
 
 def run_command(args: list[str]) -> int:

@@ -40,7 +40,8 @@ from reporter.brief.view import (
 from reporter.config import Config
 from reporter.data.load import RawCustomers
 from reporter.data.sources import read_customers
-from reporter.delivery.dispatch import dispatch_run, tell_owners_held
+from reporter.delivery.crm import Pushed
+from reporter.delivery.dispatch import Delivered, dispatch_run, tell_owners_held
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
@@ -82,10 +83,16 @@ class RunResult:
     timings: dict[str, float]
     deliveries: tuple[Outcome, ...] = ()
     checks: CheckReport = field(default_factory=lambda: CheckReport(()))
+    pushes: tuple[Pushed, ...] = ()  # each CRM target's push, after the email
+    pruned: tuple[Path, ...] = ()  # run folders history.retention_runs removed after this run
 
     @property
     def delivery_failed(self) -> bool:
         return any(outcome.failed for outcome in self.deliveries)
+
+    @property
+    def push_failed(self) -> bool:
+        return any(pushed.failed for pushed in self.pushes)
 
 
 def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
@@ -161,15 +168,22 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     built = _build(config, engine, baseline, run_id, now, timer)
     checked = _check_and_render(config, built, found, now, timer)
     final = _publish(config, engine, built, checked, run_id, now, timer, dry_run)
-    deliveries = _deliver(config, final, checked.report, dry_run, timer)
+    delivered = _deliver(config, final, checked.report, dry_run, timer)
     with timer("index"):
-        retention = config.settings.history.retention_runs
-        if retention:
-            source = source_key(found.raw, config.settings.source.name)
-            prune_runs(sorted(r.folder for r in runs_of(config.output_dir, source)), retention)
+        pruned = _prune(config, source_key(found.raw, config.settings.source.name))
         rebuild_index(config.output_dir)
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", checked.brief,
-                     timer.seconds, tuple(deliveries), checked.report)
+                     timer.seconds, delivered.outcomes, checked.report, delivered.pushes,
+                     tuple(pruned))
+
+
+def _prune(config: Config, source: str) -> list[Path]:
+    """history.retention_runs: the source's oldest runs beyond N; what was removed is returned
+    so the command prints it."""
+    retention = config.settings.history.retention_runs
+    if not retention:
+        return []
+    return list(prune_runs(sorted(r.folder for r in runs_of(config.output_dir, source)), retention))
 
 
 @dataclass(frozen=True)
@@ -267,11 +281,11 @@ def _publish(config: Config, engine: Engine, built: Built, checked: Checked, run
 
 
 def _deliver(config: Config, folder: Path, report: CheckReport, dry_run: bool,
-             timer: StageTimer) -> list[Outcome]:
+             timer: StageTimer) -> Delivered:
     with timer("deliver"):
         if report.held:
             tell_owners_held(folder, config, report)
-            return []
+            return Delivered()
         return dispatch_run(folder, config, dry_run=dry_run, immediate_only=True, rebuild=False)
 
 
