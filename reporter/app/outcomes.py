@@ -25,9 +25,10 @@ def push_line(pushed: Pushed, run_id: str, config_path: Path | None) -> str:
     line = f"crm {pushed.target}: {pushed.status}" + (f" ({pushed.detail})" if pushed.detail else "")
     if not pushed.failed:
         return line
+    send = console_command(config_path, "send", "--run", run_id)
     again = console_command(config_path, "push", "--run", run_id, "--target", pushed.target)
-    return (f"{line}; the email went; the next `reporter send` of this run pushes it again by "
-            f"itself, or push it now with `{again}`")
+    return (f"{line}; the email went; the next `{send}` pushes it again by itself (so does the "
+            f"scheduler's next run), or push it now with `{again}`")
 
 
 def pruned_line(folder: Path) -> str:

@@ -157,8 +157,10 @@ def push_run(folder: Path, config: Config, targets: list[str] | None = None,
         notify_owners(settings, ledger if settings.smtp else None, record.run_id,
                       f"CRM push failed for run {record.run_id}",
                       "".join(f"{r.target}: {r.detail}\n" for r in failed) + "\nThe brief itself was "
-                      "delivered. The next `reporter send` (or the scheduler's next run) pushes it "
-                      "again by itself; to push now: "
+                      "delivered. The next send of this run pushes it again by itself (so does the "
+                      "scheduler's next run):\n  "
+                      + mailed_command(config.path, "send", "--run", record.run_id)
+                      + "\nor push it now:\n  "
                       + mailed_command(config.path, "push", "--run", record.run_id) + "\n")
     return results
 
