@@ -12,9 +12,11 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
+from reporter.data import sample
 from reporter.delivery.ledger import Ledger
 from reporter.exits import MEANING, Exit
 from tests.conftest import REPO_ROOT, run_main, write_config
@@ -198,3 +200,17 @@ def test_a_held_brief_exits_with_the_held_code(project, sample_csv):
     done = run_main("run", "--config", str(config))
     assert done.returncode == Exit.HELD == 4, done.stdout + done.stderr
     assert "Held, not sent to any team" in done.stdout
+
+
+def test_each_pruned_run_is_printed(project, mail, sample_csv, tmp_path):
+    controller, _ = mail
+    config = str(_configure(project, controller.port, teams=TEAMS[:1], history={"retention_runs": 1}))
+    first = run_main("run", "--config", config)
+    assert first.returncode == Exit.OK, first.stdout + first.stderr
+    week_on = sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=3), tmp_path / "week2.csv")
+    second = run_main("run", "--config", config, "--data", str(week_on))
+    assert second.returncode == Exit.OK, second.stdout + second.stderr
+    first_id = re.search(r"^Brief (\S+):", first.stdout, flags=re.M).group(1)
+    pruned = [line for line in second.stdout.splitlines() if line.startswith("Pruned run ")]
+    assert len(pruned) == 1 and first_id in pruned[0], second.stdout
+    assert not any(first_id in p.name for p in (project / "output").iterdir()), "and it is gone"

@@ -357,11 +357,13 @@ def _assign(args: argparse.Namespace) -> int:
 
 def _tell_owners_failed(config, problem: str) -> None:
     """Best effort: the owners hear of a failed run; a mail problem must not hide the failure."""
+    from reporter.delivery.hints import mailed_command
     from reporter.delivery.mail import notify_owners
 
     try:
         notify_owners(config.settings, None, "", "a run failed; no brief this time",
-                      f"reporter run failed:\n\n{problem}\n\nConfig: {config.path}\n")
+                      f"reporter run failed:\n\n{problem}\n\nConfig: {config.path}\n"
+                      f"Once it is fixed, run it again with: {mailed_command(config.path, 'run')}\n")
     except Exception:
         log.warning("reporter: the owners could not be told of the failure", exc_info=True)
 

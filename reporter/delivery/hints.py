@@ -35,4 +35,12 @@ def _is_default(config_path: Path) -> bool:
 
 
 def _joined(words: list[str]) -> str:
-    return " ".join(shlex.quote(word) for word in words)
+    """Shell-quoted words; a team name always in single quotes (names often hold spaces, and
+    one style reads the same in every hint)."""
+    quoted = [_always_quoted(word) if before == "--team" else shlex.quote(word)
+              for before, word in zip(["", *words], words, strict=False)]
+    return " ".join(quoted)
+
+
+def _always_quoted(word: str) -> str:
+    return "'" + word.replace("'", "'\"'\"'") + "'"
