@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -204,11 +205,16 @@ def test_a_held_brief_exits_with_the_held_code(project, sample_csv):
 
 def test_each_pruned_run_is_printed(project, mail, sample_csv, tmp_path):
     controller, _ = mail
-    config = str(_configure(project, controller.port, teams=TEAMS[:1], history={"retention_runs": 1}))
-    first = run_main("run", "--config", config)
+    data = tmp_path / "drop" / "customers.csv"  # the drop folder: this week's file, then next week's
+    data.parent.mkdir()
+    shutil.copy(sample_csv, data)
+    config = _configure(project, controller.port, teams=TEAMS[:1], history={"retention_runs": 1})
+    write_config(config, **(yaml.safe_load(config.read_text()) | {"source": {"path": str(data)},
+                                                                  "output": {"dir": "../output"}}))
+    first = run_main("run", "--config", str(config))
     assert first.returncode == Exit.OK, first.stdout + first.stderr
-    week_on = sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=3), tmp_path / "week2.csv")
-    second = run_main("run", "--config", config, "--data", str(week_on))
+    sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=3), data)
+    second = run_main("run", "--config", str(config))
     assert second.returncode == Exit.OK, second.stdout + second.stderr
     first_id = re.search(r"^Brief (\S+):", first.stdout, flags=re.M).group(1)
     pruned = [line for line in second.stdout.splitlines() if line.startswith("Pruned run ")]
