@@ -60,4 +60,4 @@ class DataUnchanged(ReporterError):
     """`checks.unchanged_data: skip`: the data is the baseline's, so the run stopped before
     anything was archived. Not a failure: its own exit code, for a wrapper to tell apart."""
 
-    exit_code = 6  # its own: 3 to 5 are delivery outcomes (failed, held, a CRM push failed)
+    exit_code = 6  # Exit.SKIPPED in reporter/exits.py: 3 to 5 are delivery outcomes

@@ -20,6 +20,8 @@ import runpy
 import sys
 from functools import cache
 
+from reporter.exits import describe
+
 log = logging.getLogger("reporter.schedule")
 WARM_MODULES = ["reporter.app.warm"]  # the pipeline, the charts and WeasyPrint
 
@@ -29,17 +31,21 @@ def run_brief_job(config_path: str) -> int:
     and does not), then exactly `reporter run --config PATH`, each in a child process."""
     due = run_command(["send", "--config", config_path, "--due"])
     if due != 0:
-        log.warning("finishing the last run before this one exited with code %s", due)
+        log.warning("finishing the last run before this one exited with code %s",
+                    describe(due))
     log.info("starting scheduled run")
     code = run_command(["run", "--config", config_path])
-    log.info("scheduled run finished with exit code %s", code)
+    log.info("scheduled run finished with exit code %s", describe(code))
     return code
 
 
 def run_team_job(config_path: str, team: str) -> int:
     """A team's send time: `reporter send --team NAME` for the newest brief, in a child process."""
     log.info("sending the latest brief to %s", team)
-    return run_command(["send", "--config", config_path, "--team", team, "--scheduled"])
+    code = run_command(["send", "--config", config_path, "--team", team, "--scheduled"])
+    if code != 0:
+        log.warning("sending to %s exited with code %s", team, describe(code))
+    return code
 
 
 def run_command(args: list[str]) -> int:

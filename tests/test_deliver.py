@@ -195,7 +195,7 @@ def test_without_smtp_or_with_dry_run_messages_are_written_as_eml(project, serve
     offline = run(configure(project, None))
     assert (offline.folder / "email" / "retention.eml").is_file()
     again = deliver(offline.folder, configure(project, None), team="Marketing")
-    assert [o.team for o in again] == ["Marketing"]
+    assert [o.team for o in again.outcomes] == ["Marketing"]
 
 
 def test_subject_templates_are_sandboxed(project):

@@ -25,6 +25,7 @@ from reporter.config import load_config
 from reporter.data import sample
 from reporter.delivery.dispatch import delay_note
 from reporter.delivery.ledger import Ledger
+from reporter.exits import Exit
 from tests.conftest import REPO_ROOT, run_cli, run_folders, write_config
 from tests.smtp_server import RecordingHandler, start_server
 
@@ -76,7 +77,7 @@ def test_stale_data_is_held_owners_are_told_and_release_sends_once(project, serv
     first_ids = {_parse(m.content)["Message-ID"] for m in handler.messages}
     handler.messages.clear()
 
-    assert _reporter(config, "run") == 0  # the same month-old file again
+    assert _reporter(config, "run") == Exit.HELD  # the same month-old file again: a cron wrapper sees it
     held = run_folders(project / "output")[-1]
     record = json.loads((held / "run.json").read_text())
     assert record["status"] == "held"

@@ -1,8 +1,9 @@
 """Commands only: parse arguments, call the pipeline, map errors to exit codes.
 
-Exit 0 on success; 2 on bad input or config, with a one-line cause and no traceback;
-3 when the brief was archived but could not be delivered to every team;
-1 on an unexpected failure (a bug), with the traceback on stderr.
+The exit codes are reporter.exits.Exit (the README's table): 0 done; 2 bad input or config,
+with a one-line cause and no traceback; 3 an email failed or is uncertain; 4 held by a
+pre-send check; 5 delivered but a CRM push failed; 1 an unexpected failure (a bug), with the
+traceback on stderr. Every email, CRM push and pruned run is one line on stdout.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ from pathlib import Path
 
 from reporter.app import logs
 from reporter.errors import ConfigError, DataUnchanged, ReporterError
+from reporter.exits import Exit
 
 DEFAULT_CONFIG = Path("config/reporter.yaml")
 LATEST = Path("<latest>")  # `validate --data` without a file: the file source.path finds
-DELIVERY_FAILED = 3
 log = logging.getLogger("reporter")
 
 
@@ -169,7 +170,7 @@ def _parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="send a brief held by a pre-send check",
                                   description="Send a held brief to every team, once.")
     _add_config(release)
-    release.add_argument("run_id", metavar="RUN_ID")
+    release.add_argument("run_id", metavar="RUN_ID", help="run id as printed, or latest")
     release.set_defaults(command=_release)
 
     rerender = commands.add_parser(
@@ -178,7 +179,7 @@ def _parser() -> argparse.ArgumentParser:
                     "(after a template change), into a folder beside the archive. The archived "
                     "brief, the one that was sent, is left as it is.")
     _add_config(rerender)
-    rerender.add_argument("run_id", metavar="RUN_ID")
+    rerender.add_argument("run_id", metavar="RUN_ID", help="run id as printed, or latest")
     rerender.add_argument("--out", type=Path, help="folder (default: <output>/rerender/<run folder>)")
     rerender.set_defaults(command=_rerender)
 
@@ -187,7 +188,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Write <team>.html and <team>.eml of an archived run into a folder, to look "
                     "at before the first scheduled send. Sends nothing.")
     _add_config(preview)
-    preview.add_argument("--run", default="latest", metavar="RUN_ID")
+    preview.add_argument("--run", default="latest", metavar="RUN_ID",
+                         help="run id, or latest (default)")
     preview.add_argument("--out", type=Path, help="folder (default: <output>/preview)")
     preview.set_defaults(command=_email_preview)
 
@@ -236,7 +238,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.set_defaults(command=_archive_list)
     show = archive_commands.add_parser("show", help="one run's summary")
     _add_config(show)
-    show.add_argument("run_id", metavar="RUN_ID")
+    show.add_argument("run_id", metavar="RUN_ID", help="run id as printed, or latest")
     show.set_defaults(command=_archive_show)
     prune = archive_commands.add_parser(
         "prune", help="delete the oldest runs beyond the newest N, then rebuild the index")
@@ -343,18 +345,21 @@ def _run(args: argparse.Namespace) -> int:
         _tell_owners_failed(config, f"{type(error).__name__}: {error} (a bug; the traceback is in "
                                     "the scheduler's log)")
         raise
+    from reporter.delivery.hints import console_command
+
     personas = ", ".join(f"{p.name} {p.share:.0%}" for p in result.brief.personas)
     print(f"Brief {result.run_id}: {result.brief.customers:,} customers, k={result.brief.model.k}, "
           f"personas: {personas}")
     print(f"Model: {result.brief.model.decision}")
     if result.checks.held:
         print("Held, not sent to any team: " + "; ".join(r.problem for r in result.checks.holding)
-              + f". Send it with `reporter release {result.run_id}`.")
+              + f". Send it with `{console_command(config.path, 'release', result.run_id)}`.")
     print(f"HTML: {result.html}")
     print(f"PDF:  {result.pdf}")
+    code = _report(result.deliveries, result.pushes, result.run_id, config.path, result.checks.held)
     for line in result.pruned.lines():  # history.retention_runs
         print(line)
-    return _report_deliveries(result.deliveries)
+    return code
 
 
 def _assign(args: argparse.Namespace) -> int:
@@ -378,39 +383,44 @@ def _assign(args: argparse.Namespace) -> int:
 
 def _tell_owners_failed(config, problem: str) -> None:
     """Best effort: the owners hear of a failed run; a mail problem must not hide the failure."""
+    from reporter.delivery.hints import mailed_command
     from reporter.delivery.mail import notify_owners
 
     try:
         notify_owners(config.settings, None, "", "a run failed; no brief this time",
-                      f"reporter run failed:\n\n{problem}\n\nConfig: {config.path}\n")
+                      f"reporter run failed:\n\n{problem}\n\nConfig: {config.path}\n"
+                      f"Once it is fixed, run it again with: {mailed_command(config.path, 'run')}\n")
     except Exception:
         log.warning("reporter: the owners could not be told of the failure", exc_info=True)
 
 
-def _report_deliveries(outcomes) -> int:
+def _report(outcomes, pushes, run_id: str, config_path: Path | None, held: bool = False) -> int:
+    """One line per email and per CRM push, the errors with the command that fixes each, and
+    the exit code they add up to."""
+    from reporter.app.outcomes import delivery_lines, exit_code, failure_lines, push_line
+
     for outcome in outcomes:
-        detail = outcome.eml or outcome.error
-        refused = f"; refused: {', '.join(outcome.refused)}" if outcome.refused else ""
-        print(f"Email to {outcome.team}: {outcome.status}" + (f" ({detail})" if detail else "") + refused)
-        for address, why in outcome.skipped.items():
-            print(f"  {address}: {why}")
-    failed = [o.team for o in outcomes if o.failed]
-    if failed:
-        print(f"reporter: error: delivery failed for {', '.join(failed)}; the brief is archived, "
-              "re-send it with `reporter send --run RUN_ID` once the mail server is reachable",
-              file=sys.stderr)
-    unconfirmed = [o.team for o in outcomes if o.unconfirmed]
-    if unconfirmed:
-        print(f"reporter: error: delivery to {', '.join(unconfirmed)} is uncertain: the mail server "
-              "took the message but never confirmed it, and it is not sent again by itself; ask the "
-              "recipients or check the server's log, and only if it did not arrive run `reporter "
-              "send --run RUN_ID --team TEAM --force`", file=sys.stderr)
-    return DELIVERY_FAILED if failed or unconfirmed else 0
+        print("\n".join(delivery_lines(outcome)))
+    for pushed in pushes:
+        print(push_line(pushed, run_id, config_path))
+    for line in failure_lines(outcomes, run_id, config_path):
+        print(line, file=sys.stderr)
+    return exit_code(outcomes, pushes, held)
+
+
+def _report_delivered(delivered, folder: Path | None, config) -> int:
+    return _report(delivered.outcomes, delivered.pushes, _run_id(folder), config.path)
 
 
 def _send(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.delivery.dispatch import dispatch_run, finish_due, finish_pushes, scheduled_send
+    from reporter.delivery.dispatch import (
+        dispatch_run,
+        finish_due,
+        finish_pushes,
+        latest_deliverable,
+        scheduled_send,
+    )
     from reporter.delivery.mail import send_test
     from reporter.history.record import read_record
 
@@ -420,23 +430,43 @@ def _send(args: argparse.Namespace) -> int:
         raise ConfigError(f"{config.path}: no team named {args.team!r} under teams: "
                           f"({', '.join(names) or 'none configured'})")
     if args.scheduled:
-        return _report_deliveries(scheduled_send(config, args.team))
+        return _report_delivered(scheduled_send(config, args.team),
+                                 latest_deliverable(config.output_dir), config)
     if args.due:
-        outcomes = finish_due(config)
-        if not outcomes:
-            print("Nothing is due: the newest run has reached every team that should have it by now.")
-        for pushed in finish_pushes(config):  # a CRM push cut off by a crash
-            print(f"{pushed.target}: {pushed.status}: {pushed.detail}")
-        return _report_deliveries(outcomes)
+        return _send_due(config, finish_due, finish_pushes)
     folder = _run_folder(config, args.run)
+    run_id = read_record(folder).run_id
     if args.test:
         if not args.to:
             raise ConfigError("--test needs --to ADDRESS: the one address the test copy goes to")
         team = next(t for t in config.settings.teams if args.team in (None, t.name))
-        run_id = read_record(folder).run_id
-        return _report_deliveries([send_test(folder, run_id, config.settings, team, args.to)])
-    return _report_deliveries(dispatch_run(folder, config, team=args.team, dry_run=args.dry_run,
-                                           force=args.force))
+        return _report([send_test(folder, run_id, config.settings, team, args.to)], (), run_id,
+                       config.path)
+    delivered = dispatch_run(folder, config, team=args.team, dry_run=args.dry_run, force=args.force)
+    return _report(delivered.outcomes, delivered.pushes, run_id, config.path)
+
+
+def _send_due(config, finish_due, finish_pushes) -> int:
+    """`send --due`: the newest run to the teams still due, then the CRM pushes left undone
+    (each run's lines name that run)."""
+    from reporter.archive import published_runs
+    from reporter.delivery.dispatch import latest_deliverable
+    from reporter.exits import outcome_code
+
+    outcomes = finish_due(config)
+    if not outcomes:
+        print("Nothing is due: the newest run has reached every team that should have it by now.")
+    runs = published_runs(config.output_dir)
+    mailed = _report(outcomes, (), _run_id(runs[-1] if runs else None), config.path)
+    pushes = finish_pushes(config)  # after the email; also a push cut off by a crash
+    pushed = _report((), pushes, _run_id(latest_deliverable(config.output_dir)), config.path)
+    return outcome_code(mailed == Exit.DELIVERY_FAILED, False, pushed == Exit.PUSH_FAILED)
+
+
+def _run_id(folder: Path | None) -> str:
+    from reporter.history.record import read_record
+
+    return read_record(folder).run_id if folder is not None else ""
 
 
 def _push(args: argparse.Namespace) -> int:
@@ -448,14 +478,13 @@ def _push(args: argparse.Namespace) -> int:
     if not config.settings.crm:
         raise ConfigError(f"{config.path}: no crm: targets to push to; see README, Pushing to your CRM")
     folder = _run_folder(config, args.run)
+    from reporter.delivery.hints import console_command
+
     record = read_record(folder)
     if record.held:
-        raise HeldBrief(f"run {record.run_id} is held; release it first with `reporter release "
-                        f"{record.run_id}` (that pushes it too)")
-    results = push_run(folder, config, args.target, again=True)
-    for result in results:
-        print(f"{result.target}: {result.status}: {result.detail}")
-    return DELIVERY_FAILED if any(r.failed for r in results) else 0
+        raise HeldBrief(f"run {record.run_id} is held; release it first with "
+                        f"`{console_command(config.path, 'release', record.run_id)}` (that pushes it too)")
+    return _report((), push_run(folder, config, args.target, again=True), record.run_id, config.path)
 
 
 def _app(args: argparse.Namespace) -> int:
@@ -489,31 +518,36 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_folder(config, run: str) -> Path:
+    """A run folder by its id or `latest` (the newest published run), for every command that
+    names a run."""
     from reporter.archive import find_run, published_runs
+    from reporter.delivery.hints import console_command
 
     if run != "latest":
         return find_run(config.output_dir, run)
     runs = published_runs(config.output_dir)
     if not runs:
         raise ConfigError(f"{config.output_dir}: no brief in the archive yet; make one with "
-                          "`reporter run` (or `reporter run --dry-run` to send nothing)")
+                          f"`{console_command(config.path, 'run')}` (or add --dry-run to send nothing)")
     return runs[-1]
 
 
 def _release(args: argparse.Namespace) -> int:
     from reporter.config import load_config
     from reporter.delivery.dispatch import release
+    from reporter.history.record import read_record
 
-    return _report_deliveries(release(load_config(_config_path(args)), args.run_id))
+    config = load_config(_config_path(args))
+    folder = _run_folder(config, args.run_id)
+    return _report_delivered(release(config, read_record(folder).run_id), folder, config)
 
 
 def _rerender(args: argparse.Namespace) -> int:
     from reporter.app.archived import rerender
-    from reporter.archive import find_run
     from reporter.config import load_config
 
     config = load_config(_config_path(args))
-    folder = find_run(config.output_dir, args.run_id)
+    folder = _run_folder(config, args.run_id)
     done = rerender(folder, args.out or config.output_dir / "rerender" / folder.name)
     print(f"HTML: {done.html}" + (" (identical to the archived brief)" if done.unchanged
                                   else " (differs from the archived brief)"))
@@ -582,7 +616,7 @@ def _validate(args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return error.exit_code
-    warnings = [f"{config.personas_path}: {w}" for w in rulebook.warnings]
+    warnings = [f"{config.personas_path}: {w}" for w in rulebook.warnings] + _owner_warnings(config)
     if args.data is not None:
         from reporter.app.pipeline import rule_warnings
 
@@ -607,6 +641,15 @@ def _validate(args: argparse.Namespace) -> int:
     for target in config.settings.crm:
         print(f"crm {target.name}: {target.webhook or f'{target.url} table {target.table}'}")
     return 0
+
+
+def _owner_warnings(config) -> list[str]:
+    """Without owners nobody hears of a held brief, a failed email or a failed CRM push."""
+    if config.settings.owners:
+        return []
+    return [f"{config.path}: owners: is empty, so nobody is told when a brief is held, an email "
+            "fails or a CRM push fails (only the exit code and these lines say so); add the "
+            "addresses of the people who look after the briefs"]
 
 
 def _check_secrets(config) -> None:
@@ -686,13 +729,12 @@ def _archive_list(args: argparse.Namespace) -> int:
 
 
 def _archive_show(args: argparse.Namespace) -> int:
-    from reporter.archive import find_run
     from reporter.config import load_config
     from reporter.delivery.ledger import LEDGER_FILE, Ledger
     from reporter.history.catalogue import read_run
 
     config = load_config(_config_path(args))
-    run = read_run(find_run(config.output_dir, args.run_id))
+    run = read_run(_run_folder(config, args.run_id))
     record = run.record
     print(f"Run {run.run_id} ({run.folder})")
     print(f"Data: {record.data.path} ({run.customers:,} customers, as of {run.as_of})")

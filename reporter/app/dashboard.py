@@ -218,7 +218,7 @@ def archive(config, runs, latest, allow_edit: bool) -> None:
     if st.button("Release", disabled=not sure):
         from reporter.delivery.dispatch import release
 
-        outcomes = release(config, run_id)
+        outcomes = release(config, run_id).outcomes
         st.success(f"Released run {run_id}: " + (", ".join(f"{o.team} {o.status}" for o in outcomes)
                                                  or "no team configured"))
 

@@ -35,7 +35,8 @@ from reporter.brief.view import (
 from reporter.config import Config, UnchangedDataCheck
 from reporter.data.load import RawCustomers
 from reporter.data.sources import read_customers
-from reporter.delivery.dispatch import dispatch_run, tell_owners_held
+from reporter.delivery.crm import Pushed
+from reporter.delivery.dispatch import Delivered, dispatch_run, tell_owners_held
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError, DataUnchanged
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
@@ -78,11 +79,16 @@ class RunResult:
     timings: dict[str, float]
     deliveries: tuple[Outcome, ...] = ()
     checks: CheckReport = field(default_factory=lambda: CheckReport(()))
+    pushes: tuple[Pushed, ...] = ()  # each CRM target's push, after the email
     pruned: PrunePlan = field(default_factory=lambda: PrunePlan((), ()))  # by retention_runs
 
     @property
     def delivery_failed(self) -> bool:
         return any(outcome.failed for outcome in self.deliveries)
+
+    @property
+    def push_failed(self) -> bool:
+        return any(pushed.failed for pushed in self.pushes)
 
 
 def analyse(config: Config, data: Path | None = None, as_of: date | None = None,
@@ -169,12 +175,13 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     built = _build(config, engine, baseline, run_id, now, timer)
     checked = _check_and_render(config, built, found, now, timer)
     final = _publish(config, engine, built, checked, run_id, now, timer, dry_run)
-    deliveries = _deliver(config, final, checked.report, dry_run, timer)
+    delivered = _deliver(config, final, checked.report, dry_run, timer)
     with timer("index"):
         pruned = _retention(config, source_key(found.raw, config.settings.source.name))
         rebuild_index(config.output_dir)
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", checked.brief,
-                     timer.seconds, tuple(deliveries), checked.report, pruned)
+                     timer.seconds, delivered.outcomes, checked.report, delivered.pushes,
+                     pruned)
 
 
 def _without_unchanged_check(config: Config) -> Config:
@@ -287,11 +294,11 @@ def _publish(config: Config, engine: Engine, built: Built, checked: Checked, run
 
 
 def _deliver(config: Config, folder: Path, report: CheckReport, dry_run: bool,
-             timer: StageTimer) -> list[Outcome]:
+             timer: StageTimer) -> Delivered:
     with timer("deliver"):
         if report.held:
             tell_owners_held(folder, config, report)
-            return []
+            return Delivered()
         return dispatch_run(folder, config, dry_run=dry_run, immediate_only=True, rebuild=False)
 
 

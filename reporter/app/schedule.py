@@ -26,10 +26,12 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
+from reporter.app.outcomes import delivery_lines, push_line
 from reporter.config import Config, ScheduleConfig
-from reporter.delivery.dispatch import finish_due, finish_pushes, team_trigger
+from reporter.delivery.dispatch import finish_due, finish_pushes, latest_deliverable, team_trigger
 from reporter.delivery.mail import slug
 from reporter.errors import ConfigError, ReporterError
+from reporter.history.record import read_record
 from reporter.jobs import run_brief_job, run_team_job
 
 JOB_ID = "weekly-brief"
@@ -172,8 +174,8 @@ def _finish_due(config: Config) -> None:
         log.error("finishing what was due at start-up: %s", exc.one_line())
         return
     for outcome in outcomes:
-        log.info("catch-up: email to %s: %s%s", outcome.team, outcome.status,
-                 f" ({outcome.error})" if outcome.error else "")
+        for line in delivery_lines(outcome):
+            log.info("catch-up: %s", line)
     log.info("catch-up at start-up: %s",
              f"{len(outcomes)} team(s) finished" if outcomes else "nothing was due")
 
@@ -182,8 +184,11 @@ def _finish_pushes(config: Config) -> None:
     """A CRM push cut off by a crash or a restart is finished at start-up (the ledger pushes
     each target once)."""
     try:
-        for result in finish_pushes(config):
-            log.info("crm %s: %s (%s)", result.target, result.status, result.detail)
+        pushes = finish_pushes(config)
+        folder = latest_deliverable(config.output_dir) if pushes else None
+        run_id = read_record(folder).run_id if folder is not None else ""
+        for result in pushes:
+            log.info("%s", push_line(result, run_id, config.path))
     except ReporterError as exc:
         log.error("crm push at start-up: %s", exc.one_line())
 

@@ -15,7 +15,7 @@ baseline and is served only once its deliveries are settled (history.record).
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,6 +28,7 @@ from reporter.brief.index import rebuild_index
 from reporter.config import Config, CrmTarget, ScheduleConfig, TeamConfig, env_secret
 from reporter.delivery.crm import Pushed, RunRows, push, run_rows
 from reporter.delivery.faults import fault_point
+from reporter.delivery.hints import console_command, mailed_command
 from reporter.delivery.ledger import Ledger
 from reporter.delivery.mail import Outcome, build_message, inline_images, notify_owners, send_run, slug
 from reporter.errors import ConfigError, ReporterError
@@ -47,15 +48,25 @@ class HeldBrief(ReporterError):
     """The run was held by a pre-send check and has not been released."""
 
 
+@dataclass(frozen=True)
+class Delivered:
+    """What one dispatch did: each team's email, then each CRM push (the console prints both)."""
+
+    outcomes: tuple[Outcome, ...] = ()
+    pushes: tuple[Pushed, ...] = ()
+
+
 def dispatch_run(folder: Path, config: Config, team: str | None = None, dry_run: bool = False,
             force: bool = False, immediate_only: bool = False, note: str = "",
-            rebuild: bool = True) -> list[Outcome]:
-    """Send an archived run to its teams (through the ledger) and record the outcomes."""
+            rebuild: bool = True) -> Delivered:
+    """Send an archived run to its teams (through the ledger), record the outcomes, then push
+    it to the CRM targets that have not had it."""
     settings = config.settings
     record = read_record(folder)
     if record.held and not dry_run:
         raise HeldBrief(f"run {record.run_id} is held ({'; '.join(record.held_because)});"
-                        f" check it, then send it with `reporter release {record.run_id}`")
+                        f" check it, then send it with "
+                        f"`{console_command(config.path, 'release', record.run_id)}`")
     teams = [t for t in settings.teams if (team is None or t.name == team)
              and not (immediate_only and t.send_at)]
     if team is not None and not teams:
@@ -65,11 +76,11 @@ def dispatch_run(folder: Path, config: Config, team: str | None = None, dry_run:
 
 
 def _dispatch(folder: Path, config: Config, record: RunRecord, teams: list[TeamConfig], dry_run: bool,
-              force: bool, note: str, rebuild: bool) -> list[Outcome]:
+              force: bool, note: str, rebuild: bool, push: bool = True) -> Delivered:
     settings = config.settings
     ledger = _ledger(config) if settings.smtp and not dry_run else None
     outcomes = send_run(folder, record.run_id, settings, teams, ledger, dry_run=dry_run, force=force,
-                        note=note)
+                        note=note, config_path=config.path)
     fault_point("settled")
     if outcomes:
         add_deliveries(folder, [DeliveryEntry(**asdict(outcome)) for outcome in outcomes])
@@ -77,14 +88,15 @@ def _dispatch(folder: Path, config: Config, record: RunRecord, teams: list[TeamC
     if failed:
         notify_owners(settings, ledger, record.run_id, f"delivery failed for run {record.run_id}",
                       "\n".join(f"{o.team}: {o.error or o.refused}" for o in failed)
-                      + f"\n\nRe-send with: reporter send --run {record.run_id}\n")
+                      + "\n\nRe-send with: "
+                      + mailed_command(config.path, "send", "--run", record.run_id) + "\n")
     if ledger is not None:
         tell_owners_uncertain(config, ledger, record.run_id)
-    if not dry_run:
-        push_run(folder, config)  # after the email, so a CRM that is down never delays it
+    # after the email, so a CRM that is down never delays it
+    pushes = push_run(folder, config) if push and not dry_run else []
     if rebuild:
         rebuild_index(config.output_dir)
-    return outcomes
+    return Delivered(tuple(outcomes), tuple(pushes))
 
 
 def _ledger(config: Config) -> Ledger:
@@ -103,8 +115,9 @@ def tell_owners_uncertain(config: Config, ledger: Ledger, run_id: str) -> None:
         "they may or may not have arrived:\n" + lines + "\nThey are not sent again by themselves "
         "(delivery.guarantee: at-most-once), so nobody gets the brief twice. Ask the recipients, "
         "or look for the Message-ID in the mail server's log. Only if a copy did not arrive, send "
-        "it again with:\n" + "".join(f"  reporter send --run {run_id} --team '{team}' --force\n"
-                                    for team in teams)))
+        "it again with:\n" + "".join(
+            f"  {mailed_command(config.path, 'send', '--run', run_id, '--team', team, '--force')}\n"
+            for team in teams)))
     if told is None or not told.failed:
         ledger.mark_told(run_id, [row.recipient for row in rows])
 
@@ -127,11 +140,12 @@ def push_run(folder: Path, config: Config, targets: list[str] | None = None,
     kind = "push-again" if again else "push"
     rows, results = None, []
     for target in chosen:  # claimed, pushed and settled one by one: a kill loses one at most
+        earlier = _failed_before(ledger, record.run_id, target.name)
         if not ledger.claim(record.run_id, "crm", [f"crm:{target.name}"], kind):
             continue  # pushed, or being pushed, by another process
         rows = rows or run_rows(folder, config.output_dir, record.run_id, record.as_of,
                                 record.baseline)
-        results.append(_push_one(target, rows, config))
+        results.append(_retried(_push_one(target, rows, config), earlier, again))
         ledger.settle(record.run_id, [f"crm:{target.name}"], results[-1].status, results[-1].detail)
     if not results:
         return []
@@ -143,8 +157,29 @@ def push_run(folder: Path, config: Config, targets: list[str] | None = None,
         notify_owners(settings, ledger if settings.smtp else None, record.run_id,
                       f"CRM push failed for run {record.run_id}",
                       "".join(f"{r.target}: {r.detail}\n" for r in failed) + "\nThe brief itself was "
-                      f"delivered. Push again with: reporter push --run {record.run_id}\n")
+                      "delivered. The next send of this run pushes it again by itself (so does the "
+                      "scheduler's next run):\n  "
+                      + mailed_command(config.path, "send", "--run", record.run_id)
+                      + "\nor push it now:\n  "
+                      + mailed_command(config.path, "push", "--run", record.run_id) + "\n")
     return results
+
+
+RETRIED = "a retry: the push of this run failed at "
+
+
+def _failed_before(ledger: Ledger, run_id: str, target: str) -> str:
+    """When this target's last push of the run failed ('' if it never did): a later `send`
+    pushes again, and says so."""
+    failed = [row for row in ledger.rows(run_id) if row.recipient == f"crm:{target}"
+              and row.kind in ("push", "push-again") and row.status == "failed"]
+    return failed[-1].at if failed else ""
+
+
+def _retried(result: Pushed, earlier: str, by_hand: bool) -> Pushed:
+    if not earlier or by_hand:
+        return result
+    return replace(result, detail=f"{result.detail} ({RETRIED}{earlier})".lstrip())
 
 
 def _push_one(target: CrmTarget, rows: RunRows, config: Config) -> Pushed:
@@ -165,10 +200,10 @@ def tell_owners_held(folder: Path, config: Config, report: CheckReport) -> None:
                   "The brief was archived but no team received it, because:\n"
                   + "".join(f"- {reason}\n" for reason in reasons)
                   + f"\nBrief: {folder / 'brief.html'}\n"
-                  f"When it is fine to send, run: reporter release {run_id}\n")
+                  f"When it is fine to send, run: {mailed_command(config.path, 'release', run_id)}\n")
 
 
-def release(config: Config, run_id: str) -> list[Outcome]:
+def release(config: Config, run_id: str) -> Delivered:
     """Send a held brief to every team, once."""
     folder = find_run(config.output_dir, run_id)
     if read_record(folder).held:
@@ -176,12 +211,12 @@ def release(config: Config, run_id: str) -> list[Outcome]:
     return dispatch_run(folder, config)
 
 
-def scheduled_send(config: Config, team_name: str) -> list[Outcome]:
+def scheduled_send(config: Config, team_name: str) -> Delivered:
     """A team's scheduled job: the newest brief that is not held, to the recipients who have
     not had it, saying so when it leaves late."""
     folder = latest_deliverable(config.output_dir)
     if folder is None:
-        return []
+        return Delivered()
     team = next(t for t in config.settings.teams if t.name == team_name)
     built_at = datetime.fromisoformat(read_record(folder).started_at)
     note = delay_note(team, config.settings.schedule, built_at, datetime.now().astimezone()) \
@@ -213,7 +248,8 @@ def finish_due(config: Config, now: datetime | None = None) -> list[Outcome]:
     settled outcome in run.json (killed after publishing, cut off mid-send, failed), through
     the ledger (a recipient with a copy sent, in flight or uncertain is not sent again); the
     owners are told what was finished. Held and dry runs wait; a run recorded
-    before teams were kept is left as it is."""
+    before teams were kept is left as it is. The CRM push is not part of it: `finish_pushes`,
+    called right after by every caller, pushes (and reports) it."""
     runs = published_runs(config.output_dir)
     record = read_record(runs[-1]) if runs else None
     if record is None or record.held or record.dry_run or record.teams is None:
@@ -229,7 +265,8 @@ def finish_due(config: Config, now: datetime | None = None) -> list[Outcome]:
     for team in (configured[name] for name in record.teams if name in configured):
         if _unsettled(status[team.name]) and _is_due(team, config, record, now):
             outcomes += _dispatch(runs[-1], config, record, [team], False, False,
-                                  _late_note(team, config.settings.schedule, record, now), False)
+                                  _late_note(team, config.settings.schedule, record, now), False,
+                                  push=False).outcomes
     if outcomes:
         _tell_finished(config, record.run_id, outcomes)
         rebuild_index(config.output_dir)

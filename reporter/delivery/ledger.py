@@ -15,6 +15,8 @@ A row's status says how far its message got:
 - uncertain: the data was handed over but no answer came (a time-out, a dropped connection,
   a kill). At most once (the default), it is never sent again by itself: the owners are told
   and `reporter send --force` sends it again by hand.
+- skipped: a recipient in several teams, on the rows of the teams whose email left them out,
+  because the copy went with another team's (detail: "received with team Marketing").
 A claim left by a dead process is settled by the next claimer: `claimed` becomes failed (it
 is sent again), `sending` becomes uncertain (or failed under at-least-once).
 """
@@ -44,7 +46,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     recipient TEXT NOT NULL,
     kind TEXT NOT NULL,          -- brief, forced (send --force), notice (to owners),
                                  -- push (a CRM target; recipient crm:<name>) or push-again
-    status TEXT NOT NULL,        -- claimed, sending, sent, failed or uncertain
+    status TEXT NOT NULL,        -- claimed, sending, sent, failed, uncertain or skipped
     at TEXT NOT NULL,
     detail TEXT NOT NULL DEFAULT '',
     message_id TEXT NOT NULL DEFAULT '',

@@ -36,6 +36,7 @@ from reporter.brief.render import CHART_CID, render_email, size_chart_png
 from reporter.brief.view import Brief
 from reporter.config import ReporterConfig, SmtpConfig, TeamConfig
 from reporter.delivery.faults import fault_point
+from reporter.delivery.hints import console_command
 from reporter.delivery.ledger import AT_LEAST_ONCE, Ledger, LedgerRow
 from reporter.errors import ConfigError
 
@@ -132,7 +133,8 @@ def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str,
         message.add_alternative(html, subtype="html")
         html_part = message.get_payload()[-1]
         chart = (folder / EMAIL_FOLDER / CHART_FILE).read_bytes()
-        html_part.add_related(chart, "image", "png", cid=f"<{CHART_CID}>", filename=CHART_FILE)
+        html_part.add_related(chart, "image", "png", cid=f"<{CHART_CID}>", filename=CHART_FILE,
+                              disposition="inline")  # shown in the HTML, not a download
     if "pdf" in team.formats:
         message.add_attachment((folder / "brief.pdf").read_bytes(), maintype="application",
                                subtype="pdf", filename=f"smartcart-brief-{run_id}.pdf")
@@ -152,9 +154,11 @@ def inline_images(html: str, folder: Path) -> str:
 
 def send_run(folder: Path, run_id: str, settings: ReporterConfig, teams: list[TeamConfig],
              ledger: Ledger | None, dry_run: bool = False, force: bool = False, note: str = "",
-             sleep: Callable[[float], None] = time.sleep) -> list[Outcome]:
+             sleep: Callable[[float], None] = time.sleep,
+             config_path: Path | None = None) -> list[Outcome]:
     """Send each team's email of a run to the recipients the ledger lets this process claim
-    (or, without SMTP or with dry_run, write it as .eml)."""
+    (or, without SMTP or with dry_run, write it as .eml). `config_path` goes into the commands
+    the outcomes suggest."""
     smtp = settings.smtp
     sender = smtp.from_address if smtp else "briefs@localhost.localdomain"
     outcomes = []
@@ -163,31 +167,44 @@ def send_run(folder: Path, run_id: str, settings: ReporterConfig, teams: list[Te
         if smtp is None or dry_run or ledger is None:
             outcomes.append(_write_eml(folder, team, message))
             continue
-        too_large = _too_large(message, team, settings.delivery.max_email_mb)
+        too_large = _too_large(message, team, settings.delivery.max_email_mb,
+                               console_command(config_path, "send", "--run", run_id))
         outcomes.append(too_large or _send_team(message, run_id, team, smtp, ledger, force, sleep,
-                                                settings.delivery.guarantee == AT_LEAST_ONCE))
+                                                settings.delivery.guarantee == AT_LEAST_ONCE,
+                                                config_path))
     return outcomes
 
 
-def _too_large(message: EmailMessage, team: TeamConfig, max_mb: float) -> Outcome | None:
+def _too_large(message: EmailMessage, team: TeamConfig, max_mb: float,
+               resend: str) -> Outcome | None:
     size = len(bytes(message))
     if size <= max_mb * MB:
         return None
     return Outcome(team.name, "too large", tuple(team.recipients), at=_now(), error=(
         f"the email is {size / MB:.1f} MB, over delivery.max_email_mb ({max_mb:g} MB), so it was "
         "not sent; send a smaller brief (fewer formats for this team, a shorter personas.yaml) "
-        "or raise the limit if the mail server accepts it, then `reporter send`"))
+        "or raise the limit if the mail server accepts it, then `{resend}`"))
 
 
 def _send_team(message: EmailMessage, run_id: str, team: TeamConfig, smtp: SmtpConfig, ledger: Ledger,
-               force: bool, sleep: Callable[[float], None], at_least_once: bool) -> Outcome:
-    """Claim, send, settle one team's email; recipients not sent again are said with why."""
+               force: bool, sleep: Callable[[float], None], at_least_once: bool,
+               config_path: Path | None = None) -> Outcome:
+    """Claim, send, settle one team's email; recipients not sent again are said with why. A
+    recipient who has the brief through another team is left out of this team's To: header
+    and recorded as skipped, once."""
     claimed = tuple(ledger.claim(run_id, team.name, team.recipients, "forced" if force else "brief"))
     kept = ledger.standing(run_id, [r for r in team.recipients if r not in claimed])
-    skipped = {r: _why_skipped(row) for r, row in kept.items() if row.status == "uncertain"}
+    elsewhere = {r: row for r, row in kept.items() if row.team != team.name}
+    _note_elsewhere(ledger, run_id, team.name, elsewhere)
+    skipped = {r: _why_skipped(row, config_path) for r, row in kept.items()
+               if row.status == "uncertain" and r not in elsewhere}
+    skipped |= {r: with_team(row) for r, row in elsewhere.items()}
     if not claimed:
-        return Outcome(team.name, "uncertain" if skipped else "already sent", (), at=_now(),
+        uncertain = any(row.status == "uncertain" for row in kept.values())
+        return Outcome(team.name, "uncertain" if uncertain else "already sent", (), at=_now(),
                        skipped=skipped)
+    if elsewhere:
+        message.replace_header("To", ", ".join(r for r in team.recipients if r not in elsewhere))
     fault_point("claimed")
     steps = Steps(lambda accepted: ledger.mark(run_id, accepted, "claimed", "sending"),
                   lambda accepted: ledger.mark(run_id, accepted, "sending", "claimed"))
@@ -197,10 +214,25 @@ def _send_team(message: EmailMessage, run_id: str, team: TeamConfig, smtp: SmtpC
     return replace(outcome, skipped=skipped)
 
 
-def _why_skipped(row: LedgerRow) -> str:
+def with_team(row: LedgerRow) -> str:
+    """'received with team Marketing': the detail of a `skipped` ledger row."""
+    return f"{'received' if row.status == 'sent' else row.status} with team {row.team}"
+
+
+def _note_elsewhere(ledger: Ledger, run_id: str, team: str, elsewhere: dict[str, LedgerRow]) -> None:
+    """One `skipped` row per recipient and team: the copy went with another team's email."""
+    noted = {row.recipient for row in ledger.rows(run_id) if row.team == team
+             and row.status == "skipped"}
+    for recipient, row in elsewhere.items():
+        if recipient not in noted:
+            ledger.note(run_id, team, recipient, "brief", "skipped", with_team(row), row.message_id)
+
+
+def _why_skipped(row: LedgerRow, config_path: Path | None = None) -> str:
+    again = console_command(config_path, "send", "--run", row.run_id, "--team", row.team, "--force")
     return (f"uncertain since {row.at}: {row.detail or 'the mail server never confirmed it'}; not sent "
             "again, so it cannot arrive twice: ask the recipient or check the mail server's log, and "
-            f"only if it did not arrive, `reporter send --run {row.run_id} --team '{row.team}' --force`")
+            f"only if it did not arrive, `{again}`")
 
 
 def _settle(ledger: Ledger, run_id: str, claimed: tuple[str, ...], outcome: Outcome,
