@@ -217,6 +217,11 @@ def test_each_pruned_run_is_printed(project, mail, sample_csv, tmp_path):
     second = run_main("run", "--config", str(config))
     assert second.returncode == Exit.OK, second.stdout + second.stderr
     first_id = re.search(r"^Brief (\S+):", first.stdout, flags=re.M).group(1)
-    pruned = [line for line in second.stdout.splitlines() if line.startswith("Pruned run ")]
-    assert len(pruned) == 1 and first_id in pruned[0], second.stdout
+    kept = [line for line in second.stdout.splitlines() if line.startswith("Kept run ")]
+    assert len(kept) == 1 and first_id in kept[0] and "baseline" in kept[0], second.stdout
+    sample.write(sample.age(pd.read_csv(data), 7, seed=4), data)
+    third = run_main("run", "--config", str(config))  # the first run is no baseline any more
+    assert third.returncode == Exit.OK, third.stdout + third.stderr
+    pruned = [line for line in third.stdout.splitlines() if line.startswith("Pruned run ")]
+    assert len(pruned) == 1 and first_id in pruned[0], third.stdout
     assert not any(first_id in p.name for p in (project / "output").iterdir()), "and it is gone"
