@@ -288,6 +288,8 @@ def _project(folder: Path, data: Path) -> Path:
     document = yaml.safe_load((ROOT / "config" / "reporter.yaml").read_text())
     document["source"]["path"] = str(data)
     document["output"] = {"dir": str(folder / "output")}
+    # The scored and rules weeks brief the same file again on purpose: not a stale export.
+    document["checks"]["unchanged_data"] = {"mode": "off"}
     (folder / "config" / "reporter.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return folder / "config" / "reporter.yaml"
 
