@@ -129,6 +129,21 @@ def test_two_schedulers_racing_send_one_copy_per_recipient(project, server, samp
     assert sum("already sent" in out for out, _ in outputs) == 2
 
 
+def test_a_dry_run_is_never_what_a_scheduled_send_or_the_catch_up_push_delivers(project, server,
+                                                                               sample_csv):
+    controller, handler = server
+    later = [{**TEAMS[0], "send_at": "08:00", "timezone": "Europe/Berlin"}]
+    config = _configure(project, controller.port, sample_csv, teams=later)
+    assert _reporter(config, "run") == 0
+    assert _reporter(config, "run", "--dry-run") == 0
+    real, dry = (json.loads((folder / "run.json").read_text())["run_id"]
+                 for folder in run_folders(project / "output"))
+    assert _reporter(config, "send", "--team", TEAMS[0]["name"], "--scheduled") == 0
+    assert _recipients(handler) == Counter({"anna@example.com": 1, "ben@example.com": 1})
+    ids = {_parse(message.content)["Message-ID"] for message in handler.messages}
+    assert all(real in i and dry not in i for i in ids), ids
+
+
 def test_a_restart_after_partial_delivery_sends_only_to_those_missing(project, sample_csv, tmp_path):
     handler = RecordingHandler(refuse={"cara@example.com"})
     controller = start_server(handler)

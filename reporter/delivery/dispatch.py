@@ -317,9 +317,11 @@ def finish_pushes(config: Config) -> list[Pushed]:
 
 
 def latest_deliverable(output_dir: Path) -> Path | None:
-    """The newest run that is not held: what a team's scheduled job sends."""
+    """The newest run that is neither held nor a dry run: what a team's scheduled job sends
+    and the scheduler's catch-up pushes (a `--dry-run` was never meant for anybody)."""
     for folder in reversed(published_runs(output_dir)):
-        if not read_record(folder).held:
+        record = read_record(folder)
+        if not (record.held or record.dry_run):
             return folder
     return None
 
