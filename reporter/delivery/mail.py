@@ -183,7 +183,7 @@ def _too_large(message: EmailMessage, team: TeamConfig, max_mb: float,
     return Outcome(team.name, "too large", tuple(team.recipients), at=_now(), error=(
         f"the email is {size / MB:.1f} MB, over delivery.max_email_mb ({max_mb:g} MB), so it was "
         "not sent; send a smaller brief (fewer formats for this team, a shorter personas.yaml) "
-        "or raise the limit if the mail server accepts it, then `{resend}`"))
+        f"or raise the limit if the mail server accepts it, then `{resend}`"))
 
 
 def _send_team(message: EmailMessage, run_id: str, team: TeamConfig, smtp: SmtpConfig, ledger: Ledger,

@@ -115,6 +115,7 @@ def test_an_email_over_the_size_cap_is_not_sent_and_the_owners_are_told(archive,
     assert result.returncode == 3
     assert "Email to Marketing: too large (the email is " in result.stdout
     assert "over delivery.max_email_mb (0.05 MB), so it was not sent" in result.stdout
+    assert f"then `reporter send --run {archive.run_id} --config " in result.stdout, "a runnable hint"
     assert handler.copies(SPARED) == Counter() and archive.ledger() == {}
     (notice,) = handler.notices(OWNER)
     assert notice == f"[SmartCart briefs] delivery failed for run {archive.run_id}"
