@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | check-python
 
 demo: $(VENV)/.installed
 	$(PY) -m reporter sample --rows 2240 --seed 2240 --out $(SAMPLE)
-	$(PY) -m reporter run --config config/reporter.yaml
+	$(PY) -m reporter run --config config/reporter.yaml --allow-unchanged  # a second demo briefs the same sample on purpose
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
