@@ -203,6 +203,16 @@ def test_only_data_urls_and_the_packages_templates_are_allowed():
         assert not render.allowed_url(url)
 
 
+def _planting(field: tuple, value):
+    """An edit of a JSON document that sets the value at the path `field`, as an attacker would."""
+    def plant(document):
+        target = document
+        for part in field[:-1]:
+            target = target[part]
+        target[field[-1]] = value
+    return plant
+
+
 @pytest.mark.parametrize(("field", "value", "said"), [
     (("customers",), "lots", "customers: 'lots' is not of the type this field holds"),
     (("title",), {"a": 1}, "title: not a text"),
@@ -213,13 +223,7 @@ def test_a_brief_json_value_of_the_wrong_type_or_shape_is_refused_in_one_line(co
     """On main a wrong type reached the templates and failed with a traceback (exit 1)."""
     folder = folder_of(copy)
 
-    def plant(document):
-        target = document
-        for part in field[:-1]:
-            target = target[part]
-        target[field[-1]] = value
-
-    edit_json(folder / "brief.json", plant)
+    edit_json(folder / "brief.json", _planting(field, value))
     done = run_main("rerender", "--config", config_of(copy), folder.name,
                     "--out", str(copy / "rerendered"))
     assert done.returncode == 2, done.stderr
@@ -249,13 +253,7 @@ def test_a_run_json_value_of_the_wrong_type_or_shape_is_refused_in_one_line(copy
     """On main run.json was rebuilt without a check: `archive show` printed whatever it held."""
     folder = folder_of(copy)
 
-    def plant(document):
-        target = document
-        for part in field[:-1]:
-            target = target[part]
-        target[field[-1]] = value
-
-    edit_json(folder / "run.json", plant)
+    edit_json(folder / "run.json", _planting(field, value))
     done = run_main("archive", "show", "--config", config_of(copy), folder.name)
     assert done.returncode == 2, done.stdout + done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
