@@ -1,6 +1,6 @@
-"""Exit codes: one table, so a cron wrapper, systemd and the README agree on what each means.
+"""Exit codes: one table, so a cron wrapper, systemd and the docs agree on what each means.
 
-The README's "Exit codes" table under Commands is this table (a test keeps them equal).
+docs/operations/exit-codes.md's meaning column is this table (a test keeps them equal).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ def test_the_committed_artefact_scores_its_customers_as_its_run_did(committed):
 
 
 def test_the_format_page_is_enough_to_score_without_reporter(committed):
-    """docs/model-format.md followed with NumPy alone, reading only the JSON."""
+    """docs/reference/model-format.md followed with NumPy alone, reading only the JSON."""
     _, frame, segments = committed
     scorer = json.loads((FIXTURE / MODEL_FILE).read_text())["model"]["scorer"]
     x = frame[scorer["numeric"]].to_numpy(dtype=float)

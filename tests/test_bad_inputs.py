@@ -84,8 +84,8 @@ runpy.run_module("reporter", run_name="__main__", alter_sys=True)
 @pytest.mark.parametrize("command", [["run"], ["validate", "--data"], ["personas", "preview"]],
                          ids=" ".join)
 def test_engine_spark_without_pyspark_says_what_to_install(project, sample_csv, command):
-    """README: without PySpark, `engine: spark` is one line saying what to install; it was an
-    'unexpected failure (a bug ...)' with ModuleNotFoundError. No JVM is started."""
+    """docs/operations/spark.md: without PySpark, `engine: spark` is one line saying what to
+    install; it was an 'unexpected failure (a bug ...)' with ModuleNotFoundError. No JVM is started."""
     config = write_config(project / "config" / "reporter.yaml", source={"path": str(sample_csv)},
                           engine="spark", spark={"master": "local[2]"},
                           stability={"resamples": 3}, comparison={"enabled": False})

@@ -217,8 +217,8 @@ WRITER_PASSWORD = "crm-writer-secret"  # a test role's own password
 
 @pytest.fixture
 def crmout(postgres):
-    """A database with schema crmout and three writer roles: one granted what README's
-    'Pushing to your CRM' grants, one without CREATE on the schema, and one given a table made
+    """A database with schema crmout and three writer roles: one granted what
+    docs/operations/crm.md grants, one without CREATE on the schema, and one given a table made
     beforehand without INSERT on it."""
     name = "crm_schema"
     with postgres.connect() as connection:
@@ -229,7 +229,7 @@ def crmout(postgres):
     url = postgres.create_database(name)
     with postgres.connect(name) as connection:
         connection.execute("CREATE SCHEMA crmout")
-        connection.execute("GRANT USAGE, CREATE ON SCHEMA crmout TO smartcart_crm")  # as README says
+        connection.execute("GRANT USAGE, CREATE ON SCHEMA crmout TO smartcart_crm")  # as crm.md says
         connection.execute("GRANT USAGE ON SCHEMA crmout TO crm_no_create, crm_no_insert")
         connection.execute("CREATE TABLE crmout.made_before (" + ", ".join(
             f"{c} {kind}" for c, kind in crm_push.TABLE_COLUMNS.items()) + ")")

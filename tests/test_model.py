@@ -145,10 +145,10 @@ def test_model_file_is_documented_and_read_back(project, week_one):
     record = _run(project, "--data", str(week_one))
     folder = record["folder"]
     document = json.loads((folder / MODEL_FILE).read_text())
-    spec = (REPO_ROOT / "docs" / "model-format.md").read_text()
+    spec = (REPO_ROOT / "docs" / "reference" / "model-format.md").read_text()
     keys = {*document, *document["about"], *document["model"], *document["model"]["scorer"]}
     for key in keys:
-        assert f"`{key}`" in spec, f"model.json key {key} is not documented in docs/model-format.md"
+        assert f"`{key}`" in spec, f"model.json key {key} is not documented in docs/reference/model-format.md"
     loaded = read_model(folder)
     assert loaded.model is not None and loaded.model.fitted_in_run == record["run_id"]
     assert document["about"]["k"] == record["k"] == loaded.model.k

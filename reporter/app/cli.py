@@ -1,6 +1,6 @@
 """Commands only: parse arguments, call the pipeline, map errors to exit codes.
 
-The exit codes are reporter.exits.Exit (the README's table): 0 done; 2 bad input or config,
+The exit codes are reporter.exits.Exit (docs/operations/exit-codes.md): 0 done; 2 bad input or config,
 with a one-line cause and no traceback; 3 an email failed or is uncertain; 4 held by a
 pre-send check; 5 delivered but a CRM push failed; 1 an unexpected failure (a bug), with the
 traceback on stderr. Every email, CRM push and pruned run is one line on stdout.
@@ -476,7 +476,7 @@ def _push(args: argparse.Namespace) -> int:
 
     config = load_config(_config_path(args))
     if not config.settings.crm:
-        raise ConfigError(f"{config.path}: no crm: targets to push to; see README, Pushing to your CRM")
+        raise ConfigError(f"{config.path}: no crm: targets to push to; see docs/operations/crm.md")
     folder = _run_folder(config, args.run)
     from reporter.delivery.hints import console_command
 

@@ -50,7 +50,8 @@ MAX_SHOWN_CHARS = 40  # of a value quoted in a message
 # CSV (10 million measured at 0.95 GB and 12.7 GB of memory); beyond, engine: spark.
 MAX_FILE_BYTES = 2 << 30  # a CSV file, or what a gzip-compressed one holds
 MAX_ROWS = 20_000_000  # a Parquet file or what a database or a folder returns
-BEYOND_LOCAL = "the local engine's limit; read a newer snapshot only or use engine: spark (README)"
+BEYOND_LOCAL = ("the local engine's limit; read a newer snapshot only or use engine: spark "
+                "(docs/operations/spark.md)")
 EARLIEST_JOIN = pd.Timestamp(1900, 1, 1)
 HEADER_LINES = 1
 
@@ -402,7 +403,7 @@ def match_columns(names: list[str]) -> tuple[tuple[tuple[str, str], ...], list[s
 
 def missing_columns_problem(missing: list[str]) -> str:
     return (f"missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
-            "the export must have all 22 SmartCart columns (see README)")
+            "the export must have all 22 SmartCart columns (see docs/operations/sources-and-databases.md)")
 
 
 def _typed(frame: pd.DataFrame, date_format: str | None, decimal_comma: bool,

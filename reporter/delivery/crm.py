@@ -235,7 +235,7 @@ def _privilege_fault(connection, address: Address, denied: _Denied) -> DatabaseF
     lacks = ", ".join(f"{r.privilege} on {r.kind} {r.name}" for r in missing)
     grants = "; ".join(f"{r.grant} TO {user}" for r in missing)
     return DatabaseFault(f"{address.shown} ({address.where}): user {user} lacks {lacks}, needed to "
-                         f"{denied.purpose}; as the owner run `{grants}` (README: Pushing to your CRM)")
+                         f"{denied.purpose}; as the owner run `{grants}` (docs/operations/crm.md)")
 
 
 def _holds(connection, right: Right) -> bool:

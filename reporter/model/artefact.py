@@ -2,7 +2,7 @@
 plain numbers and words in model.json. Never a pickle: reading it runs no code, and it does
 not care which modules or which scikit-learn wrote it.
 
-The format is documented in docs/model-format.md; FORMAT_VERSION changes only with a
+The format is documented in docs/reference/model-format.md; FORMAT_VERSION changes only with a
 migration in `_MIGRATIONS`, so a model written by an older reporter still scores.
 
 A model.json is input like any other: `read_model` validates what it rebuilt (`model_problems`:

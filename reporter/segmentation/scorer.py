@@ -3,7 +3,7 @@
 Fitting uses scikit-learn; scoring does not. Every customer (of the fitting run, of a later
 week, of `reporter assign`) goes through `Scorer.segments`, so what the archive saves is
 exactly what made the brief, and another engine (SQL, Spark, an HTTP service) can score with
-the same numbers by following docs/model-format.md.
+the same numbers by following docs/reference/model-format.md.
 """
 
 from __future__ import annotations

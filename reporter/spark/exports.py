@@ -2,7 +2,7 @@
 segments.csv, persona_<name>.csv, <flag>.csv), each written by Spark's executors and then moved
 into place as one file, and customers.parquet as a Parquet dataset partitioned by persona. The
 rows never pass through the driver. The run folder must be on a filesystem the executors share
-(any local[*] master; a cluster needs a shared mount: README, Running on Spark).
+(any local[*] master; a cluster needs a shared mount: docs/operations/spark.md).
 """
 
 from __future__ import annotations

@@ -16,9 +16,10 @@ SEGMENT = "cluster"  # the column, named as customers.csv names it
 
 
 def spark_segments(scorer: Scorer, features: DataFrame) -> DataFrame:
-    """The features and each customer's segment by the saved model's numbers (docs/model-format.md) as column
-    expressions: clip, standardise, one-hot, PCA projection, nearest centre; ties go to the
-    first centre, as NumPy's argmin. k-means and Ward models (a mixture model is not yet)."""
+    """The features and each customer's segment by the saved model's numbers
+    (docs/reference/model-format.md) as column expressions: clip, standardise, one-hot, PCA
+    projection, nearest centre; ties go to the first centre, as NumPy's argmin.
+    k-means and Ward models (a mixture model is not yet)."""
     if scorer.algorithm == "gmm":
         raise NotImplementedError("Gaussian-mixture models are not scored on Spark yet")
     encoded = [(F.least(F.greatest(F.col(name).cast("double"), F.lit(float(low))), F.lit(float(high)))

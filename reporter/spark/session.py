@@ -72,7 +72,7 @@ def spark_session(master: str | None, conf: Mapping[str, str]):
     """A session on `master` (local[*], a cluster URL); without one, the master spark-submit
     was given, or local[*] when reporter was not started by spark-submit. On a local master
     the workers run this Python, which has reporter's packages; a cluster's workers need them
-    installed (README, Running on Spark)."""
+    installed (docs/operations/spark.md)."""
     check_spark()
     from pyspark.sql import SparkSession
 
