@@ -1,4 +1,4 @@
-"""Make docs/app-this-week.png and docs/app-personas.png, the README's pictures of `reporter app`.
+"""Make docs/app-this-week.png and docs/app-personas.png, the pictures in docs/marketing/the-app.md.
 
     .venv/bin/python docs/make_app_screenshots.py      (or: make screenshot)
 
