@@ -234,6 +234,16 @@ class ModelConfig(Strict):
         return int(number) * (7 if unit.startswith("w") else 1)
 
 
+class RulesConfig(Strict):
+    """How persona names are decided when the segments are named afresh."""
+
+    keep_margin: float = Field(
+        default=0.05, ge=0, le=0.5,
+        description="A segment keeps last week's persona while it misses that persona's rule by no "
+                    "more than this share of each threshold, and takes another only when it clears "
+                    "that one's rule by it (0.05 = 5%; 0 turns it off).")
+
+
 class BriefConfig(Strict):
     title: str = "SmartCart weekly customer brief"
     scatter_points: int = Field(default=3000, ge=100)
@@ -499,6 +509,7 @@ class ReporterConfig(Strict):
     stability: StabilityConfig = StabilityConfig()
     comparison: ComparisonConfig = ComparisonConfig()
     model: ModelConfig = ModelConfig()
+    rules: RulesConfig = RulesConfig()
     brief: BriefConfig = BriefConfig()
     personas_file: str = "personas.yaml"
     schedule: ScheduleConfig = ScheduleConfig()
