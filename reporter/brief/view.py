@@ -551,7 +551,8 @@ def close_call_sentence(call: CloseCall, units: Units) -> str:
     bar = _quantity(check.metric, check.threshold, units)
     verb = "cleared" if check.holds else "missed"
     by = f"{check.gap:.1%}" if check.gap >= 0.001 else f"{check.gap:.2%}"
-    measured = f"its {what}, {figure}, {verb} {call.bar}'s bar, {bar}, by {by}"
+    owner = f"{call.bar}'" if call.bar.endswith("s") else f"{call.bar}'s"
+    measured = f"its {what}, {figure}, {verb} {owner} bar, {bar}, by {by}"
     if call.changed:
         return f"Segment {call.cluster} is now {call.named}: {measured}."
     if call.previous and call.named == call.previous:
