@@ -767,7 +767,7 @@ def _persona(item: Any, index: int, text: str, document: dict,
         del fields[key]
     rules = fields.get("rules")
     if _dashed_group(rules):
-        rules_line = line_of(text, (*where, "rules")) or line
+        rules_line = line_of(text, (*where, "rules", 0)) or line
         mode = next(iter(rules[0]))
         located.append((rules_line, f'line {rules_line}, {label}: rules: "{mode}:" is written as a list '
                                     f'item ("- {mode}:"); remove the "- " so `{mode}:` sits directly '
