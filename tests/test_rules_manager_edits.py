@@ -75,7 +75,8 @@ CORPUS = [
            "description: Light buyers: customers who buy little and rarely.")),
      [("Light buyers:", 'the description has a colon in it; put the description in quotes: '
                         'description: "Light buyers: customers who buy little and rarely."')]),
-    ("a colon in an action", edit(("      - Target with starter bundles.", "      - Target: starter bundles.")),
+    ("a colon in an action",
+     edit(("      - Target with starter bundles.", "      - Target: starter bundles.")),
      [("Target: starter", 'personas "Low Engagement", actions item 1: must be text; "Target: starter '
                           'bundles." has a colon in it, which starts a key: put the whole text in quotes')]),
     ("a tab before a rule", edit(("        - deal_share >= 1.5x", "\t- deal_share >= 1.5x")),
@@ -117,17 +118,19 @@ def test_top_and_bottom_are_percentiles(tmp_path):
     path.write_text(edit(("total_spending >= 1.5x population   #", "total_spending >= top 10%   #"),
                          ("total_spending <= 0.5x population   #", "total_spending <= bottom 25%   #")))
     personas = read_rulebook(path).by_name()
-    assert [(c.kind, c.value) for c in personas["Premium"].conditions][0] == ("percentile", 90.0)
+    premium = personas["Premium"].conditions[0]
+    assert (premium.kind, premium.value) == ("percentile", 90.0)
     assert [(c.kind, c.value) for c in personas["Low Engagement"].conditions] == [("percentile", 25.0)]
 
 
 def test_share_metrics_are_parts_of_the_customers_own_whole(tmp_path):
     table = build_features(customers_from_sample(tmp_path, rows=200, seed=4)).frame
     spend = table[["wines", "fruits", "meat", "fish", "sweets", "gold"]].sum(axis=1)
-    assert np.allclose(table["wine_share"], np.where(spend > 0, table["wines"] / spend.where(spend > 0, 1), 0))
+    wine = table["wines"] / spend.where(spend > 0, 1)
+    assert np.allclose(table["wine_share"], np.where(spend > 0, wine, 0))
     purchases = table[["web_purchases", "catalog_purchases", "store_purchases"]].sum(axis=1)
-    assert np.allclose(table["store_share"],
-                       np.where(purchases > 0, table["store_purchases"] / purchases.where(purchases > 0, 1), 0))
+    store = table["store_purchases"] / purchases.where(purchases > 0, 1)
+    assert np.allclose(table["store_share"], np.where(purchases > 0, store, 0))
     parts = table[["wine_share", "fruit_share", "meat_share", "fish_share", "sweets_share", "gold_share"]]
     assert np.allclose(parts.sum(axis=1)[spend > 0], 1.0)
 
