@@ -190,3 +190,30 @@ def test_a_refit_names_its_segments_against_the_old_names(tmp_path):
     third = analyse(raw, as_of, replace(params, keep_margin=0.99), generous, Loaded(saved, None),
                     False, "r3", timer)
     assert set(third.assignment.cluster_persona.values()) == {"Deal Seekers"}, "kept within the margin"
+
+
+def test_a_rules_week_says_on_page_1_why_a_segment_changed_persona(project):
+    """End to end: the week after an edit, brief.json's page-1 sentences name the segment that
+    changed persona and the bar that decided it."""
+    from reporter.app.cli import main
+    from reporter.brief.view import read_brief
+    from reporter.model.artefact import read_model
+    from tests.conftest import run_folders
+
+    config = project / "config" / "reporter.yaml"
+    assert main(["run", "--config", str(config)]) == 0
+    (first,) = run_folders(project / "output")
+    names = read_model(first).model.cluster_persona
+    segment, persona = next((c, p) for c, p in sorted(names.items()) if p == "Low Engagement")
+    personas = project / "config" / "personas.yaml"
+    personas.write_text(personas.read_text().replace("total_spending <= 0.5x population",
+                                                     "total_spending <= 0.01x population"))
+    assert main(["run", "--config", str(config)]) == 0
+    second = max(run_folders(project / "output"))
+    headlines = read_brief(second).headlines
+    now = read_model(second).model.cluster_persona[segment]
+    assert now != persona
+    said = [h for h in headlines if h.startswith(f"Segment {segment} is now {now}: its ")]
+    assert said and "bar, $" in said[0], headlines
+    if now == "Steady Shoppers":
+        assert "missed Low Engagement's bar" in said[0]
