@@ -40,16 +40,15 @@ def _out_of_reach_sentence(item: OutOfReach, units: Units) -> str:
     """'persona "Premium" matches no segment: segment rules test a segment's average customer, and no
     segment averages p90 of total_spending ($1,537; the highest segment averages $1,425); ...'"""
     condition, metric = item.condition, item.condition.metric
-    bar = (f"p{condition.value:g} of {metric}" if condition.kind == "percentile"
-           else f"{condition.value:g}x the population's {metric}" if condition.kind == "multiple"
-           else f"{metric} {condition.op} {condition.value:g}")
     figure, best = _figure(metric, item.threshold, units), _figure(metric, item.best, units)
+    bar = (f"p{condition.value:g} of {metric} ({figure}; " if condition.kind == "percentile"
+           else f"{condition.value:g}x the population's {metric} ({figure}; "
+           if condition.kind == "multiple" else f"a {metric} of {figure} (")
     reach, edge = ("", "highest") if item.upward else ("as little as ", "lowest")
     lower = "lower" if item.upward else "higher"
     instead = f"use a {lower} bar such as {item.suggestion}, or " if item.suggestion else "relax the bar, or "
     return (f'persona "{item.persona}" matches no segment: segment rules test a segment\'s average '
-            "customer, and "
-            f"no segment averages {reach}{bar} ({figure}; the {edge} segment averages {best}); "
+            f"customer, and no segment averages {reach}{bar}the {edge} segment averages {best}); "
             f"{instead}make it a customer-level flag (level: customer)")
 
 

@@ -63,7 +63,7 @@ def _beyond(persona: str, condition: Condition, profiles: Profiles,
 
 def _suggest(condition: Condition, best: float, population: Population, upward: bool) -> str:
     """The nearest bar in the same form that the best segment meets: p75 for a p90 no segment
-    reaches, 1.3x for a 2x; "" for plain numbers (the figures are in the message already)."""
+    reaches, 1.3x for a 2x, 0.58 for 0.6."""
     if condition.kind == "percentile":
         rank = float(np.mean(population.frame[condition.metric].to_numpy() < best)) * 100
         step = math.floor(rank / STEP) * STEP if upward else math.ceil(rank / STEP) * STEP
@@ -75,4 +75,13 @@ def _suggest(condition: Condition, best: float, population: Population, upward: 
         ratio = best / mean
         step = math.floor(ratio * 10) / 10 if upward else math.ceil(ratio * 10) / 10
         return f"{step:g}x population" if step > 0 and step != condition.value else ""
-    return ""
+    return _plain_bar(condition, best, upward)
+
+
+def _plain_bar(condition: Condition, best: float, upward: bool) -> str:
+    """A plain number the best segment meets, rounded to two significant figures toward it."""
+    if best == 0:
+        return ""
+    scale = 10 ** (math.floor(math.log10(abs(best))) - 1)
+    step = (math.floor(best / scale) if upward else math.ceil(best / scale)) * scale
+    return f"{condition.metric} {condition.op} {step:g}"
