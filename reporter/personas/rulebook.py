@@ -207,7 +207,7 @@ class SegmentVerdict:
     def near_misses(self) -> tuple[NearMiss, ...]:
         """Personas tried before the one it got that it missed on a single close threshold."""
         return tuple(NearMiss(self.cluster, a.persona, check.metric, check.gap)
-                     for a in self.tried if (check := a.near_miss) is not None)
+                     for a in self.tried if a.persona != self.persona and (check := a.near_miss) is not None)
 
 
 @dataclass(frozen=True)
