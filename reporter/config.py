@@ -234,6 +234,16 @@ class ModelConfig(Strict):
         return int(number) * (7 if unit.startswith("w") else 1)
 
 
+class RulesConfig(Strict):
+    """How persona names are decided when the segments are named afresh."""
+
+    keep_margin: float = Field(
+        default=0.05, ge=0, le=0.5,
+        description="A segment keeps last week's persona while it misses that persona's rule by no "
+                    "more than this share of each threshold, and takes another only when it clears "
+                    "that one's rule by it (0.05 = 5%; 0 turns it off).")
+
+
 class BriefConfig(Strict):
     title: str = "SmartCart weekly customer brief"
     scatter_points: int = Field(default=3000, ge=100)
@@ -499,6 +509,7 @@ class ReporterConfig(Strict):
     stability: StabilityConfig = StabilityConfig()
     comparison: ComparisonConfig = ComparisonConfig()
     model: ModelConfig = ModelConfig()
+    rules: RulesConfig = RulesConfig()
     brief: BriefConfig = BriefConfig()
     personas_file: str = "personas.yaml"
     schedule: ScheduleConfig = ScheduleConfig()
@@ -709,7 +720,12 @@ def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, 
             located.append((line_of(text, (key,)) or 0, f"line {line_of(text, (key,))}, {key}: unknown "
                             f"key; {_close(key, list(PersonasFile.model_fields))}"))
     items = document.get("personas")
-    if not isinstance(items, list) or not items:
+    if isinstance(items, dict):
+        located.append((line_of(text, ("personas",)) or 1, f"line {line_of(text, ('personas',)) or 1}, "
+                        "personas: a group of settings where a list belongs; start each persona with "
+                        "`- name: ...` (a dash, a space, then its name) and indent its keys under it"))
+        items = []
+    elif not isinstance(items, list) or not items:
         located.append((line_of(text, ("personas",)) or 1, f"line {line_of(text, ('personas',)) or 1}, "
                         "personas: missing or empty; list each persona under `personas:`, starting "
                         "with `- name: Premium` (`reporter init` writes a starter file)"))
@@ -750,6 +766,13 @@ def _persona(item: Any, index: int, text: str, document: dict,
                                   f"{_close(str(key), list(PersonaSpec.model_fields))}"))
         del fields[key]
     rules = fields.get("rules")
+    if _dashed_group(rules):
+        rules_line = line_of(text, (*where, "rules", 0)) or line
+        mode = next(iter(rules[0]))
+        located.append((rules_line, f'line {rules_line}, {label}: rules: "{mode}:" is written as a list '
+                                    f'item ("- {mode}:"); remove the "- " so `{mode}:` sits directly '
+                                    "under `rules:`, with its conditions listed under it"))
+        return None
     if isinstance(rules, list | str):
         fields["rules"] = {"all": rules if isinstance(rules, list) else [rules]}
     try:
@@ -757,6 +780,12 @@ def _persona(item: Any, index: int, text: str, document: dict,
     except ValidationError as exc:
         located.extend(validation_problems(text, exc, PersonaSpec, document, where))
         return None
+
+
+def _dashed_group(rules: Any) -> bool:
+    """`rules:` then `- all:`: a list where the all/any group belongs."""
+    return (isinstance(rules, list) and len(rules) >= 1 and isinstance(rules[0], dict)
+            and set(rules[0]) <= {"all", "any"} and bool(rules[0]))
 
 
 def _default_fallback(specs: list[PersonaSpec]) -> tuple[str, list[PersonaSpec]]:

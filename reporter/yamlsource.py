@@ -9,6 +9,7 @@ the line of the offending key, so the message can say "line 12".
 from __future__ import annotations
 
 import difflib
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -140,18 +141,33 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "somewhere"
-        problem = getattr(exc, "problem", None) or str(exc)
-        if "'\\t'" in problem:
-            problem = "a tab character: YAML indents with spaces only, replace the tab with spaces"
-        message = tag_problem(exc) or (
-            f"not valid YAML ({problem}); check indentation and quoting there")
-        raise ConfigError(f"{path}: {where}, {message}") from None
+        raise ConfigError(f"{path}: {where}, {syntax_problem(exc, text)}") from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: line 1, the file must be `key: value` lines at the top (see the "
                           "starter files from `reporter init`)")
     return document, text
+
+
+# `key: text: more` - a colon and a space inside a value start a second key, which YAML refuses
+COLON_IN_VALUE = re.compile(r"\s*(?:-\s+)?(?P<key>[A-Za-z_][\w ]*?):\s+(?P<value>[^\"'].*:\s.*?)\s*$")
+
+
+def syntax_problem(exc: yaml.YAMLError, text: str) -> str:
+    """The common slips in words a manager acts on: a colon inside a description, a tab; any
+    other syntax error points at the line."""
+    problem = str(getattr(exc, "problem", None) or exc)
+    if "'\\t'" in problem:
+        return "a tab character: YAML indents with spaces only, replace the tab with spaces"
+    mark = getattr(exc, "problem_mark", None)
+    if "mapping values are not allowed" in problem and mark is not None:
+        lines = text.splitlines()
+        found = COLON_IN_VALUE.match(lines[mark.line]) if mark.line < len(lines) else None
+        if found is not None:
+            key, value = found["key"], found["value"].replace('"', "'")
+            return (f'the {key} has a colon in it; put the {key} in quotes: {key}: "{value}"')
+    return tag_problem(exc) or f"not valid YAML ({problem}); check indentation and quoting there"
 
 
 def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
@@ -206,10 +222,27 @@ def validation_problems(text: str, exc: ValidationError, model: type | None = No
         place = describe_place(document, loc)
         where = f"line {line}, {place}" if line else place
         message = plain_message(error)
+        message += _shape_hint(error)
         if error["type"] == "extra_forbidden":
             message = "unknown key; " + _suggestion(model, loc[len(prefix):])
         problems.append((line or 0, f"{where}: {message}"))
     return problems
+
+
+GROUP_TYPES = ("dict_type", "model_type", "model_attributes_type")
+
+
+def _shape_hint(error: dict) -> str:
+    """Why text became a group, or a group a list: the two shapes a stray colon or dash makes."""
+    given = error.get("input")
+    if error["type"] == "string_type" and isinstance(given, dict) and len(given) == 1:
+        key, value = next(iter(given.items()))
+        return (f'; "{key}: {value}" has a colon in it, which starts a key: put the whole text in '
+                f'quotes, "{key}: {value}"')
+    if error["type"] in GROUP_TYPES and isinstance(given, list):
+        return ('; it is written as a list (lines starting with "- "): remove the "- " and indent '
+                "its key: value lines under it")
+    return ""
 
 
 def describe_place(document: Any, loc: tuple) -> str:

@@ -164,16 +164,18 @@ def replayable(config: Config, run: RunSummary, data: Path | None = None) -> Rep
     return Replayable(run, table, labels, profile(table, labels), before)
 
 
-def replay_with(base: Replayable, rulebook: Rulebook) -> Replay:
-    """Other rules on the same customers in the same segments: who would be named differently."""
-    after = assign(rulebook, base.profiles, base.table, base.labels)
+def replay_with(base: Replayable, rulebook: Rulebook, margin: float = 0.0) -> Replay:
+    """Other rules on the same customers in the same segments: who would be named differently
+    (names kept within `margin`, rules.keep_margin, as the next run would keep them)."""
+    after = assign(rulebook, base.profiles, base.table, base.labels,
+                   previous=base.before.cluster_persona, margin=margin)
     return Replay(base.run, rule_change(base.before, after, base.run.run_id),
                   _replayed(base.table, base.labels, base.before, after))
 
 
 def replay_rules(config: Config, run: RunSummary, rules: Path, data: Path | None = None) -> Replay:
     """A rules file applied to an archived run's customers (`reporter personas replay`)."""
-    return replay_with(replayable(config, run, data), read_rulebook(rules))
+    return replay_with(replayable(config, run, data), read_rulebook(rules), config.settings.rules.keep_margin)
 
 
 def _replayed(table: FeatureTable, labels: np.ndarray, before: PersonaAssignment,

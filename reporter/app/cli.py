@@ -674,7 +674,7 @@ def _personas_preview(args: argparse.Namespace) -> int:
     from reporter.brief.rule_report import preview_text
 
     config = _checked_config(args)
-    print(preview_text(analyse(config, data=args.data)), end="")
+    print(preview_text(analyse(config, data=args.data), config.settings.brief.currency), end="")
     return 0
 
 

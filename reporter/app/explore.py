@@ -182,7 +182,7 @@ def try_rules(config: Config, text: str, base: Callable[[], Replayable] | None) 
     if base is None:
         return Workshop(())
     try:
-        return Workshop((), replay_with(base(), rulebook))
+        return Workshop((), replay_with(base(), rulebook, config.settings.rules.keep_margin))
     except ReporterError as exc:
         return Workshop((exc.one_line(),))
 

@@ -25,6 +25,7 @@ def analysis_params(settings: ReporterConfig) -> AnalysisParams:
                           min_silhouette=model.min_silhouette, min_segment_share=model.min_segment_share,
                           min_stability=model.min_stability,
                           warm_start_tolerance=model.warm_start_tolerance),
+        keep_margin=settings.rules.keep_margin,
     )
 
 

@@ -154,7 +154,8 @@ def rule_warnings(config: Config, data: Path | None = None) -> list[str]:
     (the source's saved model), compared with the last brief people received."""
     engine, baseline = _analyse(config, data, None, StageTimer(), False, "")
     previous = baseline.record if baseline is not None else None
-    return data_warnings(engine.analysis, previous, config.settings.checks.share_move.max_points)
+    return data_warnings(engine.analysis, previous, config.settings.checks.share_move.max_points,
+                         config.settings.brief.currency)
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,

@@ -7,16 +7,53 @@ far from the last brief people received. Each becomes one warning in plain words
 
 from __future__ import annotations
 
+from reporter.brief.view import Units
+from reporter.data.features import REGISTRY
 from reporter.history.record import RunRecord
 from reporter.model.lifecycle import Analysis
+from reporter.personas.reach import OutOfReach, out_of_reach
+from reporter.personas.rules import Population
 
 EVERYBODY = 0.999  # a flag on (nearly) every customer tells nobody what to do
 
 
-def data_warnings(analysis: Analysis, previous: RunRecord | None, max_points: float) -> list[str]:
+def data_warnings(analysis: Analysis, previous: RunRecord | None, max_points: float,
+                  currency: str = "$") -> list[str]:
     """Thresholds outside the data, personas and flags that match nobody or everybody, and
     sizes that moved more than `max_points` since the last delivered brief."""
-    return [*_out_of_range(analysis), *_empty_or_full(analysis), *_moved(analysis, previous, max_points)]
+    return [*_out_of_range(analysis), *_empty_or_full(analysis, Units(currency)),
+            *_moved(analysis, previous, max_points)]
+
+
+def unmatched_sentences(analysis: Analysis, units: Units) -> dict[str, str]:
+    """Why each persona that names no segment does not, when a bar is beyond every segment's
+    average: segment rules test the average customer, so say so and what to write instead."""
+    found = out_of_reach(analysis.rulebook, analysis.assignment, analysis.cluster_profiles,
+                         Population(analysis.table.frame))
+    sentences: dict[str, str] = {}
+    for item in found:
+        sentences.setdefault(item.persona, _out_of_reach_sentence(item, units))
+    return sentences
+
+
+def _out_of_reach_sentence(item: OutOfReach, units: Units) -> str:
+    """'persona "Premium" matches no segment: segment rules test a segment's average customer, and no
+    segment averages p90 of total_spending ($1,537; the highest segment averages $1,425); ...'"""
+    condition, metric = item.condition, item.condition.metric
+    figure, best = _figure(metric, item.threshold, units), _figure(metric, item.best, units)
+    bar = (f"p{condition.value:g} of {metric} ({figure}; " if condition.kind == "percentile"
+           else f"{condition.value:g}x the population's {metric} ({figure}; "
+           if condition.kind == "multiple" else f"a {metric} of {figure} (")
+    reach, edge = ("", "highest") if item.upward else ("as little as ", "lowest")
+    lower = "lower" if item.upward else "higher"
+    instead = f"use a {lower} bar such as {item.suggestion}, or " if item.suggestion else "relax the bar, or "
+    return (f'persona "{item.persona}" matches no segment: segment rules test a segment\'s average '
+            f"customer, and no segment averages {reach}{bar}the {edge} segment averages {best}); "
+            f"{instead}make it a customer-level flag (level: customer)")
+
+
+def _figure(metric: str, value: float, units: Units) -> str:
+    return units.quantity(metric, value) if metric in REGISTRY else f"{value:.0%}"
 
 
 def _out_of_range(analysis: Analysis) -> list[str]:
@@ -36,12 +73,17 @@ def _out_of_range(analysis: Analysis) -> list[str]:
     return warnings
 
 
-def _empty_or_full(analysis: Analysis) -> list[str]:
+def _empty_or_full(analysis: Analysis, units: Units) -> list[str]:
     warnings = []
     customers = len(analysis.table.frame)
+    beyond = unmatched_sentences(analysis, units)
     for name in analysis.assignment.absent:
-        if name != analysis.rulebook.fallback.name:
-            warnings.append(f'persona "{name}" matches no segment this week: nobody would carry it')
+        if name in beyond:
+            warnings.append(beyond[name])
+        elif name != analysis.rulebook.fallback.name:
+            warnings.append(f'persona "{name}" matches no segment this week: nobody would carry it '
+                            "(segment rules test each segment's average customer; `reporter personas "
+                            "preview` shows each segment's figures beside the bars)")
     for name, flagged in analysis.assignment.flags.items():
         count = int(flagged.sum())
         if count == 0:

@@ -3,16 +3,19 @@ with each rule's threshold beside the segment's own value. Plain text for a term
 
 from __future__ import annotations
 
-from reporter.data.clean import customers
+from reporter.brief.rule_check import unmatched_sentences
+from reporter.brief.view import Units, close_call_sentence
+from reporter.data.clean import DataNotes, customers
 from reporter.model.lifecycle import Analysis
 from reporter.personas.rulebook import SegmentVerdict
 
 TICK, CROSS = "yes", "no "
 
 
-def preview_text(analysis: Analysis) -> str:
+def preview_text(analysis: Analysis, currency: str = "$") -> str:
+    units = Units(currency)
     lines = [
-        f"Data: {analysis.raw.origin} ({customers(analysis.raw.rows_read)}, "
+        f"Data: {analysis.raw.origin} ({counted(analysis.customers.notes)}, "
         f"as of {analysis.customers.as_of:%Y-%m-%d}); {analysis.segmentation.k} segments",
         "",
     ]
@@ -23,14 +26,23 @@ def preview_text(analysis: Analysis) -> str:
         lines.append(f"Segment {cluster}: {customers(group.size)} ({group.share:.0%}) -> "
                      f"{verdict.persona}")
         lines.extend(_verdict_lines(verdict))
+        lines.extend(f"  Close call: {close_call_sentence(call, units)}" for call in verdict.close_calls)
         lines.append("")
     if analysis.assignment.absent:
         lines.append("Not present this week: " + ", ".join(analysis.assignment.absent))
+        lines.extend(f"  {sentence}" for sentence in unmatched_sentences(analysis, units).values())
     for name, flagged in analysis.assignment.flags.items():
         lines.append(f"Customer flag {name}: {customers(int(flagged.sum()))} "
                      f"({flagged.mean():.0%} of customers)")
     lines.extend(_rule_change_lines(analysis))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def counted(notes: DataNotes) -> str:
+    """The customers as the brief counts them: after duplicate rows are merged into one person."""
+    merged = notes.count("duplicate")
+    read = f"; {notes.rows_read:,} rows, {merged:,} duplicate rows counted once" if merged else ""
+    return f"{customers(notes.rows_kept)}{read}"
 
 
 def _rule_change_lines(analysis: Analysis) -> list[str]:

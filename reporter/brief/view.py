@@ -18,7 +18,9 @@ from reporter.data.clean import DataNotes, customers
 from reporter.data.features import (
     CAMPAIGN_FEATURES,
     CATEGORY_FEATURES,
+    CATEGORY_SHARES,
     CHANNEL_FEATURES,
+    CHANNEL_SHARES,
     OVER_PERIOD,
     REGISTRY,
     FeatureTable,
@@ -30,6 +32,7 @@ from reporter.model.lifecycle import ModelDecision
 from reporter.personas.exports import flag_file
 from reporter.personas.figures import CustomerFigures
 from reporter.personas.rulebook import (
+    CloseCall,
     ConditionCheck,
     PersonaAssignment,
     Rulebook,
@@ -155,6 +158,7 @@ class SegmentRow:
     color: str
     summary: str
     near_misses: tuple[str, ...] = ()  # "missed Premium by 1.7% on income"
+    close_calls: tuple[str, ...] = ()  # names decided within rules.keep_margin of a bar
 
 
 @dataclass(frozen=True)
@@ -298,7 +302,8 @@ def build_brief(inputs: BriefInputs) -> Brief:
         as_of=inputs.table.as_of,
         customers=inputs.figures.customers,
         headlines=(headlines(rows, flags, inputs.notes) + _campaign_headline(inputs, best)
-                   + _change_headline(inputs.changes) + _rules_headline(inputs.decision)),
+                   + _change_headline(inputs.changes) + _rules_headline(inputs.decision)
+                   + naming_headlines(inputs.assignment, inputs.rulebook, inputs.units)),
         personas=rows,
         absent_personas=inputs.assignment.absent,
         flags=flags,
@@ -307,9 +312,10 @@ def build_brief(inputs: BriefInputs) -> Brief:
         changes=_changes(inputs),
         model=_model_appendix(inputs),
         scatter=_scatter(inputs, rows),
-        spend_mix=_mix_chart(inputs, rows, CATEGORY_FEATURES, CATEGORY_LABELS, "spend", "spendmix"),
-        channel_mix=_mix_chart(inputs, rows, CHANNEL_FEATURES, CHANNEL_LABELS, "purchases",
-                                   "channelmix"),
+        spend_mix=_mix_chart(inputs, rows, _parts(inputs, CATEGORY_SHARES, CATEGORY_FEATURES),
+                             CATEGORY_LABELS, "spend", "spendmix"),
+        channel_mix=_mix_chart(inputs, rows, _parts(inputs, CHANNEL_SHARES, CHANNEL_FEATURES),
+                               CHANNEL_LABELS, "purchases", "channelmix"),
         income_spend=_income_spend(inputs, rows),
         baseline=inputs.baseline,
         units=inputs.units,
@@ -529,6 +535,39 @@ def _rules_headline(decision: ModelDecision | None) -> tuple[str, ...]:
     return (change.sentence,) if change is not None else ()
 
 
+def naming_headlines(assignment: PersonaAssignment, rulebook: Rulebook, units: Units) -> tuple[str, ...]:
+    """Page 1's word on each segment that changed persona when named afresh, and why:
+    "Segment 1 is now Premium: its total spend, $1,065, cleared Premium's bar, $1,063, by 0.2%"."""
+    names = tuple(p.name for p in rulebook.personas)
+    return tuple(close_call_sentence(verdict.why, units) for verdict in assignment.renamed_segments(names)
+                 if verdict.why is not None)
+
+
+def close_call_sentence(call: CloseCall, units: Units) -> str:
+    """A close call (or the reason of a change of name) in plain words, figures in their units."""
+    check = call.check
+    what = REGISTRY[check.metric].label.lower() if check.metric in REGISTRY else check.metric
+    figure = _quantity(check.metric, check.observed, units)
+    bar = _quantity(check.metric, check.threshold, units)
+    verb = "cleared" if check.holds else "missed"
+    by = f"{check.gap:.1%}" if check.gap >= 0.001 else f"{check.gap:.2%}"
+    owner = f"{call.bar}'" if call.bar.endswith("s") else f"{call.bar}'s"
+    measured = f"its {what}, {figure}, {verb} {owner} bar, {bar}, by {by}"
+    if call.changed:
+        return f"Segment {call.cluster} is now {call.named}: {measured}."
+    if call.previous and call.named == call.previous:
+        return (f"Segment {call.cluster} stays {call.named}: {measured}, within the "
+                f"{call.margin:.0%} margin that keeps a name.")
+    return f"Segment {call.cluster} is {call.named}, a close call: {measured}."
+
+
+def _quantity(metric: str, value: float, units: Units) -> str:
+    """Shares of a segment and ratios to two places, so a close call shows its difference."""
+    if metric in REGISTRY and REGISTRY[metric].unit != "ratio":
+        return units.quantity(metric, value)
+    return f"{value:.1%}"
+
+
 def _change_headline(change: WeekOverWeek | None) -> tuple[str, ...]:
     if change is None:
         return ()
@@ -621,6 +660,8 @@ def _segment_rows(inputs: BriefInputs) -> tuple[SegmentRow, ...]:
         SegmentRow(int(g.key), g.size, g.share, persona_of[int(g.key)],
                    colours[persona_of[int(g.key)]], g.summary,
                    tuple(m.sentence for m in verdicts[int(g.key)].near_misses)
+                   if int(g.key) in verdicts else (),
+                   tuple(close_call_sentence(c, inputs.units) for c in verdicts[int(g.key)].close_calls)
                    if int(g.key) in verdicts else ())
         for g in sorted(inputs.cluster_profiles.groups, key=lambda g: int(g.key))
     )
@@ -652,6 +693,14 @@ def _share_change(change: WeekOverWeek | None, name: str) -> float | None:
         if persona == name:
             return (now_share - before_share) * 100
     return None
+
+
+def _parts(inputs: BriefInputs, shares: tuple[str, ...], amounts: tuple[str, ...]) -> tuple[str, ...]:
+    """The split of each persona's average customer (wine_share ...), the very figures persona
+    rules test, so a "Wine Lovers" persona is the one the wine chart names; the split of the
+    persona's totals for a run archived before the share metrics."""
+    means = inputs.persona_profiles.population_means
+    return shares if all(name in means for name in shares) else amounts
 
 
 def _mix_chart(inputs: BriefInputs, rows: tuple[PersonaRow, ...], features: tuple[str, ...],

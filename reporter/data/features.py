@@ -17,7 +17,9 @@ from reporter.data.clean import Customers
 from reporter.data.formulas import CAMPAIGN_FEATURES as CAMPAIGN_FEATURES  # re-exported
 from reporter.data.formulas import CAMPAIGN_FORMULAS, FORMULAS, PandasColumns
 from reporter.data.formulas import CATEGORY_FEATURES as CATEGORY_FEATURES
+from reporter.data.formulas import CATEGORY_SHARES as CATEGORY_SHARES
 from reporter.data.formulas import CHANNEL_FEATURES as CHANNEL_FEATURES
+from reporter.data.formulas import CHANNEL_SHARES as CHANNEL_SHARES
 from reporter.data.schema import CAMPAIGN_COLUMNS
 
 
@@ -65,6 +67,13 @@ REGISTRY: dict[str, Feature] = {
         Feature("web_purchases", "Web purchases", "count", "Purchases on the website"),
         Feature("catalog_purchases", "Catalog purchases", "count", "Purchases from the catalog"),
         Feature("store_purchases", "Store purchases", "count", "Purchases in stores"),
+        *(Feature(share, f"{label} share of spend", "ratio",
+                  f"Spend on {label.lower()} / total spend (0 when nothing was spent)")
+          for share, label in zip(CATEGORY_SHARES, ("Wine", "Fruit", "Meat", "Fish", "Sweets", "Gold"),
+                                  strict=True)),
+        *(Feature(share, f"{label} share of purchases", "ratio",
+                  f"{label} purchases / web, catalog and store purchases (0 when none)")
+          for share, label in zip(CHANNEL_SHARES, ("Web", "Catalog", "Store"), strict=True)),
         Feature("complained", "Complained", "ratio", "Complained in the last two years"),
         Feature("r_score", "Recency score", "score",
                 "RFM recency, 1-5 by quintile: 5 = bought most recently"),

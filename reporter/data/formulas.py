@@ -21,6 +21,13 @@ from reporter.data.schema import CAMPAIGN_COLUMNS, CHANNEL_COLUMNS, SPEND_COLUMN
 CATEGORY_FEATURES = ("wines", "fruits", "meat", "fish", "sweets", "gold")
 CHANNEL_FEATURES = ("web_purchases", "catalog_purchases", "store_purchases")
 CAMPAIGN_FEATURES = tuple(f"accepted_cmp{n}" for n in range(1, 6))
+# What managers mean by "Wine Lovers" or "Online Shoppers": a part of the customer's own whole.
+CATEGORY_SHARES = ("wine_share", "fruit_share", "meat_share", "fish_share", "sweets_share",
+                   "gold_share")
+CHANNEL_SHARES = ("web_share", "catalog_share", "store_share")
+SHARE_OF = {**dict(zip(CATEGORY_FEATURES, CATEGORY_SHARES, strict=True)),
+            **dict(zip(CHANNEL_FEATURES, CHANNEL_SHARES, strict=True))}
+TINY = 1e-9  # a whole of 0 has parts of 0: 0 / TINY is 0, and any real whole is above it
 
 
 class Columns(Protocol):
@@ -42,6 +49,11 @@ def _total(columns: Columns, names: tuple[str, ...]) -> Any:
 
 
 Formula = Callable[[Columns, date], Any]
+
+
+def _part_of(part: str, whole: tuple[str, ...]) -> Formula:
+    """A column over the sum of `whole` (which includes it): 0 when the whole is 0."""
+    return lambda c, _: c.number(c.col(part)) / c.at_least(c.number(_total(c, whole)), TINY)
 
 
 def _as_number(column: str) -> Formula:
@@ -68,6 +80,10 @@ FORMULAS: dict[str, Formula] = {
     / c.at_least(c.number(c.col("NumWebPurchases")), 1),
     **{name: _as_number(column) for name, column in zip(CATEGORY_FEATURES, SPEND_COLUMNS, strict=True)},
     **{name: _as_number(column) for name, column in zip(CHANNEL_FEATURES, CHANNEL_COLUMNS, strict=True)},
+    **{name: _part_of(column, SPEND_COLUMNS) for name, column in zip(CATEGORY_SHARES, SPEND_COLUMNS,
+                                                                      strict=True)},
+    **{name: _part_of(column, CHANNEL_COLUMNS) for name, column in zip(CHANNEL_SHARES, CHANNEL_COLUMNS,
+                                                                        strict=True)},
     "complained": _as_number("Complain"),
     "responded": _as_number("Response"),
 }

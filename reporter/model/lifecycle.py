@@ -237,7 +237,8 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
         cluster_profiles = profile(table, segmentation.labels)
     with timer("personas"):
         keep = model.cluster_persona if model is not None and model.rulebook_key == keys[1] else None
-        assignment = assign(rulebook, cluster_profiles, table, segmentation.labels, keep=keep)
+        assignment = assign(rulebook, cluster_profiles, table, segmentation.labels, keep=keep,
+                            previous=last_names(model or refit_from), margin=params.keep_margin)
         persona_profiles = profile(table, assignment.customer_persona)
     in_fit = table.frame["in_fit"].to_numpy()
     fit_personas = assignment.customer_persona[in_fit]
@@ -256,6 +257,12 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
                          rulebook, keys, run_id, as_of)
     return Analysis(raw, customers, table, segmentation, assessment, rulebook, assignment,
                     cluster_profiles, persona_profiles, decision, saved)
+
+
+def last_names(model: SavedModel | None) -> dict[int, str] | None:
+    """The persona of each segment before this naming: a refit's segments carry the old
+    numbers (align), so segment 1 is compared with last week's segment 1."""
+    return dict(model.cluster_persona) if model is not None else None
 
 
 def _renamed(model: SavedModel, table: FeatureTable, labels: np.ndarray,

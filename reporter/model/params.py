@@ -37,6 +37,7 @@ class AnalysisParams:
     stability: StabilityParams = field(default_factory=StabilityParams)
     comparison: ComparisonParams = field(default_factory=ComparisonParams)
     model: ModelParams = field(default_factory=ModelParams)
+    keep_margin: float = 0.05  # names decided afresh stay put within this share of each bar
 
     def shaping_key(self) -> str:
         """Changes to these make a saved model stale; seeds and sample sizes do not."""

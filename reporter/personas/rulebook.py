@@ -18,6 +18,7 @@ from reporter.config import PersonasFile, PersonaSpec, Problems, read_personas
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
 from reporter.personas.rules import (
+    OPERATORS,
     Condition,
     FrozenPopulation,
     Population,
@@ -72,11 +73,21 @@ class ConditionCheck:
     threshold: float
     holds: bool
     metric: str = ""
+    op: str = ""
 
     @property
     def gap(self) -> float:
         """How far the segment is from the threshold, as a share of the threshold."""
         return abs(self.observed - self.threshold) / (abs(self.threshold) or 1.0)
+
+    def holds_with(self, shift: float) -> bool:
+        """Whether it holds with the bar moved by `shift` of itself: raised for a positive
+        shift (clearing it by a margin), lowered for a negative one (missing it by no more)."""
+        if not self.op:
+            return self.holds
+        step = shift * abs(self.threshold)
+        bar = self.threshold + step if self.op in (">=", ">") else self.threshold - step
+        return bool(OPERATORS[self.op](self.observed, bar))
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,37 @@ class Attempt:
             return None
         closest = min(failed, key=lambda c: c.gap)
         return closest if closest.gap <= NEAR_MISS else None
+
+    def holds_with(self, shift: float) -> bool:
+        """Whether the persona's rules hold with every bar moved by `shift` (see ConditionCheck)."""
+        results = [c.holds_with(shift) for c in self.checks]
+        return bool(results) and (all(results) if self.mode == "all" else any(results))
+
+    def close(self, margin: float) -> bool:
+        """Decided within the margin: the answer differs with the bars moved by it either way."""
+        return margin > 0 and self.holds_with(-margin) != self.holds_with(margin)
+
+    def deciding(self, margin: float) -> ConditionCheck | None:
+        """The check nearest its bar among those within the margin, or the nearest held one."""
+        checks = [c for c in self.checks if c.gap <= margin] or [c for c in self.checks if c.holds]
+        return min(checks, key=lambda c: c.gap) if checks else None
+
+
+@dataclass(frozen=True)
+class CloseCall:
+    """A segment named within the margin of a bar: the name it got and the one it had, with
+    the figures that decided it ("its spend, $1,065, cleared Premium's bar, $1,063, by 0.2%")."""
+
+    cluster: int
+    named: str  # the persona the segment got
+    previous: str  # the persona it had before ("" when there was none)
+    bar: str  # the persona whose rule it was within the margin of
+    check: ConditionCheck
+    margin: float
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.previous) and self.named != self.previous
 
 
 @dataclass(frozen=True)
@@ -120,10 +162,38 @@ class SegmentVerdict:
     cluster: int
     persona: str
     tried: tuple[Attempt, ...]
+    previous: str = ""  # the persona it had before this naming ("" when there was none)
+    held: bool = False  # kept `previous` while missing its rule by no more than the margin
+    close_calls: tuple[CloseCall, ...] = ()
 
     @property
     def matched(self) -> Attempt | None:
-        return next((a for a in self.tried if a.matched and a.persona == self.persona), None)
+        return next((a for a in self.tried if (a.matched or self.held) and a.persona == self.persona),
+                    None)
+
+    @property
+    def changed(self) -> bool:
+        """Named otherwise than before (a new segment, or none before, is no change)."""
+        return bool(self.previous) and self.persona != self.previous
+
+    @property
+    def why(self) -> CloseCall | None:
+        """What decided a change of name: the close call, else the new persona's nearest bar
+        (or, for the fallback, the old persona's bar it fell short of)."""
+        if not self.changed:
+            return None
+        found = next((c for c in self.close_calls if c.changed), None)
+        if found is not None:
+            return found
+        if self.matched is not None:  # the bar of its new persona it cleared by least
+            attempt, checks = self.matched, [c for c in self.matched.checks if c.holds]
+        else:  # fell to the fallback: the old persona's bar it now misses
+            attempt = next((a for a in self.tried if a.persona == self.previous), None)
+            checks = [c for c in attempt.checks if not c.holds] if attempt is not None else []
+        if not checks:
+            return None
+        return CloseCall(self.cluster, self.persona, self.previous, attempt.persona,
+                         min(checks, key=lambda c: c.gap), 0.0)
 
     @property
     def reason(self) -> str:
@@ -137,7 +207,7 @@ class SegmentVerdict:
     def near_misses(self) -> tuple[NearMiss, ...]:
         """Personas tried before the one it got that it missed on a single close threshold."""
         return tuple(NearMiss(self.cluster, a.persona, check.metric, check.gap)
-                     for a in self.tried if (check := a.near_miss) is not None)
+                     for a in self.tried if a.persona != self.persona and (check := a.near_miss) is not None)
 
 
 @dataclass(frozen=True)
@@ -152,6 +222,18 @@ class PersonaAssignment:
     @property
     def reasons(self) -> dict[int, str]:
         return {cluster: verdict.reason for cluster, verdict in self.verdicts.items()}
+
+    @property
+    def close_calls(self) -> tuple[CloseCall, ...]:
+        """Every name decided within the margin, segment by segment."""
+        return tuple(call for _, verdict in sorted(self.verdicts.items()) for call in verdict.close_calls)
+
+    def renamed_segments(self, personas: tuple[str, ...]) -> tuple[SegmentVerdict, ...]:
+        """Segments this naming gave another persona than they had (both among `personas`:
+        a persona renamed in the file is a rename, not a segment changing name)."""
+        return tuple(v for _, v in sorted(self.verdicts.items())
+                     if v.changed and v.previous in personas
+                     and self.cluster_persona.get(v.cluster) == v.persona)
 
 
 @dataclass(frozen=True)
@@ -347,21 +429,28 @@ def _check_reachable(ordered: list[Persona], personas_file: PersonasFile,
 
 
 def assign(rulebook: Rulebook, cluster_profiles: Profiles, table: FeatureTable,
-           labels: np.ndarray, keep: dict[int, str] | None = None) -> PersonaAssignment:
+           labels: np.ndarray, keep: dict[int, str] | None = None,
+           previous: dict[int, str] | None = None, margin: float = 0.0) -> PersonaAssignment:
     """Each segment gets the first persona whose rules hold, or, with `keep`, the persona it
     had when the saved model was fitted (the verdicts are still worked out, to show whether
-    the rules would now say otherwise); each customer is tested for flags."""
+    the rules would now say otherwise); with `previous`, names decided afresh stay put within
+    `margin`; each customer is tested for flags."""
     _require_metrics(rulebook, table)
     population = Population(table.frame)
-    verdicts, cluster_persona = name_segments(rulebook, cluster_profiles, population, keep)
+    verdicts, cluster_persona = name_segments(rulebook, cluster_profiles, population, keep, previous,
+                                              margin)
     return label_customers(rulebook, cluster_persona, table, labels, population, verdicts)
 
 
 def name_segments(rulebook: Rulebook, cluster_profiles: Profiles, population: Population | FrozenPopulation,
-                  keep: dict[int, str] | None = None) -> tuple[dict[int, SegmentVerdict], dict[int, str]]:
+                  keep: dict[int, str] | None = None, previous: dict[int, str] | None = None,
+                  margin: float = 0.0) -> tuple[dict[int, SegmentVerdict], dict[int, str]]:
     """What the rules say of each segment, and the persona each gets (`keep`'s, when given):
-    from the segments' profiles alone, whichever engine summed them."""
-    verdicts = {int(g.key): judge_segment(rulebook, g, population) for g in cluster_profiles.groups}
+    from the segments' profiles alone, whichever engine summed them. `previous` (last week's
+    names; `keep` when given) makes names sticky by `margin` (see judge_segment)."""
+    before = keep or previous or {}
+    verdicts = {int(g.key): judge_segment(rulebook, g, population, before.get(int(g.key), ""), margin)
+                for g in cluster_profiles.groups}
     return verdicts, dict(keep) if keep else {c: v.persona for c, v in verdicts.items()}
 
 
@@ -395,19 +484,53 @@ def all_conditions(rulebook: Rulebook) -> list[Condition]:
     return [c for persona in (*rulebook.personas, *rulebook.flags) for c in persona.conditions]
 
 
-def judge_segment(rulebook: Rulebook, group: GroupProfile, population: Population) -> SegmentVerdict:
+def judge_segment(rulebook: Rulebook, group: GroupProfile, population: Population,
+                  previous: str = "", margin: float = 0.0) -> SegmentVerdict:
+    """The first persona, by priority, whose rules hold for the segment's average customer.
+    With `previous` (the persona it had) the name is sticky: the segment keeps it while it
+    misses that rule by no more than `margin` (a share of each bar), and takes a persona tried
+    earlier only when it clears that one's rule by the margin. Every name decided within the
+    margin is recorded as a close call."""
+    attempts = _attempts(rulebook, group, population)
+    plain = next((a for a in attempts if a.matched), None)
+    chosen, held = _sticky(attempts, plain, previous, margin, rulebook.fallback.name)
+    name = chosen.persona if chosen is not None else rulebook.fallback.name
+    position = attempts.index(chosen) + 1 if chosen is not None else len(attempts)
+    tried = tuple(attempts[:max(position, attempts.index(plain) + 1 if plain else 0)])
+    calls = tuple(CloseCall(int(group.key), name, previous, a.persona, a.deciding(margin), margin)
+                  for a in tried if a.close(margin) and a.deciding(margin) is not None)
+    return SegmentVerdict(int(group.key), name, tried, previous, held, calls)
+
+
+def _attempts(rulebook: Rulebook, group: GroupProfile, population: Population) -> list[Attempt]:
+    """Every segment persona's rules tried on the segment's means, in priority order."""
     observed = {**group.means, "share": group.share, "spend_share": group.spend_share}
-    tried = []
+    attempts = []
     for persona in rulebook.personas:
         if persona.mode == "fallback":
             continue
         checks = tuple(
             ConditionCheck(c.text, float(observed[c.metric]), c.threshold(population),
-                           bool(c.holds(observed[c.metric], population)), c.metric)
+                           bool(c.holds(observed[c.metric], population)), c.metric, c.op)
             for c in persona.conditions
         )
         matched = bool(matches(persona.conditions, persona.mode, observed, population))
-        tried.append(Attempt(persona.name, persona.mode, checks, matched))
-        if matched:
-            return SegmentVerdict(int(group.key), persona.name, tuple(tried))
-    return SegmentVerdict(int(group.key), rulebook.fallback.name, tuple(tried))
+        attempts.append(Attempt(persona.name, persona.mode, checks, matched))
+    return attempts
+
+
+def _sticky(attempts: list[Attempt], plain: Attempt | None, previous: str, margin: float,
+            fallback: str) -> tuple[Attempt | None, bool]:
+    """Hysteresis: walking the personas in priority order, one tried before `previous` wins
+    only by clearing its rule by the margin; `previous` stays while within the margin of its
+    rule (the fallback always can). Otherwise the plain verdict stands. Returns the attempt
+    chosen (None for the fallback) and whether `previous` was held against the plain rules."""
+    known = previous == fallback or any(a.persona == previous for a in attempts)
+    if not previous or margin <= 0 or not known or (plain.persona if plain else fallback) == previous:
+        return plain, False
+    for attempt in attempts:
+        if attempt.persona == previous:
+            return (attempt, True) if attempt.holds_with(-margin) else (plain, False)
+        if attempt.holds_with(margin):
+            return attempt, False
+    return (None, True) if previous == fallback else (plain, False)

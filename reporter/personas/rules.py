@@ -2,7 +2,9 @@
 
 A condition is `<metric> <op> <value>`, where the value is a number (`recency >= 60`), a
 multiple of the population mean (`total_spending >= 1.5x population`) or a population
-percentile (`income >= p75`). Anything else is rejected with a reason and an example.
+percentile (`income >= p75`, or in words `income >= top 25%`, `recency <= bottom 10%`).
+Anything else is rejected with a reason and an example; a comparison with another metric
+("wines >= 60% of total_spending") is pointed at the share metric that says it.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from reporter.data.features import REGISTRY
+from reporter.data.formulas import SHARE_OF
 
 GROUP_METRICS = {"share": "Share of customers", "spend_share": "Share of total spend"}
 OPERATORS: dict[str, Callable] = {
@@ -34,6 +37,8 @@ METRIC = re.compile(r"[a-z_]+")
 PLAIN_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 NUMBER = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?")
 PERCENTILE = re.compile(r"p(\d{1,2}|100)")
+SPEND_PARTS = ("wines", "fruits", "meat", "fish", "sweets", "gold")
+RANKS = ("top", "bottom")  # "top 10%" is at or above p90, "bottom 25%" at or below p25
 CURRENCIES = ("$", "€", "£")
 UNITS = ("%", "k", "day", "days")
 MAX_CONDITION_CHARS = 500  # one comparison; longer text is refused before it is read
@@ -140,6 +145,7 @@ class Reading:
     currency: str | None = None
     number: str | None = None
     unit: str | None = None
+    rank: str | None = None  # "top" or "bottom", with `number` the percent
 
 
 def read_condition(text: str) -> Reading | None:
@@ -164,6 +170,8 @@ def _read_value(metric: str, op: str, value: list[tuple[str, str]]) -> Reading |
     if kinds == ["word"]:
         return Reading(metric, op, percentile=found[1]) if (found := PERCENTILE.fullmatch(texts[0])) \
             else None
+    if kinds == ["word", "number", "symbol"] and texts[0].lower() in RANKS and texts[2] == "%":
+        return Reading(metric, op, rank=texts[0].lower(), number=texts[1])
     currency = None
     if kinds[:1] == ["symbol"] and texts[0] in CURRENCIES:
         currency, kinds, texts = texts[0], kinds[1:], texts[1:]
@@ -185,16 +193,51 @@ def parse_condition(text: object, segment_level: bool = True) -> Condition:
                         f"such as {EXAMPLES}")
     reading = read_condition(text)
     if reading is None:
-        raise RuleError(f'cannot read condition "{text}"; write it as {EXAMPLES}')
+        raise RuleError(_unread(text))
     metric = reading.metric
     _check_metric(metric, text, segment_level)
     if reading.multiple is not None:
         return Condition(text, metric, reading.op, "multiple", float(reading.multiple))
-    if reading.percentile is not None:
+    if reading.percentile is not None or reading.rank is not None:
         if metric in GROUP_METRICS:
             raise RuleError(f'"{metric}" is a share of the segment and has no percentiles ("{text}")')
-        return Condition(text, metric, reading.op, "percentile", float(reading.percentile))
+        percentile = float(reading.percentile) if reading.percentile is not None else _ranked(reading, text)
+        return Condition(text, metric, reading.op, "percentile", percentile)
     return Condition(text, metric, reading.op, "number", _threshold(reading, text))
+
+
+def _ranked(reading: Reading, text: str) -> float:
+    """"top 10%" is p90 and above, "bottom 25%" p25 and below; an operator pointing the other
+    way is refused, saying what the words mean."""
+    percent = float(reading.number.replace(",", ""))
+    if not 0 < percent < 100:
+        raise RuleError(f'"{reading.rank} {reading.number}%" needs a percent between 0 and 100 '
+                        f'("{text}"); write for example `{reading.metric} >= top 10%`')
+    top = reading.rank == "top"
+    percentile = 100 - percent if top else percent
+    if (reading.op in (">=", ">")) != top:
+        want, other = (">=", "<=") if top else ("<=", ">=")
+        side = "at or above" if top else "at or below"
+        raise RuleError(f'"{reading.rank} {percent:g}%" means {side} p{percentile:g}, but the operator '
+                        f'is {reading.op} ("{text}"); write `{reading.metric} {want} {reading.rank} '
+                        f'{percent:g}%`, or `{reading.metric} {other} p{percentile:g}` for the rest')
+    return percentile
+
+
+def _unread(text: str) -> str:
+    """Why a condition cannot be read: a comparison with another metric ("wines >= 60% of
+    total_spending") gets the share metric that says it; anything else the three forms."""
+    words = [m.group() for m in TOKEN.finditer(text) if m.lastgroup == "word"]
+    compares = len(words) >= 2 and words[0] in REGISTRY and (words[-1] in REGISTRY or "of" in words[1:])
+    if not compares:
+        return f'cannot read condition "{text}"; write it as {EXAMPLES}'
+    share = SHARE_OF.get(words[0])
+    if share is None:
+        return (f'cannot compare "{words[0]}" with another metric ("{text}"); a rule compares one '
+                f"metric with one threshold: write it as {EXAMPLES}")
+    whole = "total spend" if words[0] in SPEND_PARTS else "web, catalog and store purchases"
+    return (f'cannot compare "{words[0]}" with another metric ("{text}"); for its share of {whole} '
+            f"use {share} (0 to 1): write for example `{share} >= 0.6` or `{share} >= 60%`")
 
 
 def unit_of(metric: str) -> str:

@@ -22,7 +22,7 @@ from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN
 from reporter.errors import DataError
 from reporter.history.weekly import WeekOverWeek
 from reporter.model.artefact import Loaded
-from reporter.model.lifecycle import Analysis, kept_against_rules
+from reporter.model.lifecycle import Analysis, kept_against_rules, last_names
 from reporter.model.lifecycle import analyse as analyse_sample
 from reporter.model.params import AnalysisParams
 from reporter.personas.figures import CustomerFigures, ListParams, chart_sample
@@ -111,7 +111,8 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
         population = spark_population(scored, all_conditions(rulebook))
         kept = found.decision.action in ("scored", "held") and found.decision.rule_change is None
         verdicts, cluster_persona = name_segments(rulebook, cluster_profiles, population,
-                                                  found.assignment.cluster_persona if kept else None)
+                                                  found.assignment.cluster_persona if kept else None,
+                                                  last_names(saved), params.keep_margin)
         labelled = spark_personas(rulebook, cluster_persona, scored, population).transform(materialised)
         persona_profiles = spark_profile(labelled, "persona")
         decision = found.decision
