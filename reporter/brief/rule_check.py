@@ -2,11 +2,14 @@
 
 A rule can be valid and still useless: a persona that names nobody (`recency > 600` where
 recency stops at 99), a flag that catches everybody, or an edit that moves a persona's size
-far from the last brief people received. Each becomes one warning in plain words.
+far from the last brief people received. Each becomes one warning in plain words. A persona
+the edit renames is compared under its new name, and said to be a rename; one the edit
+empties is named with where its customers would go.
 """
 
 from __future__ import annotations
 
+from reporter.brief.rule_edits import rule_edit_lines
 from reporter.history.record import RunRecord
 from reporter.model.lifecycle import Analysis
 
@@ -16,7 +19,13 @@ EVERYBODY = 0.999  # a flag on (nearly) every customer tells nobody what to do
 def data_warnings(analysis: Analysis, previous: RunRecord | None, max_points: float) -> list[str]:
     """Thresholds outside the data, personas and flags that match nobody or everybody, and
     sizes that moved more than `max_points` since the last delivered brief."""
-    return [*_out_of_range(analysis), *_empty_or_full(analysis), *_moved(analysis, previous, max_points)]
+    return [*_out_of_range(analysis), *_empty_or_full(analysis), *_edited(analysis),
+            *_moved(analysis, previous, max_points)]
+
+
+def _edited(analysis: Analysis) -> list[str]:
+    """Against the saved model's rules: renames, merges, emptied personas, moves, in words."""
+    return [f"personas.yaml edit: {line}" for line in rule_edit_lines(analysis.decision.rule_change)]
 
 
 def _out_of_range(analysis: Analysis) -> list[str]:
@@ -56,12 +65,13 @@ def _moved(analysis: Analysis, previous: RunRecord | None, max_points: float) ->
     if previous is None:
         return []
     customers = len(analysis.table.frame) or 1
-    now = {name: float((analysis.assignment.customer_persona == name).mean())
-           for name in previous.personas}
+    renamed, change = analysis.decision.renamed, analysis.decision.rule_change
+    emptied = set(change.vanished) if change is not None else set()  # said by _edited
+    before = {**{renamed.get(n, n): f.share for n, f in previous.personas.items() if n not in emptied},
+              **{n: f.share for n, f in previous.flags.items()}}
+    now = {name: float((analysis.assignment.customer_persona == name).mean()) for name in before}
     now.update({name: float(flagged.sum() / customers)
                 for name, flagged in analysis.assignment.flags.items()})
-    before = {**{n: f.share for n, f in previous.personas.items()},
-              **{n: f.share for n, f in previous.flags.items()}}
     warnings = []
     for name, share in before.items():
         points = (now.get(name, 0.0) - share) * 100
