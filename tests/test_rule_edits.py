@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -166,6 +167,77 @@ def test_validate_data_says_renamed_not_moved(weeks, capsys):
         _write_config(root, week2, ["Churn Risk", NEW])
     assert f"{NEW} is now called Small Baskets (the same" in err
     assert "would hold 0%" not in err, err
+
+
+LOW_ENGAGEMENT_BLOCK = """  - name: Low Engagement
+    description: Customers who buy little and rarely.
+    color: "#e67e22"
+    priority: 3
+    rules:
+      all:
+        - total_spending <= 0.5x population   # spends half the average or less
+"""
+DEAL_RULE = "        - deal_share >= 1.5x population       # 50% more of their purchases on deals than average\n"
+# (case, replacements in personas.yaml, history.slipped_to, exit code, expected lines: each a
+# regular expression matching one line of `reporter validate --data`'s warnings or problems)
+EDITS = [
+    ("a rename in both files", [(f"name: {OLD}", f"name: {NEW}")], ["Churn Risk", NEW], 0,
+     [rf"warning: personas\.yaml edit: {OLD} is now called {NEW} \(the same \d+ customers\)\.$"]),
+    ("a rename with a typo in reporter.yaml", [(f"name: {OLD}", f"name: {NEW}")],
+     ["Churn Risk", "Light Buyer"], 2,
+     [r'reporter\.yaml: line \d+, history\.slipped_to: "Light Buyer" is not a persona in the rules '
+      r'file; did you mean "Light Buyers"\?']),
+    ("an edit that empties a persona",
+     [("total_spending >= 1.5x population", "total_spending >= 9x population")], ["Churn Risk", OLD], 0,
+     [r'warning: persona "Premium" matches no segment this week: nobody would carry it$',
+      r"warning: personas\.yaml edit: Premium has no customers now: personas\.yaml changed, and its "
+      r"(\d+) customers went to Steady Shoppers \(\1\)\.$",
+      r'warning: "Steady Shoppers" would hold \d+% of customers, against \d+% in the brief of run']),
+    ("two personas merged into one",
+     [(LOW_ENGAGEMENT_BLOCK, ""), ("name: Deal Seekers", "name: Budget Shoppers"),
+      ("      all:\n" + DEAL_RULE, "      any:\n" + DEAL_RULE
+       + "        - total_spending <= 0.5x population\n")], ["Churn Risk", "Budget Shoppers"], 0,
+     [r"warning: personas\.yaml edit: Deal Seekers and Low Engagement are now one persona, Budget "
+      r"Shoppers \(the same \d+ customers\)\.$"]),
+]
+
+
+@pytest.fixture(scope="module")
+def briefed(tmp_path_factory, sample_csv):
+    """One brief of the generated sample to compare rule edits with."""
+    root = tmp_path_factory.mktemp("edits")
+    (root / "config").mkdir()
+    shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
+    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)},
+                          owners=["owner@example.com"], **SETTINGS)
+    assert main(["run", "--config", str(config)]) == 0
+    return root, config, sample_csv
+
+
+@pytest.mark.parametrize(("replacements", "slipped_to", "code", "expected"), [e[1:] for e in EDITS],
+                         ids=[e[0] for e in EDITS])
+def test_rule_edits_get_exactly_their_result_in_one_run(briefed, capsys, replacements, slipped_to,
+                                                         code, expected):
+    root, config, data = briefed
+    personas = root / "config" / "personas.yaml"
+    original = (REPO_ROOT / "config" / "personas.yaml").read_text()
+    text = original
+    for old, new in replacements:
+        assert old in text, old
+        text = text.replace(old, new)
+    personas.write_text(text)
+    write_config(config, source={"path": str(data)}, owners=["owner@example.com"], **SETTINGS,
+                 history={"valuable": ["Premium"], "slipped_to": slipped_to})
+    capsys.readouterr()
+    try:
+        assert main(["validate", "--config", str(config), "--data", str(data)]) == code
+    finally:
+        personas.write_text(original)
+    lines = [line.strip() for line in capsys.readouterr().err.splitlines()
+             if not line.startswith("reporter: ")]
+    assert len(lines) == len(expected), "\n".join(lines)
+    for line, pattern in zip(lines, expected, strict=True):
+        assert re.search(pattern, line), line
 
 
 def test_renames_are_whole_names_only():

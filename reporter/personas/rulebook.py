@@ -205,11 +205,9 @@ class RuleChange:
         flags = "".join(f"; {name} {before:,} -> {after:,} customers" for name, before, after in self.flags
                         if before != after)
         renamed = sum(count for _, _, count in self.renames)
-        moved = self.moved - renamed
-        words = (f"{moved:,} customers now named differently" if not renamed else
-                 f"{moved:,} customers now named differently, besides {renamed:,} under a new "
-                 "name only")
-        return f"Persona rules changed since run {self.since_run}: {words}{flags}."
+        only = f", {renamed:,} of them only by a rename" if renamed else ""
+        return (f"Persona rules changed since run {self.since_run}: {self.moved:,} customers now named "
+                f"differently{only}{flags}.")
 
 
 def find_renames(moves: tuple[tuple[str, str, int], ...],
