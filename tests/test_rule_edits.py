@@ -72,7 +72,8 @@ def weeks(tmp_path_factory, real_table):
         data = sample.write(table, root / "drop" / f"week{week}.csv")
         later.append(run(load_config(config), data=data, now=NOW + timedelta(days=1 + 7 * week)))
     premium = personas.read_text()
-    personas.write_text(premium.replace("total_spending >= 1.5x population", "total_spending >= 9x population"))
+    personas.write_text(premium.replace("total_spending >= 1.5x population",
+                                        "total_spending >= 9x population"))
     emptied = run(load_config(config), data=data, now=NOW + timedelta(days=20))
     personas.write_text(premium)
     return root, config, first, rules_week, later, emptied
@@ -119,7 +120,7 @@ def test_page_one_says_renamed_with_no_points_and_the_transition_maps_it(weeks):
 
 
 def test_the_index_and_app_history_follow_the_new_name(weeks):
-    root, _, _, _, later, _ = weeks
+    root = weeks[0]
     runs = [r for r in all_runs(root / "output") if r.run_id != weeks[5].run_id]
     labels, series = share_points(runs)
     assert len(labels) == 3, "the real table's date (both runs), then two later exports"
@@ -133,7 +134,7 @@ def test_the_index_and_app_history_follow_the_new_name(weeks):
 
 
 def test_an_edit_that_empties_a_persona_is_on_page_one_and_warned(weeks):
-    _, _, _, _, later, emptied = weeks
+    emptied = weeks[5]
     record = _record(emptied)
     change = record["model"]["rule_change"]
     went = [(to, count) for before, to, count in change["moves"] if before == "Premium"]
@@ -177,7 +178,8 @@ LOW_ENGAGEMENT_BLOCK = """  - name: Low Engagement
       all:
         - total_spending <= 0.5x population   # spends half the average or less
 """
-DEAL_RULE = "        - deal_share >= 1.5x population       # 50% more of their purchases on deals than average\n"
+DEAL_RULE = ("        - deal_share >= 1.5x population       # 50% more of their purchases on deals "
+             "than average\n")
 # (case, replacements in personas.yaml, history.slipped_to, exit code, expected lines: each a
 # regular expression matching one line of `reporter validate --data`'s warnings or problems)
 EDITS = [
