@@ -20,13 +20,11 @@ from pypdf import PdfReader
 from reporter.app.cli import main
 from reporter.app.pipeline import run
 from reporter.brief.index import share_points
-from reporter.brief.rule_edits import rule_edit_lines
 from reporter.config import load_config
 from reporter.data import sample
 from reporter.history.catalogue import all_runs
 from reporter.model.drift import Baseline, measure
 from reporter.model.params import ModelParams
-from reporter.personas.rulebook import RuleChange, find_renames
 from tests.conftest import REPO_ROOT, write_config
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
@@ -243,6 +241,9 @@ def test_rule_edits_get_exactly_their_result_in_one_run(briefed, capsys, replace
 
 
 def test_renames_are_whole_names_only():
+    from reporter.brief.rule_edits import rule_edit_lines
+    from reporter.personas.rulebook import RuleChange, find_renames
+
     sizes = (("A", 10, 0), ("B", 0, 10), ("C", 5, 3), ("D", 0, 2), ("E", 4, 0), ("F", 6, 10))
     moves = (("A", "B", 10), ("E", "F", 4), ("C", "D", 2))
     assert find_renames(moves, sizes) == (("A", "B", 10),), "E joined F's own customers: a merge"
@@ -254,6 +255,9 @@ def test_renames_are_whole_names_only():
 
 
 def test_two_personas_merged_into_a_new_one():
+    from reporter.brief.rule_edits import rule_edit_lines
+    from reporter.personas.rulebook import RuleChange, find_renames
+
     sizes = (("A", 3, 0), ("B", 4, 0), ("M", 0, 7), ("C", 5, 5))
     moves = (("B", "M", 4), ("A", "M", 3))
     change = RuleChange("r", moves, (), find_renames(moves, sizes), sizes)

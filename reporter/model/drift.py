@@ -39,8 +39,7 @@ class Baseline:
                  for name in DRIFT_FEATURES}
         shares = {name: tuple(_bin_shares(frame[name].to_numpy(), edges[name]))
                   for name in DRIFT_FEATURES}
-        segments = _mix(labels) if labels is not None else {}
-        return cls(edges, shares, _mix(personas), {int(c): s for c, s in segments.items()})
+        return cls(edges, shares, _mix(personas), _segment_shares(labels) if labels is not None else {})
 
     def mix_under(self, cluster_persona: dict[int, str] | None) -> dict[str, float]:
         """The fitted persona mix as this week's rules name the segments (the saved mix when
@@ -58,7 +57,7 @@ class Baseline:
         estimated from its persona's fitted share, split as this week's customers split it."""
         if self.segment_mix or not len(labels):
             return self
-        now = {int(c): s for c, s in _mix(labels).items()}
+        now = _segment_shares(labels)
         by_persona: dict[str, float] = {}
         for cluster, share in now.items():
             name = cluster_persona.get(cluster, "")
@@ -67,7 +66,8 @@ class Baseline:
                               if (name := cluster_persona.get(cluster, "")) in self.persona_mix
                               else share)
                     for cluster, share in now.items()}
-        return replace(self, segment_mix=estimate)
+        total = sum(estimate.values()) or 1.0  # a fitted persona no segment carries now
+        return replace(self, segment_mix={c: share / total for c, share in estimate.items()})
 
 
 @dataclass(frozen=True)
@@ -117,9 +117,14 @@ def _bin_shares(values: np.ndarray, edges: tuple[float, ...]) -> np.ndarray:
     return np.bincount(bins, minlength=len(edges) + 1) / max(len(values), 1)
 
 
-def _mix(personas: np.ndarray) -> dict:
-    names, counts = np.unique(np.asarray(personas), return_counts=True)
+def _mix(personas: np.ndarray) -> dict[str, float]:
+    names, counts = np.unique(np.asarray(personas, dtype=str), return_counts=True)
     return {str(n): float(c) / counts.sum() for n, c in zip(names, counts, strict=True)}
+
+
+def _segment_shares(labels: np.ndarray) -> dict[int, float]:
+    counts = np.bincount(np.asarray(labels, dtype=np.int64))
+    return {int(c): float(n) / counts.sum() for c, n in enumerate(counts) if n}
 
 
 def _mix_psi(then: dict[str, float], now: dict[str, float]) -> float:
