@@ -221,11 +221,10 @@ def find_renames(moves: tuple[tuple[str, str, int], ...],
 
 
 def persona_sizes(before: np.ndarray, after: np.ndarray) -> tuple[tuple[str, int, int], ...]:
-    """Customers per persona under the old rules and under the new, every name of either."""
+    """Customers per persona under the old rules and under the new, every name of either, by name."""
     then = dict(zip(*np.unique(np.asarray(before, dtype=str), return_counts=True), strict=True))
     now = dict(zip(*np.unique(np.asarray(after, dtype=str), return_counts=True), strict=True))
-    names = list(dict.fromkeys([*then, *now]))
-    return tuple((str(n), int(then.get(n, 0)), int(now.get(n, 0))) for n in names)
+    return tuple((str(n), int(then.get(n, 0)), int(now.get(n, 0))) for n in sorted({*then, *now}))
 
 
 def rule_change(before: PersonaAssignment, after: PersonaAssignment, since_run: str) -> RuleChange:

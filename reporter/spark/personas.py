@@ -89,7 +89,7 @@ def _sizes(paired: DataFrame) -> tuple[tuple[str, int, int], ...]:
     """Customers per persona under the saved rules (_was) and under this week's (persona)."""
     then = {r["_was"]: int(r["count"]) for r in paired.groupBy("_was").count().collect()}
     now = {r["persona"]: int(r["count"]) for r in paired.groupBy("persona").count().collect()}
-    return tuple((name, then.get(name, 0), now.get(name, 0)) for name in dict.fromkeys([*then, *now]))
+    return tuple((name, then.get(name, 0), now.get(name, 0)) for name in sorted({*then, *now}))
 
 
 def population_for(rulebook: Rulebook, customers: DataFrame) -> FrozenPopulation:
