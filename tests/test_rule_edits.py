@@ -281,3 +281,36 @@ def test_persona_mix_drift_follows_the_rules_through_a_rename():
     assert estimated.mix_under(naming) == pytest.approx({n: s for n, s in zip(
         ["Premium", "Light Buyers", "Steady"], [baseline.persona_mix[k] for k in
                                                 ["Premium", "Low Engagement", "Steady"]], strict=True)})
+
+
+def test_an_older_model_learns_its_segment_shares_and_still_validates():
+    """The committed model.json predates segment shares: it loads, and the copy a scoring run
+    saves carries estimated shares that validate (else next week would refit)."""
+    from dataclasses import replace
+
+    from reporter.model.artefact import model_problems, read_model
+    from tests.model_fixture import FIXTURE
+
+    model = read_model(FIXTURE).model
+    assert model is not None and model.baseline.segment_mix == {}
+    labels = pd.read_csv(FIXTURE / "segments.csv")["cluster"].to_numpy()
+    learned = model.baseline.with_segments(model.cluster_persona, labels)
+    assert sum(learned.segment_mix.values()) == pytest.approx(1.0)
+    assert learned.mix_under(model.cluster_persona) == pytest.approx(
+        {name: share for name, share in model.baseline.persona_mix.items()
+         if name in model.cluster_persona.values()})
+    assert model_problems(replace(model, baseline=learned)) == []
+
+
+def test_a_run_json_without_the_rename_map_still_reads(tmp_path):
+    from reporter.history.record import RECORD_FILE, read_record
+
+    document = {"run_id": "070000-abcd", "model": {"action": "scored", "rule_change": {
+        "since_run": "060000-abcd", "moves": [["A", "B", 3]], "flags": []}}}
+    (tmp_path / RECORD_FILE).write_text(json.dumps(document))
+    change = read_record(tmp_path).model.rule_change
+    assert change.renames == () and change.renamed == {} and change.vanished == ()
+    document["model"]["rule_change"]["renames"] = [["A", 3, "B"]]  # planted: not as written
+    (tmp_path / RECORD_FILE).write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="rule_change"):
+        read_record(tmp_path)
