@@ -150,7 +150,7 @@ def test_an_edit_that_empties_a_persona_is_on_page_one_and_warned(weeks):
     assert not any(len(p.split()) < 40 for p in pages), "no near-blank page"
 
 
-def test_validate_data_says_renamed_not_moved(weeks, capsys):
+def test_validate_data_and_preview_say_renamed_not_moved(weeks, capsys):
     root, _, _, _, _, _ = weeks
     personas = root / "config" / "personas.yaml"
     saved = personas.read_text()
@@ -161,11 +161,15 @@ def test_validate_data_says_renamed_not_moved(weeks, capsys):
         capsys.readouterr()
         assert main(["validate", "--config", str(config), "--data", str(week2)]) == 0
         err = capsys.readouterr().err
+        assert main(["personas", "preview", "--config", str(config), "--data", str(week2)]) == 0
+        preview = capsys.readouterr().out
     finally:
         personas.write_text(saved)
         _write_config(root, week2, ["Churn Risk", NEW])
     assert f"{NEW} is now called Small Baskets (the same" in err
     assert "would hold 0%" not in err, err
+    assert re.search(rf"^  {NEW} is now called Small Baskets \(the same [\d,]+ customers\)\.$", preview,
+                     re.MULTILINE), preview
 
 
 LOW_ENGAGEMENT_BLOCK = """  - name: Low Engagement
