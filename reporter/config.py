@@ -311,6 +311,12 @@ class UnchangedDataCheck(Strict):
         "run (nothing archived, exit code 6), warn (sent with a banner) or off.")
 
 
+class EmptyPersonaCheck(Check):
+    rules_emptied: Literal["hold", "warn", "off"] = Field(
+        default="warn", description="When an edit of personas.yaml, not the data, left a persona "
+        "with no customers: hold, warn (the brief says where its customers went) or off.")
+
+
 class ShareMoveCheck(Check):
     mode: Literal["hold", "warn", "off"] = "warn"
     max_points: float = Field(default=15, gt=0, description="Largest move of a persona's share, in "
@@ -326,7 +332,7 @@ class ChecksConfig(Strict):
 
     data_fresh: FreshDataCheck = FreshDataCheck()
     unchanged_data: UnchangedDataCheck = UnchangedDataCheck()
-    no_new_empty_persona: Check = Check()
+    no_new_empty_persona: EmptyPersonaCheck = EmptyPersonaCheck()
     share_move: ShareMoveCheck = ShareMoveCheck()
     charts_have_data: Check = Check()
     pdf_complete: PdfCheck = PdfCheck()

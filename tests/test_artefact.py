@@ -140,6 +140,10 @@ def _damage(document: dict, how: str) -> dict:
         model["population"]["means"] = {}
     elif how == "an unknown feature":
         scorer["numeric"][0] = "shoe_size"
+    elif how == "segment shares that do not add up":
+        model["baseline"]["segment_mix"] = {"0": 0.9, "1": 0.9}
+    elif how == "a segment share of a segment it lacks":
+        model["baseline"]["segment_mix"] = {"0": 0.5, "7": 0.5}
     return document
 
 
@@ -155,6 +159,8 @@ DAMAGES = {
     "rules that do not compile": "rules: they do not compile",
     "a threshold the population lacks": "population: the archived run did not use",
     "an unknown feature": "scorer.numeric: 'shoe_size' is not a feature",
+    "segment shares that do not add up": "baseline.segment_mix: expected shares 0 to 1 that add up to 1",
+    "a segment share of a segment it lacks": "baseline.segment_mix: segments [0, 7], expected some of 0 to 4",
 }
 
 

@@ -681,6 +681,7 @@ def _personas_preview(args: argparse.Namespace) -> int:
 def _personas_replay(args: argparse.Namespace) -> int:
     from reporter.app.archived import replay_rules
     from reporter.archive import write_bytes_atomic
+    from reporter.brief.rule_edits import rule_edit_lines
     from reporter.config import load_config
     from reporter.history.catalogue import read_run
     from reporter.personas.exports import write_csv
@@ -697,6 +698,8 @@ def _personas_replay(args: argparse.Namespace) -> int:
     print(f"Rules {args.rules or config.personas_path} on run {run.run_id} "
           f"({run.customers:,} customers as of {run.as_of}):")
     print(f"{change.moved:,} customers would be named differently.")
+    for line in rule_edit_lines(change):
+        print(f"  {line}")
     for before, after, count in change.moves:
         print(f"  {before} -> {after}: {count:,}")
     for name, before, after in change.flags:

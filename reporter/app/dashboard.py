@@ -19,6 +19,7 @@ import streamlit as st
 
 from reporter.app import explore
 from reporter.app.archived import Replayable, replayable
+from reporter.brief.rule_edits import rule_edit_lines
 from reporter.config import Config, load_config
 from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
@@ -181,7 +182,11 @@ def workshop(config, runs, latest, allow_edit: bool) -> None:
             st.error(problem)
         return
     change = tried.replay.change
-    st.success(f"Valid. {change.moved:,} customers would change persona.")
+    renamed = sum(count for _, _, count in change.renames)
+    st.success(f"Valid. {change.moved - renamed:,} customers would change persona"
+               + (f"; {renamed:,} would keep theirs under a new name." if renamed else "."))
+    for line in rule_edit_lines(change):  # renames, merges and emptied personas, by customers
+        st.write(line)
     if change.moves:
         st.dataframe(pd.DataFrame(change.moves, columns=["from", "to", "customers"]), hide_index=True)
     st.dataframe(tried.sizes(), width="stretch")

@@ -57,7 +57,8 @@ class LocalEngine:
         before = read_previous(previous_customers)
         rulebook = self.analysis.rulebook
         return compare(before, self.customers, previous, [p.name for p in rulebook.personas],
-                       [f.name for f in rulebook.flags], valuable, slipped_to)
+                       [f.name for f in rulebook.flags], valuable, slipped_to,
+                       self.analysis.decision.renamed)
 
     def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures:
         found = self.analysis

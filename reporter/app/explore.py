@@ -24,7 +24,7 @@ from reporter.brief.charts import MixChart, RateChart
 from reporter.brief.view import Brief, read_brief
 from reporter.config import Config
 from reporter.errors import ReporterError
-from reporter.history.catalogue import RunSummary, find_baseline, runs_of
+from reporter.history.catalogue import RunSummary, find_baseline, followed_shares, runs_of
 from reporter.personas.rulebook import read_rulebook
 
 SAMPLE_ROWS = 50_000  # charts and distributions read a fixed-seed sample above this
@@ -56,10 +56,11 @@ def persona_table(run: RunSummary) -> pd.DataFrame:
 
 def share_trend(runs: list[RunSummary]) -> pd.DataFrame:
     """Each persona's share of customers by the data's date (one row per delivered run)."""
-    rows = [{"as of": run.as_of, **{name: f.share for name, f in run.record.personas.items()}}
-            for run in sorted(runs, key=lambda r: (r.as_of, r.started_at)) if run.record.is_baseline]
-    return pd.DataFrame(rows).drop_duplicates("as of", keep="last").set_index("as of") if rows \
-        else pd.DataFrame()
+    ordered = [run for run in sorted(runs, key=lambda r: r.started_at) if run.record.is_baseline]
+    rows = [{"as of": run.as_of, **shares}  # a renamed persona: one line under its newest name
+            for run, shares in zip(ordered, followed_shares(ordered), strict=True)]
+    return (pd.DataFrame(rows).drop_duplicates("as of", keep="last").sort_values("as of")
+            .set_index("as of") if rows else pd.DataFrame())
 
 
 def customers(run: RunSummary) -> pd.DataFrame:

@@ -62,7 +62,8 @@ def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
     checks = {
         "data_fresh": lambda: _data_fresh(settings, raw, previous, now),
         "unchanged_data": lambda: unchanged_since(raw, previous),
-        "no_new_empty_persona": lambda: _no_new_empty_persona(brief, previous, decision.rule_change),
+        "no_new_empty_persona": lambda: _no_new_empty_persona(settings, brief, previous,
+                                                              decision.rule_change),
         "share_move": lambda: _share_move(settings, brief, previous, decision.rule_change),
         "charts_have_data": lambda: _charts_have_data(brief),
         "model_not_held": lambda: "" if not decision.held else decision.sentence,
@@ -91,7 +92,8 @@ def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
         mode = getattr(settings, name).mode
         mode = "hold" if mode == "skip" else mode
         if mode != "off":
-            problem = problem_of()
+            problem = problem_of()  # or (problem, mode) when the check decides its own mode
+            problem, mode = problem if isinstance(problem, tuple) else (problem, mode)
             results.append(CheckResult(name, mode, not problem, problem))
     return CheckReport(tuple(results))
 
@@ -136,28 +138,47 @@ def unchanged_since(raw: RawCustomers, previous: RunRecord | None) -> str:
             "--allow-unchanged to brief the same data again")
 
 
-def _no_new_empty_persona(brief: Brief, previous: RunRecord | None, rules: RuleChange | None) -> str:
-    """A persona that emptied is a warning sign, unless an edit of the rules renamed it."""
+def _no_new_empty_persona(settings: ChecksConfig, brief: Brief, previous: RunRecord | None,
+                          rules: RuleChange | None) -> str | tuple[str, str]:
+    """A persona that emptied is a warning sign: held (by default) when the data emptied it,
+    a warning (`rules_emptied`) naming where its customers went when an edit of the rules did.
+    A renamed persona did not empty: its customers carry the new name."""
     if previous is None:
         return ""
     now = {p.name for p in brief.personas if p.size > 0}
-    renamed = {before for before, _, _ in rules.moves} if rules is not None else set()
+    renamed = rules.renamed if rules is not None else {}
+    by_rules = set(rules.vanished) if rules is not None else set()
     vanished = [name for name, figures in previous.personas.items()
                 if figures.customers > 0 and name not in now and name not in renamed]
-    if not vanished:
+    by_data = [name for name in vanished if name not in by_rules]
+    if by_data:
+        return (f"{', '.join(by_data)} had customers in run {previous.run_id} and has none now; "
+                "check the data and personas.yaml")
+    emptied = [name for name in vanished if name in by_rules]
+    mode = settings.no_new_empty_persona.rules_emptied
+    if not emptied or mode == "off":
         return ""
-    return (f"{', '.join(vanished)} had customers in run {previous.run_id} and has none now; "
-            "check the data and personas.yaml")
+    return _emptied_by_rules(emptied, rules, previous.run_id), mode
+
+
+def _emptied_by_rules(names: list[str], rules: RuleChange, run_id: str) -> str:
+    went = "; ".join(f"{name}'s went to " + ", ".join(f"{to} ({count:,})"
+                                                     for to, count in rules.went_to(name))
+                     for name in names)
+    return (f"{', '.join(names)} had customers in run {run_id} and has none now because "
+            f"personas.yaml changed ({went}); check that the edit is meant")
 
 
 def _share_move(settings: ChecksConfig, brief: Brief, previous: RunRecord | None,
                 rules: RuleChange | None) -> str:
-    """Share moves in points, less what an edit of the rules moved: the data's own movement."""
+    """Share moves in points, less what an edit of the rules moved: the data's own movement.
+    A renamed persona is compared with its old name's share."""
     if previous is None:
         return ""
-    before = previous.personas
-    renamed = _rule_shift(rules, brief.customers)
-    moves = [(p.name, (p.share - before[p.name].share) * 100 - renamed.get(p.name, 0.0))
+    renamed = rules.renamed if rules is not None else {}
+    before = {renamed.get(name, name): figures for name, figures in previous.personas.items()}
+    shift = _rule_shift(rules, brief.customers)
+    moves = [(p.name, (p.share - before[p.name].share) * 100 - shift.get(p.name, 0.0))
              for p in brief.personas if p.name in before]
     jumps = [(name, move) for name, move in moves if abs(move) > settings.share_move.max_points]
     if not jumps:
@@ -168,9 +189,10 @@ def _share_move(settings: ChecksConfig, brief: Brief, previous: RunRecord | None
 
 
 def _rule_shift(rules: RuleChange | None, customers: int) -> dict[str, float]:
-    """Points of share each persona gained (or lost) only because the rules renamed customers."""
+    """Points of share each persona gained (or lost) only because the rules moved customers
+    to another persona (a rename moves nobody)."""
     shift: dict[str, float] = {}
-    for before, after, count in rules.moves if rules is not None else ():
+    for before, after, count in rules.real_moves if rules is not None else ():
         points = 100 * count / max(customers, 1)
         shift[before] = shift.get(before, 0.0) - points
         shift[after] = shift.get(after, 0.0) + points

@@ -9,7 +9,7 @@ from pathlib import Path
 from reporter.archive import write_text_atomic
 from reporter.brief import charts
 from reporter.brief.render import render_index
-from reporter.history.catalogue import RunSummary, all_runs
+from reporter.history.catalogue import RunSummary, all_runs, followed_shares
 from reporter.history.record import RECORD_FILE
 
 FALLBACK_COLOURS = ("#1f6f8b", "#8e44ad", "#e67e22", "#7f8c8d", "#c0392b", "#27ae60", "#2c3e50")
@@ -73,24 +73,25 @@ def _share_chart(runs: list[RunSummary], prefix: str) -> str:
 def share_points(runs: list[RunSummary]) -> tuple[list[str], list[charts.Series]]:
     """One point per data date: the newest run of that date people received. A persona's line
     starts at the first date it exists (no 0% before it)."""
-    by_date: dict[str, RunSummary] = {}
-    for run in sorted(runs, key=lambda r: r.started_at):
-        if run.record.is_baseline and run.as_of:
-            by_date[run.as_of] = run
+    received = [r for r in sorted(runs, key=lambda r: r.started_at) if r.record.is_baseline and r.as_of]
+    by_date: dict[str, tuple[RunSummary, dict[str, float]]] = {}
+    for run, followed in zip(received, followed_shares(received), strict=True):
+        by_date[run.as_of] = run, followed  # a renamed persona: one line under its newest name
     if not by_date:
         return [], []
-    ordered = [by_date[day] for day in sorted(by_date)]
-    names = list(dict.fromkeys(name for r in ordered for name in r.persona_shares))
+    ordered = [by_date[day][0] for day in sorted(by_date)]
+    shares = [by_date[day][1] for day in sorted(by_date)]
+    names = list(dict.fromkeys(name for week in shares for name in week))
     colours = {}
     for index, name in enumerate(names):
         stored = [r.record.personas[name].color for r in ordered if name in r.record.personas]
         colours[name] = next((c for c in reversed(stored) if c),
                              FALLBACK_COLOURS[index % len(FALLBACK_COLOURS)])
     labels = [r.as_of for r in ordered]
-    return labels, [charts.Series(name, colours[name], _from_first(name, ordered)) for name in names]
+    return labels, [charts.Series(name, colours[name], _from_first(name, shares)) for name in names]
 
 
-def _from_first(name: str, ordered: list[RunSummary]) -> list[float]:
+def _from_first(name: str, shares: list[dict[str, float]]) -> list[float]:
     """Shares per date; NaN (no point, no line) before the persona first appears."""
-    first = next(i for i, r in enumerate(ordered) if name in r.persona_shares)
-    return [float("nan") if i < first else r.persona_shares.get(name, 0.0) for i, r in enumerate(ordered)]
+    first = next(i for i, week in enumerate(shares) if name in week)
+    return [float("nan") if i < first else week.get(name, 0.0) for i, week in enumerate(shares)]

@@ -2,11 +2,14 @@
 
 A rule can be valid and still useless: a persona that names nobody (`recency > 600` where
 recency stops at 99), a flag that catches everybody, or an edit that moves a persona's size
-far from the last brief people received. Each becomes one warning in plain words.
+far from the last brief people received. Each becomes one warning in plain words. A persona
+the edit renames is compared under its new name, and said to be a rename; one the edit
+empties is named with where its customers would go.
 """
 
 from __future__ import annotations
 
+from reporter.brief.rule_edits import rule_edit_lines
 from reporter.brief.view import Units
 from reporter.data.features import REGISTRY
 from reporter.history.record import RunRecord
@@ -21,7 +24,7 @@ def data_warnings(analysis: Analysis, previous: RunRecord | None, max_points: fl
                   currency: str = "$") -> list[str]:
     """Thresholds outside the data, personas and flags that match nobody or everybody, and
     sizes that moved more than `max_points` since the last delivered brief."""
-    return [*_out_of_range(analysis), *_empty_or_full(analysis, Units(currency)),
+    return [*_out_of_range(analysis), *_empty_or_full(analysis, Units(currency)), *_edited(analysis),
             *_moved(analysis, previous, max_points)]
 
 
@@ -54,6 +57,11 @@ def _out_of_reach_sentence(item: OutOfReach, units: Units) -> str:
 
 def _figure(metric: str, value: float, units: Units) -> str:
     return units.quantity(metric, value) if metric in REGISTRY else f"{value:.0%}"
+
+
+def _edited(analysis: Analysis) -> list[str]:
+    """Against the saved model's rules: renames, merges, emptied personas, moves, in words."""
+    return [f"personas.yaml edit: {line}" for line in rule_edit_lines(analysis.decision.rule_change)]
 
 
 def _out_of_range(analysis: Analysis) -> list[str]:
@@ -98,12 +106,13 @@ def _moved(analysis: Analysis, previous: RunRecord | None, max_points: float) ->
     if previous is None:
         return []
     customers = len(analysis.table.frame) or 1
-    now = {name: float((analysis.assignment.customer_persona == name).mean())
-           for name in previous.personas}
+    renamed, change = analysis.decision.renamed, analysis.decision.rule_change
+    emptied = set(change.vanished) if change is not None else set()  # said by _edited
+    before = {**{renamed.get(n, n): f.share for n, f in previous.personas.items() if n not in emptied},
+              **{n: f.share for n, f in previous.flags.items()}}
+    now = {name: float((analysis.assignment.customer_persona == name).mean()) for name in before}
     now.update({name: float(flagged.sum() / customers)
                 for name, flagged in analysis.assignment.flags.items()})
-    before = {**{n: f.share for n, f in previous.personas.items()},
-              **{n: f.share for n, f in previous.flags.items()}}
     warnings = []
     for name, share in before.items():
         points = (now.get(name, 0.0) - share) * 100

@@ -4,6 +4,7 @@ with each rule's threshold beside the segment's own value. Plain text for a term
 from __future__ import annotations
 
 from reporter.brief.rule_check import unmatched_sentences
+from reporter.brief.rule_edits import rule_edit_lines
 from reporter.brief.view import Units, close_call_sentence
 from reporter.data.clean import DataNotes, customers
 from reporter.model.lifecycle import Analysis
@@ -50,7 +51,7 @@ def _rule_change_lines(analysis: Analysis) -> list[str]:
     change = analysis.decision.rule_change
     if change is None:
         return []
-    return ["", change.sentence,
+    return ["", change.sentence, *(f"  {line}" for line in rule_edit_lines(change)),
             *(f"  {before} -> {after}: {customers(count)}" for before, after, count in change.moves)]
 
 

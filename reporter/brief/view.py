@@ -14,6 +14,7 @@ import numpy as np
 
 from reporter import untrusted
 from reporter.brief import charts
+from reporter.brief.rule_edits import rule_edit_lines
 from reporter.data.clean import DataNotes, customers
 from reporter.data.features import (
     CAMPAIGN_FEATURES,
@@ -107,6 +108,7 @@ class PersonaRow:
     reasons: tuple[str, ...]  # "Segments 1, 2: no persona rule matched", one line per reason
     segment_lines: tuple[SegmentLine, ...] = ()  # its segments, when they differ materially
     campaign: dict[str, float] = field(default_factory=dict)  # CAMPAIGN_CARD means present
+    renamed_from: str = ""  # its name in the last brief, when personas.yaml renamed it since
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,7 @@ class ChangesView:
     gone_customers: int
     slipped_count: int
     slipped_top: tuple[tuple[int, str, str, float], ...]  # ID, was, now, total spend
+    renamed: dict[str, str] = field(default_factory=dict)  # new name -> its name in the last brief
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,7 @@ class Brief:
     stability_line: tuple[str, str] = ("", "")  # page 1's stability figure and its words
     campaigns: charts.RateChart | None = None  # campaign answers and complaints by persona
     appendix: str = "attach"  # where the analyst's appendix goes: attach, separate or omit
+    rule_edits: tuple[str, ...] = ()  # page 1: what an edit of personas.yaml did to the names
 
 
 @dataclass(frozen=True)
@@ -322,6 +326,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
         stability_line=_stability_line(inputs.assessment.stability),
         campaigns=_campaign_chart(inputs, rows, best),
         appendix=inputs.appendix,
+        rule_edits=rule_edit_lines(inputs.decision.rule_change if inputs.decision else None),
     )
 
 
@@ -357,6 +362,7 @@ def _persona_rows(inputs: BriefInputs, best: str) -> tuple[PersonaRow, ...]:
             reasons=_reasons(clusters, assignment.verdicts, inputs.units),
             segment_lines=_segment_lines(clusters, inputs.cluster_profiles),
             campaign={f: group.means[f] for f in CAMPAIGN_CARD if f in group.means},
+            renamed_from=_renamed_from(inputs.changes, persona.name),
         ))
     return tuple(rows)
 
@@ -527,7 +533,7 @@ def _changes(inputs: BriefInputs) -> ChangesView | None:
                 for r in change.slipped.head(inputs.action_list_size).itertuples())
     return ChangesView(change.previous_run_id, change.previous_as_of, change.personas, change.order,
                        change.matrix, change.new_customers, change.gone_customers,
-                       change.slipped_count, top)
+                       change.slipped_count, top, dict(change.renamed))
 
 
 def _rules_headline(decision: ModelDecision | None) -> tuple[str, ...]:
@@ -686,8 +692,14 @@ def _method(inputs: BriefInputs) -> tuple[str, ...]:
     )
 
 
+def _renamed_from(change: WeekOverWeek | None, name: str) -> str:
+    return change.renamed.get(name, "") if change is not None else ""
+
+
 def _share_change(change: WeekOverWeek | None, name: str) -> float | None:
-    if change is None:
+    """Points of share since the last brief; None without one, or for a renamed persona (its
+    customers did not move: the table says "renamed" instead)."""
+    if change is None or name in change.renamed:
         return None
     for persona, _, before_share, _, now_share in change.personas:
         if persona == name:

@@ -58,10 +58,33 @@ class RunSummary:
         return {name: figures.share for name, figures in self.record.personas.items()}
 
     @property
+    def renamed(self) -> dict[str, str]:
+        """Personas this run's rules renamed since the run it was compared with: old -> new."""
+        model = self.record.model
+        return model.rule_change.renamed if model is not None and model.rule_change is not None else {}
+
+    @property
     def delivery(self) -> str:
         if self.record.held:
             return "held: " + "; ".join(self.record.held_because)
         return delivery_status(self.record)
+
+
+def followed_shares(ordered: list[RunSummary]) -> list[dict[str, float]]:
+    """Each run's persona shares (runs oldest first) under the names of the newest run: a
+    persona renamed later is one continuous line under its newest name, never an old line
+    that stops and a new one that starts."""
+    newest: dict[str, str] = {}  # a name in an earlier run -> its name in the newest run
+    followed = []
+    for run in reversed(ordered):
+        shares: dict[str, float] = {}
+        for name, share in run.persona_shares.items():
+            key = newest.get(name, name)
+            shares[key] = shares.get(key, 0.0) + share
+        followed.append(shares)
+        for old, new in run.renamed.items():
+            newest[old] = newest.get(new, new)
+    return followed[::-1]
 
 
 def read_run(folder: Path) -> RunSummary:

@@ -1,12 +1,13 @@
 """Week over week: what changed since the previous run of the same source.
 
 Carried by personas and customer flags, never by cluster ids (which mean nothing across
-runs), and matched by customer ID.
+runs), and matched by customer ID. A persona personas.yaml renamed since the previous run is
+followed under its new name (`renames`): the same customers, not a move.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -30,6 +31,7 @@ class WeekOverWeek:
     new: pd.DataFrame  # this run's rows of customers who were not in the previous run
     gone: pd.DataFrame  # the previous run's rows of customers who are not in this one
     newly_flagged: dict[str, pd.DataFrame]  # flag -> this run's rows of customers flagged now, not then
+    renamed: dict[str, str] = field(default_factory=dict)  # new name -> the name it had then
 
     @property
     def slipped_count(self) -> int:
@@ -77,10 +79,12 @@ def status_frame(customers: pd.DataFrame, flags: list[str]) -> pd.DataFrame:
 
 
 def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], order: list[str],
-            flags: list[str], valuable: tuple[str, ...], slipped_to: tuple[str, ...]) -> WeekOverWeek:
+            flags: list[str], valuable: tuple[str, ...], slipped_to: tuple[str, ...],
+            renames: dict[str, str] | None = None) -> WeekOverWeek:
     """Both frames in the customers.csv layout (ID, persona, flag_..., total_spending). A
-    customer now counted under another ID of the same person (other_ids) is not gone."""
-    before = before.loc[~before["ID"].isin(_merged_ids(now))]
+    customer now counted under another ID of the same person (other_ids) is not gone; a
+    persona renamed since (`renames`, old -> new) is compared under its new name."""
+    before = follow_renames(before.loc[~before["ID"].isin(_merged_ids(now))], renames)
     joined = before[["ID", "persona"]].merge(now[["ID", "persona"]], on="ID", how="outer",
                                              suffixes=("_before", "_now"), indicator=True)
     was = joined["persona_before"].fillna(NEW)
@@ -102,7 +106,15 @@ def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], 
         new=now.loc[~now["ID"].isin(before["ID"])],
         gone=before.loc[~before["ID"].isin(now["ID"])],
         newly_flagged={name: newly_flagged(before, now, name) for name in flags},
+        renamed={new: old for old, new in (renames or {}).items()},
     )
+
+
+def follow_renames(customers: pd.DataFrame, renames: dict[str, str] | None) -> pd.DataFrame:
+    """The previous run's customers with each renamed persona under its new name."""
+    if not renames:
+        return customers
+    return customers.assign(persona=customers["persona"].replace(renames))
 
 
 def _merged_ids(customers: pd.DataFrame) -> set[int]:

@@ -132,8 +132,22 @@ def model_problems(model: SavedModel) -> list[str]:
     if not problems:
         problems += _reach_problems(model.scorer)
     problems += _fill_problems(model)
+    problems += _segment_mix_problems(model)
     problems += _persona_problems(model)
     return problems
+
+
+def _segment_mix_problems(model: SavedModel) -> list[str]:
+    """The fitted segment shares the persona-mix drift follows (absent in older models)."""
+    mix = model.baseline.segment_mix
+    if not mix:
+        return []
+    shares = np.asarray(list(mix.values()), dtype=float)
+    if set(mix) - set(range(model.k)):
+        return [f"baseline.segment_mix: segments {sorted(mix)}, expected some of 0 to {model.k - 1}"]
+    if not np.isfinite(shares).all() or (shares < 0).any() or abs(shares.sum() - 1) > 1e-6:
+        return ["baseline.segment_mix: expected shares 0 to 1 that add up to 1"]
+    return []
 
 
 def _numbers(name: str, value: Any, shape: tuple[int, ...]) -> list[str]:

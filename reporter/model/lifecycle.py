@@ -59,6 +59,11 @@ class ModelDecision:
         return self.action == "held"
 
     @property
+    def renamed(self) -> dict[str, str]:
+        """Personas personas.yaml renamed since the saved model's run: old name -> new."""
+        return self.rule_change.renamed if self.rule_change is not None else {}
+
+    @property
     def sentence(self) -> str:
         drift = (f"; drift {self.drift.worst.psi:.2f} ({self.drift.worst.name}), "
                  f"{self.drift.worst.verdict}" if self.drift and "drift in" not in self.reason else "")
@@ -241,11 +246,10 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
                             previous=last_names(model or refit_from), margin=params.keep_margin)
         persona_profiles = profile(table, assignment.customer_persona)
     in_fit = table.frame["in_fit"].to_numpy()
-    fit_personas = assignment.customer_persona[in_fit]
     against = model or refit_from
     rules_changed = model is not None and keep is None
-    drift = (measure(against.baseline, table.frame[in_fit], None if rules_changed else fit_personas,
-                     params.model) if against is not None else None)
+    drift = (_drift(against.baseline, table, in_fit, assignment, rules_changed, params.model)
+             if against is not None else None)
     if model is not None:
         change = _renamed(model, table, segmentation.labels, assignment) if rules_changed else None
         decision = ModelDecision("scored", "", model.fitted_on, model.fitted_in_run, drift,
@@ -263,6 +267,16 @@ def last_names(model: SavedModel | None) -> dict[int, str] | None:
     """The persona of each segment before this naming: a refit's segments carry the old
     numbers (align), so segment 1 is compared with last week's segment 1."""
     return dict(model.cluster_persona) if model is not None else None
+
+
+def _drift(baseline: Baseline, table: FeatureTable, in_fit: np.ndarray, assignment: PersonaAssignment,
+           rules_changed: bool, settings: ModelParams) -> Drift:
+    """Drift of the fitted customers; the persona mix against the fitted segments named by
+    this week's rules, so a rule edit is never drift. A model saved without segment shares
+    cannot follow an edit: its persona mix is left out the week the rules change."""
+    follow = bool(baseline.segment_mix) or not rules_changed
+    personas = assignment.customer_persona[in_fit] if follow else None
+    return measure(baseline, table.frame[in_fit], personas, settings, assignment.cluster_persona)
 
 
 def _renamed(model: SavedModel, table: FeatureTable, labels: np.ndarray,
@@ -289,12 +303,15 @@ def _saved_model(scored_with: SavedModel | None, raw: RawCustomers, customers: C
     this_run = dict(saved_in_run=run_id, as_of=as_of, rules=rulebook.source, rulebook_key=keys[1],
                     cluster_persona=assignment.cluster_persona,
                     population=Population(table.frame).freeze(all_conditions(rulebook)))
-    if scored_with is not None:
-        return replace(scored_with, **this_run)
     in_fit = table.frame["in_fit"].to_numpy()
+    if scored_with is not None:  # an older model learns its segments' shares (drift follows renames)
+        baseline = scored_with.baseline.with_segments(scored_with.cluster_persona,
+                                                      segmentation.labels[in_fit])
+        return replace(scored_with, baseline=baseline, **this_run)
     return SavedModel(
         scorer=segmentation.scorer, settings_key=keys[0], fitted_on=as_of, fitted_in_run=run_id,
         data_sha256=raw.sha256, rows_fitted=int(in_fit.sum()), income_fill=customers.income_fill,
-        rfm=table.rfm, baseline=Baseline.of(table.frame[in_fit], assignment.customer_persona[in_fit]),
+        rfm=table.rfm, baseline=Baseline.of(table.frame[in_fit], assignment.customer_persona[in_fit],
+                                             segmentation.labels[in_fit]),
         k_choice=segmentation.k_choice, components=segmentation.components, assessment=assessment,
         fit_silhouette=segmentation.silhouette.mean, versions=package_versions(), **this_run)

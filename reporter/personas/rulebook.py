@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib import colors as mcolors
 
 from reporter.config import PersonasFile, PersonaSpec, Problems, read_personas
@@ -238,22 +239,75 @@ class PersonaAssignment:
 
 @dataclass(frozen=True)
 class RuleChange:
-    """What other rules make of the same customers in the same segments."""
+    """What other rules make of the same customers in the same segments. Identity is by the
+    customers a name covers: a name whose customers all carry one new name, which covers no
+    one else, is a rename (`renames`), not movement."""
 
     since_run: str  # the run whose rules are compared with
     moves: tuple[tuple[str, str, int], ...]  # from persona, to persona, customers; most first
     flags: tuple[tuple[str, int, int], ...]  # flag, customers before, customers after
+    renames: tuple[tuple[str, str, int], ...] = ()  # old name, new name, customers (the same ones)
+    sizes: tuple[tuple[str, int, int], ...] = ()  # persona, customers before, customers after
+    absent: tuple[str, ...] = ()  # personas of the new rules that name no customer
 
     @property
     def moved(self) -> int:
         return sum(count for _, _, count in self.moves)
 
     @property
+    def renamed(self) -> dict[str, str]:
+        """Old name -> new name, for following a persona from week to week."""
+        return {old: new for old, new, _ in self.renames}
+
+    @property
+    def real_moves(self) -> tuple[tuple[str, str, int], ...]:
+        """The moves that are not a rename: customers now under another persona."""
+        renamed = {(old, new) for old, new, _ in self.renames}
+        return tuple(m for m in self.moves if (m[0], m[1]) not in renamed)
+
+    @property
+    def vanished(self) -> tuple[str, ...]:
+        """Personas that had customers under the old rules and have none now, not renamed:
+        emptied by their rules, or taken out of the file (merged into another)."""
+        renamed = self.renamed
+        return tuple(name for name, before, after in self.sizes
+                     if before > 0 and after == 0 and name not in renamed)
+
+    @property
+    def emptied(self) -> tuple[str, ...]:
+        """Vanished personas the new rules still name, with nobody left to carry them."""
+        absent = set(self.absent)
+        return tuple(name for name in self.vanished if name in absent)
+
+    def went_to(self, name: str) -> tuple[tuple[str, int], ...]:
+        """Where the customers of `name` went under the new rules, most first."""
+        return tuple((after, count) for before, after, count in self.moves if before == name)
+
+    @property
     def sentence(self) -> str:
         flags = "".join(f"; {name} {before:,} -> {after:,} customers" for name, before, after in self.flags
                         if before != after)
+        renamed = sum(count for _, _, count in self.renames)
+        only = f", {renamed:,} of them only by a rename" if renamed else ""
         return (f"Persona rules changed since run {self.since_run}: {self.moved:,} customers now named "
-                f"differently{flags}.")
+                f"differently{only}{flags}.")
+
+
+def find_renames(moves: tuple[tuple[str, str, int], ...],
+                 sizes: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, str, int], ...]:
+    """Renames among the moves: every customer of the old name went to the new one, and the
+    new name covers no one else (its customers all came from the old name)."""
+    before = {name: count for name, count, _ in sizes}
+    after = {name: count for name, _, count in sizes}
+    return tuple((old, new, count) for old, new, count in moves
+                 if count > 0 and before.get(old, 0) == count and after.get(new, 0) == count)
+
+
+def persona_sizes(before: np.ndarray, after: np.ndarray) -> tuple[tuple[str, int, int], ...]:
+    """Customers per persona under the old rules and under the new, every name of either, by name."""
+    then = pd.Series(before, dtype=object).value_counts().to_dict()  # hashed: 1M names in ~0.1 s
+    now = pd.Series(after, dtype=object).value_counts().to_dict()
+    return tuple((str(n), int(then.get(n, 0)), int(now.get(n, 0))) for n in sorted({*then, *now}))
 
 
 def rule_change(before: PersonaAssignment, after: PersonaAssignment, since_run: str) -> RuleChange:
@@ -268,7 +322,8 @@ def rule_change(before: PersonaAssignment, after: PersonaAssignment, since_run: 
     names = list(dict.fromkeys([*before.flags, *after.flags]))
     flags = tuple((name, int(before.flags[name].sum()) if name in before.flags else 0,
                    int(after.flags[name].sum()) if name in after.flags else 0) for name in names)
-    return RuleChange(since_run, moves, flags)
+    sizes = persona_sizes(old, new)
+    return RuleChange(since_run, moves, flags, find_renames(moves, sizes), sizes, tuple(after.absent))
 
 
 class _Problems:

@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from reporter.personas.exports import flag_column
-from reporter.personas.rulebook import Rulebook, RuleChange, all_conditions
+from reporter.personas.rulebook import Rulebook, RuleChange, all_conditions, find_renames
 from reporter.personas.rules import OPERATORS, Condition, FrozenPopulation
 from reporter.spark.segments import SEGMENT
 
@@ -77,9 +77,19 @@ def spark_rule_change(saved: SavedRules, rulebook: Rulebook, scored: DataFrame, 
     flags = tuple((name, int(counts[f"was {name}"] or 0) if name in old else 0,
                    int(counts[f"now {name}"] or 0) if name in new else 0)
                   for name in dict.fromkeys([*old, *new]))
-    ordered = sorted(((r["_was"], r["persona"], int(r["count"])) for r in moves),
-                     key=lambda move: (-move[2], move[0], move[1]))
-    return RuleChange(since_run, tuple(ordered), flags)
+    ordered = tuple(sorted(((r["_was"], r["persona"], int(r["count"])) for r in moves),
+                           key=lambda move: (-move[2], move[0], move[1])))
+    sizes = _sizes(paired)
+    named = {name for name, _, after in sizes if after}
+    absent = tuple(p.name for p in rulebook.personas if p.name not in named)
+    return RuleChange(since_run, ordered, flags, find_renames(ordered, sizes), sizes, absent)
+
+
+def _sizes(paired: DataFrame) -> tuple[tuple[str, int, int], ...]:
+    """Customers per persona under the saved rules (_was) and under this week's (persona)."""
+    then = {r["_was"]: int(r["count"]) for r in paired.groupBy("_was").count().collect()}
+    now = {r["persona"]: int(r["count"]) for r in paired.groupBy("persona").count().collect()}
+    return tuple((name, then.get(name, 0), now.get(name, 0)) for name in sorted({*then, *now}))
 
 
 def population_for(rulebook: Rulebook, customers: DataFrame) -> FrozenPopulation:
