@@ -193,7 +193,8 @@ EDITS = [
       r'file; did you mean "Light Buyers"\?']),
     ("an edit that empties a persona",
      [("total_spending >= 1.5x population", "total_spending >= 9x population")], ["Churn Risk", OLD], 0,
-     [r'warning: persona "Premium" matches no segment this week: nobody would carry it$',
+     [r'warning: persona "Premium" matches no segment: segment rules test a segment\'s average customer, '
+      r"and no segment averages 9x the population's total_spending",
       r"warning: personas\.yaml edit: Premium has no customers now: personas\.yaml changed, and its "
       r"(\d+) customers went to Steady Shoppers \(\1\)\.$",
       r'warning: "Steady Shoppers" would hold \d+% of customers, against \d+% in the brief of run']),

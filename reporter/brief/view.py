@@ -307,7 +307,8 @@ def build_brief(inputs: BriefInputs) -> Brief:
         customers=inputs.figures.customers,
         headlines=(headlines(rows, flags, inputs.notes) + _campaign_headline(inputs, best)
                    + _change_headline(inputs.changes) + _rules_headline(inputs.decision)
-                   + naming_headlines(inputs.assignment, inputs.rulebook, inputs.units)),
+                   + naming_headlines(inputs.assignment, inputs.rulebook, inputs.units,
+                                      rules_edited=_rules_headline(inputs.decision) != ())),
         personas=rows,
         absent_personas=inputs.assignment.absent,
         flags=flags,
@@ -541,12 +542,16 @@ def _rules_headline(decision: ModelDecision | None) -> tuple[str, ...]:
     return (change.sentence,) if change is not None else ()
 
 
-def naming_headlines(assignment: PersonaAssignment, rulebook: Rulebook, units: Units) -> tuple[str, ...]:
+def naming_headlines(assignment: PersonaAssignment, rulebook: Rulebook, units: Units,
+                     rules_edited: bool = False) -> tuple[str, ...]:
     """Page 1's word on each segment that changed persona when named afresh, and why:
-    "Segment 1 is now Premium: its total spend, $1,065, cleared Premium's bar, $1,063, by 0.2%"."""
+    "Segment 1 is now Premium: its total spend, $1,065, cleared Premium's bar, $1,063, by 0.2%".
+    In a week the rules were edited, the edit's own block says where customers went, so only
+    the close calls (decided within the margin) are added here."""
     names = tuple(p.name for p in rulebook.personas)
     return tuple(close_call_sentence(verdict.why, units) for verdict in assignment.renamed_segments(names)
-                 if verdict.why is not None)
+                 if verdict.why is not None
+                 and (not rules_edited or verdict.why.check.gap <= verdict.why.margin))
 
 
 def close_call_sentence(call: CloseCall, units: Units) -> str:
