@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reporter.errors import ConfigError
 
@@ -23,6 +23,12 @@ MAX_DEPTH = 40  # lists and groups inside each other
 MAX_VALUES = 20_000  # keys, values and list items, every alias expanded
 MAX_CHARACTERS = 1_000_000  # of all the text, every alias expanded
 MAX_LABEL = 40  # a list item is named by its `name:` in messages when the name is this short
+
+
+class Strict(BaseModel):
+    """A model of a file a user edits: an unknown key is a typo, not a setting to ignore."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class YamlTooLarge(yaml.YAMLError):

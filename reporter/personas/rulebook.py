@@ -14,7 +14,6 @@ from pathlib import Path
 import numpy as np
 from matplotlib import colors as mcolors
 
-from reporter.config import PersonasFile, PersonaSpec, Problems, read_personas
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
 from reporter.personas.rules import (
@@ -27,6 +26,8 @@ from reporter.personas.rules import (
     parse_condition,
     rule_set_implies,
 )
+from reporter.personas.spec import PersonasFile, PersonaSpec, read_personas
+from reporter.problems import Problems
 from reporter.segmentation.profile import GroupProfile, Profiles
 from reporter.yamlsource import line_of, read_source_text
 
