@@ -9,7 +9,6 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -564,18 +563,6 @@ class Config:
         }
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
-
-
-def env_secret(variable: str | None, setting: str) -> str:
-    """The value of the environment variable a setting names ('' when none is named): secrets
-    live in the environment only, never in a file."""
-    if not variable:
-        return ""
-    value = os.environ.get(variable)
-    if value is None:
-        raise ConfigError(f"{setting} names the environment variable {variable}, which is not set; "
-                          "set it where reporter runs (for the scheduler: in its service file)")
-    return value
 
 
 RuleCheck = Callable[[PersonasFile, Path], list[str]]

@@ -50,7 +50,7 @@ from reporter.app.explore import customer_history, segments
 from reporter.app.logs import exception_fields
 from reporter.app.net import loopback
 from reporter.app.params import clean_params, configured_source_key
-from reporter.config import Config, env_secret
+from reporter.config import Config
 from reporter.data.load import Origin, RowNames, typed_customers
 from reporter.data.schema import COLUMNS, DATE_COLUMN, MAX_COUNT, MAX_ID, TEXT_COLUMNS, WHOLE_RANGES
 from reporter.errors import ConfigError, DataError
@@ -58,6 +58,7 @@ from reporter.history.catalogue import RunSummary, find_baseline, runs_of
 from reporter.model.artefact import FORMAT_VERSION, SavedModel, read_model
 from reporter.model.score_new import score_with
 from reporter.plain import to_plain
+from reporter.secrets import env_secret
 from reporter.versions import package_versions
 
 log = logging.getLogger("reporter.api")

@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from reporter.app import logs
+from reporter.app.params import delivery_params, team_params
 from reporter.errors import ConfigError, DataUnchanged, ReporterError
 from reporter.exits import Exit
 
@@ -387,7 +388,7 @@ def _tell_owners_failed(config, problem: str) -> None:
     from reporter.delivery.mail import notify_owners
 
     try:
-        notify_owners(config.settings, None, "", "a run failed; no brief this time",
+        notify_owners(delivery_params(config), None, "", "a run failed; no brief this time",
                       f"reporter run failed:\n\n{problem}\n\nConfig: {config.path}\n"
                       f"Once it is fixed, run it again with: {mailed_command(config.path, 'run')}\n")
     except Exception:
@@ -430,7 +431,7 @@ def _send(args: argparse.Namespace) -> int:
         raise ConfigError(f"{config.path}: no team named {args.team!r} under teams: "
                           f"({', '.join(names) or 'none configured'})")
     if args.scheduled:
-        return _report_delivered(scheduled_send(config, args.team),
+        return _report_delivered(scheduled_send(delivery_params(config), args.team),
                                  latest_deliverable(config.output_dir), config)
     if args.due:
         return _send_due(config, finish_due, finish_pushes)
@@ -440,9 +441,10 @@ def _send(args: argparse.Namespace) -> int:
         if not args.to:
             raise ConfigError("--test needs --to ADDRESS: the one address the test copy goes to")
         team = next(t for t in config.settings.teams if args.team in (None, t.name))
-        return _report([send_test(folder, run_id, config.settings, team, args.to)], (), run_id,
-                       config.path)
-    delivered = dispatch_run(folder, config, team=args.team, dry_run=args.dry_run, force=args.force)
+        sent = send_test(folder, run_id, delivery_params(config), team_params(team), args.to)
+        return _report([sent], (), run_id, config.path)
+    delivered = dispatch_run(folder, delivery_params(config), team=args.team, dry_run=args.dry_run,
+                             force=args.force)
     return _report(delivered.outcomes, delivered.pushes, run_id, config.path)
 
 
@@ -453,12 +455,12 @@ def _send_due(config, finish_due, finish_pushes) -> int:
     from reporter.delivery.dispatch import latest_deliverable
     from reporter.exits import outcome_code
 
-    outcomes = finish_due(config)
+    outcomes = finish_due(delivery_params(config))
     if not outcomes:
         print("Nothing is due: the newest run has reached every team that should have it by now.")
     runs = published_runs(config.output_dir)
     mailed = _report(outcomes, (), _run_id(runs[-1] if runs else None), config.path)
-    pushes = finish_pushes(config)  # after the email; also a push cut off by a crash
+    pushes = finish_pushes(delivery_params(config))  # after the email; also a push cut off by a crash
     pushed = _report((), pushes, _run_id(latest_deliverable(config.output_dir)), config.path)
     return outcome_code(mailed == Exit.DELIVERY_FAILED, False, pushed == Exit.PUSH_FAILED)
 
@@ -484,7 +486,8 @@ def _push(args: argparse.Namespace) -> int:
     if record.held:
         raise HeldBrief(f"run {record.run_id} is held; release it first with "
                         f"`{console_command(config.path, 'release', record.run_id)}` (that pushes it too)")
-    return _report((), push_run(folder, config, args.target, again=True), record.run_id, config.path)
+    pushed = push_run(folder, delivery_params(config), args.target, again=True)
+    return _report((), pushed, record.run_id, config.path)
 
 
 def _app(args: argparse.Namespace) -> int:
@@ -539,7 +542,7 @@ def _release(args: argparse.Namespace) -> int:
 
     config = load_config(_config_path(args))
     folder = _run_folder(config, args.run_id)
-    return _report_delivered(release(config, read_record(folder).run_id), folder, config)
+    return _report_delivered(release(delivery_params(config), read_record(folder).run_id), folder, config)
 
 
 def _rerender(args: argparse.Namespace) -> int:
@@ -561,7 +564,7 @@ def _email_preview(args: argparse.Namespace) -> int:
 
     config = load_config(_config_path(args))
     folder = _run_folder(config, args.run)
-    for path in email_preview(folder, config, args.out or config.output_dir / "preview"):
+    for path in email_preview(folder, delivery_params(config), args.out or config.output_dir / "preview"):
         print(path)
     return 0
 

@@ -216,9 +216,10 @@ def archive(config, runs, latest, allow_edit: bool) -> None:
         return
     sure = st.checkbox(f"I have checked run {run_id}: send it to every team")
     if st.button("Release", disabled=not sure):
+        from reporter.app.params import delivery_params
         from reporter.delivery.dispatch import release
 
-        outcomes = release(config, run_id).outcomes
+        outcomes = release(delivery_params(config), run_id).outcomes
         st.success(f"Released run {run_id}: " + (", ".join(f"{o.team} {o.status}" for o in outcomes)
                                                  or "no team configured"))
 

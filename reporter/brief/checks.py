@@ -16,8 +16,8 @@ from datetime import datetime
 
 from pypdf import PdfReader
 
+from reporter.brief.params import ChecksParams
 from reporter.brief.view import Brief
-from reporter.config import ChecksConfig
 from reporter.data.load import RawCustomers
 from reporter.history.record import CheckRecord, RunRecord
 from reporter.model.lifecycle import ModelDecision
@@ -56,7 +56,7 @@ class CheckReport:
         return tuple(CheckRecord(r.name, r.mode, r.passed, r.problem) for r in self.results)
 
 
-def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
+def before_render(settings: ChecksParams, raw: RawCustomers, brief: Brief,
                   previous: RunRecord | None, decision: ModelDecision, now: datetime) -> CheckReport:
     """The checks that need only the data and the brief's figures."""
     checks = {
@@ -70,7 +70,7 @@ def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
     return _run(settings, checks)
 
 
-def after_render(settings: ChecksConfig, pdf: bytes, appendix: str = "attach",
+def after_render(settings: ChecksParams, pdf: bytes, appendix: str = "attach",
                  appendix_pdf: bytes | None = None) -> CheckReport:
     """The PDF holds every section the brief promises; with `appendix: separate`, the
     appendix's own PDF holds the appendix."""
@@ -85,7 +85,7 @@ def after_render(settings: ChecksConfig, pdf: bytes, appendix: str = "attach",
     return CheckReport(report.results, hashlib.sha256(pdf).hexdigest())
 
 
-def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
+def _run(settings: ChecksParams, checks: dict) -> CheckReport:
     results = []
     for name, problem_of in checks.items():
         mode = getattr(settings, name).mode
@@ -96,7 +96,7 @@ def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
     return CheckReport(tuple(results))
 
 
-def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord | None,
+def _data_fresh(settings: ChecksParams, raw: RawCustomers, previous: RunRecord | None,
                 now: datetime) -> str:
     """Stale, by time: older than max_age_days and not both different from and newer than what
     the baseline read (the same bytes at any age are `unchanged_since`'s). A file's age is
@@ -150,7 +150,7 @@ def _no_new_empty_persona(brief: Brief, previous: RunRecord | None, rules: RuleC
             "check the data and personas.yaml")
 
 
-def _share_move(settings: ChecksConfig, brief: Brief, previous: RunRecord | None,
+def _share_move(settings: ChecksParams, brief: Brief, previous: RunRecord | None,
                 rules: RuleChange | None) -> str:
     """Share moves in points, less what an edit of the rules moved: the data's own movement."""
     if previous is None:
@@ -189,7 +189,7 @@ def _charts_have_data(brief: Brief) -> str:
     return f"chart(s) without data: {', '.join(empty)}" if empty else ""
 
 
-def _pdf_complete(settings: ChecksConfig, pdf: bytes, wanted: tuple[str, ...]) -> str:
+def _pdf_complete(settings: ChecksParams, pdf: bytes, wanted: tuple[str, ...]) -> str:
     size_mb = len(pdf) / 1_000_000
     if size_mb > settings.pdf_complete.max_mb:
         return f"the PDF is {size_mb:.1f} MB, over the limit of {settings.pdf_complete.max_mb:g} MB"
