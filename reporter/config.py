@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
+from reporter.cron import cron_problem
 from reporter.errors import ConfigError
 from reporter.personas.spec import PersonasFile, read_personas
 from reporter.problems import Problems
@@ -266,9 +266,6 @@ class ExportsConfig(Strict):
 EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
 
 
-CRON_FIELDS = ("second", "minute", "hour", "day", "month", "day_of_week")
-
-
 def _check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
@@ -335,15 +332,12 @@ class ScheduleConfig(Strict):
     @model_validator(mode="after")
     def _valid(self) -> ScheduleConfig:
         _check_timezone(self.timezone)
-        fields = self.cron.split()
-        if len(fields) not in (5, 6):
+        if len(self.cron.split()) not in (5, 6):
             raise ValueError("cron needs 5 fields (minute hour day month weekday), e.g. '0 7 * * mon'")
-        try:
-            CronTrigger(**dict(zip(CRON_FIELDS[-len(fields):], fields, strict=True)),
-                        timezone=ZoneInfo(self.timezone))
-        except ValueError as exc:
-            raise ValueError(f"cron '{self.cron}' is not valid ({exc}); for Mondays at 07:00 "
-                             "write '0 7 * * mon'") from None
+        wrong = cron_problem(self.cron)
+        if wrong:
+            raise ValueError(f"cron '{self.cron}' is not valid ({wrong}); for Mondays at 07:00 "
+                             "write '0 7 * * mon'")
         return self
 
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colors as mcolors
 
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
+from reporter.personas.colours import to_hex
 from reporter.personas.rules import (
     Condition,
     FrozenPopulation,
@@ -323,10 +323,7 @@ def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str]
 
 
 def _hex_colour(value: str) -> str | None:
-    try:
-        return mcolors.to_hex(value.strip().lower()) if value.strip() else None
-    except ValueError:
-        return None
+    return to_hex(value.strip().lower()) if value.strip() else None
 
 
 def _check_reachable(ordered: list[Persona], personas_file: PersonasFile,
