@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     from reporter.app.pipeline import run
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from tests.api_server import ASSIGN, TOKENS, Server, customer_rows
 
     config = _project(args.work, args.data, TOKENS, args.batch_size)

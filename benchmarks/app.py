@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> dict:
     from streamlit.testing.v1 import AppTest
 
     from reporter.app.pipeline import run
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
 
     args.work.mkdir(parents=True, exist_ok=True)
     config = _project(args.work / f"app-{args.rows}", _table(args.rows, args.work))

@@ -108,7 +108,7 @@ def _where(key: tuple[str, int, str]) -> str:
 
 def profile_weeks(rows: int, work: Path, count: int) -> dict:
     import reporter.app.pipeline as pipeline
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
 
     data = _table(rows, work)
     config = _project(work / f"profile-{rows}", data)

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from tests.api_server import ASSIGN, READ, TOKENS, Server, customer_rows
 from tests.conftest import REPO_ROOT, run_cli, run_main, write_config
 

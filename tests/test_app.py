@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from tests.conftest import REPO_ROOT, write_config
 from tests.test_browser import CHROMIUM, LAUNCH_ARGS
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.errors import ConfigError
 from tests.conftest import REPO_ROOT
 
@@ -84,7 +84,7 @@ def test_personas_file_type_problems_name_the_line(project):
 def test_the_stages_plain_defaults_equal_the_config_defaults():
     """A stage called without reporter.yaml behaves as the default config would."""
     from reporter.app.params import analysis_params
-    from reporter.config import ReporterConfig, SourceConfig
+    from reporter.app.settings import ReporterConfig, SourceConfig
     from reporter.model.params import AnalysisParams
 
     from_config = analysis_params(ReporterConfig(source=SourceConfig(path="x.csv")))

@@ -19,7 +19,7 @@ import yaml
 
 from reporter.app.cli import main
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.delivery import crm as crm_push
 from reporter.delivery.ledger import Ledger
 from reporter.delivery.params import CrmParams

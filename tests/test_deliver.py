@@ -11,7 +11,7 @@ import trustme
 
 from reporter.app.params import delivery_params
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.delivery.dispatch import dispatch_run as deliver
 from tests.conftest import archive_entries, run_cli, run_folders, write_config
 from tests.smtp_server import RecordingHandler, free_port, start_server

@@ -22,7 +22,7 @@ from pypdf import PdfReader
 from reporter.app.cli import main
 from reporter.app.params import delivery_params
 from reporter.app.schedule import build_scheduler, ensure_job
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.delivery.dispatch import delay_note
 from reporter.delivery.ledger import Ledger

@@ -50,7 +50,7 @@ from reporter.app.explore import customer_history, segments
 from reporter.app.logs import exception_fields
 from reporter.app.net import loopback
 from reporter.app.params import clean_params, configured_source_key
-from reporter.config import Config
+from reporter.app.settings import Config
 from reporter.data.load import Origin, RowNames, typed_customers
 from reporter.data.schema import COLUMNS, DATE_COLUMN, MAX_COUNT, MAX_ID, TEXT_COLUMNS, WHOLE_RANGES
 from reporter.errors import ConfigError, DataError

@@ -71,7 +71,7 @@ def _print_problems(error: ReporterError) -> None:
 
 def _checked_config(args: argparse.Namespace):
     """Both files and the persona rules checked in one pass, before any data is read."""
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from reporter.personas.rulebook import rulebook_problems
 
     return load_config(_config_path(args), check_rules=rulebook_problems)
@@ -365,8 +365,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _assign(args: argparse.Namespace) -> int:
     from reporter.app.archived import assign_new
+    from reporter.app.settings import load_config
     from reporter.archive import write_bytes_atomic
-    from reporter.config import load_config
     from reporter.personas.exports import write_csv
 
     config = load_config(_config_path(args))
@@ -414,7 +414,7 @@ def _report_delivered(delivered, folder: Path | None, config) -> int:
 
 
 def _send(args: argparse.Namespace) -> int:
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from reporter.delivery.dispatch import (
         dispatch_run,
         finish_due,
@@ -472,7 +472,7 @@ def _run_id(folder: Path | None) -> str:
 
 
 def _push(args: argparse.Namespace) -> int:
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from reporter.delivery.dispatch import HeldBrief, push_run
     from reporter.history.record import read_record
 
@@ -536,7 +536,7 @@ def _run_folder(config, run: str) -> Path:
 
 
 def _release(args: argparse.Namespace) -> int:
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from reporter.delivery.dispatch import release
     from reporter.history.record import read_record
 
@@ -547,7 +547,7 @@ def _release(args: argparse.Namespace) -> int:
 
 def _rerender(args: argparse.Namespace) -> int:
     from reporter.app.archived import rerender
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
 
     config = load_config(_config_path(args))
     folder = _run_folder(config, args.run_id)
@@ -559,7 +559,7 @@ def _rerender(args: argparse.Namespace) -> int:
 
 
 def _email_preview(args: argparse.Namespace) -> int:
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from reporter.delivery.dispatch import email_preview
 
     config = load_config(_config_path(args))
@@ -683,8 +683,8 @@ def _personas_preview(args: argparse.Namespace) -> int:
 
 def _personas_replay(args: argparse.Namespace) -> int:
     from reporter.app.archived import replay_rules
+    from reporter.app.settings import load_config
     from reporter.archive import write_bytes_atomic
-    from reporter.config import load_config
     from reporter.history.catalogue import read_run
     from reporter.personas.exports import write_csv
 
@@ -709,7 +709,7 @@ def _personas_replay(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
-    from reporter.config import write_schemas
+    from reporter.app.settings import write_schemas
 
     for path in write_schemas(args.out):
         print(f"Wrote {path}")
@@ -717,7 +717,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 
 def _archive_list(args: argparse.Namespace) -> int:
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from reporter.history.catalogue import all_runs
 
     runs = [r for r in all_runs(load_config(_config_path(args)).output_dir)
@@ -732,7 +732,7 @@ def _archive_list(args: argparse.Namespace) -> int:
 
 
 def _archive_show(args: argparse.Namespace) -> int:
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from reporter.delivery.ledger import LEDGER_FILE, Ledger
     from reporter.history.catalogue import read_run
 
@@ -766,8 +766,8 @@ def _archive_show(args: argparse.Namespace) -> int:
 
 
 def _archive_prune(args: argparse.Namespace) -> int:
+    from reporter.app.settings import load_config
     from reporter.brief.index import rebuild_index
-    from reporter.config import load_config
     from reporter.history.catalogue import all_runs
     from reporter.history.retention import carry_out, plan_prune
 

@@ -19,7 +19,7 @@ import streamlit as st
 
 from reporter.app import explore
 from reporter.app.archived import Replayable, replayable
-from reporter.config import Config, load_config
+from reporter.app.settings import Config, load_config
 from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
 from reporter.personas.exports import csv_bytes

@@ -20,9 +20,9 @@ import pyarrow.csv as pacsv
 
 from reporter.app.archived import Replay, Replayable, replay_with
 from reporter.app.params import configured_source_key
+from reporter.app.settings import Config
 from reporter.brief.charts import MixChart, RateChart
 from reporter.brief.view import Brief, read_brief
-from reporter.config import Config
 from reporter.errors import ReporterError
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of
 from reporter.personas.rulebook import read_rulebook

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reporter.app.settings import Config, ReporterConfig, TeamConfig
 from reporter.brief.params import (
     CheckParams,
     ChecksParams,
@@ -11,7 +12,6 @@ from reporter.brief.params import (
     PdfParams,
     ShareMoveParams,
 )
-from reporter.config import Config, ReporterConfig, TeamConfig
 from reporter.data.params import CleanParams, SourceParams
 from reporter.data.sources import database_origin
 from reporter.delivery.params import CrmParams, DeliveryParams, ScheduleParams, SmtpParams, TeamParams

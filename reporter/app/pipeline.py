@@ -20,6 +20,7 @@ from reporter.app.params import (
     spark_source_params,
     team_params,
 )
+from reporter.app.settings import Config, UnchangedDataCheck
 from reporter.archive import RunFolder, folder_name, new_run_id
 from reporter.brief.checks import CheckReport, after_render, before_render, unchanged_since
 from reporter.brief.index import rebuild_index
@@ -39,7 +40,6 @@ from reporter.brief.view import (
     build_brief,
     write_brief,
 )
-from reporter.config import Config, UnchangedDataCheck
 from reporter.data.load import RawCustomers
 from reporter.data.sources import read_customers
 from reporter.delivery.crm import Pushed

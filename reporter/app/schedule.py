@@ -28,7 +28,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from reporter.app.outcomes import delivery_lines, push_line
 from reporter.app.params import delivery_params, team_params
-from reporter.config import Config, ScheduleConfig
+from reporter.app.settings import Config, ScheduleConfig
 from reporter.delivery.dispatch import finish_due, finish_pushes, latest_deliverable, team_trigger
 from reporter.delivery.mail import slug
 from reporter.errors import ConfigError, ReporterError

@@ -11,7 +11,7 @@ import pytest
 
 from reporter.app.api import Archive as ServedArchive
 from reporter.app.params import delivery_params
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.delivery.dispatch import finish_due
 from reporter.history.catalogue import find_baseline
 from tests.conftest import run_cli, run_main

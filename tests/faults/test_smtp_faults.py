@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from reporter.app.params import delivery_params
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.delivery.dispatch import finish_due
 from reporter.history.catalogue import find_baseline
 from tests.conftest import REPO_ROOT, run_cli, run_main
