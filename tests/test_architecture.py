@@ -136,3 +136,19 @@ def test_reading_the_configuration_imports_no_scheduler_and_no_plotting():
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                            cwd=REPO_ROOT, timeout=120)
     assert found.stdout.strip() == "[]", found.stderr
+
+
+def test_benchmarks_import_no_circle():
+    """Issue 32: suite.py and the benchmarks it reports on imported each other; what they share
+    lives in benchmarks/common.py, which imports none of them."""
+    folder = REPO_ROOT / "benchmarks"
+    graph = {}
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        graph[path.stem] = {node.module.split(".")[1] for node in ast.walk(tree)
+                            if isinstance(node, ast.ImportFrom) and node.module
+                            and node.module.startswith("benchmarks.")}
+    assert not graph["common"], "common imports no other benchmark"
+    circles = [f"{a} <-> {b}" for a, targets in graph.items() for b in targets
+               if a in graph.get(b, set())]
+    assert not circles, circles

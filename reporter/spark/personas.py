@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from reporter.personas.exports import flag_column
-from reporter.personas.rulebook import Rulebook, RuleChange, all_conditions
+from reporter.personas.rulebook import Rulebook, RuleChange
 from reporter.personas.rules import OPERATORS, Condition, FrozenPopulation
 from reporter.spark.segments import SEGMENT
 
@@ -80,7 +80,3 @@ def spark_rule_change(saved: SavedRules, rulebook: Rulebook, scored: DataFrame, 
     ordered = sorted(((r["_was"], r["persona"], int(r["count"])) for r in moves),
                      key=lambda move: (-move[2], move[0], move[1]))
     return RuleChange(since_run, tuple(ordered), flags)
-
-
-def population_for(rulebook: Rulebook, customers: DataFrame) -> FrozenPopulation:
-    return spark_population(customers, all_conditions(rulebook))
