@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from reporter.app.settings import load_config
+from reporter.app.reference import REFERENCE, _model_of, reference_text
+from reporter.app.settings import ReporterConfig, load_config
 from reporter.errors import ConfigError
 from tests.conftest import REPO_ROOT
 
@@ -161,3 +162,29 @@ def test_a_shared_alias_of_small_text_is_still_read(project):
     config = load_config(project / "config" / "reporter.yaml")
     actions = {p.name: p.actions for p in config.personas.personas}
     assert actions["Churn Risk"][-1] == actions["Premium"][0] == "Invite to the loyalty tier."
+
+
+def _settings_fields(model, prefix=""):
+    """Every setting of reporter.yaml with its dotted key, sections included."""
+    for name, field in model.model_fields.items():
+        yield prefix + name, field
+        inner, _ = _model_of(field.annotation)
+        if inner is not None:
+            yield from _settings_fields(inner, f"{prefix}{name}.")
+
+
+def test_every_setting_says_what_it_does():
+    """Issue 32: the reference is generated from the field descriptions, so none may be empty."""
+    undescribed = [key for key, field in _settings_fields(ReporterConfig) if not field.description]
+    assert not undescribed, undescribed
+
+
+def test_the_configuration_reference_is_what_the_models_say():
+    """docs/reference/configuration.md is generated from the models, every setting's
+    description in it; an edited model without a regenerated file (or a hand-edited file)
+    fails here."""
+    committed = (REPO_ROOT / REFERENCE).read_text(encoding="utf-8")
+    assert committed == reference_text(), "run `reporter config reference` and commit the file"
+    missing = [key for key, field in _settings_fields(ReporterConfig)
+               if " ".join(field.description.split()).replace("|", "\\|") not in committed]
+    assert not missing, missing

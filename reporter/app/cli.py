@@ -278,6 +278,13 @@ def _parser() -> argparse.ArgumentParser:
     schema.add_argument("--out", type=Path, default=Path("config"),
                         help="folder to write them to (default config/)")
     schema.set_defaults(command=_schema)
+    reference = config_commands.add_parser(
+        "reference", help="write the configuration reference (Markdown) from the settings models",
+        description="Write docs/reference/configuration.md: every key of reporter.yaml with its "
+                    "default, what it allows and what it does, from the settings models.")
+    reference.add_argument("--out", type=Path, default=Path("docs/reference/configuration.md"),
+                           help="file to write (default docs/reference/configuration.md)")
+    reference.set_defaults(command=_reference)
     return parser
 
 
@@ -713,6 +720,13 @@ def _schema(args: argparse.Namespace) -> int:
 
     for path in write_schemas(args.out):
         print(f"Wrote {path}")
+    return 0
+
+
+def _reference(args: argparse.Namespace) -> int:
+    from reporter.app.reference import write_reference
+
+    print(f"Wrote {write_reference(args.out)}")
     return 0
 
 

@@ -104,13 +104,23 @@ def _check_database_url(url: str) -> None:
 
 
 class OutputConfig(Strict):
-    dir: str = "../output"
+    dir: str = Field(
+        default="../output",
+        description="The archive: one folder per run, named <YYYY-MM-DD>-<run id>; relative to this "
+                    "file.")
 
 
 class CleanConfig(Strict):
-    min_age: int = Field(default=18, ge=0)
-    max_age: int = Field(default=100, ge=1)
-    max_income: float = Field(default=200_000, gt=0)
+    min_age: int = Field(
+        default=18, ge=0,
+        description="Customers younger than this (in years, at the data's reference date) are left "
+                    "out of fitting.")
+    max_age: int = Field(
+        default=100, ge=1,
+        description="Customers older than this (in years) are left out of fitting.")
+    max_income: float = Field(
+        default=200_000, gt=0,
+        description="Incomes above this (in the data's currency, per year) are left out of fitting.")
     duplicates: Literal["merge", "keep", "refuse"] = Field(
         default="merge", description="Rows identical in every column but ID: merge (count the "
         "person once, name the other IDs), keep (count every row) or refuse (stop the run).")
@@ -123,23 +133,39 @@ class CleanConfig(Strict):
 
 
 class SegmentationConfig(Strict):
-    algorithm: Literal["kmeans", "agglomerative", "gmm"] = "kmeans"
-    k: int | Literal["auto"] = "auto"
+    algorithm: Literal["kmeans", "agglomerative", "gmm"] = Field(
+        default="kmeans",
+        description="kmeans, agglomerative (Ward, fitted on at most comparison.max_rows customers) "
+                    "or gmm (a Gaussian mixture).")
+    k: int | Literal["auto"] = Field(
+        default="auto",
+        description="The number of segments: 'auto' picks it by the elbow of inertia checked "
+                    "against the silhouette; a whole number fixes it.")
     k_min: int = Field(default=2, ge=2, description="Smallest k whose diagnostics are computed.")
     k_max: int = Field(default=10, ge=2, description="Largest k whose diagnostics are computed.")
     min_useful_k: int = Field(
         default=3, ge=2, description="'auto' never chooses fewer segments than this."
     )
-    seed: int = 42
+    seed: int = Field(
+        default=42,
+        description="Seed for sampling, PCA and clustering: the same data, config and seed give the "
+                    "same segments.")
     pca_components: float | int = Field(
         default=0.9, gt=0, description="Below 1: share of variance to keep; 1 or more: a count."
     )
-    silhouette_sample_size: int = Field(default=5000, ge=100)
-    silhouette_repeats: int = Field(default=5, ge=1, le=50)
+    silhouette_sample_size: int = Field(
+        default=5000, ge=100,
+        description="The silhouette is exact up to this many customers; above it, the mean over "
+                    "silhouette_repeats samples of this size.")
+    silhouette_repeats: int = Field(
+        default=5, ge=1, le=50,
+        description="How many samples the silhouette is averaged over above silhouette_sample_size.")
     selection_sample_size: int = Field(
         default=20_000, ge=500, description="Above this many customers, k is chosen on a sample."
     )
-    elbow_silhouette_tolerance: float = Field(default=0.05, ge=0, le=1)
+    elbow_silhouette_tolerance: float = Field(
+        default=0.05, ge=0, le=1,
+        description="The elbow is kept unless its silhouette is more than this below the best one.")
     features: list[str] = Field(
         default_factory=lambda: [
             "income",
@@ -154,8 +180,11 @@ class SegmentationConfig(Strict):
             "spend_per_purchase",
         ],
         min_length=2,
-    )
-    categorical: list[str] = Field(default_factory=list)
+        description="Numeric features the model uses, by their names in the feature registry; at "
+                    "least two.")
+    categorical: list[str] = Field(
+        default_factory=list,
+        description="Categorical features, one-hot encoded (education, living_with); empty: none.")
 
     @model_validator(mode="after")
     def _k_range(self) -> SegmentationConfig:
@@ -171,11 +200,21 @@ class SegmentationConfig(Strict):
 
 
 class StabilityConfig(Strict):
-    resamples: int = Field(default=10, ge=0, le=100, description="0 turns the check off.")
-    fraction: float = Field(default=0.8, gt=0.1, lt=1.0)
-    max_rows: int = Field(default=20_000, ge=500)
-    stable_from: float = Field(default=0.8, ge=0, le=1)
-    moderate_from: float = Field(default=0.6, ge=0, le=1)
+    resamples: int = Field(
+        default=10, ge=0, le=100,
+        description="Refits on random subsamples, compared with the chosen segments by the "
+                    "adjusted Rand index; 0 turns the check off.")
+    fraction: float = Field(
+        default=0.8, gt=0.1, lt=1.0,
+        description="Share of the customers in each subsample.")
+    max_rows: int = Field(default=20_000, ge=500, description="Customers in each subsample at most.")
+    stable_from: float = Field(
+        default=0.8, ge=0, le=1,
+        description="A mean adjusted Rand index from this is called stable.")
+    moderate_from: float = Field(
+        default=0.6, ge=0, le=1,
+        description="A mean adjusted Rand index from this (and below stable_from) is called "
+                    "moderately stable; below it, unstable.")
 
     @model_validator(mode="after")
     def _ordered(self) -> StabilityConfig:
@@ -185,7 +224,9 @@ class StabilityConfig(Strict):
 
 
 class ComparisonConfig(Strict):
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True,
+        description="false: only the chosen algorithm is fitted and the appendix has no comparison.")
     max_rows: int = Field(
         default=5_000, ge=200, description="Agglomerative clustering is fitted on at most this many."
     )
@@ -203,8 +244,13 @@ class ModelConfig(Strict):
     refit_every: str = Field(default="4 weeks", description="e.g. '4 weeks' or '28 days'.")
     psi_watch: float = Field(default=0.10, gt=0, description="Drift from here is shown as 'watch'.")
     psi_refit: float = Field(default=0.25, gt=0, description="Drift above this refits the model.")
-    min_silhouette: float = Field(default=0.10, ge=-1, le=1)
-    min_segment_share: float = Field(default=0.02, ge=0, lt=0.5)
+    min_silhouette: float = Field(
+        default=0.10, ge=-1, le=1,
+        description="A refit whose silhouette is below this is not used; the previous model is "
+                    "kept.")
+    min_segment_share: float = Field(
+        default=0.02, ge=0, lt=0.5,
+        description="A refit with a segment smaller than this share of the customers is not used.")
     min_stability: float = Field(default=0.5, ge=0, le=1, description="Mean ARI of the refits.")
     warm_start_tolerance: float = Field(
         default=0.01, ge=0, le=0.5,
@@ -231,9 +277,16 @@ class ModelConfig(Strict):
 
 
 class BriefConfig(Strict):
-    title: str = "SmartCart weekly customer brief"
-    scatter_points: int = Field(default=3000, ge=100)
-    action_list_size: int = Field(default=10, ge=1, le=100)
+    title: str = Field(
+        default="SmartCart weekly customer brief",
+        description="The brief's title, on its first page and in the email.")
+    scatter_points: int = Field(
+        default=3000, ge=100,
+        description="The PCA scatter draws at most this many customers (a fixed-seed sample of "
+                    "larger tables).")
+    action_list_size: int = Field(
+        default=10, ge=1, le=100,
+        description="Customers listed per persona in the brief's action lists.")
     currency: str = Field(default="$", min_length=1, max_length=5,
                           description="Shown before every money figure, e.g. $, €, £ or CHF.")
     appendix: Literal["attach", "separate", "omit"] = Field(
@@ -260,7 +313,10 @@ class HistoryConfig(Strict):
 
 class ExportsConfig(Strict):
     parquet: bool = Field(default=False, description="Also write customers.parquet.")
-    chunk_rows: int = Field(default=100_000, ge=1000)
+    chunk_rows: int = Field(
+        default=100_000, ge=1000,
+        description="Rows written per chunk, so large tables are written without a second copy in "
+                    "memory.")
 
 
 EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
@@ -277,7 +333,10 @@ class Check(Strict):
     """hold: a failure keeps the brief from every team and tells the owners; warn: the brief
     goes out with a banner naming the problem; off: not checked."""
 
-    mode: Literal["hold", "warn", "off"] = "hold"
+    mode: Literal["hold", "warn", "off"] = Field(
+        default="hold",
+        description="hold: the brief is kept from every team and the owners are told; warn: sent "
+                    "with a banner; off: not checked.")
 
 
 class FreshDataCheck(Check):
@@ -295,25 +354,44 @@ class UnchangedDataCheck(Strict):
 
 
 class ShareMoveCheck(Check):
-    mode: Literal["hold", "warn", "off"] = "warn"
+    mode: Literal["hold", "warn", "off"] = Field(
+        default="warn",
+        description="hold: the brief is kept from every team and the owners are told; warn: sent "
+                    "with a banner; off: not checked.")
     max_points: float = Field(default=15, gt=0, description="Largest move of a persona's share, in "
                                                             "percentage points, since the last run.")
 
 
 class PdfCheck(Check):
-    max_mb: float = Field(default=3, gt=0)
+    max_mb: float = Field(
+        default=3, gt=0,
+        description="The PDF must read back with every section and be at most this many megabytes.")
 
 
 class ChecksConfig(Strict):
     """Pre-send checks: what must hold before a brief reaches any team."""
 
-    data_fresh: FreshDataCheck = FreshDataCheck()
-    unchanged_data: UnchangedDataCheck = UnchangedDataCheck()
-    no_new_empty_persona: Check = Check()
-    share_move: ShareMoveCheck = ShareMoveCheck()
-    charts_have_data: Check = Check()
-    pdf_complete: PdfCheck = PdfCheck()
-    model_not_held: Check = Check(mode="warn")
+    data_fresh: FreshDataCheck = Field(
+        default=FreshDataCheck(),
+        description="By time: the data file changed within max_age_days, or differs from and is "
+                    "newer than the last delivered run's.")
+    unchanged_data: UnchangedDataCheck = Field(
+        default=UnchangedDataCheck(),
+        description="By content: the data's sha256 differs from the one the last delivered run of "
+                    "this source read.")
+    no_new_empty_persona: Check = Field(
+        default=Check(),
+        description="No persona with customers last run has none now.")
+    share_move: ShareMoveCheck = Field(
+        default=ShareMoveCheck(),
+        description="No persona's share moved more than max_points since the last run.")
+    charts_have_data: Check = Field(default=Check(), description="Every chart of the brief has data to draw.")
+    pdf_complete: PdfCheck = Field(
+        default=PdfCheck(),
+        description="The PDF reads back with every section and is under max_mb.")
+    model_not_held: Check = Field(
+        default=Check(mode="warn"),
+        description="A refit fell short and the previous model was kept.")
 
 
 class ScheduleConfig(Strict):
@@ -342,17 +420,27 @@ class ScheduleConfig(Strict):
 
 
 class SmtpConfig(Strict):
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
+    host: str = Field(description="The mail server's host name.")
+    port: int = Field(
+        default=587, ge=1, le=65535,
+        description="The mail server's port: usually 587 with starttls, 465 with ssl.")
+    security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls",
+        description="starttls, ssl (implicit TLS) or none.")
+    username: str | None = Field(default=None, description="The login; empty: no login.")
     password_env: str | None = Field(
         default=None, description="Name of the environment variable holding the password."
     )
-    from_address: str = Field(pattern=EMAIL)
-    timeout_seconds: float = Field(default=30, gt=0)
-    retries: int = Field(default=3, ge=0, le=10)
-    backoff_seconds: float = Field(default=5, ge=0)
+    from_address: str = Field(pattern=EMAIL, description="The sender of every email.")
+    timeout_seconds: float = Field(
+        default=30, gt=0,
+        description="A connection or answer that takes longer, in seconds, counts as failed.")
+    retries: int = Field(
+        default=3, ge=0, le=10,
+        description="Transient failures (refused, time-out, 4xx) are retried this many times.")
+    backoff_seconds: float = Field(
+        default=5, ge=0,
+        description="Seconds before the first retry; each further retry waits twice as long.")
     ca_file: str | None = Field(default=None, description="Extra CA certificate to trust (PEM).")
 
 
@@ -371,10 +459,16 @@ class DeliveryConfig(Strict):
 class TeamConfig(Strict):
     name: str = Field(min_length=1, max_length=60,
                       description="Letters, digits, spaces and . & ' - only (it names files).")
-    recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(min_length=1)
+    recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(
+        min_length=1,
+        description="The team's email addresses; each gets one copy per run.")
     personas: list[str] = Field(default_factory=list, description="Shown first in this team's email.")
-    subject: str = "SmartCart weekly brief, {{ date }}: {{ summary }}"
-    formats: list[Literal["pdf", "html"]] = Field(default_factory=lambda: ["pdf", "html"])
+    subject: str = Field(
+        default="SmartCart weekly brief, {{ date }}: {{ summary }}",
+        description="A template with {{ date }}, {{ summary }}, {{ customers }} and {{ team }}.")
+    formats: list[Literal["pdf", "html"]] = Field(
+        default_factory=lambda: ["pdf", "html"],
+        description="What the email carries: pdf (attached), html (the summary in the body).")
     send_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                                 description="HH:MM: this team's copy leaves at this local time "
                                             "(under `reporter schedule`); empty: as soon as built.")
@@ -401,22 +495,34 @@ class CrmTarget(Strict):
     """Where a delivered run's personas and flags are pushed: a database table (upserted by
     customer ID) or a webhook (the customers that changed, signed)."""
 
-    name: str = Field(min_length=1, max_length=60, pattern=r"^\w[\w .-]*$")
+    name: str = Field(
+        min_length=1, max_length=60, pattern=r"^\w[\w .-]*$",
+        description="Names the target in messages, the ledger and `reporter push --target`.")
     url: str | None = Field(default=None, description="A database: postgresql+psycopg://user@host/db, "
                             "sqlite:///file.db or duckdb:///file.duckdb, without the password.")
     table: str = Field(default="smartcart_personas", description="With url: the table upserted by "
                        "customer ID, optionally after its schema (crmout.smartcart_personas); created "
                        "if missing.")
-    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    password_env: str | None = Field(
+        default=None, pattern=ENV_NAME,
+        description="With url: the environment variable holding the database password.")
     webhook: str | None = Field(default=None, pattern=r"^https?://",
                                 description="An http(s) address the changed customers are POSTed to.")
     secret_env: str | None = Field(
         default=None, pattern=ENV_NAME,
         description="With webhook: the environment variable holding the HMAC-SHA256 signing secret.")
-    batch_size: int = Field(default=500, ge=1, le=100_000)
-    timeout_seconds: float = Field(default=30, gt=0)
-    retries: int = Field(default=4, ge=0, le=10)
-    backoff_seconds: float = Field(default=2, ge=0)
+    batch_size: int = Field(
+        default=500, ge=1, le=100_000,
+        description="Customers per transaction or per webhook request.")
+    timeout_seconds: float = Field(
+        default=30, gt=0,
+        description="A request or statement that takes longer, in seconds, counts as failed.")
+    retries: int = Field(
+        default=4, ge=0, le=10,
+        description="Transient failures are retried this many times.")
+    backoff_seconds: float = Field(
+        default=2, ge=0,
+        description="Seconds before the first retry; each further retry waits twice as long.")
 
     @field_validator("table")
     @classmethod
@@ -449,8 +555,11 @@ class ApiConfig(Strict):
     """`reporter serve`: who a customer is, right now, from the source's latest delivered run."""
 
     host: str = Field(default="127.0.0.1", description="Without tokens only loopback is allowed.")
-    port: int = Field(default=8000, ge=1, le=65535)
-    tokens: list[ApiToken] = Field(default_factory=list)
+    port: int = Field(default=8000, ge=1, le=65535, description="The port `reporter serve` listens on.")
+    tokens: list[ApiToken] = Field(
+        default_factory=list,
+        description="The clients, each with its token's environment variable and scopes; empty: no "
+                    "token, loopback only.")
     max_batch: int = Field(default=1000, ge=1, le=100_000, description="Customers per assign request.")
     max_body_kb: int = Field(default=4096, ge=1, description="Largest request body, in kilobytes.")
 
@@ -479,32 +588,70 @@ class SparkConfig(Strict):
 
 
 class ReporterConfig(Strict):
-    source: SourceConfig
+    source: SourceConfig = Field(
+        description="Where the customers are read from: a file, glob or folder (path), a database "
+                    "(url), or a Spark table.")
     engine: Literal["local", "spark"] = Field(
         default="local", description="local: pandas in this process; spark: the heavy stages on Spark.")
-    spark: SparkConfig = SparkConfig()
-    output: OutputConfig = OutputConfig()
-    clean: CleanConfig = CleanConfig()
-    segmentation: SegmentationConfig = SegmentationConfig()
-    stability: StabilityConfig = StabilityConfig()
-    comparison: ComparisonConfig = ComparisonConfig()
-    model: ModelConfig = ModelConfig()
-    brief: BriefConfig = BriefConfig()
-    personas_file: str = "personas.yaml"
-    schedule: ScheduleConfig = ScheduleConfig()
-    history: HistoryConfig = HistoryConfig()
-    exports: ExportsConfig = ExportsConfig()
-    smtp: SmtpConfig | None = None
-    delivery: DeliveryConfig = DeliveryConfig()
-    teams: list[TeamConfig] = Field(default_factory=list)
+    spark: SparkConfig = Field(
+        default=SparkConfig(),
+        description="With engine: spark, how the Spark session is made.")
+    output: OutputConfig = Field(default=OutputConfig(), description="Where the archive of runs is written.")
+    clean: CleanConfig = Field(
+        default=CleanConfig(),
+        description="Which customers are left out of fitting the segments (they are still briefed), "
+                    "and what to do with duplicate rows.")
+    segmentation: SegmentationConfig = Field(
+        default=SegmentationConfig(),
+        description="How the segments are found: the algorithm, how many, and from which features.")
+    stability: StabilityConfig = Field(
+        default=StabilityConfig(),
+        description="How stable the segments are when refitted on subsamples, and the words the "
+                    "brief uses for it.")
+    comparison: ComparisonConfig = Field(
+        default=ComparisonConfig(),
+        description="Agglomerative clustering and a Gaussian mixture compared with KMeans in the "
+                    "appendix.")
+    model: ModelConfig = Field(
+        default=ModelConfig(),
+        description="When the saved model is reused, when it is refitted, and what a refit must "
+                    "achieve.")
+    brief: BriefConfig = Field(default=BriefConfig(), description="What the brief shows and how.")
+    personas_file: str = Field(
+        default="personas.yaml",
+        description="The persona rules, owned by marketing, relative to this file.")
+    schedule: ScheduleConfig = Field(
+        default=ScheduleConfig(),
+        description="When `reporter schedule` makes a brief.")
+    history: HistoryConfig = Field(
+        default=HistoryConfig(),
+        description="Week-over-week lists and how many runs the archive keeps.")
+    exports: ExportsConfig = Field(
+        default=ExportsConfig(),
+        description="The customer lists written into every run folder.")
+    smtp: SmtpConfig | None = Field(
+        default=None,
+        description="The mail server; empty: each team's email is written as an .eml file in the "
+                    "run folder instead of being sent.")
+    delivery: DeliveryConfig = Field(
+        default=DeliveryConfig(),
+        description="What a delivery promises when the mail server's answer never comes.")
+    teams: list[TeamConfig] = Field(
+        default_factory=list,
+        description="Who receives the brief: one email per team, a summary in the body and the PDF "
+                    "attached.")
     owners: list[Annotated[str, Field(pattern=EMAIL)]] = Field(
         default_factory=list, description="Told when a run fails, delivery fails or a brief is held; "
                                           "never sent the brief itself.")
-    checks: ChecksConfig = ChecksConfig()
+    checks: ChecksConfig = Field(
+        default=ChecksConfig(),
+        description="Pre-send checks: what must hold before a brief reaches any team.")
     crm: list[CrmTarget] = Field(default_factory=list,
                                  description="Where each delivered run's personas are pushed.")
-    api: ApiConfig = ApiConfig()
-    logging: LoggingConfig = LoggingConfig()
+    api: ApiConfig = Field(
+        default=ApiConfig(),
+        description="`reporter serve`: who a customer is, right now, over HTTP.")
+    logging: LoggingConfig = Field(default=LoggingConfig(), description="The log lines of every command.")
 
     @model_validator(mode="after")
     def _engine_reads_source(self) -> ReporterConfig:
