@@ -298,7 +298,7 @@ def create_app(config: Config) -> FastAPI:
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> JSONResponse:
-        return JSONResponse({"detail": [{"problem": p.split(": ", 1)[-1]} for p in exc.problems]}, 422)
+        return JSONResponse({"detail": [{"problem": p.here()} for p in exc.found]}, 422)
 
     return app
 

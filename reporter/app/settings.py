@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from reporter.cron import cron_problem
-from reporter.errors import ConfigError
+from reporter.errors import ConfigError, Problem, Problems
 from reporter.personas.spec import PersonasFile, read_personas
-from reporter.problems import Problems
 from reporter.yamlsource import Strict, line_of, read_yaml_mapping, validation_problems
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -706,19 +705,19 @@ class Config:
         return hashlib.sha256(blob).hexdigest()
 
 
-RuleCheck = Callable[[PersonasFile, Path], list[str]]
+RuleCheck = Callable[[PersonasFile, Path], list[Problem]]
 
 
 def _settings(path: Path, problems: Problems) -> ReporterConfig | None:
     try:
         document, text = read_yaml_mapping(path)
     except ConfigError as exc:
-        problems.extend(exc.problems)
+        problems.extend(exc.found)
         return None
     try:
         return ReporterConfig.model_validate(document)
     except ValidationError as exc:
-        problems.add(path, validation_problems(text, exc, ReporterConfig, document))
+        problems.in_file(path, validation_problems(text, exc, ReporterConfig, document))
         return None
 
 
@@ -735,8 +734,8 @@ def _cross_references(settings: ReporterConfig, names: list[str], path: Path) ->
             continue
         line = line_of(text, loc)
         place = ".".join(str(step) for step in loc if not isinstance(step, int))
-        problems.append(f"{path}: line {line}, {place}: \"{name}\" is not a persona in the rules "
-                        f"file; {_near_name(name, names)}")
+        problems.append(Problem(f'"{name}" is not a persona in the rules file', str(path), line or 0,
+                                place, _near_name(name, names)))
     return problems
 
 

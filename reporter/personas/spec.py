@@ -10,8 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
-from reporter.errors import ConfigError
-from reporter.problems import Problems
+from reporter.errors import ConfigError, Problem, Problems
 from reporter.yamlsource import Strict, line_of, read_yaml_mapping, validation_problems
 
 MAX_PERSONAS = 40  # segment personas and customer flags together
@@ -99,24 +98,24 @@ def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, 
     try:
         document, text = read_yaml_mapping(path)
     except ConfigError as exc:
-        problems.extend(exc.problems)
+        problems.extend(exc.found)
         return None, []
-    located: list[tuple[int, str]] = []
+    located: list[Problem] = []
     for key in document:
         if key not in PersonasFile.model_fields:
-            located.append((line_of(text, (key,)) or 0, f"line {line_of(text, (key,))}, {key}: unknown "
-                            f"key; {_close(key, list(PersonasFile.model_fields))}"))
+            located.append(Problem("unknown key", line=line_of(text, (key,)) or 0, place=str(key),
+                                   fix=_close(key, list(PersonasFile.model_fields))))
     items = document.get("personas")
     if not isinstance(items, list) or not items:
-        located.append((line_of(text, ("personas",)) or 1, f"line {line_of(text, ('personas',)) or 1}, "
-                        "personas: missing or empty; list each persona under `personas:`, starting "
-                        "with `- name: Premium` (`reporter init` writes a starter file)"))
+        located.append(Problem("missing or empty", line=line_of(text, ("personas",)) or 1,
+                               place="personas", fix="list each persona under `personas:`, starting "
+                               "with `- name: Premium` (`reporter init` writes a starter file)"))
         items = []
     if len(items) > MAX_PERSONAS:
         line = line_of(text, ("personas", MAX_PERSONAS)) or 0
-        located.append((line, f"line {line}, personas: {len(items)} personas, more than the "
-                              f"{MAX_PERSONAS} a brief can show; merge some, or move them to "
-                              "another rules file"))
+        located.append(Problem(f"{len(items)} personas, more than the {MAX_PERSONAS} a brief can "
+                               "show", line=line, place="personas",
+                               fix="merge some, or move them to another rules file"))
         items = items[:MAX_PERSONAS]
     specs = [spec for index, item in enumerate(items)
              if (spec := _persona(item, index, text, document, located)) is not None]
@@ -125,27 +124,27 @@ def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, 
     if fallback is None:
         fallback, specs = _default_fallback(specs)
     elif not isinstance(fallback, str) or len(fallback) > 40:
-        located.append((line_of(text, ("fallback",)) or 0, f"line {line_of(text, ('fallback',))}, "
-                        "fallback: must be the name of one persona, such as `fallback: Steady Shoppers`"))
+        located.append(Problem("must be the name of one persona, such as `fallback: Steady Shoppers`",
+                               line=line_of(text, ("fallback",)) or 0, place="fallback"))
         fallback = DEFAULT_FALLBACK.name
-    problems.add(path, located)
+    problems.in_file(path, located)
     return (PersonasFile(fallback=fallback, personas=specs) if specs else None), names
 
 
 def _persona(item: Any, index: int, text: str, document: dict,
-             located: list[tuple[int, str]]) -> PersonaSpec | None:
+             located: list[Problem]) -> PersonaSpec | None:
     where = ("personas", index)
     line = line_of(text, where) or 0
     if not isinstance(item, dict):
-        located.append((line, f"line {line}, personas item {index + 1}: is not a persona; start "
-                              "each persona with `- name: ...` and indent its keys under it"))
+        located.append(Problem("is not a persona", line=line, place=f"personas item {index + 1}",
+                               fix="start each persona with `- name: ...` and indent its keys under it"))
         return None
     label = f'persona "{item["name"]}"' if isinstance(item.get("name"), str) else f"persona {index + 1}"
     fields = dict(item)
     for key in [k for k in item if k not in PersonaSpec.model_fields]:
         key_line = line_of(text, (*where, key)) or line
-        located.append((key_line, f"line {key_line}, {label}: unknown key \"{key}\"; "
-                                  f"{_close(str(key), list(PersonaSpec.model_fields))}"))
+        located.append(Problem(f'unknown key "{key}"', line=key_line, place=label,
+                               fix=_close(str(key), list(PersonaSpec.model_fields))))
         del fields[key]
     rules = fields.get("rules")
     if isinstance(rules, list | str):
