@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from reporter.cron import cron_problem
 from reporter.errors import ConfigError, Problem, Problems
 from reporter.personas.spec import PersonasFile, read_personas
+from reporter.secrets import read_secret
 from reporter.yamlsource import Strict, line_of, read_yaml_mapping, validation_problems
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
@@ -787,3 +788,29 @@ def write_schemas(folder: Path) -> list[Path]:
 
 
 __all__ = ["Config", "ReporterConfig", "load_config"]
+
+
+def check_secrets(config: Config) -> None:
+    """Every environment variable reporter.yaml names must be set where the command runs
+    (`reporter validate`): said before a scheduled run finds out."""
+    settings, text = config.settings, config.path.read_text(encoding="utf-8")
+    named = [(("smtp", "password_env"), settings.smtp.password_env if settings.smtp else None),
+             (("source", "password_env"), settings.source.password_env)]
+    for index, target in enumerate(settings.crm):
+        named += [(("crm", index, "password_env"), target.password_env),
+                  (("crm", index, "secret_env"), target.secret_env)]
+    problems = [Problem(f"line {line_of(text, place)} {'.'.join(map(str, place))} names {variable}, "
+                        "which is not set in this environment", str(config.path),
+                        fix="export it (or set it in the service's EnvironmentFile) before `reporter run`")
+                for place, variable in named if variable and read_secret(variable) is None]
+    if problems:
+        raise ConfigError(str(problems[0]), problems)
+
+
+def owner_warnings(config: Config) -> list[str]:
+    """Without owners nobody hears of a held brief, a failed email or a failed CRM push."""
+    if config.settings.owners:
+        return []
+    return [f"{config.path}: owners: is empty, so nobody is told when a brief is held, an email "
+            "fails or a CRM push fails (only the exit code and these lines say so); add the "
+            "addresses of the people who look after the briefs"]

@@ -15,6 +15,7 @@ baseline and is served only once its deliveries are settled (history.record).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,8 @@ from reporter.history.record import (
     release_record,
 )
 from reporter.secrets import env_secret
+
+log = logging.getLogger("reporter")
 
 DELAY_WORTH_SAYING = timedelta(hours=1)
 
@@ -339,3 +342,13 @@ def delay_note(team: TeamParams, schedule: ScheduleParams, built_at: datetime, n
     zone = team.timezone or schedule.timezone
     return (f"Delayed by {hours} hour{'s' if hours != 1 else ''}: this brief was due at "
             f"{due:%H:%M} {zone} on {due:%Y-%m-%d}.")
+
+
+def tell_owners_failed(params: DeliveryParams, problem: str) -> None:
+    """Best effort: the owners hear of a failed run; a mail problem must not hide the failure."""
+    try:
+        notify_owners(params, None, "", "a run failed; no brief this time",
+                      f"reporter run failed:\n\n{problem}\n\nConfig: {params.config_path}\n"
+                      f"Once it is fixed, run it again with: {mailed_command(params.config_path, 'run')}\n")
+    except Exception:
+        log.warning("reporter: the owners could not be told of the failure", exc_info=True)
