@@ -247,6 +247,6 @@ def test_app_refuses_allow_edit_on_an_address_others_reach(archive):
 ])
 def test_loopback_parses_addresses_and_resolves_names(host, expected):
     """`loopback` was a string-prefix test: 127.example.com passed."""
-    from reporter.app.api import loopback
+    from reporter.app.net import loopback
 
     assert loopback(host) is expected
