@@ -12,11 +12,11 @@ from fastapi.staticfiles import StaticFiles
 
 from reporter import __version__
 from reporter.app.api.auth import scopes, tokens_of
-from reporter.app.api.customers import customer_routes
-from reporter.app.api.health import health_routes
+from reporter.app.api.customers import add_customer_routes
+from reporter.app.api.health import add_health_routes
 from reporter.app.api.middleware import add_access_log
-from reporter.app.api.personas import persona_routes
-from reporter.app.api.runs import run_routes
+from reporter.app.api.personas import add_persona_routes
+from reporter.app.api.runs import add_run_routes
 from reporter.app.api.swap import Archive
 from reporter.app.params import clean_params
 from reporter.app.settings import Config
@@ -47,11 +47,11 @@ def create_app(config: Config) -> FastAPI:
                                    swagger_css_url=f"{root}{SWAGGER}/swagger-ui.css",
                                    swagger_favicon_url=f"{root}{SWAGGER}/favicon-32x32.png")
 
-    app.include_router(health_routes(archive))
-    app.include_router(customer_routes(archive, scope, settings.max_batch, settings.max_body_kb,
-                                       clean_params(config.settings), config.settings.source.date_format))
-    app.include_router(run_routes(archive, scope))
-    app.include_router(persona_routes(archive, scope))
+    add_health_routes(app, archive)
+    add_customer_routes(app, archive, scope, settings.max_batch, settings.max_body_kb,
+                        clean_params(config.settings), config.settings.source.date_format)
+    add_run_routes(app, archive, scope)
+    add_persona_routes(app, archive, scope)
 
     @app.exception_handler(DataError)
     async def data_error(request: Request, exc: DataError) -> JSONResponse:

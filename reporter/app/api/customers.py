@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from pyarrow import csv as pacsv
 
@@ -25,14 +25,13 @@ from reporter.history.catalogue import RunSummary, runs_of
 from reporter.model.score_new import score_with
 
 
-def customer_routes(archive: Archive, scope, max_batch: int, max_body_kb: int, cleaning: CleanParams,
-                    date_format: str | None) -> APIRouter:
-    router = APIRouter(tags=["customers"])
+def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, max_body_kb: int,
+                        cleaning: CleanParams, date_format: str | None) -> None:
     scoring = asyncio.Lock()
 
-    @router.post("/v1/assign", dependencies=[scope("assign")],
-                 openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-                     "schema": assign_schema(max_batch)}}}})
+    @app.post("/v1/assign", tags=["customers"], dependencies=[scope("assign")],
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": assign_schema(max_batch)}}}})
     async def assign(request: Request) -> dict:
         """One customer (an object with the export's columns) or a batch ({"customers": [...]}):
         each gets segment, persona, flags and RFM scores from the newest delivered run's model."""
@@ -46,7 +45,7 @@ def customer_routes(archive: Archive, scope, max_batch: int, max_body_kb: int, c
                  "model_fitted_in_run": served.model.fitted_in_run}
         return {**about, **answers[0]} if single else {**about, "customers": answers}
 
-    @router.get("/v1/customers/{customer_id}", dependencies=[scope("read")])
+    @app.get("/v1/customers/{customer_id}", tags=["customers"], dependencies=[scope("read")])
     def customer(customer_id: int) -> dict:
         """The customer's persona and flags in every archived run of the source, newest first.
         An ID the clean stage merged into another (the same person exported twice) is found
@@ -62,7 +61,6 @@ def customer_routes(archive: Archive, scope, max_batch: int, max_body_kb: int, c
                 "merged_into": counted_as if counted_as != customer_id else None,
                 "other_ids": found[0]["other_ids"], "runs": found}
 
-    return router
 
 
 def _score(served: Served, customers: list[dict], cleaning, date_format: str | None) -> list[dict]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
 from reporter import __version__
@@ -11,14 +11,12 @@ from reporter.model.artefact import FORMAT_VERSION
 from reporter.versions import package_versions
 
 
-def health_routes(archive: Archive) -> APIRouter:
-    router = APIRouter(tags=["health"])
-
-    @router.get("/health/live")
+def add_health_routes(app: FastAPI, archive: Archive) -> None:
+    @app.get("/health/live", tags=["health"])
     def live() -> dict:
         return {"status": "live"}
 
-    @router.get("/health/ready")
+    @app.get("/health/ready", tags=["health"])
     def ready() -> JSONResponse:
         """Ready while a valid model is loaded; a newer run whose model was refused is named."""
         served = archive.current()
@@ -28,7 +26,7 @@ def health_routes(archive: Archive) -> APIRouter:
             return JSONResponse({"status": "not ready", "detail": archive.problem, **rejected}, 503)
         return JSONResponse({"status": "ready", "run_id": served.run.run_id, **rejected})
 
-    @router.get("/metadata")
+    @app.get("/metadata", tags=["health"])
     def metadata() -> dict:
         served = served_by(archive)
         model = served.model
@@ -37,4 +35,3 @@ def health_routes(archive: Archive) -> APIRouter:
                 "segments": model.k, "features": list(model.scorer.columns), "source": archive.source,
                 "versions": {**package_versions(), "reporter": __version__}}
 
-    return router

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import FastAPI
 
 from reporter.app.api.swap import Archive, served_by
 
 
-def persona_routes(archive: Archive, scope) -> APIRouter:
-    router = APIRouter(tags=["personas"], dependencies=[scope("read")])
-
-    @router.get("/v1/personas")
+def add_persona_routes(app: FastAPI, archive: Archive, scope) -> None:
+    @app.get("/v1/personas", tags=["personas"], dependencies=[scope("read")])
     def personas() -> dict:
         """The rules the served model names customers by, and each persona's size in its run."""
         served = served_by(archive)
@@ -21,4 +19,3 @@ def persona_routes(archive: Archive, scope) -> APIRouter:
              "share": sizes[spec["name"]].share if spec["name"] in sizes else None}
             for spec in rules.get("personas", [])]}
 
-    return router

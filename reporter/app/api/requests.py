@@ -7,17 +7,25 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import HTTPException, Request
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    create_model,
+)
 
 from reporter.data.load import RowNames
 from reporter.data.schema import COLUMNS, DATE_COLUMN, MAX_COUNT, TEXT_COLUMNS, WHOLE_RANGES
 
 IN_BATCH = RowNames("customer", 0)  # messages count customers as the JSON array does, from 0
 MAX_DEPTH = 32  # a request nests 3 deep ({"customers": [{...}]}); deeper is refused unparsed
-RANGES = {**WHOLE_RANGES, "Income": (0, MAX_COUNT)}  # as the file checks read them
 
 EXPECTED = {
     **{c: f"a whole number from {low:,} to {high:,}" for c, (low, high) in WHOLE_RANGES.items()},
@@ -87,46 +95,73 @@ def customers_of(document: Any, max_batch: int) -> tuple[list[dict], bool]:
     return customers, single
 
 
+def _number(low: float, high: float, whole: bool):
+    """A JSON number as the file checks read it: finite, within [low, high], and whole where
+    the column is, checked before anything casts it (a count of 2**63 would wrap to a negative
+    int64). true and false are not numbers here."""
+
+    def check(value: int | float | None) -> int | float | None:
+        if isinstance(value, float) and not (math.isfinite(value) and (value.is_integer() or not whole)):
+            raise ValueError("not a finite whole number" if whole else "not finite")
+        if value is not None and not low <= value <= high:
+            raise ValueError("out of range")
+        return value
+
+    return AfterValidator(check)
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("empty")
+    return text
+
+
+def _field(column: str):
+    """The pydantic field of one column, from reporter/data/schema.py's ranges and kinds."""
+    if column in TEXT_COLUMNS:
+        kind = StrictStr
+    elif column == DATE_COLUMN:
+        kind = Annotated[StrictStr, AfterValidator(_not_blank)]
+    elif column == "Income":
+        return Annotated[StrictInt | StrictFloat | None, _number(0, MAX_COUNT, whole=False)], None
+    else:
+        kind = Annotated[StrictInt | StrictFloat, _number(*WHOLE_RANGES[column], whole=True)]
+    return kind, (... if column in COLUMNS else None)  # the campaign columns may be left out
+
+
+# One customer as POST /v1/assign takes it, generated from the file schema: the same columns,
+# kinds and ranges, so the API and the file checks cannot disagree.
+Customer = create_model("Customer", __config__=ConfigDict(extra="forbid"),
+                        **{column: _field(column) for column in EXPECTED})
+
+
 def _field_problems(customer: Any, position: int) -> list[dict]:
     """Each problem names the customer by position in the batch (and by ID when that is
     valid), the field and what was expected, with the allowed range for numbers."""
     if not isinstance(customer, dict):
         return [{"customer": position, "problem": "expected an object of the export's columns"}]
+    try:
+        Customer.model_validate(customer)
+        return []
+    except ValidationError as exc:
+        wrong = {str(error["loc"][0]): error["type"] for error in exc.errors() if error["loc"]}
     who = {"customer": position}
-    if _fits("ID", customer.get("ID")):
+    if "ID" in customer and "ID" not in wrong:
         who["customer_id"] = int(customer["ID"])
     problems = []
     for field, expected in EXPECTED.items():
-        value = customer.get(field)
-        if field not in customer:
-            if field in COLUMNS and field != "Income":
-                problems.append({**who, "field": field, "problem": f"missing; expected {expected}"})
+        if field not in wrong:
             continue
-        if not _fits(field, value):
+        if wrong[field] == "missing":
+            problems.append({**who, "field": field, "problem": f"missing; expected {expected}"})
+        else:
             problems.append({**who, "field": field,
-                             "problem": f"expected {expected}, got {json.dumps(value)[:40]}"})
-    unknown = sorted(set(customer) - set(EXPECTED))
+                             "problem": f"expected {expected}, got {json.dumps(customer[field])[:40]}"})
+    unknown = sorted(field for field, kind in wrong.items() if kind == "extra_forbidden")
     if unknown:
         problems.append({**who, "field": unknown[0],
                          "problem": f"not a column of the export (columns: {', '.join(COLUMNS)})"})
     return problems
-
-
-def _fits(field: str, value: Any) -> bool:
-    """The value as the file checks would accept it: numbers within RANGES, checked before
-    anything casts them (a count of 2**63 would wrap to a negative int64)."""
-    if field in TEXT_COLUMNS:
-        return isinstance(value, str)
-    if field == DATE_COLUMN:
-        return isinstance(value, str) and bool(value.strip())
-    if field == "Income" and value is None:
-        return True
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    low, high = RANGES[field]
-    number = isinstance(value, int) or math.isfinite(value)
-    whole = field == "Income" or isinstance(value, int) or float(value).is_integer()
-    return number and whole and low <= value <= high
 
 
 def assign_schema(max_batch: int) -> dict:
