@@ -6,6 +6,7 @@ import yaml
 from reporter.app.reference import REFERENCE, _model_of, reference_text
 from reporter.app.settings import ReporterConfig, load_config
 from reporter.errors import ConfigError
+from reporter.personas.rulebook import rulebook_problems
 from tests.conftest import REPO_ROOT
 
 
@@ -188,3 +189,26 @@ def test_the_configuration_reference_is_what_the_models_say():
     missing = [key for key, field in _settings_fields(ReporterConfig)
                if " ".join(field.description.split()).replace("|", "\\|") not in committed]
     assert not missing, missing
+
+
+def test_problems_are_data_the_message_is_made_from(project):
+    """Issue 32: a problem is a record (file, line, place, text, fix), collected once; the CLI,
+    the API and the app format it and never take a message apart again."""
+    path = project / "config" / "reporter.yaml"
+    personas = project / "config" / "personas.yaml"
+    path.write_text(path.read_text().replace("cron: 0 7 * * mon", "cron: 0 25 * * mon"))
+    personas.write_text(personas.read_text().replace("recency > 60", "recency > lots"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, check_rules=rulebook_problems)
+    by_file = {problem.file: problem for problem in caught.value.found}
+    cron = by_file[str(path)]
+    assert cron.place == "schedule" and cron.line == _line_of(path, "schedule:")
+    assert cron.text.startswith("cron '0 25 * * mon' is not valid (hour field '25'")
+    rule = by_file[str(personas)]
+    assert rule.line == _line_of(personas, "recency > lots") and 'persona "Churn Risk"' in rule.text
+    assert caught.value.problems == tuple(str(p) for p in caught.value.found)
+    assert str(cron) == f"{path}: line {cron.line}, schedule: {cron.text}"
+
+
+def _line_of(path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
