@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from benchmarks.suite import REAL_TABLE, RESULTS, ROOT
+from benchmarks.common import REAL_TABLE, RESULTS, ROOT
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -38,10 +38,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--results", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     from reporter.app.pipeline import run
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
     from tests.api_server import ASSIGN, TOKENS, Server, customer_rows
 
-    config = _project(args.work, args.data, TOKENS, args.batch_size)
+    config = project(args.work, args.data, TOKENS, args.batch_size)
     run(load_config(config))
     customers = customer_rows(pd.read_csv(args.data, dtype=str, keep_default_na=False))
     batch = {"customers": (customers * (args.batch_size // len(customers) + 1))[:args.batch_size]}
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-def _project(work: Path, data: Path, tokens: list[dict], batch_size: int) -> Path:
+def project(work: Path, data: Path, tokens: list[dict], batch_size: int) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     (work / "config").mkdir(parents=True)
     shutil.copy(ROOT / "config" / "personas.yaml", work / "config" / "personas.yaml")

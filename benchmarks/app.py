@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.suite import RESULTS, ROOT, _table
+from benchmarks.common import RESULTS, ROOT, table
 
 PAGES = ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive")
 
@@ -36,10 +36,10 @@ def main(argv: list[str] | None = None) -> dict:
     from streamlit.testing.v1 import AppTest
 
     from reporter.app.pipeline import run
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
 
     args.work.mkdir(parents=True, exist_ok=True)
-    config = _project(args.work / f"app-{args.rows}", _table(args.rows, args.work))
+    config = project(args.work / f"app-{args.rows}", table(args.rows, args.work))
     if not list((config.parent.parent / "output").glob("20*")):
         run(load_config(config))
     os.environ["REPORTER_APP_CONFIG"] = str(config)
@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-def _project(folder: Path, data: Path) -> Path:
+def project(folder: Path, data: Path) -> Path:
     (folder / "config").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "config" / "personas.yaml", folder / "config" / "personas.yaml")
     document = yaml.safe_load((ROOT / "config" / "reporter.yaml").read_text())

@@ -25,7 +25,7 @@ def main() -> None:
     args = parser.parse_args()
     imported = time.perf_counter()
     from reporter.app.pipeline import run
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
 
     imports = time.perf_counter() - imported
     result = run(load_config(args.config), data=args.data)

@@ -18,7 +18,7 @@ import pstats
 import tempfile
 from pathlib import Path
 
-from benchmarks.suite import RESULTS, ROOT, _project, _table
+from benchmarks.common import RESULTS, ROOT, project, table
 
 PROFILE_START = "## Profile"
 DONE = (  # what the profile led to, newest first; what it shows next is in the last line
@@ -108,10 +108,10 @@ def _where(key: tuple[str, int, str]) -> str:
 
 def profile_weeks(rows: int, work: Path, count: int) -> dict:
     import reporter.app.pipeline as pipeline
-    from reporter.config import load_config
+    from reporter.app.settings import load_config
 
-    data = _table(rows, work)
-    config = _project(work / f"profile-{rows}", data)
+    data = table(rows, work)
+    config = project(work / f"profile-{rows}", data)
     weeks = {}
     original = pipeline.StageTimer
     try:

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.suite import RESULTS, ROOT, _table
+from benchmarks.common import RESULTS, ROOT, table
 
 CRM_NAMES = {"ID": "customer_id", "Dt_Customer": "joined_on"}
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> dict:
     from tests import postgres_server
 
     args.work.mkdir(parents=True, exist_ok=True)
-    csv = _table(args.rows, args.work)
+    csv = table(args.rows, args.work)
     load_before = [round(v, 2) for v in os.getloadavg()]
     duck = _duckdb(csv, args.work / f"customers-{args.rows}.duckdb")
     cluster = postgres_server.start()

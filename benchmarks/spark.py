@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.suite import RESULTS, ROOT, _table
+from benchmarks.common import RESULTS, ROOT, table
 
 ENGINES = ("local", "spark")
 SPARK = {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "6g"}}
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     path = args.results / "spark.json"
     found = json.loads(path.read_text()) if path.is_file() else {"sizes": {}}
     for rows in args.rows:
-        data = _table(rows, args.work)
+        data = table(rows, args.work)
         load_before = [round(v, 2) for v in os.getloadavg()]
         runs = {engine: [] for engine in ENGINES}
         for _ in range(args.repeats):

@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -30,15 +29,19 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-import yaml
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from reporter.data import sample
+from benchmarks.api import markdown as api_markdown
+from benchmarks.app import markdown as app_markdown
+from benchmarks.common import GENERATE_CHUNK, REAL_TABLE, RESULTS, ROOT, table
+from benchmarks.common import project as fresh_project
+from benchmarks.profile import markdown as profile_markdown
+from benchmarks.sources import markdown as sources_markdown
+from benchmarks.spark import markdown as spark_markdown
 from reporter.data.clean import clean
 from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import load
@@ -47,12 +50,10 @@ from reporter.segmentation.kselect import choose_k
 from reporter.segmentation.params import SegmentParams
 from reporter.segmentation.segment import segment
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "benchmarks" / "results"
 DEFAULT_SIZES = (2_240, 50_000, 100_000, 1_000_000)
 HUGE = 10_000_000
-GENERATE_CHUNK = 1_000_000
-REAL_TABLE = ROOT.parent / "shared" / "data" / "smartcart_customers.csv"
+WEEKS = ("fit", "scored", "rules", "refit")
+RULE_EDIT = ("total_spending >= 1.5x population", "total_spending >= 1.4x population")
 STAGE_GROUPS = {  # how the stage timings are grouped in the table
     "start-up + imports": ("startup",),
     "load": ("load",),
@@ -111,7 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
     options.work.mkdir(parents=True, exist_ok=True)
     report = {"machine": _machine(), "repeats": options.repeats, "runs": [], "naive": [], "quality": []}
     for rows in options.sizes:
-        data = _table(rows, options.work)
+        data = table(rows, options.work)
         entry = _whole_runs(rows, data, options)
         report["runs"].append(entry)
         _say(f"{rows:,} rows: " + ", ".join(f"{week} {entry[week]['wall_seconds']:.1f} s"
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict:
     if options.real and REAL_TABLE.is_file():
         report["quality"].append(_quality("real table", _features(REAL_TABLE)))
     if options.quality_rows:
-        data = _table(options.quality_rows, options.work)
+        data = table(options.quality_rows, options.work)
         report["quality"].append(_quality(f"{options.quality_rows:,} generated", _features(data)))
     report["machine"]["load_after"] = [round(v, 2) for v in os.getloadavg()]
     options.results.mkdir(parents=True, exist_ok=True)
@@ -138,12 +139,6 @@ def _profile_section(results: Path) -> str:
     """The database reads, the API load test, the app's page views, the per-stage profile and
     the two engines (`python -m benchmarks.sources`, `.api`, `.app`, `.profile`, `.spark`) stay
     on the page when the suite rewrites it."""
-    from benchmarks.api import markdown as api_markdown
-    from benchmarks.app import markdown as app_markdown
-    from benchmarks.profile import markdown as profile_markdown
-    from benchmarks.sources import markdown as sources_markdown
-    from benchmarks.spark import markdown as spark_markdown
-
     sections = ""
     for name, section in (("sources.json", sources_markdown), ("api.json", api_markdown),
                           ("app.json", app_markdown), ("profile.json", profile_markdown),
@@ -199,27 +194,6 @@ def _machine() -> dict:
             "python": platform.python_version(), "date": time.strftime("%Y-%m-%d")}
 
 
-def _table(rows: int, work: Path) -> Path:
-    """A generated table, written once and reused (in chunks of a million rows, so ten million
-    rows never sit in memory twice)."""
-    path = work / f"customers-{rows}.csv"
-    if path.is_file():
-        return path
-    partial = path.with_suffix(".partial")
-    with partial.open("w", encoding="utf-8", newline="") as handle:
-        for index, start in enumerate(range(0, rows, GENERATE_CHUNK)):
-            chunk = sample.generate(min(GENERATE_CHUNK, rows - start), seed=index + 1)
-            chunk["ID"] = np.arange(start, start + len(chunk)) + 1
-            chunk = chunk.assign(Income=chunk["Income"].astype("Int64"))
-            chunk.to_csv(handle, index=False, header=index == 0, lineterminator="\n")
-    partial.replace(path)
-    return path
-
-
-WEEKS = ("fit", "scored", "rules", "refit")
-RULE_EDIT = ("total_spending >= 1.5x population", "total_spending >= 1.4x population")
-
-
 def _whole_runs(rows: int, data: Path, options: Options) -> dict:
     """The four weeks of one archive, `repeats` times, each on a fresh archive. The 10M table
     lives only its fit and scored weeks: each takes minutes here, and those are its targets."""
@@ -227,7 +201,7 @@ def _whole_runs(rows: int, data: Path, options: Options) -> dict:
     weeks: dict[str, list[dict]] = {week: [] for week in lived}
     warm = None
     for repeat in range(options.repeats):
-        project = _project(options.work / f"project-{rows}", data)
+        project = fresh_project(options.work / f"project-{rows}", data)
         weeks["fit"].append(_child(project, data))
         weeks["scored"].append(_child(project, data))
         if rows <= WARM_MAX_ROWS and repeat == options.repeats - 1:
@@ -278,20 +252,6 @@ def _drifted(data: Path) -> Path:
             chunk.to_csv(handle, index=False, header=index == 0, lineterminator="\n")
     partial.replace(path)
     return path
-
-
-def _project(folder: Path, data: Path) -> Path:
-    """A fresh config and archive for one repeat: the default settings, no mail server."""
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "config").mkdir(parents=True)
-    shutil.copy(ROOT / "config" / "personas.yaml", folder / "config" / "personas.yaml")
-    document = yaml.safe_load((ROOT / "config" / "reporter.yaml").read_text())
-    document["source"]["path"] = str(data)
-    document["output"] = {"dir": str(folder / "output")}
-    # The scored and rules weeks brief the same file again on purpose: not a stale export.
-    document["checks"]["unchanged_data"] = {"mode": "off"}
-    (folder / "config" / "reporter.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
-    return folder / "config" / "reporter.yaml"
 
 
 def _child(config: Path, data: Path) -> dict:

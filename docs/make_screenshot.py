@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data import sample
 
 ROOT = Path(__file__).resolve().parent.parent

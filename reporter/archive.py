@@ -63,9 +63,6 @@ class RunFolder:
         path.write_bytes(data)
         return path
 
-    def write_json(self, name: str, document: dict[str, Any]) -> Path:
-        return self.write_text(name, json.dumps(document, indent=2, sort_keys=False) + "\n")
-
     def file(self, name: str) -> Path:
         """A path inside the unpublished folder, for writers that stream to disk."""
         path = self.partial / name

@@ -15,15 +15,21 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from reporter.errors import ConfigError
+from reporter.errors import ConfigError, Problem
 
 MAX_FILE_BYTES = 256 * 1024  # the starter files are a few kB
 MAX_DEPTH = 40  # lists and groups inside each other
 MAX_VALUES = 20_000  # keys, values and list items, every alias expanded
 MAX_CHARACTERS = 1_000_000  # of all the text, every alias expanded
 MAX_LABEL = 40  # a list item is named by its `name:` in messages when the name is this short
+
+
+class Strict(BaseModel):
+    """A model of a file a user edits: an unknown key is a typo, not a setting to ignore."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class YamlTooLarge(yaml.YAMLError):
@@ -100,6 +106,12 @@ class BoundedLoader(yaml.SafeLoader):
                                      "once, where it is needed")
 
 
+def refused(path: Path, text: str, line: int = 0, fix: str = "") -> ConfigError:
+    """A settings file that cannot be used, as one located problem."""
+    found = Problem(text, str(path), line, fix=fix)
+    return ConfigError(str(found), [found])
+
+
 def read_source_text(path: Path) -> str:
     """A settings file's text, refused unread beyond MAX_FILE_BYTES (a device or a huge file
     given by mistake is never read whole)."""
@@ -107,19 +119,18 @@ def read_source_text(path: Path) -> str:
         with path.open("rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found; check the path or pass --config") from None
+        raise refused(path, "file not found", fix="check the path or pass --config") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its "
-                          "permissions") from None
+        raise refused(path, f"cannot be read ({exc.strerror or exc})",
+                      fix="check the path and its permissions") from None
     if len(data) > MAX_FILE_BYTES:
-        raise ConfigError(f"{path}: the file is larger than {MAX_FILE_BYTES // 1024} kB, far more than "
-                          "a settings file needs; check that this is the right file")
+        raise refused(path, f"the file is larger than {MAX_FILE_BYTES // 1024} kB, far more than a "
+                      "settings file needs", fix="check that this is the right file")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data[:exc.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: line {line}, a byte that is not UTF-8 text; save the file as "
-                          "UTF-8") from None
+        raise refused(path, "a byte that is not UTF-8 text", line, "save the file as UTF-8") from None
 
 
 def load_bounded(text: str):
@@ -137,16 +148,17 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
     try:
         document = load_bounded(text)
     except YamlTooLarge as exc:
-        raise ConfigError(f"{path}: line {exc.mark.line + 1}, {exc.text}") from None
+        raise refused(path, exc.text, exc.mark.line + 1) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}" if mark else "somewhere"
-        raise ConfigError(f"{path}: {where}, {syntax_problem(exc, text)}") from None
+        message = syntax_problem(exc, text)
+        raise (refused(path, message, mark.line + 1) if mark
+               else refused(path, f"somewhere, {message}")) from None
     if document is None:
         document = {}
     if not isinstance(document, dict):
-        raise ConfigError(f"{path}: line 1, the file must be `key: value` lines at the top (see the "
-                          "starter files from `reporter init`)")
+        raise refused(path, "the file must be `key: value` lines at the top (see the starter files "
+                      "from `reporter init`)", 1)
     return document, text
 
 
@@ -212,20 +224,19 @@ def _child(node: yaml.Node | None, step: int | str) -> tuple[yaml.Node, int] | N
 
 
 def validation_problems(text: str, exc: ValidationError, model: type | None = None,
-                        document: Any = None, prefix: tuple = ()) -> list[tuple[int, str]]:
-    """Each validation error as (line, 'line N, place: what is wrong in plain words'), with
+                        document: Any = None, prefix: tuple = ()) -> list[Problem]:
+    """Each validation error as a Problem ('line N, place: what is wrong in plain words'), with
     list items named by their `name:` ("personas "Premium"") rather than their index."""
     problems = []
     for error in exc.errors():
         loc = prefix + tuple(step for step in error["loc"] if not _is_union_tag(step))
         line = line_of(text, loc)
         place = describe_place(document, loc)
-        where = f"line {line}, {place}" if line else place
         message = plain_message(error)
         message += _shape_hint(error)
         if error["type"] == "extra_forbidden":
             message = "unknown key; " + _suggestion(model, loc[len(prefix):])
-        problems.append((line or 0, f"{where}: {message}"))
+        problems.append(Problem(message, line=line or 0, place=place))
     return problems
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from tests.api_server import ASSIGN, READ, TOKENS, Server, customer_rows
 from tests.conftest import REPO_ROOT, run_cli, run_main, write_config
 
@@ -490,3 +490,23 @@ def wait_until(condition, timeout: float = 60) -> None:
     while not condition():
         assert time.monotonic() < deadline, "the server never got there"
         time.sleep(0.2)
+
+
+def test_the_request_model_is_the_file_schema():
+    """Issue 32: POST /v1/assign validates with a pydantic model generated from
+    reporter/data/schema.py, so a range changed there changes the API with it: every whole
+    column takes its bounds and refuses one past them, Income may be missing or null."""
+    from reporter.app.api.requests import Customer, _field_problems
+    from reporter.data.schema import COLUMNS, TEXT_COLUMNS, WHOLE_RANGES
+
+    assert set(Customer.model_fields) == set(COLUMNS) | set(WHOLE_RANGES)
+    base = {column: "x" if column in TEXT_COLUMNS else 1 for column in COLUMNS}
+    base["Dt_Customer"] = "2014-06-29"
+    assert _field_problems(base, 0) == []
+    for column, (low, high) in WHOLE_RANGES.items():
+        assert _field_problems({**base, column: high}, 0) == [], column
+        refused = _field_problems({**base, column: high + 1}, 0)
+        assert [p["field"] for p in refused] == [column], column
+        assert _field_problems({**base, column: low - 1}, 0)[0]["field"] == column
+    assert _field_problems({**base, "Income": None}, 0) == []
+    assert _field_problems({k: v for k, v in base.items() if k != "Income"}, 0) == []

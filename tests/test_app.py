@@ -18,7 +18,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from tests.conftest import REPO_ROOT, write_config
 from tests.test_browser import CHROMIUM, LAUNCH_ARGS
 
@@ -252,6 +252,6 @@ def test_app_refuses_allow_edit_on_an_address_others_reach(archive):
 ])
 def test_loopback_parses_addresses_and_resolves_names(host, expected):
     """`loopback` was a string-prefix test: 127.example.com passed."""
-    from reporter.app.api import loopback
+    from reporter.app.net import loopback
 
     assert loopback(host) is expected

@@ -4,6 +4,8 @@ and no module reaches back (directly or in a cycle)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,51 @@ def test_run_json_has_one_reader_and_one_writer():
     naming = {p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
               if '"run.json"' in p.read_text(encoding="utf-8")}
     assert naming == {"history/record.py", "archive.py"}
+
+
+SETTINGS = "reporter.app.settings"
+
+
+def test_configuration_is_read_only_at_the_edge(graph):
+    """Issue 32: a stage, the checks and delivery take plain parameters (app/params.py); only
+    app/ may import the settings models, and no settings module is left below it."""
+    readers = sorted(importer for importer, targets in graph.items()
+                     if SETTINGS in targets and layer(importer) != "app")
+    assert not readers, "import the settings only in reporter/app/: " + ", ".join(readers)
+    assert "reporter.config" not in graph, "the settings live in reporter/app/settings.py"
+
+
+def test_the_checker_sees_a_stage_importing_the_settings(tmp_path):
+    bad = tmp_path / "reporter" / "delivery" / "bad.py"
+    bad.parent.mkdir(parents=True)
+    bad.write_text("def f():\n    from reporter.app.settings import TeamConfig\n")
+    assert imports_of(bad, {SETTINGS}) == {SETTINGS}
+    assert layer("reporter.delivery.bad") != "app"
+
+
+def test_reading_the_configuration_imports_no_scheduler_and_no_plotting():
+    """Every command reads reporter.yaml and checks the rules: neither needs APScheduler or
+    matplotlib (a second of imports between them)."""
+    probe = ("import sys; from reporter.app.settings import load_config; "
+             "from reporter.personas.rulebook import rulebook_problems; "
+             "load_config('config/reporter.yaml', rulebook_problems); "
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'apscheduler', 'matplotlib'}))")
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                           cwd=REPO_ROOT, timeout=120)
+    assert found.stdout.strip() == "[]", found.stderr
+
+
+def test_benchmarks_import_no_circle():
+    """Issue 32: suite.py and the benchmarks it reports on imported each other; what they share
+    lives in benchmarks/common.py, which imports none of them."""
+    folder = REPO_ROOT / "benchmarks"
+    graph = {}
+    for path in folder.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        graph[path.stem] = {node.module.split(".")[1] for node in ast.walk(tree)
+                            if isinstance(node, ast.ImportFrom) and node.module
+                            and node.module.startswith("benchmarks.")}
+    assert not graph["common"], "common imports no other benchmark"
+    circles = [f"{a} <-> {b}" for a, targets in graph.items() for b in targets
+               if a in graph.get(b, set())]
+    assert not circles, circles

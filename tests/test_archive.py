@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from reporter.app import pipeline
+from reporter.app.settings import load_config
 from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_partials
-from reporter.config import load_config
 from reporter.data import sample
 from tests.conftest import REPO_ROOT, archive_entries, run_folders, write_config
 

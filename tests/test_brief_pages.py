@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 
 GOLDEN = Path(__file__).parent / "golden"
 PDFTOPPM = shutil.which("pdftoppm")

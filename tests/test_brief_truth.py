@@ -17,9 +17,9 @@ from PIL import Image
 from pypdf import PdfReader
 
 from reporter.app.pipeline import run
+from reporter.app.settings import load_config
 from reporter.brief.charts import Mix
 from reporter.brief.view import _mix_finding
-from reporter.config import load_config
 from reporter.data import sample
 from reporter.data.clean import clean
 from reporter.data.load import load

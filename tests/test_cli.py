@@ -171,3 +171,15 @@ def test_sample_command_is_deterministic(tmp_path):
 def test_help(command):
     result = run_main(*command, "--help")
     assert result.returncode == 0 and "usage: reporter" in result.stdout
+
+
+@pytest.mark.parametrize("command", [("send",), ("push",), ("release", "latest"), ("preview",),
+                                     ("rerender", "latest"), ("personas", "replay"),
+                                     ("archive", "list")])
+def test_every_command_checks_the_rules_as_run_does(project, command):
+    """Issue 32: send, push and replay loaded reporter.yaml without the rule check, so a broken
+    rule surfaced only at the next run; every command now reads the configuration one way."""
+    personas = project / "config" / "personas.yaml"
+    personas.write_text(personas.read_text().replace("recency > 60", "recency > lots"))
+    line = _one_line_error(run_main(*command, "--config", str(project / "config" / "reporter.yaml")))
+    assert "personas.yaml" in line and 'persona "Churn Risk"' in line

@@ -3,8 +3,10 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from reporter.config import load_config
+from reporter.app.reference import REFERENCE, _model_of, reference_text
+from reporter.app.settings import ReporterConfig, load_config
 from reporter.errors import ConfigError
+from reporter.personas.rulebook import rulebook_problems
 from tests.conftest import REPO_ROOT
 
 
@@ -84,7 +86,7 @@ def test_personas_file_type_problems_name_the_line(project):
 def test_the_stages_plain_defaults_equal_the_config_defaults():
     """A stage called without reporter.yaml behaves as the default config would."""
     from reporter.app.params import analysis_params
-    from reporter.config import ReporterConfig, SourceConfig
+    from reporter.app.settings import ReporterConfig, SourceConfig
     from reporter.model.params import AnalysisParams
 
     from_config = analysis_params(ReporterConfig(source=SourceConfig(path="x.csv")))
@@ -161,3 +163,52 @@ def test_a_shared_alias_of_small_text_is_still_read(project):
     config = load_config(project / "config" / "reporter.yaml")
     actions = {p.name: p.actions for p in config.personas.personas}
     assert actions["Churn Risk"][-1] == actions["Premium"][0] == "Invite to the loyalty tier."
+
+
+def _settings_fields(model, prefix=""):
+    """Every setting of reporter.yaml with its dotted key, sections included."""
+    for name, field in model.model_fields.items():
+        yield prefix + name, field
+        inner, _ = _model_of(field.annotation)
+        if inner is not None:
+            yield from _settings_fields(inner, f"{prefix}{name}.")
+
+
+def test_every_setting_says_what_it_does():
+    """Issue 32: the reference is generated from the field descriptions, so none may be empty."""
+    undescribed = [key for key, field in _settings_fields(ReporterConfig) if not field.description]
+    assert not undescribed, undescribed
+
+
+def test_the_configuration_reference_is_what_the_models_say():
+    """docs/reference/configuration.md is generated from the models, every setting's
+    description in it; an edited model without a regenerated file (or a hand-edited file)
+    fails here."""
+    committed = (REPO_ROOT / REFERENCE).read_text(encoding="utf-8")
+    assert committed == reference_text(), "run `reporter config reference` and commit the file"
+    missing = [key for key, field in _settings_fields(ReporterConfig)
+               if " ".join(field.description.split()).replace("|", "\\|") not in committed]
+    assert not missing, missing
+
+
+def test_problems_are_data_the_message_is_made_from(project):
+    """Issue 32: a problem is a record (file, line, place, text, fix), collected once; the CLI,
+    the API and the app format it and never take a message apart again."""
+    path = project / "config" / "reporter.yaml"
+    personas = project / "config" / "personas.yaml"
+    path.write_text(path.read_text().replace("cron: 0 7 * * mon", "cron: 0 25 * * mon"))
+    personas.write_text(personas.read_text().replace("recency > 60", "recency > lots"))
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, check_rules=rulebook_problems)
+    by_file = {problem.file: problem for problem in caught.value.found}
+    cron = by_file[str(path)]
+    assert cron.place == "schedule" and cron.line == _line_of(path, "schedule:")
+    assert cron.text.startswith("cron '0 25 * * mon' is not valid (hour field '25'")
+    rule = by_file[str(personas)]
+    assert rule.line == _line_of(personas, "recency > lots") and 'persona "Churn Risk"' in rule.text
+    assert caught.value.problems == tuple(str(p) for p in caught.value.found)
+    assert str(cron) == f"{path}: line {cron.line}, schedule: {cron.text}"
+
+
+def _line_of(path, text: str) -> int:
+    return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)

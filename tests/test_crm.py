@@ -19,9 +19,10 @@ import yaml
 
 from reporter.app.cli import main
 from reporter.app.pipeline import run
-from reporter.config import CrmTarget, load_config
+from reporter.app.settings import load_config
 from reporter.delivery import crm as crm_push
 from reporter.delivery.ledger import Ledger
+from reporter.delivery.params import CrmParams
 from reporter.history.record import read_record
 from tests import postgres_server
 from tests.conftest import REPO_ROOT, run_main, write_config
@@ -241,8 +242,8 @@ def as_role(url: str, role: str) -> str:
     return url.replace(f"//{postgres_server.USER}@", f"//{role}@")
 
 
-def writer(url: str, role: str, table: str) -> CrmTarget:
-    return CrmTarget(name="warehouse", url=as_role(url, role), table=table,
+def writer(url: str, role: str, table: str) -> CrmParams:
+    return CrmParams(name="warehouse", url=as_role(url, role), table=table,
                      password_env="CRM_WRITER_PASSWORD")
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data.params import SourceParams
 from reporter.data.schema import COLUMNS
 from reporter.data.sources import read_customers

@@ -9,8 +9,9 @@ import json
 import pytest
 import trustme
 
+from reporter.app.params import delivery_params
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.delivery.dispatch import dispatch_run as deliver
 from tests.conftest import archive_entries, run_cli, run_folders, write_config
 from tests.smtp_server import RecordingHandler, free_port, start_server
@@ -194,7 +195,7 @@ def test_without_smtp_or_with_dry_run_messages_are_written_as_eml(project, serve
     assert eml["To"] == "anna@example.com, ben@example.com"
     offline = run(configure(project, None))
     assert (offline.folder / "email" / "retention.eml").is_file()
-    again = deliver(offline.folder, configure(project, None), team="Marketing")
+    again = deliver(offline.folder, delivery_params(configure(project, None)), team="Marketing")
     assert [o.team for o in again.outcomes] == ["Marketing"]
 
 

@@ -20,8 +20,9 @@ import pandas as pd
 from pypdf import PdfReader
 
 from reporter.app.cli import main
+from reporter.app.params import delivery_params
 from reporter.app.schedule import build_scheduler, ensure_job
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.delivery.dispatch import delay_note
 from reporter.delivery.ledger import Ledger
@@ -272,10 +273,11 @@ def test_each_team_keeps_its_local_send_hour_across_daylight_saving(project, sam
     finally:
         scheduler.shutdown(wait=False)
     assert utc_hours == {"team-berlin": [6, 7], "team-new-york": [12, 13]}
-    berlin = config.settings.teams[0]
+    delivery = delivery_params(config)
+    berlin = delivery.teams[0]
     built = datetime(2026, 11, 2, 5, 0, tzinfo=UTC)
-    assert delay_note(berlin, config.settings.schedule, built, datetime(2026, 11, 2, 7, 30, tzinfo=UTC)) == ""
-    late = delay_note(berlin, config.settings.schedule, built, datetime(2026, 11, 2, 12, 10, tzinfo=UTC))
+    assert delay_note(berlin, delivery.schedule, built, datetime(2026, 11, 2, 7, 30, tzinfo=UTC)) == ""
+    late = delay_note(berlin, delivery.schedule, built, datetime(2026, 11, 2, 12, 10, tzinfo=UTC))
     assert late == "Delayed by 5 hours: this brief was due at 08:00 Europe/Berlin on 2026-11-02."
 
 

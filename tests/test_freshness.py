@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data import sample
 from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
 

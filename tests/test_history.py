@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.history.catalogue import read_run
 from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config

@@ -17,8 +17,8 @@ from urllib.parse import quote
 import pytest
 
 from reporter.app.pipeline import run
+from reporter.app.settings import load_config
 from reporter.brief import render
-from reporter.config import load_config
 from tests.conftest import REPO_ROOT, run_main, write_config
 
 

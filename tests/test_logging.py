@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reporter.app.settings import load_config
 from reporter.brief.view import BRIEF_FILE
-from reporter.config import load_config
 from reporter.history.record import FORMAT_VERSION as RUN_FORMAT
 from reporter.model.artefact import FORMAT_VERSION as MODEL_FORMAT
 from tests.conftest import REPO_ROOT

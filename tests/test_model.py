@@ -264,7 +264,7 @@ def test_a_scored_week_never_imports_scikit_learn(project):
     """Most weeks score with the saved model: NumPy alone, so scikit-learn's second of imports
     is paid only by the weeks that fit."""
     config = project / "config" / "reporter.yaml"
-    probe = ("import sys; from reporter.app.pipeline import run; from reporter.config import "
+    probe = ("import sys; from reporter.app.pipeline import run; from reporter.app.settings import "
              f"load_config; r = run(load_config({str(config)!r})); "
              "print(r.brief.model.decision.split(':')[0].split(' ')[0], 'sklearn' in sys.modules)")
     first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT,

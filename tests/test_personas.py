@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reporter.app.pipeline import analyse
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data.features import FeatureTable
 from reporter.errors import ConfigError
 from reporter.personas.rulebook import assign, compile_rulebook, read_rulebook

@@ -11,9 +11,9 @@ from pypdf import PdfReader
 
 from reporter.app.cli import main
 from reporter.app.pipeline import run
+from reporter.app.settings import load_config
 from reporter.brief import render
 from reporter.brief.render import environment, pct
-from reporter.config import load_config
 from tests.conftest import REPO_ROOT, run_main
 
 HOSTILE_NAME = "Salt & Pepper (Fans)"  # persona names are plain words; & must still be escaped

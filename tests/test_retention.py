@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.history.catalogue import RunSummary
 from reporter.history.record import DataRecord, DeliveryEntry, RunRecord

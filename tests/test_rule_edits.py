@@ -19,8 +19,8 @@ from pypdf import PdfReader
 
 from reporter.app.cli import main
 from reporter.app.pipeline import run
+from reporter.app.settings import load_config
 from reporter.brief.index import share_points
-from reporter.config import load_config
 from reporter.data import sample
 from reporter.history.catalogue import all_runs
 from reporter.model.drift import Baseline, measure

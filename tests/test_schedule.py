@@ -17,7 +17,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from reporter.app.schedule import JOB_ID, build_scheduler, jobstore_path, run_brief_job, trigger
-from reporter.config import ScheduleConfig, load_config
+from reporter.app.settings import ScheduleConfig, load_config
 from tests.conftest import REPO_ROOT, archive_entries, run_cli, write_config
 
 UTC = ZoneInfo("UTC")

@@ -13,7 +13,7 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from reporter.app.pipeline import run
-from reporter.config import load_config
+from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.data.load import load
 from reporter.errors import DataError

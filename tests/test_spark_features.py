@@ -118,7 +118,7 @@ def test_spark_names_and_flags_every_customer_as_the_local_engine_does(spark, tm
     """The shipped personas.yaml: thresholds summed in Spark (means, exact percentiles) equal
     the local population's, and every customer's persona and flags are the local ones."""
     from reporter.spark.features import spark_features
-    from reporter.spark.personas import population_for, spark_personas
+    from reporter.spark.personas import spark_personas, spark_population
     from reporter.spark.segments import spark_segments
 
     customers, cleaned, as_of = both_engines(spark, sample.generate(4000, seed=44), tmp_path)
@@ -127,7 +127,7 @@ def test_spark_names_and_flags_every_customer_as_the_local_engine_does(spark, tm
     rulebook = read_rulebook(REPO_ROOT / "config" / "personas.yaml")
     local = assign(rulebook, profile(table, fitted.labels), table, fitted.labels)
     features = spark_features(cleaned, as_of, table.rfm)
-    population = population_for(rulebook, features)
+    population = spark_population(features, all_conditions(rulebook))
     frozen = Population(table.frame).freeze(all_conditions(rulebook))
     assert population.means == pytest.approx(frozen.means, rel=1e-12)
     assert population.percentiles == pytest.approx(frozen.percentiles, rel=1e-12)

@@ -13,10 +13,10 @@ import pandas as pd
 
 from reporter import untrusted
 from reporter.app.params import clean_params, configured_source_key, source_params
+from reporter.app.settings import Config
 from reporter.archive import find_run, write_bytes_atomic, write_text_atomic
 from reporter.brief.render import render_appendix_html, render_html, render_pdf
 from reporter.brief.view import read_brief
-from reporter.config import Config
 from reporter.data.clean import clean
 from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import RawCustomers, load

@@ -19,8 +19,8 @@ import streamlit as st
 
 from reporter.app import explore
 from reporter.app.archived import Replayable, replayable
+from reporter.app.settings import Config, load_config
 from reporter.brief.rule_edits import rule_edit_lines
-from reporter.config import Config, load_config
 from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
 from reporter.personas.exports import csv_bytes
@@ -221,9 +221,10 @@ def archive(config, runs, latest, allow_edit: bool) -> None:
         return
     sure = st.checkbox(f"I have checked run {run_id}: send it to every team")
     if st.button("Release", disabled=not sure):
+        from reporter.app.params import delivery_params
         from reporter.delivery.dispatch import release
 
-        outcomes = release(config, run_id).outcomes
+        outcomes = release(delivery_params(config), run_id).outcomes
         st.success(f"Released run {run_id}: " + (", ".join(f"{o.team} {o.status}" for o in outcomes)
                                                  or "no team configured"))
 

@@ -11,7 +11,7 @@ import difflib
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -20,9 +20,9 @@ import pyarrow.csv as pacsv
 
 from reporter.app.archived import Replay, Replayable, replay_with
 from reporter.app.params import configured_source_key
+from reporter.app.settings import Config
 from reporter.brief.charts import MixChart, RateChart
 from reporter.brief.view import Brief, read_brief
-from reporter.config import Config
 from reporter.errors import ReporterError
 from reporter.history.catalogue import RunSummary, find_baseline, followed_shares, runs_of
 from reporter.personas.rulebook import read_rulebook
@@ -179,7 +179,9 @@ def try_rules(config: Config, text: str, base: Callable[[], Replayable] | None) 
         try:
             rulebook = read_rulebook(path)
         except ReporterError as exc:
-            return Workshop(tuple(p.replace(str(path), config.personas_path.name) for p in exc.problems))
+            shown = config.personas_path.name  # the temporary copy's path means nothing to a user
+            return Workshop(tuple(str(replace(p, file=shown) if p.file == str(path) else p)
+                                  for p in exc.found))
     if base is None:
         return Workshop(())
     try:

@@ -85,7 +85,7 @@ def configured(config_path: Path | None) -> LogSettings:
     reports every problem in it, this section's too."""
     from pydantic import ValidationError
 
-    from reporter.config import LoggingConfig
+    from reporter.app.settings import LoggingConfig
     from reporter.yamlsource import read_yaml_mapping
 
     if config_path is None or not config_path.is_file():

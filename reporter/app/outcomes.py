@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from reporter.delivery.crm import Pushed
 from reporter.delivery.hints import console_command
-from reporter.delivery.mail import Outcome
 from reporter.exits import Exit, outcome_code
+
+if TYPE_CHECKING:  # the records only; importing mail would import WeasyPrint for every command
+    from reporter.delivery.crm import Pushed
+    from reporter.delivery.mail import Outcome
 
 
 def delivery_lines(outcome: Outcome) -> list[str]:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reporter.config import Config, ReporterConfig, env_secret
+from reporter.app.settings import Config, ReporterConfig, TeamConfig
+from reporter.brief.params import (
+    CheckParams,
+    ChecksParams,
+    EmptyPersonaParams,
+    FreshDataParams,
+    PdfParams,
+    ShareMoveParams,
+)
 from reporter.data.params import CleanParams, SourceParams
 from reporter.data.sources import database_origin
+from reporter.delivery.params import CrmParams, DeliveryParams, ScheduleParams, SmtpParams, TeamParams
 from reporter.model.params import AnalysisParams, ModelParams
+from reporter.secrets import env_secret
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
 
 
@@ -80,3 +90,34 @@ def configured_source_key(config: Config) -> str:
         return source.path
     path = config.resolve(source.path).resolve()  # as a run records it: through symbolic links
     return str(path if path.is_dir() else path.parent)
+
+
+def checks_params(settings: ReporterConfig) -> ChecksParams:
+    checks = settings.checks
+    return ChecksParams(
+        data_fresh=FreshDataParams(**checks.data_fresh.model_dump()),
+        unchanged_data=CheckParams(**checks.unchanged_data.model_dump()),
+        no_new_empty_persona=EmptyPersonaParams(**checks.no_new_empty_persona.model_dump()),
+        share_move=ShareMoveParams(**checks.share_move.model_dump()),
+        charts_have_data=CheckParams(**checks.charts_have_data.model_dump()),
+        pdf_complete=PdfParams(**checks.pdf_complete.model_dump()),
+        model_not_held=CheckParams(**checks.model_not_held.model_dump()))
+
+
+def team_params(team: TeamConfig) -> TeamParams:
+    return TeamParams(name=team.name, recipients=tuple(team.recipients), personas=tuple(team.personas),
+                      subject=team.subject, formats=tuple(team.formats), send_at=team.send_at,
+                      timezone=team.timezone)
+
+
+def delivery_params(config: Config) -> DeliveryParams:
+    """Teams, mail server, owners and CRM targets; secrets stay named, read when used."""
+    settings = config.settings
+    return DeliveryParams(
+        config_path=config.path, output_dir=config.output_dir, base_dir=config.base_dir,
+        teams=tuple(team_params(team) for team in settings.teams),
+        smtp=SmtpParams(**settings.smtp.model_dump()) if settings.smtp else None,
+        owners=tuple(settings.owners), guarantee=settings.delivery.guarantee,
+        max_email_mb=settings.delivery.max_email_mb,
+        schedule=ScheduleParams(cron=settings.schedule.cron, timezone=settings.schedule.timezone),
+        crm=tuple(CrmParams(**target.model_dump()) for target in settings.crm))

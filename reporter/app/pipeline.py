@@ -12,7 +12,15 @@ from datetime import date, datetime
 from pathlib import Path
 
 from reporter.app.engines import Engine, LocalEngine
-from reporter.app.params import analysis_params, source_params, spark_source_params
+from reporter.app.params import (
+    analysis_params,
+    checks_params,
+    delivery_params,
+    source_params,
+    spark_source_params,
+    team_params,
+)
+from reporter.app.settings import Config, UnchangedDataCheck
 from reporter.archive import RunFolder, folder_name, new_run_id
 from reporter.brief.checks import CheckReport, after_render, before_render, unchanged_since
 from reporter.brief.index import rebuild_index
@@ -32,7 +40,6 @@ from reporter.brief.view import (
     build_brief,
     write_brief,
 )
-from reporter.config import Config, UnchangedDataCheck
 from reporter.data.load import RawCustomers
 from reporter.data.sources import read_customers
 from reporter.delivery.crm import Pushed
@@ -258,7 +265,7 @@ def _check_and_render(config: Config, built: Built, found: Analysis, now: dateti
     """Checks on the figures, then render with their warnings, then checks on the PDF. A PDF
     warning means a banner, so a new PDF, which is checked again: what is archived and
     attached is always the PDF the checks read."""
-    settings = config.settings.checks
+    settings = checks_params(config.settings)
     with timer("checks"):
         previous = built.baseline.record if built.baseline is not None else None
         figures = before_render(settings, found.raw, built.brief, previous, found.decision, now)
@@ -298,9 +305,10 @@ def _deliver(config: Config, folder: Path, report: CheckReport, dry_run: bool,
              timer: StageTimer) -> Delivered:
     with timer("deliver"):
         if report.held:
-            tell_owners_held(folder, config, report)
+            tell_owners_held(folder, delivery_params(config), report)
             return Delivered()
-        return dispatch_run(folder, config, dry_run=dry_run, immediate_only=True, rebuild=False)
+        return dispatch_run(folder, delivery_params(config), dry_run=dry_run, immediate_only=True,
+                            rebuild=False)
 
 
 def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run_id: str,
@@ -320,7 +328,7 @@ def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run
             exports += _write_change_lists(folder, built.change, stamp)
         write_model(found.saved_model, folder.file(MODEL_FILE))
         exports.append(MODEL_FILE)
-        archive_emails(folder.write_bytes, checked.brief, settings.teams)
+        archive_emails(folder.write_bytes, checked.brief, [team_params(t) for t in settings.teams])
         report = checked.report
         record = run_record(
             found, built.figures, run_id=run_id, started_at=now,

@@ -27,7 +27,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from reporter.app.outcomes import delivery_lines, push_line
-from reporter.config import Config, ScheduleConfig
+from reporter.app.params import delivery_params, team_params
+from reporter.app.settings import Config, ScheduleConfig
 from reporter.delivery.dispatch import finish_due, finish_pushes, latest_deliverable, team_trigger
 from reporter.delivery.mail import slug
 from reporter.errors import ConfigError, ReporterError
@@ -87,7 +88,8 @@ def ensure_job(scheduler: BackgroundScheduler, config: Config) -> None:
         if team.send_at:
             job_id = f"team-{slug(team.name)}"
             team_jobs[job_id] = team
-            _ensure(scheduler, job_id, run_team_job, team_trigger(team, config.settings.schedule),
+            sends = team_trigger(team_params(team), delivery_params(config).schedule)
+            _ensure(scheduler, job_id, run_team_job, sends,
                     [str(config.path), team.name], f"send to {team.name}")
     for job in scheduler.get_jobs():
         if job.id.startswith("team-") and job.id not in team_jobs:
@@ -169,7 +171,7 @@ def serve(config: Config) -> int:
 def _finish_due(config: Config) -> None:
     """A run published but not (fully) delivered before a crash or a restart is finished now."""
     try:
-        outcomes = finish_due(config)
+        outcomes = finish_due(delivery_params(config))
     except ReporterError as exc:
         log.error("finishing what was due at start-up: %s", exc.one_line())
         return
@@ -184,7 +186,7 @@ def _finish_pushes(config: Config) -> None:
     """A CRM push cut off by a crash or a restart is finished at start-up (the ledger pushes
     each target once)."""
     try:
-        pushes = finish_pushes(config)
+        pushes = finish_pushes(delivery_params(config))
         folder = latest_deliverable(config.output_dir) if pushes else None
         run_id = read_record(folder).run_id if folder is not None else ""
         for result in pushes:

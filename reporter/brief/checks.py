@@ -16,8 +16,8 @@ from datetime import datetime
 
 from pypdf import PdfReader
 
+from reporter.brief.params import ChecksParams
 from reporter.brief.view import Brief
-from reporter.config import ChecksConfig
 from reporter.data.load import RawCustomers
 from reporter.history.record import CheckRecord, RunRecord
 from reporter.model.lifecycle import ModelDecision
@@ -56,7 +56,7 @@ class CheckReport:
         return tuple(CheckRecord(r.name, r.mode, r.passed, r.problem) for r in self.results)
 
 
-def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
+def before_render(settings: ChecksParams, raw: RawCustomers, brief: Brief,
                   previous: RunRecord | None, decision: ModelDecision, now: datetime) -> CheckReport:
     """The checks that need only the data and the brief's figures."""
     checks = {
@@ -71,7 +71,7 @@ def before_render(settings: ChecksConfig, raw: RawCustomers, brief: Brief,
     return _run(settings, checks)
 
 
-def after_render(settings: ChecksConfig, pdf: bytes, appendix: str = "attach",
+def after_render(settings: ChecksParams, pdf: bytes, appendix: str = "attach",
                  appendix_pdf: bytes | None = None) -> CheckReport:
     """The PDF holds every section the brief promises; with `appendix: separate`, the
     appendix's own PDF holds the appendix."""
@@ -86,7 +86,7 @@ def after_render(settings: ChecksConfig, pdf: bytes, appendix: str = "attach",
     return CheckReport(report.results, hashlib.sha256(pdf).hexdigest())
 
 
-def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
+def _run(settings: ChecksParams, checks: dict) -> CheckReport:
     results = []
     for name, problem_of in checks.items():
         mode = getattr(settings, name).mode
@@ -98,7 +98,7 @@ def _run(settings: ChecksConfig, checks: dict) -> CheckReport:
     return CheckReport(tuple(results))
 
 
-def _data_fresh(settings: ChecksConfig, raw: RawCustomers, previous: RunRecord | None,
+def _data_fresh(settings: ChecksParams, raw: RawCustomers, previous: RunRecord | None,
                 now: datetime) -> str:
     """Stale, by time: older than max_age_days and not both different from and newer than what
     the baseline read (the same bytes at any age are `unchanged_since`'s). A file's age is
@@ -138,7 +138,7 @@ def unchanged_since(raw: RawCustomers, previous: RunRecord | None) -> str:
             "--allow-unchanged to brief the same data again")
 
 
-def _no_new_empty_persona(settings: ChecksConfig, brief: Brief, previous: RunRecord | None,
+def _no_new_empty_persona(settings: ChecksParams, brief: Brief, previous: RunRecord | None,
                           rules: RuleChange | None) -> str | tuple[str, str]:
     """A persona that emptied is a warning sign: held (by default) when the data emptied it,
     a warning (`rules_emptied`) naming where its customers went when an edit of the rules did.
@@ -169,7 +169,7 @@ def _emptied_by_rules(names: list[str], rules: RuleChange, run_id: str) -> str:
             f"personas.yaml changed ({went}); check that the edit is meant")
 
 
-def _share_move(settings: ChecksConfig, brief: Brief, previous: RunRecord | None,
+def _share_move(settings: ChecksParams, brief: Brief, previous: RunRecord | None,
                 rules: RuleChange | None) -> str:
     """Share moves in points, less what an edit of the rules moved: the data's own movement.
     A renamed persona is compared with its old name's share."""
@@ -211,7 +211,7 @@ def _charts_have_data(brief: Brief) -> str:
     return f"chart(s) without data: {', '.join(empty)}" if empty else ""
 
 
-def _pdf_complete(settings: ChecksConfig, pdf: bytes, wanted: tuple[str, ...]) -> str:
+def _pdf_complete(settings: ChecksParams, pdf: bytes, wanted: tuple[str, ...]) -> str:
     size_mb = len(pdf) / 1_000_000
     if size_mb > settings.pdf_complete.max_mb:
         return f"the PDF is {size_mb:.1f} MB, over the limit of {settings.pdf_complete.max_mb:g} MB"

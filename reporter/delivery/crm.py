@@ -30,8 +30,8 @@ from pathlib import Path
 import pandas as pd
 
 from reporter.archive import find_run
-from reporter.config import CrmTarget
 from reporter.database import Address, DatabaseFault, connect, parse_address, quote
+from reporter.delivery.params import CrmParams
 from reporter.errors import DataError, ReporterError
 
 CUSTOMERS_FILE = "customers.csv"
@@ -107,7 +107,7 @@ def _crm_layout(customers: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def push(target: CrmTarget, rows: RunRows, secret: str, password: str = "",
+def push(target: CrmParams, rows: RunRows, secret: str, password: str = "",
          base_dir: Path | None = None) -> Pushed:
     """One target, once; a failure is returned, not raised (it must not stop the others)."""
     try:
@@ -273,7 +273,7 @@ def _upsert_sqlite(connection, table: str, rows: pd.DataFrame) -> None:
                                rows.astype(object).where(rows.notna(), None).itertuples(index=False))
 
 
-def post_changes(target: CrmTarget, rows: RunRows, secret: str) -> Pushed:
+def post_changes(target: CrmParams, rows: RunRows, secret: str) -> Pushed:
     """The changed customers in batches; each batch is signed and retried on its own."""
     changed = rows.changed
     batches = [changed.iloc[start:start + target.batch_size]
@@ -305,7 +305,7 @@ def _sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _post(target: CrmTarget, body: bytes, signature: str, delivery: str) -> int:
+def _post(target: CrmParams, body: bytes, signature: str, delivery: str) -> int:
     """POST one batch; returns the attempts it took. 5xx answers, refused connections and
     time-outs are retried with back-off; any other answer but 2xx stops the push."""
     request = urllib.request.Request(target.webhook, data=body, method="POST", headers={

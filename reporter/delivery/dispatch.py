@@ -15,6 +15,7 @@ baseline and is served only once its deliveries are settled (history.record).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,12 +26,12 @@ from apscheduler.triggers.cron import CronTrigger
 from reporter.archive import find_run, published_runs
 from reporter.brief.checks import CheckReport
 from reporter.brief.index import rebuild_index
-from reporter.config import Config, CrmTarget, ScheduleConfig, TeamConfig, env_secret
 from reporter.delivery.crm import Pushed, RunRows, push, run_rows
 from reporter.delivery.faults import fault_point
 from reporter.delivery.hints import console_command, mailed_command
 from reporter.delivery.ledger import Ledger
 from reporter.delivery.mail import Outcome, build_message, inline_images, notify_owners, send_run, slug
+from reporter.delivery.params import CrmParams, DeliveryParams, ScheduleParams, TeamParams
 from reporter.errors import ConfigError, ReporterError
 from reporter.history.record import (
     NOT_SETTLED,
@@ -40,6 +41,9 @@ from reporter.history.record import (
     read_record,
     release_record,
 )
+from reporter.secrets import env_secret
+
+log = logging.getLogger("reporter")
 
 DELAY_WORTH_SAYING = timedelta(hours=1)
 
@@ -56,40 +60,38 @@ class Delivered:
     pushes: tuple[Pushed, ...] = ()
 
 
-def dispatch_run(folder: Path, config: Config, team: str | None = None, dry_run: bool = False,
+def dispatch_run(folder: Path, config: DeliveryParams, team: str | None = None, dry_run: bool = False,
             force: bool = False, immediate_only: bool = False, note: str = "",
             rebuild: bool = True) -> Delivered:
     """Send an archived run to its teams (through the ledger), record the outcomes, then push
     it to the CRM targets that have not had it."""
-    settings = config.settings
     record = read_record(folder)
     if record.held and not dry_run:
         raise HeldBrief(f"run {record.run_id} is held ({'; '.join(record.held_because)});"
                         f" check it, then send it with "
-                        f"`{console_command(config.path, 'release', record.run_id)}`")
-    teams = [t for t in settings.teams if (team is None or t.name == team)
+                        f"`{console_command(config.config_path, 'release', record.run_id)}`")
+    teams = [t for t in config.teams if (team is None or t.name == team)
              and not (immediate_only and t.send_at)]
     if team is not None and not teams:
-        known = ", ".join(t.name for t in settings.teams) or "none"
+        known = ", ".join(t.name for t in config.teams) or "none"
         raise ConfigError(f"no team named {team!r} in reporter.yaml (teams: {known})")
     return _dispatch(folder, config, record, teams, dry_run, force, note, rebuild)
 
 
-def _dispatch(folder: Path, config: Config, record: RunRecord, teams: list[TeamConfig], dry_run: bool,
+def _dispatch(folder: Path, config: DeliveryParams, record: RunRecord, teams: list[TeamParams], dry_run: bool,
               force: bool, note: str, rebuild: bool, push: bool = True) -> Delivered:
-    settings = config.settings
-    ledger = _ledger(config) if settings.smtp and not dry_run else None
-    outcomes = send_run(folder, record.run_id, settings, teams, ledger, dry_run=dry_run, force=force,
-                        note=note, config_path=config.path)
+    ledger = _ledger(config) if config.smtp and not dry_run else None
+    outcomes = send_run(folder, record.run_id, config, teams, ledger, dry_run=dry_run, force=force,
+                        note=note, config_path=config.config_path)
     fault_point("settled")
     if outcomes:
         add_deliveries(folder, [DeliveryEntry(**asdict(outcome)) for outcome in outcomes])
     failed = [o for o in outcomes if o.failed]
     if failed:
-        notify_owners(settings, ledger, record.run_id, f"delivery failed for run {record.run_id}",
+        notify_owners(config, ledger, record.run_id, f"delivery failed for run {record.run_id}",
                       "\n".join(f"{o.team}: {o.error or o.refused}" for o in failed)
                       + "\n\nRe-send with: "
-                      + mailed_command(config.path, "send", "--run", record.run_id) + "\n")
+                      + mailed_command(config.config_path, "send", "--run", record.run_id) + "\n")
     if ledger is not None:
         tell_owners_uncertain(config, ledger, record.run_id)
     # after the email, so a CRM that is down never delays it
@@ -99,38 +101,37 @@ def _dispatch(folder: Path, config: Config, record: RunRecord, teams: list[TeamC
     return Delivered(tuple(outcomes), tuple(pushes))
 
 
-def _ledger(config: Config) -> Ledger:
-    return Ledger(config.output_dir, config.settings.delivery.guarantee)
+def _ledger(config: DeliveryParams) -> Ledger:
+    return Ledger(config.output_dir, config.guarantee)
 
 
-def tell_owners_uncertain(config: Config, ledger: Ledger, run_id: str) -> None:
+def tell_owners_uncertain(config: DeliveryParams, ledger: Ledger, run_id: str) -> None:
     """The owners hear once of every copy whose outcome is unknown, and what to do about it."""
     rows = ledger.untold_uncertain(run_id)
     if not rows:
         return
     lines = "".join(f"- {row.team}: {row.recipient} ({row.detail})\n" for row in rows)
     teams = sorted({row.team for row in rows})
-    told = notify_owners(config.settings, ledger, run_id, f"delivery of run {run_id} unconfirmed", (
+    told = notify_owners(config, ledger, run_id, f"delivery of run {run_id} unconfirmed", (
         "The mail server was handed these copies of the brief but never confirmed them, so "
         "they may or may not have arrived:\n" + lines + "\nThey are not sent again by themselves "
         "(delivery.guarantee: at-most-once), so nobody gets the brief twice. Ask the recipients, "
         "or look for the Message-ID in the mail server's log. Only if a copy did not arrive, send "
         "it again with:\n" + "".join(
-            f"  {mailed_command(config.path, 'send', '--run', run_id, '--team', team, '--force')}\n"
+            f"  {mailed_command(config.config_path, 'send', '--run', run_id, '--team', team, '--force')}\n"
             for team in teams)))
     if told is None or not told.failed:
         ledger.mark_told(run_id, [row.recipient for row in rows])
 
 
-def push_run(folder: Path, config: Config, targets: list[str] | None = None,
+def push_run(folder: Path, config: DeliveryParams, targets: list[str] | None = None,
              again: bool = False) -> list[Pushed]:
     """Push a delivered run to each CRM target that has not had it (every named one again, by
     hand). The ledger claims each target first, so no restart or second scheduler pushes a
     run to a target twice; failures are recorded and told to the owners."""
-    settings = config.settings
-    chosen = [t for t in settings.crm if targets is None or t.name in targets]
+    chosen = [t for t in config.crm if targets is None or t.name in targets]
     if targets is not None and len(chosen) < len(set(targets)):
-        known = ", ".join(t.name for t in settings.crm) or "none"
+        known = ", ".join(t.name for t in config.crm) or "none"
         raise ConfigError(f"no crm target named {', '.join(sorted(set(targets) - {t.name for t in chosen}))}"
                           f" in reporter.yaml (targets: {known})")
     if not chosen:
@@ -154,14 +155,14 @@ def push_run(folder: Path, config: Config, targets: list[str] | None = None,
                                           error=r.detail if r.failed else "", at=at) for r in results])
     failed = [r for r in results if r.failed]
     if failed:
-        notify_owners(settings, ledger if settings.smtp else None, record.run_id,
+        notify_owners(config, ledger if config.smtp else None, record.run_id,
                       f"CRM push failed for run {record.run_id}",
                       "".join(f"{r.target}: {r.detail}\n" for r in failed) + "\nThe brief itself was "
                       "delivered. The next send of this run pushes it again by itself (so does the "
                       "scheduler's next run):\n  "
-                      + mailed_command(config.path, "send", "--run", record.run_id)
+                      + mailed_command(config.config_path, "send", "--run", record.run_id)
                       + "\nor push it now:\n  "
-                      + mailed_command(config.path, "push", "--run", record.run_id) + "\n")
+                      + mailed_command(config.config_path, "push", "--run", record.run_id) + "\n")
     return results
 
 
@@ -182,7 +183,7 @@ def _retried(result: Pushed, earlier: str, by_hand: bool) -> Pushed:
     return replace(result, detail=f"{result.detail} ({RETRIED}{earlier})".lstrip())
 
 
-def _push_one(target: CrmTarget, rows: RunRows, config: Config) -> Pushed:
+def _push_one(target: CrmParams, rows: RunRows, config: DeliveryParams) -> Pushed:
     try:
         secret = env_secret(target.secret_env, f"crm target {target.name}: secret_env")
         password = env_secret(target.password_env, f"crm target {target.name}: password_env")
@@ -191,19 +192,19 @@ def _push_one(target: CrmTarget, rows: RunRows, config: Config) -> Pushed:
     return push(target, rows, secret, password, config.base_dir)
 
 
-def tell_owners_held(folder: Path, config: Config, report: CheckReport) -> None:
+def tell_owners_held(folder: Path, config: DeliveryParams, report: CheckReport) -> None:
     """Tell the owners what held a run and how to release it."""
     run_id = read_record(folder).run_id
     reasons = [r.problem for r in report.holding]
-    ledger = _ledger(config) if config.settings.smtp else None
-    notify_owners(config.settings, ledger, run_id, f"brief {run_id} held, not sent",
+    ledger = _ledger(config) if config.smtp else None
+    notify_owners(config, ledger, run_id, f"brief {run_id} held, not sent",
                   "The brief was archived but no team received it, because:\n"
                   + "".join(f"- {reason}\n" for reason in reasons)
                   + f"\nBrief: {folder / 'brief.html'}\n"
-                  f"When it is fine to send, run: {mailed_command(config.path, 'release', run_id)}\n")
+                  f"When it is fine to send, run: {mailed_command(config.config_path, 'release', run_id)}\n")
 
 
-def release(config: Config, run_id: str) -> Delivered:
+def release(config: DeliveryParams, run_id: str) -> Delivered:
     """Send a held brief to every team, once."""
     folder = find_run(config.output_dir, run_id)
     if read_record(folder).held:
@@ -211,28 +212,27 @@ def release(config: Config, run_id: str) -> Delivered:
     return dispatch_run(folder, config)
 
 
-def scheduled_send(config: Config, team_name: str) -> Delivered:
+def scheduled_send(config: DeliveryParams, team_name: str) -> Delivered:
     """A team's scheduled job: the newest brief that is not held, to the recipients who have
     not had it, saying so when it leaves late."""
     folder = latest_deliverable(config.output_dir)
     if folder is None:
         return Delivered()
-    team = next(t for t in config.settings.teams if t.name == team_name)
+    team = next(t for t in config.teams if t.name == team_name)
     built_at = datetime.fromisoformat(read_record(folder).started_at)
-    note = delay_note(team, config.settings.schedule, built_at, datetime.now().astimezone()) \
+    note = delay_note(team, config.schedule, built_at, datetime.now().astimezone()) \
         if team.send_at else ""
     return dispatch_run(folder, config, team=team_name, note=note)
 
 
-def email_preview(folder: Path, config: Config, out: Path) -> list[Path]:
+def email_preview(folder: Path, config: DeliveryParams, out: Path) -> list[Path]:
     """Each team's email of a run as it would be sent: <team>.eml, and <team>.html to open in a
     browser, with the chart inline (a browser cannot follow the mail's cid: reference)."""
-    settings = config.settings
-    sender = settings.smtp.from_address if settings.smtp else "briefs@localhost.localdomain"
+    sender = config.smtp.from_address if config.smtp else "briefs@localhost.localdomain"
     run_id = read_record(folder).run_id
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for team in settings.teams:
+    for team in config.teams:
         message = build_message(folder, run_id, team, sender)
         html = message.get_body(("html",))
         page = inline_images(html.get_content(), folder) if html else ""
@@ -243,7 +243,7 @@ def email_preview(folder: Path, config: Config, out: Path) -> list[Path]:
     return written
 
 
-def finish_due(config: Config, now: datetime | None = None) -> list[Outcome]:
+def finish_due(config: DeliveryParams, now: datetime | None = None) -> list[Outcome]:
     """The newest run, to every team it is addressed to that should have it by now and has no
     settled outcome in run.json (killed after publishing, cut off mid-send, failed), through
     the ledger (a recipient with a copy sent, in flight or uncertain is not sent again); the
@@ -256,7 +256,7 @@ def finish_due(config: Config, now: datetime | None = None) -> list[Outcome]:
         return []
     now = now or datetime.now().astimezone()
     status = record.team_status()
-    configured = {team.name: team for team in config.settings.teams}
+    configured = {team.name: team for team in config.teams}
     outcomes = [Outcome(name, "skipped", (), error="the team is no longer in reporter.yaml",
                         at=now.isoformat(timespec="seconds"))
                 for name in record.teams if name not in configured and _unsettled(status[name])]
@@ -265,7 +265,7 @@ def finish_due(config: Config, now: datetime | None = None) -> list[Outcome]:
     for team in (configured[name] for name in record.teams if name in configured):
         if _unsettled(status[team.name]) and _is_due(team, config, record, now):
             outcomes += _dispatch(runs[-1], config, record, [team], False, False,
-                                  _late_note(team, config.settings.schedule, record, now), False,
+                                  _late_note(team, config.schedule, record, now), False,
                                   push=False).outcomes
     if outcomes:
         _tell_finished(config, record.run_id, outcomes)
@@ -277,16 +277,16 @@ def _unsettled(status: str) -> bool:
     return not status or status in NOT_SETTLED
 
 
-def _is_due(team: TeamConfig, config: Config, record: RunRecord, now: datetime) -> bool:
+def _is_due(team: TeamParams, config: DeliveryParams, record: RunRecord, now: datetime) -> bool:
     """Teams without send_at are due at once; the others from their send time on."""
     if not team.send_at:
         return True
-    due = team_trigger(team, config.settings.schedule).get_next_fire_time(
+    due = team_trigger(team, config.schedule).get_next_fire_time(
         None, datetime.fromisoformat(record.started_at))
     return due is not None and due <= now
 
 
-def _late_note(team: TeamConfig, schedule: ScheduleConfig, record: RunRecord, now: datetime) -> str:
+def _late_note(team: TeamParams, schedule: ScheduleParams, record: RunRecord, now: datetime) -> str:
     built_at = datetime.fromisoformat(record.started_at)
     if team.send_at:
         return delay_note(team, schedule, built_at, now)
@@ -297,9 +297,9 @@ def _late_note(team: TeamConfig, schedule: ScheduleConfig, record: RunRecord, no
             f"{built_at:%H:%M} on {built_at:%Y-%m-%d}.")
 
 
-def _tell_finished(config: Config, run_id: str, outcomes: list[Outcome]) -> None:
-    ledger = _ledger(config) if config.settings.smtp else None
-    notify_owners(config.settings, ledger, run_id, f"run {run_id} finished after an interruption", (
+def _tell_finished(config: DeliveryParams, run_id: str, outcomes: list[Outcome]) -> None:
+    ledger = _ledger(config) if config.smtp else None
+    notify_owners(config, ledger, run_id, f"run {run_id} finished after an interruption", (
         f"Run {run_id} was published but had not reached every team (the process stopped, or a "
         "delivery failed). Finished now (recipients the ledger shows as sent or uncertain were "
         "left out):\n"
@@ -307,11 +307,11 @@ def _tell_finished(config: Config, run_id: str, outcomes: list[Outcome]) -> None
                   for o in outcomes)))
 
 
-def finish_pushes(config: Config) -> list[Pushed]:
+def finish_pushes(config: DeliveryParams) -> list[Pushed]:
     """A CRM push cut off by a crash or a restart: the newest run that is not held, to each
     target that has not had it (the ledger pushes each once)."""
     folder = latest_deliverable(config.output_dir)
-    if folder is None or not config.settings.crm:
+    if folder is None or not config.crm:
         return []
     return push_run(folder, config)
 
@@ -326,14 +326,14 @@ def latest_deliverable(output_dir: Path) -> Path | None:
     return None
 
 
-def team_trigger(team: TeamConfig, schedule: ScheduleConfig) -> CronTrigger:
+def team_trigger(team: TeamParams, schedule: ScheduleParams) -> CronTrigger:
     """Every day at the team's local send time: a day without a new brief sends nothing,
     because the ledger already holds every copy of the latest one."""
     hour, minute = (int(part) for part in team.send_at.split(":"))
     return CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo(team.timezone or schedule.timezone))
 
 
-def delay_note(team: TeamConfig, schedule: ScheduleConfig, built_at: datetime, now: datetime) -> str:
+def delay_note(team: TeamParams, schedule: ScheduleParams, built_at: datetime, now: datetime) -> str:
     """'Delayed by N hours' when this copy leaves an hour or more after it was due."""
     due = team_trigger(team, schedule).get_next_fire_time(None, built_at)
     if due is None or now - due < DELAY_WORTH_SAYING:
@@ -342,3 +342,13 @@ def delay_note(team: TeamConfig, schedule: ScheduleConfig, built_at: datetime, n
     zone = team.timezone or schedule.timezone
     return (f"Delayed by {hours} hour{'s' if hours != 1 else ''}: this brief was due at "
             f"{due:%H:%M} {zone} on {due:%Y-%m-%d}.")
+
+
+def tell_owners_failed(params: DeliveryParams, problem: str) -> None:
+    """Best effort: the owners hear of a failed run; a mail problem must not hide the failure."""
+    try:
+        notify_owners(params, None, "", "a run failed; no brief this time",
+                      f"reporter run failed:\n\n{problem}\n\nConfig: {params.config_path}\n"
+                      f"Once it is fixed, run it again with: {mailed_command(params.config_path, 'run')}\n")
+    except Exception:
+        log.warning("reporter: the owners could not be told of the failure", exc_info=True)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import re
 import smtplib
 import ssl
@@ -34,11 +33,12 @@ from pathlib import Path
 
 from reporter.brief.render import CHART_CID, render_email, size_chart_png
 from reporter.brief.view import Brief
-from reporter.config import ReporterConfig, SmtpConfig, TeamConfig
 from reporter.delivery.faults import fault_point
 from reporter.delivery.hints import console_command
 from reporter.delivery.ledger import AT_LEAST_ONCE, Ledger, LedgerRow
+from reporter.delivery.params import DeliveryParams, SmtpParams, TeamParams
 from reporter.errors import ConfigError
+from reporter.secrets import read_secret
 
 EMAIL_FOLDER = "email"
 CHART_FILE = "persona-sizes.png"
@@ -93,7 +93,7 @@ def slug(name: str) -> str:
 
 
 def archive_emails(write_bytes: Callable[[str, bytes], object], brief: Brief,
-                   teams: list[TeamConfig]) -> None:
+                   teams: list[TeamParams]) -> None:
     """Write each team's rendered email into the run folder (called before it is published)."""
     if not teams:
         return
@@ -105,7 +105,7 @@ def archive_emails(write_bytes: Callable[[str, bytes], object], brief: Brief,
                     json.dumps(document, indent=1).encode("utf-8"))
 
 
-def build_message(folder: Path, run_id: str, team: TeamConfig, sender: str,
+def build_message(folder: Path, run_id: str, team: TeamParams, sender: str,
                   to: tuple[str, ...] | None = None, note: str = "", test: bool = False) -> EmailMessage:
     """A multipart message from the archived files: text, HTML with the CID chart, the PDF.
     `note` (e.g. a delay) opens the body; a test copy says so in the subject and the body.
@@ -152,7 +152,7 @@ def inline_images(html: str, folder: Path) -> str:
     return html.replace(f"cid:{CHART_CID}", f"data:image/png;base64,{chart}")
 
 
-def send_run(folder: Path, run_id: str, settings: ReporterConfig, teams: list[TeamConfig],
+def send_run(folder: Path, run_id: str, settings: DeliveryParams, teams: list[TeamParams],
              ledger: Ledger | None, dry_run: bool = False, force: bool = False, note: str = "",
              sleep: Callable[[float], None] = time.sleep,
              config_path: Path | None = None) -> list[Outcome]:
@@ -167,15 +167,15 @@ def send_run(folder: Path, run_id: str, settings: ReporterConfig, teams: list[Te
         if smtp is None or dry_run or ledger is None:
             outcomes.append(_write_eml(folder, team, message))
             continue
-        too_large = _too_large(message, team, settings.delivery.max_email_mb,
+        too_large = _too_large(message, team, settings.max_email_mb,
                                console_command(config_path, "send", "--run", run_id))
         outcomes.append(too_large or _send_team(message, run_id, team, smtp, ledger, force, sleep,
-                                                settings.delivery.guarantee == AT_LEAST_ONCE,
+                                                settings.guarantee == AT_LEAST_ONCE,
                                                 config_path))
     return outcomes
 
 
-def _too_large(message: EmailMessage, team: TeamConfig, max_mb: float,
+def _too_large(message: EmailMessage, team: TeamParams, max_mb: float,
                resend: str) -> Outcome | None:
     size = len(bytes(message))
     if size <= max_mb * MB:
@@ -186,7 +186,7 @@ def _too_large(message: EmailMessage, team: TeamConfig, max_mb: float,
         f"or raise the limit if the mail server accepts it, then `{resend}`"))
 
 
-def _send_team(message: EmailMessage, run_id: str, team: TeamConfig, smtp: SmtpConfig, ledger: Ledger,
+def _send_team(message: EmailMessage, run_id: str, team: TeamParams, smtp: SmtpParams, ledger: Ledger,
                force: bool, sleep: Callable[[float], None], at_least_once: bool,
                config_path: Path | None = None) -> Outcome:
     """Claim, send, settle one team's email; recipients not sent again are said with why. A
@@ -247,7 +247,7 @@ def _settle(ledger: Ledger, run_id: str, claimed: tuple[str, ...], outcome: Outc
                       message_id)
 
 
-def send_test(folder: Path, run_id: str, settings: ReporterConfig, team: TeamConfig,
+def send_test(folder: Path, run_id: str, settings: DeliveryParams, team: TeamParams,
               address: str) -> Outcome:
     """One copy of a run's email to one address, marked as a test; the ledger is not touched."""
     if settings.smtp is None:
@@ -256,7 +256,7 @@ def send_test(folder: Path, run_id: str, settings: ReporterConfig, team: TeamCon
     return send(message, f"{team.name} (test)", (address,), settings.smtp)
 
 
-def notify_owners(settings: ReporterConfig, ledger: Ledger | None, run_id: str, subject: str,
+def notify_owners(settings: DeliveryParams, ledger: Ledger | None, run_id: str, subject: str,
                   text: str) -> Outcome | None:
     """A short plain-text notice to `owners` (never the brief). Best effort: a failure here
     must not hide the failure being reported."""
@@ -279,7 +279,7 @@ def notify_owners(settings: ReporterConfig, ledger: Ledger | None, run_id: str, 
     return outcome
 
 
-def _write_eml(folder: Path, team: TeamConfig, message: EmailMessage) -> Outcome:
+def _write_eml(folder: Path, team: TeamParams, message: EmailMessage) -> Outcome:
     target = folder / EMAIL_FOLDER / f"{slug(team.name)}.eml"
     partial = target.with_name(f".{target.name}.partial")
     partial.write_bytes(bytes(message))
@@ -288,7 +288,7 @@ def _write_eml(folder: Path, team: TeamConfig, message: EmailMessage) -> Outcome
                    eml=f"{EMAIL_FOLDER}/{target.name}")
 
 
-def send(message: EmailMessage, team: str, recipients: tuple[str, ...], smtp: SmtpConfig,
+def send(message: EmailMessage, team: str, recipients: tuple[str, ...], smtp: SmtpParams,
          sleep: Callable[[float], None] = time.sleep, steps: Steps = Steps(),
          at_least_once: bool = False) -> Outcome:
     """Send with retries for failures before the data was handed over; report permanent ones
@@ -325,7 +325,7 @@ def send(message: EmailMessage, team: str, recipients: tuple[str, ...], smtp: Sm
                    f"gave up after {smtp.retries + 1} attempts: {error}", _now())
 
 
-def _send_once(message: EmailMessage, recipients: tuple[str, ...], smtp: SmtpConfig, steps: Steps,
+def _send_once(message: EmailMessage, recipients: tuple[str, ...], smtp: SmtpParams, steps: Steps,
                last: bool) -> dict:
     """One SMTP conversation; the recipients refused for good. Raises Unconfirmed once the
     data was handed over without an answer, and the usual smtplib errors before that."""
@@ -337,7 +337,7 @@ def _send_once(message: EmailMessage, recipients: tuple[str, ...], smtp: SmtpCon
         _close(client)
 
 
-def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
+def _connect(smtp: SmtpParams) -> smtplib.SMTP:
     context = ssl.create_default_context(cafile=smtp.ca_file)
     if smtp.security == "ssl":
         client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout_seconds, context=context)
@@ -356,7 +356,7 @@ def _connect(smtp: SmtpConfig) -> smtplib.SMTP:
     return client
 
 
-def _envelope(client: smtplib.SMTP, recipients: tuple[str, ...], smtp: SmtpConfig,
+def _envelope(client: smtplib.SMTP, recipients: tuple[str, ...], smtp: SmtpParams,
               last: bool) -> tuple[tuple[str, ...], dict]:
     """MAIL and RCPT: the recipients the server took and those it refused. A 4xx to a
     recipient is retried (nothing was sent yet) until the last attempt, where it counts as
@@ -427,10 +427,10 @@ def _close(client: smtplib.SMTP) -> None:
         client.close()
 
 
-def _password(smtp: SmtpConfig) -> str:
+def _password(smtp: SmtpParams) -> str:
     if not smtp.password_env:
         return ""
-    value = os.environ.get(smtp.password_env)
+    value = read_secret(smtp.password_env)
     if value is None:
         raise smtplib.SMTPAuthenticationError(
             535, f"environment variable {smtp.password_env} is not set; export it before running")

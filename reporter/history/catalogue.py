@@ -141,3 +141,33 @@ def newest_received(runs: list[RunSummary], as_of: date = date.max) -> RunSummar
 def sources(output_dir: Path) -> list[str]:
     """Every source in the archive, the most recently run first."""
     return list(dict.fromkeys(r.source for r in all_runs(output_dir)))
+
+
+def summary_lines(run: RunSummary, ledger_rows: list) -> list[str]:
+    """`reporter archive show`: one run as a person reads it, with its delivery ledger rows
+    (anything with at, kind, status, team, recipient, detail and message_id)."""
+    record = run.record
+    lines = [f"Run {run.run_id} ({run.folder})",
+             f"Data: {record.data.path} ({run.customers:,} customers, as of {run.as_of})",
+             f"Segments: k={record.k}, silhouette {record.silhouette}"]
+    lines += [f"  - {sentence}" for sentence in record.headlines]
+    lines += [f"  {name}: {persona.customers:,} customers ({persona.share:.0%})"
+              for name, persona in record.personas.items()]
+    change = record.week_over_week
+    if change:
+        lines.append(f"Since run {change.previous_run_id}: {change.slipped} slipped, "
+                     f"{change.new_customers} new, {change.gone_customers} gone")
+    if record.model:
+        lines.append(f"Model: {record.model.sentence}")
+    lines.append(f"Status: {record.status}")
+    lines += [f"  held: {reason}" for reason in record.held_because]
+    lines.append(f"Delivery: {run.delivery}")
+    if ledger_rows:
+        lines.append("Delivery ledger:")
+    for row in ledger_rows:
+        detail = f" ({row.detail})" if row.detail else ""
+        message = f" {row.message_id}" if row.message_id else ""
+        lines.append(f"  {row.at}  {row.kind:<6} {row.status:<7} {row.team}: {row.recipient}"
+                     f"{detail}{message}")
+    lines.append("Files: " + ", ".join(run.files()))
+    return lines

@@ -21,12 +21,12 @@ from typing import Any
 
 import numpy as np
 
-from reporter.config import PersonasFile
 from reporter.data.features import CATEGORICAL, REGISTRY, RfmCuts
 from reporter.errors import ReporterError, first_few
 from reporter.model.drift import Baseline
 from reporter.personas.rulebook import Rulebook, all_conditions, compile_rulebook
 from reporter.personas.rules import FrozenPopulation
+from reporter.personas.spec import PersonasFile
 from reporter.plain import from_plain, to_plain
 from reporter.segmentation.assess import Assessment
 from reporter.segmentation.kselect import KChoice

@@ -8,16 +8,15 @@ segment. The rule language itself lives in `rules.py`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from matplotlib import colors as mcolors
 
-from reporter.config import PersonasFile, PersonaSpec, Problems, read_personas
 from reporter.data.features import REGISTRY, FeatureTable
-from reporter.errors import ConfigError, DataError
+from reporter.errors import ConfigError, DataError, Problem, Problems
+from reporter.personas.colours import to_hex
 from reporter.personas.rules import (
     OPERATORS,
     Condition,
@@ -29,6 +28,7 @@ from reporter.personas.rules import (
     parse_condition,
     rule_set_implies,
 )
+from reporter.personas.spec import PersonasFile, PersonaSpec, read_personas
 from reporter.segmentation.profile import GroupProfile, Profiles
 from reporter.yamlsource import line_of, read_source_text
 
@@ -326,25 +326,24 @@ def rule_change(before: PersonaAssignment, after: PersonaAssignment, since_run: 
     return RuleChange(since_run, moves, flags, find_renames(moves, sizes), sizes, tuple(after.absent))
 
 
-class _Problems:
-    """Collects located problems while the whole file is checked."""
+class _Problems(Problems):
+    """The collector, for one rules file: each message at the line of its key."""
 
     def __init__(self, text: str):
+        super().__init__()
         self.text = text
-        self.items: list[tuple[int, str]] = []
 
     def add(self, loc: tuple, message: str) -> None:
-        line = line_of(self.text, loc) or 0
-        self.items.append((line, f"line {line}, {message}" if line else message))
+        self.append(Problem(message, line=line_of(self.text, loc) or 0))
 
-    def ordered(self) -> list[str]:
-        return [text for _, text in sorted(self.items, key=lambda item: item[0])]
+    def ordered(self) -> list[Problem]:
+        return sorted(self, key=lambda problem: problem.line)
 
 
 def compile_rulebook(personas_file: PersonasFile, path: Path) -> Rulebook:
     """Parse every condition and check the file as a whole; report all problems at once."""
     rulebook, problems = _compile_file(personas_file, path)
-    if problems.items:
+    if problems:
         raise ConfigError.collected(path, problems.ordered(), "fix and check with `reporter validate`")
     return rulebook
 
@@ -360,9 +359,9 @@ def read_rulebook(path: Path) -> Rulebook:
     return compile_rulebook(personas, path)
 
 
-def rulebook_problems(personas_file: PersonasFile, path: Path) -> list[str]:
-    """The same checks, as located lines, for `load_config` to report with every other problem."""
-    return [f"{path}: {text}" for text in _compile_file(personas_file, path)[1].ordered()]
+def rulebook_problems(personas_file: PersonasFile, path: Path) -> list[Problem]:
+    """The same checks, located, for `load_config` to report with every other problem."""
+    return [replace(p, file=str(path)) for p in _compile_file(personas_file, path)[1].ordered()]
 
 
 def _compile_file(personas_file: PersonasFile, path: Path) -> tuple[Rulebook | None, _Problems]:
@@ -377,7 +376,7 @@ def _compile_file(personas_file: PersonasFile, path: Path) -> tuple[Rulebook | N
                      key=lambda p: (p.mode == "fallback", p.spec.priority))
     _check_reachable(segment, personas_file, problems)
     fallback = next((p for p in segment if p.mode == "fallback"), None)
-    if problems.items or fallback is None:
+    if problems or fallback is None:
         return None, problems
     flags = sorted((p for p in compiled if p.customer_level), key=lambda p: p.spec.priority)
     return Rulebook(tuple(segment), tuple(flags), fallback, personas_file.model_dump(mode="json"),
@@ -459,10 +458,7 @@ def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str]
 
 
 def _hex_colour(value: str) -> str | None:
-    try:
-        return mcolors.to_hex(value.strip().lower()) if value.strip() else None
-    except ValueError:
-        return None
+    return to_hex(value.strip().lower()) if value.strip() else None
 
 
 def _check_reachable(ordered: list[Persona], personas_file: PersonasFile,

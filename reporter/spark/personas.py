@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from reporter.personas.exports import flag_column
-from reporter.personas.rulebook import Rulebook, RuleChange, all_conditions, find_renames
+from reporter.personas.rulebook import Rulebook, RuleChange, find_renames
 from reporter.personas.rules import OPERATORS, Condition, FrozenPopulation
 from reporter.spark.segments import SEGMENT
 
@@ -90,7 +90,3 @@ def _sizes(paired: DataFrame) -> tuple[tuple[str, int, int], ...]:
     then = {r["_was"]: int(r["count"]) for r in paired.groupBy("_was").count().collect()}
     now = {r["persona"]: int(r["count"]) for r in paired.groupBy("persona").count().collect()}
     return tuple((name, then.get(name, 0), now.get(name, 0)) for name in sorted({*then, *now}))
-
-
-def population_for(rulebook: Rulebook, customers: DataFrame) -> FrozenPopulation:
-    return spark_population(customers, all_conditions(rulebook))

@@ -222,7 +222,7 @@ def _typed_batch(part: pd.DataFrame, date_format: str | None, modified: datetime
     try:
         typed = typed_customers(part, origin, "", modified, date_format, [], rows=IdRows(ids=ids)).frame
     except DataError as exc:
-        problems = [p.removeprefix(f"{origin}: ") for p in exc.problems]
+        problems = [p.here() for p in exc.found]
         return pd.DataFrame({PROBLEM: problems}).reindex(columns=schema.fieldNames())
     return typed.assign(**{PROBLEM: None})[schema.fieldNames()]
 

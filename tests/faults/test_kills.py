@@ -10,7 +10,8 @@ from datetime import date
 import pytest
 
 from reporter.app.api import Archive as ServedArchive
-from reporter.config import load_config
+from reporter.app.params import delivery_params
+from reporter.app.settings import load_config
 from reporter.delivery.dispatch import finish_due
 from reporter.history.catalogue import find_baseline
 from tests.conftest import run_cli, run_main
@@ -47,7 +48,7 @@ def test_a_run_killed_after_publishing_is_not_delivered_until_the_scheduler_fini
         f"[SmartCart briefs] run {archive.run_id} finished after an interruption"]
     assert find_baseline(archive.output, _source(archive), date.max).run_id == archive.run_id
     assert ServedArchive(load_config(config)).current().run.run_id == archive.run_id
-    assert finish_due(load_config(config)) == [], "exactly once: nothing is due any more"
+    assert finish_due(delivery_params(load_config(config))) == [], "exactly once: nothing is due any more"
     assert handler.copies(SPARED) == EVERYONE
 
 
@@ -106,7 +107,7 @@ def test_a_kill_between_two_steps_ends_with_one_copy_each_after_the_catch_up(arc
     assert f"[SmartCart briefs] run {archive.run_id} finished after an interruption" in told
     assert (f"[SmartCart briefs] delivery of run {archive.run_id} unconfirmed" in told) == \
         ("uncertain" in after.values())
-    assert finish_due(load_config(config)) == [], "a second restart finds nothing due"
+    assert finish_due(delivery_params(load_config(config))) == [], "a second restart finds nothing due"
     assert handler.copies(SPARED) == EVERYONE
     assert find_baseline(archive.output, _source(archive), date.max).run_id == archive.run_id
 

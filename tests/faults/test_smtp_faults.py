@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from reporter.config import load_config
+from reporter.app.params import delivery_params
+from reporter.app.settings import load_config
 from reporter.delivery.dispatch import finish_due
 from reporter.history.catalogue import find_baseline
 from tests.conftest import REPO_ROOT, run_cli, run_main
@@ -51,7 +52,8 @@ def test_a_late_acknowledgement_is_one_copy_marked_uncertain_and_send_skips_it(a
     assert "--team 'Retention' --force" in again.stdout
     assert handler.copies(SPARED) == EVERYONE, "the advised re-send sends nothing"
     assert len(handler.notices(OWNER)) == 1, "the owners are told once"
-    assert finish_due(load_config(config)) == [], "an uncertain copy is settled: nothing is due"
+    assert finish_due(delivery_params(load_config(config))) == [], \
+        "an uncertain copy is settled: nothing is due"
     assert find_baseline(archive.output, _record(archive)["data"]["source_key"], date.max).run_id \
         == archive.run_id, "people (may) have it: it is the baseline"
 
@@ -88,7 +90,7 @@ def test_4xx_to_a_recipient_and_to_the_data_is_retried_then_sent_once(archive, f
     record = _record(archive)
     assert [(d["team"], d["status"], d["attempts"]) for d in record["delivery"]] == [
         ("Marketing", "sent", 3), ("Retention", "sent", 1)]
-    assert finish_due(load_config(config)) == []
+    assert finish_due(delivery_params(load_config(config))) == []
 
 
 def test_at_least_once_sends_again_after_no_answer_with_the_same_message_id(archive, faulty):
@@ -101,7 +103,7 @@ def test_at_least_once_sends_again_after_no_answer_with_the_same_message_id(arch
     assert handler.copies(SPARED) == MARKETING
     assert archive.ledger() == dict.fromkeys(MARKETING, "failed")
     handler.fault = ""
-    finished = finish_due(load_config(config))
+    finished = finish_due(delivery_params(load_config(config)))
     assert [(o.team, o.status) for o in finished] == [("Marketing", "sent"), ("Retention", "sent")]
     assert handler.copies(SPARED) == MARKETING + EVERYONE, "a possible duplicate, never a loss"
     assert len(handler.message_ids(SPARED)) == 2, "the duplicate has the first copy's Message-ID"
@@ -119,7 +121,7 @@ def test_an_email_over_the_size_cap_is_not_sent_and_the_owners_are_told(archive,
     assert handler.copies(SPARED) == Counter() and archive.ledger() == {}
     (notice,) = handler.notices(OWNER)
     assert notice == f"[SmartCart briefs] delivery failed for run {archive.run_id}"
-    assert finish_due(load_config(config)) == [], "retrying cannot help: it is not due again"
+    assert finish_due(delivery_params(load_config(config))) == [], "retrying cannot help: it is not due again"
 
 
 def test_send_on_a_read_only_archive_is_one_line_and_sends_nothing(archive, faulty, tmp_path_factory):

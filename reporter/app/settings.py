@@ -9,24 +9,20 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from apscheduler.triggers.cron import CronTrigger
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from reporter.errors import ConfigError, first_few
-from reporter.yamlsource import line_of, read_yaml_mapping, validation_problems
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+from reporter.cron import cron_problem
+from reporter.errors import ConfigError, Problem, Problems
+from reporter.personas.spec import PersonasFile, read_personas
+from reporter.secrets import read_secret
+from reporter.yamlsource import Strict, line_of, read_yaml_mapping, validation_problems
 
 ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # A table name as reporter writes it into SQL (database.quote quotes each dotted part): one
@@ -108,13 +104,23 @@ def _check_database_url(url: str) -> None:
 
 
 class OutputConfig(Strict):
-    dir: str = "../output"
+    dir: str = Field(
+        default="../output",
+        description="The archive: one folder per run, named <YYYY-MM-DD>-<run id>; relative to this "
+                    "file.")
 
 
 class CleanConfig(Strict):
-    min_age: int = Field(default=18, ge=0)
-    max_age: int = Field(default=100, ge=1)
-    max_income: float = Field(default=200_000, gt=0)
+    min_age: int = Field(
+        default=18, ge=0,
+        description="Customers younger than this (in years, at the data's reference date) are left "
+                    "out of fitting.")
+    max_age: int = Field(
+        default=100, ge=1,
+        description="Customers older than this (in years) are left out of fitting.")
+    max_income: float = Field(
+        default=200_000, gt=0,
+        description="Incomes above this (in the data's currency, per year) are left out of fitting.")
     duplicates: Literal["merge", "keep", "refuse"] = Field(
         default="merge", description="Rows identical in every column but ID: merge (count the "
         "person once, name the other IDs), keep (count every row) or refuse (stop the run).")
@@ -127,23 +133,39 @@ class CleanConfig(Strict):
 
 
 class SegmentationConfig(Strict):
-    algorithm: Literal["kmeans", "agglomerative", "gmm"] = "kmeans"
-    k: int | Literal["auto"] = "auto"
+    algorithm: Literal["kmeans", "agglomerative", "gmm"] = Field(
+        default="kmeans",
+        description="kmeans, agglomerative (Ward, fitted on at most comparison.max_rows customers) "
+                    "or gmm (a Gaussian mixture).")
+    k: int | Literal["auto"] = Field(
+        default="auto",
+        description="The number of segments: 'auto' picks it by the elbow of inertia checked "
+                    "against the silhouette; a whole number fixes it.")
     k_min: int = Field(default=2, ge=2, description="Smallest k whose diagnostics are computed.")
     k_max: int = Field(default=10, ge=2, description="Largest k whose diagnostics are computed.")
     min_useful_k: int = Field(
         default=3, ge=2, description="'auto' never chooses fewer segments than this."
     )
-    seed: int = 42
+    seed: int = Field(
+        default=42,
+        description="Seed for sampling, PCA and clustering: the same data, config and seed give the "
+                    "same segments.")
     pca_components: float | int = Field(
         default=0.9, gt=0, description="Below 1: share of variance to keep; 1 or more: a count."
     )
-    silhouette_sample_size: int = Field(default=5000, ge=100)
-    silhouette_repeats: int = Field(default=5, ge=1, le=50)
+    silhouette_sample_size: int = Field(
+        default=5000, ge=100,
+        description="The silhouette is exact up to this many customers; above it, the mean over "
+                    "silhouette_repeats samples of this size.")
+    silhouette_repeats: int = Field(
+        default=5, ge=1, le=50,
+        description="How many samples the silhouette is averaged over above silhouette_sample_size.")
     selection_sample_size: int = Field(
         default=20_000, ge=500, description="Above this many customers, k is chosen on a sample."
     )
-    elbow_silhouette_tolerance: float = Field(default=0.05, ge=0, le=1)
+    elbow_silhouette_tolerance: float = Field(
+        default=0.05, ge=0, le=1,
+        description="The elbow is kept unless its silhouette is more than this below the best one.")
     features: list[str] = Field(
         default_factory=lambda: [
             "income",
@@ -158,8 +180,11 @@ class SegmentationConfig(Strict):
             "spend_per_purchase",
         ],
         min_length=2,
-    )
-    categorical: list[str] = Field(default_factory=list)
+        description="Numeric features the model uses, by their names in the feature registry; at "
+                    "least two.")
+    categorical: list[str] = Field(
+        default_factory=list,
+        description="Categorical features, one-hot encoded (education, living_with); empty: none.")
 
     @model_validator(mode="after")
     def _k_range(self) -> SegmentationConfig:
@@ -175,11 +200,21 @@ class SegmentationConfig(Strict):
 
 
 class StabilityConfig(Strict):
-    resamples: int = Field(default=10, ge=0, le=100, description="0 turns the check off.")
-    fraction: float = Field(default=0.8, gt=0.1, lt=1.0)
-    max_rows: int = Field(default=20_000, ge=500)
-    stable_from: float = Field(default=0.8, ge=0, le=1)
-    moderate_from: float = Field(default=0.6, ge=0, le=1)
+    resamples: int = Field(
+        default=10, ge=0, le=100,
+        description="Refits on random subsamples, compared with the chosen segments by the "
+                    "adjusted Rand index; 0 turns the check off.")
+    fraction: float = Field(
+        default=0.8, gt=0.1, lt=1.0,
+        description="Share of the customers in each subsample.")
+    max_rows: int = Field(default=20_000, ge=500, description="Customers in each subsample at most.")
+    stable_from: float = Field(
+        default=0.8, ge=0, le=1,
+        description="A mean adjusted Rand index from this is called stable.")
+    moderate_from: float = Field(
+        default=0.6, ge=0, le=1,
+        description="A mean adjusted Rand index from this (and below stable_from) is called "
+                    "moderately stable; below it, unstable.")
 
     @model_validator(mode="after")
     def _ordered(self) -> StabilityConfig:
@@ -189,7 +224,9 @@ class StabilityConfig(Strict):
 
 
 class ComparisonConfig(Strict):
-    enabled: bool = True
+    enabled: bool = Field(
+        default=True,
+        description="false: only the chosen algorithm is fitted and the appendix has no comparison.")
     max_rows: int = Field(
         default=5_000, ge=200, description="Agglomerative clustering is fitted on at most this many."
     )
@@ -207,8 +244,13 @@ class ModelConfig(Strict):
     refit_every: str = Field(default="4 weeks", description="e.g. '4 weeks' or '28 days'.")
     psi_watch: float = Field(default=0.10, gt=0, description="Drift from here is shown as 'watch'.")
     psi_refit: float = Field(default=0.25, gt=0, description="Drift above this refits the model.")
-    min_silhouette: float = Field(default=0.10, ge=-1, le=1)
-    min_segment_share: float = Field(default=0.02, ge=0, lt=0.5)
+    min_silhouette: float = Field(
+        default=0.10, ge=-1, le=1,
+        description="A refit whose silhouette is below this is not used; the previous model is "
+                    "kept.")
+    min_segment_share: float = Field(
+        default=0.02, ge=0, lt=0.5,
+        description="A refit with a segment smaller than this share of the customers is not used.")
     min_stability: float = Field(default=0.5, ge=0, le=1, description="Mean ARI of the refits.")
     warm_start_tolerance: float = Field(
         default=0.01, ge=0, le=0.5,
@@ -245,9 +287,16 @@ class RulesConfig(Strict):
 
 
 class BriefConfig(Strict):
-    title: str = "SmartCart weekly customer brief"
-    scatter_points: int = Field(default=3000, ge=100)
-    action_list_size: int = Field(default=10, ge=1, le=100)
+    title: str = Field(
+        default="SmartCart weekly customer brief",
+        description="The brief's title, on its first page and in the email.")
+    scatter_points: int = Field(
+        default=3000, ge=100,
+        description="The PCA scatter draws at most this many customers (a fixed-seed sample of "
+                    "larger tables).")
+    action_list_size: int = Field(
+        default=10, ge=1, le=100,
+        description="Customers listed per persona in the brief's action lists.")
     currency: str = Field(default="$", min_length=1, max_length=5,
                           description="Shown before every money figure, e.g. $, €, £ or CHF.")
     appendix: Literal["attach", "separate", "omit"] = Field(
@@ -274,13 +323,13 @@ class HistoryConfig(Strict):
 
 class ExportsConfig(Strict):
     parquet: bool = Field(default=False, description="Also write customers.parquet.")
-    chunk_rows: int = Field(default=100_000, ge=1000)
+    chunk_rows: int = Field(
+        default=100_000, ge=1000,
+        description="Rows written per chunk, so large tables are written without a second copy in "
+                    "memory.")
 
 
 EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
-
-
-CRON_FIELDS = ("second", "minute", "hour", "day", "month", "day_of_week")
 
 
 def _check_timezone(name: str) -> None:
@@ -294,7 +343,10 @@ class Check(Strict):
     """hold: a failure keeps the brief from every team and tells the owners; warn: the brief
     goes out with a banner naming the problem; off: not checked."""
 
-    mode: Literal["hold", "warn", "off"] = "hold"
+    mode: Literal["hold", "warn", "off"] = Field(
+        default="hold",
+        description="hold: the brief is kept from every team and the owners are told; warn: sent "
+                    "with a banner; off: not checked.")
 
 
 class FreshDataCheck(Check):
@@ -318,25 +370,44 @@ class EmptyPersonaCheck(Check):
 
 
 class ShareMoveCheck(Check):
-    mode: Literal["hold", "warn", "off"] = "warn"
+    mode: Literal["hold", "warn", "off"] = Field(
+        default="warn",
+        description="hold: the brief is kept from every team and the owners are told; warn: sent "
+                    "with a banner; off: not checked.")
     max_points: float = Field(default=15, gt=0, description="Largest move of a persona's share, in "
                                                             "percentage points, since the last run.")
 
 
 class PdfCheck(Check):
-    max_mb: float = Field(default=3, gt=0)
+    max_mb: float = Field(
+        default=3, gt=0,
+        description="The PDF must read back with every section and be at most this many megabytes.")
 
 
 class ChecksConfig(Strict):
     """Pre-send checks: what must hold before a brief reaches any team."""
 
-    data_fresh: FreshDataCheck = FreshDataCheck()
-    unchanged_data: UnchangedDataCheck = UnchangedDataCheck()
-    no_new_empty_persona: EmptyPersonaCheck = EmptyPersonaCheck()
-    share_move: ShareMoveCheck = ShareMoveCheck()
-    charts_have_data: Check = Check()
-    pdf_complete: PdfCheck = PdfCheck()
-    model_not_held: Check = Check(mode="warn")
+    data_fresh: FreshDataCheck = Field(
+        default=FreshDataCheck(),
+        description="By time: the data file changed within max_age_days, or differs from and is "
+                    "newer than the last delivered run's.")
+    unchanged_data: UnchangedDataCheck = Field(
+        default=UnchangedDataCheck(),
+        description="By content: the data's sha256 differs from the one the last delivered run of "
+                    "this source read.")
+    no_new_empty_persona: EmptyPersonaCheck = Field(
+        default=EmptyPersonaCheck(),
+        description="No persona with customers last run has none now.")
+    share_move: ShareMoveCheck = Field(
+        default=ShareMoveCheck(),
+        description="No persona's share moved more than max_points since the last run.")
+    charts_have_data: Check = Field(default=Check(), description="Every chart of the brief has data to draw.")
+    pdf_complete: PdfCheck = Field(
+        default=PdfCheck(),
+        description="The PDF reads back with every section and is under max_mb.")
+    model_not_held: Check = Field(
+        default=Check(mode="warn"),
+        description="A refit fell short and the previous model was kept.")
 
 
 class ScheduleConfig(Strict):
@@ -355,30 +426,37 @@ class ScheduleConfig(Strict):
     @model_validator(mode="after")
     def _valid(self) -> ScheduleConfig:
         _check_timezone(self.timezone)
-        fields = self.cron.split()
-        if len(fields) not in (5, 6):
+        if len(self.cron.split()) not in (5, 6):
             raise ValueError("cron needs 5 fields (minute hour day month weekday), e.g. '0 7 * * mon'")
-        try:
-            CronTrigger(**dict(zip(CRON_FIELDS[-len(fields):], fields, strict=True)),
-                        timezone=ZoneInfo(self.timezone))
-        except ValueError as exc:
-            raise ValueError(f"cron '{self.cron}' is not valid ({exc}); for Mondays at 07:00 "
-                             "write '0 7 * * mon'") from None
+        wrong = cron_problem(self.cron)
+        if wrong:
+            raise ValueError(f"cron '{self.cron}' is not valid ({wrong}); for Mondays at 07:00 "
+                             "write '0 7 * * mon'")
         return self
 
 
 class SmtpConfig(Strict):
-    host: str
-    port: int = Field(default=587, ge=1, le=65535)
-    security: Literal["starttls", "ssl", "none"] = "starttls"
-    username: str | None = None
+    host: str = Field(description="The mail server's host name.")
+    port: int = Field(
+        default=587, ge=1, le=65535,
+        description="The mail server's port: usually 587 with starttls, 465 with ssl.")
+    security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls",
+        description="starttls, ssl (implicit TLS) or none.")
+    username: str | None = Field(default=None, description="The login; empty: no login.")
     password_env: str | None = Field(
         default=None, description="Name of the environment variable holding the password."
     )
-    from_address: str = Field(pattern=EMAIL)
-    timeout_seconds: float = Field(default=30, gt=0)
-    retries: int = Field(default=3, ge=0, le=10)
-    backoff_seconds: float = Field(default=5, ge=0)
+    from_address: str = Field(pattern=EMAIL, description="The sender of every email.")
+    timeout_seconds: float = Field(
+        default=30, gt=0,
+        description="A connection or answer that takes longer, in seconds, counts as failed.")
+    retries: int = Field(
+        default=3, ge=0, le=10,
+        description="Transient failures (refused, time-out, 4xx) are retried this many times.")
+    backoff_seconds: float = Field(
+        default=5, ge=0,
+        description="Seconds before the first retry; each further retry waits twice as long.")
     ca_file: str | None = Field(default=None, description="Extra CA certificate to trust (PEM).")
 
 
@@ -397,10 +475,16 @@ class DeliveryConfig(Strict):
 class TeamConfig(Strict):
     name: str = Field(min_length=1, max_length=60,
                       description="Letters, digits, spaces and . & ' - only (it names files).")
-    recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(min_length=1)
+    recipients: list[Annotated[str, Field(pattern=EMAIL)]] = Field(
+        min_length=1,
+        description="The team's email addresses; each gets one copy per run.")
     personas: list[str] = Field(default_factory=list, description="Shown first in this team's email.")
-    subject: str = "SmartCart weekly brief, {{ date }}: {{ summary }}"
-    formats: list[Literal["pdf", "html"]] = Field(default_factory=lambda: ["pdf", "html"])
+    subject: str = Field(
+        default="SmartCart weekly brief, {{ date }}: {{ summary }}",
+        description="A template with {{ date }}, {{ summary }}, {{ customers }} and {{ team }}.")
+    formats: list[Literal["pdf", "html"]] = Field(
+        default_factory=lambda: ["pdf", "html"],
+        description="What the email carries: pdf (attached), html (the summary in the body).")
     send_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                                 description="HH:MM: this team's copy leaves at this local time "
                                             "(under `reporter schedule`); empty: as soon as built.")
@@ -427,22 +511,34 @@ class CrmTarget(Strict):
     """Where a delivered run's personas and flags are pushed: a database table (upserted by
     customer ID) or a webhook (the customers that changed, signed)."""
 
-    name: str = Field(min_length=1, max_length=60, pattern=r"^\w[\w .-]*$")
+    name: str = Field(
+        min_length=1, max_length=60, pattern=r"^\w[\w .-]*$",
+        description="Names the target in messages, the ledger and `reporter push --target`.")
     url: str | None = Field(default=None, description="A database: postgresql+psycopg://user@host/db, "
                             "sqlite:///file.db or duckdb:///file.duckdb, without the password.")
     table: str = Field(default="smartcart_personas", description="With url: the table upserted by "
                        "customer ID, optionally after its schema (crmout.smartcart_personas); created "
                        "if missing.")
-    password_env: str | None = Field(default=None, pattern=ENV_NAME)
+    password_env: str | None = Field(
+        default=None, pattern=ENV_NAME,
+        description="With url: the environment variable holding the database password.")
     webhook: str | None = Field(default=None, pattern=r"^https?://",
                                 description="An http(s) address the changed customers are POSTed to.")
     secret_env: str | None = Field(
         default=None, pattern=ENV_NAME,
         description="With webhook: the environment variable holding the HMAC-SHA256 signing secret.")
-    batch_size: int = Field(default=500, ge=1, le=100_000)
-    timeout_seconds: float = Field(default=30, gt=0)
-    retries: int = Field(default=4, ge=0, le=10)
-    backoff_seconds: float = Field(default=2, ge=0)
+    batch_size: int = Field(
+        default=500, ge=1, le=100_000,
+        description="Customers per transaction or per webhook request.")
+    timeout_seconds: float = Field(
+        default=30, gt=0,
+        description="A request or statement that takes longer, in seconds, counts as failed.")
+    retries: int = Field(
+        default=4, ge=0, le=10,
+        description="Transient failures are retried this many times.")
+    backoff_seconds: float = Field(
+        default=2, ge=0,
+        description="Seconds before the first retry; each further retry waits twice as long.")
 
     @field_validator("table")
     @classmethod
@@ -475,8 +571,11 @@ class ApiConfig(Strict):
     """`reporter serve`: who a customer is, right now, from the source's latest delivered run."""
 
     host: str = Field(default="127.0.0.1", description="Without tokens only loopback is allowed.")
-    port: int = Field(default=8000, ge=1, le=65535)
-    tokens: list[ApiToken] = Field(default_factory=list)
+    port: int = Field(default=8000, ge=1, le=65535, description="The port `reporter serve` listens on.")
+    tokens: list[ApiToken] = Field(
+        default_factory=list,
+        description="The clients, each with its token's environment variable and scopes; empty: no "
+                    "token, loopback only.")
     max_batch: int = Field(default=1000, ge=1, le=100_000, description="Customers per assign request.")
     max_body_kb: int = Field(default=4096, ge=1, description="Largest request body, in kilobytes.")
 
@@ -505,33 +604,74 @@ class SparkConfig(Strict):
 
 
 class ReporterConfig(Strict):
-    source: SourceConfig
+    source: SourceConfig = Field(
+        description="Where the customers are read from: a file, glob or folder (path), a database "
+                    "(url), or a Spark table.")
     engine: Literal["local", "spark"] = Field(
         default="local", description="local: pandas in this process; spark: the heavy stages on Spark.")
-    spark: SparkConfig = SparkConfig()
-    output: OutputConfig = OutputConfig()
-    clean: CleanConfig = CleanConfig()
-    segmentation: SegmentationConfig = SegmentationConfig()
-    stability: StabilityConfig = StabilityConfig()
-    comparison: ComparisonConfig = ComparisonConfig()
-    model: ModelConfig = ModelConfig()
-    rules: RulesConfig = RulesConfig()
-    brief: BriefConfig = BriefConfig()
-    personas_file: str = "personas.yaml"
-    schedule: ScheduleConfig = ScheduleConfig()
-    history: HistoryConfig = HistoryConfig()
-    exports: ExportsConfig = ExportsConfig()
-    smtp: SmtpConfig | None = None
-    delivery: DeliveryConfig = DeliveryConfig()
-    teams: list[TeamConfig] = Field(default_factory=list)
+    spark: SparkConfig = Field(
+        default=SparkConfig(),
+        description="With engine: spark, how the Spark session is made.")
+    output: OutputConfig = Field(default=OutputConfig(), description="Where the archive of runs is written.")
+    clean: CleanConfig = Field(
+        default=CleanConfig(),
+        description="Which customers are left out of fitting the segments (they are still briefed), "
+                    "and what to do with duplicate rows.")
+    segmentation: SegmentationConfig = Field(
+        default=SegmentationConfig(),
+        description="How the segments are found: the algorithm, how many, and from which features.")
+    stability: StabilityConfig = Field(
+        default=StabilityConfig(),
+        description="How stable the segments are when refitted on subsamples, and the words the "
+                    "brief uses for it.")
+    comparison: ComparisonConfig = Field(
+        default=ComparisonConfig(),
+        description="Agglomerative clustering and a Gaussian mixture compared with KMeans in the "
+                    "appendix.")
+    model: ModelConfig = Field(
+        default=ModelConfig(),
+        description="When the saved model is reused, when it is refitted, and what a refit must "
+                    "achieve.")
+    rules: RulesConfig = Field(
+        default=RulesConfig(),
+        description="How persona names are decided when the segments are named afresh (a refit or a "
+                    "week the rules changed).")
+    brief: BriefConfig = Field(default=BriefConfig(), description="What the brief shows and how.")
+    personas_file: str = Field(
+        default="personas.yaml",
+        description="The persona rules, owned by marketing, relative to this file.")
+    schedule: ScheduleConfig = Field(
+        default=ScheduleConfig(),
+        description="When `reporter schedule` makes a brief.")
+    history: HistoryConfig = Field(
+        default=HistoryConfig(),
+        description="Week-over-week lists and how many runs the archive keeps.")
+    exports: ExportsConfig = Field(
+        default=ExportsConfig(),
+        description="The customer lists written into every run folder.")
+    smtp: SmtpConfig | None = Field(
+        default=None,
+        description="The mail server; empty: each team's email is written as an .eml file in the "
+                    "run folder instead of being sent.")
+    delivery: DeliveryConfig = Field(
+        default=DeliveryConfig(),
+        description="What a delivery promises when the mail server's answer never comes.")
+    teams: list[TeamConfig] = Field(
+        default_factory=list,
+        description="Who receives the brief: one email per team, a summary in the body and the PDF "
+                    "attached.")
     owners: list[Annotated[str, Field(pattern=EMAIL)]] = Field(
         default_factory=list, description="Told when a run fails, delivery fails or a brief is held; "
                                           "never sent the brief itself.")
-    checks: ChecksConfig = ChecksConfig()
+    checks: ChecksConfig = Field(
+        default=ChecksConfig(),
+        description="Pre-send checks: what must hold before a brief reaches any team.")
     crm: list[CrmTarget] = Field(default_factory=list,
                                  description="Where each delivered run's personas are pushed.")
-    api: ApiConfig = ApiConfig()
-    logging: LoggingConfig = LoggingConfig()
+    api: ApiConfig = Field(
+        default=ApiConfig(),
+        description="`reporter serve`: who a customer is, right now, over HTTP.")
+    logging: LoggingConfig = Field(default=LoggingConfig(), description="The log lines of every command.")
 
     @model_validator(mode="after")
     def _engine_reads_source(self) -> ReporterConfig:
@@ -553,83 +693,6 @@ class ReporterConfig(Strict):
             if len(names) != len(set(names)):
                 raise ValueError(f"{what} names must be unique")
         return self
-
-
-MAX_PERSONAS = 40  # segment personas and customer flags together
-MAX_CONDITIONS = 20  # per persona
-MAX_ACTIONS = 10  # per persona, each at most MAX_TEXT characters
-MAX_TEXT = 240  # a description or an action: one line on a card
-# A persona's name is shown in the brief, names files and fills a column of every customer list:
-# plain words only, never something a spreadsheet would run as a formula (=, +, -, @ first).
-PLAIN_NAME = re.compile(r"[^\W_][\w .,&'()/+-]*")
-PLAIN_NAME_RULE = ("letters, digits, spaces and - & ' . , ( ) / + only, starting with a letter or "
-                   'digit; write for example "Premium" or "Deal Seekers"')
-
-
-def check_plain_name(name: str) -> str:
-    if not PLAIN_NAME.fullmatch(name):
-        raise ValueError(f"a persona name may use {PLAIN_NAME_RULE}")
-    return name
-
-
-Conditions = Annotated[list[str], Field(max_length=MAX_CONDITIONS)]
-
-
-class RuleGroup(Strict):
-    all: Conditions | None = None
-    any: Conditions | None = None
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> RuleGroup:
-        if (self.all is None) == (self.any is None):
-            raise ValueError("give exactly one of 'all' or 'any', each a list of conditions")
-        return self
-
-    @property
-    def mode(self) -> str:
-        return "all" if self.all is not None else "any"
-
-    @property
-    def conditions(self) -> list[str]:
-        return self.all if self.all is not None else (self.any or [])
-
-
-class PersonaSpec(Strict):
-    """One persona as written in personas.yaml. Meaning (rules, colours, reachability) is
-    checked by `personas.compile_rulebook`, which reports every problem with its line."""
-
-    name: str = Field(min_length=1, max_length=40, description="Letters, digits, spaces and "
-                      "- & ' . , ( ) / + only, starting with a letter or digit.")
-    description: str = Field(default="", max_length=MAX_TEXT)
-    color: str = Field(default="#7f8c8d", max_length=40, description="A CSS colour name or #rrggbb.")
-    priority: int = Field(default=100, description="Lower numbers are tried first.")
-    level: Literal["segment", "customer"] = Field(
-        default="segment",
-        description="segment: names whole segments by their average customer; "
-        "customer: flags individual customers, whatever their segment.",
-    )
-    rules: RuleGroup | None = None
-    actions: list[Annotated[str, Field(max_length=MAX_TEXT)]] = Field(default_factory=list,
-                                                                      max_length=MAX_ACTIONS)
-    rank_by: str = Field(
-        default="total_spending", max_length=40,
-        description="customer level only: the action list is ordered by this metric, highest first.",
-    )
-
-    @field_validator("name")
-    @classmethod
-    def _plain_name(cls, name: str) -> str:
-        return check_plain_name(name)
-
-
-class PersonasFile(Strict):
-    fallback: str = Field(default="Other customers",
-                          description="The persona for segments that no rule matches.")
-    personas: list[PersonaSpec] = Field(min_length=1, max_length=MAX_PERSONAS)
-
-
-DEFAULT_FALLBACK = PersonaSpec(name="Other customers", color="#7f8c8d", priority=999,
-                               description="The customers no other persona's rules describe.")
 
 
 @dataclass(frozen=True)
@@ -663,151 +726,20 @@ class Config:
         return hashlib.sha256(blob).hexdigest()
 
 
-def env_secret(variable: str | None, setting: str) -> str:
-    """The value of the environment variable a setting names ('' when none is named): secrets
-    live in the environment only, never in a file."""
-    if not variable:
-        return ""
-    value = os.environ.get(variable)
-    if value is None:
-        raise ConfigError(f"{setting} names the environment variable {variable}, which is not set; "
-                          "set it where reporter runs (for the scheduler: in its service file)")
-    return value
-
-
-HINT = "fix and check with `reporter validate`"
-RuleCheck = Callable[[PersonasFile, Path], list[str]]
-
-
-class Problems(list):
-    """Located problems of one or both files, each 'file: line N, place: what to write'."""
-
-    def add(self, path: Path, located: list[tuple[int, str]]) -> None:
-        self.extend(f"{path}: {text}" for _, text in sorted(located, key=lambda item: item[0]))
-
-    def raise_if_any(self) -> None:
-        if self:
-            self.sort(key=_file_and_line)
-            raise ConfigError(f"{first_few(self)}; {HINT}", list(self))
-
-
-def _file_and_line(problem: str) -> tuple[str, int]:
-    """Problems of each file in the order of its lines, whichever check found them."""
-    found = re.match(r"(.*?): line (\d+)", problem)
-    return (found[1], int(found[2])) if found else (problem, 0)
+RuleCheck = Callable[[PersonasFile, Path], list[Problem]]
 
 
 def _settings(path: Path, problems: Problems) -> ReporterConfig | None:
     try:
         document, text = read_yaml_mapping(path)
     except ConfigError as exc:
-        problems.extend(exc.problems)
+        problems.extend(exc.found)
         return None
     try:
         return ReporterConfig.model_validate(document)
     except ValidationError as exc:
-        problems.add(path, validation_problems(text, exc, ReporterConfig, document))
+        problems.in_file(path, validation_problems(text, exc, ReporterConfig, document))
         return None
-
-
-def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, list[str]]:
-    """personas.yaml as a manager writes it, read forgivingly where the meaning is clear: a
-    plain list under `rules:` means all of them, a missing `fallback` is "Other customers".
-    Every persona is checked on its own, so one mistake never hides the others; returns the
-    personas that could be read and the names of all of them (for cross-checks)."""
-    try:
-        document, text = read_yaml_mapping(path)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-        return None, []
-    located: list[tuple[int, str]] = []
-    for key in document:
-        if key not in PersonasFile.model_fields:
-            located.append((line_of(text, (key,)) or 0, f"line {line_of(text, (key,))}, {key}: unknown "
-                            f"key; {_close(key, list(PersonasFile.model_fields))}"))
-    items = document.get("personas")
-    if isinstance(items, dict):
-        located.append((line_of(text, ("personas",)) or 1, f"line {line_of(text, ('personas',)) or 1}, "
-                        "personas: a group of settings where a list belongs; start each persona with "
-                        "`- name: ...` (a dash, a space, then its name) and indent its keys under it"))
-        items = []
-    elif not isinstance(items, list) or not items:
-        located.append((line_of(text, ("personas",)) or 1, f"line {line_of(text, ('personas',)) or 1}, "
-                        "personas: missing or empty; list each persona under `personas:`, starting "
-                        "with `- name: Premium` (`reporter init` writes a starter file)"))
-        items = []
-    if len(items) > MAX_PERSONAS:
-        line = line_of(text, ("personas", MAX_PERSONAS)) or 0
-        located.append((line, f"line {line}, personas: {len(items)} personas, more than the "
-                              f"{MAX_PERSONAS} a brief can show; merge some, or move them to "
-                              "another rules file"))
-        items = items[:MAX_PERSONAS]
-    specs = [spec for index, item in enumerate(items)
-             if (spec := _persona(item, index, text, document, located)) is not None]
-    names = [item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)]
-    fallback = document.get("fallback")
-    if fallback is None:
-        fallback, specs = _default_fallback(specs)
-    elif not isinstance(fallback, str) or len(fallback) > 40:
-        located.append((line_of(text, ("fallback",)) or 0, f"line {line_of(text, ('fallback',))}, "
-                        "fallback: must be the name of one persona, such as `fallback: Steady Shoppers`"))
-        fallback = DEFAULT_FALLBACK.name
-    problems.add(path, located)
-    return (PersonasFile(fallback=fallback, personas=specs) if specs else None), names
-
-
-def _persona(item: Any, index: int, text: str, document: dict,
-             located: list[tuple[int, str]]) -> PersonaSpec | None:
-    where = ("personas", index)
-    line = line_of(text, where) or 0
-    if not isinstance(item, dict):
-        located.append((line, f"line {line}, personas item {index + 1}: is not a persona; start "
-                              "each persona with `- name: ...` and indent its keys under it"))
-        return None
-    label = f'persona "{item["name"]}"' if isinstance(item.get("name"), str) else f"persona {index + 1}"
-    fields = dict(item)
-    for key in [k for k in item if k not in PersonaSpec.model_fields]:
-        key_line = line_of(text, (*where, key)) or line
-        located.append((key_line, f"line {key_line}, {label}: unknown key \"{key}\"; "
-                                  f"{_close(str(key), list(PersonaSpec.model_fields))}"))
-        del fields[key]
-    rules = fields.get("rules")
-    if _dashed_group(rules):
-        rules_line = line_of(text, (*where, "rules", 0)) or line
-        mode = next(iter(rules[0]))
-        located.append((rules_line, f'line {rules_line}, {label}: rules: "{mode}:" is written as a list '
-                                    f'item ("- {mode}:"); remove the "- " so `{mode}:` sits directly '
-                                    "under `rules:`, with its conditions listed under it"))
-        return None
-    if isinstance(rules, list | str):
-        fields["rules"] = {"all": rules if isinstance(rules, list) else [rules]}
-    try:
-        return PersonaSpec.model_validate(fields)
-    except ValidationError as exc:
-        located.extend(validation_problems(text, exc, PersonaSpec, document, where))
-        return None
-
-
-def _dashed_group(rules: Any) -> bool:
-    """`rules:` then `- all:`: a list where the all/any group belongs."""
-    return (isinstance(rules, list) and len(rules) >= 1 and isinstance(rules[0], dict)
-            and set(rules[0]) <= {"all", "any"} and bool(rules[0]))
-
-
-def _default_fallback(specs: list[PersonaSpec]) -> tuple[str, list[PersonaSpec]]:
-    """Without `fallback:`, the one segment persona without rules is it; with none, segments
-    no rule names are called "Other customers"."""
-    ruleless = [s for s in specs if s.rules is None and s.level == "segment"]
-    if len(ruleless) == 1:
-        return ruleless[0].name, specs
-    if not ruleless and DEFAULT_FALLBACK.name not in {s.name for s in specs}:
-        return DEFAULT_FALLBACK.name, [*specs, DEFAULT_FALLBACK]
-    return DEFAULT_FALLBACK.name, specs
-
-
-def _close(word: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
-    return f'did you mean "{close[0]}"?' if close else f"the keys here are {', '.join(known)}"
 
 
 def _cross_references(settings: ReporterConfig, names: list[str], path: Path) -> Problems:
@@ -823,8 +755,8 @@ def _cross_references(settings: ReporterConfig, names: list[str], path: Path) ->
             continue
         line = line_of(text, loc)
         place = ".".join(str(step) for step in loc if not isinstance(step, int))
-        problems.append(f"{path}: line {line}, {place}: \"{name}\" is not a persona in the rules "
-                        f"file; {_near_name(name, names)}")
+        problems.append(Problem(f'"{name}" is not a persona in the rules file', str(path), line or 0,
+                                place, _near_name(name, names)))
     return problems
 
 
@@ -875,4 +807,30 @@ def write_schemas(folder: Path) -> list[Path]:
     return written
 
 
-__all__ = ["Config", "PersonaSpec", "PersonasFile", "ReporterConfig", "load_config"]
+__all__ = ["Config", "ReporterConfig", "load_config"]
+
+
+def check_secrets(config: Config) -> None:
+    """Every environment variable reporter.yaml names must be set where the command runs
+    (`reporter validate`): said before a scheduled run finds out."""
+    settings, text = config.settings, config.path.read_text(encoding="utf-8")
+    named = [(("smtp", "password_env"), settings.smtp.password_env if settings.smtp else None),
+             (("source", "password_env"), settings.source.password_env)]
+    for index, target in enumerate(settings.crm):
+        named += [(("crm", index, "password_env"), target.password_env),
+                  (("crm", index, "secret_env"), target.secret_env)]
+    problems = [Problem(f"line {line_of(text, place)} {'.'.join(map(str, place))} names {variable}, "
+                        "which is not set in this environment", str(config.path),
+                        fix="export it (or set it in the service's EnvironmentFile) before `reporter run`")
+                for place, variable in named if variable and read_secret(variable) is None]
+    if problems:
+        raise ConfigError(str(problems[0]), problems)
+
+
+def owner_warnings(config: Config) -> list[str]:
+    """Without owners nobody hears of a held brief, a failed email or a failed CRM push."""
+    if config.settings.owners:
+        return []
+    return [f"{config.path}: owners: is empty, so nobody is told when a brief is held, an email "
+            "fails or a CRM push fails (only the exit code and these lines say so); add the "
+            "addresses of the people who look after the briefs"]

@@ -1,0 +1,135 @@
+"""Routes tagged customers: assign new customers with the served model, and one customer's
+persona and flags in every archived run (found under the ID a merged duplicate is counted as)."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pyarrow import csv as pacsv
+
+from reporter.app.api.requests import EXPECTED, IN_BATCH, assign_schema, body_of, customers_of
+from reporter.app.api.swap import Archive, Served, served_by
+from reporter.app.explore import customer_history, segments
+from reporter.data.load import Origin, typed_customers
+from reporter.data.params import CleanParams
+from reporter.data.schema import MAX_ID
+from reporter.history.catalogue import RunSummary, runs_of
+from reporter.model.score_new import score_with
+
+
+def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, max_body_kb: int,
+                        cleaning: CleanParams, date_format: str | None) -> None:
+    scoring = asyncio.Lock()
+
+    @app.post("/v1/assign", tags=["customers"], dependencies=[scope("assign")],
+              openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+                  "schema": assign_schema(max_batch)}}}})
+    async def assign(request: Request) -> dict:
+        """One customer (an object with the export's columns) or a batch ({"customers": [...]}):
+        each gets segment, persona, flags and RFM scores from the newest delivered run's model."""
+        document, single = customers_of(await body_of(request, max_body_kb), max_batch)
+        served = served_by(archive)
+        # CPU work in a worker thread, so health checks and reads are answered meanwhile; one at
+        # a time, as threads scoring side by side only contend for the interpreter (measured)
+        async with scoring:
+            answers = await run_in_threadpool(_score, served, document, cleaning, date_format)
+        about = {"run_id": served.run.run_id, "as_of": served.run.as_of,
+                 "model_fitted_in_run": served.model.fitted_in_run}
+        return {**about, **answers[0]} if single else {**about, "customers": answers}
+
+    @app.get("/v1/customers/{customer_id}", tags=["customers"], dependencies=[scope("read")])
+    def customer(customer_id: int) -> dict:
+        """The customer's persona and flags in every archived run of the source, newest first.
+        An ID the clean stage merged into another (the same person exported twice) is found
+        under the ID it is counted as: `merged_into` names it, and each run says `counted_as`."""
+        if not 0 <= customer_id <= MAX_ID:
+            raise HTTPException(422, f"customer_id is a whole number from 0 to {MAX_ID:,}")
+        found = [_seen_in(run, customer_id) for run in runs_of(archive.output_dir, archive.source)]
+        found = [seen for seen in found if seen is not None]
+        if not found:
+            raise HTTPException(404, f"customer {customer_id} is in no run of this source")
+        counted_as = found[0]["counted_as"]
+        return {"customer_id": customer_id,
+                "merged_into": counted_as if counted_as != customer_id else None,
+                "other_ids": found[0]["other_ids"], "runs": found}
+
+
+
+def _score(served: Served, customers: list[dict], cleaning, date_format: str | None) -> list[dict]:
+    """Scored as `reporter assign` scores: load's checks and types, then the run's model."""
+    sent = [c for c in EXPECTED if any(c in customer for customer in customers)]
+    frame = pd.DataFrame.from_records(customers, columns=sent)  # numbers typed: checked above
+    origin = Origin("request", "request", "request", kind="request")
+    raw = typed_customers(frame, origin, "", datetime.now(), date_format, [], rows=IN_BATCH)
+    scored = score_with(served.model, served.run.folder.name, raw, cleaning).frame
+    flags = [c for c in scored.columns if c.startswith("flag_")]
+    by_id = scored.drop_duplicates("ID").set_index("ID")
+    answers = []
+    for customer in customers:
+        row = by_id.loc[int(customer["ID"])]
+        answers.append({"customer_id": int(customer["ID"]), "segment": int(row["cluster"]),
+                        "persona": row["persona"],
+                        "flags": [c.removeprefix("flag_") for c in flags if row[c]],
+                        "rfm": {name: int(row[name]) for name in ("r_score", "f_score", "m_score")}})
+    return answers
+
+
+def _seen_in(run: RunSummary, customer_id: int) -> dict | None:
+    """The customer in one run: under their own ID, or under the ID they were merged into."""
+    merged = _merged(run.folder)
+    counted_as = customer_id if customer_id in _segments(run.folder).index else \
+        merged.merged_into.get(customer_id)
+    if counted_as is None:
+        return None
+    seen = customer_history([run], counted_as, _segments)
+    if not seen:
+        return None  # named in other_ids, yet not in segments.csv: not trusted
+    return {"run_id": run.run_id, "as_of": seen[0].as_of, "status": run.record.status,
+            "counted_as": counted_as, "other_ids": list(merged.other_ids.get(counted_as, ())),
+            "segment": seen[0].segment, "persona": seen[0].persona, "flags": list(seen[0].flags)}
+
+
+@dataclass(frozen=True)
+class MergedIds:
+    """One run's customers exported under several IDs: each kept ID's others, and back."""
+
+    other_ids: dict[int, tuple[int, ...]]
+    merged_into: dict[int, int]
+
+
+@lru_cache(maxsize=16)
+def _merged(folder: Path) -> MergedIds:
+    """customers.csv's other_ids column, read once per run; only whole numbers in range are
+    taken (an archived file is input like any other)."""
+    path = folder / "customers.csv"
+    empty = MergedIds({}, {})
+    if not path.is_file():
+        return empty
+    try:
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            include_columns=["ID", "other_ids"], column_types={"ID": pa.int64(), "other_ids": pa.string()},
+            strings_can_be_null=False)).to_pandas()
+    except (pa.ArrowInvalid, KeyError, OSError):
+        return empty  # no column (an older run) or a damaged file: nobody is found by another ID
+    named = table[table["other_ids"].fillna("").str.strip().ne("")]
+    pairs = named.assign(other=named["other_ids"].str.split()).explode("other")
+    pairs = pairs[pairs["other"].str.fullmatch(r"\d{1,12}")].astype({"other": "int64"})
+    pairs = pairs[pairs["other"].between(0, MAX_ID) & pairs["ID"].between(0, MAX_ID)]
+    others = pairs.groupby("ID")["other"].agg(lambda ids: tuple(sorted(ids)))
+    return MergedIds({int(k): tuple(int(i) for i in v) for k, v in others.items()},
+                     dict(zip(pairs["other"].astype(int), pairs["ID"].astype(int), strict=True)))
+
+
+@lru_cache(maxsize=16)
+def _segments(folder: Path) -> pd.DataFrame:
+    """A run's segments by customer ID, read once (runs never change once published)."""
+    return segments(folder)
+

@@ -1,0 +1,176 @@
+"""What a client sends: the JSON body, read within its limits, and each customer checked field
+by field against the ranges reporter/data/schema.py declares for the files, so the API and the
+file checks cannot disagree."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import HTTPException, Request
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    create_model,
+)
+
+from reporter.data.load import RowNames
+from reporter.data.schema import COLUMNS, DATE_COLUMN, MAX_COUNT, TEXT_COLUMNS, WHOLE_RANGES
+
+IN_BATCH = RowNames("customer", 0)  # messages count customers as the JSON array does, from 0
+MAX_DEPTH = 32  # a request nests 3 deep ({"customers": [{...}]}); deeper is refused unparsed
+
+EXPECTED = {
+    **{c: f"a whole number from {low:,} to {high:,}" for c, (low, high) in WHOLE_RANGES.items()},
+    "Income": f"a number from 0 to {MAX_COUNT:,}, or null when unknown",
+    **{c: "text" for c in TEXT_COLUMNS},
+    DATE_COLUMN: "a date, YYYY-MM-DD",
+}
+
+
+
+async def body_of(request: Request, limit_kb: int) -> Any:
+    """The JSON body, read no further than the limit (a body without a length is counted)."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit_kb * 1024:
+            raise HTTPException(413, f"the body is over the limit of {limit_kb:,} kB (api.max_body_kb)")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    depth = nesting(body)
+    if depth > MAX_DEPTH:
+        raise HTTPException(400, f"the body nests {depth:,} levels deep; at most {MAX_DEPTH} are read: "
+                                 'send one customer as an object of plain values, or {"customers": [...]}')
+    try:
+        return json.loads(body)
+    except RecursionError:  # not expected below MAX_DEPTH; a 400 all the same
+        raise HTTPException(400, f"the body nests too deep; at most {MAX_DEPTH} levels are read") from None
+    except ValueError as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if hasattr(exc, "lineno") else ""
+        raise HTTPException(400, f"the body is not valid JSON{where}; send one customer as an "
+                                 'object, or {"customers": [...]}') from None
+
+
+_ESCAPED = re.compile(rb"\\.", re.DOTALL)
+
+_STRING = re.compile(rb'"[^"]*"')
+
+_BRACKETS = np.zeros(256, dtype=np.int8)
+
+_BRACKETS[[ord("["), ord("{")]] = 1
+_BRACKETS[[ord("]"), ord("}")]] = -1
+
+
+def nesting(body: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text, strings skipped: counted in C-speed
+    passes before parsing, as a parser recursing into 100,000 brackets fails deep inside."""
+    structure = _STRING.sub(b"", _ESCAPED.sub(b"", body))
+    steps = _BRACKETS[np.frombuffer(structure, dtype=np.uint8)]
+    return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
+
+
+def customers_of(document: Any, max_batch: int) -> tuple[list[dict], bool]:
+    """The customers sent, and whether one was sent alone; every field problem of every
+    customer is reported together, each with the customer's position."""
+    single = isinstance(document, dict) and "customers" not in document
+    customers = [document] if single else document.get("customers") if isinstance(document, dict) else None
+    if not isinstance(customers, list) or not customers:
+        raise HTTPException(422, [{"problem": 'send one customer as an object, or {"customers": [...]} '
+                                              "with at least one"}])
+    if len(customers) > max_batch:
+        raise HTTPException(413, f"{len(customers):,} customers in one request; the limit is "
+                                 f"{max_batch:,} (api.max_batch): split the batch")
+    problems = [problem for position, customer in enumerate(customers)
+                for problem in _field_problems(customer, position)]
+    if problems:
+        raise HTTPException(422, problems[:50])
+    return customers, single
+
+
+def _number(low: float, high: float, whole: bool):
+    """A JSON number as the file checks read it: finite, within [low, high], and whole where
+    the column is, checked before anything casts it (a count of 2**63 would wrap to a negative
+    int64). true and false are not numbers here."""
+
+    def check(value: int | float | None) -> int | float | None:
+        if isinstance(value, float) and not (math.isfinite(value) and (value.is_integer() or not whole)):
+            raise ValueError("not a finite whole number" if whole else "not finite")
+        if value is not None and not low <= value <= high:
+            raise ValueError("out of range")
+        return value
+
+    return AfterValidator(check)
+
+
+def _not_blank(text: str) -> str:
+    if not text.strip():
+        raise ValueError("empty")
+    return text
+
+
+def _field(column: str):
+    """The pydantic field of one column, from reporter/data/schema.py's ranges and kinds."""
+    if column in TEXT_COLUMNS:
+        kind = StrictStr
+    elif column == DATE_COLUMN:
+        kind = Annotated[StrictStr, AfterValidator(_not_blank)]
+    elif column == "Income":
+        return Annotated[StrictInt | StrictFloat | None, _number(0, MAX_COUNT, whole=False)], None
+    else:
+        kind = Annotated[StrictInt | StrictFloat, _number(*WHOLE_RANGES[column], whole=True)]
+    return kind, (... if column in COLUMNS else None)  # the campaign columns may be left out
+
+
+# One customer as POST /v1/assign takes it, generated from the file schema: the same columns,
+# kinds and ranges, so the API and the file checks cannot disagree.
+Customer = create_model("Customer", __config__=ConfigDict(extra="forbid"),
+                        **{column: _field(column) for column in EXPECTED})
+
+
+def _field_problems(customer: Any, position: int) -> list[dict]:
+    """Each problem names the customer by position in the batch (and by ID when that is
+    valid), the field and what was expected, with the allowed range for numbers."""
+    if not isinstance(customer, dict):
+        return [{"customer": position, "problem": "expected an object of the export's columns"}]
+    try:
+        Customer.model_validate(customer)
+        return []
+    except ValidationError as exc:
+        wrong = {str(error["loc"][0]): error["type"] for error in exc.errors() if error["loc"]}
+    who = {"customer": position}
+    if "ID" in customer and "ID" not in wrong:
+        who["customer_id"] = int(customer["ID"])
+    problems = []
+    for field, expected in EXPECTED.items():
+        if field not in wrong:
+            continue
+        if wrong[field] == "missing":
+            problems.append({**who, "field": field, "problem": f"missing; expected {expected}"})
+        else:
+            problems.append({**who, "field": field,
+                             "problem": f"expected {expected}, got {json.dumps(customer[field])[:40]}"})
+    unknown = sorted(field for field, kind in wrong.items() if kind == "extra_forbidden")
+    if unknown:
+        problems.append({**who, "field": unknown[0],
+                         "problem": f"not a column of the export (columns: {', '.join(COLUMNS)})"})
+    return problems
+
+
+def assign_schema(max_batch: int) -> dict:
+    customer = {"type": "object", "required": [c for c in COLUMNS if c != "Income"],
+                "properties": {c: {"type": "string", "format": "date"} if c == DATE_COLUMN else
+                               {"type": "string"} if c in TEXT_COLUMNS else
+                               {"type": ["number", "null"], "minimum": 0} if c == "Income" else
+                               {"type": "integer", "minimum": 0} for c in EXPECTED},
+                "additionalProperties": False}
+    return {"oneOf": [customer, {"type": "object", "required": ["customers"], "properties": {
+        "customers": {"type": "array", "items": customer, "minItems": 1, "maxItems": max_batch}}}]}
+
