@@ -14,6 +14,7 @@ import numpy as np
 
 from reporter import untrusted
 from reporter.brief import charts
+from reporter.brief.propensity import PropensityView, propensity_view
 from reporter.data.clean import DataNotes, customers
 from reporter.data.features import (
     CAMPAIGN_FEATURES,
@@ -37,6 +38,7 @@ from reporter.personas.rulebook import (
     SegmentVerdict,
 )
 from reporter.plain import to_plain
+from reporter.predict.propensity import Propensity
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
 from reporter.segmentation.profile import GroupProfile, Profiles
@@ -225,6 +227,7 @@ class Brief:
     stability_line: tuple[str, str] = ("", "")  # page 1's stability figure and its words
     campaigns: charts.RateChart | None = None  # campaign answers and complaints by persona
     appendix: str = "attach"  # where the analyst's appendix goes: attach, separate or omit
+    propensity: PropensityView | None = None  # who answers the next campaign (brief/propensity.py)
 
 
 @dataclass(frozen=True)
@@ -253,6 +256,7 @@ class BriefInputs:
     units: Units = field(default_factory=Units)
     appendix: str = "attach"
     engine: str = ""  # how the engine worked, when not on this machine alone (the method says it)
+    propensity: Propensity | None = None  # the predict stage's answer (None: not run)
 
 
 BRIEF_FILE = "brief.json"
@@ -316,6 +320,8 @@ def build_brief(inputs: BriefInputs) -> Brief:
         stability_line=_stability_line(inputs.assessment.stability),
         campaigns=_campaign_chart(inputs, rows, best),
         appendix=inputs.appendix,
+        propensity=propensity_view(inputs.propensity, inputs.table, inputs.assignment, inputs.rulebook,
+                                   inputs.action_list_size),
     )
 
 

@@ -12,6 +12,10 @@ from reporter.data.features import REGISTRY
 from reporter.predict.design import CATEGORY_INPUTS
 
 ENOUGH_HELD_OUT = 2_000  # held-out customers the shuffles are measured on (whole folds)
+SPEND_PARTS = ("wines", "fruits", "meat", "fish", "sweets", "gold")
+CHANNEL_PARTS = ("web_purchases", "catalog_purchases", "store_purchases")
+# sums and ratios of other inputs: they follow the inputs they are made of, never shuffled alone
+FOLLOWERS = ("total_spending", "total_purchases", "spend_per_purchase", "family_size")
 
 
 def auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -30,39 +34,76 @@ def drivers(shell, fold_models: list, folds, sample: pd.DataFrame, y: np.ndarray
     from reporter.predict.saved import Driver
 
     rng = np.random.default_rng(seed)
-    inputs = shell.design.inputs()
-    drops, used, seen = np.zeros(len(inputs)), 0, 0
+    inputs = tuple(name for name in shell.design.inputs() if name not in FOLLOWERS)
+    drops, pulls, used, seen = np.zeros(len(inputs)), np.zeros(len(inputs)), 0, 0
     for model, (_, test) in zip(fold_models, folds, strict=True):
         if seen >= ENOUGH_HELD_OUT:
             break
         held = sample.iloc[test]
-        base = _auc(shell, model, held, y[test])
+        score = _scores(shell, model, held)
+        base = auc(y[test], score)
         for index, name in enumerate(inputs):
-            shuffled = held.assign(**{name: rng.permutation(held[name].to_numpy())})
-            drops[index] += base - _auc(shell, model, shuffled, y[test])
+            shuffled = shuffle(held, name, rng.permutation(len(held)))
+            moved = _scores(shell, model, shuffled)
+            drops[index] += base - auc(y[test], moved)
+            pulls[index] += _pull(held[name], shuffled[name], moved - score)
         used, seen = used + 1, seen + len(test)
     drops /= used
     ranked = [i for i in np.argsort(-drops, kind="stable") if drops[i] > 0][:top]
-    return tuple(Driver(inputs[i], float(drops[i]), _sentence(inputs[i], sample, y, drops[i]))
+    return tuple(Driver(inputs[i], float(drops[i]), _sentence(inputs[i], sample, y, drops[i], pulls[i]))
                  for i in ranked)
 
 
-def _auc(shell, model, frame: pd.DataFrame, y: np.ndarray) -> float:
+def _pull(before: pd.Series, after: pd.Series, change: np.ndarray) -> float:
+    """Which way the model moves with a numeric input, others held (the correlation of the
+    input's change with the score's change under the shuffle); 0 for a category."""
+    if not pd.api.types.is_numeric_dtype(before):
+        return 0.0
+    delta = after.to_numpy(float) - before.to_numpy(float)
+    if np.std(delta) == 0 or np.std(change) == 0:
+        return 0.0
+    return float(np.corrcoef(delta, change)[0, 1])
+
+
+def shuffle(frame: pd.DataFrame, name: str, order: np.ndarray) -> pd.DataFrame:
+    """`frame` with column `name` in `order`, and the sums and ratios made of it recomputed,
+    so a customer's totals still add up (a model of parts and their total otherwise loses
+    more than the part is worth)."""
+    changed = {name: frame[name].to_numpy()[order]}
+    parts = {**{k: frame[k].to_numpy(float) for k in (*SPEND_PARTS, *CHANNEL_PARTS) if k in frame},
+             **changed}
+    purchases = frame["total_purchases"].to_numpy(float)
+    if name in SPEND_PARTS:
+        changed["total_spending"] = sum(parts[k] for k in SPEND_PARTS)
+    if name in CHANNEL_PARTS:
+        changed["total_purchases"] = sum(parts[k] for k in CHANNEL_PARTS)
+        deals = frame["deal_share"].to_numpy(float) * np.maximum(purchases, 1)
+        changed["deal_share"] = np.clip(deals / np.maximum(changed["total_purchases"], 1), 0, 1)
+    if name == "web_purchases":
+        changed["web_visits_per_purchase"] = (frame["web_visits"].to_numpy(float)
+                                              / np.maximum(changed["web_purchases"], 1))
+    if name in SPEND_PARTS or name in CHANNEL_PARTS:
+        spend = changed.get("total_spending", frame["total_spending"].to_numpy(float))
+        count = changed.get("total_purchases", purchases)
+        changed["spend_per_purchase"] = spend / np.maximum(count, 1)
+    if name == "children":
+        changed["family_size"] = (frame["family_size"].to_numpy(float) - frame["children"].to_numpy(float)
+                                  + changed["children"])
+    return frame.assign(**changed)
+
+
+def _scores(shell, model, frame: pd.DataFrame) -> np.ndarray:
     from reporter.predict.saved import standardised
 
-    return auc(y, model.decision_function(standardised(shell, frame)))
+    return np.asarray(model.decision_function(standardised(shell, frame)), dtype=float)
 
 
-def _sentence(name: str, sample: pd.DataFrame, y: np.ndarray, drop: float) -> str:
+def _sentence(name: str, sample: pd.DataFrame, y: np.ndarray, drop: float, pull: float) -> str:
     cost = f"(without it the ROC AUC falls by {drop:.3f})"
     if name in CATEGORY_INPUTS:
         rates = pd.Series(y).groupby(sample[name].astype(str).to_numpy()).mean()
         label = name.replace("_", " ").capitalize()
         return (f"{label}: {rates.idxmax()} answered most often ({rates.max():.0%}, against "
                 f"{y.mean():.0%} over all) {cost}")
-    values = sample[name].to_numpy(float)
-    ranks = pd.Series(values).rank().to_numpy()
-    direction = np.corrcoef(ranks, y)[0, 1] if np.std(ranks) > 0 else 0.0
-    feature = REGISTRY[name]
-    way = "higher" if direction >= 0 else "lower"
-    return f"{feature.label}: the {way}, the likelier to answer {cost}"
+    way = "higher" if pull >= 0 else "lower"
+    return f"{REGISTRY[name].label}: the {way}, the likelier to answer, other things equal {cost}"

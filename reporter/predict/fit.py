@@ -10,7 +10,7 @@ the calibration map of each fold is fitted on the other folds' predictions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,8 @@ from threadpoolctl import threadpool_limits
 from reporter.data.features import FeatureTable
 from reporter.predict.design import choose_design, design_matrix
 from reporter.predict.drivers import auc, drivers
+from reporter.predict.params import PropensityParams
+from reporter.predict.propensity import Propensity
 from reporter.predict.saved import (
     Bin,
     Calibration,
@@ -30,44 +32,10 @@ from reporter.predict.saved import (
     SavedPropensity,
     Tree,
     score_frame,
-    standardised,
 )
 
 CLIP_QUANTILES = (0.005, 0.995)
 TARGET = "responded"
-
-
-@dataclass(frozen=True)
-class PropensityParams:
-    """How the propensity model is fitted: plain values (the defaults suit a weekly brief)."""
-
-    folds: int = 5
-    seed: int = 0
-    max_fit_rows: int = 5_000  # a stratified sample above this: the 1M fit stays in budget
-    min_each: int = 30  # responders and non-responders needed to learn from
-    c: float = 1.0  # logistic regression: inverse L2 strength on standardised columns
-    boosting_iterations: int = 40
-    boosting_margin: float = 0.005  # boosting is kept only when its mean AUC is this much higher
-    drivers: int = 5
-
-
-@dataclass(frozen=True)
-class Propensity:
-    """p_response of every customer of the table, or why there is none (`note`)."""
-
-    p_response: np.ndarray | None
-    model: SavedPropensity | None
-    note: str = ""
-    fitted: bool = False  # fitted this run (else scored with a saved model)
-    estimators: tuple = field(default=(), compare=False, repr=False)  # the scikit-learn fit
-
-
-def score_propensity(model: SavedPropensity | None, table: FeatureTable) -> Propensity:
-    """A scored week: the saved model's numbers, or a note when the model has none."""
-    if model is None:
-        return Propensity(None, None, "No response propensity: the saved model predates it (or "
-                                      "could not learn one); the next refit fits it.")
-    return Propensity(score_frame(model, table.frame), model)
 
 
 def fit_propensity(table: FeatureTable, params: PropensityParams) -> Propensity:
@@ -130,13 +98,7 @@ def _fit_sample(sample: pd.DataFrame, params: PropensityParams) -> tuple[SavedPr
         drivers=drivers(shell, chosen.models, folds, sample, y, params.drivers, params.seed),
         compared=tuple((k, run.auc, float(np.std(run.aucs))) for k, run in runs.items()),
         calibration_brier=tuple(briers.items()))
-    return _with(shell, grades=grades), (final, calibrator)
-
-
-def _with(model: SavedPropensity, **changes) -> SavedPropensity:
-    from dataclasses import replace
-
-    return replace(model, **changes)
+    return replace(shell, grades=grades), (final, calibrator)
 
 
 @dataclass(frozen=True)
@@ -220,5 +182,3 @@ def _reliability(p: np.ndarray, y: np.ndarray, bins: int = 10) -> tuple[Bin, ...
     return tuple(Bin(len(part), float(p[part].mean()), float(y[part].mean()))
                  for part in np.array_split(order, bins) if len(part))
 
-
-__all__ = ["Propensity", "PropensityParams", "fit_propensity", "score_propensity", "standardised"]
