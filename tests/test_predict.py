@@ -224,3 +224,11 @@ def test_a_run_exports_p_response_and_the_brief_shows_the_sections(tmp_path, sam
     assert f"{view.next_rate:.1%}" in html and f"{view.grading.auc:.3f}" in html
     assert view.next_rate > view.expected_rate
     assert date.fromisoformat(customers["as_of"].iloc[0]) == result.brief.as_of
+
+
+def test_the_format_page_gives_every_derived_column():
+    from reporter.predict.design import DERIVED
+
+    page = (REPO_ROOT / "docs" / "model-format.md").read_text(encoding="utf-8")
+    section = page[page.index("## `propensity`"):]
+    assert [name for name in DERIVED if f"`{name}`" not in section] == []

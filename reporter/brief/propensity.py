@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from reporter.data.features import FeatureTable
 from reporter.personas.exports import NEXT_CAMPAIGN_FILE, next_campaign_size
@@ -117,7 +118,7 @@ def _personas(p: np.ndarray, assignment: PersonaAssignment,
     personas = assignment.customer_persona
     colours = {persona.name: persona.color for persona in rulebook.personas}
     rows = []
-    for name in np.unique(personas).tolist():
+    for name in pd.unique(personas).tolist():  # hashed: sorting a million names is slow
         mask = personas == name
         if mask.any():
             rows.append(PersonaExpectation(name, colours.get(name, "#777777"), int(mask.sum()),
