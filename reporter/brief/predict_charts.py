@@ -45,7 +45,7 @@ def lift_bars(deciles: list[int], expected: list[float], observed: list[float | 
 def reliability_curve(predicted: list[float], observed: list[float], brier: float) -> str:
     """Predicted against observed answer rates per decile of out-of-sample predictions."""
     with matplotlib.rc_context(STYLE):
-        figure = Figure(figsize=(6.4, 3.0))
+        figure = Figure(figsize=(6.4, 2.3))
         axes = figure.subplots()
         top = max([*predicted, *observed, 0.05]) * 100 * 1.1
         axes.plot([0, top], [0, top], color="#999999", linestyle="--", linewidth=1,

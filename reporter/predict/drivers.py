@@ -99,7 +99,7 @@ def _scores(shell, model, frame: pd.DataFrame) -> np.ndarray:
 
 
 def _sentence(name: str, sample: pd.DataFrame, y: np.ndarray, drop: float, pull: float) -> str:
-    cost = f"(without it the ROC AUC falls by {drop:.3f})"
+    cost = f"(ROC AUC {drop:.3f} lower without it)"
     if name in CATEGORY_INPUTS:
         rates = pd.Series(y).groupby(sample[name].astype(str).to_numpy()).mean()
         label = name.replace("_", " ").capitalize()
