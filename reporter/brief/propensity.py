@@ -92,38 +92,47 @@ def propensity_view(propensity: Propensity | None, table: FeatureTable, assignme
     if propensity.p_response is None or propensity.model is None or not len(propensity.p_response):
         return PropensityView(note=propensity.note)
     p = propensity.p_response
-    order = np.lexsort((table.frame["ID"].to_numpy(), -p))  # likeliest first, ties by ID
     size = next_campaign_size(len(p))
-    top = order[:size]
+    top = _likeliest(p, table.frame["ID"].to_numpy(), size)
     return PropensityView(
         expected_rate=float(p.mean()), expected_responders=float(p.sum()),
-        lift=_lift(p, order, propensity.model.grades.reliability),
+        lift=_lift(p, propensity.model.grades.reliability),
         personas=_personas(p, assignment, rulebook),
         next_top=tuple(NextCustomer(int(table.frame["ID"].iat[i]), str(assignment.customer_persona[i]),
                                     float(p[i])) for i in top[:shown]),
         next_count=size, next_rate=float(p[top].mean()), grading=_grading(propensity))
 
 
-def _lift(p: np.ndarray, order: np.ndarray, reliability: tuple[Bin, ...]) -> tuple[LiftBar, ...]:
+def _likeliest(p: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:
+    """Positions of the `size` highest p (ties by ID), in order: next_campaign.csv's order."""
+    if size < len(p):
+        cut = np.partition(p, len(p) - size)[len(p) - size]
+        candidates = np.flatnonzero(p >= cut)  # ties at the cut are all kept, then ranked
+    else:
+        candidates = np.arange(len(p))
+    order = np.lexsort((ids[candidates], -p[candidates]))
+    return candidates[order[:size]]
+
+
+def _lift(p: np.ndarray, reliability: tuple[Bin, ...]) -> tuple[LiftBar, ...]:
     mean = float(p.mean()) or 1.0
     observed = [b.observed for b in reversed(reliability)] if len(reliability) == DECILES else []
-    parts = [part for part in np.array_split(order, DECILES) if len(part)]
-    return tuple(LiftBar(n, float(p[part].mean()), observed[n - 1] if observed else None,
-                         float(p[part].mean()) / mean) for n, part in enumerate(parts, start=1))
+    parts = [part for part in np.array_split(np.sort(p)[::-1], DECILES) if len(part)]
+    return tuple(LiftBar(n, float(part.mean()), observed[n - 1] if observed else None,
+                         float(part.mean()) / mean) for n, part in enumerate(parts, start=1))
 
 
 def _personas(p: np.ndarray, assignment: PersonaAssignment,
               rulebook: Rulebook) -> tuple[PersonaExpectation, ...]:
     """Responders expected in each persona if all its customers were reached, most first."""
-    personas = assignment.customer_persona
+    codes, names = pd.factorize(assignment.customer_persona)
+    customers = np.bincount(codes, minlength=len(names))
+    expected = np.bincount(codes, weights=p, minlength=len(names))
     colours = {persona.name: persona.color for persona in rulebook.personas}
-    rows = []
-    for name in pd.unique(personas).tolist():  # hashed: sorting a million names is slow
-        mask = personas == name
-        if mask.any():
-            rows.append(PersonaExpectation(name, colours.get(name, "#777777"), int(mask.sum()),
-                                           float(p[mask].sum()), float(p[mask].mean())))
-    return tuple(sorted(rows, key=lambda r: -r.expected))
+    rows = [PersonaExpectation(str(name), colours.get(name, "#777777"), int(customers[i]),
+                               float(expected[i]), float(expected[i] / customers[i]))
+            for i, name in enumerate(names) if customers[i]]
+    return tuple(sorted(rows, key=lambda r: (-r.expected, r.persona)))
 
 
 def _grading(propensity: Propensity) -> Grading:

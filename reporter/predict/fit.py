@@ -43,12 +43,13 @@ def fit_propensity(table: FeatureTable, params: PropensityParams) -> Propensity:
     frame = table.frame
     if TARGET not in frame:
         return Propensity(None, None, "No response propensity: the export has no Response column.")
-    fitting = frame[frame["in_fit"]] if frame["in_fit"].any() else frame
-    answered = fitting[TARGET].to_numpy() > 0
+    in_fit = frame["in_fit"].to_numpy(bool)
+    rows = np.flatnonzero(in_fit) if in_fit.any() else np.arange(len(frame))
+    answered = frame[TARGET].to_numpy()[rows] > 0
     refused = _too_few(int(answered.sum()), int((~answered).sum()), params.min_each)
     if refused:
         return Propensity(None, None, refused)
-    sample = _stratified_sample(fitting, answered, params.max_fit_rows, params.seed)
+    sample = frame.iloc[_stratified_sample(rows, answered, params.max_fit_rows, params.seed)]
     with threadpool_limits(1):  # OpenMP threads on a busy machine made boosting 40x slower
         model, estimators = _fit_sample(sample, params)
     return Propensity(score_frame(model, frame), model, fitted=True, estimators=estimators)
@@ -62,15 +63,14 @@ def _too_few(responders: int, others: int, least: int) -> str:
             f"{least} of each are needed to learn who answers.")
 
 
-def _stratified_sample(frame: pd.DataFrame, answered: np.ndarray, most: int, seed: int) -> pd.DataFrame:
-    """All rows, or `most` of them with the same share of responders, chosen by the seed."""
-    if len(frame) <= most:
-        return frame
+def _stratified_sample(rows: np.ndarray, answered: np.ndarray, most: int, seed: int) -> np.ndarray:
+    """All `rows`, or `most` of them with the same share of responders, chosen by the seed."""
+    if len(rows) <= most:
+        return rows
     rng = np.random.default_rng(seed)
-    keep = []
-    for group in (np.flatnonzero(answered), np.flatnonzero(~answered)):
-        keep.append(rng.choice(group, size=max(1, round(most * len(group) / len(frame))), replace=False))
-    return frame.iloc[np.sort(np.concatenate(keep))]
+    keep = [rng.choice(group, size=max(1, round(most * len(group) / len(rows))), replace=False)
+            for group in (rows[answered], rows[~answered])]
+    return np.sort(np.concatenate(keep))
 
 
 def _fit_sample(sample: pd.DataFrame, params: PropensityParams) -> tuple[SavedPropensity, tuple]:

@@ -136,10 +136,48 @@ def raw_score(model: SavedPropensity, z: np.ndarray) -> np.ndarray:
 
 
 def score_frame(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
-    """p_response of every customer of `frame`, a chunk at a time."""
+    """p_response of every customer of `frame`: a logistic model column by column (no design
+    matrix of every customer: a million customers score in about a second), trees a chunk of
+    customers at a time."""
+    if model.kind == "logistic":
+        return model.calibration.apply(_linear_score(model, frame))
     parts = [model.calibration.apply(raw_score(model, standardised(model, frame.iloc[at:at + SCORE_CHUNK])))
              for at in range(0, len(frame), SCORE_CHUNK)]
     return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _linear_score(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
+    """`standardised(frame) @ coef + intercept`, summed one design column at a time with the
+    scaling folded into the weights; a category adds its looked-up weight."""
+    design, weight = model.design, np.asarray(model.coef) / model.scale_std
+    total = np.full(len(frame), model.intercept - float(np.dot(weight, model.scale_mean)))
+    columns = [(name, lambda n=name: frame[n].to_numpy(float)) for name in design.numeric]
+    columns += [(name, lambda n=name: DERIVED[n](frame)) for name in design.derived]
+    for index, (_, values) in enumerate(columns):
+        total += weight[index] * np.clip(values(), model.clip_low[index], model.clip_high[index])
+    index = len(columns)
+    for category in design.categorical:
+        span = slice(index, index + len(category.categories))
+        looked_up = _category_weights(weight[span], model.clip_low[span], model.clip_high[span])
+        total += looked_up[_codes(frame[category.column], category.categories)]
+        index = span.stop
+    return total
+
+
+def _codes(values: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
+    """1 + the position of each customer's category; 0 for one the model never saw."""
+    codes = np.zeros(len(values), dtype=np.int64)
+    text = values.astype(str) if values.dtype == object else values
+    for position, category in enumerate(categories, start=1):
+        codes[(text == category).to_numpy(dtype=bool, na_value=False)] = position
+    return codes
+
+
+def _category_weights(weight: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """What a customer of each category adds (position 0: a category the model never saw)."""
+    off, on = np.clip(0.0, low, high), np.clip(1.0, low, high)
+    base = float(np.dot(weight, off))
+    return np.concatenate([[base], base + weight * (on - off)])
 
 
 def propensity_problems(model: SavedPropensity) -> list[str]:
