@@ -7,7 +7,7 @@ lists names, never code, and docs/model-format.md gives each formula.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,23 +23,28 @@ CAMPAIGN_INPUTS = (*CAMPAIGN_FEATURES, "accepted_campaigns")  # when the export 
 CATEGORY_INPUTS = ("education", "living_with")
 
 
+def _num(values) -> np.ndarray:
+    """A column as float64: a pandas Series or, in the drivers' shuffles, a NumPy array."""
+    return np.asarray(values, dtype=float)
+
+
 def _ratio(top: str, bottom: str, floor: float = 1.0) -> Callable[[pd.DataFrame], np.ndarray]:
-    return lambda f: f[top].to_numpy(float) / np.maximum(f[bottom].to_numpy(float), floor)
+    return lambda f: _num(f[top]) / np.maximum(_num(f[bottom]), floor)
 
 
 def _log(name: str) -> Callable[[pd.DataFrame], np.ndarray]:
-    return lambda f: np.log1p(np.maximum(f[name].to_numpy(float), 0.0))
+    return lambda f: np.log1p(np.maximum(_num(f[name]), 0.0))
 
 
 def _per_tenure_day(name: str) -> Callable[[pd.DataFrame], np.ndarray]:
     """A two-year count per day of tenure (30 days added, so new customers stay finite)."""
-    return lambda f: f[name].to_numpy(float) / (np.maximum(f["tenure_days"].to_numpy(float), 0) + 30)
+    return lambda f: _num(f[name]) / (np.maximum(_num(f["tenure_days"]), 0) + 30)
 
 
 DERIVED: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
     **{f"log_{name}": _log(name) for name in ("income", "total_spending", "wines", "fruits",
                                                "meat", "fish", "sweets", "gold", "spend_per_purchase")},
-    "deals": lambda f: f["deal_share"].to_numpy(float) * np.maximum(f["total_purchases"].to_numpy(float), 1),
+    "deals": lambda f: _num(f["deal_share"]) * np.maximum(_num(f["total_purchases"]), 1),
     "catalog_share": _ratio("catalog_purchases", "total_purchases"),
     "web_share": _ratio("web_purchases", "total_purchases"),
     "store_share": _ratio("store_purchases", "total_purchases"),
@@ -47,8 +52,8 @@ DERIVED: dict[str, Callable[[pd.DataFrame], np.ndarray]] = {
     "wine_share": _ratio("wines", "total_spending"),
     "meat_share": _ratio("meat", "total_spending"),
     "gold_share": _ratio("gold", "total_spending"),
-    "recency_x_tenure": lambda f: f["recency"].to_numpy(float) / 100 * f["tenure_days"].to_numpy(float) / 700,
-    "has_children": lambda f: (f["children"].to_numpy(float) > 0).astype(float),
+    "recency_x_tenure": lambda f: _num(f["recency"]) / 100 * _num(f["tenure_days"]) / 700,
+    "has_children": lambda f: (_num(f["children"]) > 0).astype(float),
     "tenure_per_purchase": _ratio("tenure_days", "total_purchases"),
     "purchases_per_tenure": _per_tenure_day("total_purchases"),
     "log_spend_per_tenure": lambda f: np.log1p(np.maximum(_per_tenure_day("total_spending")(f), 0)),
@@ -87,11 +92,12 @@ def choose_design(frame: pd.DataFrame) -> Design:
     return Design(numeric, tuple(DERIVED), categorical)
 
 
-def design_matrix(frame: pd.DataFrame, design: Design) -> np.ndarray:
-    """The customers of `frame` as float64 columns in `design.names` order."""
-    columns = [frame[name].to_numpy(float) for name in design.numeric]
+def design_matrix(frame: pd.DataFrame | Mapping[str, np.ndarray], design: Design) -> np.ndarray:
+    """The customers of `frame` (a table, or columns by name) as float64 columns in
+    `design.names` order."""
+    columns = [_num(frame[name]) for name in design.numeric]
     columns += [DERIVED[name](frame) for name in design.derived]
     for category in design.categorical:
-        values = frame[category.column].astype(str).to_numpy()
+        values = np.asarray(frame[category.column]).astype(str)
         columns += [(values == v).astype(float) for v in category.categories]
     return np.column_stack(columns) if columns else np.empty((len(frame), 0))

@@ -11,7 +11,7 @@ from scipy.stats import rankdata
 from reporter.data.features import REGISTRY
 from reporter.predict.design import CATEGORY_INPUTS
 
-ENOUGH_HELD_OUT = 2_000  # held-out customers the shuffles are measured on (whole folds)
+ENOUGH_HELD_OUT = 1_000  # held-out customers the shuffles are measured on (whole folds)
 SPEND_PARTS = ("wines", "fruits", "meat", "fish", "sweets", "gold")
 CHANNEL_PARTS = ("web_purchases", "catalog_purchases", "store_purchases")
 # sums and ratios of other inputs: they follow the inputs they are made of, never shuffled alone
@@ -39,11 +39,12 @@ def drivers(shell, fold_models: list, folds, sample: pd.DataFrame, y: np.ndarray
     for model, (_, test) in zip(fold_models, folds, strict=True):
         if seen >= ENOUGH_HELD_OUT:
             break
-        held = sample.iloc[test]
+        held = {name: sample[name].to_numpy()[test]
+                for name in dict.fromkeys((*shell.design.inputs(), *FOLLOWERS, "web_visits"))}
         score = _scores(shell, model, held)
         base = auc(y[test], score)
         for index, name in enumerate(inputs):
-            shuffled = shuffle(held, name, rng.permutation(len(held)))
+            shuffled = shuffle(held, name, rng.permutation(len(test)))
             moved = _scores(shell, model, shuffled)
             drops[index] += base - auc(y[test], moved)
             pulls[index] += _pull(held[name], shuffled[name], moved - score)
@@ -54,45 +55,45 @@ def drivers(shell, fold_models: list, folds, sample: pd.DataFrame, y: np.ndarray
                  for i in ranked)
 
 
-def _pull(before: pd.Series, after: pd.Series, change: np.ndarray) -> float:
+def _pull(before: np.ndarray, after: np.ndarray, change: np.ndarray) -> float:
     """Which way the model moves with a numeric input, others held (the correlation of the
     input's change with the score's change under the shuffle); 0 for a category."""
-    if not pd.api.types.is_numeric_dtype(before):
+    if before.dtype.kind not in "iuf":
         return 0.0
-    delta = after.to_numpy(float) - before.to_numpy(float)
+    delta = after.astype(float) - before.astype(float)
     if np.std(delta) == 0 or np.std(change) == 0:
         return 0.0
     return float(np.corrcoef(delta, change)[0, 1])
 
 
-def shuffle(frame: pd.DataFrame, name: str, order: np.ndarray) -> pd.DataFrame:
+def shuffle(frame: dict[str, np.ndarray], name: str, order: np.ndarray) -> dict[str, np.ndarray]:
     """`frame` with column `name` in `order`, and the sums and ratios made of it recomputed,
     so a customer's totals still add up (a model of parts and their total otherwise loses
     more than the part is worth)."""
-    changed = {name: frame[name].to_numpy()[order]}
-    parts = {**{k: frame[k].to_numpy(float) for k in (*SPEND_PARTS, *CHANNEL_PARTS) if k in frame},
+    changed = {name: frame[name][order]}
+    parts = {**{k: np.asarray(frame[k], dtype=float) for k in (*SPEND_PARTS, *CHANNEL_PARTS)},
              **changed}
-    purchases = frame["total_purchases"].to_numpy(float)
+    purchases = np.asarray(frame["total_purchases"], dtype=float)
     if name in SPEND_PARTS:
         changed["total_spending"] = sum(parts[k] for k in SPEND_PARTS)
     if name in CHANNEL_PARTS:
         changed["total_purchases"] = sum(parts[k] for k in CHANNEL_PARTS)
-        deals = frame["deal_share"].to_numpy(float) * np.maximum(purchases, 1)
+        deals = np.asarray(frame["deal_share"], dtype=float) * np.maximum(purchases, 1)
         changed["deal_share"] = np.clip(deals / np.maximum(changed["total_purchases"], 1), 0, 1)
     if name == "web_purchases":
-        changed["web_visits_per_purchase"] = (frame["web_visits"].to_numpy(float)
+        changed["web_visits_per_purchase"] = (np.asarray(frame["web_visits"], dtype=float)
                                               / np.maximum(changed["web_purchases"], 1))
     if name in SPEND_PARTS or name in CHANNEL_PARTS:
-        spend = changed.get("total_spending", frame["total_spending"].to_numpy(float))
+        spend = changed.get("total_spending", np.asarray(frame["total_spending"], dtype=float))
         count = changed.get("total_purchases", purchases)
         changed["spend_per_purchase"] = spend / np.maximum(count, 1)
     if name == "children":
-        changed["family_size"] = (frame["family_size"].to_numpy(float) - frame["children"].to_numpy(float)
-                                  + changed["children"])
-    return frame.assign(**changed)
+        changed["family_size"] = (np.asarray(frame["family_size"], dtype=float)
+                                  - np.asarray(frame["children"], dtype=float) + changed["children"])
+    return {**frame, **changed}
 
 
-def _scores(shell, model, frame: pd.DataFrame) -> np.ndarray:
+def _scores(shell, model, frame: dict[str, np.ndarray]) -> np.ndarray:
     from reporter.predict.saved import standardised
 
     return np.asarray(model.decision_function(standardised(shell, frame)), dtype=float)

@@ -117,7 +117,8 @@ def _estimator(kind: str, params: PropensityParams):
         return LogisticRegression(C=params.c, max_iter=5000)
     return HistGradientBoostingClassifier(
         max_iter=params.boosting_iterations, learning_rate=0.15, max_leaf_nodes=8,
-        min_samples_leaf=40, l2_regularization=1.0, early_stopping=False, random_state=params.seed)
+        min_samples_leaf=40, l2_regularization=1.0, max_bins=63, early_stopping=False,
+        random_state=params.seed)
 
 
 def _raw(estimator, z: np.ndarray) -> np.ndarray:
