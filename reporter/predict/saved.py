@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from reporter.data.features import CATEGORICAL, REGISTRY
-from reporter.predict.design import DERIVED, Design, design_matrix
+from reporter.predict.design import DERIVED, Design
 
 KINDS = ("logistic", "boosting")
 CALIBRATIONS = ("none", "sigmoid", "isotonic")
@@ -111,9 +111,27 @@ def _sigmoid(score: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-score))
 
 
-def standardised(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
-    matrix = design_matrix(frame, model.design)
-    return (np.clip(matrix, model.clip_low, model.clip_high) - model.scale_mean) / model.scale_std
+def standardised(model: SavedPropensity, frame) -> np.ndarray:
+    """The design rows of `frame`, clipped and standardised, built column by column in
+    column order (a split reads one column; no full-width temporary copies)."""
+    rows = len(next(iter(frame.values()))) if isinstance(frame, dict) else len(frame)
+    z = np.empty((rows, len(model.design.names)), order="F")
+    for index, values in enumerate(_design_columns(model.design, frame)):
+        z[:, index] = (np.clip(values, model.clip_low[index], model.clip_high[index])
+                       - model.scale_mean[index]) / model.scale_std[index]
+    return z
+
+
+def _design_columns(design: Design, frame):
+    """Each design column of `frame` in `design.names` order (as design_matrix has them)."""
+    for name in design.numeric:
+        yield np.asarray(frame[name], dtype=float)
+    for name in design.derived:
+        yield DERIVED[name](frame)
+    for category in design.categorical:
+        values = np.asarray(frame[category.column]).astype(str)
+        for value in category.categories:
+            yield (values == value).astype(float)
 
 
 def raw_score(model: SavedPropensity, z: np.ndarray) -> np.ndarray:
@@ -121,18 +139,23 @@ def raw_score(model: SavedPropensity, z: np.ndarray) -> np.ndarray:
     if model.kind == "logistic":
         return z @ model.coef + model.intercept
     total = np.full(len(z), model.intercept)
-    rows = np.arange(len(z))
+    columns = np.asfortranarray(z)  # each split reads one column: keep it contiguous
     for tree in model.trees:
-        node = np.zeros(len(z), dtype=np.int64)
-        for _ in range(len(tree.feature)):  # at most one step per node: a path ends at a leaf
-            feature = tree.feature[node]
-            inner = feature >= 0
-            if not inner.any():
-                break
-            go_left = z[rows, np.maximum(feature, 0)] <= tree.threshold[node]
-            node = np.where(inner, np.where(go_left, tree.left[node], tree.right[node]), node)
-        total += tree.value[node]
+        _add_leaves(tree, columns, total)
     return total
+
+
+def _add_leaves(tree: Tree, z: np.ndarray, total: np.ndarray) -> None:
+    """Send the rows down `tree` node by node (each row visits one node per level) and add
+    each leaf's value to its rows."""
+    pending = [(0, np.arange(len(z)))]
+    while pending:
+        node, rows = pending.pop()
+        if tree.feature[node] < 0:
+            total[rows] += tree.value[node]
+            continue
+        left = z[:, tree.feature[node]].take(rows) <= tree.threshold[node]
+        pending += [(int(tree.left[node]), rows[left]), (int(tree.right[node]), rows[~left])]
 
 
 def score_frame(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
