@@ -39,6 +39,7 @@ from benchmarks.api import markdown as api_markdown
 from benchmarks.app import markdown as app_markdown
 from benchmarks.common import GENERATE_CHUNK, REAL_TABLE, RESULTS, ROOT, table
 from benchmarks.common import project as fresh_project
+from benchmarks.predict import markdown as predict_markdown
 from benchmarks.profile import markdown as profile_markdown
 from benchmarks.sources import markdown as sources_markdown
 from benchmarks.spark import markdown as spark_markdown
@@ -142,7 +143,7 @@ def _profile_section(results: Path) -> str:
     sections = ""
     for name, section in (("sources.json", sources_markdown), ("api.json", api_markdown),
                           ("app.json", app_markdown), ("profile.json", profile_markdown),
-                          ("spark.json", spark_markdown)):
+                          ("spark.json", spark_markdown), ("predict.json", predict_markdown)):
         if (results / name).is_file():
             sections += "\n" + section(json.loads((results / name).read_text()))
     return sections

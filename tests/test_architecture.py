@@ -14,8 +14,8 @@ from tests.conftest import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "reporter"
 # the order of the stages: a module may import from its own stage or an earlier one
-LAYERS = ("base", "data", "segmentation", "personas", "model", "history", "spark", "brief", "delivery",
-          "app")
+LAYERS = ("base", "data", "segmentation", "personas", "predict", "model", "history", "spark", "brief",
+          "delivery", "app")
 ENTRY_POINTS = {"reporter.__main__"}  # `python -m reporter` starts the app, by definition
 
 

@@ -16,7 +16,7 @@ from reporter.app.settings import load_config
 
 GOLDEN = Path(__file__).parent / "golden"
 PDFTOPPM = shutil.which("pdftoppm")
-SAMPLE_PAGES = 10  # the generated sample's brief; a change here is a layout change to review
+SAMPLE_PAGES = 11  # the generated sample's brief; a change here is a layout change to review
 DPI = 50
 
 

@@ -16,9 +16,12 @@ from reporter.archive import RunFolder
 from reporter.history.weekly import WeekOverWeek, compare, read_previous
 from reporter.model.lifecycle import Analysis
 from reporter.personas.exports import (
+    NEXT_CAMPAIGN_FILE,
     customer_table,
     flag_file,
     flag_list,
+    next_campaign_list,
+    next_campaign_size,
     write_csv,
     write_exports,
 )
@@ -50,7 +53,9 @@ class LocalEngine:
     def customers(self) -> pd.DataFrame:
         """The customers.csv layout, made once for the comparison and the exports."""
         found = self.analysis
-        return customer_table(found.table, found.segmentation.labels, found.assignment)
+        propensity = found.propensity
+        return customer_table(found.table, found.segmentation.labels, found.assignment,
+                              propensity.p_response if propensity is not None else None)
 
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek:
@@ -78,4 +83,8 @@ class LocalEngine:
             write_csv(flag_list(customers, flag.name, ranking), folder.file(flag_file(flag.name)),
                       chunk_rows, stamp)
             exports.append(flag_file(flag.name))
+        if "p_response" in customers:
+            write_csv(next_campaign_list(customers, next_campaign_size(len(customers))),
+                      folder.file(NEXT_CAMPAIGN_FILE), chunk_rows, stamp)
+            exports.append(NEXT_CAMPAIGN_FILE)
         return exports

@@ -248,7 +248,7 @@ def _build(config: Config, engine: Engine, baseline: RunSummary | None, run_id: 
             decision=found.decision, drift_thresholds=(settings.model.psi_watch, settings.model.psi_refit),
             baseline=_baseline_sentence(baseline),
             units=Units(settings.brief.currency, settings.source.spend_period),
-            appendix=settings.brief.appendix, engine=engine.sentence,
+            appendix=settings.brief.appendix, engine=engine.sentence, propensity=found.propensity,
         ))
     return Built(brief, figures, change, baseline)
 

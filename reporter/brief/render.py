@@ -31,7 +31,8 @@ from jinja2 import (
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from reporter.brief import charts
+from reporter.brief import charts, predict_charts
+from reporter.brief.propensity import PropensityView
 from reporter.brief.view import Brief
 from reporter.data.features import REGISTRY
 from reporter.errors import ConfigError, EnvironmentProblem
@@ -149,6 +150,22 @@ def draw_charts(brief: Brief) -> dict[str, Markup]:
                                                       income.x_limit, income.axes)),
         "scatter": svg_image(charts.pca_scatter(list(scatter.groups), scatter.axes)),
         "campaigns": svg_image(charts.rate_bars(brief.campaigns)) if brief.campaigns else Markup(""),
+        **_propensity_charts(brief.propensity),
+    }
+
+
+def _propensity_charts(view: PropensityView | None) -> dict[str, Markup]:
+    """The lift chart (page 1) and the reliability curve (appendix), when there is a model."""
+    if view is None or view.grading is None:
+        return {"lift": Markup(""), "reliability": Markup("")}
+    grading = view.grading
+    return {
+        "lift": svg_image(predict_charts.lift_bars([b.decile for b in view.lift],
+                                                   [b.expected for b in view.lift],
+                                                   [b.observed for b in view.lift], view.expected_rate)),
+        "reliability": svg_image(predict_charts.reliability_curve(
+            [b.predicted for b in grading.reliability], [b.observed for b in grading.reliability],
+            grading.brier)),
     }
 
 

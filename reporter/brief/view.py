@@ -14,6 +14,7 @@ import numpy as np
 
 from reporter import untrusted
 from reporter.brief import charts
+from reporter.brief.propensity import PropensityView, propensity_view
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.data.clean import DataNotes, customers
 from reporter.data.features import (
@@ -41,6 +42,7 @@ from reporter.personas.rulebook import (
     SegmentVerdict,
 )
 from reporter.plain import to_plain
+from reporter.predict.propensity import Propensity
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
 from reporter.segmentation.profile import GroupProfile, Profiles
@@ -233,6 +235,7 @@ class Brief:
     campaigns: charts.RateChart | None = None  # campaign answers and complaints by persona
     appendix: str = "attach"  # where the analyst's appendix goes: attach, separate or omit
     rule_edits: tuple[str, ...] = ()  # page 1: what an edit of personas.yaml did to the names
+    propensity: PropensityView | None = None  # who answers the next campaign (brief/propensity.py)
 
 
 @dataclass(frozen=True)
@@ -261,6 +264,7 @@ class BriefInputs:
     units: Units = field(default_factory=Units)
     appendix: str = "attach"
     engine: str = ""  # how the engine worked, when not on this machine alone (the method says it)
+    propensity: Propensity | None = None  # the predict stage's answer (None: not run)
 
 
 BRIEF_FILE = "brief.json"
@@ -328,6 +332,8 @@ def build_brief(inputs: BriefInputs) -> Brief:
         campaigns=_campaign_chart(inputs, rows, best),
         appendix=inputs.appendix,
         rule_edits=rule_edit_lines(inputs.decision.rule_change if inputs.decision else None),
+        propensity=propensity_view(inputs.propensity, inputs.table, inputs.assignment, inputs.rulebook,
+                                   inputs.action_list_size),
     )
 
 

@@ -86,8 +86,10 @@ ODD_ROWS_FROM = 100  # smaller samples stay clean: a handful of rows would be al
 SPEND_CEILING = 2_600  # the real table's largest two-year spend is about 2,500
 
 
-def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF) -> pd.DataFrame:
-    """A customer table of `rows` customers in the SmartCart column order."""
+def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF, response: str = "types") -> pd.DataFrame:
+    """A customer table of `rows` customers in the SmartCart column order. `response`:
+    "types" (each latent type answers at its own rate) or "logistic" (Response drawn from
+    `true_response_probability`, a known logistic model in which AcceptedCmp1-5 carry signal)."""
     if rows < 1:
         raise ValueError("rows must be at least 1")
     rng = np.random.default_rng(seed)
@@ -107,7 +109,37 @@ def generate(rows: int, seed: int, as_of: date = DEFAULT_AS_OF) -> pd.DataFrame:
     if rows >= ODD_ROWS_FROM:
         _add_oddities(table, rng)
     _add_campaigns(table, kind_of_row, np.random.default_rng(seed + 7919))
+    if response == "logistic":
+        chance = true_response_probability(table, as_of)
+        table["Response"] = (np.random.default_rng(seed + 104_729).random(rows) < chance).astype(int)
+    elif response != "types":
+        raise ValueError("response must be 'types' or 'logistic'")
     return table[LAYOUT]
+
+
+# The known response model of generate(response="logistic"): log-odds per unit of each column.
+RESPONSE_LOGIT = {
+    "intercept": -3.0, "Recency": -0.03, "NumCatalogPurchases": 0.15, "log_spend": 0.5,
+    "children": -0.4, "tenure_days": 0.0015, "alone": 0.6, "AcceptedCmp": 1.1,
+}
+RESPONSE_CENTRES = {"Recency": 50, "log_spend": 6.0, "tenure_days": 350}
+
+
+def true_response_probability(table: pd.DataFrame, as_of: date = DEFAULT_AS_OF) -> np.ndarray:
+    """Each customer's true chance of answering under RESPONSE_LOGIT (a generated table's
+    raw columns; tenure counted to `as_of`, the newest join date of a generated table)."""
+    w, c = RESPONSE_LOGIT, RESPONSE_CENTRES
+    spend = np.log1p(table[list(SPEND_COLUMNS)].sum(axis=1).to_numpy(float))
+    joined = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y")
+    tenure = (pd.Timestamp(as_of) - joined).dt.days.to_numpy(float)
+    alone = table["Marital_Status"].isin(["Single", "Divorced", "Widow", "Alone"]).to_numpy(float)
+    logit = (w["intercept"] + w["Recency"] * (table["Recency"].to_numpy(float) - c["Recency"])
+             + w["NumCatalogPurchases"] * table["NumCatalogPurchases"].to_numpy(float)
+             + w["log_spend"] * (spend - c["log_spend"])
+             + w["children"] * (table["Kidhome"] + table["Teenhome"]).to_numpy(float)
+             + w["tenure_days"] * (tenure - c["tenure_days"]) + w["alone"] * alone
+             + w["AcceptedCmp"] * table[list(CAMPAIGN_COLUMNS)].sum(axis=1).to_numpy(float))
+    return 1.0 / (1.0 + np.exp(-logit))
 
 
 def _add_campaigns(table: pd.DataFrame, kind_of_row: np.ndarray, rng: np.random.Generator) -> None:

@@ -28,6 +28,7 @@ from reporter.personas.rulebook import Rulebook, all_conditions, compile_ruleboo
 from reporter.personas.rules import FrozenPopulation
 from reporter.personas.spec import PersonasFile
 from reporter.plain import from_plain, to_plain
+from reporter.predict.saved import SavedPropensity, propensity_problems
 from reporter.segmentation.assess import Assessment
 from reporter.segmentation.kselect import KChoice
 from reporter.segmentation.result import Component
@@ -67,6 +68,8 @@ class SavedModel:
     rulebook_key: str
     cluster_persona: dict[int, str]  # segment -> persona
     population: FrozenPopulation  # the thresholds the rules used
+    # fitted with the segmentation; None in a model.json written before it, or when refused
+    propensity: SavedPropensity | None = None
 
     @property
     def k(self) -> int:
@@ -94,6 +97,7 @@ def _about(model: SavedModel) -> dict[str, Any]:
     return {"algorithm": model.scorer.algorithm, "k": model.k, "features": model.scorer.columns,
             "fitted_on": model.fitted_on.isoformat(), "fitted_in_run": model.fitted_in_run,
             "saved_in_run": model.saved_in_run,
+            "propensity": model.propensity.kind if model.propensity is not None else None,
             "segment_personas": {str(c): p for c, p in sorted(model.cluster_persona.items())}}
 
 
@@ -134,6 +138,7 @@ def model_problems(model: SavedModel) -> list[str]:
     problems += _fill_problems(model)
     problems += _segment_mix_problems(model)
     problems += _persona_problems(model)
+    problems += _propensity_problems(model.propensity)
     return problems
 
 
@@ -148,6 +153,15 @@ def _segment_mix_problems(model: SavedModel) -> list[str]:
     if not np.isfinite(shares).all() or (shares < 0).any() or abs(shares.sum() - 1) > 1e-6:
         return ["baseline.segment_mix: expected shares 0 to 1 that add up to 1"]
     return []
+
+
+def _propensity_problems(propensity: SavedPropensity | None) -> list[str]:
+    if propensity is None:
+        return []
+    try:
+        return propensity_problems(propensity)
+    except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong kind altogether
+        return [f"propensity: unreadable numbers ({type(exc).__name__})"]
 
 
 def _numbers(name: str, value: Any, shape: tuple[int, ...]) -> list[str]:

@@ -35,6 +35,7 @@ from reporter.personas.rulebook import (
     rule_change,
 )
 from reporter.personas.rules import Population
+from reporter.predict.propensity import Propensity, score_propensity
 from reporter.segmentation.align import Alignment
 from reporter.segmentation.assess import Assessment, assess
 from reporter.segmentation.profile import Profiles, profile
@@ -92,6 +93,7 @@ class Analysis:
     persona_profiles: Profiles
     decision: ModelDecision
     saved_model: SavedModel  # what this run saves: the model it scored with or fitted
+    propensity: Propensity | None = None  # p_response per customer, or why there is none
 
 
 def rulebook_key(rulebook: Rulebook) -> str:
@@ -215,7 +217,7 @@ def analyse(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
 def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Rulebook,
             keys: tuple[str, str], run_id: str, timer, scoring_with: SavedModel | None = None,
             refit_from: SavedModel | None = None, reason: str = "") -> Analysis:
-    """clean -> features -> segment -> (assess) -> profile -> personas -> drift: with a saved
+    """clean -> features -> segment -> (assess) -> profile -> personas -> predict -> drift: with a saved
     model to score, or fitting a new one (numbered after `refit_from` when there is one)."""
     model = scoring_with
     with timer("clean"):
@@ -245,6 +247,8 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
         assignment = assign(rulebook, cluster_profiles, table, segmentation.labels, keep=keep,
                             previous=last_names(model or refit_from), margin=params.keep_margin)
         persona_profiles = profile(table, assignment.customer_persona)
+    with timer("predict"):
+        propensity = _propensity(model, table, params)
     in_fit = table.frame["in_fit"].to_numpy()
     against = model or refit_from
     rules_changed = model is not None and keep is None
@@ -259,8 +263,19 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
                                  run_id, drift, segmentation.alignment, segmentation.warm_started)
     saved = _saved_model(model, raw, customers, table, segmentation, assessment, assignment,
                          rulebook, keys, run_id, as_of)
+    if model is None:
+        saved = replace(saved, propensity=propensity.model)
     return Analysis(raw, customers, table, segmentation, assessment, rulebook, assignment,
-                    cluster_profiles, persona_profiles, decision, saved)
+                    cluster_profiles, persona_profiles, decision, saved, propensity)
+
+
+def _propensity(model: SavedModel | None, table: FeatureTable, params: AnalysisParams) -> Propensity:
+    """Scored with the saved model's propensity, or fitted when the segmentation is."""
+    if model is not None:
+        return score_propensity(model.propensity, table)
+    from reporter.predict.fit import fit_propensity  # fitting alone needs scikit-learn
+
+    return fit_propensity(table, params.propensity)
 
 
 def last_names(model: SavedModel | None) -> dict[int, str] | None:

@@ -2,7 +2,8 @@
 
 `customers.csv` has one row per customer (ID, persona, cluster, one 0/1 column per customer
 flag, key metrics), `persona_<name>.csv` the same columns for each persona's customers and
-`<flag>.csv` (e.g. `churn_risk.csv`) each flag's customers ranked as the brief's call list.
+`<flag>.csv` (e.g. `churn_risk.csv`) each flag's customers ranked as the brief's call list,
+and `next_campaign.csv` the tenth of customers likeliest to answer (by `p_response`).
 Every file ends with `run_id` and `as_of`, so a list loaded into a CRM says where it came
 from; numbers are written in their shortest exact form (58138, not 58138.0). Files are
 written in chunks, so a large table never needs a second full copy as text.
@@ -53,8 +54,23 @@ def flag_list(customers: pd.DataFrame, name: str, ranking: pd.Series) -> pd.Data
     return flagged.loc[order.index]
 
 
-def customer_table(table: FeatureTable, labels: np.ndarray,
-                   assignment: PersonaAssignment) -> pd.DataFrame:
+NEXT_CAMPAIGN_FILE = "next_campaign.csv"
+NEXT_CAMPAIGN_SHARE = 0.10  # the next campaign's list: the customers likeliest to answer
+
+
+def next_campaign_size(customers: int, share: float = NEXT_CAMPAIGN_SHARE) -> int:
+    return max(1, round(customers * share)) if customers else 0
+
+
+def next_campaign_list(customers: pd.DataFrame, size: int) -> pd.DataFrame:
+    """The `size` customers with the highest p_response (ties by ID), in the customers.csv
+    layout: who the next campaign should reach first."""
+    order = np.lexsort((customers["ID"].to_numpy(), -customers["p_response"].to_numpy()))
+    return customers.iloc[order[:size]]
+
+
+def customer_table(table: FeatureTable, labels: np.ndarray, assignment: PersonaAssignment,
+                   p_response: np.ndarray | None = None) -> pd.DataFrame:
     frame = pd.DataFrame({
         "ID": table.frame["ID"].to_numpy(),
         "other_ids": table.frame["other_ids"].to_numpy(),  # the same person's other IDs
@@ -65,6 +81,8 @@ def customer_table(table: FeatureTable, labels: np.ndarray,
         frame[flag_column(name)] = flagged.astype(np.int8)
     for metric in EXPORT_METRICS:
         frame[metric] = table.frame[metric].to_numpy().round(4)
+    if p_response is not None:  # the chance of answering the next campaign (predict/)
+        frame["p_response"] = p_response.round(6)
     return frame
 
 

@@ -27,6 +27,7 @@ from reporter.model.lifecycle import analyse as analyse_sample
 from reporter.model.params import AnalysisParams
 from reporter.personas.figures import CustomerFigures, ListParams, chart_sample
 from reporter.personas.rulebook import Rulebook, all_conditions, label_customers, name_segments
+from reporter.predict.propensity import Propensity
 from reporter.spark.clean import SparkCleaned, spark_clean
 from reporter.spark.exports import customer_layout, write_spark_exports
 from reporter.spark.features import spark_features
@@ -130,11 +131,20 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
     notes = replace(cleaned.notes, rows_in_fit=found.customers.notes.rows_in_fit)
     analysis = replace(
         found, customers=replace(found.customers, notes=notes), cluster_profiles=cluster_profiles,
-        decision=decision,
+        decision=decision, propensity=_unscored(found.propensity),
         persona_profiles=persona_profiles, assignment=assignment,
         saved_model=replace(model, population=population, cluster_persona=cluster_persona,
                             income_fill=fill))
     return SparkAnalysis(analysis, labelled, spark, len(sample.frame))
+
+
+def _unscored(propensity: Propensity | None) -> Propensity | None:
+    """The propensity model is fitted on the sample and saved, but Spark does not score it yet:
+    the brief says so rather than list only the sample's customers."""
+    if propensity is None:
+        return None
+    return replace(propensity, p_response=None, note="No response propensity on engine: spark yet: "
+                   "the model is fitted and saved in model.json, but only engine: local scores it.")
 
 
 def _fitting_sample(cleaned: SparkCleaned, raw: SparkCustomers, size: int, seed: int):
