@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
@@ -183,3 +185,27 @@ def test_every_command_checks_the_rules_as_run_does(project, command):
     personas.write_text(personas.read_text().replace("recency > 60", "recency > lots"))
     line = _one_line_error(run_main(*command, "--config", str(project / "config" / "reporter.yaml")))
     assert "personas.yaml" in line and 'persona "Churn Risk"' in line
+
+
+def test_reporter_help_lists_each_command_with_the_summary_its_module_declares():
+    """`reporter --help` names every command without importing them; each summary is the one
+    the command's own module gives its parser, so the two cannot drift apart."""
+    import argparse
+
+    from reporter.app.cli.entry import COMMANDS, _parser
+
+    def summaries(parser):
+        (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        return {action.dest: action.help for action in sub._choices_actions}
+
+    assert summaries(_parser("all")) == summaries(_parser("")) == {n: s for n, (_, _, s) in COMMANDS.items()}
+
+
+def test_reporter_help_imports_no_stage():
+    """Start-up stays light: the top-level help and a command's parser for another command do
+    not import pandas or the charts (a second or more on this machine)."""
+    code = ("import sys; from reporter.app.cli.entry import _parser; _parser('').format_help(); "
+            "print(sorted(m for m in ('pandas', 'matplotlib', 'sklearn', 'reporter.brief.view') "
+            "if m in sys.modules))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]", found.stdout

@@ -11,12 +11,11 @@ from pathlib import Path
 from reporter.app.outcomes import delivery_lines, exit_code, failure_lines, push_line
 from reporter.app.settings import Config, load_config
 from reporter.archive import find_run, published_runs
-from reporter.delivery.hints import console_command
+from reporter.delivery.hints import DEFAULT_CONFIG, console_command
 from reporter.errors import ConfigError
 from reporter.history.record import read_record
 from reporter.personas.rulebook import rulebook_problems
 
-DEFAULT_CONFIG = Path("config/reporter.yaml")
 LATEST = Path("<latest>")  # `validate --data` without a file: the file source.path finds
 
 

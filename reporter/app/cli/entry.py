@@ -9,29 +9,49 @@ traceback on stderr. Every email, CRM push and pruned run is one line on stdout.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from reporter.app import logs
-from reporter.app.about import version_text
-from reporter.app.cli import archive, delivery, personas, runs, servers, setup
-from reporter.app.cli.common import DEFAULT_CONFIG
+from reporter.delivery.hints import DEFAULT_CONFIG
 from reporter.errors import ReporterError
 
 log = logging.getLogger("reporter")
-# The commands in the order `reporter --help` lists them; each module declares its own.
-COMMANDS = (runs.add_run, runs.add_assign, delivery.add_send, delivery.add_push, servers.add_serve,
-            servers.add_app, delivery.add_release, archive.add_rerender, delivery.add_preview,
-            servers.add_schedule, setup.add_sample, setup.add_init, setup.add_validate,
-            archive.add_archive, personas.add_personas, setup.add_config_helpers)
+# The commands in the order `reporter --help` lists them: name -> (module of reporter.app.cli
+# that declares its arguments beside its handler, the function that adds them, the one-line
+# summary `reporter --help` shows). Only the chosen command's module is imported, so `reporter
+# --help` or `reporter send` do not wait for the charts and the models (seconds); a test keeps
+# each summary equal to the one its module declares.
+COMMANDS = {
+    "run": ("runs", "add_run", "make one brief now and archive it"),
+    "assign": ("runs", "add_assign",
+               "give new customers a segment, persona and flags with an archived model"),
+    "send": ("delivery", "add_send", "send an archived brief to the recipients who have not had it"),
+    "push": ("delivery", "add_push", "push an archived run's personas and flags to the CRM targets again"),
+    "serve": ("servers", "add_serve", "answer who a customer is over HTTP, with the brief's model"),
+    "app": ("servers", "add_app", "explore personas, look customers up and try rule changes in a browser"),
+    "release": ("delivery", "add_release", "send a brief held by a pre-send check"),
+    "rerender": ("archive", "add_rerender", "draw an archived brief again with the current templates"),
+    "preview": ("delivery", "add_preview", "write each team's email as it would be sent (HTML and .eml)"),
+    "schedule": ("servers", "add_schedule",
+                 "run briefs on the cron schedule from reporter.yaml (foreground)"),
+    "sample": ("setup", "add_sample", "write a synthetic customer table"),
+    "init": ("setup", "add_init", "write a commented starter reporter.yaml and personas.yaml"),
+    "validate": ("setup", "add_validate", "check the config and persona files"),
+    "archive": ("archive", "add_archive", "browse and prune the archive of briefs"),
+    "personas": ("personas", "add_personas", "work with the persona rules"),
+    "config": ("setup", "add_config_helpers", "configuration helpers"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _parser()
-    args = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = _chosen(argv)
+    args = _parser(chosen).parse_args(argv)
     try:
-        _set_up_logging(args)
+        _set_up_logging(args, server=chosen == "serve")
         return args.command(args)
     except ReporterError as error:
         _print_problems(error)
@@ -46,14 +66,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _set_up_logging(args: argparse.Namespace) -> None:
+def _chosen(argv: list[str]) -> str:
+    """The command named on the command line ("" for none, as in `reporter --help`)."""
+    return next((word for word in argv if not word.startswith("-")), "")
+
+
+def _set_up_logging(args: argparse.Namespace, server: bool) -> None:
     """One setup for every command (reporter/app/logs.py): reporter.yaml's `logging:`, then
     the REPORTER_LOG_* variables; `serve` writes JSON lines unless told otherwise."""
     config = getattr(args, "config", None)
     if config is None and hasattr(args, "config") and DEFAULT_CONFIG.is_file():
         config = DEFAULT_CONFIG
     settings = logs.from_environment(logs.configured(config))
-    server = args.command is servers.serve_command
     logs.setup(settings, command_default="json" if server else "text", one_stream=server)
 
 
@@ -68,7 +92,9 @@ def _print_problems(error: ReporterError) -> None:
         print(f"  {' '.join(str(problem).split())}", file=sys.stderr)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(chosen: str = "") -> argparse.ArgumentParser:
+    """Every command's name and summary; the chosen command's arguments in full (all of
+    them when `chosen` is "all", as the documentation test reads them)."""
     parser = argparse.ArgumentParser(
         prog="reporter",
         description="SmartCart Briefs: turn the newest customer table into a weekly brief.",
@@ -76,8 +102,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show the version and the archive formats it reads and writes, and exit")
     commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    for add in COMMANDS:
-        add(commands)
+    for name, (module, adder, summary) in COMMANDS.items():
+        if chosen in (name, "all"):
+            getattr(importlib.import_module(f"reporter.app.cli.{module}"), adder)(commands)
+        else:
+            commands.add_parser(name, help=summary)
     return parser
 
 
@@ -85,5 +114,7 @@ class _Version(argparse.Action):
     """`reporter --version`: the package and its archive formats."""
 
     def __call__(self, parser, namespace, values, option_string=None):
+        from reporter.app.about import version_text  # reads the archive formats: the models' modules
+
         print(version_text())
         parser.exit()
