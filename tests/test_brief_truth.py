@@ -299,3 +299,20 @@ def test_a_person_merged_under_another_id_is_not_gone(tmp_path):
     named = kept.set_index("ID")["other_ids"]
     for old, twin in zip(table["ID"].iloc[:5], twins["ID"], strict=True):
         assert named[min(old, twin)] == str(max(old, twin)), "the smaller ID is kept, the other named"
+
+
+def test_page_one_says_what_to_do_this_week_with_the_call_lists_counts(real):
+    """Issue 33: page 1's actions count what the call list holds and name its first customer."""
+    first = _flat(_pages(real.pdf)[0])
+    churn = pd.read_csv(real.folder / "churn_risk.csv")
+    premium = int((churn["persona"] == "Premium").sum())
+    sizes = pd.read_csv(real.folder / "customers.csv")["persona"].value_counts()
+    assert "This week, do this" in first
+    assert (f"{premium} of {sizes['Premium']} Premium customers "
+            f"({premium / sizes['Premium']:.0%}) are Churn Risk (list: churn_risk.csv)") in first
+    assert f"all {len(churn)} Churn Risk customers (list: churn_risk.csv)" in first
+    head = churn.iloc[0]
+    assert (f"First 5 to call, in the order of churn_risk.csv {head['ID']} Premium; total spend "
+            f"${head['total_spending']:,.0f}; {head['recency']} days since last purchase") in first
+    assert "Days since last purchase is about the same for every persona" in first
+    assert "Days since last purchase Purchases" not in first, "the flat column is left out"

@@ -283,3 +283,14 @@ def test_each_flag_has_its_call_list_file_in_the_briefs_order(two_weeks):
     assert list(listed["ID"]) == list(ranked["ID"]), "ranked by rank_by (total spend), ties by ID"
     html = week2.html.read_text()
     assert "are in churn_risk.csv" in html
+
+
+def test_page_one_counts_the_newly_flagged_file(two_weeks):
+    """Issue 33: 'Call the N customers newly flagged' counts changes/new_churn_risk.csv."""
+    _, _, week2 = two_weeks
+    newly = pd.read_csv(week2.folder / "changes" / "new_churn_risk.csv")
+    action = week2.brief.this_week.actions[0]
+    assert action.file == "changes/new_churn_risk.csv" and action.count == len(newly) > 0
+    assert f"Call the {len(newly)} customers newly flagged Churn Risk" in week2.html.read_text()
+    first = week2.brief.this_week.call_first[0].customer_id
+    assert first in set(newly["ID"]), "the newly flagged are called first"

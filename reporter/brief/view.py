@@ -14,6 +14,7 @@ import numpy as np
 
 from reporter import untrusted
 from reporter.brief import charts
+from reporter.brief.this_week import ThisWeek, this_week
 from reporter.data.clean import DataNotes, customers
 from reporter.data.features import (
     CAMPAIGN_FEATURES,
@@ -225,6 +226,7 @@ class Brief:
     stability_line: tuple[str, str] = ("", "")  # page 1's stability figure and its words
     campaigns: charts.RateChart | None = None  # campaign answers and complaints by persona
     appendix: str = "attach"  # where the analyst's appendix goes: attach, separate or omit
+    this_week: ThisWeek = field(default_factory=ThisWeek)  # page 1's actions and first calls
 
 
 @dataclass(frozen=True)
@@ -289,6 +291,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
     best = _best_responder(inputs)
     rows = _persona_rows(inputs, best)
     flags = _flag_sections(inputs)
+    changes = _changes(inputs)
     return Brief(
         title=inputs.title,
         run_id=inputs.run_id,
@@ -304,7 +307,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
         flags=flags,
         population=inputs.persona_profiles.population_means,
         notes=inputs.notes,
-        changes=_changes(inputs),
+        changes=changes,
         model=_model_appendix(inputs),
         scatter=_scatter(inputs, rows),
         spend_mix=_mix_chart(inputs, rows, CATEGORY_FEATURES, CATEGORY_LABELS, "spend", "spendmix"),
@@ -316,7 +319,19 @@ def build_brief(inputs: BriefInputs) -> Brief:
         stability_line=_stability_line(inputs.assessment.stability),
         campaigns=_campaign_chart(inputs, rows, best),
         appendix=inputs.appendix,
+        this_week=_this_week(inputs, rows, flags, changes),
     )
+
+
+def _this_week(inputs: BriefInputs, rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
+               changes: ChangesView | None) -> ThisWeek:
+    """Page 1's 'This week, do this', from the counts the brief already holds."""
+    new_by_persona = {}
+    if inputs.changes is not None:
+        new_by_persona = {name: {str(p): int(n) for p, n in frame["persona"].value_counts().items()}
+                          for name, frame in inputs.changes.newly_flagged.items()
+                          if "persona" in frame}
+    return this_week(rows, flags, changes, new_by_persona, inputs.units, TABLE_FEATURES)
 
 
 def _persona_rows(inputs: BriefInputs, best: str) -> tuple[PersonaRow, ...]:
