@@ -9,12 +9,13 @@ so the page, the email and the app say the same.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from reporter.data.features import REGISTRY
 
-if TYPE_CHECKING:  # the view's records; this module only reads them
-    from reporter.brief.view import ChangesView, FlaggedCustomer, FlagSection, PersonaRow, Units
+# The view's records (reporter.brief.view), read here by their fields only: view.py builds the
+# brief with this module, so importing them back would make a cycle.
+PersonaRow = FlagSection = FlaggedCustomer = ChangesView = Units = Any
 
 MAX_ACTIONS = 3
 CALL_FIRST = 5
@@ -109,7 +110,7 @@ def _reason(flag: FlagSection, extra: str) -> str:
 
 
 def _call_first(flag: FlagSection, units: Units) -> tuple[CallFirst, ...]:
-    return tuple(CallFirst(c.customer_id, c.other_ids, c.persona, flag.name, _why(c, flag, units))
+    return tuple(CallFirst(c.customer_id, c.other_ids, c.persona, flag.name, call_reason(c, flag, units))
                  for c in flag.top[:CALL_FIRST])
 
 
@@ -120,7 +121,7 @@ def _call_order(flag: FlagSection) -> str:
     return f"in the order of {flag.list_file}"
 
 
-def _why(customer: FlaggedCustomer, flag: FlagSection, units: Units) -> str:
+def call_reason(customer: FlaggedCustomer, flag: FlagSection, units: Units) -> str:
     """'new this week; Premium; total spend $2,524; 62 days since last purchase'."""
     parts = ["new this week"] if customer.new else []
     parts.append(customer.persona)
