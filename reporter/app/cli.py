@@ -518,18 +518,11 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _run_folder(config, run: str) -> Path:
-    """A run folder by its id or `latest` (the newest published run), for every command that
-    names a run."""
-    from reporter.archive import find_run, published_runs
+    """A run folder by `latest`, a data date or a run id, for every command that names a run."""
     from reporter.delivery.hints import console_command
+    from reporter.history.catalogue import resolve_run
 
-    if run != "latest":
-        return find_run(config.output_dir, run)
-    runs = published_runs(config.output_dir)
-    if not runs:
-        raise ConfigError(f"{config.output_dir}: no brief in the archive yet; make one with "
-                          f"`{console_command(config.path, 'run')}` (or add --dry-run to send nothing)")
-    return runs[-1]
+    return resolve_run(config.output_dir, run, console_command(config.path, "run"))
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -557,10 +550,11 @@ def _rerender(args: argparse.Namespace) -> int:
 
 def _email_preview(args: argparse.Namespace) -> int:
     from reporter.config import load_config
-    from reporter.delivery.dispatch import email_preview
+    from reporter.delivery.dispatch import email_preview, preview_status
 
     config = load_config(_config_path(args))
     folder = _run_folder(config, args.run)
+    print(preview_status(folder, config))
     for path in email_preview(folder, config, args.out or config.output_dir / "preview"):
         print(path)
     return 0
