@@ -393,8 +393,8 @@ def _reasons(clusters: tuple[int, ...], verdicts: dict[int, SegmentVerdict],
 
 def _check_text(check: ConditionCheck, units: Units) -> str:
     if check.metric not in REGISTRY:
-        return f"{check.text} ({check.observed:.0%} vs {check.threshold:.0%})"
-    return (f"{check.text} ({units.quantity(check.metric, check.observed)} vs "
+        return f"{check.text} ({check.observed:.0%}; bar: {check.threshold:.0%})"
+    return (f"{check.text} ({units.quantity(check.metric, check.observed)}; bar: "
             f"{units.quantity(check.metric, check.threshold)})")
 
 
