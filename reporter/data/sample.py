@@ -180,7 +180,7 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
     """The same customers `days` later: most did not buy (recency grows), some bought (recency
     resets, one more purchase, spend grows), a few left the export and a few new customers
     joined, each of them possible: joined on or before the new as-of date, last bought no
-    earlier than they joined, and with the purchases and spend of their few days.
+    earlier than they joined, at least one purchase and no more deals than purchases.
 
     Recency in the real export is spread evenly over 0-99 days: every customer buys at least
     once in 100 days. So by default a customer buys with probability days/100, and one whose
@@ -207,7 +207,6 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
 
 
 PURCHASE_CAPS = (("NumStorePurchases", 13), ("NumWebPurchases", 27), ("NumCatalogPurchases", 28))
-TWO_YEARS = 730  # the period the export's spend and purchase counts cover
 
 
 def _one_more_purchase(table: pd.DataFrame, bought: np.ndarray) -> None:
@@ -220,14 +219,10 @@ def _one_more_purchase(table: pd.DataFrame, bought: np.ndarray) -> None:
 
 
 def _newly_joined(joined: pd.DataFrame, tenure: np.ndarray, rng: np.random.Generator) -> None:
-    """Customers of `tenure` days: their last purchase within those days, their spend and
-    purchases those of their days (at least one purchase), deals no more than purchases."""
+    """Customers of `tenure` days: their last purchase within those days, at least one
+    purchase, deals no more than purchases. (Their spend stays drawn as for anyone: scaling it
+    to their few days moved the sample's segments enough to empty a persona.)"""
     joined["Recency"] = rng.integers(0, tenure + 1)
-    share = np.maximum(tenure + 1, 1) / TWO_YEARS
-    for column in SPEND_COLUMNS:
-        joined[column] = np.round(joined[column] * share).astype(int)
-    for column, _ in PURCHASE_CAPS:
-        joined[column] = np.floor(joined[column] * share).astype(int)
     none = (joined[[c for c, _ in PURCHASE_CAPS]].sum(axis=1) == 0).to_numpy()
     joined["NumStorePurchases"] = (joined["NumStorePurchases"] + none).astype(int)
     purchases = joined[[c for c, _ in PURCHASE_CAPS]].sum(axis=1)
