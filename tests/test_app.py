@@ -66,9 +66,9 @@ def test_this_week_shows_the_delivered_brief_s_figures(archive, monkeypatch):
     record = second.brief
     assert metrics["Customers"] == f"{record.customers:,}"
     assert metrics["Personas"] == str(len(record.personas)) and metrics["Run"] == second.run_id
-    table = page.dataframe[0].value
-    assert list(table["persona"]) == [p.name for p in record.personas]
-    assert list(table["customers"]) == [p.size for p in record.personas]
+    table = page.dataframe[-1].value
+    assert list(table["Persona"]) == [p.name for p in record.personas]
+    assert list(table["Customers"]) == [f"{p.size:,}" for p in record.personas]
     assert metrics["New customers"] == f"{second.brief.changes.new_customers:,}"
     assert [b.label for b in page.get("download_button")] == ["Download brief.pdf", "Download brief.html"]
 
@@ -81,8 +81,9 @@ def test_personas_compare_and_list_customers(archive, monkeypatch):
     titles = [h.value for h in page.subheader]  # the brief's own chart titles, word for word
     assert second.brief.channel_mix.title in titles and second.brief.campaigns.title in titles
     side = page.dataframe[0].value
-    assert side.loc["Income", persona] == customers.loc[customers["persona"] == persona, "income"].median()
-    assert side.loc["Income", "all customers"] == customers["income"].median()
+    assert side.loc["Income (median)", persona] == customers.loc[customers["persona"] == persona,
+                                                                   "income"].median()
+    assert side.loc["Income (median)", "all customers"] == customers["income"].median()
     listed = page.dataframe[1].value
     assert len(listed) == min(500, (customers["persona"] == persona).sum())
     assert f"{(customers['persona'] == persona).sum():,} customers" in [c.value for c in page.caption]
@@ -90,7 +91,9 @@ def test_personas_compare_and_list_customers(archive, monkeypatch):
     labelled(page.selectbox, "With flag").set_value("churn_risk").run()
     flagged = customers[customers["flag_churn_risk"] == 1]
     assert f"{len(flagged):,} customers" in [c.value for c in page.caption]
-    assert set(page.dataframe[1].value["ID"]) <= set(flagged["ID"])
+    assert set(page.dataframe[1].value["Customer ID"]) <= set(flagged["ID"])
+    assert not [c for c in page.dataframe[1].value.columns if "_" in c], "plain column names"
+    assert {"Churn Risk", "Tenure (days)"} <= set(page.dataframe[1].value.columns)
 
 
 def test_customer_lookup_shows_every_run_and_the_persona_average(archive, monkeypatch):
@@ -255,3 +258,74 @@ def test_loopback_parses_addresses_and_resolves_names(host, expected):
     from reporter.app.net import loopback
 
     assert loopback(host) is expected
+
+
+def test_every_figure_this_week_shows_is_the_brief_s(archive, monkeypatch):
+    """Issue 33: the app showed medians unlabelled (77927 beside the brief's $78,258): This
+    week now shows brief.json's figures in the brief's units, labels and order."""
+    from reporter.app.explore import newest_run
+    from reporter.brief.view import read_brief
+
+    _, config, _, _ = archive
+    brief = read_brief(newest_run(load_config(config)).folder)  # the archive test may add one
+    page = app(config, monkeypatch)
+    table = page.dataframe[-1].value
+    period = brief.units.spend_period
+    for row, persona in zip(table.to_dict("records"), brief.personas, strict=True):
+        assert row["Persona"] == persona.name and row["Customers"] == f"{persona.size:,}"
+        assert row["Share"] == f"{persona.share:.0%}"
+        assert row["Share of spend"] == f"{persona.spend_share:.0%}"
+        assert row["Income (a year)"] == f"${persona.figures['income']:,.0f}"
+        assert row[f"Spend ({period})"] == f"${persona.figures['total_spending']:,.0f}"
+        assert row[f"Purchases ({period})"] == f"{persona.figures['total_purchases']:,.1f}"
+        if "recency" in brief.this_week.flat_columns:
+            assert "Days since last purchase" not in row
+        else:
+            assert row["Days since last purchase"] == f"{persona.figures['recency']:,.0f}"
+    shown = "\n".join(m.value for m in page.markdown)
+    for action in brief.this_week.actions:
+        assert action.text in shown and str(action.count) in action.text
+    calls = page.dataframe[0].value
+    assert [str(c.customer_id) for c in brief.this_week.call_first] == \
+        [str(i).split(" ")[0] for i in calls["Customer ID"]]
+
+
+def test_this_week_shows_a_held_brief_as_held_and_lookup_finds_any_id(archive, monkeypatch,
+                                                                      tmp_path):
+    """Issue 33: 'This week' kept showing the delivered brief with no hint that the newer
+    one was held."""
+    _, config, _, _ = archive
+    copy = tmp_path / "copy"
+    shutil.copytree(config.parent.parent, copy)
+    copied = copy / "config" / "reporter.yaml"
+    output = load_config(copied).output_dir
+    newest = sorted(p for p in output.iterdir() if (p / "run.json").is_file())[-1]
+    record = (newest / "run.json").read_text()
+    import json
+
+    document = json.loads(record)
+    document["status"], document["held_because"] = "held", ["the data file is a month old"]
+    (newest / "run.json").write_text(json.dumps(document))
+    page = app(copied, monkeypatch)
+    assert page.header[0].value.startswith("This week")
+    (error,) = page.error
+    assert f"run {document['run_id']}) is held" in error.value
+    assert "the data file is a month old" in error.value and "reporter release" in error.value
+
+
+def test_lookup_finds_a_merged_customer_under_any_of_their_ids(archive, tmp_path):
+    from reporter.app import explore
+    from reporter.history.catalogue import read_run
+
+    _, _, _, second = archive
+    folder = tmp_path / second.folder.name
+    shutil.copytree(second.folder, folder)
+    customers = pd.read_csv(folder / "customers.csv", dtype={"other_ids": str}, keep_default_na=False)
+    main_id = int(customers["ID"].iloc[0])
+    other = int(customers["ID"].max()) + 1000  # the same person under a second ID, merged
+    customers.loc[0, "other_ids"] = str(other)
+    customers.to_csv(folder / "customers.csv", index=False)
+    (seen,) = explore.customer_history([read_run(folder)], other)
+    assert seen.customer == f"{main_id} (also {other})"
+    assert seen.persona == customers.loc[0, "persona"]
+    assert explore.customer_history([read_run(folder)], main_id)[0].customer == str(main_id)

@@ -299,3 +299,87 @@ def test_a_person_merged_under_another_id_is_not_gone(tmp_path):
     named = kept.set_index("ID")["other_ids"]
     for old, twin in zip(table["ID"].iloc[:5], twins["ID"], strict=True):
         assert named[min(old, twin)] == str(max(old, twin)), "the smaller ID is kept, the other named"
+
+
+def test_page_one_says_what_to_do_this_week_with_the_call_lists_counts(real):
+    """Issue 33: page 1's actions count what the call list holds and name its first customer."""
+    first = _flat(_pages(real.pdf)[0])
+    churn = pd.read_csv(real.folder / "churn_risk.csv")
+    premium = int((churn["persona"] == "Premium").sum())
+    sizes = pd.read_csv(real.folder / "customers.csv")["persona"].value_counts()
+    assert "This week, do this" in first
+    assert (f"{premium} of {sizes['Premium']} Premium customers "
+            f"({premium / sizes['Premium']:.0%}) are Churn Risk (list: churn_risk.csv)") in first
+    assert f"all {len(churn)} Churn Risk customers (list: churn_risk.csv)" in first
+    head = churn.iloc[0]
+    assert (f"First 5 to call, in the order of churn_risk.csv {head['ID']} Premium; total spend "
+            f"${head['total_spending']:,.0f}; {head['recency']} days since last purchase") in first
+    assert "Days since last purchase is about the same for every persona" in first
+    assert "Days since last purchase Purchases" not in first, "the flat column is left out"
+
+
+def _retention_eml(real, tmp_path, limits=(2, 10), plant: str = "") -> tuple:
+    """The Retention team's email of the real run, archived and built as `reporter send`
+    builds it (stage level: the run folder copied, no second analysis)."""
+    import email
+    import email.policy
+    import io as _io
+
+    from reporter.config import TeamConfig
+
+    from reporter.delivery.mail import archive_emails, build_message
+
+    folder = tmp_path / real.folder.name
+    shutil.copytree(real.folder, folder)
+    retention = TeamConfig(name="Retention", recipients=["cara@example.com"],
+                           personas=["Churn Risk", "Low Engagement"])
+    if plant:  # a call list edited in the archive: a text cell a spreadsheet would run
+        listed = (folder / "churn_risk.csv").read_text()
+        (folder / "churn_risk.csv").write_text(listed.replace('"Premium"', f'"{plant}"', 1))
+
+    def write_bytes(name, data):
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+
+    def size_of(name):
+        return (folder / name).stat().st_size if (folder / name).is_file() else None
+
+    archive_emails(write_bytes, real.brief, [retention], size_of, limits, str(folder))
+    eml = folder / "email" / "retention.eml"
+    eml.write_bytes(bytes(build_message(folder, real.run_id, retention, "briefs@smartcart.test")))
+    message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    csvs = {p.get_filename(): pd.read_csv(_io.BytesIO(p.get_content().encode()
+                                                      if isinstance(p.get_content(), str)
+                                                      else p.get_content()))
+            for p in message.iter_attachments() if p.get_content_type() == "text/csv"}
+    return folder, message, csvs
+
+
+def test_the_retention_email_names_the_first_to_call_and_attaches_the_list(real, tmp_path):
+    """Issue 33: on the .eml, the Retention email names the churn list's first customer in
+    both parts and carries churn_risk.csv, its rows those of the run's file."""
+    folder, message, csvs = _retention_eml(real, tmp_path)
+    churn = pd.read_csv(folder / "churn_risk.csv")
+    first = churn.iloc[0]
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    line = (f"{first['ID']}: Premium; total spend ${first['total_spending']:,.0f}; "
+            f"{first['recency']} days since last purchase")
+    assert f"Churn Risk: {line}" in text
+    assert f"Churn Risk: <strong>{first['ID']}</strong>: {line.split(': ', 1)[1]}" in html
+    assert f"{len(churn)} customers): attached" in text and f"{len(churn)} customers): attached" in html
+    assert list(csvs) == ["churn_risk.csv"]
+    assert csvs["churn_risk.csv"].equals(churn)
+    for customer in real.brief.flags[0].top[:5]:
+        assert str(customer.customer_id) in text and str(customer.customer_id) in html
+    assert "5386 (also 6024)" in text and "5386</strong> (also 6024)" in html
+
+
+def test_a_list_too_large_to_attach_is_said_and_a_planted_formula_is_neutralised(real, tmp_path):
+    _, message, csvs = _retention_eml(real, tmp_path / "small", limits=(0.001, 10))
+    text = message.get_body(("plain",)).get_content()
+    assert csvs == {}
+    assert "over delivery.max_list_mb (0.001 MB), so not attached; it is in the run folder: " in text
+    assert "churn_risk.csv" in message.get_body(("html",)).get_content().split("Call lists")[1]
+    _, _, planted = _retention_eml(real, tmp_path / "planted", plant="=HYPERLINK(1)")
+    assert planted["churn_risk.csv"]["persona"].iloc[0] == "'=HYPERLINK(1)"

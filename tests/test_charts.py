@@ -40,3 +40,51 @@ def test_two_charts_on_one_page_share_no_ids():
 def test_same_input_same_bytes():
     assert charts.persona_sizes(BARS) == charts.persona_sizes(BARS)
     assert _scatter() == _scatter()
+
+
+LONG_NAME = "Premium Customers Who Buy Wine Every Week"  # 41 characters
+
+
+def _pdf_text(svg: str, tmp_path) -> str:
+    """The chart as WeasyPrint puts it into the brief's PDF, read back by pdftotext."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    from reporter.brief.render import render_pdf
+
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is not installed (apt-get install poppler-utils)")
+    pdf = tmp_path / "chart.pdf"
+    pdf.write_bytes(render_pdf(f'<html><body><figure class="chart">{svg}</figure></body></html>'))
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True)
+    return " ".join(text.stdout.split())
+
+
+def test_a_long_persona_name_never_cuts_a_chart_title(tmp_path):
+    """Issue 33: '...the most of any persor': titles wrap within the chart, read back whole."""
+    parts = ("Wine", "Fruit", "Meat", "Fish", "Sweets", "Gold")
+    rows = [charts.Mix(LONG_NAME, (0.2, 0.1, 0.38, 0.1, 0.1, 0.12)),
+            charts.Mix("Deal Seekers", (0.5, 0.1, 0.1, 0.1, 0.1, 0.1))]
+    mix_title = f"Meat: 38% of {LONG_NAME} spend, the most of any persona"
+    rates = charts.RateChart((charts.Rates(LONG_NAME, "#1f6f8b", (0.28, 0.01)),),
+                             ("Last\ncampaign", "Complained"),
+                             f"{LONG_NAME} answered the last campaign best", (0.15, 0.01))
+    drawn = {mix_title: charts.mix_bars(rows, list(parts), mix_title, "mix"),
+             rates.title: charts.rate_bars(rates),
+             f"{LONG_NAME}: 20% of customers, 50% of spend":
+                 charts.persona_sizes([charts.Bar(LONG_NAME, 0.2, 0.5, "#1f6f8b"), *BARS])}
+    for title, svg in drawn.items():
+        assert title in _pdf_text(svg, tmp_path), title
+
+
+def test_a_threshold_is_labelled_as_the_bar():
+    """Issue 33: '($1,425 vs $909)' did not say which figure was the bar."""
+    from reporter.brief.view import Units, _check_text
+    from reporter.personas.rulebook import ConditionCheck
+
+    spend = ConditionCheck("total_spending >= 1.5x population", 1425, 909, True, "total_spending")
+    assert _check_text(spend, Units()) == "total_spending >= 1.5x population ($1,425; bar: $909)"
+    share = ConditionCheck("deal_share_lift >= 1.5", 0.4, 0.3, True, "deal_share_lift")
+    assert _check_text(share, Units()).endswith("(40%; bar: 30%)")

@@ -283,3 +283,41 @@ def test_each_flag_has_its_call_list_file_in_the_briefs_order(two_weeks):
     assert list(listed["ID"]) == list(ranked["ID"]), "ranked by rank_by (total spend), ties by ID"
     html = week2.html.read_text()
     assert "are in churn_risk.csv" in html
+
+
+def test_page_one_counts_the_newly_flagged_file(two_weeks):
+    """Issue 33: 'Call the N customers newly flagged' counts changes/new_churn_risk.csv."""
+    _, _, week2 = two_weeks
+    newly = pd.read_csv(week2.folder / "changes" / "new_churn_risk.csv")
+    action = week2.brief.this_week.actions[0]
+    assert action.file == "changes/new_churn_risk.csv" and action.count == len(newly) > 0
+    assert f"Call the {len(newly)} customers newly flagged Churn Risk" in week2.html.read_text()
+    first = week2.brief.this_week.call_first[0].customer_id
+    assert first in set(newly["ID"]), "the newly flagged are called first"
+
+
+def test_archive_show_finds_a_brief_by_latest_data_date_and_run_id_prefix(two_weeks):
+    """Issue 33: `archive show latest` and `archive show 2014-06-29` (a data date) name a run
+    as `--run latest` does elsewhere; a unique part of a run id does too."""
+    root, week1, week2 = two_weeks
+    config = str(root / "config" / "reporter.yaml")
+    latest = run_main("archive", "show", "latest", "--config", config)
+    assert latest.returncode == 0 and latest.stdout.startswith(f"Run {week2.run_id} ")
+    dated = run_main("archive", "show", week1.brief.as_of.isoformat(), "--config", config)
+    assert dated.returncode == 0, dated.stderr
+    assert dated.stdout.startswith(f"Run {week1.run_id} ")
+    prefix = run_main("archive", "show", week1.run_id[-4:], "--config", config)
+    assert prefix.stdout.startswith(f"Run {week1.run_id} ")
+    undated = run_main("archive", "show", "1999-01-01", "--config", config)
+    assert undated.returncode == 2 and "no run has data as of 1999-01-01" in undated.stderr
+    assert week2.brief.as_of.isoformat() in undated.stderr, "the dates there are"
+
+
+def test_the_index_links_each_runs_call_lists_and_change_files(two_weeks):
+    root, _, week2 = two_weeks
+    index = (root / "output" / "index.html").read_text()
+    for label, name in (("Call list: churn risk", "churn_risk.csv"),
+                        ("New: churn risk", "changes/new_churn_risk.csv"),
+                        ("Slipped", "changes/slipped.csv"), ("New", "changes/new.csv"),
+                        ("Gone", "changes/gone.csv")):
+        assert f'<a href="{week2.folder.name}/{name}">{label}</a>' in index, name

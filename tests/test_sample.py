@@ -72,3 +72,47 @@ def test_small_tables_have_no_oddities_and_rows_is_respected():
     assert table["Income"].notna().all()
     with pytest.raises(ValueError):
         sample.generate(0, seed=1)
+
+
+PURCHASES = ["NumWebPurchases", "NumCatalogPurchases", "NumStorePurchases"]
+
+
+def _tenure(table: pd.DataFrame) -> pd.Series:
+    """Days from joining to the table's as-of date (its newest join date, as the export's)."""
+    joined = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y")
+    return (joined.max() - joined).dt.days
+
+
+def _possible(table: pd.DataFrame) -> pd.Series:
+    """Customer by customer: last bought no earlier than joined, at least one purchase once
+    bought, deals no more than purchases."""
+    purchases = table[PURCHASES].sum(axis=1)
+    return ((table["Recency"] <= _tenure(table)) & (purchases >= 1)
+            & (table["NumDealsPurchases"] <= purchases))
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), days=st.integers(1, 60), rows=st.integers(120, 400))
+def test_aging_keeps_customers_possible(seed, days, rows):
+    """Issue 33 (ID 11214 joined 06-07-2014 with Recency 57): every customer the aged table
+    adds is possible, and every possible customer stays so; none joins after the as-of date;
+    a customer's purchases and spend never fall, and one who bought has one purchase more."""
+    before = sample.generate(rows, seed=seed)
+    after = sample.age(before, days, seed=seed + 1)
+    assert (_tenure(after) >= 0).all(), "nobody joins after the as-of date"
+    kept = after.merge(before, on="ID", suffixes=("", "_before"))
+    new = ~after["ID"].isin(before["ID"])
+    joined, possible = after.loc[new], _possible(after)  # as of the whole table's date
+    assert new.any() and possible[new].all(), joined[~possible[new]].head()
+    was_possible = after["ID"].isin(before.loc[_possible(before), "ID"])
+    assert possible[was_possible].all()
+    now = kept[PURCHASES].sum(axis=1)
+    then = kept[[f"{c}_before" for c in PURCHASES]].sum(axis=1).to_numpy()
+    bought = (kept["Recency"] < kept["Recency_before"] + days).to_numpy()
+    assert (now[bought] == then[bought] + 1).all() and (now[~bought] == then[~bought]).all()
+    for column in SPEND_COLUMNS:
+        assert (kept[column] >= kept[f"{column}_before"]).all()

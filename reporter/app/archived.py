@@ -14,7 +14,7 @@ import pandas as pd
 from reporter import untrusted
 from reporter.app.params import clean_params, configured_source_key, source_params
 from reporter.app.settings import Config
-from reporter.archive import find_run, write_bytes_atomic, write_text_atomic
+from reporter.archive import write_bytes_atomic, write_text_atomic
 from reporter.brief.render import render_appendix_html, render_html, render_pdf
 from reporter.brief.view import read_brief
 from reporter.data.clean import clean
@@ -22,7 +22,7 @@ from reporter.data.features import FeatureTable, build_features
 from reporter.data.load import RawCustomers, load
 from reporter.data.sources import read_customers
 from reporter.errors import ArchiveError, DataError
-from reporter.history.catalogue import RunSummary, find_baseline
+from reporter.history.catalogue import RunSummary, find_baseline, resolve_run
 from reporter.history.record import RECORD_FILE
 from reporter.model.artefact import read_model
 from reporter.model.score_new import Scored, score_new
@@ -71,7 +71,7 @@ def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
 
 def _model_run(config: Config, run: str) -> Path | None:
     if run != "latest":
-        return find_run(config.output_dir, run)
+        return resolve_run(config.output_dir, run)
     name = configured_source_key(config)
     baseline = find_baseline(config.output_dir, name, date.max)
     return baseline.folder if baseline is not None else None

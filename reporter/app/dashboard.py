@@ -20,6 +20,7 @@ import streamlit as st
 from reporter.app import explore
 from reporter.app.archived import Replayable, replayable
 from reporter.app.settings import Config, load_config
+from reporter.brief.charts import MIX_PALETTE
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
@@ -38,6 +39,11 @@ def customers_of(folder: str) -> pd.DataFrame:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def segments_of(folder: Path) -> pd.DataFrame:
     return explore.segments(folder)
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def aliases_of(folder: Path) -> dict[int, int]:
+    return explore.aliases(folder)
 
 
 @st.cache_resource(show_spinner=False, max_entries=2, hash_funcs={Config: lambda c: str(c.path)})
@@ -66,16 +72,25 @@ def colours(run) -> alt.Scale:
 
 
 def this_week(config, runs, latest) -> None:
+    """The source's newest brief whatever its state (a held one says so, and how to release
+    it), with the brief's own figures, labels and units (brief.json)."""
     record = latest.record
     st.header(f"This week: customers as of {pd.Timestamp(latest.as_of):%-d %b %Y}")  # as the brief
+    if record.held:
+        st.error(explore.held_note(latest, config.path))
     first, second, third, fourth = st.columns(4)
     first.metric("Customers", f"{latest.customers:,}")
     second.metric("Personas", len(record.personas))
     third.metric("Customer groups", record.k)
     fourth.metric("Run", latest.run_id)
-    table = explore.persona_table(latest)
-    st.dataframe(table.drop(columns="color").style.format({"share": "{:.1%}", "spend share": "{:.1%}"}),
-                 hide_index=True, width="stretch")
+    brief = explore.brief_of(latest)
+    if brief is None:
+        table = explore.persona_table(latest)
+        st.dataframe(table.drop(columns="color").style.format({"share": "{:.1%}",
+                                                               "spend share": "{:.1%}"}),
+                     hide_index=True, width="stretch")
+    else:
+        _brief_figures(brief)
     trend = explore.share_trend(runs)
     if len(trend) > 1:
         long = trend.reset_index().melt("as of", var_name="persona", value_name="share")
@@ -94,6 +109,24 @@ def this_week(config, runs, latest) -> None:
         path = latest.folder / name
         if path.is_file():
             st.download_button(f"Download {name}", path.read_bytes(), file_name=name, key=name)
+
+
+def _brief_figures(brief) -> None:
+    """Page 1 of the brief: its actions, first calls and persona table, word for word."""
+    week = brief.this_week
+    if week.actions:
+        st.subheader("This week, do this")
+        st.markdown("\n".join(f"{n}. **{a.text}**" + (f" (list: {a.file})" if a.file else "")
+                              + f". Why: {a.reason}." for n, a in enumerate(week.actions, 1)))
+    if week.call_first:
+        st.caption(f"First {len(week.call_first)} to call, {week.call_order}")
+        st.dataframe(pd.DataFrame([{"Customer ID": c.customer_id if not c.other_ids else
+                                    f"{c.customer_id} (also {c.other_ids})", "Why": c.why}
+                                   for c in week.call_first]), hide_index=True, width="stretch")
+    st.subheader("Personas at a glance")
+    st.dataframe(explore.brief_table(brief), hide_index=True, width="stretch")
+    if week.flat_note:
+        st.caption(week.flat_note)
 
 
 def personas(config, runs, latest) -> None:
@@ -120,8 +153,11 @@ def personas(config, runs, latest) -> None:
         st.subheader(brief.channel_mix.title)  # the brief's own finding, word for word
         st.altair_chart(alt.Chart(explore.mix_frame(brief.channel_mix)).mark_bar().encode(
             x=alt.X("share:Q", stack="normalize", axis=alt.Axis(format="%"), title="share of purchases"),
-            y=alt.Y("persona:N", sort=None, title=None), color=alt.Color("part:N", title="channel")),
-            width="stretch")
+            y=alt.Y("persona:N", sort=None, title=None),
+            color=alt.Color("part:N", title="channel", sort=list(brief.channel_mix.parts),
+                            scale=alt.Scale(domain=list(brief.channel_mix.parts),
+                                            range=list(MIX_PALETTE[:len(brief.channel_mix.parts)]))),
+            order=alt.Order("order:Q")), width="stretch")
         if brief.campaigns is not None:
             st.subheader(brief.campaigns.title)
             st.altair_chart(alt.Chart(explore.rate_frame(brief.campaigns)).mark_bar().encode(
@@ -144,7 +180,7 @@ def personas(config, runs, latest) -> None:
     chosen = explore.selected(frame, None if chosen_persona == "any" else chosen_persona,
                               None if chosen_flag == "any" else chosen_flag, sort_by)
     st.caption(f"{len(chosen):,} customers")
-    st.dataframe(chosen.head(500), hide_index=True, width="stretch")
+    st.dataframe(explore.plain_columns(chosen.head(500)), hide_index=True, width="stretch")
     st.download_button("Download these customers (CSV)", lambda: csv_bytes(chosen),
                        file_name="customers.csv", key="customers-csv")  # made when clicked
 
@@ -158,16 +194,17 @@ def lookup(config, runs, latest) -> None:
         st.error("A customer ID is a whole number, e.g. 5524.")
         return
     customer_id = int(text)
-    seen = explore.customer_history(runs, customer_id, segments_of)
+    seen = explore.customer_history(runs, customer_id, segments_of, aliases_of)
     if not seen:
         st.warning(f"Customer {customer_id} is in no run of this source.")
         return
     st.dataframe(pd.DataFrame([{**s.__dict__, "flags": ", ".join(s.flags) or "none"} for s in seen]),
                  hide_index=True, width="stretch")
     frame = customers_of(str(latest.folder))
-    if (frame["ID"] == customer_id).any():
+    listed = aliases_of(latest.folder).get(customer_id, customer_id)
+    if (frame["ID"] == listed).any():
         st.subheader(f"Against their persona, as of {latest.as_of}")
-        st.dataframe(explore.against_persona(frame, customer_id), width="stretch")
+        st.dataframe(explore.against_persona(frame, listed), width="stretch")
 
 
 def workshop(config, runs, latest, allow_edit: bool) -> None:
@@ -206,16 +243,17 @@ def archive(config, runs, latest, allow_edit: bool) -> None:
     st.header("Archive")
     st.dataframe(pd.DataFrame([{"run": r.run_id, "as of": r.as_of, "started": r.started_at[:16],
                                 "customers": r.customers, "status": r.record.status,
-                                "delivery": r.delivery} for r in runs]),
+                                "delivery": "held (below)" if r.record.held else r.delivery}
+                               for r in runs]),
                  hide_index=True, width="stretch")
+    _run_files(runs)
     held = [r for r in runs if r.record.held]
     if not held:
         return
     st.subheader("Held briefs")
+    for run in held:  # every reason whole, never cut in a table cell
+        st.warning(explore.held_note(run, config.path))
     run_id = st.selectbox("Held run", [r.run_id for r in held])
-    reasons = next(r for r in held if r.run_id == run_id).record.held_because
-    for reason in reasons:
-        st.warning(reason)
     if not allow_edit:
         st.info("Read-only: start the app with `reporter app --allow-edit` to release a brief.")
         return
@@ -227,6 +265,22 @@ def archive(config, runs, latest, allow_edit: bool) -> None:
         outcomes = release(delivery_params(config), run_id).outcomes
         st.success(f"Released run {run_id}: " + (", ".join(f"{o.team} {o.status}" for o in outcomes)
                                                  or "no team configured"))
+
+
+def _run_files(runs) -> None:
+    """A run's brief, PDF, call lists and change files, to open or download."""
+    from reporter.brief.index import list_links
+
+    if not runs:
+        return
+    chosen = st.selectbox("Files of run", [r.run_id for r in runs], key="files-of-run")
+    run = next(r for r in runs if r.run_id == chosen)
+    files = run.files()
+    wanted = [("Brief (HTML)", "brief.html"), ("Brief (PDF)", "brief.pdf"), *list_links(files)]
+    for label, name in wanted:
+        if name in files:
+            st.download_button(f"{label}: {name}", (run.folder / name).read_bytes(),
+                               file_name=name.replace("/", "-"), key=f"file-{chosen}-{name}")
 
 
 def main() -> None:
@@ -242,13 +296,14 @@ def main() -> None:
     st.query_params["page"] = page
     st.sidebar.caption("Read-only" if not allow_edit else "Editing allowed")
     runs = explore.source_runs(config)
-    latest = explore.latest_delivered(config)
+    newest = runs[0] if runs else None
+    latest = explore.latest_delivered(config) or newest
     if latest is None:
-        st.info("No brief of this customer source has been delivered yet: run `reporter run` first.")
+        st.info("No brief of this customer source has been made yet: run `reporter run` first.")
         return
     warm_up(config, latest.folder)
     if page == "This week":
-        this_week(config, runs, latest)
+        this_week(config, runs, newest)
     elif page == "Personas":
         personas(config, runs, latest)
     elif page == "Customer lookup":

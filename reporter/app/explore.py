@@ -89,10 +89,10 @@ def selected(frame: pd.DataFrame, persona: str | None, flag: str | None, sort_by
 
 
 def compare(frame: pd.DataFrame, left: str, right: str) -> pd.DataFrame:
-    """Two personas side by side: the median of each metric, and all customers'."""
+    """Two personas side by side: the median of each metric, and all customers' (said so)."""
     rows = {}
     for metric, label in METRICS.items():
-        rows[label] = {left: frame.loc[frame["persona"] == left, metric].median(),
+        rows[f"{label} (median)"] = {left: frame.loc[frame["persona"] == left, metric].median(),
                        right: frame.loc[frame["persona"] == right, metric].median(),
                        "all customers": frame[metric].median()}
     return pd.DataFrame(rows).T
@@ -107,6 +107,7 @@ class Seen:
     persona: str
     segment: int
     flags: tuple[str, ...]
+    customer: str = ""  # '5386 (also 6024)' when found under another of their IDs
 
 
 def segments(folder: Path) -> pd.DataFrame:
@@ -118,15 +119,21 @@ def segments(folder: Path) -> pd.DataFrame:
 
 
 def customer_history(runs: list[RunSummary], customer_id: int,
-                     segments_of: Callable[[Path], pd.DataFrame] = segments) -> list[Seen]:
-    """The customer in every run that has them, newest first (`segments_of` may be cached)."""
+                     segments_of: Callable[[Path], pd.DataFrame] = segments,
+                     aliases_of: Callable[[Path], dict[int, int]] | None = None) -> list[Seen]:
+    """The customer in every run that has them, under any of their IDs (a merged duplicate
+    is listed under one), newest first (`segments_of`, `aliases_of` may be cached)."""
+    aliases_of = aliases_of or aliases
     seen = []
     for run in runs:
         frame = segments_of(run.folder)
-        if customer_id in frame.index:
-            row = frame.loc[customer_id]
+        listed = customer_id if customer_id in frame.index else aliases_of(run.folder).get(customer_id)
+        if listed is not None and listed in frame.index:
+            row = frame.loc[listed]
             flags = tuple(f for f in flag_names(frame) if row[f"flag_{f}"])
-            seen.append(Seen(run.run_id, run.as_of, row["persona"], int(row["cluster"]), flags))
+            shown = str(listed) if listed == customer_id else f"{listed} (also {customer_id})"
+            seen.append(Seen(run.run_id, run.as_of, row["persona"], int(row["cluster"]), flags,
+                             shown))
     return seen
 
 
@@ -219,8 +226,9 @@ def brief_of(run: RunSummary) -> Brief | None:
 
 def mix_frame(chart: MixChart) -> pd.DataFrame:
     """A brief's mix chart as rows: persona, part, share (the bars the brief draws)."""
-    return pd.DataFrame([{"persona": row.persona, "part": part, "share": share}
-                         for row in chart.rows for part, share in zip(chart.parts, row.shares, strict=True)])
+    return pd.DataFrame([{"persona": row.persona, "part": part, "share": share, "order": order}
+                         for row in chart.rows
+                         for order, (part, share) in enumerate(zip(chart.parts, row.shares, strict=True))])
 
 
 def rate_frame(chart: RateChart) -> pd.DataFrame:
@@ -230,3 +238,73 @@ def rate_frame(chart: RateChart) -> pd.DataFrame:
     rows += [{"persona": "all customers", "part": part.replace("\n", " "), "rate": rate}
              for part, rate in zip(chart.parts, chart.population, strict=True)]
     return pd.DataFrame(rows)
+
+
+def newest_run(config: Config) -> RunSummary | None:
+    """The source's newest run whatever its state: 'This week' shows a held brief as held."""
+    runs = source_runs(config)
+    return runs[0] if runs else None
+
+
+def held_note(run: RunSummary, config_path: Path) -> str:
+    """Why a run is held and the command that releases it, whole."""
+    from reporter.delivery.hints import console_command
+
+    reasons = "; ".join(run.record.held_because) or "a pre-send check failed"
+    return (f"This brief (run {run.run_id}) is held, not sent to any team: {reasons}. When it is "
+            f"fine to send: `{console_command(config_path, 'release', run.run_id)}`.")
+
+
+def _money(brief: Brief, value: float) -> str:
+    return f"{brief.units.currency}{value:,.0f}"
+
+
+def brief_table(brief: Brief) -> pd.DataFrame:
+    """Page 1's persona table as the brief prints it: its labels, units, order and roundings
+    (averages, as the brief's), columns alike for every persona left out as the brief does."""
+    period, flat = brief.units.spend_period, set(brief.this_week.flat_columns)
+    columns = {"income": ("Income (a year)", lambda v: _money(brief, v)),
+               "total_spending": (f"Spend ({period})", lambda v: _money(brief, v)),
+               "recency": ("Days since last purchase", lambda v: f"{v:,.0f}"),
+               "total_purchases": (f"Purchases ({period})", lambda v: f"{v:,.1f}")}
+    rows = []
+    for p in brief.personas:
+        row = {"Persona": p.name, "Customers": f"{p.size:,}", "Share": f"{p.share:.0%}",
+               "Share of spend": f"{p.spend_share:.0%}"}
+        row |= {label: shown(p.figures[name]) for name, (label, shown) in columns.items()
+                if name not in flat}
+        rows.append(row | {"Key traits": ", ".join(p.traits)})
+    return pd.DataFrame(rows)
+
+
+PLAIN_COLUMNS = {"ID": "Customer ID", "other_ids": "Also known as", "persona": "Persona",
+                 "cluster": "Segment", "run_id": "Run", "as_of": "As of"}
+
+
+def plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """A customer table with the brief's words for its columns: 'Churn Risk', not
+    flag_churn_risk; 'Tenure (days)', not tenure_days."""
+    from reporter.data.features import REGISTRY
+
+    names = {}
+    for column in frame.columns:
+        if column.startswith("flag_"):
+            names[column] = column.removeprefix("flag_").replace("_", " ").title()
+        elif column in REGISTRY:
+            names[column] = REGISTRY[column].label
+        else:
+            names[column] = PLAIN_COLUMNS.get(column, column.replace("_", " "))
+    return frame.rename(columns=names)
+
+
+def aliases(folder: Path) -> dict[int, int]:
+    """Other ID -> the ID a run lists a merged customer under ('5386 (also 6024)')."""
+    path = folder / "customers.csv"
+    if not path.is_file():
+        return {}
+    table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+        include_columns=["ID", "other_ids"], column_types={"other_ids": "string"},
+        strings_can_be_null=True)).to_pandas()
+    named = table.dropna(subset=["other_ids"])
+    return {int(other): int(main) for main, text in zip(named["ID"], named["other_ids"], strict=True)
+            for other in str(text).split()}

@@ -107,7 +107,8 @@ def checks_params(settings: ReporterConfig) -> ChecksParams:
 def team_params(team: TeamConfig) -> TeamParams:
     return TeamParams(name=team.name, recipients=tuple(team.recipients), personas=tuple(team.personas),
                       subject=team.subject, formats=tuple(team.formats), send_at=team.send_at,
-                      timezone=team.timezone)
+                      timezone=team.timezone, name_customers=team.name_customers,
+                      attach_lists=team.attach_lists)
 
 
 def delivery_params(config: Config) -> DeliveryParams:

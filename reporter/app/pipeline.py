@@ -311,6 +311,14 @@ def _deliver(config: Config, folder: Path, report: CheckReport, dry_run: bool,
                             rebuild=False)
 
 
+def _size_of(folder: RunFolder):
+    """A file of the folder being built: its size, None when the run did not write it."""
+    def size_of(name: str) -> int | None:
+        path = folder.file(name)
+        return path.stat().st_size if path.is_file() else None
+    return size_of
+
+
 def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run_id: str,
              now: datetime, timer: StageTimer, dry_run: bool) -> Path:
     """Write every file of the run into a hidden folder, then publish it in one rename."""
@@ -328,7 +336,9 @@ def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run
             exports += _write_change_lists(folder, built.change, stamp)
         write_model(found.saved_model, folder.file(MODEL_FILE))
         exports.append(MODEL_FILE)
-        archive_emails(folder.write_bytes, checked.brief, [team_params(t) for t in settings.teams])
+        archive_emails(folder.write_bytes, checked.brief, [team_params(t) for t in settings.teams],
+                       _size_of(folder), (settings.delivery.max_list_mb, settings.delivery.max_email_mb),
+                       str(folder.final))
         report = checked.report
         record = run_record(
             found, built.figures, run_id=run_id, started_at=now,

@@ -470,6 +470,9 @@ class DeliveryConfig(Strict):
                     "(a possible duplicate, same Message-ID, rather than a possible loss).")
     max_email_mb: float = Field(default=10, gt=0, le=100,
                                 description="An email larger than this is not sent; the owners are told.")
+    max_list_mb: float = Field(default=2, gt=0, le=100,
+                               description="A call list larger than this is not attached to a "
+                                           "team's email; the email says where it is instead.")
 
 
 class TeamConfig(Strict):
@@ -485,6 +488,11 @@ class TeamConfig(Strict):
     formats: list[Literal["pdf", "html"]] = Field(
         default_factory=lambda: ["pdf", "html"],
         description="What the email carries: pdf (attached), html (the summary in the body).")
+    name_customers: int = Field(default=5, ge=0, le=50,
+                                description="The email names this many first customers of each "
+                                            "of the team's flags (0: none).")
+    attach_lists: bool = Field(default=True, description="Attach the team's flag call lists "
+                                                         "(e.g. churn_risk.csv) as CSV.")
     send_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
                                 description="HH:MM: this team's copy leaves at this local time "
                                             "(under `reporter schedule`); empty: as soon as built.")

@@ -71,8 +71,7 @@ def _persona_sizes_figure(bars: list[Bar]) -> Figure:
         axes.set_yticks(positions, [b.label for b in bars])
         axes.set_xlabel("Share (%)")
         axes.set_xlim(0, max(max(b.share, b.spend_share) for b in bars) * 100 * 1.3 + 1)
-        axes.set_title(_size_title(bars), loc="left")
-        figure.tight_layout()
+        _title(figure, axes, _size_title(bars))
         return figure
 
 
@@ -180,10 +179,9 @@ def mix_bars(rows: list[Mix], parts: list[str], title: str, prefix: str) -> str:
         axes.set_yticks(positions, [row.persona for row in rows])
         axes.set_xlim(0, 100)
         axes.set_xlabel("Share (%)")
-        axes.set_title(title, loc="left")
         axes.legend(frameon=False, fontsize=7.5, ncol=len(parts), loc="upper center",
                     bbox_to_anchor=(0.5, -0.35 if len(rows) > 2 else -0.5))
-        figure.tight_layout()
+        _title(figure, axes, title)
         return _svg(figure, prefix)
 
 
@@ -200,9 +198,8 @@ def income_spend(groups: list[ScatterGroup], title: str, income_limit: float,
         axes.set_xlim(0, income_limit / 1000)
         axes.set_xlabel(axis_labels[0])
         axes.set_ylabel(axis_labels[1])
-        axes.set_title(title, loc="left")
         axes.legend(frameon=False, fontsize=8, markerscale=2.5, loc="upper left")
-        figure.tight_layout()
+        _title(figure, axes, title)
         return _svg(figure, "income")
 
 
@@ -244,10 +241,9 @@ def rate_bars(chart: RateChart) -> str:
         axes.set_xticks(positions, list(chart.parts), fontsize=8)
         axes.set_ylabel("Customers who did (%)")
         axes.set_ylim(0, max(max(r.rates) for r in chart.rows) * 100 * 1.25 + 1)
-        axes.set_title(chart.title, loc="left")
         axes.legend(frameon=False, fontsize=7.5, ncol=min(len(chart.rows) + 1, 5),
                     loc="upper center", bbox_to_anchor=(0.5, -0.28))
-        figure.tight_layout()
+        _title(figure, axes, chart.title)
         return _svg(figure, "campaigns")
 
 
@@ -273,6 +269,20 @@ def share_history(run_labels: list[str], series: list[Series], prefix: str = "hi
         axes.legend(frameon=False, fontsize=8, loc="center left", bbox_to_anchor=(1, 0.5))
         figure.tight_layout()
         return _svg(figure, prefix)
+
+
+TITLE_EM = 0.68  # a bold DejaVu Sans character's mean width, in em (generous: wraps early)
+
+
+def _title(figure: Figure, axes, title: str) -> None:
+    """A title wrapped to the room right of where the axes start (persona names as tick
+    labels push them right), never cut at the chart's edge; then the layout again."""
+    figure.tight_layout()
+    width = figure.get_figwidth()
+    room = width * (1 - axes.get_position().x0) - 0.1  # inches
+    size = float(matplotlib.rcParams["axes.titlesize"])
+    axes.set_title(_wrap(title, max(16, int(room * 72 / (size * TITLE_EM)))), loc="left")
+    figure.tight_layout()
 
 
 def _wrap(text: str, width: int = 80) -> str:

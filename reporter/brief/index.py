@@ -53,16 +53,41 @@ def rebuild_index(output_dir: Path) -> Path:
 
 def _row(run: RunSummary) -> IndexRow:
     wanted = [("Brief", "brief.html"), ("PDF", "brief.pdf"), ("Appendix", "appendix.pdf"),
-              ("Customers", "customers.csv"),
-              ("Slipped", "changes/slipped.csv"), (RECORD_FILE, RECORD_FILE)]
+              ("Customers", "customers.csv"), (RECORD_FILE, RECORD_FILE)]
     files = run.files()
     links = tuple((label, f"{run.folder.name}/{name}") for label, name in wanted if name in files)
+    links += tuple((label, f"{run.folder.name}/{name}") for label, name in list_links(files))
     persona_links = tuple((Path(name).stem.removeprefix("persona_").replace("_", " "),
                            f"{run.folder.name}/{name}")
                           for name in files if name.startswith("persona_"))
     return IndexRow(run.folder.name, run.run_id, run.started_at[:16].replace("T", " "), run.as_of,
                     run.data_file, run.customers, tuple(run.persona_shares.items()), run.delivery,
                     links + persona_links)
+
+
+NOT_CALL_LISTS = {"customers.csv", "segments.csv"}
+
+
+def list_links(files: tuple[str, ...]) -> list[tuple[str, str]]:
+    """A run's call lists ('Call list: churn risk' -> churn_risk.csv) and change files
+    ('New: churn risk' -> changes/new_churn_risk.csv, 'Slipped' -> changes/slipped.csv)."""
+    calls = [(f"Call list: {_words(name)}", name) for name in files
+             if "/" not in name and name.endswith(".csv") and name not in NOT_CALL_LISTS
+             and not name.startswith("persona_")]
+    changes = [(_change_label(name), name) for name in files
+               if name.startswith("changes/") and name.endswith(".csv")]
+    return calls + changes
+
+
+def _words(name: str) -> str:
+    return Path(name).stem.replace("_", " ")
+
+
+def _change_label(name: str) -> str:
+    stem = Path(name).stem
+    if stem.startswith("new_"):
+        return f"New: {_words(stem.removeprefix('new_'))}"
+    return _words(stem).capitalize()
 
 
 def _share_chart(runs: list[RunSummary], prefix: str) -> str:

@@ -213,13 +213,15 @@ class EmailBody:
     text: str
 
 
-def render_email(brief: Brief, team: str, first: tuple[str, ...], subject_template: str) -> EmailBody:
-    """The email for one team: its personas and flags first, the chart as a CID image."""
+def render_email(brief: Brief, team: str, first: tuple[str, ...], subject_template: str,
+                 calls: tuple = (), lists: tuple = ()) -> EmailBody:
+    """The email for one team: its personas and flags first, the chart as a CID image;
+    `calls` the first customers it names, `lists` its call lists (attached or where they are)."""
     rank = {name: index for index, name in enumerate(first)}
     personas = sorted(brief.personas, key=lambda p: rank.get(p.name, len(rank)))
     flags = sorted(brief.flags, key=lambda f: rank.get(f.name, len(rank)))
     context = {"brief": brief, "team": team, "personas": personas, "flags": flags,
-               "chart_cid": CHART_CID}
+               "chart_cid": CHART_CID, "calls": calls, "lists": lists}
     env = environment()
     text_env = environment(autoescape=False)
     return EmailBody(

@@ -16,6 +16,7 @@ from reporter import untrusted
 from reporter.brief import charts
 from reporter.brief.propensity import PropensityView, propensity_view
 from reporter.brief.rule_edits import rule_edit_lines
+from reporter.brief.this_week import ThisWeek, this_week
 from reporter.data.clean import DataNotes, customers
 from reporter.data.features import (
     CAMPAIGN_FEATURES,
@@ -236,6 +237,7 @@ class Brief:
     appendix: str = "attach"  # where the analyst's appendix goes: attach, separate or omit
     rule_edits: tuple[str, ...] = ()  # page 1: what an edit of personas.yaml did to the names
     propensity: PropensityView | None = None  # who answers the next campaign (brief/propensity.py)
+    this_week: ThisWeek = field(default_factory=ThisWeek)  # page 1's actions and first calls
 
 
 @dataclass(frozen=True)
@@ -301,6 +303,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
     best = _best_responder(inputs)
     rows = _persona_rows(inputs, best)
     flags = _flag_sections(inputs)
+    changes = _changes(inputs)
     return Brief(
         title=inputs.title,
         run_id=inputs.run_id,
@@ -318,7 +321,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
         flags=flags,
         population=inputs.persona_profiles.population_means,
         notes=inputs.notes,
-        changes=_changes(inputs),
+        changes=changes,
         model=_model_appendix(inputs),
         scatter=_scatter(inputs, rows),
         spend_mix=_mix_chart(inputs, rows, _parts(inputs, CATEGORY_SHARES, CATEGORY_FEATURES),
@@ -334,7 +337,19 @@ def build_brief(inputs: BriefInputs) -> Brief:
         rule_edits=rule_edit_lines(inputs.decision.rule_change if inputs.decision else None),
         propensity=propensity_view(inputs.propensity, inputs.table, inputs.assignment, inputs.rulebook,
                                    inputs.action_list_size),
+        this_week=_this_week(inputs, rows, flags, changes),
     )
+
+
+def _this_week(inputs: BriefInputs, rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
+               changes: ChangesView | None) -> ThisWeek:
+    """Page 1's 'This week, do this', from the counts the brief already holds."""
+    new_by_persona = {}
+    if inputs.changes is not None:
+        new_by_persona = {name: {str(p): int(n) for p, n in frame["persona"].value_counts().items()}
+                          for name, frame in inputs.changes.newly_flagged.items()
+                          if "persona" in frame}
+    return this_week(rows, flags, changes, new_by_persona, inputs.units, TABLE_FEATURES)
 
 
 def _persona_rows(inputs: BriefInputs, best: str) -> tuple[PersonaRow, ...]:
@@ -397,8 +412,8 @@ def _reasons(clusters: tuple[int, ...], verdicts: dict[int, SegmentVerdict],
 
 def _check_text(check: ConditionCheck, units: Units) -> str:
     if check.metric not in REGISTRY:
-        return f"{check.text} ({check.observed:.0%} vs {check.threshold:.0%})"
-    return (f"{check.text} ({units.quantity(check.metric, check.observed)} vs "
+        return f"{check.text} ({check.observed:.0%}; bar: {check.threshold:.0%})"
+    return (f"{check.text} ({units.quantity(check.metric, check.observed)}; bar: "
             f"{units.quantity(check.metric, check.threshold)})")
 
 

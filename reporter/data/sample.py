@@ -210,29 +210,55 @@ def _add_oddities(table: pd.DataFrame, rng: np.random.Generator) -> None:
 def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None,
         join_rate: float = 0.02, leave_rate: float = 0.01) -> pd.DataFrame:
     """The same customers `days` later: most did not buy (recency grows), some bought (recency
-    resets, spend and purchases grow), a few left the export and a few new customers joined.
+    resets, one more purchase, spend grows), a few left the export and a few new customers
+    joined, each of them possible: joined on or before the new as-of date, last bought no
+    earlier than they joined, at least one purchase and no more deals than purchases.
 
     Recency in the real export is spread evenly over 0-99 days: every customer buys at least
     once in 100 days. So by default a customer buys with probability days/100, and one whose
     recency would pass 99 has bought; the recency distribution then stays as it was, as it
     does week to week in a steady business."""
     rng = np.random.default_rng(seed)
-    table = table.copy()
+    newest = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y").max().date()  # its as-of
     table = table[rng.random(len(table)) >= leave_rate].reset_index(drop=True)
     rate = days / (MAX_RECENCY + 1) if buy_rate is None else buy_rate
     bought = (rng.random(len(table)) < rate) | (table["Recency"] + days > MAX_RECENCY).to_numpy()
-    table["Recency"] = np.where(bought, rng.integers(0, days + 1, len(table)), table["Recency"] + days)
+    table["Recency"] = np.where(bought, rng.integers(0, days, len(table)), table["Recency"] + days)
     for column in SPEND_COLUMNS:
         extra = np.round(table[column] * rng.uniform(0.0, 0.15, len(table)))
         table[column] = (table[column] + np.where(bought, extra, 0)).astype(int)
-    table["NumStorePurchases"] = np.minimum(table["NumStorePurchases"] + bought, 13).astype(int)
-    newest = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y").max().date()
+    _one_more_purchase(table, bought)
     joined = generate(max(1, round(len(table) * join_rate)), seed + 1, newest + timedelta(days=days))
     joined["ID"] = np.arange(len(joined)) + int(table["ID"].max()) + 1
-    joined["Dt_Customer"] = [(newest + timedelta(days=int(d))).strftime("%d-%m-%Y")
-                             for d in rng.integers(1, days + 1, len(joined))]
-    joined.loc[joined.index[-1], "Dt_Customer"] = (newest + timedelta(days=days)).strftime("%d-%m-%Y")
+    tenure = rng.integers(0, days, len(joined))  # days before the new as-of date: 0..days-1
+    tenure[-1] = 0  # the newest joined on the as-of date itself
+    as_of = newest + timedelta(days=days)
+    joined["Dt_Customer"] = [(as_of - timedelta(days=int(d))).strftime("%d-%m-%Y") for d in tenure]
+    _newly_joined(joined, tenure, rng)
     return pd.concat([table, joined], ignore_index=True)[[c for c in LAYOUT if c in table]]
+
+
+PURCHASE_CAPS = (("NumStorePurchases", 13), ("NumWebPurchases", 27), ("NumCatalogPurchases", 28))
+
+
+def _one_more_purchase(table: pd.DataFrame, bought: np.ndarray) -> None:
+    """A customer who bought has one purchase more, in the first channel below the export's cap."""
+    pending = np.asarray(bought, dtype=bool).copy()
+    for column, cap in PURCHASE_CAPS:
+        room = pending & (table[column] < cap).to_numpy()
+        table[column] = (table[column] + room).astype(int)
+        pending &= ~room
+
+
+def _newly_joined(joined: pd.DataFrame, tenure: np.ndarray, rng: np.random.Generator) -> None:
+    """Customers of `tenure` days: their last purchase within those days, at least one
+    purchase, deals no more than purchases. (Their spend stays drawn as for anyone: scaling it
+    to their few days moved the sample's segments enough to empty a persona.)"""
+    joined["Recency"] = rng.integers(0, tenure + 1)
+    none = (joined[[c for c, _ in PURCHASE_CAPS]].sum(axis=1) == 0).to_numpy()
+    joined["NumStorePurchases"] = (joined["NumStorePurchases"] + none).astype(int)
+    purchases = joined[[c for c, _ in PURCHASE_CAPS]].sum(axis=1)
+    joined["NumDealsPurchases"] = np.minimum(joined["NumDealsPurchases"], purchases).astype(int)
 
 
 def write(table: pd.DataFrame, out: Path) -> Path:

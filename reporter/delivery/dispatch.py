@@ -26,13 +26,14 @@ from apscheduler.triggers.cron import CronTrigger
 from reporter.archive import find_run, published_runs
 from reporter.brief.checks import CheckReport
 from reporter.brief.index import rebuild_index
+from reporter.brief.view import read_brief
 from reporter.delivery.crm import Pushed, RunRows, push, run_rows
 from reporter.delivery.faults import fault_point
 from reporter.delivery.hints import console_command, mailed_command
 from reporter.delivery.ledger import Ledger
 from reporter.delivery.mail import Outcome, build_message, inline_images, notify_owners, send_run, slug
 from reporter.delivery.params import CrmParams, DeliveryParams, ScheduleParams, TeamParams
-from reporter.errors import ConfigError, ReporterError
+from reporter.errors import ArchiveError, ConfigError, ReporterError
 from reporter.history.record import (
     NOT_SETTLED,
     DeliveryEntry,
@@ -232,8 +233,9 @@ def email_preview(folder: Path, config: DeliveryParams, out: Path) -> list[Path]
     run_id = read_record(folder).run_id
     out.mkdir(parents=True, exist_ok=True)
     written = []
+    note = preview_note(folder, config)
     for team in config.teams:
-        message = build_message(folder, run_id, team, sender)
+        message = build_message(folder, run_id, team, sender, note=note)
         html = message.get_body(("html",))
         page = inline_images(html.get_content(), folder) if html else ""
         for name, content in ((f"{slug(team.name)}.eml", bytes(message)),
@@ -241,6 +243,28 @@ def email_preview(folder: Path, config: DeliveryParams, out: Path) -> list[Path]
             (out / name).write_bytes(content)
             written.append(out / name)
     return written
+
+
+def preview_status(folder: Path, config: DeliveryParams) -> str:
+    """What `reporter preview` says first: the run's state, and for a held run why and how
+    to release it."""
+    record = read_record(folder)
+    if not record.held:
+        return f"Run {record.run_id}: {record.status}"
+    return (f"Run {record.run_id}: held, not sent ({'; '.join(record.held_because)}); when it is "
+            f"fine to send: `{console_command(config.config_path, 'release', record.run_id)}`")
+
+
+def preview_note(folder: Path, config: DeliveryParams) -> str:
+    """The banner a preview opens with: held (why, how to release) and every 'check before
+    use' warning the brief carries, so a preview never looks like a brief ready to go."""
+    record = read_record(folder)
+    parts = [preview_status(folder, config) + "."] if record.held else []
+    try:
+        parts += [f"Check before use: {w}" for w in read_brief(folder).warnings]
+    except ArchiveError:
+        parts.append("Check before use: the run's brief.json cannot be read back.")
+    return " ".join(parts)
 
 
 def finish_due(config: DeliveryParams, now: datetime | None = None) -> list[Outcome]:

@@ -33,11 +33,12 @@ from pathlib import Path
 
 from reporter.brief.render import CHART_CID, render_email, size_chart_png
 from reporter.brief.view import Brief
+from reporter.delivery.calllists import attachment, call_lists, named_customers, team_flags
 from reporter.delivery.faults import fault_point
 from reporter.delivery.hints import console_command
 from reporter.delivery.ledger import AT_LEAST_ONCE, Ledger, LedgerRow
 from reporter.delivery.params import DeliveryParams, SmtpParams, TeamParams
-from reporter.errors import ConfigError
+from reporter.errors import ArchiveError, ConfigError
 from reporter.secrets import read_secret
 
 EMAIL_FOLDER = "email"
@@ -93,14 +94,22 @@ def slug(name: str) -> str:
 
 
 def archive_emails(write_bytes: Callable[[str, bytes], object], brief: Brief,
-                   teams: list[TeamParams]) -> None:
-    """Write each team's rendered email into the run folder (called before it is published)."""
+                   teams: list[TeamParams], size_of: Callable[[str], int | None] = lambda name: None,
+                   limits: tuple[float, float] = (2, 10), where: str = "") -> None:
+    """Write each team's rendered email into the run folder (called before it is published).
+    `size_of`: a run file's size (None: not written); `limits`: delivery.max_list_mb and
+    max_email_mb; `where`: the run folder as the body names it for a list not attached."""
     if not teams:
         return
     write_bytes(f"{EMAIL_FOLDER}/{CHART_FILE}", size_chart_png(brief))
     for team in teams:
-        body = render_email(brief, team.name, tuple(team.personas), team.subject)
-        document = {"team": team.name, "subject": body.subject, "html": body.html, "text": body.text}
+        flags = team_flags(brief, tuple(team.personas))
+        pdf = (size_of("brief.pdf") or 0) if "pdf" in team.formats else 0
+        lists = call_lists(flags, size_of, team.attach_lists, *limits, pdf, where)
+        calls = named_customers(brief, flags, team.name_customers)
+        body = render_email(brief, team.name, tuple(team.personas), team.subject, calls, lists)
+        document = {"team": team.name, "subject": body.subject, "html": body.html, "text": body.text,
+                    "attachments": [{"file": c.file, "size": c.size} for c in lists if c.attached]}
         write_bytes(f"{EMAIL_FOLDER}/{slug(team.name)}.json",
                     json.dumps(document, indent=1).encode("utf-8"))
 
@@ -138,7 +147,23 @@ def build_message(folder: Path, run_id: str, team: TeamParams, sender: str,
     if "pdf" in team.formats:
         message.add_attachment((folder / "brief.pdf").read_bytes(), maintype="application",
                                subtype="pdf", filename=f"smartcart-brief-{run_id}.pdf")
+    _attach_lists(message, folder, document.get("attachments", []))
     return message
+
+
+def _attach_lists(message: EmailMessage, folder: Path, attachments: object) -> None:
+    """The team's call lists the body says are attached (the archived document names them)."""
+    if not isinstance(attachments, list):
+        raise ArchiveError(f"{folder}: the archived email's attachments are not a list; send again "
+                           "after `reporter rerender`")
+    for entry in attachments:
+        name = entry.get("file") if isinstance(entry, dict) else None
+        size = entry.get("size") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not isinstance(size, int):
+            raise ArchiveError(f"{folder}: an archived email attachment is not a file and size")
+        data = attachment(folder, name, size)
+        message.add_attachment(data, maintype="text", subtype="csv",
+                               filename=name.replace("/", "-"))
 
 
 def brief_message_id(run_id: str, team: str, domain: str) -> str:

@@ -31,6 +31,8 @@ class TeamParams:
     formats: tuple[str, ...] = ("pdf", "html")
     send_at: str | None = None  # HH:MM local time, or as soon as built
     timezone: str | None = None  # for send_at; None: the schedule's
+    name_customers: int = 5  # first customers of each of the team's flags named in the body
+    attach_lists: bool = True  # the team's flag call lists attached as CSV
 
 
 @dataclass(frozen=True)

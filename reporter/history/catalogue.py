@@ -6,12 +6,14 @@ checks all come from that one run."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from reporter.archive import published_runs
 from reporter.data.load import RawCustomers
+from reporter.errors import ConfigError, DataError
 from reporter.history.record import RunRecord, read_record
 
 
@@ -171,3 +173,33 @@ def summary_lines(run: RunSummary, ledger_rows: list) -> list[str]:
                      f"{detail}{message}")
     lines.append("Files: " + ", ".join(run.files()))
     return lines
+
+
+DATA_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def resolve_run(output_dir: Path, ref: str, first_run: str = "reporter run") -> Path:
+    """The run folder a person names: `latest` (the newest run, whatever its state), a data
+    date (`2014-06-29`: the newest run of data as of that day), or a run id or any unique part
+    of it or its folder name (`070000-ab12`, `0700`). One resolver for every command."""
+    folders = published_runs(output_dir)
+    if not folders:
+        raise ConfigError(f"{output_dir}: no brief in the archive yet; make one with "
+                          f"`{first_run}` (or add --dry-run to send nothing)")
+    if ref == "latest":
+        return folders[-1]
+    if DATA_DATE.fullmatch(ref):
+        dated = [r for r in all_runs(output_dir) if r.as_of == ref]
+        if dated:
+            return dated[0].folder  # all_runs is newest first
+        known = ", ".join(sorted({r.as_of for r in all_runs(output_dir) if r.as_of})[-5:])
+        raise DataError(f"{output_dir}: no run has data as of {ref} (data dates: {known or 'none'}); "
+                        "give a data date from `reporter archive list`, a run id, or latest")
+    matches = [p for p in folders if ref and ref in p.name]
+    if len(matches) == 1:
+        return matches[0]
+    shown = ", ".join(p.name for p in (matches or folders)[-5:])
+    what = f"{len(matches)} runs match" if matches else "no single run matches"
+    raise DataError(f"{output_dir}: {what} '{ref}' ({'those' if matches else 'latest'}: {shown}); "
+                    "give more of the run id as printed by `reporter run`, a data date "
+                    "(YYYY-MM-DD) or latest")

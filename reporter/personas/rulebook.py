@@ -201,7 +201,7 @@ class SegmentVerdict:
         attempt = self.matched
         if attempt is None:
             return "no persona rule matched"
-        return "; ".join(f"{c.text} ({c.observed:,.2f} vs {c.threshold:,.2f})"
+        return "; ".join(f"{c.text} ({c.observed:,.2f}; bar: {c.threshold:,.2f})"
                          for c in attempt.checks if c.holds)
 
     @property

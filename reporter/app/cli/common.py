@@ -10,9 +10,9 @@ from pathlib import Path
 
 from reporter.app.outcomes import delivery_lines, exit_code, failure_lines, push_line
 from reporter.app.settings import Config, load_config
-from reporter.archive import find_run, published_runs
 from reporter.delivery.hints import DEFAULT_CONFIG, console_command
 from reporter.errors import ConfigError
+from reporter.history.catalogue import resolve_run
 from reporter.history.record import read_record
 from reporter.personas.rulebook import rulebook_problems
 
@@ -62,15 +62,8 @@ def checked_config(args: argparse.Namespace) -> Config:
 
 
 def run_folder(config: Config, run: str) -> Path:
-    """A run folder by its id or `latest` (the newest published run), for every command that
-    names a run."""
-    if run != "latest":
-        return find_run(config.output_dir, run)
-    runs = published_runs(config.output_dir)
-    if not runs:
-        raise ConfigError(f"{config.output_dir}: no brief in the archive yet; make one with "
-                          f"`{console_command(config.path, 'run')}` (or add --dry-run to send nothing)")
-    return runs[-1]
+    """A run folder by `latest`, a data date or a run id, for every command that names a run."""
+    return resolve_run(config.output_dir, run, console_command(config.path, "run"))
 
 
 def run_id(folder: Path | None) -> str:

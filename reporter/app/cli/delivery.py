@@ -142,10 +142,11 @@ def add_preview(commands) -> None:
 
 
 def preview_command(args: argparse.Namespace) -> int:
-    from reporter.delivery.dispatch import email_preview  # WeasyPrint
+    from reporter.delivery.dispatch import email_preview, preview_status  # WeasyPrint
 
     config = checked_config(args)
     folder = run_folder(config, args.run)
+    print(preview_status(folder, delivery_params(config)))
     for path in email_preview(folder, delivery_params(config), args.out or config.output_dir / "preview"):
         print(path)
     return 0
