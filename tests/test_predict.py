@@ -229,6 +229,6 @@ def test_a_run_exports_p_response_and_the_brief_shows_the_sections(tmp_path, sam
 def test_the_format_page_gives_every_derived_column():
     from reporter.predict.design import DERIVED
 
-    page = (REPO_ROOT / "docs" / "model-format.md").read_text(encoding="utf-8")
+    page = (REPO_ROOT / "docs" / "reference" / "model-format.md").read_text(encoding="utf-8")
     section = page[page.index("## `propensity`"):]
     assert [name for name in DERIVED if f"`{name}`" not in section] == []

@@ -2,7 +2,7 @@
 ones (logs, shares, rates per day of tenure) and one-hot categories.
 
 Every derived column is a named formula of the feature table's columns, so a saved model
-lists names, never code, and docs/model-format.md gives each formula.
+lists names, never code, and docs/reference/model-format.md gives each formula.
 """
 
 from __future__ import annotations
