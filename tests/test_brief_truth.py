@@ -325,14 +325,13 @@ def _retention_eml(real, tmp_path, limits=(2, 10), plant: str = "") -> tuple:
     import email.policy
     import io as _io
 
-    from reporter.config import TeamConfig
-
     from reporter.delivery.mail import archive_emails, build_message
+    from reporter.delivery.params import TeamParams
 
     folder = tmp_path / real.folder.name
     shutil.copytree(real.folder, folder)
-    retention = TeamConfig(name="Retention", recipients=["cara@example.com"],
-                           personas=["Churn Risk", "Low Engagement"])
+    retention = TeamParams(name="Retention", recipients=("cara@example.com",),
+                           personas=("Churn Risk", "Low Engagement"))
     if plant:  # a call list edited in the archive: a text cell a spreadsheet would run
         listed = (folder / "churn_risk.csv").read_text()
         (folder / "churn_risk.csv").write_text(listed.replace('"Premium"', f'"{plant}"', 1))
