@@ -27,6 +27,18 @@ def _real_table_candidates() -> list[Path]:
     return candidates
 
 
+FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in pyproject.toml
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses PostgreSQL or Spark is marked so by its fixture (`make test-fast`
+    skips it), so a new test needs no decorator for it."""
+    for item in items:
+        for fixture, mark in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)
+
+
 @pytest.fixture(scope="session")
 def real_table() -> Path:
     """The real seed table in ../shared/data/ (never copied into the repository)."""

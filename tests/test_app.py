@@ -157,6 +157,8 @@ def test_the_archive_lists_runs_and_releases_a_held_brief_only_when_allowed(arch
     assert load_config(config) and "released" in (held.folder / "run.json").read_text()
 
 
+@pytest.mark.browser
+@pytest.mark.server
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Chromium is not installed")
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_page_loads_in_chromium_without_errors(archive, tmp_path, width):
@@ -222,6 +224,7 @@ def test_the_workshop_refuses_a_40000_character_rule_before_parsing_it(archive, 
     assert "the workshop checks up to 100,000" in page.error[0].value and parsed == []
 
 
+@pytest.mark.server
 def test_app_refuses_allow_edit_on_an_address_others_reach(archive):
     """`reporter app --host 0.0.0.0 --allow-edit` only warned, then served an editable app (and
     imported FastAPI to check the address)."""

@@ -90,6 +90,7 @@ def test_run_folder_contents(project, sample_csv):
     assert sum(record["flags"]["Churn Risk"]["by_persona"].values()) == flagged.sum()
 
 
+@pytest.mark.crash
 @pytest.mark.parametrize("stage", ["load", "segment", "pdf", "publish"])
 def test_sigkill_at_each_stage_leaves_a_consistent_archive(project, tmp_path, stage):
     """Kill a real run as it enters a stage (load, fit, render, the archive rename): every
@@ -126,6 +127,7 @@ def _small_file_limit():
     resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
 
 
+@pytest.mark.e2e
 def test_a_write_failure_while_archiving_fails_cleanly_and_keeps_earlier_runs(project):
     config = project / "config" / "reporter.yaml"
     earlier = pipeline.run(load_config(config))
@@ -142,6 +144,7 @@ def test_a_write_failure_while_archiving_fails_cleanly_and_keeps_earlier_runs(pr
     assert {p.name for p in earlier.folder.iterdir()} >= RUN_FILES
 
 
+@pytest.mark.e2e
 def test_two_runs_at_once_both_finish_and_the_index_lists_both(project):
     config = project / "config" / "reporter.yaml"
     command = [sys.executable, "-m", "reporter", "run", "--config", str(config)]

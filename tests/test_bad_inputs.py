@@ -48,6 +48,7 @@ def _measured(argv: list[str], cwd: Path) -> tuple[int, str, int]:
         return child.returncode, err.read(), usage.ru_maxrss
 
 
+@pytest.mark.e2e
 def test_a_50_mb_cell_is_refused_at_load_without_gigabytes(project, tmp_path):
     """One 50 MB Education value once ran for 134 s and 5.5 GB and was copied whole into
     run.json, brief.json and brief.html; it is refused by load, within a few hundred MB."""

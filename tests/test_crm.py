@@ -162,6 +162,7 @@ def test_a_failed_push_tells_the_owners_and_never_holds_the_email(project, serve
     assert rows == [("push", "failed"), ("push-again", "sent")]
 
 
+@pytest.mark.crash
 def test_a_killed_push_is_pushed_once_after_a_restart(project, postgres, webhook):
     """The run is killed while the webhook holds its first batch open: the table was pushed,
     the webhook was not. The restarted scheduler pushes the webhook once and the table not

@@ -128,6 +128,7 @@ def test_untrusted_certificate_is_a_permanent_failure(project, tmp_path):
     assert all(o.status == "failed" and o.attempts == 1 and "TLS" in o.error for o in result.deliveries)
 
 
+@pytest.mark.e2e
 def test_refused_connection_is_retried_then_failed_and_the_archive_stays(project):
     config_path = project / "config" / "reporter.yaml"
     configure(project, smtp_settings(free_port()))

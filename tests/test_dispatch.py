@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from pypdf import PdfReader
 
 from reporter.app.cli import main
@@ -233,6 +234,7 @@ def test_the_pdf_the_checks_read_is_the_one_archived_and_sent(project, server, s
     assert len(attachments) == 2 and all(pdf == archived for pdf in attachments)
 
 
+@pytest.mark.e2e
 def test_a_failed_run_tells_the_owners(project, server, tmp_path):
     controller, handler = server
     broken = tmp_path / "broken.csv"

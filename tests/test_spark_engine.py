@@ -19,6 +19,8 @@ from reporter.data.load import load
 from reporter.errors import DataError
 from tests.conftest import REPO_ROOT, run_cli, write_config
 
+pytestmark = pytest.mark.spark
+
 WEEK = 7
 RULE_EDIT = ("recency > 60  ", "recency > 45  ")  # Churn Risk: more customers flagged
 VARYING = {"run_id", "run_date", "data_sha256"}  # differ between any two runs (and engines' hashes)
