@@ -274,15 +274,11 @@ def test_a_schema_table_is_pushed_by_a_writer_role_of_its_own(project, postgres,
         == len(customers)
 
 
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_csv):
-    """One delivered-looking run of the sample, made once for the push tests that need rows."""
-    root = tmp_path_factory.mktemp("crm-archived")
-    (root / "config").mkdir()
-    (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
-    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)},
-                          stability={"resamples": 3}, comparison={"enabled": False})
-    return run(load_config(config)).folder
+@pytest.fixture
+def archived(archived_once):
+    """The run folder archived once per worker (tests/support/archive.py), for the push tests
+    that need its rows and only read them."""
+    return archived_once.folder
 
 
 @pytest.mark.parametrize(("role", "table", "expected"), [
