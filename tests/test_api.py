@@ -19,7 +19,7 @@ import pytest
 from reporter.app.pipeline import run
 from reporter.config import load_config
 from tests.api_server import ASSIGN, READ, TOKENS, Server, customer_rows
-from tests.conftest import REPO_ROOT, run_cli, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_cli, run_main, write_config
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def served(tmp_path_factory, real_table):
     (root / "config").mkdir()
     (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
     config = write_config(root / "config" / "reporter.yaml", source={"path": "../data/customers.csv"},
-                          stability={"resamples": 3}, comparison={"enabled": False}, teams=[],
+                          **QUICK, teams=[],
                           api={"tokens": TOKENS, "max_batch": 1000, "max_body_kb": 1024})
     first = run(load_config(config))
     server = Server(config)

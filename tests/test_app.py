@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from reporter.app.pipeline import run
 from reporter.config import load_config
-from tests.conftest import REPO_ROOT, write_config
+from tests.conftest import QUICK, REPO_ROOT, write_config
 from tests.test_browser import CHROMIUM, LAUNCH_ARGS
 
 SCRIPT = str(REPO_ROOT / "reporter" / "app" / "dashboard.py")
@@ -37,7 +37,7 @@ def archive(tmp_path_factory, sample_csv):
     shutil.copy(sample_csv, root / "data" / "week1.csv")
     config = write_config(root / "config" / "reporter.yaml",
                           source={"path": str(root / "data" / "week*.csv"), "name": "smartcart"},
-                          stability={"resamples": 3}, comparison={"enabled": False}, teams=[])
+                          **QUICK, teams=[])
     first = run(load_config(config))
     sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=3), root / "data" / "week2.csv")
     second = run(load_config(config))  # the newest export the glob finds

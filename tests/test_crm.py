@@ -24,7 +24,7 @@ from reporter.delivery import crm as crm_push
 from reporter.delivery.ledger import Ledger
 from reporter.history.record import read_record
 from tests import postgres_server
-from tests.conftest import REPO_ROOT, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_main, write_config
 from tests.test_schedule import said, wait_for
 from tests.test_schedule import start as start_scheduler
 from tests.test_schedule import stop as stop_scheduler
@@ -57,7 +57,7 @@ def configure(project: Path, crm: list[dict], **sections) -> Path:
     """The project's config (the 600-customer sample) with these CRM targets."""
     source = yaml.safe_load((project / "config" / "reporter.yaml").read_text())["source"]
     return write_config(project / "config" / "reporter.yaml", source=source,
-                        stability={"resamples": 3}, comparison={"enabled": False}, crm=crm, **sections)
+                        **QUICK, crm=crm, **sections)
 
 
 def hook_target(url: str, **extra) -> dict:

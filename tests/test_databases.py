@@ -25,7 +25,7 @@ from reporter.database import read_only_select
 from reporter.errors import ReporterError
 from reporter.personas.exports import csv_bytes
 from tests import postgres_server
-from tests.conftest import REPO_ROOT, run_folders, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_folders, run_main, write_config
 
 NEWEST, OLDER = "2014-06-30", "2014-03-31"
 CRM_NAMES = {"ID": "customer_id", "Dt_Customer": "joined_on", "Income": "yearly_income"}
@@ -53,7 +53,7 @@ def project(tmp_path: Path, name: str, **source) -> Path:
     shutil.copy(REPO_ROOT / "config" / "personas.yaml", folder / "config" / "personas.yaml")
     source = {"path": None, **source, "name": "smartcart"}
     return write_config(folder / "config" / "reporter.yaml", source=source,
-                        stability={"resamples": 3}, comparison={"enabled": False})
+                        **QUICK)
 
 
 def segments(config: Path) -> pd.DataFrame:
