@@ -33,11 +33,13 @@ FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that uses PostgreSQL or Spark is marked so by its fixture (`make test-fast`
-    skips it), so a new test needs no decorator for it."""
+    skips it), so a new test needs no decorator for it; and grouped, so that under `make test`
+    (`--dist loadgroup`) one worker starts the JVM, or the cluster, instead of each worker."""
     for item in items:
         for fixture, mark in FIXTURE_MARKS.items():
             if fixture in getattr(item, "fixturenames", ()):
                 item.add_marker(mark)
+                item.add_marker(pytest.mark.xdist_group(mark))
 
 
 @pytest.fixture(scope="session")
