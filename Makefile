@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 SAMPLE := data/customers-sample.csv
 
-.PHONY: demo test bench bench-huge lint screenshot clean-venv check-python
+.PHONY: demo test test-fast bench bench-huge lint screenshot clean-venv check-python
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -22,7 +22,13 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist loadgroup --durations=15
+
+# The same without the tests that start servers, browsers, PostgreSQL, Spark or kill processes
+# (the markers in pyproject.toml): a quick check while editing; `make test` before a commit.
+test-fast: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest -n auto --dist loadgroup --durations=15 -m "not (slow or e2e or server or browser or postgres or spark or crash)"
 
 # Whole runs at 2,240 / 50,000 / 100,000 / 1,000,000 rows, the naive reference and the
 # fast-versus-exact check; writes BENCHMARKS.md and benchmarks/results/suite.json (~20 min).

@@ -5,17 +5,18 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from reporter.data import sample
+from tests.support.archive import Published, publish
+from tests.support.project import QUICK, REPO_ROOT, new_project, write_config
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["QUICK", "REPO_ROOT", "new_project", "write_config"]  # where other tests import them
+
 REAL_TABLE_NAME = "smartcart_customers.csv"
 
 
@@ -25,6 +26,20 @@ def _real_table_candidates() -> list[Path]:
         candidates.append(Path(os.environ["REPORTER_SHARED_DATA"]) / REAL_TABLE_NAME)
     candidates.append(REPO_ROOT.parent / "shared" / "data" / REAL_TABLE_NAME)
     return candidates
+
+
+FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in pyproject.toml
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses PostgreSQL or Spark is marked so by its fixture (`make test-fast`
+    skips it), so a new test needs no decorator for it; and grouped, so that under `make test`
+    (`--dist loadgroup`) one worker starts the JVM, or the cluster, instead of each worker."""
+    for item in items:
+        for fixture, mark in FIXTURE_MARKS.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(mark)
+                item.add_marker(pytest.mark.xdist_group(mark))
 
 
 @pytest.fixture(scope="session")
@@ -74,20 +89,28 @@ def sample_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project(tmp_path: Path, sample_csv: Path) -> Path:
-    """A copy of the default config in a temp folder, pointed at the sample and a temp archive."""
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    shutil.copy(REPO_ROOT / "config" / "personas.yaml", config_dir / "personas.yaml")
-    # The stability check runs with 3 refits instead of 10, and the three-method comparison
-    # only where a test asks for it: the suite runs a few hundred briefs.
-    write_config(config_dir / "reporter.yaml", source={"path": str(sample_csv)},
-                 stability={"resamples": 3}, comparison={"enabled": False})
+    """A copy of the default config in a temp folder, pointed at the sample and a temp archive,
+    with the quick settings (tests/support/project.py)."""
+    new_project(tmp_path, sample_csv)
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def archived_once(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Published:
+    """The sample's run, published once per worker with nothing sent (tests/support/archive.py)."""
+    return publish(tmp_path_factory.mktemp("archived"), sample_csv)
+
+
 @pytest.fixture
-def server():
-    """A real SMTP server on 127.0.0.1 for one test: (controller, recording handler)."""
+def archived(archived_once: Published, tmp_path: Path) -> Published:
+    """A copy of that project for one test to send, push or damage (a copy takes milliseconds,
+    a run seconds)."""
+    return archived_once.copy_to(tmp_path / "archived")
+
+
+@pytest.fixture(scope="session")
+def smtp_server():
+    """A real SMTP server on 127.0.0.1 for this worker's session: (controller, handler)."""
     from tests.smtp_server import RecordingHandler, start_server
 
     handler = RecordingHandler()
@@ -96,20 +119,13 @@ def server():
     controller.stop()
 
 
-def write_config(path: Path, **sections: dict) -> Path:
-    """The default reporter.yaml with some sections' keys replaced. The suite briefs the same
-    generated file many times over to test other things, so the unchanged-data check is off
-    here; tests/test_freshness.py tests it as shipped (hold) and with skip."""
-    document = yaml.safe_load((REPO_ROOT / "config" / "reporter.yaml").read_text())
-    document["output"] = {"dir": "../output"}
-    document["checks"]["unchanged_data"] = {"mode": "off"}
-    for section, values in sections.items():
-        if isinstance(values, dict) and isinstance(document.get(section), dict):
-            document[section].update(values)
-        else:
-            document[section] = values
-    path.write_text(yaml.safe_dump(document, sort_keys=False))
-    return path
+@pytest.fixture
+def server(smtp_server):
+    """The session's SMTP server with nothing received and no fault set: (controller, handler)."""
+    controller, handler = smtp_server
+    handler.reset()
+    yield controller, handler
+    handler.reset()
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

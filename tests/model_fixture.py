@@ -14,7 +14,7 @@ from pathlib import Path
 
 from reporter.app.cli import main as reporter
 from reporter.data import sample
-from tests.conftest import REPO_ROOT, run_folders, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_folders, write_config
 
 FIXTURE = REPO_ROOT / "tests" / "data" / "model-v2"
 ROWS, SEED = 400, 2026
@@ -27,7 +27,7 @@ def write_fixture(target: Path = FIXTURE) -> Path:
         shutil.copy(REPO_ROOT / "config" / "personas.yaml", project / "config" / "personas.yaml")
         data = sample.write(sample.generate(ROWS, seed=SEED), project / "customers.csv")
         config = write_config(project / "config" / "reporter.yaml", source={"path": str(data)},
-                              stability={"resamples": 3}, comparison={"enabled": False}, teams=[])
+                              **QUICK, teams=[])
         if reporter(["run", "--config", str(config)]) != 0:
             raise SystemExit("the run failed")
         (run,) = run_folders(project / "output")

@@ -39,6 +39,12 @@ class RecordingHandler:
     logins: list[str] = field(default_factory=list)
     busy_recipients: int = 0  # the first N RCPT commands are answered 451
 
+    def reset(self) -> None:
+        """As new: the session's one server serves every test (tests/conftest.py `server`)."""
+        fresh = type(self)()
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(fresh, name))
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if "refuse" in address or address in self.refuse:
             return "550 5.1.1 mailbox unavailable"

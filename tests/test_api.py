@@ -19,7 +19,7 @@ import pytest
 from reporter.app.pipeline import run
 from reporter.app.settings import load_config
 from tests.api_server import ASSIGN, READ, TOKENS, Server, customer_rows
-from tests.conftest import REPO_ROOT, run_cli, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_cli, run_main, write_config
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,7 @@ def served(tmp_path_factory, real_table):
     (root / "config").mkdir()
     (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
     config = write_config(root / "config" / "reporter.yaml", source={"path": "../data/customers.csv"},
-                          stability={"resamples": 3}, comparison={"enabled": False}, teams=[],
+                          **QUICK, teams=[],
                           api={"tokens": TOKENS, "max_batch": 1000, "max_body_kb": 1024})
     first = run(load_config(config))
     server = Server(config)
@@ -43,6 +43,7 @@ def served(tmp_path_factory, real_table):
         server.stop()
 
 
+@pytest.mark.server
 def test_every_customer_of_the_run_gets_the_brief_s_answer(served):
     root, _, first, _, server = served
     segments = pd.read_csv(first.folder / "segments.csv").set_index("ID")
@@ -65,6 +66,7 @@ def test_every_customer_of_the_run_gets_the_brief_s_answer(served):
                                                                                         "persona"]
 
 
+@pytest.mark.server
 def test_held_out_customers_get_what_reporter_assign_gives(served):
     root, config, _, held_out, server = served
     assigned = run_cli("assign", "--config", str(config), "--data", str(root / "held_out.csv"))
@@ -81,6 +83,7 @@ def test_held_out_customers_get_what_reporter_assign_gives(served):
         assert answer["rfm"] == {n: int(row[n]) for n in ("r_score", "f_score", "m_score")}
 
 
+@pytest.mark.server
 def test_every_read_endpoint_answers(served):
     _, _, first, _, server = served
     kept = len(pd.read_csv(first.folder / "segments.csv"))
@@ -108,6 +111,7 @@ def test_every_read_endpoint_answers(served):
         assert "/v1/assign" in client.get("/openapi.json").json()["paths"]
 
 
+@pytest.mark.server
 def test_an_id_merged_into_another_customer_is_found_under_the_id_it_is_counted_as(served):
     """Issue 30: the real table exports 182 people twice under another ID; the clean stage
     counts each under their smallest ID and lists the others in other_ids. GET on such an
@@ -134,6 +138,7 @@ def test_an_id_merged_into_another_customer_is_found_under_the_id_it_is_counted_
     assert [run["persona"] for run in same["runs"]] == [run["persona"] for run in answer["runs"]]
 
 
+@pytest.mark.server
 def test_every_request_names_its_route_in_the_access_log(served):
     """Issue 30: /docs and /openapi.json were logged as route "?"."""
     server = served[4]
@@ -151,6 +156,7 @@ def test_every_request_names_its_route_in_the_access_log(served):
     assert not any("5524" in record["route"] or "nothing-here" in record["route"] for record in access)
 
 
+@pytest.mark.server
 def test_tokens_and_scopes(served):
     server = served[4]
     with server.client() as anonymous:
@@ -166,6 +172,7 @@ def test_tokens_and_scopes(served):
         assert assigner.get("/v1/runs").status_code == 403
 
 
+@pytest.mark.server
 def test_errors_name_the_customer_the_field_and_what_was_expected(served):
     *_, held_out, server = served
     good = customer_rows(held_out.head(3))
@@ -198,6 +205,7 @@ def test_errors_name_the_customer_the_field_and_what_was_expected(served):
         assert too_big.status_code == 413 and "api.max_body_kb" in too_big.text
 
 
+@pytest.mark.server
 @pytest.mark.parametrize("path", [
     "/v1/runs/..%2F..%2Fconfig/brief.html", "/v1/runs/../../etc/passwd", "/v1/runs/%2e%2e/run.json",
     "/v1/runs/{run}/run.json", "/v1/runs/{run}/..%2Frun.json", "/v1/runs/{run}/%2e%2e%2fmodel.json",
@@ -211,6 +219,7 @@ def test_no_path_reaches_outside_a_run_s_three_files(served, path):
     assert b"reporter.yaml" not in response.content and b"model_format" not in response.content
 
 
+@pytest.mark.server
 def test_the_log_is_json_and_holds_no_customer_data(served):
     *_, held_out, server = served
     secret = customer_rows(held_out.head(1))[0] | {"ID": 987_654_321, "Income": 123_456.5}
@@ -225,6 +234,7 @@ def test_the_log_is_json_and_holds_no_customer_data(served):
     assert not any("987654321" in line or "123456" in line for line in lines)
 
 
+@pytest.mark.server
 def test_a_new_run_is_served_under_load_without_a_failed_request(served):
     """Eight clients assign without pause while a refit run is published: every request gets
     an answer, and once the new run is seen the old one never answers again."""
@@ -259,6 +269,7 @@ def test_a_new_run_is_served_under_load_without_a_failed_request(served):
     assert first.run_id not in order[order.index(second.run_id) + 8:], "the old model came back"
 
 
+@pytest.mark.server
 def test_without_a_model_it_is_live_not_ready_and_says_why(tmp_path, sample_csv):
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
@@ -297,6 +308,7 @@ def _all_json(lines: list[str]) -> list[dict]:
     return records
 
 
+@pytest.mark.server
 def test_numbers_out_of_range_are_refused_per_customer_and_field(served):
     """Counts of 2**63 once wrapped to negative int64s and answered 200; IDs past 2**53 - 1
     (float64's whole numbers) or 2**63 were a 500. Each is a 422 naming the customer (position
@@ -328,6 +340,7 @@ def test_numbers_out_of_range_are_refused_per_customer_and_field(served):
     assert [r["status"] for r in records if r.get("route") == "/v1/assign"][-2:] == [422, 422]
 
 
+@pytest.mark.server
 def test_deep_nesting_is_a_400_that_says_what_is_read(served):
     """990 nested arrays made Python's parser raise RecursionError: a 500. Nesting is counted
     before parsing (strings skipped) and anything past MAX_DEPTH is refused."""
@@ -360,6 +373,7 @@ def spare(served, tmp_path):
     return config, tmp_path / "output" / first.folder.name
 
 
+@pytest.mark.server
 def test_a_500_is_one_json_line_with_its_traceback_and_an_access_line(spare):
     """A run's segments.csv damaged on disk makes the customer route fail. The log said
     "Exception in ASGI application" with neither the exception nor an access line."""
@@ -440,6 +454,7 @@ def _broken(document: dict, damage: str) -> dict:
     return broken
 
 
+@pytest.mark.server
 def test_a_broken_model_is_never_served_and_ready_says_why(spare, served):
     """A parseable model.json with a centre a dimension short, a cluster numbered 9 or every
     scale 0 was swapped in: ready said ready, then every assign was a 500 or NaN-based. Now

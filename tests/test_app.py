@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from reporter.app.pipeline import run
 from reporter.app.settings import load_config
-from tests.conftest import REPO_ROOT, write_config
+from tests.conftest import QUICK, REPO_ROOT, write_config
 from tests.test_browser import CHROMIUM, LAUNCH_ARGS
 
 SCRIPT = str(REPO_ROOT / "reporter" / "app" / "dashboard.py")
@@ -37,7 +37,7 @@ def archive(tmp_path_factory, sample_csv):
     shutil.copy(sample_csv, root / "data" / "week1.csv")
     config = write_config(root / "config" / "reporter.yaml",
                           source={"path": str(root / "data" / "week*.csv"), "name": "smartcart"},
-                          stability={"resamples": 3}, comparison={"enabled": False}, teams=[])
+                          **QUICK, teams=[])
     first = run(load_config(config))
     sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=3), root / "data" / "week2.csv")
     second = run(load_config(config))  # the newest export the glob finds
@@ -165,6 +165,8 @@ def test_the_archive_lists_runs_and_releases_a_held_brief_only_when_allowed(arch
     assert load_config(config) and "released" in (held.folder / "run.json").read_text()
 
 
+@pytest.mark.browser
+@pytest.mark.server
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Chromium is not installed")
 @pytest.mark.parametrize("width", [1280, 390])
 def test_every_page_loads_in_chromium_without_errors(archive, tmp_path, width):
@@ -230,6 +232,7 @@ def test_the_workshop_refuses_a_40000_character_rule_before_parsing_it(archive, 
     assert "the workshop checks up to 100,000" in page.error[0].value and parsed == []
 
 
+@pytest.mark.server
 def test_app_refuses_allow_edit_on_an_address_others_reach(archive):
     """`reporter app --host 0.0.0.0 --allow-edit` only warned, then served an editable app (and
     imported FastAPI to check the address)."""

@@ -90,14 +90,13 @@ def test_run_folder_contents(project, sample_csv):
     assert sum(record["flags"]["Churn Risk"]["by_persona"].values()) == flagged.sum()
 
 
+@pytest.mark.crash
 @pytest.mark.parametrize("stage", ["load", "segment", "pdf", "publish"])
-def test_sigkill_at_each_stage_leaves_a_consistent_archive(project, tmp_path, stage):
+def test_sigkill_at_each_stage_leaves_a_consistent_archive(archived, tmp_path, stage):
     """Kill a real run as it enters a stage (load, fit, render, the archive rename): every
     visible run is complete, the index lists only those, and the next run succeeds."""
-    output = project / "output"
-    config = project / "config" / "reporter.yaml"
+    output, config, earlier = archived.output, archived.config, archived.folder  # a run archived
     data = sample.write(sample.generate(5_000, seed=5), tmp_path / "big.csv")  # stages last a while
-    earlier = pipeline.run(load_config(config))
     process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config),
                                 "--data", str(data), "--verbose"],
                                cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -110,9 +109,9 @@ def test_sigkill_at_each_stage_leaves_a_consistent_archive(project, tmp_path, st
     folders = run_folders(output)
     for entry in folders:
         assert {p.name for p in entry.iterdir()} >= RUN_FILES
-    assert len(folders) in (1, 2) and earlier.folder in folders  # 2: killed just after the rename
+    assert len(folders) in (1, 2) and earlier in folders  # 2: killed just after the rename
     index = (output / "index.html").read_text()
-    assert earlier.run_id in index and ".partial" not in index
+    assert archived.run_id in index and ".partial" not in index
     result = pipeline.run(load_config(config))
     assert [e for e in archive_entries(output) if e.name.startswith(".partial")] == []
     assert result.run_id in (output / "index.html").read_text()
@@ -126,9 +125,9 @@ def _small_file_limit():
     resource.setrlimit(resource.RLIMIT_FSIZE, (150_000, 150_000))
 
 
-def test_a_write_failure_while_archiving_fails_cleanly_and_keeps_earlier_runs(project):
-    config = project / "config" / "reporter.yaml"
-    earlier = pipeline.run(load_config(config))
+@pytest.mark.e2e
+def test_a_write_failure_while_archiving_fails_cleanly_and_keeps_earlier_runs(archived):
+    project, config, earlier = archived.root, archived.config, archived.folder
     index_before = (project / "output" / "index.html").read_bytes()
     failed = subprocess.run([sys.executable, "-m", "reporter", "run", "--config", str(config)],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
@@ -136,12 +135,13 @@ def test_a_write_failure_while_archiving_fails_cleanly_and_keeps_earlier_runs(pr
     assert failed.returncode == 2, failed.stderr
     lines = failed.stderr.strip().splitlines()
     assert len(lines) == 1 and "the run could not be written (File too large)" in lines[0]
-    assert run_folders(project / "output") == [earlier.folder]
+    assert run_folders(project / "output") == [earlier]
     assert [e for e in archive_entries(project / "output") if e.name.startswith(".")] == []
     assert (project / "output" / "index.html").read_bytes() == index_before
-    assert {p.name for p in earlier.folder.iterdir()} >= RUN_FILES
+    assert {p.name for p in earlier.iterdir()} >= RUN_FILES
 
 
+@pytest.mark.e2e
 def test_two_runs_at_once_both_finish_and_the_index_lists_both(project):
     config = project / "config" / "reporter.yaml"
     command = [sys.executable, "-m", "reporter", "run", "--config", str(config)]

@@ -15,7 +15,7 @@ import pytest
 from reporter.app.cli import main
 from reporter.data import sample
 from tests.bad_inputs import CASES
-from tests.conftest import archive_entries, run_folders, write_config
+from tests.conftest import QUICK, archive_entries, run_folders, write_config
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -48,6 +48,7 @@ def _measured(argv: list[str], cwd: Path) -> tuple[int, str, int]:
         return child.returncode, err.read(), usage.ru_maxrss
 
 
+@pytest.mark.e2e
 def test_a_50_mb_cell_is_refused_at_load_without_gigabytes(project, tmp_path):
     """One 50 MB Education value once ran for 134 s and 5.5 GB and was copied whole into
     run.json, brief.json and brief.html; it is refused by load, within a few hundred MB."""
@@ -88,7 +89,7 @@ def test_engine_spark_without_pyspark_says_what_to_install(project, sample_csv, 
     install; it was an 'unexpected failure (a bug ...)' with ModuleNotFoundError. No JVM is started."""
     config = write_config(project / "config" / "reporter.yaml", source={"path": str(sample_csv)},
                           engine="spark", spark={"master": "local[2]"},
-                          stability={"resamples": 3}, comparison={"enabled": False})
+                          **QUICK)
     code, err, _ = _measured(["-c", WITHOUT_PYSPARK, *command, "--config", str(config)], project)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err

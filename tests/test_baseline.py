@@ -17,12 +17,12 @@ from reporter.data import sample
 from reporter.history.catalogue import RunSummary
 from reporter.history.record import PersonaFigures, RunRecord
 from reporter.history.weekly import slipped
-from tests.conftest import run_folders, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_folders, run_main, write_config
 
 
 def _config(project: Path, data: Path, **sections) -> Path:
     return write_config(project / "config" / "reporter.yaml", source={"path": str(data)},
-                        stability={"resamples": 3}, comparison={"enabled": False}, teams=[], **sections)
+                        **QUICK, teams=[], **sections)
 
 
 def _run(config: Path, *extra: str) -> dict:
@@ -34,10 +34,14 @@ def _run(config: Path, *extra: str) -> dict:
     return json.loads((folder / "run.json").read_text()) | {"folder": folder}
 
 
-@pytest.fixture
-def demo_then_real(project, tmp_path, real_table):
-    """`make demo` on generated data in one folder, then the real table from another."""
-    demo_data = sample.write(sample.generate(2240, seed=2240), tmp_path / "demo" / "customers-sample.csv")
+@pytest.fixture(scope="module")
+def demo_then_real(tmp_path_factory, real_table):
+    """`make demo` on generated data in one folder, then the real table from another (made
+    once: the tests only read it)."""
+    project = tmp_path_factory.mktemp("demo_then_real")
+    demo_data = sample.write(sample.generate(2240, seed=2240), project / "demo" / "customers-sample.csv")
+    (project / "config").mkdir()
+    shutil.copy(REPO_ROOT / "config" / "personas.yaml", project / "config" / "personas.yaml")
     config = _config(project, demo_data)
     demo = _run(config)
     real = _run(config, "--data", str(real_table))

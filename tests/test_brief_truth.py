@@ -235,6 +235,7 @@ def test_campaign_history_when_the_export_has_it(tmp_path):
     assert "accepted_campaigns" in result.brief.personas[0].campaign
 
 
+@pytest.mark.e2e
 def test_campaign_rule_without_campaign_columns_says_what_is_missing(tmp_path, real_table):
     config = _project(tmp_path, real_table)
     rules = tmp_path / "config" / "personas.yaml"

@@ -17,10 +17,10 @@ LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-ru
 
 # On a developer machine without Chromium these tests are skipped with the reason shown;
 # in CI (CI=true) a missing browser is a failure, since .ci/run installs it.
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
     reason="Chromium is not installed (`apt-get install chromium`; .ci/run does it)",
-)
+)]
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,7 @@ OFFLINE_ARGS = [*LAUNCH_ARGS, "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 12
                 "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=127.0.0.1"]
 
 
+@pytest.mark.server
 def test_the_api_docs_render_with_the_network_blocked(browser, brief_html, tmp_path):
     """Issue 30: /docs was blank without internet, as Swagger UI came from a CDN. Here every
     name but 127.0.0.1 resolves to nothing and any other address goes to a dead proxy; the

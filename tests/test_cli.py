@@ -22,6 +22,7 @@ def _one_line_error(result) -> str:
     return lines[0]
 
 
+@pytest.mark.e2e
 def test_run_on_generated_data(project):
     result = run_cli("run", "--config", str(project / "config" / "reporter.yaml"))
     assert result.returncode == 0, result.stderr
@@ -48,6 +49,7 @@ def test_same_data_same_segments_new_run_id(project):
     assert first.name in index and second.name in index, "both runs are listed"
 
 
+@pytest.mark.e2e
 def test_real_table_end_to_end(real_table, project):
     config = write_config(project / "config" / "reporter.yaml", source={"path": str(real_table)})
     result = run_cli("run", "--config", str(config))

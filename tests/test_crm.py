@@ -25,7 +25,7 @@ from reporter.delivery.ledger import Ledger
 from reporter.delivery.params import CrmParams
 from reporter.history.record import read_record
 from tests import postgres_server
-from tests.conftest import REPO_ROOT, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_main, write_config
 from tests.test_schedule import said, wait_for
 from tests.test_schedule import start as start_scheduler
 from tests.test_schedule import stop as stop_scheduler
@@ -58,7 +58,7 @@ def configure(project: Path, crm: list[dict], **sections) -> Path:
     """The project's config (the 600-customer sample) with these CRM targets."""
     source = yaml.safe_load((project / "config" / "reporter.yaml").read_text())["source"]
     return write_config(project / "config" / "reporter.yaml", source=source,
-                        stability={"resamples": 3}, comparison={"enabled": False}, crm=crm, **sections)
+                        **QUICK, crm=crm, **sections)
 
 
 def hook_target(url: str, **extra) -> dict:
@@ -163,6 +163,7 @@ def test_a_failed_push_tells_the_owners_and_never_holds_the_email(project, serve
     assert rows == [("push", "failed"), ("push-again", "sent")]
 
 
+@pytest.mark.crash
 def test_a_killed_push_is_pushed_once_after_a_restart(project, postgres, webhook):
     """The run is killed while the webhook holds its first batch open: the table was pushed,
     the webhook was not. The restarted scheduler pushes the webhook once and the table not
@@ -274,15 +275,11 @@ def test_a_schema_table_is_pushed_by_a_writer_role_of_its_own(project, postgres,
         == len(customers)
 
 
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_csv):
-    """One delivered-looking run of the sample, made once for the push tests that need rows."""
-    root = tmp_path_factory.mktemp("crm-archived")
-    (root / "config").mkdir()
-    (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
-    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)},
-                          stability={"resamples": 3}, comparison={"enabled": False})
-    return run(load_config(config)).folder
+@pytest.fixture
+def archived(archived_once):
+    """The run folder archived once per worker (tests/support/archive.py), for the push tests
+    that need its rows and only read them."""
+    return archived_once.folder
 
 
 @pytest.mark.parametrize(("role", "table", "expected"), [

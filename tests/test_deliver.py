@@ -1,4 +1,6 @@
-"""Delivery against a real SMTP server on 127.0.0.1."""
+"""Delivery against a real SMTP server on 127.0.0.1: whole runs where the test is about the run
+(what it sends, its dry run, what it leaves), the rest sending a run archived once per worker
+(tests/support/archive.py) as `reporter send` does."""
 
 from __future__ import annotations
 
@@ -12,16 +14,19 @@ import trustme
 from reporter.app.params import delivery_params
 from reporter.app.pipeline import run
 from reporter.app.settings import load_config
-from reporter.delivery.dispatch import dispatch_run as deliver
-from tests.conftest import archive_entries, run_cli, run_folders, write_config
+from reporter.delivery.dispatch import dispatch_run
+from tests.conftest import QUICK, archive_entries, run_cli, run_folders, run_main, write_config
 from tests.smtp_server import RecordingHandler, free_port, start_server
+from tests.support.archive import TEAMS as ARCHIVED_TEAMS
 
-TEAMS = [
-    {"name": "Marketing", "recipients": ["anna@example.com", "ben@example.com"]},
-    {"name": "Retention", "recipients": ["cara@example.com"], "personas": ["Churn Risk", "Low Engagement"],
-     "subject": "Retention brief {{ date }}: {{ flags['Churn Risk'] }} to win back"},
-]
+TEAMS = ARCHIVED_TEAMS[:2]  # Marketing, Retention
+MARKETING_ANNA = [{"name": "Marketing", "recipients": ["anna@example.com"]}]
 
+
+
+def deliver(folder, config, **options):
+    """Send an archived run as `reporter send` does: the delivery parameters of `config`."""
+    return dispatch_run(folder, delivery_params(config), **options)
 
 def smtp_settings(port: int, **overrides) -> dict:
     return {"host": "127.0.0.1", "port": port, "security": "none", "from_address": "briefs@smartcart.test",
@@ -34,7 +39,7 @@ def configure(project, smtp: dict | None, teams=TEAMS):
         sections["smtp"] = smtp
     config_path = project / "config" / "reporter.yaml"
     text = config_path.read_text()
-    write_config(config_path, source={"path": _source(text)}, **sections)
+    write_config(config_path, source={"path": _source(text)}, **QUICK, **sections)
     return load_config(config_path)
 
 
@@ -99,7 +104,7 @@ def test_starttls_with_login_password_from_the_environment(project, monkeypatch,
             assert secret.encode() not in path.read_bytes(), f"the password leaked into {path.name}"
 
 
-def test_implicit_tls(project, tmp_path):
+def test_implicit_tls(archived, tmp_path):
     import ssl
 
     authority = trustme.CA()
@@ -109,26 +114,29 @@ def test_implicit_tls(project, tmp_path):
     handler = RecordingHandler()
     controller = start_server(handler, tls=context, implicit_tls=True)
     try:
-        result = run(configure(project, smtp_settings(controller.port, security="ssl",
-                                                      ca_file=str(tmp_path / "ca.pem"))))
+        result = deliver(archived.folder, configure(archived.root, smtp_settings(
+            controller.port, security="ssl", ca_file=str(tmp_path / "ca.pem"))))
     finally:
         controller.stop()
-    assert [o.status for o in result.deliveries] == ["sent", "sent"]
+    assert [o.status for o in result.outcomes] == ["sent", "sent"]
 
 
-def test_untrusted_certificate_is_a_permanent_failure(project, tmp_path):
+def test_untrusted_certificate_is_a_permanent_failure(archived):
     import ssl
 
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     trustme.CA().issue_cert("127.0.0.1").configure_cert(context)
     controller = start_server(RecordingHandler(), tls=context)
     try:
-        result = run(configure(project, smtp_settings(controller.port, security="starttls")))
+        result = deliver(archived.folder, configure(archived.root, smtp_settings(controller.port,
+                                                                                  security="starttls")))
     finally:
         controller.stop()
-    assert all(o.status == "failed" and o.attempts == 1 and "TLS" in o.error for o in result.deliveries)
+    assert len(result.outcomes) == 2
+    assert all(o.status == "failed" and o.attempts == 1 and "TLS" in o.error for o in result.outcomes)
 
 
+@pytest.mark.e2e
 def test_refused_connection_is_retried_then_failed_and_the_archive_stays(project):
     config_path = project / "config" / "reporter.yaml"
     configure(project, smtp_settings(free_port()))
@@ -142,60 +150,54 @@ def test_refused_connection_is_retried_then_failed_and_the_archive_stays(project
     assert "ConnectionRefusedError" in record["delivery"][0]["error"]
 
 
-def test_refused_recipient_is_reported_not_retried(project, server):
+def test_refused_recipient_is_reported_not_retried(archived, server):
     controller, handler = server
-    teams = [{"name": "Mixed", "recipients": ["ok@example.com", "refuse-me@example.com"]},
-             {"name": "Gone", "recipients": ["refuse-all@example.com"]}]
-    result = run(configure(project, smtp_settings(controller.port), teams=teams))
-    mixed, gone = result.deliveries
+    teams = ARCHIVED_TEAMS[2:]  # Mixed: ok@ and refuse-me@; Gone: refuse-all@
+    result = deliver(archived.folder, configure(archived.root, smtp_settings(controller.port), teams=teams))
+    mixed, gone = result.outcomes
     assert (mixed.status, mixed.attempts) == ("partly sent", 1)
     assert mixed.refused == {"refuse-me@example.com": "550 5.1.1 mailbox unavailable"}
     assert (gone.status, gone.attempts) == ("failed", 1)
     assert handler.messages[0].rcpt_tos == ["ok@example.com"] and len(handler.messages) == 1
-    assert result.delivery_failed
+    assert [d["status"] for d in archived.record()["delivery"]] == ["partly sent", "failed"]
 
 
-def test_a_busy_server_is_retried_with_backoff(project):
-    handler = RecordingHandler(busy_replies=1)
-    controller = start_server(handler)
-    try:
-        result = run(configure(project, smtp_settings(controller.port),
-                               teams=[{"name": "Marketing", "recipients": ["anna@example.com"]}]))
-    finally:
-        controller.stop()
-    (outcome,) = result.deliveries
+def test_a_busy_server_is_retried_with_backoff(archived, server):
+    controller, handler = server
+    handler.busy_replies = 1
+    result = deliver(archived.folder, configure(archived.root, smtp_settings(controller.port),
+                                                teams=MARKETING_ANNA))
+    (outcome,) = result.outcomes
     assert (outcome.status, outcome.attempts) == ("sent", 2)
     assert len(handler.messages) == 1
 
 
-def test_send_re_sends_an_archived_run(project):
-    config = configure(project, smtp_settings(free_port()))
-    failed = run(config)
-    assert failed.delivery_failed
-    handler = RecordingHandler()
-    controller = start_server(handler)
-    try:
-        config = configure(project, smtp_settings(controller.port))
-        outcome = run_cli("send", "--config", str(config.path), "--run", failed.run_id,
-                          "--team", "Retention")
-    finally:
-        controller.stop()
+def test_send_re_sends_an_archived_run(archived, server):
+    failed = deliver(archived.folder, configure(archived.root, smtp_settings(free_port())))
+    assert [o.status for o in failed.outcomes] == ["failed", "failed"]
+    controller, handler = server
+    config = configure(archived.root, smtp_settings(controller.port))
+    outcome = run_main("send", "--config", str(config.path), "--run", archived.run_id,
+                       "--team", "Retention")
     assert outcome.returncode == 0, outcome.stderr
     assert "Email to Retention: sent" in outcome.stdout
     assert [m.rcpt_tos for m in handler.messages] == [["cara@example.com"]]
-    record = json.loads((failed.folder / "run.json").read_text())
-    assert [d["status"] for d in record["delivery"]] == ["failed", "failed", "sent"]
+    assert [d["status"] for d in archived.record()["delivery"]] == ["failed", "failed", "sent"]
 
 
-def test_without_smtp_or_with_dry_run_messages_are_written_as_eml(project, server):
+def test_a_dry_run_writes_its_messages_as_eml(project, server):
     controller, handler = server
     dry = run(configure(project, smtp_settings(controller.port)), dry_run=True)
     assert [o.status for o in dry.deliveries] == ["written", "written"] and handler.messages == []
     eml = parse((dry.folder / "email" / "marketing.eml").read_bytes())
     assert eml["To"] == "anna@example.com, ben@example.com"
-    offline = run(configure(project, None))
-    assert (offline.folder / "email" / "retention.eml").is_file()
-    again = deliver(offline.folder, delivery_params(configure(project, None)), team="Marketing")
+
+
+def test_without_smtp_messages_are_written_as_eml(archived):
+    offline = deliver(archived.folder, configure(archived.root, None))
+    assert [o.status for o in offline.outcomes] == ["written", "written"]
+    assert (archived.folder / "email" / "retention.eml").is_file()
+    again = deliver(archived.folder, configure(archived.root, None), team="Marketing")
     assert [o.team for o in again.outcomes] == ["Marketing"]
 
 
@@ -207,7 +209,7 @@ def test_subject_templates_are_sandboxed(project):
     assert archive_entries(project / "output") == []
 
 
-def test_a_server_that_never_answers_times_out_and_is_retried(project):
+def test_a_server_that_never_answers_times_out_and_is_retried(archived):
     import socket
     import threading
 
@@ -228,16 +230,15 @@ def test_a_server_that_never_answers_times_out_and_is_retried(project):
     thread = threading.Thread(target=accept_and_stay_silent, daemon=True)
     thread.start()
     try:
-        result = run(configure(project, smtp_settings(listener.getsockname()[1], timeout_seconds=0.5,
-                                                      retries=1),
-                               teams=[{"name": "Marketing", "recipients": ["anna@example.com"]}]))
+        result = deliver(archived.folder, configure(archived.root, smtp_settings(
+            listener.getsockname()[1], timeout_seconds=0.5, retries=1), teams=MARKETING_ANNA))
     finally:
         stop.set()
         thread.join()
         for connection in accepted:
             connection.close()
         listener.close()
-    (outcome,) = result.deliveries
+    (outcome,) = result.outcomes
     assert (outcome.status, outcome.attempts) == ("failed", 2)
     assert "timed out" in outcome.error.lower() and len(accepted) == 2
-    assert result.pdf.is_file(), "the brief is archived all the same"
+    assert [d["status"] for d in archived.record()["delivery"]] == ["failed"], "recorded in run.json"

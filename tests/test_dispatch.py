@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from pypdf import PdfReader
 
 from reporter.app.cli import main
@@ -27,7 +28,7 @@ from reporter.data import sample
 from reporter.delivery.dispatch import delay_note
 from reporter.delivery.ledger import Ledger
 from reporter.exits import Exit
-from tests.conftest import REPO_ROOT, run_cli, run_folders, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_cli, run_folders, write_config
 from tests.smtp_server import RecordingHandler, start_server
 
 TEAMS = [
@@ -40,8 +41,7 @@ OWNER = "owner@example.com"
 
 def _configure(project: Path, port: int, data: Path, teams=TEAMS, **sections) -> Path:
     path = project / "config" / "reporter.yaml"
-    write_config(path, source={"path": str(data)}, stability={"resamples": 3},
-                 comparison={"enabled": False}, teams=teams,
+    write_config(path, source={"path": str(data)}, **QUICK, teams=teams,
                  owners=[OWNER], smtp={"host": "127.0.0.1", "port": port, "security": "none",
                                        "from_address": "briefs@smartcart.test", "retries": 1,
                                        "backoff_seconds": 0.01, "timeout_seconds": 5}, **sections)
@@ -242,6 +242,7 @@ def test_the_pdf_the_checks_read_is_the_one_archived_and_sent(project, server, s
     assert len(attachments) == 2 and all(pdf == archived for pdf in attachments)
 
 
+@pytest.mark.e2e
 def test_a_failed_run_tells_the_owners(project, server, tmp_path):
     controller, handler = server
     broken = tmp_path / "broken.csv"

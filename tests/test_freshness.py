@@ -13,7 +13,7 @@ import yaml
 from reporter.app.pipeline import run
 from reporter.app.settings import load_config
 from reporter.data import sample
-from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, archive_entries, run_main, write_config
 
 WEEK1 = datetime(2026, 11, 23, 7, 0).astimezone()
 WEEK2 = WEEK1 + timedelta(days=7)
@@ -24,7 +24,7 @@ def _configure(project: Path, data: Path, port: int | None = None, **checks: dic
     smtp = {"host": "127.0.0.1", "port": port, "security": "none", "retries": 0,
             "from_address": "briefs@smartcart.test", "timeout_seconds": 5} if port else None
     path = write_config(project / "config" / "reporter.yaml", source={"path": str(data)},
-                        stability={"resamples": 3}, comparison={"enabled": False},
+                        **QUICK,
                         **({"smtp": smtp} if smtp else {}))
     return _shipped_checks(path, **checks)
 

@@ -119,6 +119,7 @@ def test_index_lists_both_runs_and_every_link_resolves(two_weeks):
     assert 'id="chart-share-history-1"' in html
 
 
+@pytest.mark.browser
 def test_index_renders_in_chromium(two_weeks):
     from tests.test_browser import CHROMIUM, LAUNCH_ARGS
 
@@ -139,6 +140,7 @@ def test_index_renders_in_chromium(two_weeks):
     assert errors == []
 
 
+@pytest.mark.crash
 def test_a_killed_run_leaves_the_index_and_earlier_runs_intact(two_weeks, tmp_path):
     root, week1, week2 = two_weeks
     index = root / "output" / "index.html"

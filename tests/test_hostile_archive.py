@@ -19,7 +19,7 @@ import pytest
 from reporter.app.pipeline import run
 from reporter.app.settings import load_config
 from reporter.brief import render
-from tests.conftest import REPO_ROOT, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_main, write_config
 
 
 class CountingServer:
@@ -86,7 +86,7 @@ def archived(tmp_path_factory, sample_csv) -> Path:
     (root / "config").mkdir()
     shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
     config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)},
-                          stability={"resamples": 3}, comparison={"enabled": False})
+                          **QUICK)
     run(load_config(config))
     return root
 

@@ -20,7 +20,7 @@ from reporter.model.drift import Baseline, Drift, DriftRow, measure, psi
 from reporter.model.lifecycle import Evidence, Verdict, decide
 from reporter.model.params import ModelParams
 from reporter.segmentation.align import align
-from tests.conftest import REPO_ROOT, run_folders, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_folders, write_config
 
 
 def _run(project: Path, *extra: str) -> dict:
@@ -76,8 +76,7 @@ def test_shifted_income_and_spend_trip_the_drift_gate(project, week_one, tmp_pat
 def test_refit_with_another_seed_is_aligned_to_the_same_personas(project, week_one):
     first = _run(project, "--data", str(week_one))
     write_config(project / "config" / "reporter.yaml", source={"path": str(week_one)},
-                 stability={"resamples": 3}, comparison={"enabled": False},
-                 segmentation={"seed": 7})
+                 **QUICK, segmentation={"seed": 7})
     second = _run(project, "--refit")
     assert second["model"]["action"] == "refitted"
     assert second["model"]["reason"] == "asked for with --refit"
@@ -92,8 +91,7 @@ def test_refit_with_another_seed_is_aligned_to_the_same_personas(project, week_o
 def test_a_refit_below_the_quality_bar_keeps_the_previous_model(project, week_one):
     first = _run(project, "--data", str(week_one))
     write_config(project / "config" / "reporter.yaml", source={"path": str(week_one)},
-                 stability={"resamples": 3}, comparison={"enabled": False},
-                 model={"min_silhouette": 0.95})
+                 **QUICK, model={"min_silhouette": 0.95})
     second = _run(project, "--refit")
     assert second["model"]["action"] == "held"
     assert "silhouette" in second["model"]["reason"]
@@ -161,7 +159,7 @@ def test_model_file_is_documented_and_read_back(project, week_one):
 
 def test_assign_scores_a_held_out_tenth_of_the_real_table_like_the_full_run(project, real_table, tmp_path):
     write_config(project / "config" / "reporter.yaml", source={"path": str(real_table)},
-                 stability={"resamples": 3}, comparison={"enabled": False})
+                 **QUICK)
     record = _run(project)
     text = pd.read_csv(real_table, dtype=str, keep_default_na=False)  # every value as written
     held_out = text.sample(frac=0.1, random_state=4)
@@ -281,7 +279,7 @@ def test_a_data_folder_reached_through_a_link_finds_its_model(project, week_one,
     linked = tmp_path / "linked"
     linked.symlink_to(week_one.parent, target_is_directory=True)
     write_config(project / "config" / "reporter.yaml", source={"path": str(linked / week_one.name)},
-                 stability={"resamples": 3}, comparison={"enabled": False})
+                 **QUICK)
     record = _run(project)
     assert record["data"]["source_key"] == str(week_one.parent.resolve())
     out = tmp_path / "assigned.csv"

@@ -20,7 +20,7 @@ import yaml
 from reporter.data import sample
 from reporter.delivery.ledger import Ledger
 from reporter.exits import MEANING, Exit
-from tests.conftest import REPO_ROOT, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_main, write_config
 from tests.smtp_server import FaultyHandler, parse, start_server
 from tests.webhook_server import SECRET, Behaviour, Webhook
 
@@ -42,7 +42,7 @@ def _configure(project: Path, port: int, teams=TEAMS, **sections) -> Path:
     """The project's config (source: the sample table) with these teams, an owner and SMTP."""
     path = project / "config" / "reporter.yaml"
     source = yaml.safe_load(path.read_text())["source"]
-    write_config(path, source=source, stability={"resamples": 3}, comparison={"enabled": False}, teams=teams,
+    write_config(path, source=source, **QUICK, teams=teams,
                  owners=[OWNER], smtp={"host": "127.0.0.1", "port": port, "security": "none",
                                        "from_address": "briefs@smartcart.test", "retries": 0,
                                        "backoff_seconds": 0.01, "timeout_seconds": 5}, **sections)
@@ -202,7 +202,7 @@ def test_validate_warns_when_nobody_is_told(project):
 
 def test_a_held_brief_exits_with_the_held_code(project, sample_csv):
     config = write_config(project / "config" / "reporter.yaml", source={"path": str(sample_csv)},
-                          stability={"resamples": 3}, comparison={"enabled": False},
+                          **QUICK,
                           checks={"pdf_complete": {"mode": "hold", "max_mb": 0.01}})
     done = run_main("run", "--config", str(config))
     assert done.returncode == Exit.HELD == 4, done.stdout + done.stderr

@@ -7,7 +7,11 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from tests.conftest import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
 
 
 def test_wheel_ships_templates_and_default_config(tmp_path):

@@ -18,7 +18,7 @@ from reporter.data import sample
 from reporter.history.catalogue import RunSummary
 from reporter.history.record import DataRecord, DeliveryEntry, RunRecord
 from reporter.history.retention import plan_prune
-from tests.conftest import REPO_ROOT, run_folders, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_folders, run_main, write_config
 
 WEEK = 7
 
@@ -39,7 +39,7 @@ def four_runs(tmp_path_factory):
     (root / "config").mkdir()
     shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
     config_path = write_config(root / "config" / "reporter.yaml", source={"path": str(files[0])},
-                               stability={"resamples": 3}, comparison={"enabled": False})
+                               **QUICK)
     config = load_config(config_path)
     runs = [run(config, data=data) for data in (files[0], stale, files[1], files[2])]
     assert [r.checks.held for r in runs] == [False, True, False, False]

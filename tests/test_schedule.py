@@ -106,6 +106,7 @@ def store_due_job(config_path, overdue: timedelta, function: str = "reporter.job
         store.shutdown()
 
 
+@pytest.mark.server
 def test_a_run_missed_while_down_runs_once_at_start_and_sigterm_lets_it_finish(project):
     config_path = configure(project, "0 7 1 1 *")  # next due in January: only the missed run runs
     store_due_job(config_path, overdue=timedelta(minutes=5))
@@ -124,6 +125,7 @@ def test_a_run_missed_while_down_runs_once_at_start_and_sigterm_lets_it_finish(p
     assert f"next run {january:%Y-%m-%dT%H:%M:%S}" in listed.stdout
 
 
+@pytest.mark.server
 def test_a_run_missed_beyond_the_grace_time_is_skipped_and_said(project):
     config_path = configure(project, "0 7 1 1 *")  # misfire_grace_hours is 1
     store_due_job(config_path, overdue=timedelta(hours=3))
@@ -136,6 +138,7 @@ def test_a_run_missed_beyond_the_grace_time_is_skipped_and_said(project):
     assert "was missed beyond the grace time" in output
 
 
+@pytest.mark.server
 def test_a_job_store_from_the_flat_layout_still_runs(project):
     """Version 0.1 stored "reporter.schedule:run_brief_job"; the job still runs, and the
     scheduler rewrites the reference to reporter.jobs, which never moves."""
@@ -155,6 +158,7 @@ def test_a_job_store_from_the_flat_layout_still_runs(project):
         scheduler.shutdown(wait=False)
 
 
+@pytest.mark.server
 def test_a_second_scheduler_on_the_same_archive_is_refused(project):
     config_path = configure(project, "0 7 1 1 *")
     first = start(config_path)
@@ -170,6 +174,7 @@ def test_a_second_scheduler_on_the_same_archive_is_refused(project):
     assert code == 0
 
 
+@pytest.mark.server
 def test_the_job_is_the_one_shot_command(project):
     config_path = configure(project, "0 7 * * mon")
     assert run_brief_job(str(config_path)) == 0

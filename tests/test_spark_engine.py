@@ -17,7 +17,9 @@ from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.data.load import load
 from reporter.errors import DataError
-from tests.conftest import REPO_ROOT, run_cli, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_cli, write_config
+
+pytestmark = pytest.mark.spark
 
 WEEK = 7
 RULE_EDIT = ("recency > 60  ", "recency > 45  ")  # Churn Risk: more customers flagged
@@ -29,7 +31,7 @@ def project_for(root: Path, engine: str, data: Path, **spark) -> Path:
     (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
     settings = {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2"}, **spark}
     return write_config(root / "config" / "reporter.yaml", source={"path": str(data)}, teams=[],
-                        engine=engine, spark=settings, exports={"parquet": True})
+                        engine=engine, spark=settings, exports={"parquet": True}, **QUICK)
 
 
 @pytest.mark.slow

@@ -21,6 +21,8 @@ from reporter.segmentation.profile import profile
 from reporter.segmentation.segment import segment
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.spark
+
 
 def both_engines(spark, table: pd.DataFrame, tmp_path):
     """The same file cleaned by each engine: (local Customers, Spark cleaned frame)."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from reporter.delivery.ledger import Ledger
-from tests.conftest import REPO_ROOT, run_folders, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_folders, write_config
 from tests.smtp_server import FaultyHandler, start_server
 
 OWNER = "owner@example.com"
@@ -71,8 +71,7 @@ def configure(root: Path, port: int, data: Path, smtp: dict | None = None, **sec
     config_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO_ROOT / "config" / "personas.yaml", config_dir / "personas.yaml")
     return write_config(
-        config_dir / "reporter.yaml", source={"path": str(data)}, stability={"resamples": 3},
-        comparison={"enabled": False}, teams=TEAMS, owners=[OWNER],
+        config_dir / "reporter.yaml", source={"path": str(data)}, **QUICK, teams=TEAMS, owners=[OWNER],
         schedule={"cron": "0 7 1 1 *", "timezone": "UTC", "misfire_grace_hours": 1, "jobstore": None},
         smtp={"host": "127.0.0.1", "port": port, "security": "none", "from_address": "briefs@smartcart.test",
               "timeout_seconds": 1, "retries": 2, "backoff_seconds": 0.01, **(smtp or {})},

@@ -19,6 +19,8 @@ from tests.faults.conftest import EVERYONE, MARKETING, OWNER, configure, kill, s
 from tests.test_schedule import said, stop, wait_for
 from tests.test_schedule import start as start_scheduler
 
+pytestmark = pytest.mark.crash
+
 SPARED = {OWNER}
 
 

@@ -22,6 +22,8 @@ from reporter.history.catalogue import find_baseline
 from tests.conftest import REPO_ROOT, run_cli, run_main
 from tests.faults.conftest import EVERYONE, MARKETING, OWNER, start
 
+pytestmark = pytest.mark.crash
+
 SPARED = {OWNER}
 
 
