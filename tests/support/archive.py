@@ -8,9 +8,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from reporter.app.settings import load_config
-
 from reporter.app.pipeline import run
+from reporter.app.settings import load_config
 from tests.support.project import new_project
 
 TEAMS = [  # every team a test sends to; each test's config names the ones it sends to
