@@ -122,7 +122,7 @@ def test_reporter_yaml_sets_the_log_file_and_the_exit_2_line_stays_one_plain_lin
     done = reporter("archive", "show", "000000-0000", "--config", str(path), cwd=project)
     assert done.returncode == 2
     (message,) = done.stderr.splitlines()
-    assert message.startswith("reporter: error: ") and "no single run matches '000000-0000'" in message
+    assert message.startswith("reporter: error: ") and "no brief in the archive yet" in message
     (line,) = (project / "logs" / "briefs.log").read_text().splitlines()
     assert stamped(line).groups()[1:] == ("ERROR", message)
 
