@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from PIL import Image
 from pypdf import PdfReader
 
 from reporter.app.pipeline import run
@@ -27,13 +25,12 @@ from reporter.data.params import CleanParams
 from reporter.errors import DataError
 from reporter.personas.rulebook import Attempt, ConditionCheck
 from tests.conftest import REPO_ROOT, run_cli, write_config
+from tests.helpers import short_pages
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 AS_OF = date(2014, 6, 29)
 ANALYST_WORDS = ("k=", "(k)", "ARI", "Rand", "silhouette", "Silhouette", "moderately stable", "PCA")
-# Pages that follow a forced page break: the page before one may end a section short.
-SECTION_STARTS = ("Since the last brief", "Who the customers are", "How the segments were found")
 
 
 def _project(root: Path, data: Path, **sections) -> Path:
@@ -262,25 +259,8 @@ def test_appendix_separate_or_omitted(tmp_path, sample_csv, mode):
     assert not result.checks.held, result.checks.warnings
 
 
-def _fill(page: np.ndarray, dpi: int) -> float:
-    """How far down the content reaches, as a share of the space between the margins."""
-    top, bottom = int(16 / 25.4 * dpi), page.shape[0] - int(18 / 25.4 * dpi)
-    rows = np.nonzero((page[top:bottom] < 200).any(axis=1))[0]
-    return (rows.max() + 1) / (bottom - top) if len(rows) else 0.0
-
-
 def test_no_page_under_half_full_but_section_ends(real, tmp_path):
-    tool = shutil.which("pdftoppm")
-    if tool is None:
-        pytest.fail("pdftoppm is missing; .ci/run installs poppler-utils")
-    subprocess.run([tool, "-r", "40", "-png", str(real.pdf), str(tmp_path / "p")], check=True)
-    images = [np.asarray(Image.open(p).convert("L")) for p in sorted(tmp_path.glob("p-*.png"))]
-    texts = _pages(real.pdf)
-    for number, image in enumerate(images[:-1], start=1):
-        following = texts[number].lstrip()
-        if following.startswith(SECTION_STARTS):
-            continue
-        assert _fill(image, 40) >= 0.5, f"page {number} is under half full: {_fill(image, 40):.0%}"
+    assert short_pages(real.pdf, tmp_path) == []
 
 
 def test_a_person_merged_under_another_id_is_not_gone(tmp_path):

@@ -26,6 +26,7 @@ from reporter.history.catalogue import all_runs
 from reporter.model.drift import Baseline, measure
 from reporter.model.params import ModelParams
 from tests.conftest import REPO_ROOT, write_config
+from tests.helpers import short_pages
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 OLD, NEW = "Low Engagement", "Light Buyers"
@@ -250,6 +251,14 @@ def test_rule_edits_get_exactly_their_result_in_one_run(briefed, capsys, replace
     assert len(lines) == len(expected), "\n".join(lines)
     for line, pattern in zip(lines, expected, strict=True):
         assert re.search(pattern, line), line
+
+
+def test_rule_edit_weeks_leave_no_page_under_half_full(weeks, tmp_path):
+    """Issue 33: page 1's blocks push the persona table over; a rename or an emptied persona
+    must not leave a near-blank page behind it."""
+    rules_week, emptied = weeks[3], weeks[5]
+    for name, result in (("renamed", rules_week), ("emptied", emptied)):
+        assert short_pages(result.folder / "brief.pdf", tmp_path / name) == [], name
 
 
 def test_renames_are_whole_names_only():
