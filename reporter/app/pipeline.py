@@ -304,10 +304,11 @@ def _publish(config: Config, engine: Engine, built: Built, checked: Checked, run
 def _deliver(config: Config, folder: Path, report: CheckReport, dry_run: bool,
              timer: StageTimer) -> Delivered:
     with timer("deliver"):
+        params = delivery_params(config)
         if report.held:
-            tell_owners_held(folder, delivery_params(config), report)
+            tell_owners_held(folder, params, report)
             return Delivered()
-        return dispatch_run(folder, delivery_params(config), dry_run=dry_run, immediate_only=True,
+        return dispatch_run(folder, params, dry_run=dry_run, immediate_only=True,
                             rebuild=False)
 
 

@@ -230,12 +230,12 @@ def email_preview(folder: Path, config: DeliveryParams, out: Path) -> list[Path]
     """Each team's email of a run as it would be sent: <team>.eml, and <team>.html to open in a
     browser, with the chart inline (a browser cannot follow the mail's cid: reference)."""
     sender = config.smtp.from_address if config.smtp else "briefs@localhost.localdomain"
-    run_id = read_record(folder).run_id
+    record = read_record(folder)
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    note = preview_note(folder, config)
+    note = preview_note(folder, record, config)
     for team in config.teams:
-        message = build_message(folder, run_id, team, sender, note=note)
+        message = build_message(folder, record.run_id, team, sender, note=note)
         html = message.get_body(("html",))
         page = inline_images(html.get_content(), folder) if html else ""
         for name, content in ((f"{slug(team.name)}.eml", bytes(message)),
@@ -245,21 +245,19 @@ def email_preview(folder: Path, config: DeliveryParams, out: Path) -> list[Path]
     return written
 
 
-def preview_status(folder: Path, config: DeliveryParams) -> str:
+def preview_status(record: RunRecord, config: DeliveryParams) -> str:
     """What `reporter preview` says first: the run's state, and for a held run why and how
     to release it."""
-    record = read_record(folder)
     if not record.held:
         return f"Run {record.run_id}: {record.status}"
     return (f"Run {record.run_id}: held, not sent ({'; '.join(record.held_because)}); when it is "
             f"fine to send: `{console_command(config.config_path, 'release', record.run_id)}`")
 
 
-def preview_note(folder: Path, config: DeliveryParams) -> str:
+def preview_note(folder: Path, record: RunRecord, config: DeliveryParams) -> str:
     """The banner a preview opens with: held (why, how to release) and every 'check before
     use' warning the brief carries, so a preview never looks like a brief ready to go."""
-    record = read_record(folder)
-    parts = [preview_status(folder, config) + "."] if record.held else []
+    parts = [preview_status(record, config) + "."] if record.held else []
     try:
         parts += [f"Check before use: {w}" for w in read_brief(folder).warnings]
     except ArchiveError:

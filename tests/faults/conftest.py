@@ -21,6 +21,7 @@ import pytest
 from reporter.delivery.ledger import Ledger
 from tests.conftest import QUICK, REPO_ROOT, run_folders, write_config
 from tests.smtp_server import FaultyHandler, start_server
+from tests.support.archive import Published as ArchivedProject
 
 OWNER = "owner@example.com"
 TEAMS = [{"name": "Marketing", "recipients": ["anna@example.com", "ben@example.com"]},
@@ -39,21 +40,8 @@ class Published:
 
 
 @dataclass(frozen=True)
-class Archive:
+class Archive(ArchivedProject):
     """A copy of the published run for one test, with its config."""
-
-    root: Path
-    run_id: str
-    data: Path
-
-    @property
-    def output(self) -> Path:
-        return self.root / "output"
-
-    @property
-    def folder(self) -> Path:
-        (folder,) = run_folders(self.output)
-        return folder
 
     def configure(self, port: int, **sections) -> Path:
         return configure(self.root, port, self.data, **sections)

@@ -146,7 +146,8 @@ def preview_command(args: argparse.Namespace) -> int:
 
     config = checked_config(args)
     folder = run_folder(config, args.run)
-    print(preview_status(folder, delivery_params(config)))
-    for path in email_preview(folder, delivery_params(config), args.out or config.output_dir / "preview"):
+    params = delivery_params(config)
+    print(preview_status(read_record(folder), params))
+    for path in email_preview(folder, params, args.out or config.output_dir / "preview"):
         print(path)
     return 0
