@@ -220,6 +220,7 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
     does week to week in a steady business."""
     rng = np.random.default_rng(seed)
     newest = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y").max().date()  # its as-of
+    first_new_id = int(table["ID"].max()) + 1  # before leavers go: a leaver's ID is never reused
     table = table[rng.random(len(table)) >= leave_rate].reset_index(drop=True)
     rate = days / (MAX_RECENCY + 1) if buy_rate is None else buy_rate
     bought = (rng.random(len(table)) < rate) | (table["Recency"] + days > MAX_RECENCY).to_numpy()
@@ -229,7 +230,7 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
         table[column] = (table[column] + np.where(bought, extra, 0)).astype(int)
     _one_more_purchase(table, bought)
     joined = generate(max(1, round(len(table) * join_rate)), seed + 1, newest + timedelta(days=days))
-    joined["ID"] = np.arange(len(joined)) + int(table["ID"].max()) + 1
+    joined["ID"] = np.arange(len(joined)) + first_new_id
     tenure = rng.integers(0, days, len(joined))  # days before the new as-of date: 0..days-1
     tenure[-1] = 0  # the newest joined on the as-of date itself
     as_of = newest + timedelta(days=days)
