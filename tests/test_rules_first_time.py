@@ -213,7 +213,10 @@ def test_validate_with_data_warns_about_useless_rules(project, capsys):
     personas.write_text(personas.read_text().replace("recency > 60 ", "recency > 600 "))
     capsys.readouterr()
     assert main(["validate", "--config", str(config), "--data"]) == 0
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    (summary,) = [line for line in out.splitlines() if line.startswith("data: ")]
+    assert re.fullmatch(r"data: tried on [\d,]+ customers \(model scored\): .+; flags: Churn Risk 0(, .+)?",
+                        summary), summary  # the data was looked at, even where no warning says so
     assert '"recency > 600" can never hold: no customer has recency above 99' in err
     assert 'customer flag "Churn Risk" matches nobody' in err
     assert re.search(r'"Churn Risk" would hold 0% of customers, against \d+% in the brief of run', err)

@@ -30,7 +30,7 @@ from reporter.brief.render import (
     render_html,
     render_pdf,
 )
-from reporter.brief.rule_check import data_warnings
+from reporter.brief.rule_check import data_summary, data_warnings
 from reporter.brief.view import (
     BRIEF_FILE,
     TABLE_FEATURES,
@@ -156,13 +156,15 @@ def _analyse_on_spark(config: Config, data: Path | None, as_of: date | None, tim
     return found, baseline
 
 
-def rule_warnings(config: Config, data: Path | None = None) -> list[str]:
+def rule_warnings(config: Config, data: Path | None = None) -> tuple[str, list[str]]:
     """`reporter validate --data`: the rules on this week's customers, scored like a run would
-    (the source's saved model), compared with the last brief people received."""
+    (the source's saved model), compared with the last brief people received. Returns a one-line
+    summary of what they were tried on, and the warnings."""
     engine, baseline = _analyse(config, data, None, StageTimer(), False, "")
     previous = baseline.record if baseline is not None else None
-    return data_warnings(engine.analysis, previous, config.settings.checks.share_move.max_points,
-                         config.settings.brief.currency)
+    return data_summary(engine.analysis), data_warnings(
+        engine.analysis, previous, config.settings.checks.share_move.max_points,
+        config.settings.brief.currency)
 
 
 def run(config: Config, data: Path | None = None, as_of: date | None = None,

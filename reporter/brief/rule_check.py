@@ -9,6 +9,8 @@ empties is named with where its customers would go.
 
 from __future__ import annotations
 
+import numpy as np
+
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.brief.view import Units
 from reporter.data.features import REGISTRY
@@ -26,6 +28,21 @@ def data_warnings(analysis: Analysis, previous: RunRecord | None, max_points: fl
     sizes that moved more than `max_points` since the last delivered brief."""
     return [*_out_of_range(analysis), *_empty_or_full(analysis, Units(currency)), *_edited(analysis),
             *_moved(analysis, previous, max_points)]
+
+
+def data_summary(analysis: Analysis) -> str:
+    """One line on what the rules were tried on, so a check with no warnings still says what it
+    looked at: 'tried on 2,058 customers (model: scored): Premium 24%, ...; flags: Churn Risk 401'."""
+    customers = len(analysis.table.frame)
+    names, counts = np.unique(analysis.assignment.customer_persona.astype(str), return_counts=True)
+    by_name = dict(zip(names.tolist(), counts.tolist(), strict=True))
+    order = [*analysis.assignment.present, analysis.rulebook.fallback.name]
+    shares = ", ".join(f"{name} {by_name[name] / (customers or 1):.0%}"
+                       for name in dict.fromkeys(order) if by_name.get(name))
+    flags = ", ".join(f"{name} {int(flagged.sum()):,}" for name, flagged in analysis.assignment.flags.items())
+    action = analysis.decision.action
+    return (f"tried on {customers:,} customers (model {action}): {shares or 'no personas'}"
+            + (f"; flags: {flags}" if flags else ""))
 
 
 def unmatched_sentences(analysis: Analysis, units: Units) -> dict[str, str]:

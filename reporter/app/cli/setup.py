@@ -87,10 +87,12 @@ def validate_command(args: argparse.Namespace) -> int:
             print(f"  {problem}", file=sys.stderr)
         return error.exit_code
     warnings = [f"{config.personas_path}: {w}" for w in rulebook.warnings] + owner_warnings(config)
+    summary = ""
     if args.data is not None:
         from reporter.app.pipeline import rule_warnings  # scikit-learn, only with --data
 
-        warnings += rule_warnings(config, None if args.data == LATEST else args.data)
+        summary, found = rule_warnings(config, None if args.data == LATEST else args.data)
+        warnings += found
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     names = ", ".join(p.name for p in rulebook.personas)
@@ -99,6 +101,8 @@ def validate_command(args: argparse.Namespace) -> int:
           f"fallback {rulebook.fallback.name}")
     if rulebook.flags:
         print(f"customer flags: {', '.join(p.name for p in rulebook.flags)}")
+    if summary:
+        print(f"data: {summary}")
     source = config.settings.source
     if source.spark_table is not None:
         print(f"source: spark table {source.spark_table} (engine: spark)")
