@@ -27,6 +27,11 @@ class Prediction:
     label: str
     format: str  # a key of FORMATS
 
+    def __post_init__(self):
+        if self.format not in FORMATS:  # a programming error: the list is code, not input
+            raise ValueError(f"prediction {self.name}: format {self.format!r}, expected one of "
+                             f"{', '.join(FORMATS)}")
+
     def shown(self, value: float | None) -> str:
         """The value as a person reads it; "" when the customer has none."""
         if value is None or value != value:  # None or NaN
