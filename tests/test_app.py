@@ -115,6 +115,31 @@ def test_customer_lookup_shows_every_run_and_the_persona_average(archive, monkey
     assert "in no run" in page.warning[0].value
 
 
+def test_customer_lookup_shows_the_customer_s_predictions_in_plain_words(archive, monkeypatch,
+                                                                         tmp_path):
+    """Issue 34: p_response was in customers.csv but not in the lookup. A prediction added to
+    PREDICTIONS is shown too (here a dummy column added to the newest run's customers.csv)."""
+    from reporter.predict import columns
+
+    _, config, _, second = archive
+    copy = tmp_path / "copy"
+    shutil.copytree(config.parent.parent, copy)
+    folder = load_config(copy / "config" / "reporter.yaml").output_dir / second.folder.name
+    customers = pd.read_csv(folder / "customers.csv")
+    customers.assign(p_dummy=customers["ID"] * 0.5).to_csv(folder / "customers.csv", index=False)
+    monkeypatch.setattr(columns, "PREDICTIONS",
+                        (*columns.PREDICTIONS, columns.Prediction("p_dummy", "Dummy orders", "count")))
+    row = customers.iloc[3]
+    page = app(copy / "config" / "reporter.yaml", monkeypatch, page="Customer lookup")
+    page.text_input[0].input(str(int(row["ID"]))).run()
+    assert not page.exception and "What we expect of them" in [h.value for h in page.subheader]
+    predicted = page.dataframe[2].value
+    mates = customers.loc[customers["persona"] == row["persona"], "p_response"]
+    assert predicted.loc["Chance to answer next campaign"].tolist() == \
+        [f"{row['p_response']:.0%}", f"{mates.mean():.0%}", f"{customers['p_response'].mean():.0%}"]
+    assert predicted.loc["Dummy orders", "this customer"] == f"{row['ID'] * 0.5:.1f}"
+
+
 def test_the_rule_workshop_checks_replays_and_saves_only_when_allowed(archive, monkeypatch):
     root, config, _, second = archive
     original = (root / "config" / "personas.yaml").read_text()

@@ -349,7 +349,9 @@ def test_the_retention_email_names_the_first_to_call_and_attaches_the_list(real,
     assert f"Churn Risk: <strong>{first['ID']}</strong>: {line.split(': ', 1)[1]}" in html
     assert f"{len(churn)} customers): attached" in text and f"{len(churn)} customers): attached" in html
     assert list(csvs) == ["churn_risk.csv"]
-    assert csvs["churn_risk.csv"].equals(churn)
+    chance = "Chance to answer next campaign"  # p_response as people read it (issue 34)
+    assert csvs["churn_risk.csv"].drop(columns=chance).equals(churn.drop(columns="p_response"))
+    assert csvs["churn_risk.csv"][chance].tolist() == [f"{p:.0%}" for p in churn["p_response"]]
     for customer in real.brief.flags[0].top[:5]:
         assert str(customer.customer_id) in text and str(customer.customer_id) in html
     assert "5386 (also 6024)" in text and "5386</strong> (also 6024)" in html

@@ -312,3 +312,36 @@ def test_crm_table_names_are_checked_as_the_source_s(project):
     result = run_main("validate", "--config", str(configure(
         project, [{"name": "w", "url": "sqlite:///crm.db", "table": "crmout.personas"}])))
     assert result.returncode == 2 and "SQLite has no schemas" in result.stderr, result.stderr
+
+
+def _posted(hook, folder: Path) -> list[dict]:
+    """Everyone of the run folder posted to `hook` (no baseline), as the webhook received them."""
+    hook.behaviour.received.clear()
+    record = read_record(folder)
+    rows = crm_push.run_rows(folder, folder.parent, record.run_id, record.as_of, "")
+    pushed = crm_push.post_changes(CrmParams(**hook_target(hook.url)), rows, SECRET)
+    assert pushed.status == "sent" and all(r.signed for r in hook.behaviour.received)
+    return hook.behaviour.customers()
+
+
+def test_the_webhook_carries_each_customer_s_predictions_and_no_empty_field(archived_once, tmp_path,
+                                                                           webhook, monkeypatch):
+    """Issue 34: p_response was in customers.csv but never reached the CRM. A run without a
+    prediction posts no such field; a prediction added to PREDICTIONS is posted too."""
+    from reporter.predict import columns
+
+    folder = archived_once.copy_to(tmp_path / "copy").folder
+    customers = pd.read_csv(folder / "customers.csv").set_index("ID")
+    hook = webhook()
+    posted = _posted(hook, folder)
+    assert len(posted) == len(customers) and "p_response" in customers
+    assert all(c["p_response"] == pytest.approx(customers.at[c["customer_id"], "p_response"], abs=1e-12)
+               for c in posted)
+
+    customers.drop(columns="p_response").assign(p_dummy=customers.index * 0.5).reset_index() \
+        .to_csv(folder / "customers.csv", index=False)  # a run without a propensity, one more prediction
+    assert not any("p_response" in c for c in _posted(hook, folder))
+    monkeypatch.setattr(columns, "PREDICTIONS",
+                        (*columns.PREDICTIONS, columns.Prediction("p_dummy", "Dummy", "count")))
+    assert all(c["p_dummy"] == c["customer_id"] * 0.5 and "p_response" not in c
+               for c in _posted(hook, folder))

@@ -242,3 +242,36 @@ def test_a_server_that_never_answers_times_out_and_is_retried(archived):
     assert (outcome.status, outcome.attempts) == ("failed", 2)
     assert "timed out" in outcome.error.lower() and len(accepted) == 2
     assert [d["status"] for d in archived.record()["delivery"]] == ["failed"], "recorded in run.json"
+
+
+def _attached_lists(handler) -> dict:
+    import io
+
+    import pandas as pd
+
+    return {part.get_filename(): pd.read_csv(io.BytesIO(part.get_content().encode()), dtype=str)
+            for message in handler.messages for part in parse(message.content).iter_attachments()
+            if part.get_content_type() == "text/csv"}
+
+
+def test_call_lists_say_each_prediction_in_plain_words_rounded(archived, server, monkeypatch):
+    """Issue 34: the emailed call lists carried p_response as 0.123457, or not at all; now
+    "Chance to answer next campaign" as 12%, and a prediction added to PREDICTIONS goes too."""
+    import pandas as pd
+
+    from reporter.predict import columns
+
+    listed = pd.read_csv(archived.folder / "churn_risk.csv").rename(columns={"deal_share": "p_dummy"})
+    listed.to_csv(archived.folder / "churn_risk.csv", index=False)  # no larger than archived
+    monkeypatch.setattr(columns, "PREDICTIONS",
+                        (*columns.PREDICTIONS, columns.Prediction("p_dummy", "Dummy orders", "count")))
+    controller, handler = server
+    result = deliver(archived.folder, configure(archived.root, smtp_settings(controller.port)),
+                     team="Retention")
+    assert [o.status for o in result.outcomes] == ["sent"]
+    sent = _attached_lists(handler)["churn_risk.csv"]
+    assert "p_response" not in sent and "p_dummy" not in sent
+    assert sent["ID"].astype(int).tolist() == listed["ID"].tolist()
+    assert sent["Chance to answer next campaign"].tolist() == \
+        [f"{p:.0%}" for p in listed["p_response"]]
+    assert sent["Dummy orders"].tolist() == [f"{v:.1f}" for v in listed["p_dummy"]]

@@ -73,6 +73,30 @@ def test_shifted_income_and_spend_trip_the_drift_gate(project, week_one, tmp_pat
     assert "Refitted on this week&#39;s data: drift in" in html and "Drift since the model" in html
 
 
+def test_a_week_whose_p_response_moved_is_refitted_like_a_feature_drift(project, week_one, tmp_path):
+    """Issue 34: p_response was not watched for drift. Every customer now answered the earlier
+    campaigns (AcceptedCmp1-5, not a drift feature): the features hold still, p_response moves."""
+    table = pd.read_csv(week_one)
+    answered = table.assign(**{c: 1 for c in table.columns if c.startswith("AcceptedCmp")})
+    moved = sample.write(answered, week_one.parent / f"{tmp_path.name}-answered.csv")
+    first = _run(project, "--data", str(week_one))
+    document = json.loads((first["folder"] / MODEL_FILE).read_text())
+    assert "p_response" in document["model"]["baseline"]["edges"]
+    second = _run(project, "--data", str(moved))
+    model = second["model"]
+    assert model["action"] == "refitted" and "drift in p_response" in model["reason"]
+    assert model["drift"]["p_response"]["verdict"] == "refit"
+    assert {name for name, row in model["drift"].items() if row["verdict"] != "stable"} == {"p_response"}
+    assert "<td>p response</td>" in (second["folder"] / "brief.html").read_text()
+
+    for kept in ("edges", "shares"):  # a model.json saved before predictions were watched
+        del document["model"]["baseline"][kept]["p_response"]
+    (tmp_path / "older").mkdir()
+    (tmp_path / "older" / MODEL_FILE).write_text(json.dumps(document))
+    older = read_model(tmp_path / "older").model
+    assert older is not None and "p_response" not in older.baseline.edges
+
+
 def test_refit_with_another_seed_is_aligned_to_the_same_personas(project, week_one):
     first = _run(project, "--data", str(week_one))
     write_config(project / "config" / "reporter.yaml", source={"path": str(week_one)},
@@ -218,6 +242,14 @@ def test_psi_is_zero_for_the_same_data_and_large_for_a_shift():
     assert same.worst.psi == pytest.approx(0, abs=1e-9) and not same.trips
     shifted = measure(baseline, frame.assign(income=frame["income"] * 2), personas, ModelParams())
     assert shifted.trips and shifted.worst.name == "income"
+    p = rng.beta(2, 8, 5000)  # a prediction is kept and watched as the features are
+    watched = Baseline.of(frame, personas, predictions={"p_response": p})
+    assert measure(watched, frame, personas, ModelParams(), predictions={"p_response": p}).worst.psi \
+        == pytest.approx(0, abs=1e-9)
+    moved = measure(watched, frame, personas, ModelParams(), predictions={"p_response": p ** 0.5})
+    assert moved.trips and moved.worst.name == "p_response"
+    older = measure(baseline, frame, personas, ModelParams(), predictions={"p_response": p ** 0.5})
+    assert "p_response" not in {row.name for row in older.rows}  # a baseline without it
     assert psi(np.array([0.5, 0.5]), np.array([0.6, 0.4])) == pytest.approx(
         0.1 * np.log(1.2) - 0.1 * np.log(0.8))
 

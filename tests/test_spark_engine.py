@@ -65,26 +65,20 @@ def test_spark_runs_archive_and_brief_what_local_runs_do(tmp_path, real_table, s
         (local.new_customers, local.gone_customers, local.slipped_count)
 
 
-# Response propensity is scored by engine: local only so far (issue 34): the Spark brief says
-# so, and everything else must be the same.
-LOCAL_ONLY_FILES = ("next_campaign.csv",)
-LOCAL_ONLY_COLUMNS = ["p_response"]
-
-
 def read_csv(path: Path) -> pd.DataFrame:
-    frame = pd.read_csv(path, keep_default_na=False, dtype=str).drop(columns=["run_id"])
-    return frame.drop(columns=[c for c in LOCAL_ONLY_COLUMNS if c in frame])
+    return pd.read_csv(path, keep_default_na=False, dtype=str).drop(columns=["run_id"])
 
 
 def files_of(folder: Path) -> list[str]:
-    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.csv")
-                  if p.name not in LOCAL_ONLY_FILES)
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.csv"))
 
 
 def same_files(local: Path, on_spark: Path) -> None:
-    assert sorted(p.name for p in on_spark.iterdir()) == sorted(p.name for p in local.iterdir()
-                                                                if p.name not in LOCAL_ONLY_FILES)
+    """Every file, cell for cell: p_response and next_campaign.csv too (issue 34: Spark scored
+    no propensity)."""
+    assert sorted(p.name for p in on_spark.iterdir()) == sorted(p.name for p in local.iterdir())
     assert files_of(on_spark) == files_of(local)
+    assert "next_campaign.csv" in files_of(local) and "p_response" in read_csv(local / "customers.csv")
 
     for name in files_of(local):
         pd.testing.assert_frame_equal(read_csv(on_spark / name), read_csv(local / name), obj=name)
@@ -106,9 +100,7 @@ def same_brief(local: Path, on_spark: Path, first_runs: tuple[str, str]) -> None
                           "on the driver." if fitted else f"{done}.")
     for key in VARYING | {"baseline"}:
         mine.pop(key), theirs.pop(key)
-    spark_propensity, _ = mine.pop("propensity"), theirs.pop("propensity")  # local only (LOCAL_ONLY_FILES)
-    assert spark_propensity is None or \
-        spark_propensity["note"].startswith("No response propensity on engine: spark")
+    assert theirs["propensity"]["note"] == "" and theirs["propensity"]["next_top"]  # compared below
     assert _same(mine, theirs)
 
 

@@ -205,6 +205,10 @@ def lookup(config, runs, latest) -> None:
     if (frame["ID"] == listed).any():
         st.subheader(f"Against their persona, as of {latest.as_of}")
         st.dataframe(explore.against_persona(frame, listed), width="stretch")
+        predicted = explore.customer_predictions(frame, listed)
+        if len(predicted):
+            st.subheader("What we expect of them")
+            st.dataframe(predicted, width="stretch")
 
 
 def workshop(config, runs, latest, allow_edit: bool) -> None:

@@ -31,6 +31,8 @@ from reporter.personas.figures import CustomerFigures, ListParams, customer_figu
 class Engine(Protocol):
     analysis: Analysis
     sentence: str  # for the brief's method: which engine, on how many customers it fitted
+    # (IDs, personas) of analysis.propensity's customers when they are not analysis.table's
+    propensity_customers: tuple | None
 
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek: ...
@@ -45,6 +47,7 @@ class LocalEngine:
     """Every customer in this process's memory."""
 
     sentence = ""  # the method already says it: fitted on the customers, every customer assigned
+    propensity_customers = None  # the table's: every customer is in memory
 
     def __init__(self, analysis: Analysis):
         self.analysis = analysis

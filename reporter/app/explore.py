@@ -146,6 +146,19 @@ def against_persona(frame: pd.DataFrame, customer_id: int) -> pd.DataFrame:
                          for metric, label in METRICS.items()}).T
 
 
+def customer_predictions(frame: pd.DataFrame, customer_id: int) -> pd.DataFrame:
+    """The customer's predictions in plain words, beside their persona's and all customers'
+    averages (empty when the run made none)."""
+    from reporter.predict.columns import present
+
+    row = frame[frame["ID"] == customer_id].iloc[0]
+    mates = frame[frame["persona"] == row["persona"]]
+    return pd.DataFrame({p.label: {"this customer": p.shown(row[p.name]),
+                                   f"{row['persona']} (average)": p.shown(mates[p.name].mean()),
+                                   "all customers (average)": p.shown(frame[p.name].mean())}
+                         for p in present(frame.columns)}, dtype=object).T
+
+
 @dataclass(frozen=True)
 class Workshop:
     """A personas file as typed: its problems (as `reporter validate` words them) and, when
@@ -285,13 +298,17 @@ def plain_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """A customer table with the brief's words for its columns: 'Churn Risk', not
     flag_churn_risk; 'Tenure (days)', not tenure_days."""
     from reporter.data.features import REGISTRY
+    from reporter.predict.columns import present
 
     names = {}
+    predicted = {p.name: p.label for p in present(frame.columns)}
     for column in frame.columns:
         if column.startswith("flag_"):
             names[column] = column.removeprefix("flag_").replace("_", " ").title()
         elif column in REGISTRY:
             names[column] = REGISTRY[column].label
+        elif column in predicted:
+            names[column] = predicted[column]
         else:
             names[column] = PLAIN_COLUMNS.get(column, column.replace("_", " "))
     return frame.rename(columns=names)

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reporter.data.features import FeatureTable
 from reporter.personas.exports import NEXT_CAMPAIGN_FILE, next_campaign_size
-from reporter.personas.rulebook import PersonaAssignment, Rulebook
+from reporter.personas.rulebook import Rulebook
 from reporter.predict.propensity import Propensity
 from reporter.predict.saved import Bin
 
@@ -84,22 +83,22 @@ class PropensityView:
         return self.next_rate / self.expected_rate if self.expected_rate else 0.0
 
 
-def propensity_view(propensity: Propensity | None, table: FeatureTable, assignment: PersonaAssignment,
+def propensity_view(propensity: Propensity | None, ids: np.ndarray, personas: np.ndarray,
                     rulebook: Rulebook, shown: int) -> PropensityView | None:
-    """None without the stage (an engine that does not run it); a note when it refused."""
+    """None without the stage (an engine that does not run it); a note when it refused.
+    `ids` and `personas` are those of the customers `propensity.p_response` scores, in order."""
     if propensity is None:
         return None
     if propensity.p_response is None or propensity.model is None or not len(propensity.p_response):
         return PropensityView(note=propensity.note)
     p = propensity.p_response
     size = next_campaign_size(len(p))
-    top = _likeliest(p, table.frame["ID"].to_numpy(), size)
+    top = _likeliest(p, ids, size)
     return PropensityView(
         expected_rate=float(p.mean()), expected_responders=float(p.sum()),
         lift=_lift(p, propensity.model.grades.reliability),
-        personas=_personas(p, assignment, rulebook),
-        next_top=tuple(NextCustomer(int(table.frame["ID"].iat[i]), str(assignment.customer_persona[i]),
-                                    float(p[i])) for i in top[:shown]),
+        personas=_personas(p, personas, rulebook),
+        next_top=tuple(NextCustomer(int(ids[i]), str(personas[i]), float(p[i])) for i in top[:shown]),
         next_count=size, next_rate=float(p[top].mean()), grading=_grading(propensity))
 
 
@@ -122,10 +121,9 @@ def _lift(p: np.ndarray, reliability: tuple[Bin, ...]) -> tuple[LiftBar, ...]:
                          float(part.mean()) / mean) for n, part in enumerate(parts, start=1))
 
 
-def _personas(p: np.ndarray, assignment: PersonaAssignment,
-              rulebook: Rulebook) -> tuple[PersonaExpectation, ...]:
+def _personas(p: np.ndarray, personas: np.ndarray, rulebook: Rulebook) -> tuple[PersonaExpectation, ...]:
     """Responders expected in each persona if all its customers were reached, most first."""
-    codes, names = pd.factorize(assignment.customer_persona)
+    codes, names = pd.factorize(personas)
     customers = np.bincount(codes, minlength=len(names))
     expected = np.bincount(codes, weights=p, minlength=len(names))
     colours = {persona.name: persona.color for persona in rulebook.personas}

@@ -267,6 +267,9 @@ class BriefInputs:
     appendix: str = "attach"
     engine: str = ""  # how the engine worked, when not on this machine alone (the method says it)
     propensity: Propensity | None = None  # the predict stage's answer (None: not run)
+    # (IDs, personas) of the customers propensity.p_response scores when they are not the
+    # table's (engine: spark scores every customer, its table is the fitting sample)
+    propensity_customers: tuple[np.ndarray, np.ndarray] | None = None
 
 
 BRIEF_FILE = "brief.json"
@@ -335,10 +338,16 @@ def build_brief(inputs: BriefInputs) -> Brief:
         campaigns=_campaign_chart(inputs, rows, best),
         appendix=inputs.appendix,
         rule_edits=rule_edit_lines(inputs.decision.rule_change if inputs.decision else None),
-        propensity=propensity_view(inputs.propensity, inputs.table, inputs.assignment, inputs.rulebook,
+        propensity=propensity_view(inputs.propensity, *_propensity_customers(inputs), inputs.rulebook,
                                    inputs.action_list_size),
         this_week=_this_week(inputs, rows, flags, changes),
     )
+
+
+def _propensity_customers(inputs: BriefInputs) -> tuple[np.ndarray, np.ndarray]:
+    if inputs.propensity_customers is not None:
+        return inputs.propensity_customers
+    return inputs.table.frame["ID"].to_numpy(), inputs.assignment.customer_persona
 
 
 def _this_week(inputs: BriefInputs, rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],

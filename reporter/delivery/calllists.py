@@ -5,7 +5,8 @@ Decided when the run is archived (the files are in the run folder then), written
 team's archived email document, and attached from the run folder when the message is built.
 A list too large to attach is never dropped silently: the body says where it is. An attached
 list is read back as untrusted input (only a list file name of the run folder, neutralised
-again where a spreadsheet would run a cell as a formula).
+again where a spreadsheet would run a cell as a formula). Each prediction column goes as
+people read it: its plain label ("Chance to answer next campaign") and a rounded value (34%).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from reporter.brief.this_week import call_reason
 from reporter.brief.view import Brief, FlagSection
 from reporter.csvcells import neutralise_table
 from reporter.errors import ArchiveError
+from reporter.predict.columns import present
 
 MB = 1024 * 1024
 LIST_NAME = re.compile(r"(changes/new_)?[a-z0-9_]+\.csv")
@@ -117,9 +119,21 @@ def attachment(folder: Path, name: str, max_bytes: int) -> bytes:
         raise ArchiveError(f"{path}: missing or larger than when the run was archived; the "
                            "email is not sent with it: restore the run folder and send again")
     table = pacsv.read_csv(io.BytesIO(data))
-    safe = neutralise_table(table)
+    safe = neutralise_table(for_people(table))
     if safe is table:
         return data
     buffer = pa.BufferOutputStream()
     pacsv.write_csv(safe, buffer, write_options=pacsv.WriteOptions(quoting_style="needed"))
     return buffer.getvalue().to_pybytes()
+
+
+def for_people(table: pa.Table) -> pa.Table:
+    """Each prediction column under its plain label, rounded as people read it (0.3412 -> 34%);
+    a column that is not numbers (an edited file) stays as it is, to be neutralised."""
+    for prediction in present(table.column_names):
+        values = table.column(prediction.name)
+        if not (pa.types.is_floating(values.type) or pa.types.is_integer(values.type)):
+            continue
+        shown = pa.array([prediction.shown(v) for v in values.to_pylist()], pa.string())
+        table = table.set_column(table.column_names.index(prediction.name), prediction.label, shown)
+    return table

@@ -6,7 +6,9 @@ Two kinds of target (`crm:` in reporter.yaml), both fed from the run's archived 
   afterwards;
 - a webhook: the customers whose persona or flags changed since the run's baseline (everyone on
   a source's first run), POSTed as JSON in batches, signed with HMAC-SHA256 from a secret in an
-  environment variable, retried on 5xx answers and time-outs with back-off.
+  environment variable, retried on 5xx answers and time-outs with back-off. Each customer
+  carries the run's predictions (predict/columns.py: p_response, ...) when the run made them;
+  a run without one posts no such field.
 
 Each target is claimed in the delivery ledger before anything is pushed, so a run reaches each
 target once, whatever restarts or duplicate schedulers happen. A claim left by a killed
@@ -33,6 +35,7 @@ from reporter.archive import find_run
 from reporter.database import Address, DatabaseFault, connect, parse_address, quote
 from reporter.delivery.params import CrmParams
 from reporter.errors import DataError, ReporterError
+from reporter.predict.columns import present
 
 CUSTOMERS_FILE = "customers.csv"
 TABLE_COLUMNS = {  # name: SQL type, the same on PostgreSQL, SQLite and DuckDB
@@ -104,6 +107,7 @@ def _crm_layout(customers: pd.DataFrame) -> pd.DataFrame:
         **scores,
         "run_id": customers["run_id"].astype(str),
         "as_of": customers["as_of"].astype(str),
+        **{p.name: pd.to_numeric(customers[p.name], errors="coerce") for p in present(customers)},
     })
 
 
@@ -289,16 +293,22 @@ def post_changes(target: CrmParams, rows: RunRows, secret: str) -> Pushed:
 
 
 def _body(rows: RunRows, batch: pd.DataFrame, number: int, batches: int) -> bytes:
+    predictions = present(batch)  # only those the run made: no empty fields
     customers = [{
         "customer_id": int(row.customer_id), "segment": int(row.segment), "persona": row.persona,
         "flags": json.loads(row.flags), "previous_persona": row.previous_persona or None,
         "previous_flags": json.loads(row.previous_flags),
         "rfm": {name: None if pd.isna(getattr(row, name)) else int(getattr(row, name))
                 for name in ("r_score", "f_score", "m_score")},
+        **{p.name: _number(getattr(row, p.name)) for p in predictions},
     } for row in batch.itertuples(index=False)]
     document = {"run_id": rows.run_id, "as_of": rows.as_of, "batch": number, "batches": batches,
                 "customers": customers}
     return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _number(value) -> float | None:
+    return None if pd.isna(value) else float(value)
 
 
 def _sign(secret: str, body: bytes) -> str:

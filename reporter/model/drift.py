@@ -3,6 +3,8 @@
 The population stability index (PSI) compares the share of customers in each decile bin of the
 fitted data with the share in the same bins now: sum((now - then) * ln(now / then)). Below
 `psi_watch` the data is stable, up to `psi_refit` worth watching, above it the model is refitted.
+Each prediction the fit made (p_response, ...: predict/columns.py) is kept and watched the
+same way as the features; a model saved before it was kept simply has none to compare.
 The persona mix is compared the same way, with personas as the bins. Its baseline follows
 the rules: the fitted data's share of each segment is kept (`segment_mix`), and the persona mix
 it is compared with is re-derived under this week's naming of the segments, so an edit of
@@ -34,11 +36,13 @@ class Baseline:
     segment_mix: dict[int, float] = field(default_factory=dict)  # segment -> share when fitted
 
     @classmethod
-    def of(cls, frame: pd.DataFrame, personas: np.ndarray, labels: np.ndarray | None = None) -> Baseline:
-        edges = {name: tuple(float(e) for e in np.unique(np.quantile(frame[name], DECILES)))
-                 for name in DRIFT_FEATURES}
-        shares = {name: tuple(_bin_shares(frame[name].to_numpy(), edges[name]))
-                  for name in DRIFT_FEATURES}
+    def of(cls, frame: pd.DataFrame, personas: np.ndarray, labels: np.ndarray | None = None,
+           predictions: dict[str, np.ndarray] | None = None) -> Baseline:
+        """`predictions`: each prediction of the fitted customers, kept beside the features."""
+        watched = {**{name: frame[name].to_numpy() for name in DRIFT_FEATURES}, **(predictions or {})}
+        edges = {name: tuple(float(e) for e in np.unique(np.quantile(values, DECILES)))
+                 for name, values in watched.items()}
+        shares = {name: tuple(_bin_shares(values, edges[name])) for name, values in watched.items()}
         return cls(edges, shares, _mix(personas), _segment_shares(labels) if labels is not None else {})
 
     def mix_under(self, cluster_persona: dict[int, str] | None) -> dict[str, float]:
@@ -88,13 +92,16 @@ class Drift:
 
 
 def measure(baseline: Baseline, frame: pd.DataFrame, personas: np.ndarray | None,
-            settings: ModelParams, naming: dict[int, str] | None = None) -> Drift:
-    """PSI per feature, and of the persona mix unless `personas` is None (the rules changed
-    and the baseline keeps no segment shares to follow them with). With `naming` (this week's
-    persona of each segment) the fitted mix is re-derived under it: renaming is not drift."""
-    pairs = [(name, psi(np.asarray(baseline.shares[name]),
-                        _bin_shares(frame[name].to_numpy(), baseline.edges[name])))
-             for name in DRIFT_FEATURES]
+            settings: ModelParams, naming: dict[int, str] | None = None,
+            predictions: dict[str, np.ndarray] | None = None) -> Drift:
+    """PSI per feature, per prediction the baseline kept (of `predictions`, this week's), and of
+    the persona mix unless `personas` is None (the rules changed and the baseline keeps no
+    segment shares to follow them with). With `naming` (this week's persona of each segment)
+    the fitted mix is re-derived under it: renaming is not drift."""
+    watched = {**{name: frame[name].to_numpy() for name in DRIFT_FEATURES},
+               **{name: values for name, values in (predictions or {}).items() if name in baseline.edges}}
+    pairs = [(name, psi(np.asarray(baseline.shares[name]), _bin_shares(values, baseline.edges[name])))
+             for name, values in watched.items()]
     if personas is not None:
         pairs.append((PERSONA_MIX, _mix_psi(baseline.mix_under(naming), _mix(personas))))
     rows = [DriftRow(name, value, verdict(value, settings)) for name, value in pairs]

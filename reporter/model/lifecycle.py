@@ -35,6 +35,7 @@ from reporter.personas.rulebook import (
     rule_change,
 )
 from reporter.personas.rules import Population
+from reporter.predict.columns import present
 from reporter.predict.propensity import Propensity, score_propensity
 from reporter.segmentation.align import Alignment
 from reporter.segmentation.assess import Assessment, assess
@@ -252,8 +253,9 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
     in_fit = table.frame["in_fit"].to_numpy()
     against = model or refit_from
     rules_changed = model is not None and keep is None
-    drift = (_drift(against.baseline, table, in_fit, assignment, rules_changed, params.model)
-             if against is not None else None)
+    predictions = _predictions(propensity, in_fit)
+    drift = (_drift(against.baseline, table, in_fit, assignment, rules_changed, params.model,
+                    predictions) if against is not None else None)
     if model is not None:
         change = _renamed(model, table, segmentation.labels, assignment) if rules_changed else None
         decision = ModelDecision("scored", "", model.fitted_on, model.fitted_in_run, drift,
@@ -262,7 +264,7 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
         decision = ModelDecision("refitted" if refit_from is not None else "fitted", reason, as_of,
                                  run_id, drift, segmentation.alignment, segmentation.warm_started)
     saved = _saved_model(model, raw, customers, table, segmentation, assessment, assignment,
-                         rulebook, keys, run_id, as_of)
+                         rulebook, keys, run_id, as_of, predictions)
     if model is None:
         saved = replace(saved, propensity=propensity.model)
     return Analysis(raw, customers, table, segmentation, assessment, rulebook, assignment,
@@ -278,6 +280,13 @@ def _propensity(model: SavedModel | None, table: FeatureTable, params: AnalysisP
     return fit_propensity(table, params.propensity)
 
 
+def _predictions(propensity: Propensity, in_fit: np.ndarray) -> dict[str, np.ndarray]:
+    """Each prediction this run made of the fitted customers, by its column name
+    (predict/columns.py): the drift baseline keeps them and a scored week is watched on them."""
+    made = {"p_response": propensity.p_response}
+    return {p.name: np.asarray(made[p.name])[in_fit] for p in present(made) if made[p.name] is not None}
+
+
 def last_names(model: SavedModel | None) -> dict[int, str] | None:
     """The persona of each segment before this naming: a refit's segments carry the old
     numbers (align), so segment 1 is compared with last week's segment 1."""
@@ -285,13 +294,14 @@ def last_names(model: SavedModel | None) -> dict[int, str] | None:
 
 
 def _drift(baseline: Baseline, table: FeatureTable, in_fit: np.ndarray, assignment: PersonaAssignment,
-           rules_changed: bool, settings: ModelParams) -> Drift:
+           rules_changed: bool, settings: ModelParams, predictions: dict[str, np.ndarray]) -> Drift:
     """Drift of the fitted customers; the persona mix against the fitted segments named by
     this week's rules, so a rule edit is never drift. A model saved without segment shares
     cannot follow an edit: its persona mix is left out the week the rules change."""
     follow = bool(baseline.segment_mix) or not rules_changed
     personas = assignment.customer_persona[in_fit] if follow else None
-    return measure(baseline, table.frame[in_fit], personas, settings, assignment.cluster_persona)
+    return measure(baseline, table.frame[in_fit], personas, settings, assignment.cluster_persona,
+                   predictions)
 
 
 def _renamed(model: SavedModel, table: FeatureTable, labels: np.ndarray,
@@ -312,7 +322,7 @@ def kept_against_rules(assignment: PersonaAssignment, keep: dict[int, str] | Non
 def _saved_model(scored_with: SavedModel | None, raw: RawCustomers, customers: Customers,
                  table: FeatureTable, segmentation: Segmentation, assessment: Assessment,
                  assignment: PersonaAssignment, rulebook: Rulebook, keys: tuple[str, str],
-                 run_id: str, as_of: date) -> SavedModel:
+                 run_id: str, as_of: date, predictions: dict[str, np.ndarray]) -> SavedModel:
     """The model this run saves: the one it scored with, or the one it fitted, with this
     run's rules and the persona of each segment."""
     this_run = dict(saved_in_run=run_id, as_of=as_of, rules=rulebook.source, rulebook_key=keys[1],
@@ -327,6 +337,6 @@ def _saved_model(scored_with: SavedModel | None, raw: RawCustomers, customers: C
         scorer=segmentation.scorer, settings_key=keys[0], fitted_on=as_of, fitted_in_run=run_id,
         data_sha256=raw.sha256, rows_fitted=int(in_fit.sum()), income_fill=customers.income_fill,
         rfm=table.rfm, baseline=Baseline.of(table.frame[in_fit], assignment.customer_persona[in_fit],
-                                             segmentation.labels[in_fit]),
+                                             segmentation.labels[in_fit], predictions),
         k_choice=segmentation.k_choice, components=segmentation.components, assessment=assessment,
         fit_silhouette=segmentation.silhouette.mean, versions=package_versions(), **this_run)

@@ -1,8 +1,9 @@
 """Exports written by Spark: the archive's CSV files in the local engine's layout (customers.csv,
-segments.csv, persona_<name>.csv, <flag>.csv), each written by Spark's executors and then moved
-into place as one file, and customers.parquet as a Parquet dataset partitioned by persona. The
-rows never pass through the driver. The run folder must be on a filesystem the executors share
-(any local[*] master; a cluster needs a shared mount: docs/operations/spark.md).
+segments.csv, persona_<name>.csv, <flag>.csv, next_campaign.csv), each written by Spark's
+executors and then moved into place as one file, and customers.parquet as a Parquet dataset
+partitioned by persona. The rows never pass through the driver. The run folder must be on a
+filesystem the executors share (any local[*] master; a cluster needs a shared mount:
+docs/operations/spark.md).
 """
 
 from __future__ import annotations
@@ -16,8 +17,17 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from reporter.csvcells import FORMULA_STARTS, QUOTE
-from reporter.personas.exports import EXPORT_METRICS, flag_column, flag_file, persona_file
+from reporter.personas.exports import (
+    EXPORT_METRICS,
+    NEXT_CAMPAIGN_FILE,
+    flag_column,
+    flag_file,
+    next_campaign_size,
+    persona_file,
+)
 from reporter.personas.rulebook import Rulebook
+from reporter.predict.columns import present
+from reporter.spark.predict import EXPORT_DIGITS, rounded
 from reporter.spark.segments import SEGMENT
 from reporter.spark.session import materialised
 
@@ -28,7 +38,8 @@ def customer_layout(labelled: DataFrame, rulebook: Rulebook) -> DataFrame:
     """customers.csv's columns and order, as exports.customer_table makes them."""
     flags = [F.col(flag_column(f.name)) for f in rulebook.flags]
     metrics = [F.round(F.col(m).cast("double"), 4).alias(m) for m in EXPORT_METRICS]
-    return labelled.select("ID", "other_ids", "persona", SEGMENT, *flags, *metrics)
+    predictions = [rounded(p.name) for p in present(labelled.columns)]
+    return labelled.select("ID", "other_ids", "persona", SEGMENT, *flags, *metrics, *predictions)
 
 
 def write_spark_exports(labelled: DataFrame, rulebook: Rulebook, path_for: Callable[[str], Path],
@@ -50,6 +61,11 @@ def write_spark_exports(labelled: DataFrame, rulebook: Rulebook, path_for: Calla
                   .orderBy(F.col(flag.spec.rank_by).desc(), F.col("ID").asc()))
         _one_csv(customer_layout(ranked, rulebook), path_for(flag_file(flag.name)), stamp)
         written.append(flag_file(flag.name))
+    if "p_response" in customers.columns:  # by customers.csv's rounded p_response, ties by ID
+        likeliest = customers.orderBy(F.col("p_response").desc(), F.col("ID").asc())
+        _one_csv(likeliest.limit(next_campaign_size(customers.count())), path_for(NEXT_CAMPAIGN_FILE),
+                 stamp)
+        written.append(NEXT_CAMPAIGN_FILE)
     return written
 
 
@@ -103,7 +119,7 @@ def _cell(field, keep: tuple[str, ...]) -> Column:
     value = F.col(f"`{field.name}`")
     kind = field.dataType.typeName()
     if kind in ("double", "float"):
-        return _number_text(value)
+        return _number_text(value, EXPORT_DIGITS if present([field.name]) else 4)
     if kind == "string" and field.name not in keep:
         return _neutralised(value)
     return value
@@ -114,8 +130,8 @@ def _neutralised(value: Column) -> Column:
     return F.when(risky, F.concat(F.lit(QUOTE), value)).otherwise(value)
 
 
-def _number_text(value: Column) -> Column:
-    fixed = F.format_string("%.4f", value)
+def _number_text(value: Column, digits: int = 4) -> Column:
+    fixed = F.format_string(f"%.{digits}f", value)
     return F.when(value.isNull(), F.lit(None)).otherwise(F.regexp_replace(fixed, r"\.?0+$", ""))
 
 

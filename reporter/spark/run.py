@@ -2,7 +2,8 @@
 
 read and check (spark/source) -> clean (spark/clean) -> a fitting sample on the driver, where
 the local engine's stage sequence decides and fits the model (k search, assessment, drift) ->
-every customer featured, scored, named and flagged in Spark by that model's plain numbers ->
+every customer featured, scored, named, flagged and given p_response in Spark by that model's
+plain numbers (the propensity by the one scorer, predict/saved.py, in a pandas UDF) ->
 profiles, thresholds, counts and call lists summed in Spark. The result is the local engine's
 `Analysis` (model, decision, every profile and count over all customers) plus the Spark table
 of labelled customers, which week-over-week, the brief's figures and the exports read.
@@ -33,6 +34,7 @@ from reporter.spark.exports import customer_layout, write_spark_exports
 from reporter.spark.features import spark_features
 from reporter.spark.figures import spark_figures
 from reporter.spark.personas import SavedRules, spark_personas, spark_population, spark_rule_change
+from reporter.spark.predict import spark_propensity
 from reporter.spark.segments import SEGMENT, spark_profile, spark_segments
 from reporter.spark.session import materialised
 from reporter.spark.source import SparkCustomers
@@ -50,6 +52,7 @@ class SparkAnalysis:
     labelled: DataFrame  # every customer: features, cluster, persona, one 0/1 column per flag
     spark: SparkSession
     fitted_on_rows: int  # customers in the fitting sample
+    propensity_customers: tuple | None = None  # (IDs, personas) of analysis.propensity's p_response
 
     @property
     def sentence(self) -> str:
@@ -106,7 +109,9 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
     found = analyse_sample(sample, as_of, params, rulebook, loaded, refit, run_id, timer)
     model = found.saved_model
     with timer("score"):
-        scored = materialised(spark_segments(model.scorer, spark_features(cleaned.frame, as_of, model.rfm)))
+        propensity = found.propensity.model if found.propensity is not None else None
+        scored = materialised(spark_propensity(
+            spark_segments(model.scorer, spark_features(cleaned.frame, as_of, model.rfm)), propensity))
         cluster_profiles = spark_profile(scored, SEGMENT)
     with timer("personas"):
         population = spark_population(scored, all_conditions(rulebook))
@@ -129,22 +134,26 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
     fill = model.income_fill if found.decision.action in ("scored", "held") else cleaned.income_fill
     # every count is the table's, but "used to fit" is the sample's, as the k search says
     notes = replace(cleaned.notes, rows_in_fit=found.customers.notes.rows_in_fit)
+    with timer("predict"):
+        scored_propensity, customers = _every_customer(found.propensity, labelled)
     analysis = replace(
         found, customers=replace(found.customers, notes=notes), cluster_profiles=cluster_profiles,
-        decision=decision, propensity=_unscored(found.propensity),
+        decision=decision, propensity=scored_propensity,
         persona_profiles=persona_profiles, assignment=assignment,
         saved_model=replace(model, population=population, cluster_persona=cluster_persona,
                             income_fill=fill))
-    return SparkAnalysis(analysis, labelled, spark, len(sample.frame))
+    return SparkAnalysis(analysis, labelled, spark, len(sample.frame), customers)
 
 
-def _unscored(propensity: Propensity | None) -> Propensity | None:
-    """The propensity model is fitted on the sample and saved, but Spark does not score it yet:
-    the brief says so rather than list only the sample's customers."""
-    if propensity is None:
-        return None
-    return replace(propensity, p_response=None, note="No response propensity on engine: spark yet: "
-                   "the model is fitted and saved in model.json, but only engine: local scores it.")
+def _every_customer(propensity: Propensity | None, labelled: DataFrame):
+    """The propensity of every customer, as scored in Spark, for the brief's lift, persona and
+    next-campaign figures: three columns reach the driver (ID, persona, p_response), with the
+    (IDs, personas) they belong to; the sample's propensity when Spark scored none."""
+    if propensity is None or "p_response" not in labelled.columns:
+        return propensity, None
+    scored = labelled.select("ID", "persona", "p_response").orderBy("ID").toPandas()
+    return (replace(propensity, p_response=scored["p_response"].to_numpy(float)),
+            (scored["ID"].to_numpy(), scored["persona"].to_numpy(dtype=object)))
 
 
 def _fitting_sample(cleaned: SparkCleaned, raw: SparkCustomers, size: int, seed: int):
