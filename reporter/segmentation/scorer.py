@@ -8,6 +8,7 @@ the same numbers by following docs/reference/model-format.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,13 +50,14 @@ class Scorer:
     def k(self) -> int:
         return len(self.segment_of_cluster)
 
-    def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        numeric = frame[list(self.numeric)].to_numpy(dtype=float)
+    def encode(self, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
+        """A table, or columns by name (the array path): the same arithmetic either way."""
+        numeric = np.column_stack([np.asarray(frame[c], dtype=float) for c in self.numeric])
         scaled = (np.clip(numeric, self.clip_low, self.clip_high) - self.scale_mean) / self.scale_std
         hot = [_one_hot(frame[c.column], c.categories) for c in self.categorical]
         return np.hstack([scaled, *hot])
 
-    def project(self, frame: pd.DataFrame) -> np.ndarray:
+    def project(self, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
         """Each customer's coordinates on the principal components."""
         return (self.encode(frame) - self.pca_mean) @ self.pca_components.T
 
@@ -66,13 +68,13 @@ class Scorer:
                                           self.gmm_precisions_cholesky)
         return nearest_centre(points, self.centres)
 
-    def segments(self, frame: pd.DataFrame) -> np.ndarray:
+    def segments(self, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
         return self.segment_of_cluster[self.clusters(self.project(frame))]
 
 
-def _one_hot(values: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
-    text = values.astype(str).to_numpy()
-    return (text[:, None] == np.asarray(categories, dtype=object)[None, :]).astype(float)
+def _one_hot(values, categories: tuple[str, ...]) -> np.ndarray:
+    text = np.asarray(values).astype(str)
+    return (text[:, None] == np.asarray(categories, dtype=str)[None, :]).astype(float)
 
 
 def nearest_centre(points: np.ndarray, centres: np.ndarray) -> np.ndarray:

@@ -1,0 +1,161 @@
+"""Same-run A/B of `reporter serve`: this checkout against another (`--vs`, e.g. an extracted
+copy of main), each a real server process on 127.0.0.1 over the same archive (one run of the
+real table), taking turns, `--rounds` times:
+
+- one client, `--sequential` single-customer requests one after another on one keep-alive
+  connection (p50, p95: the server's own time per request);
+- `--concurrency` clients posting single customers (p95 under a queue);
+- one client posting `--batches` 1,000-customer batches (p95).
+
+Figures are the median of the rounds, with the fastest and slowest. Writes
+benchmarks/results/api_ab.json and prints the table BENCHMARKS.md holds.
+
+    python -m benchmarks.api_ab --vs /tmp/main-checkout [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pandas as pd
+
+from benchmarks.api import _load, project
+from benchmarks.common import REAL_TABLE, RESULTS, ROOT
+
+ASSIGN = "assign-token-0123456789abcdef"
+TOKENS = [{"env": "API_ASSIGN_TOKEN", "scopes": ["assign"]}]
+MEASURES = ("sequential_p50_ms", "sequential_p95_ms", "clients_p95_ms", "batch_p95_ms")
+
+
+class TreeServer:
+    """`reporter serve` of one checkout (its code on PYTHONPATH), ready at its 'listening' line."""
+
+    def __init__(self, tree: Path, config: Path):
+        env = {**os.environ, "PYTHONPATH": str(tree), "API_ASSIGN_TOKEN": ASSIGN}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "reporter", "serve", "--config", str(config), "--port", "0"],
+            cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        ready, self.port = threading.Event(), None
+
+        def read() -> None:
+            for line in self.process.stderr:
+                if '"event": "listening"' in line:
+                    self.port = json.loads(line)["port"]
+                    ready.set()
+        threading.Thread(target=read, daemon=True).start()
+        assert ready.wait(timeout=120), f"{tree}: the server never listened"
+
+    def client(self, token: str) -> httpx.Client:
+        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120,
+                            headers={"Authorization": f"Bearer {token}"})
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=60)
+
+
+def sequential(server: TreeServer, bodies: list[dict]) -> list[float]:
+    """Milliseconds per request, one after another on one keep-alive connection."""
+    times = []
+    with server.client(ASSIGN) as client:
+        client.post("/v1/assign", json=bodies[0])  # the connection opened, the model loaded
+        for body in bodies:
+            start = time.perf_counter()
+            response = client.post("/v1/assign", json=body)
+            times.append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, response.text
+    return times
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(sorted(values), n=100, method="inclusive")[p - 1]
+
+
+def one_round(tree: Path, config: Path, customers: list[dict], args) -> dict:
+    server = TreeServer(tree, config)
+    try:
+        alone = sequential(server, [customers[i % len(customers)] for i in range(args.sequential)])
+        clients = _load(server.client, ASSIGN, [customers[i % len(customers)] for i in range(args.singles)],
+                        args.concurrency)
+        batch = {"customers": (customers * (1000 // len(customers) + 1))[:1000]}
+        batches = sequential(server, [batch] * args.batches)
+    finally:
+        server.stop()
+    return {"sequential_p50_ms": percentile(alone, 50), "sequential_p95_ms": percentile(alone, 95),
+            "clients_p95_ms": clients["p95_ms"], "batch_p95_ms": percentile(batches, 95)}
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.api_ab", description=__doc__.splitlines()[0])
+    parser.add_argument("--vs", type=Path, required=True, help="the other checkout (e.g. main)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sequential", type=int, default=300)
+    parser.add_argument("--singles", type=int, default=800, help="single requests of the clients")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batches", type=int, default=40)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "reporter-bench-api-ab")
+    parser.add_argument("--results", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    from reporter.app.pipeline import run
+    from reporter.app.settings import load_config
+    from tests.api_server import customer_rows
+
+    config = project(args.work, REAL_TABLE, TOKENS, 1000)
+    run(load_config(config))
+    customers = customer_rows(pd.read_csv(REAL_TABLE, dtype=str, keep_default_na=False))
+    trees = {"before": args.vs.resolve(), "after": ROOT}
+    rounds: dict[str, list[dict]] = {name: [] for name in trees}
+    load_before = [round(v, 2) for v in os.getloadavg()]
+    for _ in range(args.rounds):
+        for name, tree in trees.items():  # taking turns: both see the same machine
+            rounds[name].append(one_round(tree, config, customers, args))
+    report = {"date": time.strftime("%Y-%m-%d"), "rounds": args.rounds, "concurrency": args.concurrency,
+              "sequential": args.sequential, "batches": args.batches, "load_before": load_before,
+              "load_after": [round(v, 2) for v in os.getloadavg()],
+              "figures": {name: {m: _spread([r[m] for r in found]) for m in MEASURES}
+                          for name, found in rounds.items()}}
+    args.results.mkdir(parents=True, exist_ok=True)
+    (args.results / "api_ab.json").write_text(json.dumps(report, indent=2) + "\n")
+    print(markdown(report))
+    return report
+
+
+def _spread(values: list[float]) -> dict:
+    return {"median": round(statistics.median(values), 2), "low": round(min(values), 2),
+            "high": round(max(values), 2)}
+
+
+GOALS = {"sequential_p95_ms": 5, "clients_p95_ms": 20, "batch_p95_ms": 50}
+LABELS = {"sequential_p50_ms": "1 client, 1 customer: p50", "sequential_p95_ms": "1 client, 1 customer: p95",
+          "clients_p95_ms": "8 clients, 1 customer: p95", "batch_p95_ms": "1 client, 1,000 customers: p95"}
+
+
+def markdown(report: dict) -> str:
+    before, after = report["figures"]["before"], report["figures"]["after"]
+
+    def cell(found: dict) -> str:
+        return f"{found['median']} ({found['low']}–{found['high']})"
+
+    lines = ["| request (ms) | before (main) | after | after / before | goal |", "|---|---|---|---|---|"]
+    for measure in MEASURES:
+        goal = GOALS.get(measure)
+        verdict = "" if goal is None else \
+            f"< {goal} ms: {'met' if after[measure]['median'] < goal else '**not met**'}"
+        ratio = after[measure]["median"] / before[measure]["median"]
+        lines.append(f"| {LABELS[measure]} | {cell(before[measure])} | {cell(after[measure])} "
+                     f"| {ratio:.3f}x | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
