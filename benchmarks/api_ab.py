@@ -146,7 +146,16 @@ def markdown(report: dict) -> str:
     def cell(found: dict) -> str:
         return f"{found['median']} ({found['low']}–{found['high']})"
 
-    lines = ["| request (ms) | before (main) | after | after / before | goal |", "|---|---|---|---|---|"]
+    lines = ["## The API before and after the array path", "",
+             f"`python -m benchmarks.api_ab --vs <main checkout>` on {report['date']}: `reporter serve` "
+             "of main and of this checkout, real server processes on 127.0.0.1 over the same archive "
+             f"(one run of the real table), taking turns {report['rounds']} times; medians of the rounds "
+             f"with fastest–slowest. One client: {report['sequential']} single-customer requests one after "
+             f"another on one keep-alive connection, and {report['batches']} requests of 1,000 customers; "
+             f"{report['concurrency']} clients posting single customers. Load average "
+             f"{' / '.join(map(str, report['load_before']))} before, "
+             f"{' / '.join(map(str, report['load_after']))} after (the machine is shared).", "",
+             "| request (ms) | before (main) | after | after / before | goal |", "|---|---|---|---|---|"]
     for measure in MEASURES:
         goal = GOALS.get(measure)
         verdict = "" if goal is None else \

@@ -181,9 +181,7 @@ def _linear_score(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
     columns = [(name, lambda n=name: np.asarray(frame[n], dtype=float)) for name in design.numeric]
     columns += [(name, lambda n=name: DERIVED[n](frame)) for name in design.derived]
     for index, (_, values) in enumerate(columns):
-        # np.minimum(np.maximum()) is np.clip without its wrapper's cost (a few customers at a time)
-        total += weight[index] * np.minimum(np.maximum(values(), model.clip_low[index]),
-                                            model.clip_high[index])
+        total += weight[index] * _clipped(values(), model.clip_low[index], model.clip_high[index])
     index = len(columns)
     for category in design.categorical:
         span = slice(index, index + len(category.categories))
@@ -193,12 +191,25 @@ def _linear_score(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
     return total
 
 
+def _clipped(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """np.clip; on a few customers np.minimum(np.maximum()), the same numbers without the
+    wrapper's fixed cost (which is what a request of one customer pays)."""
+    if len(values) > 1000:
+        return np.clip(values, low, high)
+    return np.minimum(np.maximum(values, low), high)
+
+
 def _codes(values, categories: tuple[str, ...]) -> np.ndarray:
     """1 + the position of each customer's category; 0 for one the model never saw."""
     codes = np.zeros(len(values), dtype=np.int64)
-    text = np.asarray(values).astype(str)
+    if not isinstance(values, pd.Series):  # the array path: text objects already
+        text = np.asarray(values, dtype=object)
+        for position, category in enumerate(categories, start=1):
+            codes[text == category] = position
+        return codes
+    text = values.astype(str) if values.dtype == object else values
     for position, category in enumerate(categories, start=1):
-        codes[text == category] = position
+        codes[(text == category).to_numpy(dtype=bool, na_value=False)] = position
     return codes
 
 

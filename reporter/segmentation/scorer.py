@@ -52,7 +52,10 @@ class Scorer:
 
     def encode(self, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
         """A table, or columns by name (the array path): the same arithmetic either way."""
-        numeric = np.column_stack([np.asarray(frame[c], dtype=float) for c in self.numeric])
+        if isinstance(frame, pd.DataFrame):  # one block: no copy per column at a million rows
+            numeric = frame[list(self.numeric)].to_numpy(dtype=float)
+        else:
+            numeric = np.column_stack([np.asarray(frame[c], dtype=float) for c in self.numeric])
         scaled = (np.clip(numeric, self.clip_low, self.clip_high) - self.scale_mean) / self.scale_std
         hot = [_one_hot(frame[c.column], c.categories) for c in self.categorical]
         return np.hstack([scaled, *hot])
@@ -73,8 +76,13 @@ class Scorer:
 
 
 def _one_hot(values, categories: tuple[str, ...]) -> np.ndarray:
-    text = np.asarray(values).astype(str)
-    return (text[:, None] == np.asarray(categories, dtype=str)[None, :]).astype(float)
+    """One 0/1 column per category, for a Series (as text objects: the fastest at a million
+    rows) or an array of the array path; the same 0s and 1s either way."""
+    if isinstance(values, pd.Series):
+        text = values.astype(str).to_numpy()
+    else:
+        text = np.asarray(values, dtype=object)
+    return (text[:, None] == np.asarray(categories, dtype=object)[None, :]).astype(float)
 
 
 def nearest_centre(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
