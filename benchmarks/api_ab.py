@@ -95,6 +95,43 @@ def one_round(tree: Path, config: Path, customers: list[dict], args) -> dict:
             "clients_p95_ms": clients["p95_ms"], "batch_p95_ms": percentile(batches, 95)}
 
 
+def stages(config: Path, customers: list[dict], repeats: int = 20) -> dict:
+    """CPU milliseconds per request of each stage of POST /v1/assign in this process (CPU
+    time, not wall time: the machine is shared, and other processes' load stretches wall
+    time), for one customer and for 1,000."""
+    from reporter.app.api.customers import _score
+    from reporter.app.api.requests import customers_of, nesting
+    from reporter.app.api.swap import Archive
+    from reporter.app.params import clean_params
+    from reporter.app.settings import load_config
+
+    settings = load_config(config)
+    served, cleaning = Archive(settings).current(), clean_params(settings.settings)
+    found = {}
+    for size in (1, 1000):
+        document = customers[0] if size == 1 else {"customers": (customers * 2)[:size]}
+        body = json.dumps(document).encode()
+        sent, _ = customers_of(json.loads(body), 1000)
+        answers = _score(served, sent, cleaning, None)
+        steps = {"parse JSON": lambda b=body: json.loads(b), "nesting check": lambda b=body: nesting(b),
+                 "field checks": lambda b=body: customers_of(json.loads(b), 1000),
+                 "score (typed, features, segments, rules, p_response)":
+                     lambda s=sent: _score(served, s, cleaning, None),
+                 "answer as JSON": lambda a=answers: json.dumps({"customers": a})}
+        found[str(size)] = {name: _cpu_ms(step, repeats if size > 1 else repeats * 10)
+                            for name, step in steps.items()}
+    found["field checks"] = {k: round(v["field checks"] - v["parse JSON"], 3) for k, v in found.items()}
+    return found
+
+
+def _cpu_ms(step, repeats: int) -> float:
+    step()
+    start = time.process_time()
+    for _ in range(repeats):
+        step()
+    return round((time.process_time() - start) / repeats * 1000, 3)
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.api_ab", description=__doc__.splitlines()[0])
     parser.add_argument("--vs", type=Path, required=True, help="the other checkout (e.g. main)")
@@ -105,14 +142,23 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batches", type=int, default=40)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "reporter-bench-api-ab")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--stages-only", action="store_true",
+                        help="add the per-stage CPU times to the saved api_ab.json, without the A/B")
     args = parser.parse_args(argv)
     from reporter.app.pipeline import run
     from reporter.app.settings import load_config
     from tests.api_server import customer_rows
 
+    customers = customer_rows(pd.read_csv(REAL_TABLE, dtype=str, keep_default_na=False))
+    if args.stages_only:
+        report = json.loads((args.results / "api_ab.json").read_text())
+        config = args.work / "config" / "reporter.yaml"
+        report["stages_cpu_ms"] = stages(config, customers)
+        (args.results / "api_ab.json").write_text(json.dumps(report, indent=2) + "\n")
+        print(markdown(report))
+        return report
     config = project(args.work, REAL_TABLE, TOKENS, 1000)
     run(load_config(config))
-    customers = customer_rows(pd.read_csv(REAL_TABLE, dtype=str, keep_default_na=False))
     trees = {"before": args.vs.resolve(), "after": ROOT}
     rounds: dict[str, list[dict]] = {name: [] for name in trees}
     load_before = [round(v, 2) for v in os.getloadavg()]
@@ -123,7 +169,8 @@ def main(argv: list[str] | None = None) -> dict:
               "sequential": args.sequential, "batches": args.batches, "load_before": load_before,
               "load_after": [round(v, 2) for v in os.getloadavg()],
               "figures": {name: {m: _spread([r[m] for r in found]) for m in MEASURES}
-                          for name, found in rounds.items()}}
+                          for name, found in rounds.items()},
+              "stages_cpu_ms": stages(config, customers)}
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "api_ab.json").write_text(json.dumps(report, indent=2) + "\n")
     print(markdown(report))
@@ -163,6 +210,15 @@ def markdown(report: dict) -> str:
         ratio = after[measure]["median"] / before[measure]["median"]
         lines.append(f"| {LABELS[measure]} | {cell(before[measure])} | {cell(after[measure])} "
                      f"| {ratio:.3f}x | {verdict} |")
+    found = report.get("stages_cpu_ms")
+    if found:
+        lines += ["", "Where a request's time goes on the array path (CPU ms per request in one process, "
+                  "`stages()`: CPU time, which other processes' load stretches less than wall time):", "",
+                  "| stage | 1 customer | 1,000 customers |", "|---|---|---|"]
+        for name in found["1"]:
+            shown = {k: found["field checks"][k] if name == "field checks" else found[k][name]
+                     for k in ("1", "1000")}
+            lines.append(f"| {name} | {shown['1']} | {shown['1000']} |")
     return "\n".join(lines) + "\n"
 
 
