@@ -223,9 +223,10 @@ def markdown(report: dict) -> str:
         totals = {k: round(sum(found[k].values()) - found[k]["field checks"] + found["field checks"][k], 1)
                   for k in ("1", "1000")}
         lines += ["", f"What holds it back: the machine, not the path. The server's own CPU per request is "
-                  f"about {totals['1']} ms for one customer and {totals['1000']} ms for 1,000 (HTTP and "
-                  "the access log add a little), within the goals; the wall times above are stretched "
-                  "by the load average (other processes and the clients share the two cores: main "
+                  f"about {totals['1']} ms for one customer and {totals['1000']} ms for 1,000 (uvicorn, "
+                  "HTTP and the access log come on top), under the single and batch goals; the wall "
+                  "times above are stretched by the load average (other processes and the clients "
+                  "share the two cores: main "
                   "answered one customer in 17.7 ms at p50 on a quieter machine, issue 36, and in "
                   f"{before['sequential_p50_ms']['median']} ms here). Of the CPU, the largest stage is "
                   "scoring, and within it typing the JSON objects into columns (Python, per value) "
