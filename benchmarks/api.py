@@ -135,13 +135,11 @@ def markdown(report: dict) -> str:
                   f"{alone['p50_ms']} ms, p95 {alone['p95_ms']} ms: the server's own time per request. "
                   f"Eight clients on two cores queue behind each other, so their latency is that time "
                   "times the queue.", ""]
-    lines += ["What holds it back: each request goes through the same load checks, cleaning, "
-             "features and persona rules as the weekly run (so its answer is the brief's), and "
-             "that path is written for tables: on a handful of customers pandas' fixed cost per "
-             "column operation dominates (cProfile on one request: about a third in the load "
-             "checks, a quarter in features, a fifth in cleaning). A path for single "
-             "customers in plain NumPy would meet the goal; it is not built yet. Scoring runs in a "
-             "worker thread, so health checks and reads are answered while a batch is scored."]
+    lines += [f"These figures are of {report['date']}. Since the array path (docs/operations/api.md, "
+              "\"How fast\"), a request of up to 10,000 customers is scored from the saved model's "
+              "numbers with NumPy alone, not by the weekly run's table path; the next section compares "
+              "it with main in the same run. Scoring runs in a worker thread, one request at a time, so "
+              "health checks and reads are answered while a batch is scored."]
     return "\n".join(lines) + "\n"
 
 

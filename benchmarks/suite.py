@@ -36,6 +36,7 @@ from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
 from benchmarks.api import markdown as api_markdown
+from benchmarks.api_ab import markdown as api_ab_markdown
 from benchmarks.app import markdown as app_markdown
 from benchmarks.common import GENERATE_CHUNK, REAL_TABLE, RESULTS, ROOT, table
 from benchmarks.common import project as fresh_project
@@ -142,6 +143,7 @@ def _profile_section(results: Path) -> str:
     on the page when the suite rewrites it."""
     sections = ""
     for name, section in (("sources.json", sources_markdown), ("api.json", api_markdown),
+                          ("api_ab.json", api_ab_markdown),
                           ("app.json", app_markdown), ("profile.json", profile_markdown),
                           ("spark.json", spark_markdown), ("predict.json", predict_markdown)):
         if (results / name).is_file():

@@ -65,7 +65,7 @@ def rerender(folder: Path, out: Path) -> Rerendered:
 def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
     """`reporter assign`: score a batch of customers with an archived model: the one a run
     names, or the one the weekly brief of the configured source would score with."""
-    raw = load(data, config.settings.source.date_format)
+    raw = load(data, config.settings.source.date_format, newcomers=True)
     return score_new(config.output_dir, _model_run(config, run), raw, clean_params(config.settings))
 
 

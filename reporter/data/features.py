@@ -118,7 +118,7 @@ class RfmCuts:
 
     def scores(self, frame: pd.DataFrame) -> dict[str, np.ndarray]:
         def score(column: str, cuts: tuple[float, ...]) -> np.ndarray:
-            return 1.0 + np.searchsorted(np.asarray(cuts), frame[column].to_numpy(), side="right")
+            return 1.0 + np.searchsorted(np.asarray(cuts), np.asarray(frame[column]), side="right")
         return {
             "r_score": 6.0 - score("recency", self.recency),  # recent buyers score high
             "f_score": score("total_purchases", self.frequency),

@@ -117,3 +117,30 @@ class PandasColumns:
 
     def days_since(self, name: str, as_of: date) -> pd.Series:
         return (pd.Timestamp(as_of) - self.frame[name]).dt.days
+
+
+class ArrayColumns:
+    """The array path (`reporter serve`, small `reporter assign` batches): plain NumPy columns
+    by name, the same operations as PandasColumns on the same float64 values."""
+
+    def __init__(self, columns):
+        self.columns = columns
+
+    def col(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    def number(self, value) -> np.ndarray:
+        return np.asarray(value, dtype="float64")
+
+    def at_least(self, value, low: float) -> np.ndarray:
+        return np.maximum(value, low)
+
+    def between(self, value, low: float, high: float) -> np.ndarray:
+        return np.minimum(np.maximum(value, low), high)  # np.clip, without its wrapper's cost
+
+    def choose(self, condition, yes: float, no: float) -> np.ndarray:
+        return np.where(condition, yes, no)
+
+    def days_since(self, name: str, as_of: date) -> np.ndarray:
+        days = np.datetime64(as_of, "D") - np.asarray(self.columns[name]).astype("datetime64[D]")
+        return days.astype("int64")

@@ -30,6 +30,7 @@ from reporter.data.schema import (
     DATE_COLUMN,
     INTEGER_COLUMNS,
     MAX_ID,
+    NEWCOMER_ZEROS,
     TEXT_COLUMNS,
 )
 from reporter.errors import DataError
@@ -144,28 +145,32 @@ def find_latest(pattern: str | Path) -> Path:
     return max(matches, key=lambda p: (p.stat().st_mtime_ns, p.name))
 
 
-def load(path: Path, date_format: str | None = None) -> RawCustomers:
+def load(path: Path, date_format: str | None = None, newcomers: bool = False) -> RawCustomers:
     """Read one customer file (CSV, gzip-compressed CSV or Parquet) into typed columns. A file
     that cannot be read as a table stops at once; every other problem (missing or repeated
-    columns, values, dates, conflicting IDs) is collected and reported together."""
+    columns, values, dates, conflicting IDs) is collected and reported together. `newcomers`:
+    new customers to score, who may lack the NEWCOMER_ZEROS columns (read as 0)."""
     repairs: list[tuple[int, str]] = []
     frame, separator = _read_table(path, repairs)
     modified = datetime.fromtimestamp(path.stat().st_mtime)
     return typed_customers(frame, Origin.of_file(path), _sha256(path), modified, date_format,
-                           repairs, decimal_comma=separator == ";")
+                           repairs, decimal_comma=separator == ";", newcomers=newcomers)
 
 
 def typed_customers(frame: pd.DataFrame, origin: Origin, sha256: str, modified: datetime,
                     date_format: str | None, repairs: list[tuple[int, str]],
-                    decimal_comma: bool = False, rows: RowNames = FILE_ROWS) -> RawCustomers:
+                    decimal_comma: bool = False, rows: RowNames = FILE_ROWS,
+                    newcomers: bool = False) -> RawCustomers:
     """The checks and types every source shares, whatever read the table: columns are matched
     by name, text is parsed (columns a database typed are used as they are), and every problem
-    is collected and reported together."""
+    is collected and reported together. With `newcomers`, a missing NEWCOMER_ZEROS column is
+    read as 0 for every customer (and said so in the repairs)."""
     problems = _repeated_columns(frame)
-    frame, renamed, missing = _match_required_columns(frame)
+    optional = NEWCOMER_ZEROS if newcomers else ()
+    frame, renamed, missing = _match_required_columns(frame, optional)
     if missing:
         problems.append(missing_columns_problem(missing))
-    known = (*COLUMNS, *(c for c in CAMPAIGN_COLUMNS if c in frame.columns))
+    known = (*COLUMNS, *(c for c in CAMPAIGN_COLUMNS if c in frame.columns or newcomers))
     extra = tuple(c for c in frame.columns if c not in known)
     frame = frame[[c for c in known if c in frame.columns]]
     if rows is FILE_ROWS:
@@ -173,6 +178,7 @@ def typed_customers(frame: pd.DataFrame, origin: Origin, sha256: str, modified: 
     if frame.empty:
         raise DataError(f"{origin}: has a header but no customer rows; check the export")
     typed, fmt = _typed(frame, date_format, decimal_comma, repairs, problems, modified, rows)
+    _zeros_for_newcomers(typed, optional, repairs)
     problems += _conflicting_ids(typed, rows)
     if problems:
         raise DataError.collected(origin, problems, "fix the export and run again")
@@ -188,6 +194,17 @@ def typed_customers(frame: pd.DataFrame, origin: Origin, sha256: str, modified: 
         repairs=tuple(repairs),
         rows=rows,
     )
+
+
+def _zeros_for_newcomers(typed: pd.DataFrame, optional: tuple[str, ...],
+                         repairs: list[tuple[int, str]]) -> None:
+    """A new customer has answered no campaign and complained of nothing yet: the columns a
+    batch of them leaves out are 0 (said once in the repairs)."""
+    absent = [c for c in optional if c not in typed]
+    for column in absent:
+        typed[column] = np.zeros(len(typed), dtype="int64")
+    if absent:
+        repairs.append((0, f"Not in the batch, read as 0 for every customer: {', '.join(absent)}."))
 
 
 def _in_id_order(frame: pd.DataFrame) -> pd.DataFrame:
@@ -383,14 +400,16 @@ def column_key(name: str) -> str:
 
 
 def _match_required_columns(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame, optional: tuple[str, ...] = (),
 ) -> tuple[pd.DataFrame, tuple[tuple[str, str], ...], list[str]]:
-    renames, missing = match_columns(list(frame.columns))
+    renames, missing = match_columns(list(frame.columns), optional)
     return frame.rename(columns=dict(renames)), renames, missing
 
 
-def match_columns(names: list[str]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
-    """Accept columns that differ only by case, spaces or underscores; name what is missing."""
+def match_columns(names: list[str], optional: tuple[str, ...] = ()
+                  ) -> tuple[tuple[tuple[str, str], ...], list[str]]:
+    """Accept columns that differ only by case, spaces or underscores; name what is missing
+    (`optional` columns may be)."""
     wanted = {column_key(c): c for c in (*COLUMNS, *CAMPAIGN_COLUMNS)}
     renames: dict[str, str] = {}
     for column in names:
@@ -398,7 +417,7 @@ def match_columns(names: list[str]) -> tuple[tuple[tuple[str, str], ...], list[s
         if target and column != target and target not in names:
             renames[column] = target
     present = {renames.get(c, c) for c in names}
-    return tuple(renames.items()), [c for c in COLUMNS if c not in present]
+    return tuple(renames.items()), [c for c in COLUMNS if c not in present and c not in optional]
 
 
 def missing_columns_problem(missing: list[str]) -> str:
@@ -498,7 +517,7 @@ def _check_plausible(typed: pd.DataFrame, text: pd.DataFrame, problems: list[str
 
 def _decimal_commas(frame: pd.DataFrame, repairs: list[tuple[int, str]]) -> pd.DataFrame:
     """Semicolon-separated exports write 1234,5 for 1234.5."""
-    numeric = [c for c in COLUMNS if c not in (*TEXT_COLUMNS, DATE_COLUMN)]
+    numeric = [c for c in COLUMNS if c not in (*TEXT_COLUMNS, DATE_COLUMN) and c in frame]
     pattern = r"^\s*-?\d+,\d+\s*$"
     hits = {c: frame[c].str.match(pattern) for c in numeric}
     count = int(sum(h.sum() for h in hits.values()))

@@ -71,19 +71,29 @@ def next_campaign_list(customers: pd.DataFrame, size: int) -> pd.DataFrame:
 
 def customer_table(table: FeatureTable, labels: np.ndarray, assignment: PersonaAssignment,
                    p_response: np.ndarray | None = None) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "ID": table.frame["ID"].to_numpy(),
-        "other_ids": table.frame["other_ids"].to_numpy(),  # the same person's other IDs
+    predicted = {"p_response": p_response} if p_response is not None else {}
+    return pd.DataFrame(customer_columns(table.frame, labels, assignment, predicted))
+
+
+def customer_columns(features, labels: np.ndarray, assignment: PersonaAssignment,
+                     predicted: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """customers.csv's columns, from a feature table's columns (a frame, or arrays by name on
+    the array path) and the predictions (p_response, the chance of answering the next
+    campaign, ...; predict/)."""
+    rows = len(labels)
+    columns = {
+        "ID": np.asarray(features["ID"]),
+        "other_ids": np.asarray(features["other_ids"]),  # the same person's other IDs
         "persona": assignment.customer_persona,
         "cluster": labels,
-    })
+    }
     for name, flagged in assignment.flags.items():
-        frame[flag_column(name)] = flagged.astype(np.int8)
+        columns[flag_column(name)] = np.broadcast_to(flagged, (rows,)).astype(np.int8)
     for metric in EXPORT_METRICS:
-        frame[metric] = table.frame[metric].to_numpy().round(4)
-    if p_response is not None:  # the chance of answering the next campaign (predict/)
-        frame["p_response"] = p_response.round(6)
-    return frame
+        columns[metric] = np.asarray(features[metric]).round(4)
+    for name, values in predicted.items():
+        columns[name] = values.round(6)
+    return columns
 
 
 def write_exports(customers: pd.DataFrame, path_for, chunk_rows: int, parquet: bool,

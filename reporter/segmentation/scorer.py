@@ -8,6 +8,7 @@ the same numbers by following docs/reference/model-format.md.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,13 +50,17 @@ class Scorer:
     def k(self) -> int:
         return len(self.segment_of_cluster)
 
-    def encode(self, frame: pd.DataFrame) -> np.ndarray:
-        numeric = frame[list(self.numeric)].to_numpy(dtype=float)
+    def encode(self, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
+        """A table, or columns by name (the array path): the same arithmetic either way."""
+        if isinstance(frame, pd.DataFrame):  # one block: no copy per column at a million rows
+            numeric = frame[list(self.numeric)].to_numpy(dtype=float)
+        else:
+            numeric = np.column_stack([np.asarray(frame[c], dtype=float) for c in self.numeric])
         scaled = (np.clip(numeric, self.clip_low, self.clip_high) - self.scale_mean) / self.scale_std
         hot = [_one_hot(frame[c.column], c.categories) for c in self.categorical]
         return np.hstack([scaled, *hot])
 
-    def project(self, frame: pd.DataFrame) -> np.ndarray:
+    def project(self, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
         """Each customer's coordinates on the principal components."""
         return (self.encode(frame) - self.pca_mean) @ self.pca_components.T
 
@@ -66,12 +71,17 @@ class Scorer:
                                           self.gmm_precisions_cholesky)
         return nearest_centre(points, self.centres)
 
-    def segments(self, frame: pd.DataFrame) -> np.ndarray:
+    def segments(self, frame: pd.DataFrame | Mapping[str, np.ndarray]) -> np.ndarray:
         return self.segment_of_cluster[self.clusters(self.project(frame))]
 
 
-def _one_hot(values: pd.Series, categories: tuple[str, ...]) -> np.ndarray:
-    text = values.astype(str).to_numpy()
+def _one_hot(values, categories: tuple[str, ...]) -> np.ndarray:
+    """One 0/1 column per category, for a Series (as text objects: the fastest at a million
+    rows) or an array of the array path; the same 0s and 1s either way."""
+    if isinstance(values, pd.Series):
+        text = values.astype(str).to_numpy()
+    else:
+        text = np.asarray(values, dtype=object)
     return (text[:, None] == np.asarray(categories, dtype=object)[None, :]).astype(float)
 
 

@@ -9,10 +9,12 @@ from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pyarrow import csv as pacsv
 
 from reporter.app.api.requests import EXPECTED, IN_BATCH, assign_schema, body_of, customers_of
@@ -20,9 +22,12 @@ from reporter.app.api.swap import Archive, Served, served_by
 from reporter.app.explore import customer_history, segments
 from reporter.data.load import Origin, typed_customers
 from reporter.data.params import CleanParams
-from reporter.data.schema import MAX_ID
+from reporter.data.records import typed_records
+from reporter.data.schema import DATE_COLUMN, MAX_ID, NEWCOMER_ZEROS
 from reporter.history.catalogue import RunSummary, runs_of
-from reporter.model.score_new import score_with
+from reporter.model.arrays import FAST_MAX, score_arrays
+from reporter.model.score_new import score_with, scoring_date
+from reporter.personas.exports import EXPORT_METRICS
 
 
 def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, max_body_kb: int,
@@ -32,7 +37,7 @@ def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, m
     @app.post("/v1/assign", tags=["customers"], dependencies=[scope("assign")],
               openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
                   "schema": assign_schema(max_batch)}}}})
-    async def assign(request: Request) -> dict:
+    async def assign(request: Request) -> JSONResponse:
         """One customer (an object with the export's columns) or a batch ({"customers": [...]}):
         each gets segment, persona, flags and RFM scores from the newest delivered run's model."""
         document, single = customers_of(await body_of(request, max_body_kb), max_batch)
@@ -43,7 +48,8 @@ def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, m
             answers = await run_in_threadpool(_score, served, document, cleaning, date_format)
         about = {"run_id": served.run.run_id, "as_of": served.run.as_of,
                  "model_fitted_in_run": served.model.fitted_in_run}
-        return {**about, **answers[0]} if single else {**about, "customers": answers}
+        # plain values already: written as JSON at once (FastAPI's encoder walked every answer)
+        return JSONResponse({**about, **answers[0]} if single else {**about, "customers": answers})
 
     @app.get("/v1/customers/{customer_id}", tags=["customers"], dependencies=[scope("read")])
     def customer(customer_id: int) -> dict:
@@ -64,22 +70,52 @@ def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, m
 
 
 def _score(served: Served, customers: list[dict], cleaning, date_format: str | None) -> list[dict]:
-    """Scored as `reporter assign` scores: load's checks and types, then the run's model."""
-    sent = [c for c in EXPECTED if any(c in customer for customer in customers)]
-    frame = pd.DataFrame.from_records(customers, columns=sent)  # numbers typed: checked above
+    """Scored as `reporter assign` scores: load's checks and types, then the run's model; a
+    field a new customer may leave out (NEWCOMER_ZEROS) is 0."""
+    sent = [{**ZEROS, **customer} for customer in customers]
+    return answers_of(scored(served, sent, cleaning, date_format), customers)
+
+
+ZEROS = {**dict.fromkeys(NEWCOMER_ZEROS, 0), "Income": None}  # what a customer may leave out
+
+
+def scored(served: Served, sent: list[dict], cleaning, date_format: str | None,
+           fast: bool = True) -> dict[str, np.ndarray]:
+    """customers.csv's columns for the customers sent: on the array path when every value is
+    one load's checks pass (data/records.py), else through load's own checks (which name what
+    is wrong) and then score_with; `fast=False`: the table path all the way."""
+    now = datetime.now()
+    columns = typed_records(sent, date_format, now) if fast and len(sent) <= FAST_MAX else None
+    if columns is not None:
+        newest = columns[DATE_COLUMN].max().astype(object)
+        return score_arrays(served.ready, columns, scoring_date(served.model, newest))
+    frame = pd.DataFrame.from_records(sent, columns=[c for c in EXPECTED if any(c in s for s in sent)])
     origin = Origin("request", "request", "request", kind="request")
-    raw = typed_customers(frame, origin, "", datetime.now(), date_format, [], rows=IN_BATCH)
-    scored = score_with(served.model, served.run.folder.name, raw, cleaning).frame
-    flags = [c for c in scored.columns if c.startswith("flag_")]
-    by_id = scored.drop_duplicates("ID").set_index("ID")
-    answers = []
-    for customer in customers:
-        row = by_id.loc[int(customer["ID"])]
-        answers.append({"customer_id": int(customer["ID"]), "segment": int(row["cluster"]),
-                        "persona": row["persona"],
-                        "flags": [c.removeprefix("flag_") for c in flags if row[c]],
-                        "rfm": {name: int(row[name]) for name in ("r_score", "f_score", "m_score")}})
-    return answers
+    raw = typed_customers(frame, origin, "", now, date_format, [], rows=IN_BATCH)
+    table = score_with(served.ready, served.run.folder.name, raw, cleaning, fast=fast).frame
+    return {name: table[name].to_numpy() for name in table.columns}
+
+
+LAYOUT = ("ID", "other_ids", "persona", "cluster", *EXPORT_METRICS)
+
+
+def answers_of(table: dict[str, np.ndarray], customers: list[dict]) -> list[dict]:
+    """One answer per customer sent, in the order sent (a repeated ID answered each time):
+    segment, persona, flags, RFM scores and each saved predictor's value (p_response, ...)."""
+    flags = [c for c in table if c.startswith("flag_")]
+    predicted = [c for c in table if c not in LAYOUT and c not in flags]
+    answer_of: dict[int, dict] = {}
+    rows = zip(table["ID"].tolist(), table["cluster"].tolist(), table["persona"].tolist(),
+               *(table[name].tolist() for name in ("r_score", "f_score", "m_score", *flags, *predicted)),
+               strict=True)
+    for customer_id, cluster, persona, r, f, m, *rest in rows:
+        if customer_id not in answer_of:
+            answer_of[customer_id] = {
+                "customer_id": customer_id, "segment": int(cluster), "persona": persona,
+                "flags": [name.removeprefix("flag_") for name, on in zip(flags, rest, strict=False) if on],
+                "rfm": {"r_score": int(r), "f_score": int(f), "m_score": int(m)},
+                **dict(zip(predicted, rest[len(flags):], strict=True))}
+    return [answer_of[int(customer["ID"])] for customer in customers]
 
 
 def _seen_in(run: RunSummary, customer_id: int) -> dict | None:

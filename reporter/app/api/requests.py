@@ -22,7 +22,14 @@ from pydantic import (
 )
 
 from reporter.data.load import RowNames
-from reporter.data.schema import COLUMNS, DATE_COLUMN, MAX_COUNT, TEXT_COLUMNS, WHOLE_RANGES
+from reporter.data.schema import (
+    COLUMNS,
+    DATE_COLUMN,
+    MAX_COUNT,
+    NEWCOMER_ZEROS,
+    TEXT_COLUMNS,
+    WHOLE_RANGES,
+)
 
 IN_BATCH = RowNames("customer", 0)  # messages count customers as the JSON array does, from 0
 MAX_DEPTH = 32  # a request nests 3 deep ({"customers": [{...}]}); deeper is refused unparsed
@@ -61,7 +68,7 @@ async def body_of(request: Request, limit_kb: int) -> Any:
 
 _ESCAPED = re.compile(rb"\\.", re.DOTALL)
 
-_STRING = re.compile(rb'"[^"]*"')
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 
 _BRACKETS = np.zeros(256, dtype=np.int8)
 
@@ -71,9 +78,13 @@ _BRACKETS[[ord("]"), ord("}")]] = -1
 
 def nesting(body: bytes) -> int:
     """How deep arrays and objects nest in a JSON text, strings skipped: counted in C-speed
-    passes before parsing, as a parser recursing into 100,000 brackets fails deep inside."""
-    structure = _STRING.sub(b"", _ESCAPED.sub(b"", body))
-    steps = _BRACKETS[np.frombuffer(structure, dtype=np.uint8)]
+    passes before parsing, as a parser recursing into 100,000 brackets fails deep inside.
+    Escapes dropped, only quotes and brackets kept; a bracket is in a string when an odd
+    number of quotes comes before it."""
+    unescaped = _ESCAPED.sub(b"", body) if b"\\" in body else body
+    structure = np.frombuffer(unescaped.translate(None, _NOT_STRUCTURE), dtype=np.uint8)
+    outside = (np.cumsum(structure == ord('"'), dtype=np.int64) & 1) == 0
+    steps = _BRACKETS[structure] * outside
     return int(np.cumsum(steps, dtype=np.int64).max(initial=0))
 
 
@@ -88,6 +99,8 @@ def customers_of(document: Any, max_batch: int) -> tuple[list[dict], bool]:
     if len(customers) > max_batch:
         raise HTTPException(413, f"{len(customers):,} customers in one request; the limit is "
                                  f"{max_batch:,} (api.max_batch): split the batch")
+    if all(map(_plainly_valid, customers)):
+        return customers, single  # what pydantic would pass, told in plain Python at a fifth of its cost
     problems = [problem for position, customer in enumerate(customers)
                 for problem in _field_problems(customer, position)]
     if problems:
@@ -126,7 +139,8 @@ def _field(column: str):
         return Annotated[StrictInt | StrictFloat | None, _number(0, MAX_COUNT, whole=False)], None
     else:
         kind = Annotated[StrictInt | StrictFloat, _number(*WHOLE_RANGES[column], whole=True)]
-    return kind, (... if column in COLUMNS else None)  # the campaign columns may be left out
+    # a new customer may leave out the campaign columns, Complain and Response (read as 0)
+    return kind, (... if column in COLUMNS and column not in NEWCOMER_ZEROS else None)
 
 
 # One customer as POST /v1/assign takes it, generated from the file schema: the same columns,
@@ -164,8 +178,30 @@ def _field_problems(customer: Any, position: int) -> list[dict]:
     return problems
 
 
+_REQUIRED = frozenset(c for c in COLUMNS if c != "Income" and c not in NEWCOMER_ZEROS)
+_ALLOWED = frozenset(EXPECTED)
+
+
+def _plainly_valid(customer: Any) -> bool:
+    """True only for a customer `Customer` accepts (the same kinds and WHOLE_RANGES): the
+    common case told fast; anything else goes to `Customer` for its problems."""
+    if type(customer) is not dict or not _REQUIRED <= customer.keys() <= _ALLOWED:
+        return False
+    for column, (low, high) in WHOLE_RANGES.items():
+        value = customer.get(column, 0)  # a left-out campaign column, Complain or Response
+        kind = type(value)
+        if not ((kind is int or (kind is float and value.is_integer())) and low <= value <= high):
+            return False
+    income = customer.get("Income")
+    if income is not None and not ((type(income) is int or (type(income) is float and math.isfinite(income)))
+                                   and 0 <= income <= MAX_COUNT):
+        return False
+    return (all(type(customer[column]) is str for column in TEXT_COLUMNS)
+            and type(customer[DATE_COLUMN]) is str and bool(customer[DATE_COLUMN].strip()))
+
+
 def assign_schema(max_batch: int) -> dict:
-    customer = {"type": "object", "required": [c for c in COLUMNS if c != "Income"],
+    customer = {"type": "object", "required": sorted(_REQUIRED, key=COLUMNS.index),
                 "properties": {c: {"type": "string", "format": "date"} if c == DATE_COLUMN else
                                {"type": "string"} if c in TEXT_COLUMNS else
                                {"type": ["number", "null"], "minimum": 0} if c == "Income" else

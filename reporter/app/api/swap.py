@@ -17,6 +17,7 @@ from fastapi import HTTPException
 from reporter.app.params import configured_source_key
 from reporter.app.settings import Config
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of
+from reporter.model.arrays import ArrayModel, prepare
 from reporter.model.artefact import SavedModel, read_model
 
 log = logging.getLogger("reporter.api")
@@ -30,6 +31,7 @@ class Served:
 
     model: SavedModel
     run: RunSummary
+    ready: ArrayModel  # the model made ready for the array path, once per swap
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Archive:
         if loaded.model is None:
             self._reject(baseline, loaded.problem or "the newest delivered run has no model")
             return
-        self.served = Served(loaded.model, baseline)  # one assignment: the swap
+        self.served = Served(loaded.model, baseline, prepare(loaded.model))  # one assignment: the swap
         self.rejected = None
         log.info(json.dumps({"event": "model loaded", "run_id": baseline.run_id}))
 
