@@ -21,6 +21,7 @@ from reporter.app import explore
 from reporter.app.archived import Replayable, replayable
 from reporter.app.settings import Config, load_config
 from reporter.brief.charts import MIX_PALETTE
+from reporter.brief.followup import followup_view, graded_table
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
@@ -105,10 +106,34 @@ def this_week(config, runs, latest) -> None:
         left.metric("New customers", f"{change.new_customers:,}")
         middle.metric("Gone", f"{change.gone_customers:,}")
         right.metric("Slipped to a less valuable persona", f"{change.slipped:,}")
+    _graded(record.followup)
     for name in ("brief.pdf", "brief.html"):
         path = latest.folder / name
         if path.is_file():
             st.download_button(f"Download {name}", path.read_bytes(), file_name=name, key=name)
+
+
+def _graded(followup) -> None:
+    """Earlier briefs' predictions against what happened (run.json's followup, read back
+    checked): every table, where the appendix shows the newest few."""
+    view = followup_view(followup)
+    if view is None:
+        return
+    st.subheader("Earlier predictions against what happened")
+    st.caption(view.intro)
+    for table in (graded_table(g) for g in followup.graded):
+        st.markdown(f"**{table.title}**")
+        if table.note:
+            st.info(table.note[:1].upper() + table.note[1:] + ".")
+            continue
+        st.dataframe(pd.DataFrame([{"Predicted": r.band, "Customers": r.customers,
+                                    "Mean predicted": f"{r.predicted:.1%}", "Observed": f"{r.observed:.1%}",
+                                    "In words": r.sentence} for r in table.rows]),
+                     hide_index=True, width="stretch")
+        st.caption(f"{table.customers:,} customers graded over {table.elapsed}; Brier score "
+                   f"{table.brier:.3f} (lower is better).")
+    for line in followup.notes:
+        st.warning(line)
 
 
 def _brief_figures(brief) -> None:

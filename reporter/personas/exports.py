@@ -1,7 +1,8 @@
 """Exports: CRM-ready customer lists for every run.
 
 `customers.csv` has one row per customer (ID, persona, cluster, one 0/1 column per customer
-flag, key metrics), `persona_<name>.csv` the same columns for each persona's customers and
+flag, key metrics, the last campaign's answer `responded`, the predictions),
+`persona_<name>.csv` the same columns for each persona's customers and
 `<flag>.csv` (e.g. `churn_risk.csv`) each flag's customers ranked as the brief's call list,
 and `next_campaign.csv` the tenth of customers likeliest to answer (by `p_response`).
 Every file ends with `run_id` and `as_of`, so a list loaded into a CRM says where it came
@@ -81,6 +82,8 @@ def customer_table(table: FeatureTable, labels: np.ndarray, assignment: PersonaA
         frame[flag_column(name)] = flagged.astype(np.int8)
     for metric in EXPORT_METRICS:
         frame[metric] = table.frame[metric].to_numpy().round(4)
+    if "responded" in table.frame:  # the last campaign's answer, so a later run can tell a new one
+        frame["responded"] = table.frame["responded"].to_numpy().astype(np.int8)
     if p_response is not None:  # the chance of answering the next campaign (predict/)
         frame["p_response"] = p_response.round(6)
     return frame

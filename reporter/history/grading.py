@@ -1,0 +1,248 @@
+"""Grading: the archive checks the predictions of earlier briefs against what happened since.
+
+When this week's export arrives, every earlier brief of the same source that people received,
+within a bounded look-back, is read back (its customers.csv, untrusted) and each prediction it
+made is compared with the outcome it predicted (`OUTCOMES`: p_alive against "bought again",
+p_response against "answered the campaign", history/followup.py). Predictions are binned by
+tenths (0-10%, 10-20%, ...; a bin with fewer than `min_bin` customers is merged into its
+neighbour), each bin with its customers, mean prediction and observed rate, plus the Brier
+score. The result is one typed record, kept in run.json and shown in the appendix and the app.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from reporter.data.schema import MAX_COUNT
+from reporter.history.followup import bought_again, campaign_between, responded
+
+if TYPE_CHECKING:  # catalogue reads run.json, whose record holds this module's record
+    from reporter.history.catalogue import RunSummary
+
+
+@dataclass(frozen=True)
+class GradingParams:
+    lookback_weeks: int = 13  # earlier briefs this many weeks back at most are graded
+    min_bin: int = 30  # customers a bin needs, else it is merged with its neighbour
+    min_customers: int = 100  # customers a prediction needs to be graded at all
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    low: float  # the bin's range of predicted probability, e.g. 0.2 to 0.3
+    high: float
+    customers: int
+    predicted: float  # mean prediction of its customers
+    observed: float  # share of them who did what was predicted
+
+
+@dataclass(frozen=True)
+class GradedPrediction:
+    """One prediction of one earlier brief, against what happened by this week's export."""
+
+    prediction: str  # p_alive, p_response
+    outcome: str  # in words: "bought again"
+    run_id: str  # the earlier brief's run
+    as_of: str  # its customers' date
+    days: int  # between its export and this week's
+    customers: int = 0  # graded: in both exports, with a prediction
+    brier: float | None = None
+    bins: tuple[CalibrationBin, ...] = ()
+    note: str = ""  # why there are no bins (not graded, or not enough customers yet)
+
+
+@dataclass(frozen=True)
+class FollowupRecord:
+    """This week's grading of earlier briefs (run.json's `followup`)."""
+
+    lookback_weeks: int = 13
+    min_bin: int = 30
+    min_customers: int = 100
+    graded: tuple[GradedPrediction, ...] = ()  # newest earlier brief first, by OUTCOMES' order
+    notes: tuple[str, ...] = ()  # earlier briefs that could not be read, and why
+
+
+@dataclass(frozen=True)
+class Outcome:
+    words: str
+    needs: str  # the earlier customers.csv column the outcome needs besides ID
+    # (earlier, later, days) -> (per customer ID: did it happen, or a note why not graded)
+    happened: Callable[[pd.DataFrame, pd.DataFrame, int], tuple[pd.Series | None, str]]
+
+
+def _alive(earlier: pd.DataFrame, later: pd.DataFrame, days: int) -> tuple[pd.Series | None, str]:
+    return bought_again(earlier, later, days), ""
+
+
+def _answered(earlier: pd.DataFrame, later: pd.DataFrame, days: int) -> tuple[pd.Series | None, str]:
+    evidence = campaign_between(earlier, later)
+    if not evidence.ran:
+        return None, f"not graded: {evidence.sentence}"
+    return responded(earlier, later), ""
+
+
+OUTCOMES: dict[str, Outcome] = {  # prediction column -> the outcome it is graded against
+    "p_alive": Outcome("bought again", "recency", _alive),
+    "p_response": Outcome("answered the campaign", "responded", _answered),
+}
+EDGES = np.linspace(0.0, 1.0, 11)
+
+
+def grade_earlier(runs: list[RunSummary], later: pd.DataFrame, as_of: date,
+                  params: GradingParams) -> FollowupRecord:
+    """Grade the predictions of `runs` (one source's, newest first) against `later`, this
+    week's customers (customers.csv layout: ID, recency, responded) as of `as_of`."""
+    graded, notes = [], []
+    for run in earlier_briefs(runs, as_of, params.lookback_weeks):
+        days = (as_of - date.fromisoformat(run.as_of)).days
+        earlier, problems = read_earlier(run.folder / "customers.csv")
+        notes += [f"Brief of run {run.run_id} (customers as of {run.as_of}): {p}" for p in problems]
+        if earlier is None:
+            continue
+        for name, outcome in OUTCOMES.items():
+            if name in earlier:
+                graded.append(grade_one(name, outcome, run, earlier, later, days, params))
+    return FollowupRecord(params.lookback_weeks, params.min_bin, params.min_customers,
+                          tuple(graded), tuple(notes))
+
+
+def earlier_briefs(runs: list[RunSummary], as_of: date, weeks: int) -> list[RunSummary]:
+    """Runs people received, with data older than `as_of` by at most `weeks` weeks, one per
+    data date (the newest made), newest data first."""
+    oldest = as_of - timedelta(weeks=weeks)
+    chosen: dict[str, RunSummary] = {}
+    for run in runs:
+        if not (run.record.is_baseline and run.as_of and (run.folder / "customers.csv").is_file()):
+            continue
+        day = date.fromisoformat(run.as_of)
+        if oldest <= day < as_of and (run.as_of not in chosen
+                                      or run.started_at > chosen[run.as_of].started_at):
+            chosen[run.as_of] = run
+    return [chosen[day] for day in sorted(chosen, reverse=True)]
+
+
+def grade_one(name: str, outcome: Outcome, run: RunSummary, earlier: pd.DataFrame,
+              later: pd.DataFrame, days: int, params: GradingParams) -> GradedPrediction:
+    base = GradedPrediction(name, outcome.words, run.run_id, run.as_of, days)
+    if outcome.needs not in earlier:
+        return _with(base, note=f"not graded: that brief's customers.csv has no {outcome.needs} column")
+    happened, note = outcome.happened(earlier[["ID", outcome.needs]], later, days)
+    if happened is None:
+        return _with(base, note=note)
+    predicted = earlier.set_index("ID")[name].reindex(happened.index).to_numpy(float)
+    return calibration(base, predicted, happened.to_numpy(bool), params)
+
+
+def calibration(base: GradedPrediction, predicted: np.ndarray, happened: np.ndarray,
+                params: GradingParams) -> GradedPrediction:
+    """Bins, Brier score and count of `predicted` probabilities against 0/1 outcomes."""
+    count = len(predicted)
+    if count < params.min_customers:
+        return _with(base, customers=count, note=f"not enough customers yet: {count:,} in both "
+                     f"exports, {params.min_customers:,} needed")
+    brier = float(np.mean((predicted - happened) ** 2))
+    return _with(base, customers=count, brier=round(brier, 4),
+                 bins=calibration_bins(predicted, happened, params.min_bin))
+
+
+def calibration_bins(predicted: np.ndarray, happened: np.ndarray, min_bin: int) -> tuple[CalibrationBin, ...]:
+    """Tenths of predicted probability; neighbours merged until each holds `min_bin` customers
+    (the last short group joins the one before it)."""
+    tenth = np.clip(np.floor(predicted * 10).astype(int), 0, 9)
+    counts = np.bincount(tenth, minlength=10)
+    groups: list[list[int]] = []
+    pending: list[int] = []
+    for index in range(10):
+        pending.append(index)
+        if counts[pending].sum() >= min_bin:
+            groups.append(pending)
+            pending = []
+    if pending and groups:
+        groups[-1] += pending
+    elif pending:
+        groups.append(pending)
+    bins = []
+    for group in groups:
+        inside = np.isin(tenth, group)
+        if not inside.any():
+            continue
+        lows = [i for i in group if counts[i]]
+        bins.append(CalibrationBin(round(float(EDGES[lows[0]]), 1), round(float(EDGES[lows[-1] + 1]), 1),
+                                   int(inside.sum()), round(float(predicted[inside].mean()), 4),
+                                   round(float(happened[inside].mean()), 4)))
+    return tuple(bins)
+
+
+def _with(base: GradedPrediction, **changes) -> GradedPrediction:
+    return GradedPrediction(**{**base.__dict__, **changes})
+
+
+MAX_CUSTOMERS_BYTES = 4 * 1024**3  # far beyond a 1,000,000-customer customers.csv (~250 MB)
+MAX_HEADER_BYTES = 1024 * 1024
+NEEDED = ("ID", "recency", "responded", *OUTCOMES)
+
+
+def read_earlier(path: Path) -> tuple[pd.DataFrame | None, list[str]]:
+    """An earlier brief's customers.csv read back as untrusted input: only the columns grading
+    needs, each checked (whole-number IDs once each, recency in days, 0/1 answers,
+    probabilities from 0 to 1). A bad column is left out with a note; a file without usable
+    IDs is refused (None) with a note. Nothing read is used unchecked."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_CUSTOMERS_BYTES:
+            return None, [f"customers.csv is {size:,} bytes, more than the {MAX_CUSTOMERS_BYTES:,} "
+                          "read back; not graded"]
+        present = [c for c in _header(path) if c in NEEDED]
+        if "ID" not in present:
+            return None, ["customers.csv has no ID column; not graded"]
+        table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(include_columns=present))
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error, pa.ArrowException):
+        return None, ["customers.csv is not readable as a table of numbers (edited or planted?); "
+                      "not graded"]
+    frame = table.to_pandas()
+    wrong = _id_problem(frame["ID"])
+    if wrong:
+        return None, [f"customers.csv {wrong}; not graded"]
+    notes = []
+    for column in present[1:]:
+        wrong = _column_problem(column, frame[column])
+        if wrong:
+            notes.append(f"customers.csv column {column} {wrong}; left out")
+            frame = frame.drop(columns=column)
+    return frame, notes
+
+
+def _header(path: Path) -> list[str]:
+    with path.open("rb") as handle:
+        line = handle.readline(MAX_HEADER_BYTES).decode("utf-8")
+    return next(csv.reader(io.StringIO(line)), [])
+
+
+def _id_problem(ids: pd.Series) -> str:
+    if not pd.api.types.is_integer_dtype(ids) or not ids.is_unique:
+        return "column ID does not hold one whole number per customer"
+    return ""
+
+
+def _column_problem(column: str, values: pd.Series) -> str:
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return "holds values that are not numbers"
+    numbers = values.to_numpy(float)
+    if not np.isfinite(numbers).all():
+        return "holds missing or infinite values"
+    if column == "responded":
+        return "" if np.isin(numbers, (0.0, 1.0)).all() else "holds values other than 0 and 1"
+    if column == "recency":
+        return "" if ((numbers >= 0) & (numbers <= MAX_COUNT)).all() else "holds days out of range"
+    return "" if ((numbers >= 0) & (numbers <= 1)).all() else "holds probabilities outside 0 to 1"
