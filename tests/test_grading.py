@@ -19,12 +19,8 @@ from reporter.brief.followup import followup_view
 from reporter.data import sample
 from reporter.history.catalogue import read_run
 from reporter.history.followup import bought_again, campaign_between, responded
-from reporter.history.grading import (
-    FollowupRecord,
-    GradingParams,
-    calibration_bins,
-    grade_earlier,
-)
+from reporter.history.graded import PREDICTIONS, FollowupRecord
+from reporter.history.grading import OUTCOMES, GradingParams, calibration_bins, grade_earlier
 from reporter.history.record import RunRecord, read_record, write_record
 from reporter.personas.exports import write_csv
 from reporter.untrusted import UnreadableArchiveFile
@@ -176,6 +172,10 @@ def test_a_miscalibrated_prediction_shows_in_the_table(tmp_path):
     table = next(t for t in followup_view(FollowupRecord(graded=(grade,))).tables)
     assert table.rows[0].sentence == (f"Of the 3,000 customers we gave 90–100%, {top.observed:.0%} "
                                       "bought again (we expected 92%).")
+
+
+def test_run_json_s_check_knows_every_graded_prediction():
+    assert tuple(OUTCOMES) == PREDICTIONS
 
 
 def test_small_bins_merge_and_too_few_customers_are_not_graded_yet(tmp_path):

@@ -48,7 +48,8 @@ from reporter.delivery.dispatch import Delivered, dispatch_run, tell_owners_held
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError, DataUnchanged
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
-from reporter.history.grading import FollowupRecord, grade_earlier
+from reporter.history.graded import FollowupRecord
+from reporter.history.grading import grade_earlier
 from reporter.history.record import (
     RECORD_FILE,
     ConfigRecord,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reporter.history.grading import CalibrationBin, FollowupRecord, GradedPrediction
+from reporter.history.graded import CalibrationBin, FollowupRecord, GradedPrediction
 
 SHOWN_IN_FULL = 3  # tables per prediction in the appendix; older ones get one line each
 PREDICTION_WORDS = {

@@ -30,7 +30,7 @@ from reporter.data.features import (
     FeatureTable,
 )
 from reporter.errors import ArchiveError
-from reporter.history.grading import FollowupRecord
+from reporter.history.graded import FollowupRecord
 from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -25,10 +24,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from reporter.data.schema import MAX_COUNT
+from reporter.history.catalogue import RunSummary
 from reporter.history.followup import bought_again, campaign_between, responded
-
-if TYPE_CHECKING:  # catalogue reads run.json, whose record holds this module's record
-    from reporter.history.catalogue import RunSummary
+from reporter.history.graded import (
+    CalibrationBin,
+    FollowupRecord,
+    GradedPrediction,
+)
 
 
 @dataclass(frozen=True)
@@ -36,41 +38,6 @@ class GradingParams:
     lookback_weeks: int = 13  # earlier briefs this many weeks back at most are graded
     min_bin: int = 30  # customers a bin needs, else it is merged with its neighbour
     min_customers: int = 100  # customers a prediction needs to be graded at all
-
-
-@dataclass(frozen=True)
-class CalibrationBin:
-    low: float  # the bin's range of predicted probability, e.g. 0.2 to 0.3
-    high: float
-    customers: int
-    predicted: float  # mean prediction of its customers
-    observed: float  # share of them who did what was predicted
-
-
-@dataclass(frozen=True)
-class GradedPrediction:
-    """One prediction of one earlier brief, against what happened by this week's export."""
-
-    prediction: str  # p_alive, p_response
-    outcome: str  # in words: "bought again"
-    run_id: str  # the earlier brief's run
-    as_of: str  # its customers' date
-    days: int  # between its export and this week's
-    customers: int = 0  # graded: in both exports, with a prediction
-    brier: float | None = None
-    bins: tuple[CalibrationBin, ...] = ()
-    note: str = ""  # why there are no bins (not graded, or not enough customers yet)
-
-
-@dataclass(frozen=True)
-class FollowupRecord:
-    """This week's grading of earlier briefs (run.json's `followup`)."""
-
-    lookback_weeks: int = 13
-    min_bin: int = 30
-    min_customers: int = 100
-    graded: tuple[GradedPrediction, ...] = ()  # newest earlier brief first, by OUTCOMES' order
-    notes: tuple[str, ...] = ()  # earlier briefs that could not be read, and why
 
 
 @dataclass(frozen=True)
@@ -92,7 +59,7 @@ def _answered(earlier: pd.DataFrame, later: pd.DataFrame, days: int) -> tuple[pd
     return responded(earlier, later), ""
 
 
-OUTCOMES: dict[str, Outcome] = {  # prediction column -> the outcome it is graded against
+OUTCOMES: dict[str, Outcome] = {  # prediction -> its outcome; graded.PREDICTIONS names the same
     "p_alive": Outcome("bought again", "recency", _alive),
     "p_response": Outcome("answered the campaign", "responded", _answered),
 }

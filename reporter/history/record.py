@@ -20,7 +20,7 @@ from reporter import __version__, untrusted
 from reporter.archive import update_json
 from reporter.data.clean import DataNote
 from reporter.data.load import RawCustomers
-from reporter.history.grading import OUTCOMES, FollowupRecord
+from reporter.history.graded import PREDICTIONS, FollowupRecord
 from reporter.history.weekly import WeekOverWeek
 from reporter.model.lifecycle import Analysis
 from reporter.personas.figures import CustomerFigures
@@ -242,7 +242,7 @@ RECORD_CHECKS = {  # by Record.field, or by field name at any depth of the recor
     **{f"CalibrationBin.{name}": untrusted.between(0, 1)
        for name in ("low", "high", "predicted", "observed")},
     "CalibrationBin.customers": untrusted.between(1, untrusted.MAX_INTEGER),
-    "GradedPrediction.prediction": untrusted.one_of(*OUTCOMES),
+    "GradedPrediction.prediction": untrusted.one_of(*PREDICTIONS),
     "GradedPrediction.brier": lambda v: None if v is None else untrusted.between(0, 1)(v),
     "GradedPrediction.days": untrusted.between(1, 366 * 100),
     "GradedPrediction.customers": untrusted.between(0, untrusted.MAX_INTEGER),
