@@ -20,7 +20,14 @@ from reporter.data import sample
 from reporter.history.catalogue import read_run
 from reporter.history.followup import bought_again, campaign_between, responded
 from reporter.history.graded import PREDICTIONS, FollowupRecord
-from reporter.history.grading import OUTCOMES, GradingParams, calibration_bins, grade_earlier
+from reporter.history.grading import (
+    GRADING_FILE,
+    OUTCOMES,
+    GradingParams,
+    calibration_bins,
+    grade_earlier,
+    write_grading_columns,
+)
 from reporter.history.record import RunRecord, read_record, write_record
 from reporter.personas.exports import write_csv
 from reporter.untrusted import UnreadableArchiveFile
@@ -259,6 +266,30 @@ def test_a_hostile_archived_customers_csv_is_refused_or_left_out_with_a_note(tmp
     assert followup_view(record).lines[-1] == record.notes[-1]  # the appendix lists it
 
 
+def test_grading_parquet_is_read_first_and_checked_like_the_csv(tmp_path):
+    earlier, later = world(400, seed=10)
+    folder = archived_run(tmp_path / "output", earlier, EARLIER_AS_OF, "070000-aaaa")
+    write_grading_columns(earlier.assign(p_alive=earlier["p_alive"].astype(str) + "%"),
+                          folder / GRADING_FILE)
+    record = grade_earlier([read_run(folder)], later, EARLIER_AS_OF + timedelta(days=28), GradingParams())
+    assert record.notes == ("Brief of run 070000-aaaa (customers as of 2014-06-29): grading.parquet "
+                            "column p_alive holds values that are not numbers; left out",)
+    assert {g.prediction for g in record.graded} == {"p_response"}
+    (folder / GRADING_FILE).write_bytes(b"PAR1 planted")
+    record = grade_earlier([read_run(folder)], later, EARLIER_AS_OF + timedelta(days=28), GradingParams())
+    assert record.graded == () and "grading.parquet is not readable" in record.notes[0]
+
+
+def test_grading_keeps_a_fixed_sample_of_a_large_table(tmp_path):
+    earlier, _ = world(500, seed=11)
+    write_grading_columns(earlier, tmp_path / "a.parquet", keep=120)
+    write_grading_columns(earlier.sample(frac=1, random_state=3), tmp_path / "b.parquet", keep=120)
+    first, again = pd.read_parquet(tmp_path / "a.parquet"), pd.read_parquet(tmp_path / "b.parquet")
+    assert len(first) == 120 and first["ID"].is_monotonic_increasing
+    assert first.equals(again)  # the same customers, whatever the order they come in
+    assert list(first.columns) == ["ID", "recency", "responded", "p_alive", "p_response"]
+
+
 def test_a_customers_csv_that_is_not_a_table_is_refused(tmp_path):
     earlier, later = world(200, seed=8)
     folder = archived_run(tmp_path / "output", earlier, EARLIER_AS_OF, "070000-aaaa")
@@ -331,6 +362,7 @@ def test_the_brief_grades_the_earlier_brief_after_a_campaign(two_runs):
     assert all(b.customers >= record.followup.min_bin for b in grade.bins)
     html = second.html.read_text()
     assert "Earlier predictions against what happened" in html
+    assert (first.folder / GRADING_FILE).is_file() and GRADING_FILE in read_run(first.folder).record.exports
     view = second.brief.followup
     table = next(t for t in view.tables if t.prediction == "p_response")
     assert table.elapsed == "1 week" and len(table.rows) == len(grade.bins)
