@@ -378,7 +378,7 @@ def test_the_app_shows_the_same_tables(two_runs, monkeypatch):
     from tests.test_app import app
 
     config, _, second = two_runs
-    page = app(config, monkeypatch)
+    page = app(config, monkeypatch, page="Predictions graded")
     assert "Earlier predictions against what happened" in [h.value for h in page.subheader]
     table = next(t for t in second.brief.followup.tables if t.prediction == "p_response")
     shown = next(d.value for d in page.dataframe if "In words" in d.value.columns)

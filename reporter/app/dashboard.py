@@ -1,6 +1,6 @@
 """The app for marketing (`reporter app`): Streamlit pages over one source's archive.
 
-This week · Personas · Customer lookup · Rule workshop · Archive. Every figure comes from
+This week · Personas · Customer lookup · Predictions graded · Rule workshop · Archive. Every figure comes from
 reporter.app.explore (the run records and files the brief was made from), with the brief's
 persona names and colours. Read-only unless started with --allow-edit (saving rules,
 releasing a held brief). `reporter app` starts it; the config path and the edit switch come
@@ -27,7 +27,7 @@ from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
 from reporter.personas.exports import csv_bytes
 
-PAGES = ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive")
+PAGES = ("This week", "Personas", "Customer lookup", "Predictions graded", "Rule workshop", "Archive")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -106,18 +106,22 @@ def this_week(config, runs, latest) -> None:
         left.metric("New customers", f"{change.new_customers:,}")
         middle.metric("Gone", f"{change.gone_customers:,}")
         right.metric("Slipped to a less valuable persona", f"{change.slipped:,}")
-    _graded(record.followup)
     for name in ("brief.pdf", "brief.html"):
         path = latest.folder / name
         if path.is_file():
             st.download_button(f"Download {name}", path.read_bytes(), file_name=name, key=name)
 
 
-def _graded(followup) -> None:
-    """Earlier briefs' predictions against what happened (run.json's followup, read back
-    checked): every table, where the appendix shows the newest few."""
+def graded(latest) -> None:
+    """Earlier briefs' predictions against what happened by the newest brief's data (its
+    run.json's followup, read back checked): every table, where the appendix shows the newest
+    few."""
+    followup = latest.record.followup
+    st.header(f"Predictions graded: customers as of {pd.Timestamp(latest.as_of):%-d %b %Y}")
     view = followup_view(followup)
     if view is None:
+        st.info("Nothing graded yet: the newest brief had no earlier brief of this source to check "
+                "(or history.grading_weeks is 0).")
         return
     st.subheader("Earlier predictions against what happened")
     st.caption(view.intro)
@@ -333,6 +337,8 @@ def main() -> None:
         personas(config, runs, latest)
     elif page == "Customer lookup":
         lookup(config, runs, latest)
+    elif page == "Predictions graded":
+        graded(newest)
     elif page == "Rule workshop":
         workshop(config, runs, latest, allow_edit)
     else:
