@@ -1,7 +1,8 @@
 """Grading: the archive checks the predictions of earlier briefs against what happened since.
 
 When this week's export arrives, every earlier brief of the same source that people received,
-within a bounded look-back, is read back (its customers.csv, untrusted) and each prediction it
+within a bounded look-back, is read back (its grading.parquet, or customers.csv for runs made
+before that file; untrusted either way) and each prediction it
 made is compared with the outcome it predicted (`OUTCOMES`: p_alive against "bought again",
 p_response against "answered the campaign", history/followup.py). Predictions are binned by
 tenths (0-10%, 10-20%, ...; a bin with fewer than `min_bin` customers is merged into its
