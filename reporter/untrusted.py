@@ -215,6 +215,16 @@ def one_of(*allowed: str) -> Check:
     return check
 
 
+def between(low: float, high: float) -> Check:
+    """A finite number (not true or false) from `low` to `high`."""
+    def check(value: Any) -> str | None:
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and math.isfinite(value) and low <= value <= high:
+            return None
+        return f"{shown(value)} is not a number from {low:,} to {high:,}"
+    return check
+
+
 def pattern(regex: re.Pattern[str], what: str) -> Check:
     def check(value: Any) -> str | None:
         return None if isinstance(value, str) and regex.fullmatch(value) else f"{shown(value)} is not {what}"

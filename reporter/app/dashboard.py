@@ -1,6 +1,6 @@
 """The app for marketing (`reporter app`): Streamlit pages over one source's archive.
 
-This week · Personas · Customer lookup · Rule workshop · Archive. Every figure comes from
+This week · Personas · Customer lookup · Predictions graded · Rule workshop · Archive. Every figure comes from
 reporter.app.explore (the run records and files the brief was made from), with the brief's
 persona names and colours. Read-only unless started with --allow-edit (saving rules,
 releasing a held brief). `reporter app` starts it; the config path and the edit switch come
@@ -21,12 +21,13 @@ from reporter.app import explore
 from reporter.app.archived import Replayable, replayable
 from reporter.app.settings import Config, load_config
 from reporter.brief.charts import MIX_PALETTE
+from reporter.brief.followup import followup_view, graded_table
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.errors import ReporterError
 from reporter.history.catalogue import read_run
 from reporter.personas.exports import csv_bytes
 
-PAGES = ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive")
+PAGES = ("This week", "Personas", "Customer lookup", "Predictions graded", "Rule workshop", "Archive")
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
@@ -109,6 +110,34 @@ def this_week(config, runs, latest) -> None:
         path = latest.folder / name
         if path.is_file():
             st.download_button(f"Download {name}", path.read_bytes(), file_name=name, key=name)
+
+
+def graded(latest) -> None:
+    """Earlier briefs' predictions against what happened by the newest brief's data (its
+    run.json's followup, read back checked): every table, where the appendix shows the newest
+    few."""
+    followup = latest.record.followup
+    st.header(f"Predictions graded: customers as of {pd.Timestamp(latest.as_of):%-d %b %Y}")
+    view = followup_view(followup)
+    if view is None:
+        st.info("Nothing graded yet: the newest brief had no earlier brief of this source to check "
+                "(or history.grading_weeks is 0).")
+        return
+    st.subheader("Earlier predictions against what happened")
+    st.caption(view.intro)
+    for table in (graded_table(g) for g in followup.graded):
+        st.markdown(f"**{table.title}**")
+        if table.note:
+            st.info(table.note[:1].upper() + table.note[1:] + ".")
+            continue
+        st.dataframe(pd.DataFrame([{"Predicted": r.band, "Customers": r.customers,
+                                    "Mean predicted": f"{r.predicted:.1%}", "Observed": f"{r.observed:.1%}",
+                                    "In words": r.sentence} for r in table.rows]),
+                     hide_index=True, width="stretch")
+        st.caption(f"{table.customers:,} customers graded over {table.elapsed}; Brier score "
+                   f"{table.brier:.3f} (lower is better).")
+    for line in followup.notes:
+        st.warning(line)
 
 
 def _brief_figures(brief) -> None:
@@ -312,6 +341,8 @@ def main() -> None:
         personas(config, runs, latest)
     elif page == "Customer lookup":
         lookup(config, runs, latest)
+    elif page == "Predictions graded":
+        graded(newest)
     elif page == "Rule workshop":
         workshop(config, runs, latest, allow_edit)
     else:

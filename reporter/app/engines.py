@@ -13,6 +13,7 @@ from typing import Protocol
 import pandas as pd
 
 from reporter.archive import RunFolder
+from reporter.history.grading import GRADING_FILE, write_grading_columns
 from reporter.history.weekly import WeekOverWeek, compare, read_previous
 from reporter.model.lifecycle import Analysis
 from reporter.personas.exports import (
@@ -81,6 +82,8 @@ class LocalEngine:
         segment_columns = ["ID", "cluster", "persona", *[c for c in customers if c.startswith("flag_")]]
         write_csv(customers[segment_columns], folder.file("segments.csv"), chunk_rows, stamp)
         exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp)
+        write_grading_columns(customers, folder.file(GRADING_FILE))
+        exports.append(GRADING_FILE)
         for flag in found.rulebook.flags:
             ranking = found.table.frame[flag.spec.rank_by]
             write_csv(flag_list(customers, flag.name, ranking), folder.file(flag_file(flag.name)),

@@ -16,6 +16,7 @@ from reporter.brief.params import (
 from reporter.data.params import CleanParams, SourceParams
 from reporter.data.sources import database_origin
 from reporter.delivery.params import CrmParams, DeliveryParams, ScheduleParams, SmtpParams, TeamParams
+from reporter.history.grading import GradingParams
 from reporter.model.params import AnalysisParams, ModelParams
 from reporter.secrets import env_secret
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
@@ -122,3 +123,8 @@ def delivery_params(config: Config) -> DeliveryParams:
         max_email_mb=settings.delivery.max_email_mb,
         schedule=ScheduleParams(cron=settings.schedule.cron, timezone=settings.schedule.timezone),
         crm=tuple(CrmParams(**target.model_dump()) for target in settings.crm))
+
+
+def grading_params(settings: ReporterConfig) -> GradingParams:
+    history = settings.history
+    return GradingParams(history.grading_weeks, history.grading_min_bin, history.grading_min_customers)

@@ -16,6 +16,7 @@ from reporter.app.params import (
     analysis_params,
     checks_params,
     delivery_params,
+    grading_params,
     source_params,
     spark_source_params,
     team_params,
@@ -47,6 +48,8 @@ from reporter.delivery.dispatch import Delivered, dispatch_run, tell_owners_held
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError, DataUnchanged
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
+from reporter.history.graded import FollowupRecord
+from reporter.history.grading import grade_earlier
 from reporter.history.record import (
     RECORD_FILE,
     ConfigRecord,
@@ -217,6 +220,7 @@ class Built:
     figures: CustomerFigures
     change: WeekOverWeek | None
     baseline: RunSummary | None  # what this run is compared with
+    followup: FollowupRecord | None = None  # earlier briefs' predictions graded
 
 
 @dataclass(frozen=True)
@@ -235,6 +239,8 @@ def _build(config: Config, engine: Engine, baseline: RunSummary | None, run_id: 
     settings, found = config.settings, engine.analysis
     with timer("history"):
         change = _week_over_week(config, engine, baseline)
+    with timer("grading"):
+        followup = _followup(config, engine)
     with timer("figures"):
         figures = engine.figures(change, ListParams(TABLE_FEATURES, settings.brief.action_list_size,
                                                     settings.brief.scatter_points,
@@ -252,8 +258,20 @@ def _build(config: Config, engine: Engine, baseline: RunSummary | None, run_id: 
             units=Units(settings.brief.currency, settings.source.spend_period),
             appendix=settings.brief.appendix, engine=engine.sentence, propensity=found.propensity,
             propensity_customers=engine.propensity_customers,
+            followup=followup,
         ))
-    return Built(brief, figures, change, baseline)
+    return Built(brief, figures, change, baseline, followup)
+
+
+def _followup(config: Config, engine: Engine) -> FollowupRecord | None:
+    """Earlier briefs' predictions graded against this week's customers: on the local engine
+    (every customer in memory), and unless history.grading_weeks is 0."""
+    params = grading_params(config.settings)
+    if not params.lookback_weeks or not isinstance(engine, LocalEngine):
+        return None
+    found = engine.analysis
+    runs = runs_of(config.output_dir, source_key(found.raw, config.settings.source.name))
+    return grade_earlier(runs, engine.customers, found.customers.as_of, params)
 
 
 def _baseline_sentence(baseline: RunSummary | None) -> str:
@@ -352,7 +370,8 @@ def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run
             checks=report.record(), held_because=tuple(r.problem for r in report.holding),
             pdf_sha256=report.checked_pdf_sha256, dry_run=dry_run,
             baseline=built.baseline.run_id if built.baseline is not None else "",
-            engine=settings.engine, teams=tuple(team.name for team in settings.teams))
+            engine=settings.engine, teams=tuple(team.name for team in settings.teams),
+            followup=built.followup)
         write_record(record, folder.file(RECORD_FILE))
         with timer("publish"):
             return folder.publish()

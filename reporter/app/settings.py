@@ -319,6 +319,15 @@ class HistoryConfig(Strict):
     prune_undelivered: bool = Field(
         default=False, description="Let retention (and `archive prune`) delete runs beyond the limit "
         "that were held, never sent or not delivered to every team; false keeps them.")
+    grading_weeks: int = Field(
+        default=13, ge=0, le=104, description="Grade the predictions of earlier briefs made at most "
+        "this many weeks before this week's data (0: no grading); the appendix and the app show it.")
+    grading_min_bin: int = Field(
+        default=30, ge=1, le=100_000, description="Customers a 10-point band of predicted chance "
+        "needs in a grading table; a smaller band is merged with its neighbour.")
+    grading_min_customers: int = Field(
+        default=100, ge=1, le=10_000_000, description="Customers an earlier brief's prediction needs "
+        "to be graded; below it the brief says 'not enough customers yet'.")
 
 
 class ExportsConfig(Strict):

@@ -14,6 +14,7 @@ import numpy as np
 
 from reporter import untrusted
 from reporter.brief import charts
+from reporter.brief.followup import FollowupView, followup_view
 from reporter.brief.propensity import PropensityView, propensity_view
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.brief.this_week import ThisWeek, this_week
@@ -29,6 +30,7 @@ from reporter.data.features import (
     FeatureTable,
 )
 from reporter.errors import ArchiveError
+from reporter.history.graded import FollowupRecord
 from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
@@ -238,6 +240,7 @@ class Brief:
     rule_edits: tuple[str, ...] = ()  # page 1: what an edit of personas.yaml did to the names
     propensity: PropensityView | None = None  # who answers the next campaign (brief/propensity.py)
     this_week: ThisWeek = field(default_factory=ThisWeek)  # page 1's actions and first calls
+    followup: FollowupView | None = None  # earlier briefs' predictions graded (brief/followup.py)
 
 
 @dataclass(frozen=True)
@@ -270,6 +273,7 @@ class BriefInputs:
     # (IDs, personas) of the customers propensity.p_response scores when they are not the
     # table's (engine: spark scores every customer, its table is the fitting sample)
     propensity_customers: tuple[np.ndarray, np.ndarray] | None = None
+    followup: FollowupRecord | None = None  # earlier briefs graded (None: not graded this week)
 
 
 BRIEF_FILE = "brief.json"
@@ -341,6 +345,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
         propensity=propensity_view(inputs.propensity, *_propensity_customers(inputs), inputs.rulebook,
                                    inputs.action_list_size),
         this_week=_this_week(inputs, rows, flags, changes),
+        followup=followup_view(inputs.followup),
     )
 
 

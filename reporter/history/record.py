@@ -20,6 +20,7 @@ from reporter import __version__, untrusted
 from reporter.archive import update_json
 from reporter.data.clean import DataNote
 from reporter.data.load import RawCustomers
+from reporter.history.graded import PREDICTIONS, FollowupRecord
 from reporter.history.weekly import WeekOverWeek
 from reporter.model.lifecycle import Analysis
 from reporter.personas.figures import CustomerFigures
@@ -183,6 +184,7 @@ class RunRecord:
     delivery: tuple[DeliveryEntry, ...] = ()
     teams: tuple[str, ...] | None = None  # the teams it is addressed to (None: before this was kept)
     engine: str = "local"  # local or spark (on Spark: data.sha256 hashes rows, not the file)
+    followup: FollowupRecord | None = None  # earlier briefs' predictions graded (history/grading.py)
 
     @property
     def held(self) -> bool:
@@ -237,6 +239,15 @@ RECORD_CHECKS = {  # by Record.field, or by field name at any depth of the recor
     "exports": untrusted.file_names,
     "files": untrusted.file_names,
     "path": lambda v: None if isinstance(v, str) and len(v) <= 4096 else "not a path",
+    **{f"CalibrationBin.{name}": untrusted.between(0, 1)
+       for name in ("low", "high", "predicted", "observed")},
+    "CalibrationBin.customers": untrusted.between(1, untrusted.MAX_INTEGER),
+    "GradedPrediction.prediction": untrusted.one_of(*PREDICTIONS),
+    "GradedPrediction.brier": lambda v: None if v is None else untrusted.between(0, 1)(v),
+    "GradedPrediction.days": untrusted.between(1, 366 * 100),
+    "GradedPrediction.customers": untrusted.between(0, untrusted.MAX_INTEGER),
+    **{f"FollowupRecord.{name}": untrusted.between(0, 10_000_000)
+       for name in ("lookback_weeks", "min_bin", "min_customers")},
 }
 RECORD_HINT = "it is not as reporter writes it (edited or planted), so this run is not used"
 
@@ -287,7 +298,8 @@ def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, starte
                config: ConfigRecord, source_key: str, headlines: tuple[str, ...], timings: dict[str, float],
                exports: tuple[str, ...], change: WeekOverWeek | None, checks: tuple[CheckRecord, ...],
                held_because: tuple[str, ...], pdf_sha256: str, dry_run: bool = False,
-               baseline: str = "", engine: str = "local", teams: tuple[str, ...] = ()) -> RunRecord:
+               baseline: str = "", engine: str = "local", teams: tuple[str, ...] = (),
+               followup: FollowupRecord | None = None) -> RunRecord:
     """run.json of a new run: what was read, with which settings, what came out."""
     raw, notes, segmentation = found.raw, found.customers.notes, found.segmentation
     return RunRecord(
@@ -323,6 +335,7 @@ def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, starte
         baseline=baseline,
         teams=teams,
         engine=engine,
+        followup=followup,
     )
 
 

@@ -1,7 +1,8 @@
 """Exports: CRM-ready customer lists for every run.
 
 `customers.csv` has one row per customer (ID, persona, cluster, one 0/1 column per customer
-flag, key metrics), `persona_<name>.csv` the same columns for each persona's customers and
+flag, key metrics, the last campaign's answer `responded`, the predictions),
+`persona_<name>.csv` the same columns for each persona's customers and
 `<flag>.csv` (e.g. `churn_risk.csv`) each flag's customers ranked as the brief's call list,
 and `next_campaign.csv` the tenth of customers likeliest to answer (by `p_response`).
 Every file ends with `run_id` and `as_of`, so a list loaded into a CRM says where it came
@@ -91,6 +92,8 @@ def customer_columns(features, labels: np.ndarray, assignment: PersonaAssignment
         columns[flag_column(name)] = np.broadcast_to(flagged, (rows,)).astype(np.int8)
     for metric in EXPORT_METRICS:
         columns[metric] = np.asarray(features[metric]).round(4)
+    if "responded" in features:  # the last campaign's answer, so a later run can tell a new one
+        columns["responded"] = np.asarray(features["responded"]).astype(np.int8)
     for name, values in predicted.items():
         columns[name] = values.round(6)
     return columns

@@ -38,8 +38,11 @@ def customer_layout(labelled: DataFrame, rulebook: Rulebook) -> DataFrame:
     """customers.csv's columns and order, as exports.customer_table makes them."""
     flags = [F.col(flag_column(f.name)) for f in rulebook.flags]
     metrics = [F.round(F.col(m).cast("double"), 4).alias(m) for m in EXPORT_METRICS]
+    answered = ([F.col("responded").cast("tinyint").alias("responded")]  # a later run grades with it
+                if "responded" in labelled.columns else [])
     predictions = [rounded(p.name) for p in present(labelled.columns)]
-    return labelled.select("ID", "other_ids", "persona", SEGMENT, *flags, *metrics, *predictions)
+    return labelled.select("ID", "other_ids", "persona", SEGMENT, *flags, *metrics, *answered,
+                           *predictions)
 
 
 def write_spark_exports(labelled: DataFrame, rulebook: Rulebook, path_for: Callable[[str], Path],
