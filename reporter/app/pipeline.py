@@ -249,6 +249,7 @@ def _build(config: Config, engine: Engine, baseline: RunSummary | None, run_id: 
             baseline=_baseline_sentence(baseline),
             units=Units(settings.brief.currency, settings.source.spend_period),
             appendix=settings.brief.appendix, engine=engine.sentence, propensity=found.propensity,
+            lifetime=found.lifetime,
         ))
     return Built(brief, figures, change, baseline)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from reporter import untrusted
 from reporter.brief import charts
+from reporter.brief.lifetime import LifetimeView, lifetime_view
 from reporter.brief.propensity import PropensityView, propensity_view
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.brief.this_week import ThisWeek, this_week
@@ -43,6 +44,7 @@ from reporter.personas.rulebook import (
     SegmentVerdict,
 )
 from reporter.plain import to_plain
+from reporter.predict.lifetime import Lifetime
 from reporter.predict.propensity import Propensity
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
@@ -238,6 +240,7 @@ class Brief:
     rule_edits: tuple[str, ...] = ()  # page 1: what an edit of personas.yaml did to the names
     propensity: PropensityView | None = None  # who answers the next campaign (brief/propensity.py)
     this_week: ThisWeek = field(default_factory=ThisWeek)  # page 1's actions and first calls
+    lifetime: LifetimeView | None = None  # value at risk per persona (brief/lifetime.py)
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,7 @@ class BriefInputs:
     appendix: str = "attach"
     engine: str = ""  # how the engine worked, when not on this machine alone (the method says it)
     propensity: Propensity | None = None  # the predict stage's answer (None: not run)
+    lifetime: Lifetime | None = None  # alive probability and value (None: not run)
 
 
 BRIEF_FILE = "brief.json"
@@ -338,6 +342,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
         propensity=propensity_view(inputs.propensity, inputs.table, inputs.assignment, inputs.rulebook,
                                    inputs.action_list_size),
         this_week=_this_week(inputs, rows, flags, changes),
+        lifetime=lifetime_view(inputs.lifetime, inputs.table, inputs.assignment, inputs.rulebook),
     )
 
 

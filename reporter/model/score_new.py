@@ -22,6 +22,7 @@ from reporter.errors import ArchiveError
 from reporter.model.artefact import Loaded, SavedModel, read_model
 from reporter.personas.exports import customer_table
 from reporter.personas.rulebook import label_customers
+from reporter.predict.lifetime import add_scores, score_week
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ def score_with(model: SavedModel, run: str, raw: RawCustomers, cleaning: CleanPa
     # every ID of the batch gets its answer, even one person sent under two IDs
     customers = clean(raw, replace(cleaning, duplicates="keep"), as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
+    add_scores(table.frame, score_week(model.lifetime, table.frame))  # rules may use p_alive, clv
     labels = model.scorer.segments(table.frame)
     assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
     return Scored(run, customer_table(table, labels, assignment), model.saved_in_run, as_of.isoformat())

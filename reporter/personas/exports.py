@@ -3,7 +3,8 @@
 `customers.csv` has one row per customer (ID, persona, cluster, one 0/1 column per customer
 flag, key metrics), `persona_<name>.csv` the same columns for each persona's customers and
 `<flag>.csv` (e.g. `churn_risk.csv`) each flag's customers ranked as the brief's call list,
-and `next_campaign.csv` the tenth of customers likeliest to answer (by `p_response`).
+and `next_campaign.csv` the tenth of customers likeliest to answer (by `p_response`). A week
+with a lifetime model adds `p_alive`, `purchases_90d` and `clv_12m` to every customer row.
 Every file ends with `run_id` and `as_of`, so a list loaded into a CRM says where it came
 from; numbers are written in their shortest exact form (58138, not 58138.0). Files are
 written in chunks, so a large table never needs a second full copy as text.
@@ -30,6 +31,7 @@ CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")
 STAMP_COLUMNS = ("run_id", "as_of")  # the last columns of every exported file
 EXPORT_METRICS = ("income", "total_spending", "total_purchases", "recency", "age", "tenure_days",
                   "deal_share", "web_visits", "r_score", "f_score", "m_score")
+LIFETIME_COLUMNS = ("p_alive", "purchases_90d", "clv_12m")  # when the week has a lifetime model
 
 
 def flag_column(name: str) -> str:
@@ -83,6 +85,9 @@ def customer_table(table: FeatureTable, labels: np.ndarray, assignment: PersonaA
         frame[metric] = table.frame[metric].to_numpy().round(4)
     if p_response is not None:  # the chance of answering the next campaign (predict/)
         frame["p_response"] = p_response.round(6)
+    for column in LIFETIME_COLUMNS:  # alive probability and value (predict/lifetime.py)
+        if column in table.frame:
+            frame[column] = table.frame[column].to_numpy().round(6)
     return frame
 
 

@@ -62,6 +62,8 @@ class Rulebook:
 
 
 MAX_FLAGS = 20  # customer-level personas
+# metrics a model predicts (predict/lifetime.py): a week without the model has none of them
+PREDICTED = {"p_alive": "alive probability", "clv": "12-month customer value"}
 NEAR_MISS = 0.10  # a threshold missed by at most this share of itself is worth showing
 
 
@@ -219,6 +221,7 @@ class PersonaAssignment:
     present: tuple[str, ...]  # segment personas with customers this week, in priority order
     absent: tuple[str, ...]
     flags: dict[str, np.ndarray] = field(default_factory=dict)  # flag name -> bool per customer
+    notes: tuple[str, ...] = ()  # conditions left out this week (a prediction there is none of)
 
     @property
     def reasons(self) -> dict[int, str]:
@@ -488,7 +491,8 @@ def assign(rulebook: Rulebook, cluster_profiles: Profiles, table: FeatureTable,
     `margin`; each customer is tested for flags."""
     _require_metrics(rulebook, table)
     population = Population(table.frame)
-    verdicts, cluster_persona = name_segments(rulebook, cluster_profiles, population, keep, previous,
+    judged, _ = usable_rulebook(rulebook, table.frame.columns)
+    verdicts, cluster_persona = name_segments(judged, cluster_profiles, population, keep, previous,
                                               margin)
     return label_customers(rulebook, cluster_persona, table, labels, population, verdicts)
 
@@ -510,20 +514,48 @@ def label_customers(rulebook: Rulebook, cluster_persona: dict[int, str], table: 
                     verdicts: dict[int, SegmentVerdict] | None = None) -> PersonaAssignment:
     """Persona per customer from its segment, and the customer-level flags."""
     _require_metrics(rulebook, table)
+    rulebook, notes = usable_rulebook(rulebook, table.frame.columns)
     names = np.array([cluster_persona.get(c, rulebook.fallback.name)
                       for c in range(max(cluster_persona) + 1)], dtype=object)
     present = tuple(p.name for p in rulebook.personas if p.name in cluster_persona.values())
     absent = tuple(p.name for p in rulebook.personas if p.name not in present)
-    flags = {flag.name: np.asarray(matches(flag.conditions, flag.mode, table.frame, population),
-                                   dtype=bool)
+    rows = len(table.frame)
+    flags = {flag.name: np.broadcast_to(np.asarray(matches(flag.conditions, flag.mode, table.frame,
+                                                           population), dtype=bool), (rows,)).copy()
              for flag in rulebook.flags}
-    return PersonaAssignment(cluster_persona, names[labels], verdicts or {}, present, absent, flags)
+    return PersonaAssignment(cluster_persona, names[labels], verdicts or {}, present, absent, flags,
+                             notes)
+
+
+def usable_rulebook(rulebook: Rulebook, columns) -> tuple[Rulebook, tuple[str, ...]]:
+    """The rules as they can be judged this week: a condition on a prediction that this week
+    has none of (p_alive, clv without a lifetime model) is left out, and said so, persona and
+    condition named; a persona left with no condition names nobody. Unchanged otherwise."""
+    have = set(columns)
+    notes: list[str] = []
+
+    def judged(persona: Persona) -> Persona:
+        missing = [c for c in persona.conditions if c.metric in PREDICTED and c.metric not in have]
+        if not missing:
+            return persona
+        notes.extend(f'persona "{persona.name}": "{c.text}" is left out this week: there is no '
+                     f"{PREDICTED[c.metric]} this week (the appendix says why)" for c in missing)
+        kept = tuple(c for c in persona.conditions if c not in missing)
+        return replace(persona, conditions=kept, mode=persona.mode if kept else "any")
+
+    personas = tuple(judged(p) for p in rulebook.personas)
+    flags = tuple(judged(p) for p in rulebook.flags)
+    if not notes:
+        return rulebook, ()
+    return replace(rulebook, personas=personas, flags=flags), tuple(notes)
 
 
 def _require_metrics(rulebook: Rulebook, table: FeatureTable) -> None:
     """Campaign history is optional in an export; a rule that needs it must say so plainly."""
     for persona in (*rulebook.personas, *rulebook.flags):
         for condition in persona.conditions:
+            if condition.metric in PREDICTED:
+                continue  # left out with a note when there is no prediction (usable_rulebook)
             if condition.metric in REGISTRY and condition.metric not in table.frame:
                 raise DataError(
                     f'persona "{persona.name}" uses {condition.metric} ("{condition.text}"), but '

@@ -104,10 +104,12 @@ class Population:
 
     def freeze(self, conditions: Sequence[Condition]) -> FrozenPopulation:
         """The thresholds these conditions use, kept so customers scored later (`reporter
-        assign`) are judged against this population, not against their own small batch."""
-        means = {c.metric: self.mean(c.metric) for c in conditions if c.kind == "multiple"}
+        assign`) are judged against this population, not against their own small batch. A
+        metric this week has none of (a prediction without its model) keeps no threshold."""
+        known = [c for c in conditions if c.metric in self.frame or c.metric in GROUP_METRICS]
+        means = {c.metric: self.mean(c.metric) for c in known if c.kind == "multiple"}
         percentiles = {(c.metric, c.value): self.percentile(c.metric, c.value)
-                       for c in conditions if c.kind == "percentile"}
+                       for c in known if c.kind == "percentile"}
         return FrozenPopulation(means, percentiles)
 
 

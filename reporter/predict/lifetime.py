@@ -172,6 +172,9 @@ def lifetime_problems(model: SavedLifetime) -> list[str]:
             problems.append("lifetime.a: 1, where the expected purchases have no value")
     if not problems and model.unit_days != WEEK_DAYS:
         problems.append(f"lifetime.unit_days: {model.unit_days}, expected {WEEK_DAYS:g} (weeks)")
+    for name in ("repeat_predicted", "repeat_observed", "spend_predicted", "spend_observed"):
+        if not np.isfinite(getattr(model.check, name)):
+            problems.append(f"lifetime.check.{name}: expected a finite number")
     for name in ("rows_fitted", "repeaters"):
         value = getattr(model, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -200,10 +203,12 @@ def score_week(model: SavedLifetime | None, frame: pd.DataFrame) -> Lifetime:
     return Lifetime(score_lifetime(model, frame), model)
 
 
-def with_scores(frame: pd.DataFrame, lifetime: Lifetime | None) -> pd.DataFrame:
-    """The feature table with the rule metrics p_alive and clv (and purchases_90d, clv_12m for
-    the exports), when the lifetime model scored; unchanged otherwise."""
+def add_scores(frame: pd.DataFrame, lifetime: Lifetime | None) -> None:
+    """Give the feature table the rule metrics p_alive and clv (and purchases_90d, clv_12m for
+    the exports) when the lifetime model scored; in place, as the features were built (a copy
+    of a million rows would cost more than the scoring)."""
     if lifetime is None or lifetime.scores is None:
-        return frame
-    columns = lifetime.scores.columns()
-    return frame.assign(**columns, clv=columns["clv_12m"])
+        return
+    for name, values in lifetime.scores.columns().items():
+        frame[name] = values
+    frame["clv"] = lifetime.scores.clv_12m

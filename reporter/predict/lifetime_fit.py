@@ -78,12 +78,7 @@ def fit_history(h: History, min_repeaters: int) -> tuple[SavedLifetime | None, s
 
 def _maximise(log_likelihood, names: tuple[str, ...], model: str) -> tuple[dict | None, str]:
     """The parameters maximising the mean log-likelihood, or None and the plain reason."""
-    def loss(logs: np.ndarray) -> float:
-        value = -float(np.mean(log_likelihood(*np.exp(logs))))
-        return value if np.isfinite(value) else 1e300
-
-    result = minimize(loss, np.full(len(names), START), method="L-BFGS-B",
-                      bounds=[LOG_BOUNDS] * len(names), options={"maxiter": 1000})
+    result = _optimum(log_likelihood, len(names), LOG_BOUNDS)
     fitted = dict(zip(names, (float(v) for v in np.exp(result.x)), strict=True))
     if not result.success or not np.isfinite(result.fun):
         return None, (f"No alive probability this week: the {model} fit did not settle on its "
@@ -92,8 +87,38 @@ def _maximise(log_likelihood, names: tuple[str, ...], model: str) -> tuple[dict 
             if min(log - LOG_BOUNDS[0], LOG_BOUNDS[1] - log) < AT_BOUND]
     if edge:
         return None, (f"No alive probability this week: the {model} fit pushed {', '.join(edge)} "
-                      "to the edge of its range, so the data do not pin it down.")
+                      f"to the edge of its range, so the data do not pin it down{_why(edge, result.x)}.")
     return fitted, ""
+
+
+def _why(edge: list[str], logs: np.ndarray) -> str:
+    """What a parameter at its edge says about the export, in the two cases seen in practice."""
+    if edge == ["alpha"] or ("alpha" in edge and logs[1] < 0):
+        return (" (customers bought far more often than their time since joining allows: the "
+                "purchase counts may cover a longer period than Dt_Customer says)")
+    if "a" in edge and logs[2] < 0:
+        return " (no customer looks as if they stopped buying)"
+    return ""
+
+
+def _optimum(log_likelihood, count: int, bounds: tuple[float, float]):
+    def loss(logs: np.ndarray) -> float:
+        value = -float(np.mean(log_likelihood(*np.exp(logs))))
+        return value if np.isfinite(value) else 1e300
+
+    return minimize(loss, np.full(count, START), method="L-BFGS-B", bounds=[bounds] * count,
+                    options={"maxiter": 1000})
+
+
+def unbounded_fit(h: History, bounds: tuple[float, float] = (-30.0, 30.0)) -> dict[str, float]:
+    """Where the likelihoods peak with far wider bounds, for comparing a refused fit
+    (benchmarks): no check, never saved."""
+    repeat = h.x > 0
+    n, m = h.purchases[repeat], h.spend[repeat]
+    bg = _optimum(lambda r, alpha, a, b: bgnbd_log_likelihood(r, alpha, a, b, h), 4, bounds)
+    gg = _optimum(lambda p, q, v: gamma_gamma_log_likelihood(p, q, v, n[m > 0], m[m > 0]), 3, bounds)
+    return dict(zip(("r", "alpha", "a", "b", "p", "q", "v"),
+                    (float(v) for v in np.exp([*bg.x, *gg.x])), strict=True))
 
 
 def _without_mean(a: float, q: float) -> str:
