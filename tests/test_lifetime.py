@@ -250,3 +250,12 @@ def test_reporter_sample_simulates_from_known_parameters(tmp_path):
                           "--lifetime", "0.8,8,0.8"], capture_output=True, text=True)
     assert bad.returncode == 2
     assert "--lifetime: expected seven numbers r,alpha,a,b,p,q,v" in bad.stderr
+
+
+def test_a_call_list_cannot_be_ranked_by_a_prediction(tmp_path):
+    text = RULES.replace("  - name: Top Value\n    level: customer\n",
+                         "  - name: Top Value\n    level: customer\n    rank_by: clv\n")
+    (tmp_path / "personas.yaml").write_text(text)
+    with pytest.raises(Exception) as caught:
+        compile_text(text)
+    assert 'rank_by "clv" is a prediction' in str(caught.value)

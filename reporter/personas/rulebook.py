@@ -441,9 +441,13 @@ def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str]
         if spec.level == "customer":
             problems.add((*where, "level"), f"{label} is the fallback and must be a segment persona")
         return Persona(spec, color or "#7f8c8d", "fallback", ())
-    if spec.level == "customer" and spec.rank_by not in REGISTRY:
+    if spec.level == "customer" and spec.rank_by in PREDICTED:
+        problems.add((*where, "rank_by"), f'{label}: rank_by "{spec.rank_by}" is a prediction, which a '
+                                          "week without its model does not have; rank by a metric "
+                                          "of the export such as total_spending")
+    elif spec.level == "customer" and spec.rank_by not in REGISTRY:
         problems.add((*where, "rank_by"), f'{label}: rank_by "{spec.rank_by}" is not a metric; '
-                                          f"{metric_hint(spec.rank_by)}")
+                                          f"{metric_hint(spec.rank_by, predicted=False)}")
     if spec.rules is None:
         if fallback in known_names:  # else the fallback message already points at this persona
             problems.add(where, f"{label} has no rules; add `rules:` with `all:` or `any:`")
