@@ -65,10 +65,10 @@ def test_spark_runs_archive_and_brief_what_local_runs_do(tmp_path, real_table, s
         (local.new_customers, local.gone_customers, local.slipped_count)
 
 
-# Response propensity is scored by engine: local only so far (issue 34): the Spark brief says
-# so, and everything else must be the same.
+# Response propensity and alive probability are scored by engine: local only so far (issue 34):
+# the Spark brief says so, and everything else must be the same.
 LOCAL_ONLY_FILES = ("next_campaign.csv",)
-LOCAL_ONLY_COLUMNS = ["p_response"]
+LOCAL_ONLY_COLUMNS = ["p_response", "p_alive", "purchases_90d", "clv_12m"]
 
 
 def read_csv(path: Path) -> pd.DataFrame:
@@ -109,6 +109,9 @@ def same_brief(local: Path, on_spark: Path, first_runs: tuple[str, str]) -> None
     spark_propensity, _ = mine.pop("propensity"), theirs.pop("propensity")  # local only (LOCAL_ONLY_FILES)
     assert spark_propensity is None or \
         spark_propensity["note"].startswith("No response propensity on engine: spark")
+    spark_lifetime, local_lifetime = mine.pop("lifetime"), theirs.pop("lifetime")  # local only
+    assert spark_lifetime["personas"] == [] and spark_lifetime["note"].startswith("No alive probability")
+    assert spark_lifetime["rule_notes"] == local_lifetime["rule_notes"] or local_lifetime["personas"]
     assert _same(mine, theirs)
 
 

@@ -157,9 +157,10 @@ def _unscored(propensity: Propensity | None) -> Propensity | None:
 
 
 def _unscored_lifetime(lifetime: Lifetime | None) -> Lifetime | None:
-    """The same for the alive probability: fitted on the sample and saved, scored locally only."""
-    if lifetime is None:
-        return None
+    """The same for the alive probability: fitted on the sample and saved, scored locally only
+    (a refused fit keeps its own note)."""
+    if lifetime is None or lifetime.model is None:
+        return lifetime
     return replace(lifetime, scores=None, note="No alive probability on engine: spark: BG/NBD and "
                    "Gamma-Gamma are fitted and saved in model.json, but only engine: local scores "
                    "them (alive probability is scored locally only).")
