@@ -52,7 +52,7 @@ def stage(rows: int, data: Path) -> dict:
     from types import SimpleNamespace
 
     from reporter.brief.lifetime import lifetime_view
-    from reporter.personas.exports import write_csv
+    from reporter.personas.exports import LIFETIME_COLUMNS, write_csv
     from reporter.personas.rulebook import PersonaAssignment
     from reporter.predict.lifetime import add_scores, score_week
     from reporter.predict.lifetime_fit import fit_lifetime
@@ -63,7 +63,7 @@ def stage(rows: int, data: Path) -> dict:
     fit_s, fitted = _seconds(lambda: fit_lifetime(table, LifetimeParams()))
     score_s, scored = _seconds(lambda: score_week(fitted.model, table.frame))
     add_s, _ = _seconds(lambda: add_scores(table.frame, scored))
-    columns = table.frame[["p_alive", "purchases_90d", "clv_12m"]].round(6)
+    columns = table.frame[list(LIFETIME_COLUMNS)].round(LIFETIME_COLUMNS)
     export_s, _ = _seconds(lambda: write_csv(columns, io.BytesIO()))
     personas = np.array(["A", "B", "C", "D"], dtype=object)[np.arange(len(table.frame)) % 4]
     assignment = PersonaAssignment({}, personas, {}, ("A", "B", "C", "D"), ())

@@ -31,7 +31,8 @@ CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")
 STAMP_COLUMNS = ("run_id", "as_of")  # the last columns of every exported file
 EXPORT_METRICS = ("income", "total_spending", "total_purchases", "recency", "age", "tenure_days",
                   "deal_share", "web_visits", "r_score", "f_score", "m_score")
-LIFETIME_COLUMNS = ("p_alive", "purchases_90d", "clv_12m")  # when the week has a lifetime model
+# when the week has a lifetime model: each to the digits a reader can use (shorter files)
+LIFETIME_COLUMNS = {"p_alive": 4, "purchases_90d": 3, "clv_12m": 2}
 
 
 def flag_column(name: str) -> str:
@@ -85,9 +86,9 @@ def customer_table(table: FeatureTable, labels: np.ndarray, assignment: PersonaA
         frame[metric] = table.frame[metric].to_numpy().round(4)
     if p_response is not None:  # the chance of answering the next campaign (predict/)
         frame["p_response"] = p_response.round(6)
-    for column in LIFETIME_COLUMNS:  # alive probability and value (predict/lifetime.py)
+    for column, digits in LIFETIME_COLUMNS.items():  # alive probability and value (predict/lifetime.py)
         if column in table.frame:
-            frame[column] = table.frame[column].to_numpy().round(6)
+            frame[column] = table.frame[column].to_numpy().round(digits)
     return frame
 
 
