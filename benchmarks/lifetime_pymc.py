@@ -78,7 +78,8 @@ def _pymc(frame: pd.DataFrame) -> dict:
 def _map(model, names: tuple[str, ...]) -> dict:
     found = model.fit_result
     posterior = getattr(found, "posterior", found)  # MAP: the point itself
-    return {name: float(np.asarray(posterior[name]).ravel()[0]) for name in names if name in posterior}
+    values = {name: float(np.asarray(posterior[name]).ravel()[0]) for name in names if name in posterior}
+    return {name: value if np.isfinite(value) else None for name, value in values.items()}  # null: diverged
 
 
 def main() -> int:
