@@ -126,9 +126,10 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
         persona_profiles = spark_profile(labelled, "persona")
         decision = found.decision
         if decision.rule_change is not None:  # personas.yaml changed: who is renamed, counted in Spark
-            rules = SavedRules(saved.rulebook(), saved.cluster_persona, saved.population)
+            rules = SavedRules(usable_rulebook(saved.rulebook(), ())[0], saved.cluster_persona,
+                               saved.population)
             decision = replace(decision, rule_change=spark_rule_change(
-                rules, rulebook, scored, labelled, decision.rule_change.since_run))
+                rules, judged, scored, labelled, decision.rule_change.since_run))
     # the naming decided on every customer's profile, applied to the fitting sample the charts draw
     assignment = replace(label_customers(judged, cluster_persona, found.table, found.segmentation.labels,
                                          population, verdicts), notes=left_out)
