@@ -65,13 +65,16 @@ def test_spark_runs_archive_and_brief_what_local_runs_do(tmp_path, real_table, s
         (local.new_customers, local.gone_customers, local.slipped_count)
 
 
-# Earlier briefs are graded on engine: local only so far (issue 34): Spark writes no
-# grading.parquet, and everything else must be the same.
+# Earlier briefs are graded, and alive probability is scored, by engine: local only so far
+# (issue 34): Spark writes no grading.parquet, its brief says so, and everything else must be
+# the same.
 LOCAL_ONLY_FILES = ("grading.parquet",)
+LOCAL_ONLY_COLUMNS = ["p_alive", "purchases_90d", "clv_12m"]
 
 
 def read_csv(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path, keep_default_na=False, dtype=str).drop(columns=["run_id"])
+    frame = pd.read_csv(path, keep_default_na=False, dtype=str).drop(columns=["run_id"])
+    return frame.drop(columns=[c for c in LOCAL_ONLY_COLUMNS if c in frame])
 
 
 def files_of(folder: Path) -> list[str]:
@@ -110,6 +113,9 @@ def same_brief(local: Path, on_spark: Path, first_runs: tuple[str, str]) -> None
     assert theirs["propensity"]["note"] == "" and theirs["propensity"]["next_top"]  # compared below
     assert mine.pop("followup") is None  # earlier briefs are graded on the local engine only
     theirs.pop("followup")
+    spark_lifetime, local_lifetime = mine.pop("lifetime"), theirs.pop("lifetime")  # local only
+    assert spark_lifetime["personas"] == [] and spark_lifetime["note"].startswith("No alive probability")
+    assert spark_lifetime["rule_notes"] == local_lifetime["rule_notes"] or local_lifetime["personas"]
     assert _same(mine, theirs)
 
 

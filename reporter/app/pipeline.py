@@ -259,6 +259,7 @@ def _build(config: Config, engine: Engine, baseline: RunSummary | None, run_id: 
             appendix=settings.brief.appendix, engine=engine.sentence, propensity=found.propensity,
             propensity_customers=engine.propensity_customers,
             followup=followup,
+            lifetime=found.lifetime,
         ))
     return Built(brief, figures, change, baseline, followup)
 

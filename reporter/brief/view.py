@@ -15,6 +15,7 @@ import numpy as np
 from reporter import untrusted
 from reporter.brief import charts
 from reporter.brief.followup import FollowupView, followup_view
+from reporter.brief.lifetime import LifetimeView, lifetime_view
 from reporter.brief.propensity import PropensityView, propensity_view
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.brief.this_week import ThisWeek, this_week
@@ -45,6 +46,7 @@ from reporter.personas.rulebook import (
     SegmentVerdict,
 )
 from reporter.plain import to_plain
+from reporter.predict.lifetime import Lifetime
 from reporter.predict.propensity import Propensity
 from reporter.segmentation.assess import Assessment, EngineScore, Stability
 from reporter.segmentation.kselect import KChoice, Silhouette
@@ -241,6 +243,7 @@ class Brief:
     propensity: PropensityView | None = None  # who answers the next campaign (brief/propensity.py)
     this_week: ThisWeek = field(default_factory=ThisWeek)  # page 1's actions and first calls
     followup: FollowupView | None = None  # earlier briefs' predictions graded (brief/followup.py)
+    lifetime: LifetimeView | None = None  # value at risk per persona (brief/lifetime.py)
 
 
 @dataclass(frozen=True)
@@ -274,6 +277,7 @@ class BriefInputs:
     # table's (engine: spark scores every customer, its table is the fitting sample)
     propensity_customers: tuple[np.ndarray, np.ndarray] | None = None
     followup: FollowupRecord | None = None  # earlier briefs graded (None: not graded this week)
+    lifetime: Lifetime | None = None  # alive probability and value (None: not run)
 
 
 BRIEF_FILE = "brief.json"
@@ -346,6 +350,7 @@ def build_brief(inputs: BriefInputs) -> Brief:
                                    inputs.action_list_size),
         this_week=_this_week(inputs, rows, flags, changes),
         followup=followup_view(inputs.followup),
+        lifetime=lifetime_view(inputs.lifetime, inputs.table, inputs.assignment, inputs.rulebook),
     )
 
 

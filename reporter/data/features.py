@@ -87,8 +87,15 @@ REGISTRY: dict[str, Feature] = {
         *(Feature(f"accepted_cmp{n}", f"Campaign {n}", "ratio",
                   f"Accepted the offer of earlier campaign {n} (AcceptedCmp{n})")
           for n in range(1, 6)),
+        # predicted, not computed from the export (predict/lifetime.py): in the table only in a
+        # week with a lifetime model; a rule on them is left out, with a note, in one without
+        Feature("p_alive", "Alive probability", "ratio",
+                "Chance the customer still buys (BG/NBD, from purchases, recency and tenure)"),
+        Feature("clv", "12-month value", "money",
+                "Expected spend in the next 12 months (BG/NBD x Gamma-Gamma, not discounted)"),
     )
 }
+PREDICTED_FEATURES = ("p_alive", "clv")
 # Spend and purchase counts cover the export's whole period (the last two years in SmartCart's
 # layout), never a week: the brief says so beside each of them.
 OVER_PERIOD = ("total_spending", "total_purchases", "wines", "fruits", "meat", "fish", "sweets",

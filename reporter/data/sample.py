@@ -271,3 +271,70 @@ def write(table: pd.DataFrame, out: Path) -> Path:
     table.to_csv(tmp, index=False, lineterminator="\n")
     tmp.replace(out)
     return out
+
+
+@dataclass(frozen=True)
+class LifetimeTruth:
+    """Known BG/NBD (r, alpha in weeks, a, b) and Gamma-Gamma (p, q, v) parameters."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+    p: float
+    q: float
+    v: float
+
+    @classmethod
+    def parse(cls, text: str) -> LifetimeTruth:
+        """"r,alpha,a,b,p,q,v": seven numbers above 0 (q above 1)."""
+        parts = text.split(",")
+        if len(parts) != 7:
+            raise ValueError("expected seven numbers r,alpha,a,b,p,q,v, such as 0.8,8,0.8,2.5,6,4,15")
+        values = [float(part) for part in parts]
+        if not all(np.isfinite(values)) or min(values) <= 0 or values[5] <= 1:
+            raise ValueError("every parameter must be above 0, and q above 1")
+        return cls(*values)
+
+
+def with_lifetime(table: pd.DataFrame, truth: LifetimeTruth, seed: int) -> pd.DataFrame:
+    """The same customers with purchases, recency and spend drawn from BG/NBD and Gamma-Gamma:
+    each joined with a first purchase on Dt_Customer and buys at rate lambda ~ Gamma(r, alpha)
+    per week until, after a repeat purchase, they stop with chance p ~ Beta(a, b); each
+    purchase's value is Gamma(p, nu) with nu ~ Gamma(q, v). The export's caps (99 days of
+    recency, the channel maxima) do not apply: the table is what the models say."""
+    rng = np.random.default_rng(seed)
+    joined = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y")
+    tenure = (joined.max() - joined).dt.days.to_numpy(float)
+    x, t_x = _bgnbd_histories(truth, tenure / 7.0, rng)
+    purchases = x + 1
+    nu = rng.gamma(truth.q, 1.0 / truth.v, len(table))
+    spend = rng.gamma(truth.p * purchases, 1.0 / nu)
+    table = table.copy()
+    table["Recency"] = np.round(tenure - t_x * 7.0).astype(int)
+    mix = np.array(TYPES[0].channel_mix)
+    for column, values in zip(("NumWebPurchases", "NumCatalogPurchases", "NumStorePurchases"),
+                              rng.multinomial(purchases, mix / mix.sum()).T, strict=True):
+        table[column] = values
+    table["NumDealsPurchases"] = np.minimum(table["NumDealsPurchases"], purchases)
+    shares = rng.dirichlet(np.array(TYPES[1].category_mix) * 20, len(table))
+    amounts = np.floor(shares * spend[:, None])
+    amounts[:, 0] += np.round(spend - amounts.sum(axis=1))  # the parts add up to the whole
+    for column, values in zip(SPEND_COLUMNS, amounts.T, strict=True):
+        table[column] = values.astype(int)
+    return table
+
+
+def _bgnbd_histories(truth: LifetimeTruth, T: np.ndarray, rng: np.random.Generator):
+    """Repeat purchases x and the week of the last one t_x within T weeks: purchases come as
+    a Poisson process, and the customer stops after the K-th repeat purchase, K geometric."""
+    rate = rng.gamma(truth.r, 1.0 / truth.alpha, len(T))
+    stop = rng.beta(truth.a, truth.b, len(T))
+    arrivals = rng.poisson(rate * T)
+    last = rng.geometric(stop)  # the repeat purchase after which they stop
+    x = np.minimum(arrivals, last)
+    # the x-th of `arrivals` uniform times on [0, T] is T * Beta(x, arrivals - x + 1)
+    bought = x > 0
+    t_x = np.zeros(len(T))
+    t_x[bought] = T[bought] * rng.beta(x[bought], arrivals[bought] - x[bought] + 1)
+    return x, t_x

@@ -21,13 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from reporter.data.features import CATEGORICAL, REGISTRY, RfmCuts
+from reporter.data.features import CATEGORICAL, PREDICTED_FEATURES, REGISTRY, RfmCuts
 from reporter.errors import ReporterError, first_few
 from reporter.model.drift import Baseline
 from reporter.personas.rulebook import Rulebook, all_conditions, compile_rulebook
 from reporter.personas.rules import FrozenPopulation
 from reporter.personas.spec import PersonasFile
 from reporter.plain import from_plain, to_plain
+from reporter.predict.lifetime import SavedLifetime, lifetime_problems
 from reporter.predict.saved import SavedPropensity, propensity_problems
 from reporter.segmentation.assess import Assessment
 from reporter.segmentation.kselect import KChoice
@@ -70,6 +71,7 @@ class SavedModel:
     population: FrozenPopulation  # the thresholds the rules used
     # fitted with the segmentation; None in a model.json written before it, or when refused
     propensity: SavedPropensity | None = None
+    lifetime: SavedLifetime | None = None  # BG/NBD and Gamma-Gamma; None as for propensity
 
     @property
     def k(self) -> int:
@@ -98,6 +100,7 @@ def _about(model: SavedModel) -> dict[str, Any]:
             "fitted_on": model.fitted_on.isoformat(), "fitted_in_run": model.fitted_in_run,
             "saved_in_run": model.saved_in_run,
             "propensity": model.propensity.kind if model.propensity is not None else None,
+            "lifetime": "BG/NBD + Gamma-Gamma" if model.lifetime is not None else None,
             "segment_personas": {str(c): p for c, p in sorted(model.cluster_persona.items())}}
 
 
@@ -139,7 +142,17 @@ def model_problems(model: SavedModel) -> list[str]:
     problems += _segment_mix_problems(model)
     problems += _persona_problems(model)
     problems += _propensity_problems(model.propensity)
+    problems += _lifetime_problems(model.lifetime)
     return problems
+
+
+def _lifetime_problems(lifetime: SavedLifetime | None) -> list[str]:
+    if lifetime is None:
+        return []
+    try:
+        return lifetime_problems(lifetime)
+    except (TypeError, ValueError, AttributeError) as exc:  # a field of the wrong kind altogether
+        return [f"lifetime: unreadable numbers ({type(exc).__name__})"]
 
 
 def _segment_mix_problems(model: SavedModel) -> list[str]:
@@ -270,6 +283,8 @@ def _persona_problems(model: SavedModel) -> list[str]:
     problems += [f"cluster_persona: segment {c} is {name!r}, not a persona of the saved rules"
                  for c, name in sorted(model.cluster_persona.items()) if name not in names]
     for condition in all_conditions(rulebook):
+        if condition.metric in PREDICTED_FEATURES and model.lifetime is None:
+            continue  # left out while there is no lifetime model: no threshold was kept
         try:
             condition.threshold(model.population)
         except (ReporterError, ValueError) as exc:  # RuleError: a threshold it did not keep

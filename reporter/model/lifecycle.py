@@ -36,6 +36,7 @@ from reporter.personas.rulebook import (
 )
 from reporter.personas.rules import Population
 from reporter.predict.columns import present
+from reporter.predict.lifetime import Lifetime, add_scores, score_week
 from reporter.predict.propensity import Propensity, score_propensity
 from reporter.segmentation.align import Alignment
 from reporter.segmentation.assess import Assessment, assess
@@ -95,6 +96,7 @@ class Analysis:
     decision: ModelDecision
     saved_model: SavedModel  # what this run saves: the model it scored with or fitted
     propensity: Propensity | None = None  # p_response per customer, or why there is none
+    lifetime: Lifetime | None = None  # p_alive, purchases_90d, clv_12m per customer, or why none
 
 
 def rulebook_key(rulebook: Rulebook) -> str:
@@ -241,6 +243,9 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
     else:
         with timer("assess"):
             assessment = assess(segmentation, params.segment, params.stability, params.comparison)
+    with timer("lifetime"):  # before the profiles and the rules: both can use p_alive and clv
+        lifetime = _lifetime(model, table, params)
+        add_scores(table.frame, lifetime)
     with timer("profile"):
         cluster_profiles = profile(table, segmentation.labels)
     with timer("personas"):
@@ -266,9 +271,19 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
     saved = _saved_model(model, raw, customers, table, segmentation, assessment, assignment,
                          rulebook, keys, run_id, as_of, predictions)
     if model is None:
-        saved = replace(saved, propensity=propensity.model)
+        saved = replace(saved, propensity=propensity.model, lifetime=lifetime.model)
     return Analysis(raw, customers, table, segmentation, assessment, rulebook, assignment,
-                    cluster_profiles, persona_profiles, decision, saved, propensity)
+                    cluster_profiles, persona_profiles, decision, saved, propensity, lifetime)
+
+
+def _lifetime(model: SavedModel | None, table: FeatureTable, params: AnalysisParams) -> Lifetime:
+    """Scored with the saved model's BG/NBD and Gamma-Gamma numbers, or fitted when the
+    segmentation is."""
+    if model is not None:
+        return score_week(model.lifetime, table.frame)
+    from reporter.predict.lifetime_fit import fit_lifetime
+
+    return fit_lifetime(table, params.lifetime)
 
 
 def _propensity(model: SavedModel | None, table: FeatureTable, params: AnalysisParams) -> Propensity:

@@ -8,7 +8,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from reporter.data.params import CleanParams
-from reporter.predict.params import PropensityParams
+from reporter.predict.params import LifetimeParams, PropensityParams
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
 
 SHAPING = ("features", "categorical", "algorithm", "k", "k_min", "k_max", "min_useful_k",
@@ -40,6 +40,7 @@ class AnalysisParams:
     model: ModelParams = field(default_factory=ModelParams)
     keep_margin: float = 0.05  # names decided afresh stay put within this share of each bar
     propensity: PropensityParams = field(default_factory=PropensityParams)
+    lifetime: LifetimeParams = field(default_factory=LifetimeParams)
 
     def shaping_key(self) -> str:
         """Changes to these make a saved model stale; seeds and sample sizes do not."""

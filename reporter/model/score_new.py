@@ -26,6 +26,7 @@ from reporter.model.artefact import Loaded, SavedModel, read_model
 from reporter.model.predictions import predictions
 from reporter.personas.exports import customer_table
 from reporter.personas.rulebook import label_customers
+from reporter.predict.lifetime import add_scores, score_week
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ def _table_path(model: SavedModel, raw: RawCustomers, cleaning: CleanParams, as_
     # every ID of the batch gets its answer, even one person sent under two IDs
     customers = clean(raw, replace(cleaning, duplicates="keep"), as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
+    add_scores(table.frame, score_week(model.lifetime, table.frame))  # rules may use p_alive, clv
     labels = model.scorer.segments(table.frame)
     assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
     frame = customer_table(table, labels, assignment)

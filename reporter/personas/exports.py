@@ -4,7 +4,8 @@
 flag, key metrics, the last campaign's answer `responded`, the predictions),
 `persona_<name>.csv` the same columns for each persona's customers and
 `<flag>.csv` (e.g. `churn_risk.csv`) each flag's customers ranked as the brief's call list,
-and `next_campaign.csv` the tenth of customers likeliest to answer (by `p_response`).
+and `next_campaign.csv` the tenth of customers likeliest to answer (by `p_response`). A week
+with a lifetime model adds `p_alive`, `purchases_90d` and `clv_12m` to every customer row.
 Every file ends with `run_id` and `as_of`, so a list loaded into a CRM says where it came
 from; numbers are written in their shortest exact form (58138, not 58138.0). Files are
 written in chunks, so a large table never needs a second full copy as text.
@@ -31,6 +32,8 @@ CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")
 STAMP_COLUMNS = ("run_id", "as_of")  # the last columns of every exported file
 EXPORT_METRICS = ("income", "total_spending", "total_purchases", "recency", "age", "tenure_days",
                   "deal_share", "web_visits", "r_score", "f_score", "m_score")
+# when the week has a lifetime model: each to the digits a reader can use (shorter files)
+LIFETIME_COLUMNS = {"p_alive": 4, "purchases_90d": 3, "clv_12m": 2}
 
 
 def flag_column(name: str) -> str:
@@ -96,6 +99,9 @@ def customer_columns(features, labels: np.ndarray, assignment: PersonaAssignment
         columns["responded"] = np.asarray(features["responded"]).astype(np.int8)
     for name, values in predicted.items():
         columns[name] = values.round(6)
+    for column, digits in LIFETIME_COLUMNS.items():  # alive probability and value (predict/lifetime.py)
+        if column in features:
+            columns[column] = np.asarray(features[column]).round(digits)
     return columns
 
 

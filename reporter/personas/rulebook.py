@@ -62,6 +62,8 @@ class Rulebook:
 
 
 MAX_FLAGS = 20  # customer-level personas
+# metrics a model predicts (predict/lifetime.py): a week without the model has none of them
+PREDICTED = {"p_alive": "alive probability", "clv": "12-month customer value"}
 NEAR_MISS = 0.10  # a threshold missed by at most this share of itself is worth showing
 
 
@@ -219,6 +221,7 @@ class PersonaAssignment:
     present: tuple[str, ...]  # segment personas with customers this week, in priority order
     absent: tuple[str, ...]
     flags: dict[str, np.ndarray] = field(default_factory=dict)  # flag name -> bool per customer
+    notes: tuple[str, ...] = ()  # conditions left out this week (a prediction there is none of)
 
     @property
     def reasons(self) -> dict[int, str]:
@@ -438,9 +441,13 @@ def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str]
         if spec.level == "customer":
             problems.add((*where, "level"), f"{label} is the fallback and must be a segment persona")
         return Persona(spec, color or "#7f8c8d", "fallback", ())
-    if spec.level == "customer" and spec.rank_by not in REGISTRY:
+    if spec.level == "customer" and spec.rank_by in PREDICTED:
+        problems.add((*where, "rank_by"), f'{label}: rank_by "{spec.rank_by}" is a prediction, which a '
+                                          "week without its model does not have; rank by a metric "
+                                          "of the export such as total_spending")
+    elif spec.level == "customer" and spec.rank_by not in REGISTRY:
         problems.add((*where, "rank_by"), f'{label}: rank_by "{spec.rank_by}" is not a metric; '
-                                          f"{metric_hint(spec.rank_by)}")
+                                          f"{metric_hint(spec.rank_by, predicted=False)}")
     if spec.rules is None:
         if fallback in known_names:  # else the fallback message already points at this persona
             problems.add(where, f"{label} has no rules; add `rules:` with `all:` or `any:`")
@@ -488,7 +495,8 @@ def assign(rulebook: Rulebook, cluster_profiles: Profiles, table: FeatureTable,
     `margin`; each customer is tested for flags."""
     _require_metrics(rulebook, table)
     population = Population(table.frame)
-    verdicts, cluster_persona = name_segments(rulebook, cluster_profiles, population, keep, previous,
+    judged, _ = usable_rulebook(rulebook, table.frame.columns)
+    verdicts, cluster_persona = name_segments(judged, cluster_profiles, population, keep, previous,
                                               margin)
     return label_customers(rulebook, cluster_persona, table, labels, population, verdicts)
 
@@ -510,20 +518,48 @@ def label_customers(rulebook: Rulebook, cluster_persona: dict[int, str], table: 
                     verdicts: dict[int, SegmentVerdict] | None = None) -> PersonaAssignment:
     """Persona per customer from its segment, and the customer-level flags."""
     _require_metrics(rulebook, table)
+    rulebook, notes = usable_rulebook(rulebook, table.frame.columns)
     names = np.array([cluster_persona.get(c, rulebook.fallback.name)
                       for c in range(max(cluster_persona) + 1)], dtype=object)
     present = tuple(p.name for p in rulebook.personas if p.name in cluster_persona.values())
     absent = tuple(p.name for p in rulebook.personas if p.name not in present)
-    flags = {flag.name: np.asarray(matches(flag.conditions, flag.mode, table.frame, population),
-                                   dtype=bool)
+    rows = len(table.frame)
+    flags = {flag.name: np.broadcast_to(np.asarray(matches(flag.conditions, flag.mode, table.frame,
+                                                           population), dtype=bool), (rows,)).copy()
              for flag in rulebook.flags}
-    return PersonaAssignment(cluster_persona, names[labels], verdicts or {}, present, absent, flags)
+    return PersonaAssignment(cluster_persona, names[labels], verdicts or {}, present, absent, flags,
+                             notes)
+
+
+def usable_rulebook(rulebook: Rulebook, columns) -> tuple[Rulebook, tuple[str, ...]]:
+    """The rules as they can be judged this week: a condition on a prediction that this week
+    has none of (p_alive, clv without a lifetime model) is left out, and said so, persona and
+    condition named; a persona left with no condition names nobody. Unchanged otherwise."""
+    have = set(columns)
+    notes: list[str] = []
+
+    def judged(persona: Persona) -> Persona:
+        missing = [c for c in persona.conditions if c.metric in PREDICTED and c.metric not in have]
+        if not missing:
+            return persona
+        notes.extend(f'persona "{persona.name}": "{c.text}" is left out this week: there is no '
+                     f"{PREDICTED[c.metric]} this week (the appendix says why)" for c in missing)
+        kept = tuple(c for c in persona.conditions if c not in missing)
+        return replace(persona, conditions=kept, mode=persona.mode if kept else "any")
+
+    personas = tuple(judged(p) for p in rulebook.personas)
+    flags = tuple(judged(p) for p in rulebook.flags)
+    if not notes:
+        return rulebook, ()
+    return replace(rulebook, personas=personas, flags=flags), tuple(notes)
 
 
 def _require_metrics(rulebook: Rulebook, table: FeatureTable) -> None:
     """Campaign history is optional in an export; a rule that needs it must say so plainly."""
     for persona in (*rulebook.personas, *rulebook.flags):
         for condition in persona.conditions:
+            if condition.metric in PREDICTED:
+                continue  # left out with a note when there is no prediction (usable_rulebook)
             if condition.metric in REGISTRY and condition.metric not in table.frame:
                 raise DataError(
                     f'persona "{persona.name}" uses {condition.metric} ("{condition.text}"), but '

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reporter.data.features import REGISTRY
+from reporter.data.features import PREDICTED_FEATURES, REGISTRY
 from reporter.data.formulas import SHARE_OF
 
 GROUP_METRICS = {"share": "Share of customers", "spend_share": "Share of total spend"}
@@ -104,10 +104,12 @@ class Population:
 
     def freeze(self, conditions: Sequence[Condition]) -> FrozenPopulation:
         """The thresholds these conditions use, kept so customers scored later (`reporter
-        assign`) are judged against this population, not against their own small batch."""
-        means = {c.metric: self.mean(c.metric) for c in conditions if c.kind == "multiple"}
+        assign`) are judged against this population, not against their own small batch. A
+        metric this week has none of (a prediction without its model) keeps no threshold."""
+        known = [c for c in conditions if c.metric in self.frame or c.metric in GROUP_METRICS]
+        means = {c.metric: self.mean(c.metric) for c in known if c.kind == "multiple"}
         percentiles = {(c.metric, c.value): self.percentile(c.metric, c.value)
-                       for c in conditions if c.kind == "percentile"}
+                       for c in known if c.kind == "percentile"}
         return FrozenPopulation(means, percentiles)
 
 
@@ -288,13 +290,14 @@ def _check_metric(metric: str, text: str, segment_level: bool) -> None:
     raise RuleError(f'unknown metric "{metric}"; {metric_hint(metric, segment_level)}')
 
 
-def metric_hint(word: str, segment_level: bool = False) -> str:
+def metric_hint(word: str, segment_level: bool = False, predicted: bool = True) -> str:
     """'did you mean "total_spending"?' for a metric name that is nearly right, or a word of
-    its label ("spend" -> total_spending)."""
-    known = [*REGISTRY, *(GROUP_METRICS if segment_level else ())]
+    its label ("spend" -> total_spending); `predicted=False` leaves out p_alive and clv."""
+    metrics = [m for m in REGISTRY if predicted or m not in PREDICTED_FEATURES]
+    known = [*metrics, *(GROUP_METRICS if segment_level else ())]
     close = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
     if not close and len(word) >= 4:
-        close = [m for m in REGISTRY if m.startswith(word) or word in REGISTRY[m].label.lower()][:1]
+        close = [m for m in metrics if m.startswith(word) or word in REGISTRY[m].label.lower()][:1]
     return f'did you mean "{close[0]}"?' if close else "see the list of metrics at the top of the file"
 
 

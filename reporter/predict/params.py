@@ -18,3 +18,12 @@ class PropensityParams:
     boosting_iterations: int = 40
     boosting_margin: float = 0.005  # boosting is kept only when its mean AUC is this much higher
     drivers: int = 5
+
+
+@dataclass(frozen=True)
+class LifetimeParams:
+    """How BG/NBD and Gamma-Gamma are fitted (the defaults suit a weekly brief)."""
+
+    seed: int = 0
+    max_fit_rows: int = 20_000  # a seeded sample above this: the 1M fit stays in budget
+    min_repeaters: int = 100  # customers with a repeat purchase needed to learn from

@@ -27,7 +27,14 @@ from reporter.model.lifecycle import Analysis, kept_against_rules, last_names
 from reporter.model.lifecycle import analyse as analyse_sample
 from reporter.model.params import AnalysisParams
 from reporter.personas.figures import CustomerFigures, ListParams, chart_sample
-from reporter.personas.rulebook import Rulebook, all_conditions, label_customers, name_segments
+from reporter.personas.rulebook import (
+    Rulebook,
+    all_conditions,
+    label_customers,
+    name_segments,
+    usable_rulebook,
+)
+from reporter.predict.lifetime import Lifetime
 from reporter.predict.propensity import Propensity
 from reporter.spark.clean import SparkCleaned, spark_clean
 from reporter.spark.exports import customer_layout, write_spark_exports
@@ -114,21 +121,23 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
             spark_segments(model.scorer, spark_features(cleaned.frame, as_of, model.rfm)), propensity))
         cluster_profiles = spark_profile(scored, SEGMENT)
     with timer("personas"):
-        population = spark_population(scored, all_conditions(rulebook))
+        judged, left_out = usable_rulebook(rulebook, ())  # p_alive and clv are scored locally only
+        population = spark_population(scored, all_conditions(judged))
         kept = found.decision.action in ("scored", "held") and found.decision.rule_change is None
-        verdicts, cluster_persona = name_segments(rulebook, cluster_profiles, population,
+        verdicts, cluster_persona = name_segments(judged, cluster_profiles, population,
                                                   found.assignment.cluster_persona if kept else None,
                                                   last_names(saved), params.keep_margin)
-        labelled = spark_personas(rulebook, cluster_persona, scored, population).transform(materialised)
+        labelled = spark_personas(judged, cluster_persona, scored, population).transform(materialised)
         persona_profiles = spark_profile(labelled, "persona")
         decision = found.decision
         if decision.rule_change is not None:  # personas.yaml changed: who is renamed, counted in Spark
-            rules = SavedRules(saved.rulebook(), saved.cluster_persona, saved.population)
+            rules = SavedRules(usable_rulebook(saved.rulebook(), ())[0], saved.cluster_persona,
+                               saved.population)
             decision = replace(decision, rule_change=spark_rule_change(
-                rules, rulebook, scored, labelled, decision.rule_change.since_run))
+                rules, judged, scored, labelled, decision.rule_change.since_run))
     # the naming decided on every customer's profile, applied to the fitting sample the charts draw
-    assignment = label_customers(rulebook, cluster_persona, found.table, found.segmentation.labels,
-                                 population, verdicts)
+    assignment = replace(label_customers(judged, cluster_persona, found.table, found.segmentation.labels,
+                                         population, verdicts), notes=left_out)
     if kept:  # judged again on every customer's profile
         decision = replace(decision, rule_changes=kept_against_rules(assignment, cluster_persona))
     fill = model.income_fill if found.decision.action in ("scored", "held") else cleaned.income_fill
@@ -139,6 +148,7 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
     analysis = replace(
         found, customers=replace(found.customers, notes=notes), cluster_profiles=cluster_profiles,
         decision=decision, propensity=scored_propensity,
+        lifetime=_unscored_lifetime(found.lifetime),
         persona_profiles=persona_profiles, assignment=assignment,
         saved_model=replace(model, population=population, cluster_persona=cluster_persona,
                             income_fill=fill))
@@ -154,6 +164,16 @@ def _every_customer(propensity: Propensity | None, labelled: DataFrame):
     scored = labelled.select("ID", "persona", "p_response").orderBy("ID").toPandas()
     return (replace(propensity, p_response=scored["p_response"].to_numpy(float)),
             (scored["ID"].to_numpy(), scored["persona"].to_numpy(dtype=object)))
+
+
+def _unscored_lifetime(lifetime: Lifetime | None) -> Lifetime | None:
+    """The same for the alive probability: fitted on the sample and saved, scored locally only
+    (a refused fit keeps its own note)."""
+    if lifetime is None or lifetime.model is None:
+        return lifetime
+    return replace(lifetime, scores=None, note="No alive probability on engine: spark: BG/NBD and "
+                   "Gamma-Gamma are fitted and saved in model.json, but only engine: local scores "
+                   "them (alive probability is scored locally only).")
 
 
 def _fitting_sample(cleaned: SparkCleaned, raw: SparkCustomers, size: int, seed: int):

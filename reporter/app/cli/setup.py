@@ -29,7 +29,18 @@ def add_sample(commands) -> None:
     parser.add_argument("--age", type=Path, metavar="CSV",
                         help="instead of new customers: this table's customers --days later")
     parser.add_argument("--days", type=positive, default=7, help="with --age: days to move on")
+    parser.add_argument("--lifetime", type=lifetime_truth, metavar="r,alpha,a,b,p,q,v",
+                        help="draw purchases, recency and spend from BG/NBD (alpha in weeks) and "
+                             "Gamma-Gamma with these known parameters, e.g. 0.8,8,0.8,2.5,6,4,15")
     parser.set_defaults(command=sample_command)
+
+
+def lifetime_truth(text: str) -> sample.LifetimeTruth:
+    try:
+        return sample.LifetimeTruth.parse(text)
+    except ValueError as exc:  # argparse prints it after the option's name, exit 2
+        raise argparse.ArgumentTypeError(str(exc).replace("could not convert string to float",
+                                                          "not a number")) from None
 
 
 def sample_command(args: argparse.Namespace) -> int:
@@ -38,6 +49,8 @@ def sample_command(args: argparse.Namespace) -> int:
     else:
         kwargs = {"as_of": args.as_of} if args.as_of else {}
         table = sample.generate(args.rows, args.seed, **kwargs)
+        if args.lifetime is not None:
+            table = sample.with_lifetime(table, args.lifetime, args.seed + 1)
     path = sample.write(table, args.out)
     print(f"Wrote {len(table):,} customers to {path}")
     return 0
