@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import replace
+from dataclasses import astuple, replace
 from datetime import datetime
 from io import StringIO
 
@@ -42,6 +42,7 @@ from reporter.model.artefact import read_model
 from reporter.model.predictions import predictions
 from reporter.model.score_new import score_with, scoring_date
 from reporter.personas.exports import write_csv
+from reporter.predict.lifetime import LifetimeCheck, SavedLifetime
 from tests.api_server import customer_rows
 from tests.conftest import run_cli
 
@@ -107,6 +108,30 @@ def test_both_paths_answer_alike_for_every_customer(ready, real_table, tmp_path,
     p_fast = predictions(served.model, features)["p_response"]
     p_table = predictions(served.model, frame)["p_response"]
     assert np.abs(p_fast - p_table).max() <= 1e-12
+
+
+def test_both_paths_score_the_lifetime_model_alike(ready, tmp_path):
+    """With a saved BG/NBD and Gamma-Gamma (the real table's fit is refused, so one is given
+    the generator's truth) both paths give the same p_alive, purchases_90d and clv_12m, and the
+    starter Churn Risk flag, which tests p_alive, flags the same customers."""
+    config, served = ready
+    truth = sample.LifetimeTruth(r=0.8, alpha=8.0, a=0.8, b=2.5, p=6.0, q=4.0, v=15.0)
+    check = LifetimeCheck(1.0, 1.0, 1.0, 1.0)
+    model = replace(served.model, lifetime=SavedLifetime(*astuple(truth), rows_fitted=2_000,
+                                                         repeaters=1_500, check=check))
+    table = sample.with_lifetime(sample.generate(2_000, seed=34), truth, seed=34)
+    path = tmp_path / "customers.csv"
+    table.to_csv(path, index=False)
+    raw = load(path, newcomers=True)
+    fast = score_with(prepare(model), "run", raw, clean_params(config.settings), fast=True).frame
+    slow = score_with(model, "run", raw, clean_params(config.settings), fast=False).frame
+    pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    assert {"p_alive", "purchases_90d", "clv_12m"} <= set(fast.columns)
+    assert 0 <= fast["p_alive"].min() < 0.5 < fast["p_alive"].max() <= 1
+    without = score_with(served.model, "run", raw, clean_params(config.settings), fast=True).frame
+    assert "p_alive" not in without
+    churn = "flag_churn_risk"
+    assert churn in fast and fast[churn].sum() < without[churn].sum(), "p_alive < 0.5 narrows the flag"
 
 
 def _sent(customers: list[dict]) -> list[dict]:

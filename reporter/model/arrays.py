@@ -5,10 +5,11 @@ On a handful of customers the table path (clean, build_features, rules over a Da
 all fixed cost per pandas operation; here the same steps run on columns by name: the exact
 duplicates once, the same person's other IDs, the income fill, the categories harmonised, the
 features by the formulas every engine shares (data/formulas.py, ArrayColumns), the RFM
-cut-points, the Scorer, the rules against the run's population and each saved predictor
-(model/predictions.py). The answer is customers.csv's columns, as score_new's table path
-gives them (tests/test_fast_path.py holds the two equal); the checks a customer passes before
-either path are load's (the API falls back to them for anything they might refuse).
+cut-points, the saved lifetime model (p_alive and clv, which rules may use), the Scorer, the
+rules against the run's population and each saved predictor (model/predictions.py). The
+answer is customers.csv's columns, as score_new's table path gives them
+(tests/test_fast_path.py holds the two equal); the checks a customer passes before either path
+are load's (the API falls back to them for anything they might refuse).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from reporter.model.artefact import SavedModel
 from reporter.model.predictions import predictions
 from reporter.personas.exports import customer_columns
 from reporter.personas.rulebook import Rulebook, label_customers
+from reporter.predict.lifetime import add_scores, score_week
 
 FAST_MAX = 10_000  # customers scored on the array path; a larger batch takes the table path
 
@@ -52,6 +54,7 @@ def score_arrays(ready: ArrayModel, columns: Columns, as_of: date) -> dict[str, 
     model = ready.model
     cleaned = _cleaned(_distinct(columns), model.income_fill)
     features = feature_columns(cleaned, as_of, model)
+    add_scores(features, score_week(model.lifetime, features))  # rules may use p_alive, clv
     labels = model.scorer.segments(features)
     table = FeatureTable(features, as_of, model.rfm)  # columns by name stand in for the frame
     assignment = label_customers(ready.rulebook, model.cluster_persona, table, labels, model.population)

@@ -24,7 +24,7 @@ from reporter.errors import ArchiveError
 from reporter.model.arrays import FAST_MAX, ArrayModel, prepare, score_arrays
 from reporter.model.artefact import Loaded, SavedModel, read_model
 from reporter.model.predictions import predictions
-from reporter.personas.exports import customer_table
+from reporter.personas.exports import customer_columns
 from reporter.personas.rulebook import label_customers
 from reporter.predict.lifetime import add_scores, score_week
 
@@ -74,10 +74,8 @@ def _table_path(model: SavedModel, raw: RawCustomers, cleaning: CleanParams, as_
     add_scores(table.frame, score_week(model.lifetime, table.frame))  # rules may use p_alive, clv
     labels = model.scorer.segments(table.frame)
     assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
-    frame = customer_table(table, labels, assignment)
-    for name, values in predictions(model, table.frame).items():
-        frame[name] = values.round(6)
-    return frame
+    return pd.DataFrame(customer_columns(table.frame, labels, assignment,
+                                         predictions(model, table.frame)))
 
 
 def _model_of(output_dir: Path, folder: Path | None) -> Loaded:

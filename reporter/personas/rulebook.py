@@ -518,12 +518,12 @@ def label_customers(rulebook: Rulebook, cluster_persona: dict[int, str], table: 
                     verdicts: dict[int, SegmentVerdict] | None = None) -> PersonaAssignment:
     """Persona per customer from its segment, and the customer-level flags."""
     _require_metrics(rulebook, table)
-    rulebook, notes = usable_rulebook(rulebook, table.frame.columns)
+    rulebook, notes = usable_rulebook(rulebook, tuple(table.frame.keys()))
     names = np.array([cluster_persona.get(c, rulebook.fallback.name)
                       for c in range(max(cluster_persona) + 1)], dtype=object)
     present = tuple(p.name for p in rulebook.personas if p.name in cluster_persona.values())
     absent = tuple(p.name for p in rulebook.personas if p.name not in present)
-    rows = len(table.frame)
+    rows = len(labels)  # table.frame may be columns by name (the array path)
     flags = {flag.name: np.broadcast_to(np.asarray(matches(flag.conditions, flag.mode, table.frame,
                                                            population), dtype=bool), (rows,)).copy()
              for flag in rulebook.flags}

@@ -41,6 +41,9 @@ class Prediction:
 
 PREDICTIONS: tuple[Prediction, ...] = (
     Prediction("p_response", "Chance to answer next campaign", "percent"),
+    Prediction("p_alive", "Chance still buying", "percent"),
+    Prediction("purchases_90d", "Expected purchases, next 90 days", "count"),
+    Prediction("clv_12m", "Expected value, next 12 months", "money"),
 )
 
 

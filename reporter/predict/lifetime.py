@@ -48,14 +48,15 @@ class History:
     spend: np.ndarray  # mean spend per purchase (0 for none)
 
 
-def history(frame: pd.DataFrame) -> History:
-    """A feature table's customers as purchase histories (the assumptions above)."""
-    purchases = np.maximum(frame["total_purchases"].to_numpy(float), 0.0)
-    T = np.maximum(frame["tenure_days"].to_numpy(float), 0.0) / WEEK_DAYS
+def history(frame) -> History:
+    """A feature table's customers (a frame, or columns by name on the array path) as purchase
+    histories (the assumptions above)."""
+    purchases = np.maximum(np.asarray(frame["total_purchases"], dtype=float), 0.0)
+    T = np.maximum(np.asarray(frame["tenure_days"], dtype=float), 0.0) / WEEK_DAYS
     x = np.maximum(purchases - 1.0, 0.0)
-    t_x = np.clip(T - frame["recency"].to_numpy(float) / WEEK_DAYS, 0.0, T)
+    t_x = np.clip(T - np.asarray(frame["recency"], dtype=float) / WEEK_DAYS, 0.0, T)
     t_x = np.where(x > 0, t_x, 0.0)
-    spend = frame["total_spending"].to_numpy(float) / np.maximum(purchases, 1.0)
+    spend = np.asarray(frame["total_spending"], dtype=float) / np.maximum(purchases, 1.0)
     return History(x, t_x, T, purchases, np.maximum(spend, 0.0))
 
 
