@@ -258,7 +258,7 @@ def _stages(raw: RawCustomers, as_of: date, params: AnalysisParams, rulebook: Ru
     in_fit = table.frame["in_fit"].to_numpy()
     against = model or refit_from
     rules_changed = model is not None and keep is None
-    predictions = _predictions(propensity, in_fit)
+    predictions = _predictions(propensity, lifetime, in_fit)
     drift = (_drift(against.baseline, table, in_fit, assignment, rules_changed, params.model,
                     predictions) if against is not None else None)
     if model is not None:
@@ -295,10 +295,11 @@ def _propensity(model: SavedModel | None, table: FeatureTable, params: AnalysisP
     return fit_propensity(table, params.propensity)
 
 
-def _predictions(propensity: Propensity, in_fit: np.ndarray) -> dict[str, np.ndarray]:
+def _predictions(propensity: Propensity, lifetime: Lifetime, in_fit: np.ndarray) -> dict[str, np.ndarray]:
     """Each prediction this run made of the fitted customers, by its column name
     (predict/columns.py): the drift baseline keeps them and a scored week is watched on them."""
-    made = {"p_response": propensity.p_response}
+    made = {"p_response": propensity.p_response,
+            **(lifetime.scores.columns() if lifetime.scores is not None else {})}
     return {p.name: np.asarray(made[p.name])[in_fit] for p in present(made) if made[p.name] is not None}
 
 
