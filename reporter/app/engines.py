@@ -15,12 +15,21 @@ import pandas as pd
 from reporter.archive import RunFolder
 from reporter.history.weekly import WeekOverWeek, compare, read_previous
 from reporter.model.lifecycle import Analysis
+from reporter.personas.control import (
+    CONTROL_FILE,
+    NEXT_CAMPAIGN_LIST,
+    ControlGroups,
+    ControlParams,
+    control_file,
+    control_groups,
+)
 from reporter.personas.exports import (
     NEXT_CAMPAIGN_FILE,
     customer_table,
     flag_file,
     flag_list,
     next_campaign_list,
+    next_campaign_members,
     next_campaign_size,
     write_csv,
     write_exports,
@@ -46,8 +55,20 @@ class LocalEngine:
 
     sentence = ""  # the method already says it: fitted on the customers, every customer assigned
 
-    def __init__(self, analysis: Analysis):
+    def __init__(self, analysis: Analysis, control: ControlParams | None = None):
         self.analysis = analysis
+        self.control = control if control is not None else ControlParams(share=0.0)
+
+    @cached_property
+    def groups(self) -> ControlGroups:
+        """Each call list's control group: the flags, and next_campaign.csv when it is written."""
+        found = self.analysis
+        ids = found.table.frame["ID"].to_numpy()
+        lists = dict(found.assignment.flags)
+        if found.propensity is not None and found.propensity.p_response is not None:
+            lists[NEXT_CAMPAIGN_LIST] = next_campaign_members(
+                ids, found.propensity.p_response, next_campaign_size(len(ids)))
+        return control_groups(ids, lists, self.control, found.table.as_of)
 
     @cached_property
     def customers(self) -> pd.DataFrame:
@@ -55,7 +76,7 @@ class LocalEngine:
         found = self.analysis
         propensity = found.propensity
         return customer_table(found.table, found.segmentation.labels, found.assignment,
-                              propensity.p_response if propensity is not None else None)
+                              propensity.p_response if propensity is not None else None, self.groups)
 
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek:
@@ -70,7 +91,7 @@ class LocalEngine:
         new_ids = ({name: set(frame["ID"].astype(int)) for name, frame in change.newly_flagged.items()}
                    if change is not None else {})
         return customer_figures(found.table, found.assignment, found.segmentation.pca_coordinates,
-                                found.rulebook, new_ids, params)
+                                found.rulebook, new_ids, params, self.groups.held)
 
     def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
               parquet: bool) -> list[str]:
@@ -87,4 +108,7 @@ class LocalEngine:
             write_csv(next_campaign_list(customers, next_campaign_size(len(customers))),
                       folder.file(NEXT_CAMPAIGN_FILE), chunk_rows, stamp)
             exports.append(NEXT_CAMPAIGN_FILE)
+        write_csv(control_file(customers, tuple(self.groups.held)), folder.file(CONTROL_FILE),
+                  chunk_rows, stamp)
+        exports.append(CONTROL_FILE)
         return exports

@@ -16,7 +16,10 @@ from reporter.brief.params import (
 from reporter.data.params import CleanParams, SourceParams
 from reporter.data.sources import database_origin
 from reporter.delivery.params import CrmParams, DeliveryParams, ScheduleParams, SmtpParams, TeamParams
+from reporter.history.measure import MeasureParams
 from reporter.model.params import AnalysisParams, ModelParams
+from reporter.personas.control import ControlParams
+from reporter.personas.rulebook import Rulebook
 from reporter.secrets import env_secret
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
 
@@ -122,3 +125,17 @@ def delivery_params(config: Config) -> DeliveryParams:
         max_email_mb=settings.delivery.max_email_mb,
         schedule=ScheduleParams(cron=settings.schedule.cron, timezone=settings.schedule.timezone),
         crm=tuple(CrmParams(**target.model_dump()) for target in settings.crm))
+
+
+def control_params(settings: ReporterConfig, rulebook: Rulebook | None = None) -> ControlParams:
+    """Each call list's control share: the flag's own (personas.yaml), else control_groups.share."""
+    groups = settings.control_groups
+    params = ControlParams(share=groups.share, window_weeks=groups.window_weeks,
+                           anchor=groups.window_anchor)
+    return params.with_flags(rulebook.flags) if rulebook is not None else params
+
+
+def measure_params(settings: ReporterConfig) -> MeasureParams:
+    groups = settings.control_groups
+    return MeasureParams(look_back_days=7 * groups.look_back_weeks,
+                         widest_interval=groups.widest_interval_points / 100)

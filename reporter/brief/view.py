@@ -29,9 +29,12 @@ from reporter.data.features import (
     FeatureTable,
 )
 from reporter.errors import ArchiveError
+from reporter.history.measure import Measured
+from reporter.history.record import ListEffect
 from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
+from reporter.personas.control import ControlGroups
 from reporter.personas.exports import flag_file
 from reporter.personas.figures import CustomerFigures
 from reporter.personas.rulebook import (
@@ -139,7 +142,13 @@ class FlagSection:
     actions: tuple[str, ...]
     new_count: int | None = None  # flagged now and not in the baseline run; None without one
     new_file: str = ""  # where the archive lists them
-    list_file: str = ""  # every flagged customer, in call-list order (e.g. churn_risk.csv)
+    list_file: str = ""  # every flagged customer to contact, in call-list order (e.g. churn_risk.csv)
+    held_back: int = 0  # of `count`, in the list's control group: not in list_file nor `top`
+
+    @property
+    def to_contact(self) -> int:
+        """The customers list_file holds: the flagged ones less the control group."""
+        return self.count - self.held_back
 
 
 @dataclass(frozen=True)
@@ -209,6 +218,14 @@ class ChangesView:
 
 
 @dataclass(frozen=True)
+class ControlView:
+    """The brief's line per call list: how many are held back, in which campaign window."""
+
+    window: str  # '1 Jun 2014 to 28 Jun 2014'
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Brief:
     title: str
     run_id: str
@@ -238,6 +255,9 @@ class Brief:
     rule_edits: tuple[str, ...] = ()  # page 1: what an edit of personas.yaml did to the names
     propensity: PropensityView | None = None  # who answers the next campaign (brief/propensity.py)
     this_week: ThisWeek = field(default_factory=ThisWeek)  # page 1's actions and first calls
+    control: ControlView | None = None  # each call list's control group (None: none drawn)
+    measured: tuple[ListEffect, ...] = ()  # what the lists of earlier briefs did
+    measure_notes: tuple[str, ...] = ()  # earlier lists that could not be measured, and why
 
 
 @dataclass(frozen=True)
@@ -267,6 +287,8 @@ class BriefInputs:
     appendix: str = "attach"
     engine: str = ""  # how the engine worked, when not on this machine alone (the method says it)
     propensity: Propensity | None = None  # the predict stage's answer (None: not run)
+    control: ControlGroups | None = None  # the control groups the call lists hold back
+    measured: Measured = field(default_factory=Measured)  # what earlier briefs' lists did
 
 
 BRIEF_FILE = "brief.json"
@@ -338,7 +360,16 @@ def build_brief(inputs: BriefInputs) -> Brief:
         propensity=propensity_view(inputs.propensity, inputs.table, inputs.assignment, inputs.rulebook,
                                    inputs.action_list_size),
         this_week=_this_week(inputs, rows, flags, changes),
+        control=_control_view(inputs.control),
+        measured=inputs.measured.effects,
+        measure_notes=inputs.measured.notes,
     )
+
+
+def _control_view(groups: ControlGroups | None) -> ControlView | None:
+    if groups is None:
+        return None
+    return ControlView(groups.window.label, tuple(g.sentence for g in groups.lists))
 
 
 def _this_week(inputs: BriefInputs, rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
@@ -507,6 +538,7 @@ def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
             new_count=len(new_ids) if new_ids is not None else None,
             new_file=newly_flagged_file(flag.name),
             list_file=flag_file(flag.name),
+            held_back=count.held_back,
         ))
     return tuple(sections)
 

@@ -37,7 +37,7 @@ from reporter.errors import DataError, ReporterError
 CUSTOMERS_FILE = "customers.csv"
 TABLE_COLUMNS = {  # name: SQL type, the same on PostgreSQL, SQLite and DuckDB
     "customer_id": "BIGINT PRIMARY KEY", "other_ids": "TEXT", "segment": "INTEGER",
-    "persona": "TEXT", "flags": "TEXT", "r_score": "INTEGER", "f_score": "INTEGER",
+    "persona": "TEXT", "flags": "TEXT", "control_lists": "TEXT", "r_score": "INTEGER", "f_score": "INTEGER",
     "m_score": "INTEGER", "run_id": "TEXT", "as_of": "TEXT", "pushed_at": "TEXT",
 }
 SIGNATURE_HEADER = "X-SmartCart-Signature"
@@ -88,10 +88,8 @@ def run_rows(folder: Path, output_dir: Path, run_id: str, as_of: str, baseline: 
 
 
 def _crm_layout(customers: pd.DataFrame) -> pd.DataFrame:
-    flag_columns = [c for c in customers.columns if c.startswith("flag_")]
-    flags = customers[flag_columns].astype(bool).apply(
-        lambda row: json.dumps([c.removeprefix("flag_") for c in flag_columns if row[c]]), axis=1) \
-        if flag_columns else pd.Series("[]", index=customers.index)
+    flags = _named_columns(_to_contact(customers), "flag_")
+    control = _named_columns(customers[[c for c in customers if c.startswith("control_")]], "control_")
     scores = {name: pd.to_numeric(customers[name], errors="coerce").round().astype("Int64")
               if name in customers else pd.Series(pd.NA, index=customers.index, dtype="Int64")
               for name in ("r_score", "f_score", "m_score")}
@@ -100,11 +98,32 @@ def _crm_layout(customers: pd.DataFrame) -> pd.DataFrame:
         "other_ids": customers["other_ids"].astype(str) if "other_ids" in customers else "",
         "segment": customers["cluster"].astype("int64"),
         "persona": customers["persona"].astype(str),
-        "flags": flags.astype(str),
+        "flags": flags.astype(str),  # those the customer is to be contacted for
+        "control_lists": control.astype(str),  # the lists that hold the customer back as control
         **scores,
         "run_id": customers["run_id"].astype(str),
         "as_of": customers["as_of"].astype(str),
     })
+
+
+def _to_contact(customers: pd.DataFrame) -> pd.DataFrame:
+    """The flag columns with each flag's control group cleared: a CRM campaign built on the
+    pushed flags never reaches a customer its list holds back (control_<flag> in customers.csv)."""
+    flags = customers[[c for c in customers if c.startswith("flag_")]].astype(bool)
+    for column in flags:
+        held = "control_" + column.removeprefix("flag_")
+        if held in customers:
+            flags[column] &= ~customers[held].astype(bool)
+    return flags
+
+
+def _named_columns(marks: pd.DataFrame, prefix: str) -> pd.Series:
+    """Each row's set 0/1 columns as a JSON list of names: '["churn_risk"]'."""
+    if marks.empty and not len(marks.columns):
+        return pd.Series("[]", index=marks.index)
+    names = [c.removeprefix(prefix) for c in marks]
+    return marks.astype(bool).apply(lambda row: json.dumps([n for n, v in zip(names, row, strict=True)
+                                                            if v]), axis=1)
 
 
 def push(target: CrmParams, rows: RunRows, secret: str, password: str = "",
@@ -291,7 +310,8 @@ def post_changes(target: CrmParams, rows: RunRows, secret: str) -> Pushed:
 def _body(rows: RunRows, batch: pd.DataFrame, number: int, batches: int) -> bytes:
     customers = [{
         "customer_id": int(row.customer_id), "segment": int(row.segment), "persona": row.persona,
-        "flags": json.loads(row.flags), "previous_persona": row.previous_persona or None,
+        "flags": json.loads(row.flags), "control": json.loads(row.control_lists),
+        "previous_persona": row.previous_persona or None,
         "previous_flags": json.loads(row.previous_flags),
         "rfm": {name: None if pd.isna(getattr(row, name)) else int(getattr(row, name))
                 for name in ("r_score", "f_score", "m_score")},

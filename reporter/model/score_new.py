@@ -20,6 +20,7 @@ from reporter.data.load import RawCustomers
 from reporter.data.params import CleanParams
 from reporter.errors import ArchiveError
 from reporter.model.artefact import Loaded, SavedModel, read_model
+from reporter.personas.control import ControlParams, control_groups
 from reporter.personas.exports import customer_table
 from reporter.personas.rulebook import label_customers
 
@@ -36,21 +37,28 @@ class Scored:
         return (("run_id", self.run_id), ("as_of", self.as_of))
 
 
-def score_new(output_dir: Path, folder: Path | None, raw: RawCustomers, cleaning: CleanParams) -> Scored:
+def score_new(output_dir: Path, folder: Path | None, raw: RawCustomers, cleaning: CleanParams,
+              control: ControlParams | None = None) -> Scored:
     """Segment, persona and flags for these customers with the model of the run in `folder`."""
     loaded = _model_of(output_dir, folder)
-    return score_with(loaded.model, loaded.folder.name, raw, cleaning)
+    return score_with(loaded.model, loaded.folder.name, raw, cleaning, control)
 
 
-def score_with(model: SavedModel, run: str, raw: RawCustomers, cleaning: CleanParams) -> Scored:
-    """The same with a model already loaded (`reporter serve` keeps one in memory)."""
+def score_with(model: SavedModel, run: str, raw: RawCustomers, cleaning: CleanParams,
+               control: ControlParams | None = None) -> Scored:
+    """The same with a model already loaded (`reporter serve` keeps one in memory). With
+    `control`, each flag's control group is marked as the weekly run marks it (control_<flag>)."""
     as_of = max(model.as_of, raw.frame["Dt_Customer"].max().date())
     # every ID of the batch gets its answer, even one person sent under two IDs
     customers = clean(raw, replace(cleaning, duplicates="keep"), as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
     labels = model.scorer.segments(table.frame)
-    assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
-    return Scored(run, customer_table(table, labels, assignment), model.saved_in_run, as_of.isoformat())
+    rulebook = model.rulebook()
+    assignment = label_customers(rulebook, model.cluster_persona, table, labels, model.population)
+    groups = (control_groups(table.frame["ID"].to_numpy(), assignment.flags,
+                             control.with_flags(rulebook.flags), as_of) if control is not None else None)
+    return Scored(run, customer_table(table, labels, assignment, groups=groups), model.saved_in_run,
+                  as_of.isoformat())
 
 
 def _model_of(output_dir: Path, folder: Path | None) -> Loaded:

@@ -23,10 +23,12 @@ from reporter.data.params import CleanParams
 from reporter.data.schema import MAX_ID
 from reporter.history.catalogue import RunSummary, runs_of
 from reporter.model.score_new import score_with
+from reporter.personas.control import ControlParams
 
 
 def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, max_body_kb: int,
-                        cleaning: CleanParams, date_format: str | None) -> None:
+                        cleaning: CleanParams, date_format: str | None,
+                        control: ControlParams | None = None) -> None:
     scoring = asyncio.Lock()
 
     @app.post("/v1/assign", tags=["customers"], dependencies=[scope("assign")],
@@ -40,7 +42,7 @@ def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, m
         # CPU work in a worker thread, so health checks and reads are answered meanwhile; one at
         # a time, as threads scoring side by side only contend for the interpreter (measured)
         async with scoring:
-            answers = await run_in_threadpool(_score, served, document, cleaning, date_format)
+            answers = await run_in_threadpool(_score, served, document, cleaning, date_format, control)
         about = {"run_id": served.run.run_id, "as_of": served.run.as_of,
                  "model_fitted_in_run": served.model.fitted_in_run}
         return {**about, **answers[0]} if single else {**about, "customers": answers}
@@ -63,13 +65,16 @@ def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, m
 
 
 
-def _score(served: Served, customers: list[dict], cleaning, date_format: str | None) -> list[dict]:
-    """Scored as `reporter assign` scores: load's checks and types, then the run's model."""
+def _score(served: Served, customers: list[dict], cleaning, date_format: str | None,
+           control: ControlParams | None = None) -> list[dict]:
+    """Scored as `reporter assign` scores: load's checks and types, then the run's model. A
+    flag's control group is marked (`control`) and its flag left out of `flags`, the flags to
+    act on, as the CRM push leaves it out."""
     sent = [c for c in EXPECTED if any(c in customer for customer in customers)]
     frame = pd.DataFrame.from_records(customers, columns=sent)  # numbers typed: checked above
     origin = Origin("request", "request", "request", kind="request")
     raw = typed_customers(frame, origin, "", datetime.now(), date_format, [], rows=IN_BATCH)
-    scored = score_with(served.model, served.run.folder.name, raw, cleaning).frame
+    scored = score_with(served.model, served.run.folder.name, raw, cleaning, control).frame
     flags = [c for c in scored.columns if c.startswith("flag_")]
     by_id = scored.drop_duplicates("ID").set_index("ID")
     answers = []
@@ -77,7 +82,10 @@ def _score(served: Served, customers: list[dict], cleaning, date_format: str | N
         row = by_id.loc[int(customer["ID"])]
         answers.append({"customer_id": int(customer["ID"]), "segment": int(row["cluster"]),
                         "persona": row["persona"],
-                        "flags": [c.removeprefix("flag_") for c in flags if row[c]],
+                        "flags": [c.removeprefix("flag_") for c in flags
+                                  if row[c] and not row.get("control_" + c.removeprefix("flag_"), 0)],
+                        "control": [c.removeprefix("control_") for c in scored.columns
+                                    if c.startswith("control_") and row[c]],
                         "rfm": {name: int(row[name]) for name in ("r_score", "f_score", "m_score")}})
     return answers
 
