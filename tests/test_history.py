@@ -95,7 +95,8 @@ def test_exports_are_crm_ready(two_weeks):
     assert list(customers.columns) == ["ID", "other_ids", "persona", "cluster", "flag_churn_risk", "income",
                                        "total_spending", "total_purchases", "recency", "age",
                                        "tenure_days", "deal_share", "web_visits", "r_score",
-                                       "f_score", "m_score", "p_response", "run_id", "as_of"]
+                                       "f_score", "m_score", "p_response", "control_churn_risk",
+                                       "control_next_campaign", "run_id", "as_of"]
     assert set(customers["r_score"]) <= {1, 2, 3, 4, 5}
     assert customers["ID"].is_unique
     parts = [pd.read_csv(p) for p in sorted(week2.folder.glob("persona_*.csv"))]
