@@ -80,7 +80,14 @@ def next_campaign_list(customers: pd.DataFrame, size: int) -> pd.DataFrame:
 def next_campaign_members(ids: np.ndarray, p_response: np.ndarray, size: int) -> np.ndarray:
     """True for the customers next_campaign_list takes, before its control group is held back."""
     members = np.zeros(len(ids), dtype=bool)
-    members[np.lexsort((ids, -p_response))[:size]] = True
+    if size <= 0:
+        return members
+    if size >= len(ids):
+        return ~members
+    edge = np.partition(p_response, len(ids) - size)[len(ids) - size]  # the size-th highest
+    members = p_response > edge  # in linear time: a full sort of a million takes seconds
+    tied = np.flatnonzero(p_response == edge)
+    members[tied[np.argsort(ids[tied], kind="stable")[:size - int(members.sum())]]] = True
     return members
 
 
