@@ -161,8 +161,9 @@ def test_weekly_exports_of_one_window_keep_their_control_customers():
 
 def test_control_shares_come_from_the_flag_then_reporter_yaml_and_zero_switches_off(project):
     personas = project / "config" / "personas.yaml"
-    personas.write_text(personas.read_text().replace("    rank_by: total_spending",
-                                                     "    rank_by: total_spending\n    control_share: 0.25", 1))
+    text = personas.read_text()
+    personas.write_text(text.replace("    rank_by: total_spending",
+                                     "    rank_by: total_spending\n    control_share: 0.25", 1))
     config = load_config(write_config(project / "config" / "reporter.yaml",
                                       source=_source(project), **QUICK,
                                       control_groups={"share": 0.0}))
@@ -251,7 +252,8 @@ def test_assign_and_the_api_mark_groups_with_the_weekly_run_s_function(archived)
     assigned = scored.set_index("ID")
     customers = pd.read_csv(archived.folder / "customers.csv").set_index("ID")
     both = customers.index.intersection(assigned.index)
-    flagged = both[(customers.loc[both, "flag_churn_risk"] == 1) & (assigned.loc[both, "flag_churn_risk"] == 1)]
+    flagged = both[(customers.loc[both, "flag_churn_risk"] == 1)
+                   & (assigned.loc[both, "flag_churn_risk"] == 1)]
     assert len(flagged) > 20
     column = control_column("Churn Risk")
     assert (assigned.loc[flagged, column] == customers.loc[flagged, column]).all()
@@ -281,7 +283,8 @@ def test_a_later_brief_measures_the_earlier_list_against_its_control(tmp_path):
     assert churn.run_id == first.run_id and churn.days == 28 and bought.measure == "bought again"
     assert bought.enough and bought.low > 0, bought
     assert churn.sentence.startswith("Next campaign list of 29 Jun 2014: ")
-    assert f"{bought.contacted_value:.0%} of contacted customers bought again within 4 weeks" in churn.sentence
+    told = f"{bought.contacted_value:.0%} of contacted customers bought again within 4 weeks"
+    assert told in churn.sentence
     html = (second.folder / "brief.html").read_text()
     assert "What earlier lists did" in html and churn.sentence in html.replace("&#39;", "'")
     assert [line.startswith(g.name) for g, line in zip(record.control.lists, second.brief.control.lines,
