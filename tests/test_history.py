@@ -280,7 +280,11 @@ def test_each_flag_has_its_call_list_file_in_the_briefs_order(two_weeks):
     _, _, week2 = two_weeks
     listed = pd.read_csv(week2.folder / "churn_risk.csv")
     customers = pd.read_csv(week2.folder / "customers.csv")
-    assert len(listed) == int(customers["flag_churn_risk"].sum()) == week2.brief.flags[0].count
+    flag = week2.brief.flags[0]
+    to_contact = (customers["flag_churn_risk"] == 1) & (customers["control_churn_risk"] == 0)
+    assert int(customers["flag_churn_risk"].sum()) == flag.count  # the control group is counted
+    assert len(listed) == int(to_contact.sum()) == flag.to_contact < flag.count  # but not listed
+    assert set(listed["ID"]) == set(customers.loc[to_contact, "ID"])
     assert list(listed.columns) == list(customers.columns)
     ranked = listed.sort_values(["total_spending", "ID"], ascending=[False, True])
     assert list(listed["ID"]) == list(ranked["ID"]), "ranked by rank_by (total spend), ties by ID"
