@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reporter.archive import find_run
@@ -118,12 +119,13 @@ def _to_contact(customers: pd.DataFrame) -> pd.DataFrame:
 
 
 def _named_columns(marks: pd.DataFrame, prefix: str) -> pd.Series:
-    """Each row's set 0/1 columns as a JSON list of names: '["churn_risk"]'."""
-    if marks.empty and not len(marks.columns):
-        return pd.Series("[]", index=marks.index)
-    names = [c.removeprefix(prefix) for c in marks]
-    return marks.astype(bool).apply(lambda row: json.dumps([n for n, v in zip(names, row, strict=True)
-                                                            if v]), axis=1)
+    """Each row's set 0/1 columns as a JSON list of names, '["churn_risk"]' as json.dumps
+    writes it, column by column (a row-wise apply takes seconds a million rows)."""
+    joined = np.full(len(marks), "", dtype=object)
+    for column in marks:
+        name = np.where(marks[column].to_numpy(bool), f'"{column.removeprefix(prefix)}"', "")
+        joined = np.where((joined != "") & (name != ""), joined + ", " + name, joined + name)
+    return pd.Series("[" + joined + "]", index=marks.index, dtype=object)
 
 
 def push(target: CrmParams, rows: RunRows, secret: str, password: str = "",
