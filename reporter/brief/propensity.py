@@ -77,6 +77,7 @@ class PropensityView:
     next_count: int = 0
     next_rate: float = 0.0
     next_file: str = NEXT_CAMPAIGN_FILE
+    next_held: int = 0  # of next_count, the list's control group: not in next_file nor next_top
     grading: Grading | None = None
 
     @property
@@ -85,8 +86,9 @@ class PropensityView:
 
 
 def propensity_view(propensity: Propensity | None, table: FeatureTable, assignment: PersonaAssignment,
-                    rulebook: Rulebook, shown: int) -> PropensityView | None:
-    """None without the stage (an engine that does not run it); a note when it refused."""
+                    rulebook: Rulebook, shown: int, held: np.ndarray | None = None) -> PropensityView | None:
+    """None without the stage (an engine that does not run it); a note when it refused.
+    `held`: the next campaign's control group, never among the customers shown to contact."""
     if propensity is None:
         return None
     if propensity.p_response is None or propensity.model is None or not len(propensity.p_response):
@@ -99,8 +101,13 @@ def propensity_view(propensity: Propensity | None, table: FeatureTable, assignme
         lift=_lift(p, propensity.model.grades.reliability),
         personas=_personas(p, assignment, rulebook),
         next_top=tuple(NextCustomer(int(table.frame["ID"].iat[i]), str(assignment.customer_persona[i]),
-                                    float(p[i])) for i in top[:shown]),
-        next_count=size, next_rate=float(p[top].mean()), grading=_grading(propensity))
+                                    float(p[i])) for i in _to_contact(top, held)[:shown]),
+        next_count=size, next_rate=float(p[top].mean()), grading=_grading(propensity),
+        next_held=int(held[top].sum()) if held is not None else 0)
+
+
+def _to_contact(top: np.ndarray, held: np.ndarray | None) -> np.ndarray:
+    return top[~held[top]] if held is not None else top
 
 
 def _likeliest(p: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:

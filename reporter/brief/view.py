@@ -34,7 +34,7 @@ from reporter.history.record import ListEffect
 from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
-from reporter.personas.control import ControlGroups
+from reporter.personas.control import NEXT_CAMPAIGN_LIST, ControlGroups
 from reporter.personas.exports import flag_file
 from reporter.personas.figures import CustomerFigures
 from reporter.personas.rulebook import (
@@ -358,7 +358,8 @@ def build_brief(inputs: BriefInputs) -> Brief:
         appendix=inputs.appendix,
         rule_edits=rule_edit_lines(inputs.decision.rule_change if inputs.decision else None),
         propensity=propensity_view(inputs.propensity, inputs.table, inputs.assignment, inputs.rulebook,
-                                   inputs.action_list_size),
+                                   inputs.action_list_size,
+                                   inputs.control.held.get(NEXT_CAMPAIGN_LIST) if inputs.control else None),
         this_week=_this_week(inputs, rows, flags, changes),
         control=_control_view(inputs.control),
         measured=inputs.measured.effects,
