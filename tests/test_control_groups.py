@@ -174,6 +174,7 @@ def test_control_shares_come_from_the_flag_then_reporter_yaml_and_zero_switches_
     assert params.share_of("Churn Risk") == 0.25 and params.share_of("Next campaign") == 0.0
     off = control_groups(np.arange(5000), {"Next campaign": np.ones(5000, bool)}, params, AS_OF)
     assert off.lists[0].control == 0 and "no control group" in off.lists[0].sentence
+    assert not params.off and ControlParams(share=0.0).off  # all off: no columns, file or lines
 
 
 def _source(project) -> dict:

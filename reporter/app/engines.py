@@ -60,9 +60,12 @@ class LocalEngine:
         self.control = control if control is not None else ControlParams(share=0.0)
 
     @cached_property
-    def groups(self) -> ControlGroups:
-        """Each call list's control group: the flags, and next_campaign.csv when it is written."""
+    def groups(self) -> ControlGroups | None:
+        """Each call list's control group: the flags, and next_campaign.csv when it is written;
+        None when control groups are switched off (control_groups.share 0, no flag's own)."""
         found = self.analysis
+        if self.control.off:
+            return None
         ids = found.table.frame["ID"].to_numpy()
         lists = dict(found.assignment.flags)
         if found.propensity is not None and found.propensity.p_response is not None:
@@ -91,7 +94,8 @@ class LocalEngine:
         new_ids = ({name: set(frame["ID"].astype(int)) for name, frame in change.newly_flagged.items()}
                    if change is not None else {})
         return customer_figures(found.table, found.assignment, found.segmentation.pca_coordinates,
-                                found.rulebook, new_ids, params, self.groups.held)
+                                found.rulebook, new_ids, params,
+                                self.groups.held if self.groups is not None else None)
 
     def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
               parquet: bool) -> list[str]:
@@ -108,7 +112,8 @@ class LocalEngine:
             write_csv(next_campaign_list(customers, next_campaign_size(len(customers))),
                       folder.file(NEXT_CAMPAIGN_FILE), chunk_rows, stamp)
             exports.append(NEXT_CAMPAIGN_FILE)
-        write_csv(control_file(customers, tuple(self.groups.held)), folder.file(CONTROL_FILE),
-                  chunk_rows, stamp)
-        exports.append(CONTROL_FILE)
+        if self.groups is not None:
+            write_csv(control_file(customers, tuple(self.groups.held)), folder.file(CONTROL_FILE),
+                      chunk_rows, stamp)
+            exports.append(CONTROL_FILE)
         return exports

@@ -267,7 +267,7 @@ def _measure(config: Config, engine: Engine) -> Measured:
     """What the lists of earlier briefs of this source did, in this run's customers (the local
     engine, which holds every customer; Spark's briefs hold no control groups yet)."""
     found = engine.analysis
-    if getattr(engine, "groups", None) is None:
+    if not isinstance(engine, LocalEngine):
         return Measured()
     source = source_key(found.raw, config.settings.source.name)
     earlier = [(run.folder, run.record) for run in runs_of(config.output_dir, source)]

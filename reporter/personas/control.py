@@ -40,6 +40,11 @@ class ControlParams:
     def share_of(self, name: str) -> float:
         return dict(self.shares).get(name, self.share)
 
+    @property
+    def off(self) -> bool:
+        """No list holds anyone back: nothing is marked, written or said."""
+        return self.share <= 0 and all(share <= 0 for _, share in self.shares)
+
     def with_flags(self, flags) -> ControlParams:
         """The same with each flag's own control_share (personas.yaml) where it gives one."""
         own = tuple((f.name, f.spec.control_share) for f in flags if f.spec.control_share is not None)
