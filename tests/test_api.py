@@ -47,6 +47,7 @@ def served(tmp_path_factory, real_table):
 def test_every_customer_of_the_run_gets_the_brief_s_answer(served):
     root, _, first, _, server = served
     segments = pd.read_csv(first.folder / "segments.csv").set_index("ID")
+    control = pd.read_csv(first.folder / "customers.csv").set_index("ID")["control_churn_risk"]
     text = pd.read_csv(root / "data" / "customers.csv", dtype=str, keep_default_na=False)
     customers = customer_rows(text[text["ID"].astype(int).isin(segments.index)])
     with server.client(ASSIGN) as client:
@@ -61,7 +62,10 @@ def test_every_customer_of_the_run_gets_the_brief_s_answer(served):
     for answer in answers:
         row = segments.loc[answer["customer_id"]]
         assert (answer["segment"], answer["persona"]) == (row["cluster"], row["persona"])
-        assert answer["flags"] == (["churn_risk"] if row["flag_churn_risk"] else [])
+        held = bool(control.loc[answer["customer_id"]])  # the run's control group (issue 35)
+        assert answer["flags"] == (["churn_risk"] if row["flag_churn_risk"] and not held else [])
+        assert answer["control"] == (["churn_risk"] if held else [])
+    assert control.sum() > 0
     assert one["customer_id"] == customers[0]["ID"] and one["persona"] == segments.loc[one["customer_id"],
                                                                                         "persona"]
 

@@ -73,6 +73,27 @@ def test_this_week_shows_the_delivered_brief_s_figures(archive, monkeypatch):
     assert [b.label for b in page.get("download_button")] == ["Download brief.pdf", "Download brief.html"]
 
 
+def test_this_week_shows_what_the_earlier_lists_did(archive, monkeypatch):
+    """Issue 35: the second brief measured the first one's lists; This week shows its
+    sentences and figures as run.json keeps them, and who this week's lists hold back."""
+    from reporter.history.record import read_record
+
+    _, config, first, second = archive  # before the archive test adds a newer, held run
+    record = read_record(second.folder)
+    assert {e.run_id for e in record.measured} == {first.run_id} and record.measured
+    page = app(config, monkeypatch)
+    assert "What earlier lists did" in [h.value for h in page.subheader]
+    shown = "\n".join(m.value for m in page.markdown)
+    assert all(effect.sentence in shown for effect in record.measured)
+    (table,) = page.table
+    rows = table.value
+    assert len(rows) == sum(len(e.comparisons) for e in record.measured)
+    bought = record.measured[0].comparisons[0]
+    assert rows.iloc[0]["Contacted"] == f"{bought.contacted_value:.0%} ({bought.contacted:,})"
+    captions = " ".join(c.value for c in page.caption)
+    assert all(f"{g.name} {g.control:,} of {g.listed:,}" in captions for g in record.control.lists)
+
+
 def test_personas_compare_and_list_customers(archive, monkeypatch):
     _, config, _, second = archive
     page = app(config, monkeypatch, page="Personas")
@@ -357,3 +378,4 @@ def test_lookup_finds_a_merged_customer_under_any_of_their_ids(archive, tmp_path
     assert seen.customer == f"{main_id} (also {other})"
     assert seen.persona == customers.loc[0, "persona"]
     assert explore.customer_history([read_run(folder)], main_id)[0].customer == str(main_id)
+

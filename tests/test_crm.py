@@ -102,8 +102,10 @@ def test_crm_tables_hold_every_customer_after_each_run(project, postgres):
         assert (merged["persona_x"] == merged["persona_y"]).all()
         assert (merged["segment"] == merged["cluster"]).all()
         assert (merged["m_score_x"] == merged["m_score_y"]).all() and merged["m_score_x"].between(1, 5).all()
-        expected_flags = merged[flags].apply(
-            lambda row: sorted(c.removeprefix("flag_") for c in flags if row[c]), axis=1)
+        expected_flags = merged.apply(  # the flags to act on: a flag's control group is not
+            lambda row: sorted(c.removeprefix("flag_") for c in flags  # pushed with it (issue 35)
+                               if row[c] and not row.get("control_" + c.removeprefix("flag_"), 0)),
+            axis=1)
         assert (merged["flags"].map(lambda text: sorted(json.loads(text))) == expected_flags).all()
     ledger = Ledger(project / "output")
     pushes = [(r.run_id, r.recipient, r.status) for r in ledger.rows() if r.kind == "push"]
@@ -131,12 +133,13 @@ def test_the_webhook_gets_changed_customers_signed_in_batches_and_retries(projec
     week2 = run(load_config(config))
     before = pd.read_csv(week1.folder / "customers.csv").set_index("ID")
     after = pd.read_csv(week2.folder / "customers.csv").set_index("ID")
-    moved = set(after.index[(after["persona"] != before["persona"])
-                            | (after["flag_churn_risk"] != before["flag_churn_risk"])])
+    act_before, act_after = (t["flag_churn_risk"] & ~t["control_churn_risk"].astype(bool)
+                             for t in (before, after))  # a control customer is pushed without it
+    moved = set(after.index[(after["persona"] != before["persona"]) | (act_after != act_before)])
     posted = {c["customer_id"]: c for c in behaviour.customers()}
     assert moved and set(posted) == moved and len(moved) < len(after)
     assert all(posted[i]["flags"] == ["churn_risk"] and posted[i]["previous_flags"] == []
-               for i in moved if after.at[i, "flag_churn_risk"] and not before.at[i, "flag_churn_risk"])
+               for i in moved if act_after[i] and not act_before[i])
     assert all(c["persona"] == after.at[i, "persona"] for i, c in posted.items())
 
 

@@ -95,7 +95,8 @@ def test_exports_are_crm_ready(two_weeks):
     assert list(customers.columns) == ["ID", "other_ids", "persona", "cluster", "flag_churn_risk", "income",
                                        "total_spending", "total_purchases", "recency", "age",
                                        "tenure_days", "deal_share", "web_visits", "r_score",
-                                       "f_score", "m_score", "responded", "p_response", "run_id", "as_of"]
+                                       "f_score", "m_score", "responded", "p_response",
+                                       "control_churn_risk", "control_next_campaign", "run_id", "as_of"]
     assert set(customers["r_score"]) <= {1, 2, 3, 4, 5}
     assert customers["ID"].is_unique
     parts = [pd.read_csv(p) for p in sorted(week2.folder.glob("persona_*.csv"))]
@@ -279,7 +280,11 @@ def test_each_flag_has_its_call_list_file_in_the_briefs_order(two_weeks):
     _, _, week2 = two_weeks
     listed = pd.read_csv(week2.folder / "churn_risk.csv")
     customers = pd.read_csv(week2.folder / "customers.csv")
-    assert len(listed) == int(customers["flag_churn_risk"].sum()) == week2.brief.flags[0].count
+    flag = week2.brief.flags[0]
+    to_contact = (customers["flag_churn_risk"] == 1) & (customers["control_churn_risk"] == 0)
+    assert int(customers["flag_churn_risk"].sum()) == flag.count  # the control group is counted
+    assert len(listed) == int(to_contact.sum()) == flag.to_contact < flag.count  # but not listed
+    assert set(listed["ID"]) == set(customers.loc[to_contact, "ID"])
     assert list(listed.columns) == list(customers.columns)
     ranked = listed.sort_values(["total_spending", "ID"], ascending=[False, True])
     assert list(listed["ID"]) == list(ranked["ID"]), "ranked by rank_by (total spend), ties by ID"

@@ -210,7 +210,11 @@ def test_a_run_exports_p_response_and_the_brief_shows_the_sections(tmp_path, sam
     customers = pd.read_csv(folder / "customers.csv")
     assert customers["p_response"].between(0, 1).all() and customers["p_response"].nunique() > 50
     listed = pd.read_csv(folder / "next_campaign.csv")
-    assert len(listed) == round(len(customers) * 0.1)
+    held = int(customers["control_next_campaign"].sum())  # the list's control group (issue 35)
+    assert len(listed) + held == round(len(customers) * 0.1) and held > 0
+    assert not set(listed["ID"]) & set(customers.loc[customers["control_next_campaign"] == 1, "ID"])
+    shown = {c.customer_id for c in result.brief.propensity.next_top}
+    assert shown and shown <= set(listed["ID"]) and result.brief.propensity.next_held == held
     assert listed["p_response"].is_monotonic_decreasing
     assert listed["p_response"].min() >= customers["p_response"].quantile(0.85)
     model = json.loads((folder / MODEL_FILE).read_text())["model"]["propensity"]

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reporter import untrusted
-from reporter.app.params import clean_params, configured_source_key, source_params
+from reporter.app.params import clean_params, configured_source_key, control_params, source_params
 from reporter.app.settings import Config
 from reporter.archive import write_bytes_atomic, write_text_atomic
 from reporter.brief.render import render_appendix_html, render_html, render_pdf
@@ -66,7 +66,8 @@ def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
     """`reporter assign`: score a batch of customers with an archived model: the one a run
     names, or the one the weekly brief of the configured source would score with."""
     raw = load(data, config.settings.source.date_format, newcomers=True)
-    return score_new(config.output_dir, _model_run(config, run), raw, clean_params(config.settings))
+    return score_new(config.output_dir, _model_run(config, run), raw, clean_params(config.settings),
+                     control_params(config.settings))
 
 
 def _model_run(config: Config, run: str) -> Path | None:

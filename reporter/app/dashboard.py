@@ -106,6 +106,7 @@ def this_week(config, runs, latest) -> None:
         left.metric("New customers", f"{change.new_customers:,}")
         middle.metric("Gone", f"{change.gone_customers:,}")
         right.metric("Slipped to a less valuable persona", f"{change.slipped:,}")
+    _measured(record)
     for name in ("brief.pdf", "brief.html"):
         path = latest.folder / name
         if path.is_file():
@@ -138,6 +139,20 @@ def graded(latest) -> None:
                    f"{table.brier:.3f} (lower is better).")
     for line in followup.notes:
         st.warning(line)
+def _measured(record) -> None:
+    """What the lists of earlier briefs did, as the brief says it (run.json, validated), and
+    who this brief's lists hold back."""
+    if record.measured or record.measure_notes:
+        st.subheader("What earlier lists did")
+        st.markdown("\n".join(f"- {effect.sentence}" for effect in record.measured))
+        if record.measured:
+            st.table(explore.effect_table(record.measured))
+        for note in record.measure_notes:
+            st.caption(note)
+    if record.control is not None and record.control.lists:
+        st.caption("Held back as control groups this week: " + "; ".join(
+            f"{g.name} {g.control:,} of {g.listed:,}" for g in record.control.lists)
+            + f" (in {record.control.file}).")
 
 
 def _brief_figures(brief) -> None:

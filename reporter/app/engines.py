@@ -16,12 +16,21 @@ from reporter.archive import RunFolder
 from reporter.history.grading import GRADING_FILE, write_grading_columns
 from reporter.history.weekly import WeekOverWeek, compare, read_previous
 from reporter.model.lifecycle import Analysis
+from reporter.personas.control import (
+    CONTROL_FILE,
+    NEXT_CAMPAIGN_LIST,
+    ControlGroups,
+    ControlParams,
+    control_file,
+    control_groups,
+)
 from reporter.personas.exports import (
     NEXT_CAMPAIGN_FILE,
     customer_table,
     flag_file,
     flag_list,
     next_campaign_list,
+    next_campaign_members,
     next_campaign_size,
     write_csv,
     write_exports,
@@ -50,8 +59,23 @@ class LocalEngine:
     sentence = ""  # the method already says it: fitted on the customers, every customer assigned
     propensity_customers = None  # the table's: every customer is in memory
 
-    def __init__(self, analysis: Analysis):
+    def __init__(self, analysis: Analysis, control: ControlParams | None = None):
         self.analysis = analysis
+        self.control = control if control is not None else ControlParams(share=0.0)
+
+    @cached_property
+    def groups(self) -> ControlGroups | None:
+        """Each call list's control group: the flags, and next_campaign.csv when it is written;
+        None when control groups are switched off (control_groups.share 0, no flag's own)."""
+        found = self.analysis
+        if self.control.off:
+            return None
+        ids = found.table.frame["ID"].to_numpy()
+        lists = dict(found.assignment.flags)
+        if found.propensity is not None and found.propensity.p_response is not None:
+            lists[NEXT_CAMPAIGN_LIST] = next_campaign_members(
+                ids, found.propensity.p_response, next_campaign_size(len(ids)))
+        return control_groups(ids, lists, self.control, found.table.as_of)
 
     @cached_property
     def customers(self) -> pd.DataFrame:
@@ -59,7 +83,7 @@ class LocalEngine:
         found = self.analysis
         propensity = found.propensity
         return customer_table(found.table, found.segmentation.labels, found.assignment,
-                              propensity.p_response if propensity is not None else None)
+                              propensity.p_response if propensity is not None else None, self.groups)
 
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek:
@@ -74,7 +98,8 @@ class LocalEngine:
         new_ids = ({name: set(frame["ID"].astype(int)) for name, frame in change.newly_flagged.items()}
                    if change is not None else {})
         return customer_figures(found.table, found.assignment, found.segmentation.pca_coordinates,
-                                found.rulebook, new_ids, params)
+                                found.rulebook, new_ids, params,
+                                self.groups.held if self.groups is not None else None)
 
     def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
               parquet: bool) -> list[str]:
@@ -93,4 +118,8 @@ class LocalEngine:
             write_csv(next_campaign_list(customers, next_campaign_size(len(customers))),
                       folder.file(NEXT_CAMPAIGN_FILE), chunk_rows, stamp)
             exports.append(NEXT_CAMPAIGN_FILE)
+        if self.groups is not None:
+            write_csv(control_file(customers, tuple(self.groups.held)), folder.file(CONTROL_FILE),
+                      chunk_rows, stamp)
+            exports.append(CONTROL_FILE)
         return exports

@@ -290,6 +290,23 @@ def brief_table(brief: Brief) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def effect_table(effects) -> pd.DataFrame:
+    """The brief's table of what earlier lists did: one row per list and measure."""
+    rows = []
+    for effect in effects:
+        for c in effect.comparisons:
+            share = c.measure != "spend change"
+            value = (lambda v: f"{v:.0%}") if share else (lambda v: f"{v:,.0f}")
+            change = (lambda v: f"{v * 100:+.0f} points") if share else (lambda v: f"{v:+,.0f}")
+            rows.append({"List": f"{effect.name}, {effect.as_of}", "Measure": c.measure,
+                         "Contacted": f"{value(c.contacted_value)} ({c.contacted:,})",
+                         "Control": f"{value(c.control_value)} ({c.control:,})",
+                         "Difference (95% interval)": (
+                             f"{change(c.difference)} ({change(c.low)} to {change(c.high)})"
+                             if c.enough else "not enough customers yet")})
+    return pd.DataFrame(rows)
+
+
 PLAIN_COLUMNS = {"ID": "Customer ID", "other_ids": "Also known as", "persona": "Persona",
                  "cluster": "Segment", "run_id": "Run", "as_of": "As of"}
 

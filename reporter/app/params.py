@@ -17,7 +17,10 @@ from reporter.data.params import CleanParams, SourceParams
 from reporter.data.sources import database_origin
 from reporter.delivery.params import CrmParams, DeliveryParams, ScheduleParams, SmtpParams, TeamParams
 from reporter.history.grading import GradingParams
+from reporter.history.measure import MeasureParams
 from reporter.model.params import AnalysisParams, ModelParams
+from reporter.personas.control import ControlParams
+from reporter.personas.rulebook import Rulebook
 from reporter.secrets import env_secret
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
 
@@ -128,3 +131,15 @@ def delivery_params(config: Config) -> DeliveryParams:
 def grading_params(settings: ReporterConfig) -> GradingParams:
     history = settings.history
     return GradingParams(history.grading_weeks, history.grading_min_bin, history.grading_min_customers)
+def control_params(settings: ReporterConfig, rulebook: Rulebook | None = None) -> ControlParams:
+    """Each call list's control share: the flag's own (personas.yaml), else control_groups.share."""
+    groups = settings.control_groups
+    params = ControlParams(share=groups.share, window_weeks=groups.window_weeks,
+                           anchor=groups.window_anchor)
+    return params.with_flags(rulebook.flags) if rulebook is not None else params
+
+
+def measure_params(settings: ReporterConfig) -> MeasureParams:
+    groups = settings.control_groups
+    return MeasureParams(look_back_days=7 * groups.look_back_weeks,
+                         widest_interval=groups.widest_interval_points / 100)

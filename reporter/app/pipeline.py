@@ -15,8 +15,10 @@ from reporter.app.engines import Engine, LocalEngine
 from reporter.app.params import (
     analysis_params,
     checks_params,
+    control_params,
     delivery_params,
     grading_params,
+    measure_params,
     source_params,
     spark_source_params,
     team_params,
@@ -50,9 +52,12 @@ from reporter.errors import ArchiveError, DataError, DataUnchanged
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
 from reporter.history.graded import FollowupRecord
 from reporter.history.grading import grade_earlier
+from reporter.history.measure import Measured, later_customers, measure_earlier
 from reporter.history.record import (
     RECORD_FILE,
     ConfigRecord,
+    ControlRecord,
+    ListRecord,
     run_record,
     write_record,
 )
@@ -61,7 +66,8 @@ from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.artefact import MODEL_FILE, Loaded, read_model, write_model
 from reporter.model.lifecycle import Analysis
 from reporter.model.lifecycle import analyse as analyse_customers
-from reporter.personas.exports import write_csv
+from reporter.personas.control import CONTROL_FILE
+from reporter.personas.exports import list_file, write_csv
 from reporter.personas.figures import CustomerFigures, ListParams
 from reporter.personas.rulebook import Rulebook, compile_rulebook
 from reporter.progress import stage as progress_stage
@@ -122,7 +128,7 @@ def _analyse(config: Config, data: Path | None, as_of: date | None, timer: Stage
     baseline, loaded = _baseline(config, raw, as_of, timer, skip_unchanged)
     found = analyse_customers(raw, as_of, analysis_params(settings), rulebook, loaded, refit, run_id,
                               timer)
-    return LocalEngine(found), baseline
+    return LocalEngine(found, control_params(settings, rulebook)), baseline
 
 
 def _baseline(config: Config, raw: RawCustomers, as_of: date, timer: StageTimer,
@@ -221,6 +227,7 @@ class Built:
     change: WeekOverWeek | None
     baseline: RunSummary | None  # what this run is compared with
     followup: FollowupRecord | None = None  # earlier briefs' predictions graded
+    measured: Measured = field(default_factory=lambda: Measured())  # earlier lists' effects
 
 
 @dataclass(frozen=True)
@@ -245,6 +252,8 @@ def _build(config: Config, engine: Engine, baseline: RunSummary | None, run_id: 
         figures = engine.figures(change, ListParams(TABLE_FEATURES, settings.brief.action_list_size,
                                                     settings.brief.scatter_points,
                                                     settings.segmentation.seed))
+    with timer("measure"):
+        measured = _measure(config, engine)
     with timer("brief"):
         brief = build_brief(BriefInputs(
             title=settings.brief.title, run_id=run_id, run_date=now, data_file=found.raw.origin.label,
@@ -260,8 +269,9 @@ def _build(config: Config, engine: Engine, baseline: RunSummary | None, run_id: 
             propensity_customers=engine.propensity_customers,
             followup=followup,
             lifetime=found.lifetime,
+            control=getattr(engine, "groups", None), measured=measured,
         ))
-    return Built(brief, figures, change, baseline, followup)
+    return Built(brief, figures, change, baseline, followup, measured)
 
 
 def _followup(config: Config, engine: Engine) -> FollowupRecord | None:
@@ -273,6 +283,18 @@ def _followup(config: Config, engine: Engine) -> FollowupRecord | None:
     found = engine.analysis
     runs = runs_of(config.output_dir, source_key(found.raw, config.settings.source.name))
     return grade_earlier(runs, engine.customers, found.customers.as_of, params)
+
+
+def _measure(config: Config, engine: Engine) -> Measured:
+    """What the lists of earlier briefs of this source did, in this run's customers (the local
+    engine, which holds every customer; Spark's briefs hold no control groups yet)."""
+    found = engine.analysis
+    if not isinstance(engine, LocalEngine):
+        return Measured()
+    source = source_key(found.raw, config.settings.source.name)
+    earlier = [(run.folder, run.record) for run in runs_of(config.output_dir, source)]
+    return measure_earlier(earlier, later_customers(found.table.frame), found.table.as_of,
+                           measure_params(config.settings))
 
 
 def _baseline_sentence(baseline: RunSummary | None) -> str:
@@ -372,10 +394,21 @@ def _archive(config: Config, engine: Engine, built: Built, checked: Checked, run
             pdf_sha256=report.checked_pdf_sha256, dry_run=dry_run,
             baseline=built.baseline.run_id if built.baseline is not None else "",
             engine=settings.engine, teams=tuple(team.name for team in settings.teams),
-            followup=built.followup)
+            followup=built.followup,
+            control=_control_record(engine), measured=built.measured.effects,
+            measure_notes=built.measured.notes)
         write_record(record, folder.file(RECORD_FILE))
         with timer("publish"):
             return folder.publish()
+
+
+def _control_record(engine: Engine) -> ControlRecord | None:
+    groups = getattr(engine, "groups", None)
+    if groups is None:
+        return None
+    return ControlRecord(groups.window.start.isoformat(), groups.window.end.isoformat(), CONTROL_FILE,
+                         tuple(ListRecord(g.name, list_file(g.name), g.share, g.listed, g.contacted,
+                                          g.control) for g in groups.lists))
 
 
 def _week_over_week(config: Config, engine: Engine, previous: RunSummary | None) -> WeekOverWeek | None:

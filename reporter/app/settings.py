@@ -12,6 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -336,6 +337,30 @@ class ExportsConfig(Strict):
         default=100_000, ge=1000,
         description="Rows written per chunk, so large tables are written without a second copy in "
                     "memory.")
+
+
+class ControlGroupsConfig(Strict):
+    share: float = Field(
+        default=0.10, ge=0, le=0.5,
+        description="Of every call list (each customer flag and next_campaign.csv), this share is "
+        "held back as a control group and not contacted, so later briefs can measure what "
+        "contacting did; a flag's control_share in personas.yaml overrides it; 0 switches it off.")
+    window_weeks: int = Field(
+        default=4, ge=1, le=52,
+        description="A customer stays in (or out of) a list's control group for a whole campaign "
+        "window of this many weeks; the next window draws the groups afresh.")
+    window_anchor: date = Field(
+        default=date(2024, 1, 1),
+        description="The day windows are counted from (in blocks of window_weeks), so every run "
+        "of a window draws the same groups.")
+    look_back_weeks: int = Field(
+        default=12, ge=1, le=104,
+        description="A brief measures the lists of the earlier briefs of its source up to this "
+        "many weeks old.")
+    widest_interval_points: float = Field(
+        default=20.0, gt=0, le=100,
+        description="A measured difference whose 95% interval is wider than this (in percentage "
+        "points, from low end to high end) is reported as 'not enough customers yet'.")
 
 
 EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
@@ -666,6 +691,10 @@ class ReporterConfig(Strict):
     exports: ExportsConfig = Field(
         default=ExportsConfig(),
         description="The customer lists written into every run folder.")
+    control_groups: ControlGroupsConfig = Field(
+        default=ControlGroupsConfig(),
+        description="The control group every call list holds back, and how later briefs "
+                    "measure what the lists did.")
     smtp: SmtpConfig | None = Field(
         default=None,
         description="The mail server; empty: each team's email is written as an .eml file in the "

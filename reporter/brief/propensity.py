@@ -76,6 +76,7 @@ class PropensityView:
     next_count: int = 0
     next_rate: float = 0.0
     next_file: str = NEXT_CAMPAIGN_FILE
+    next_held: int = 0  # of next_count, the list's control group: not in next_file nor next_top
     grading: Grading | None = None
 
     @property
@@ -84,9 +85,10 @@ class PropensityView:
 
 
 def propensity_view(propensity: Propensity | None, ids: np.ndarray, personas: np.ndarray,
-                    rulebook: Rulebook, shown: int) -> PropensityView | None:
+                    rulebook: Rulebook, shown: int, held: np.ndarray | None = None) -> PropensityView | None:
     """None without the stage (an engine that does not run it); a note when it refused.
-    `ids` and `personas` are those of the customers `propensity.p_response` scores, in order."""
+    `ids` and `personas` are those of the customers `propensity.p_response` scores, in order;
+    `held`: the next campaign's control group, never among the customers shown to contact."""
     if propensity is None:
         return None
     if propensity.p_response is None or propensity.model is None or not len(propensity.p_response):
@@ -98,8 +100,14 @@ def propensity_view(propensity: Propensity | None, ids: np.ndarray, personas: np
         expected_rate=float(p.mean()), expected_responders=float(p.sum()),
         lift=_lift(p, propensity.model.grades.reliability),
         personas=_personas(p, personas, rulebook),
-        next_top=tuple(NextCustomer(int(ids[i]), str(personas[i]), float(p[i])) for i in top[:shown]),
-        next_count=size, next_rate=float(p[top].mean()), grading=_grading(propensity))
+        next_top=tuple(NextCustomer(int(ids[i]), str(personas[i]), float(p[i]))
+                       for i in _to_contact(top, held)[:shown]),
+        next_count=size, next_rate=float(p[top].mean()), grading=_grading(propensity),
+        next_held=int(held[top].sum()) if held is not None else 0)
+
+
+def _to_contact(top: np.ndarray, held: np.ndarray | None) -> np.ndarray:
+    return top[~held[top]] if held is not None else top
 
 
 def _likeliest(p: np.ndarray, ids: np.ndarray, size: int) -> np.ndarray:

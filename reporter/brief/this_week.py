@@ -98,7 +98,8 @@ def _flag_actions(flag: FlagSection, valuable: PersonaRow | None,
             in_valuable, _reason(flag, f"{valuable.name} bring {valuable.spend_share:.0%} of spend"),
             flag.list_file))
     first = flag.actions[0].rstrip(".") if flag.actions else f"Contact the {flag.name} customers"
-    actions.append(WeekAction(f"{first} — all {flag.count:,} {flag.name} customers", flag.count,
+    actions.append(WeekAction(f"{first} — all {flag.to_contact:,} {flag.name} customers to contact",
+                              flag.to_contact,
                               _reason(flag, ""), flag.list_file))
     return actions
 

@@ -32,9 +32,12 @@ from reporter.data.features import (
 )
 from reporter.errors import ArchiveError
 from reporter.history.graded import FollowupRecord
+from reporter.history.measure import Measured
+from reporter.history.record import ListEffect
 from reporter.history.weekly import WeekOverWeek, newly_flagged_file
 from reporter.model.drift import DriftRow
 from reporter.model.lifecycle import ModelDecision
+from reporter.personas.control import NEXT_CAMPAIGN_LIST, ControlGroups
 from reporter.personas.exports import flag_file
 from reporter.personas.figures import CustomerFigures
 from reporter.personas.rulebook import (
@@ -143,7 +146,13 @@ class FlagSection:
     actions: tuple[str, ...]
     new_count: int | None = None  # flagged now and not in the baseline run; None without one
     new_file: str = ""  # where the archive lists them
-    list_file: str = ""  # every flagged customer, in call-list order (e.g. churn_risk.csv)
+    list_file: str = ""  # every flagged customer to contact, in call-list order (e.g. churn_risk.csv)
+    held_back: int = 0  # of `count`, in the list's control group: not in list_file nor `top`
+
+    @property
+    def to_contact(self) -> int:
+        """The customers list_file holds: the flagged ones less the control group."""
+        return self.count - self.held_back
 
 
 @dataclass(frozen=True)
@@ -213,6 +222,14 @@ class ChangesView:
 
 
 @dataclass(frozen=True)
+class ControlView:
+    """The brief's line per call list: how many are held back, in which campaign window."""
+
+    window: str  # '1 Jun 2014 to 28 Jun 2014'
+    lines: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Brief:
     title: str
     run_id: str
@@ -244,6 +261,9 @@ class Brief:
     this_week: ThisWeek = field(default_factory=ThisWeek)  # page 1's actions and first calls
     followup: FollowupView | None = None  # earlier briefs' predictions graded (brief/followup.py)
     lifetime: LifetimeView | None = None  # value at risk per persona (brief/lifetime.py)
+    control: ControlView | None = None  # each call list's control group (None: none drawn)
+    measured: tuple[ListEffect, ...] = ()  # what the lists of earlier briefs did
+    measure_notes: tuple[str, ...] = ()  # earlier lists that could not be measured, and why
 
 
 @dataclass(frozen=True)
@@ -278,6 +298,8 @@ class BriefInputs:
     propensity_customers: tuple[np.ndarray, np.ndarray] | None = None
     followup: FollowupRecord | None = None  # earlier briefs graded (None: not graded this week)
     lifetime: Lifetime | None = None  # alive probability and value (None: not run)
+    control: ControlGroups | None = None  # the control groups the call lists hold back
+    measured: Measured = field(default_factory=Measured)  # what earlier briefs' lists did
 
 
 BRIEF_FILE = "brief.json"
@@ -347,10 +369,14 @@ def build_brief(inputs: BriefInputs) -> Brief:
         appendix=inputs.appendix,
         rule_edits=rule_edit_lines(inputs.decision.rule_change if inputs.decision else None),
         propensity=propensity_view(inputs.propensity, *_propensity_customers(inputs), inputs.rulebook,
-                                   inputs.action_list_size),
+                                   inputs.action_list_size,
+                                   inputs.control.held.get(NEXT_CAMPAIGN_LIST) if inputs.control else None),
         this_week=_this_week(inputs, rows, flags, changes),
         followup=followup_view(inputs.followup),
         lifetime=lifetime_view(inputs.lifetime, inputs.table, inputs.assignment, inputs.rulebook),
+        control=_control_view(inputs.control),
+        measured=inputs.measured.effects,
+        measure_notes=inputs.measured.notes,
     )
 
 
@@ -358,6 +384,12 @@ def _propensity_customers(inputs: BriefInputs) -> tuple[np.ndarray, np.ndarray]:
     if inputs.propensity_customers is not None:
         return inputs.propensity_customers
     return inputs.table.frame["ID"].to_numpy(), inputs.assignment.customer_persona
+
+
+def _control_view(groups: ControlGroups | None) -> ControlView | None:
+    if groups is None:
+        return None
+    return ControlView(groups.window.label, tuple(g.sentence for g in groups.lists))
 
 
 def _this_week(inputs: BriefInputs, rows: tuple[PersonaRow, ...], flags: tuple[FlagSection, ...],
@@ -526,6 +558,7 @@ def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
             new_count=len(new_ids) if new_ids is not None else None,
             new_file=newly_flagged_file(flag.name),
             list_file=flag_file(flag.name),
+            held_back=count.held_back,
         ))
     return tuple(sections)
 

@@ -208,7 +208,8 @@ def _add_oddities(table: pd.DataFrame, rng: np.random.Generator) -> None:
 
 
 def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None,
-        join_rate: float = 0.02, leave_rate: float = 0.01) -> pd.DataFrame:
+        join_rate: float = 0.02, leave_rate: float = 0.01, contacted: np.ndarray | None = None,
+        effect: float = 0.0) -> pd.DataFrame:
     """The same customers `days` later: most did not buy (recency grows), some bought (recency
     resets, one more purchase, spend grows), a few left the export and a few new customers
     joined, each of them possible: joined on or before the new as-of date, last bought no
@@ -217,13 +218,16 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
     Recency in the real export is spread evenly over 0-99 days: every customer buys at least
     once in 100 days. So by default a customer buys with probability days/100, and one whose
     recency would pass 99 has bought; the recency distribution then stays as it was, as it
-    does week to week in a steady business."""
+    does week to week in a steady business.
+
+    A known effect for checking a measurement: each customer whose ID is in `contacted` buys
+    with probability `effect` more (up to certainty; `buy_probability` gives each one's)."""
     rng = np.random.default_rng(seed)
     newest = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y").max().date()  # its as-of
     first_new_id = int(table["ID"].max()) + 1  # before leavers go: a leaver's ID is never reused
     table = table[rng.random(len(table)) >= leave_rate].reset_index(drop=True)
-    rate = days / (MAX_RECENCY + 1) if buy_rate is None else buy_rate
-    bought = (rng.random(len(table)) < rate) | (table["Recency"] + days > MAX_RECENCY).to_numpy()
+    chance = buy_probability(table, days, buy_rate, contacted, effect)
+    bought = rng.random(len(table)) < chance
     table["Recency"] = np.where(bought, rng.integers(0, days, len(table)), table["Recency"] + days)
     for column in SPEND_COLUMNS:
         extra = np.round(table[column] * rng.uniform(0.0, 0.15, len(table)))
@@ -237,6 +241,18 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
     joined["Dt_Customer"] = [(as_of - timedelta(days=int(d))).strftime("%d-%m-%Y") for d in tenure]
     _newly_joined(joined, tenure, rng)
     return pd.concat([table, joined], ignore_index=True)[[c for c in LAYOUT if c in table]]
+
+
+def buy_probability(table: pd.DataFrame, days: int, buy_rate: float | None = None,
+                    contacted: np.ndarray | None = None, effect: float = 0.0) -> np.ndarray:
+    """Each customer's chance of buying within `days` under `age`: days/100 (or `buy_rate`),
+    certain for one whose recency would pass 99, and `effect` more for the `contacted` IDs."""
+    rate = days / (MAX_RECENCY + 1) if buy_rate is None else buy_rate
+    chance = np.full(len(table), float(rate))
+    if contacted is not None and effect:
+        chance += effect * table["ID"].isin(contacted).to_numpy()
+    chance[(table["Recency"] + days > MAX_RECENCY).to_numpy()] = 1.0
+    return np.clip(chance, 0.0, 1.0)
 
 
 PURCHASE_CAPS = (("NumStorePurchases", 13), ("NumWebPurchases", 27), ("NumCatalogPurchases", 28))

@@ -80,7 +80,7 @@ def call_lists(flags: tuple[FlagSection, ...], size_of: Callable[[str], int | No
     budget = max_email_mb * MB / BASE64_GROWTH - pdf_bytes - BODY_ALLOWANCE
     lists = []
     for flag in flags:
-        files = [(flag.list_file, flag.count)]
+        files = [(flag.list_file, flag.to_contact)]  # the control group is not in the file
         if flag.new_count is not None:
             files.append((flag.new_file, flag.new_count))
         for name, rows in files:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reporter.archive import find_run
@@ -40,7 +41,7 @@ from reporter.predict.columns import present
 CUSTOMERS_FILE = "customers.csv"
 TABLE_COLUMNS = {  # name: SQL type, the same on PostgreSQL, SQLite and DuckDB
     "customer_id": "BIGINT PRIMARY KEY", "other_ids": "TEXT", "segment": "INTEGER",
-    "persona": "TEXT", "flags": "TEXT", "r_score": "INTEGER", "f_score": "INTEGER",
+    "persona": "TEXT", "flags": "TEXT", "control_lists": "TEXT", "r_score": "INTEGER", "f_score": "INTEGER",
     "m_score": "INTEGER", "run_id": "TEXT", "as_of": "TEXT", "pushed_at": "TEXT",
 }
 SIGNATURE_HEADER = "X-SmartCart-Signature"
@@ -91,10 +92,8 @@ def run_rows(folder: Path, output_dir: Path, run_id: str, as_of: str, baseline: 
 
 
 def _crm_layout(customers: pd.DataFrame) -> pd.DataFrame:
-    flag_columns = [c for c in customers.columns if c.startswith("flag_")]
-    flags = customers[flag_columns].astype(bool).apply(
-        lambda row: json.dumps([c.removeprefix("flag_") for c in flag_columns if row[c]]), axis=1) \
-        if flag_columns else pd.Series("[]", index=customers.index)
+    flags = _named_columns(_to_contact(customers), "flag_")
+    control = _named_columns(customers[[c for c in customers if c.startswith("control_")]], "control_")
     scores = {name: pd.to_numeric(customers[name], errors="coerce").round().astype("Int64")
               if name in customers else pd.Series(pd.NA, index=customers.index, dtype="Int64")
               for name in ("r_score", "f_score", "m_score")}
@@ -103,12 +102,34 @@ def _crm_layout(customers: pd.DataFrame) -> pd.DataFrame:
         "other_ids": customers["other_ids"].astype(str) if "other_ids" in customers else "",
         "segment": customers["cluster"].astype("int64"),
         "persona": customers["persona"].astype(str),
-        "flags": flags.astype(str),
+        "flags": flags.astype(str),  # those the customer is to be contacted for
+        "control_lists": control.astype(str),  # the lists that hold the customer back as control
         **scores,
         "run_id": customers["run_id"].astype(str),
         "as_of": customers["as_of"].astype(str),
         **{p.name: pd.to_numeric(customers[p.name], errors="coerce") for p in present(customers)},
     })
+
+
+def _to_contact(customers: pd.DataFrame) -> pd.DataFrame:
+    """The flag columns with each flag's control group cleared: a CRM campaign built on the
+    pushed flags never reaches a customer its list holds back (control_<flag> in customers.csv)."""
+    flags = customers[[c for c in customers if c.startswith("flag_")]].astype(bool)
+    for column in flags:
+        held = "control_" + column.removeprefix("flag_")
+        if held in customers:
+            flags[column] &= ~customers[held].astype(bool)
+    return flags
+
+
+def _named_columns(marks: pd.DataFrame, prefix: str) -> pd.Series:
+    """Each row's set 0/1 columns as a JSON list of names, '["churn_risk"]' as json.dumps
+    writes it, column by column (a row-wise apply takes seconds a million rows)."""
+    joined = np.full(len(marks), "", dtype=object)
+    for column in marks:
+        name = np.where(marks[column].to_numpy(bool), f'"{column.removeprefix(prefix)}"', "")
+        joined = np.where((joined != "") & (name != ""), joined + ", " + name, joined + name)
+    return pd.Series("[" + joined + "]", index=marks.index, dtype=object)
 
 
 def push(target: CrmParams, rows: RunRows, secret: str, password: str = "",
@@ -296,7 +317,8 @@ def _body(rows: RunRows, batch: pd.DataFrame, number: int, batches: int) -> byte
     predictions = present(batch)  # only those the run made: no empty fields
     customers = [{
         "customer_id": int(row.customer_id), "segment": int(row.segment), "persona": row.persona,
-        "flags": json.loads(row.flags), "previous_persona": row.previous_persona or None,
+        "flags": json.loads(row.flags), "control": json.loads(row.control_lists),
+        "previous_persona": row.previous_persona or None,
         "previous_flags": json.loads(row.previous_flags),
         "rfm": {name: None if pd.isna(getattr(row, name)) else int(getattr(row, name))
                 for name in ("r_score", "f_score", "m_score")},

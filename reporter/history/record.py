@@ -10,6 +10,7 @@ under the folder's lock.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -131,6 +132,55 @@ class CheckRecord:
     problem: str = ""
 
 
+@dataclass(frozen=True)
+class ListRecord:
+    """One call list's split in a run: its file holds the contacted, control_groups.csv the rest."""
+
+    name: str  # the flag's name, or "Next campaign"
+    file: str  # churn_risk.csv, next_campaign.csv
+    share: float  # of the list held back
+    listed: int
+    contacted: int
+    control: int
+
+
+@dataclass(frozen=True)
+class ControlRecord:
+    window_start: str  # the campaign window the groups were drawn for (ISO dates)
+    window_end: str
+    file: str = "control_groups.csv"
+    lists: tuple[ListRecord, ...] = ()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One measure of one earlier list: contacted against control customers."""
+
+    measure: str  # bought again, spend change or response
+    contacted: int  # customers measured in each group
+    control: int
+    contacted_value: float  # a share (0-1), or a mean change of spend
+    control_value: float
+    difference: float
+    low: float  # the 95% interval of the difference
+    high: float
+    method: str  # how the interval was worked out
+    enough: bool  # False: the interval is too wide to say ("not enough customers yet")
+
+
+@dataclass(frozen=True)
+class ListEffect:
+    """What an earlier brief's list did, measured in this run's customers."""
+
+    run_id: str  # the earlier run
+    as_of: str
+    name: str
+    days: int  # between that run's customers and this run's
+    left: int  # of its customers, no longer in this export (not measured)
+    comparisons: tuple[Comparison, ...]
+    sentence: str
+
+
 RECEIVED = ("sent", "partly sent", "already sent", "written", "uncertain")  # someone has, or may have, it
 NOT_SETTLED = ("failed",)  # due again: the scheduler's catch-up or `reporter send` sends it
 
@@ -185,6 +235,9 @@ class RunRecord:
     teams: tuple[str, ...] | None = None  # the teams it is addressed to (None: before this was kept)
     engine: str = "local"  # local or spark (on Spark: data.sha256 hashes rows, not the file)
     followup: FollowupRecord | None = None  # earlier briefs' predictions graded (history/grading.py)
+    control: ControlRecord | None = None  # each call list's control group (None: before them)
+    measured: tuple[ListEffect, ...] = ()  # what earlier briefs' lists did
+    measure_notes: tuple[str, ...] = ()  # earlier runs that could not be measured, and why
 
     @property
     def held(self) -> bool:
@@ -220,6 +273,10 @@ def _format_version(value: int) -> str | None:
     return f"{value} is not a format this version reads (1 to {FORMAT_VERSION})"
 
 
+def _count(value: int) -> str | None:
+    return None if value >= 0 else "a negative count"
+
+
 _DIGEST = untrusted.optional(untrusted.pattern(untrusted.HEX_DIGEST, "a sha256 (64 hex digits)"))
 RECORD_CHECKS = {  # by Record.field, or by field name at any depth of the record
     "run_id": untrusted.pattern(untrusted.RUN_ID, "a run id (HHMMSS-xxxx)"),
@@ -248,6 +305,15 @@ RECORD_CHECKS = {  # by Record.field, or by field name at any depth of the recor
     "GradedPrediction.customers": untrusted.between(0, untrusted.MAX_INTEGER),
     **{f"FollowupRecord.{name}": untrusted.between(0, 10_000_000)
        for name in ("lookback_weeks", "min_bin", "min_customers")},
+    "ListRecord.file": untrusted.pattern(re.compile(r"[a-z0-9_]{1,120}\.csv"), "a list file name"),
+    "ControlRecord.file": untrusted.pattern(re.compile(r"[a-z0-9_]{1,120}\.csv"), "a file name"),
+    "ListRecord.share": lambda v: None if 0 <= v <= 1 else "not a share between 0 and 1",
+    "window_start": untrusted.iso_date,
+    "window_end": untrusted.iso_date,
+    **{f"{kind}.{name}": _count for kind, names in (("ListRecord", ("listed", "contacted", "control")),
+                                                    ("Comparison", ("contacted", "control")),
+                                                    ("ListEffect", ("days", "left")))
+       for name in names},
 }
 RECORD_HINT = "it is not as reporter writes it (edited or planted), so this run is not used"
 
@@ -299,7 +365,8 @@ def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, starte
                exports: tuple[str, ...], change: WeekOverWeek | None, checks: tuple[CheckRecord, ...],
                held_because: tuple[str, ...], pdf_sha256: str, dry_run: bool = False,
                baseline: str = "", engine: str = "local", teams: tuple[str, ...] = (),
-               followup: FollowupRecord | None = None) -> RunRecord:
+               followup: FollowupRecord | None = None, control: ControlRecord | None = None,
+               measured: tuple[ListEffect, ...] = (), measure_notes: tuple[str, ...] = ()) -> RunRecord:
     """run.json of a new run: what was read, with which settings, what came out."""
     raw, notes, segmentation = found.raw, found.customers.notes, found.segmentation
     return RunRecord(
@@ -336,6 +403,9 @@ def run_record(found: Analysis, figures: CustomerFigures, *, run_id: str, starte
         teams=teams,
         engine=engine,
         followup=followup,
+        control=control,
+        measured=measured,
+        measure_notes=measure_notes,
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from reporter.personas.control import contacted
 from reporter.personas.exports import STAMP_COLUMNS, flag_column
 from reporter.untrusted import UnreadableArchiveFile
 
@@ -130,13 +131,13 @@ def newly_flagged_file(flag: str) -> str:
 
 
 def newly_flagged(before: pd.DataFrame, now: pd.DataFrame, flag: str) -> pd.DataFrame:
-    """This run's rows of customers who carry `flag` now and did not in the previous run
-    (including customers who are new since)."""
+    """This run's rows of customers to contact who carry `flag` now and did not in the previous
+    run (including customers who are new since); the flag's control group is not among them."""
     column = flag_column(flag)
     if column not in now:
         return now.iloc[0:0]
     flagged_then = set(before.loc[before[column].astype(bool), "ID"]) if column in before else set()
-    rows = now.loc[now[column].astype(bool)]
+    rows = contacted(now.loc[now[column].astype(bool)], flag)
     return rows.loc[~rows["ID"].isin(flagged_then)]
 
 

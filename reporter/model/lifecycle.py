@@ -101,7 +101,10 @@ class Analysis:
 
 def rulebook_key(rulebook: Rulebook) -> str:
     """Fingerprint of the persona rules as validated."""
-    document = json.dumps(rulebook.source, sort_keys=True, default=str)
+    source = dict(rulebook.source)  # a control share is not a rule: changing it renames nobody
+    source["personas"] = [{k: v for k, v in p.items() if k != "control_share"}
+                          for p in source.get("personas", [])]
+    document = json.dumps(source, sort_keys=True, default=str)
     return hashlib.sha256(document.encode()).hexdigest()[:16]
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reporter.data.clean import clean
@@ -24,8 +25,9 @@ from reporter.errors import ArchiveError
 from reporter.model.arrays import FAST_MAX, ArrayModel, prepare, score_arrays
 from reporter.model.artefact import Loaded, SavedModel, read_model
 from reporter.model.predictions import predictions
-from reporter.personas.exports import customer_columns
-from reporter.personas.rulebook import label_customers
+from reporter.personas.control import ControlParams, control_groups, group_columns
+from reporter.personas.exports import customer_columns, flag_column
+from reporter.personas.rulebook import Rulebook, label_customers
 from reporter.predict.lifetime import add_scores, score_week
 
 
@@ -41,25 +43,39 @@ class Scored:
         return (("run_id", self.run_id), ("as_of", self.as_of))
 
 
-def score_new(output_dir: Path, folder: Path | None, raw: RawCustomers, cleaning: CleanParams) -> Scored:
+def score_new(output_dir: Path, folder: Path | None, raw: RawCustomers, cleaning: CleanParams,
+              control: ControlParams | None = None) -> Scored:
     """Segment, persona and flags for these customers with the model of the run in `folder`."""
     loaded = _model_of(output_dir, folder)
-    return score_with(loaded.model, loaded.folder.name, raw, cleaning)
+    return score_with(loaded.model, loaded.folder.name, raw, cleaning, control)
 
 
 def score_with(model: SavedModel | ArrayModel, run: str, raw: RawCustomers, cleaning: CleanParams,
-               fast: bool = True) -> Scored:
+               control: ControlParams | None = None, fast: bool = True) -> Scored:
     """The same with a model already loaded (`reporter serve` keeps one in memory, prepared
-    for the array path); `fast=False` takes the table path whatever the batch's size."""
+    for the array path); `fast=False` takes the table path whatever the batch's size. With
+    `control`, each flag's control group is marked as the weekly run marks it (control_<flag>)."""
     saved = model.model if isinstance(model, ArrayModel) else model
+    ready = model if isinstance(model, ArrayModel) else prepare(model)
     as_of = scoring_date(saved, raw.frame["Dt_Customer"].max().date())
     if fast and len(raw.frame) <= FAST_MAX:
-        ready = model if isinstance(model, ArrayModel) else prepare(model)
         columns = {name: raw.frame[name].to_numpy() for name in raw.frame.columns}
-        frame = pd.DataFrame(score_arrays(ready, columns, as_of))
+        answer = score_arrays(ready, columns, as_of)
     else:
-        frame = _table_path(saved, raw, cleaning, as_of)
+        answer = _table_path(saved, raw, cleaning, as_of)
+    frame = pd.DataFrame(mark_control(answer, ready.rulebook, control, as_of))
     return Scored(run, frame, saved.saved_in_run, as_of.isoformat())
+
+
+def mark_control(answer: dict[str, np.ndarray], rulebook: Rulebook, control: ControlParams | None,
+                 as_of: date) -> dict[str, np.ndarray]:
+    """customers.csv's columns with each flag's control group (control_<flag>, 1: held back),
+    drawn as the weekly run draws it; unchanged without `control`."""
+    if control is None:
+        return answer
+    flags = {flag.name: np.asarray(answer[flag_column(flag.name)], dtype=bool) for flag in rulebook.flags}
+    groups = control_groups(np.asarray(answer["ID"]), flags, control.with_flags(rulebook.flags), as_of)
+    return {**answer, **group_columns(groups)}
 
 
 def scoring_date(model: SavedModel, newest_join: date) -> date:
@@ -67,15 +83,15 @@ def scoring_date(model: SavedModel, newest_join: date) -> date:
     return max(model.as_of, newest_join)
 
 
-def _table_path(model: SavedModel, raw: RawCustomers, cleaning: CleanParams, as_of: date) -> pd.DataFrame:
+def _table_path(model: SavedModel, raw: RawCustomers, cleaning: CleanParams, as_of: date
+                ) -> dict[str, np.ndarray]:
     # every ID of the batch gets its answer, even one person sent under two IDs
     customers = clean(raw, replace(cleaning, duplicates="keep"), as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
     add_scores(table.frame, score_week(model.lifetime, table.frame))  # rules may use p_alive, clv
     labels = model.scorer.segments(table.frame)
     assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
-    return pd.DataFrame(customer_columns(table.frame, labels, assignment,
-                                         predictions(model, table.frame)))
+    return customer_columns(table.frame, labels, assignment, predictions(model, table.frame))
 
 
 def _model_of(output_dir: Path, folder: Path | None) -> Loaded:

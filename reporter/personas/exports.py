@@ -25,6 +25,7 @@ import pyarrow.csv as pacsv
 
 from reporter.csvcells import neutralise_table, neutralise_text
 from reporter.data.features import FeatureTable
+from reporter.personas.control import NEXT_CAMPAIGN_LIST, ControlGroups, contacted, group_columns
 from reporter.personas.rulebook import PersonaAssignment
 from reporter.progress import advance
 
@@ -51,8 +52,9 @@ def flag_file(name: str) -> str:
 
 
 def flag_list(customers: pd.DataFrame, name: str, ranking: pd.Series) -> pd.DataFrame:
-    """A flag's customers, highest `ranking` first (ties by ID), in the customers.csv layout."""
-    flagged = customers.loc[customers[flag_column(name)].astype(bool)]
+    """A flag's customers to contact (its control group left out), highest `ranking` first
+    (ties by ID), in the customers.csv layout."""
+    flagged = contacted(customers.loc[customers[flag_column(name)].astype(bool)], name)
     order = pd.DataFrame({"rank": ranking.to_numpy()[flagged.index.to_numpy()], "ID": flagged["ID"]},
                          index=flagged.index).sort_values(["rank", "ID"], ascending=[False, True])
     return flagged.loc[order.index]
@@ -62,21 +64,47 @@ NEXT_CAMPAIGN_FILE = "next_campaign.csv"
 NEXT_CAMPAIGN_SHARE = 0.10  # the next campaign's list: the customers likeliest to answer
 
 
+def list_file(name: str) -> str:
+    """A call list's file: a flag's (churn_risk.csv), or next_campaign.csv."""
+    return NEXT_CAMPAIGN_FILE if name == NEXT_CAMPAIGN_LIST else flag_file(name)
+
+
 def next_campaign_size(customers: int, share: float = NEXT_CAMPAIGN_SHARE) -> int:
     return max(1, round(customers * share)) if customers else 0
 
 
 def next_campaign_list(customers: pd.DataFrame, size: int) -> pd.DataFrame:
-    """The `size` customers with the highest p_response (ties by ID), in the customers.csv
-    layout: who the next campaign should reach first."""
+    """Of the `size` customers with the highest p_response (ties by ID), those to contact (the
+    list's control group left out), in the customers.csv layout: who the next campaign should
+    reach first."""
     order = np.lexsort((customers["ID"].to_numpy(), -customers["p_response"].to_numpy()))
-    return customers.iloc[order[:size]]
+    return contacted(customers.iloc[order[:size]], NEXT_CAMPAIGN_LIST)
+
+
+def next_campaign_members(ids: np.ndarray, p_response: np.ndarray, size: int) -> np.ndarray:
+    """True for the customers next_campaign_list takes, before its control group is held back."""
+    members = np.zeros(len(ids), dtype=bool)
+    if size <= 0:
+        return members
+    if size >= len(ids):
+        return ~members
+    edge = np.partition(p_response, len(ids) - size)[len(ids) - size]  # the size-th highest
+    members = p_response > edge  # in linear time: a full sort of a million takes seconds
+    tied = np.flatnonzero(p_response == edge)
+    members[tied[np.argsort(ids[tied], kind="stable")[:size - int(members.sum())]]] = True
+    return members
 
 
 def customer_table(table: FeatureTable, labels: np.ndarray, assignment: PersonaAssignment,
-                   p_response: np.ndarray | None = None) -> pd.DataFrame:
+                   p_response: np.ndarray | None = None,
+                   groups: ControlGroups | None = None) -> pd.DataFrame:
+    """customers.csv: one row per customer, its flags, metrics, predictions and, with `groups`,
+    one control_<list> column per call list (1: held back from that list)."""
     predicted = {"p_response": p_response} if p_response is not None else {}
-    return pd.DataFrame(customer_columns(table.frame, labels, assignment, predicted))
+    columns = customer_columns(table.frame, labels, assignment, predicted)
+    if groups is not None:
+        columns.update(group_columns(groups))
+    return pd.DataFrame(columns)
 
 
 def customer_columns(features, labels: np.ndarray, assignment: PersonaAssignment,

@@ -30,6 +30,7 @@ class FlagCount:
     spend_share: float
     by_persona: tuple[tuple[str, int], ...]  # in the rulebook's persona order
     top: pd.DataFrame  # CALL_LIST_COLUMNS and the shown metrics: new first, then by rank_by, ID
+    held_back: int = 0  # of `count`, in the list's control group: never in `top` or a list file
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,11 @@ def chart_sample(frame: pd.DataFrame, personas: np.ndarray, pca: np.ndarray,
 
 
 def customer_figures(table: FeatureTable, assignment: PersonaAssignment, pca: np.ndarray,
-                     rulebook: Rulebook, new_ids: dict[str, set[int]], params: ListParams) -> CustomerFigures:
-    """The figures from a table that holds every customer (the local engine)."""
+                     rulebook: Rulebook, new_ids: dict[str, set[int]], params: ListParams,
+                     held: dict[str, np.ndarray] | None = None) -> CustomerFigures:
+    """The figures from a table that holds every customer (the local engine); `held`: each
+    flag's control group, counted but never listed to contact."""
+    held = held or {}
     frame = table.frame
     personas = assignment.customer_persona
     limit = float(frame["income"].quantile(INCOME_LIMIT_QUANTILE)) * 1.05
@@ -85,21 +89,24 @@ def customer_figures(table: FeatureTable, assignment: PersonaAssignment, pca: np
                                     frame.loc[income_ok, "total_spending"])[0, 1])
     sample = chart_sample(frame, personas, pca, params)
     flags = tuple(_flag_count(frame, personas, assignment.flags[flag.name], flag.name, flag.spec.rank_by,
-                              [p.name for p in rulebook.personas], new_ids.get(flag.name, set()), params)
+                              [p.name for p in rulebook.personas], new_ids.get(flag.name, set()), params,
+                              held.get(flag.name))
                   for flag in rulebook.flags)
     return CustomerFigures(len(frame), flags, limit, correlation, sample)
 
 
 def _flag_count(frame: pd.DataFrame, personas: np.ndarray, mask: np.ndarray, name: str, rank_by: str,
-                order: Sequence[str], new_ids: set[int], params: ListParams) -> FlagCount:
+                order: Sequence[str], new_ids: set[int], params: ListParams,
+                held: np.ndarray | None = None) -> FlagCount:
     total_spend = float(frame["total_spending"].sum()) or 1.0
     flagged = frame.loc[mask]
     in_persona = pd.Series(personas[mask]).value_counts()
-    ranked = flagged.assign(persona=personas[mask], new=flagged["ID"].isin(new_ids)).sort_values(
+    to_contact = ~held[mask] if held is not None else np.ones(len(flagged), dtype=bool)
+    ranked = flagged.assign(persona=personas[mask], new=flagged["ID"].isin(new_ids))[to_contact].sort_values(
         ["new", rank_by, "ID"], ascending=[False, False, True]).head(params.size)
     columns = list(dict.fromkeys((*CALL_LIST_COLUMNS, *params.shown, rank_by)))
     return FlagCount(
         name=name, count=int(mask.sum()), share=float(mask.mean()) if len(mask) else 0.0,
         spend_share=float(flagged["total_spending"].sum() / total_spend),
         by_persona=tuple((p, int(in_persona[p])) for p in order if p in in_persona),
-        top=ranked[columns].reset_index(drop=True))
+        top=ranked[columns].reset_index(drop=True), held_back=int((~to_contact).sum()))

@@ -73,6 +73,12 @@ class PersonaSpec(Strict):
         default="total_spending", max_length=40,
         description="customer level only: the action list is ordered by this metric, highest first.",
     )
+    control_share: float | None = Field(
+        default=None, ge=0, le=0.5,
+        description="customer level only: the share of this flag's call list held back as a control "
+        "group and not contacted, so later briefs can measure what contacting did; empty: "
+        "control_groups.share in reporter.yaml; 0: no control group.",
+    )
 
     @field_validator("name")
     @classmethod

@@ -18,7 +18,7 @@ from reporter.app.api.middleware import add_access_log
 from reporter.app.api.personas import add_persona_routes
 from reporter.app.api.runs import add_run_routes
 from reporter.app.api.swap import Archive
-from reporter.app.params import clean_params
+from reporter.app.params import clean_params, control_params
 from reporter.app.settings import Config
 from reporter.errors import DataError
 
@@ -49,7 +49,8 @@ def create_app(config: Config) -> FastAPI:
 
     add_health_routes(app, archive)
     add_customer_routes(app, archive, scope, settings.max_batch, settings.max_body_kb,
-                        clean_params(config.settings), config.settings.source.date_format)
+                        clean_params(config.settings), config.settings.source.date_format,
+                        control_params(config.settings))
     add_run_routes(app, archive, scope)
     add_persona_routes(app, archive, scope)
 

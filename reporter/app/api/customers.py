@@ -26,12 +26,14 @@ from reporter.data.records import typed_records
 from reporter.data.schema import DATE_COLUMN, MAX_ID, NEWCOMER_ZEROS
 from reporter.history.catalogue import RunSummary, runs_of
 from reporter.model.arrays import FAST_MAX, score_arrays
-from reporter.model.score_new import score_with, scoring_date
+from reporter.model.score_new import mark_control, score_with, scoring_date
+from reporter.personas.control import ControlParams
 from reporter.personas.exports import EXPORT_METRICS
 
 
 def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, max_body_kb: int,
-                        cleaning: CleanParams, date_format: str | None) -> None:
+                        cleaning: CleanParams, date_format: str | None,
+                        control: ControlParams | None = None) -> None:
     scoring = asyncio.Lock()
 
     @app.post("/v1/assign", tags=["customers"], dependencies=[scope("assign")],
@@ -45,7 +47,7 @@ def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, m
         # CPU work in a worker thread, so health checks and reads are answered meanwhile; one at
         # a time, as threads scoring side by side only contend for the interpreter (measured)
         async with scoring:
-            answers = await run_in_threadpool(_score, served, document, cleaning, date_format)
+            answers = await run_in_threadpool(_score, served, document, cleaning, date_format, control)
         about = {"run_id": served.run.run_id, "as_of": served.run.as_of,
                  "model_fitted_in_run": served.model.fitted_in_run}
         # plain values already: written as JSON at once (FastAPI's encoder walked every answer)
@@ -69,30 +71,33 @@ def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, m
 
 
 
-def _score(served: Served, customers: list[dict], cleaning, date_format: str | None) -> list[dict]:
+def _score(served: Served, customers: list[dict], cleaning, date_format: str | None,
+           control: ControlParams | None = None) -> list[dict]:
     """Scored as `reporter assign` scores: load's checks and types, then the run's model; a
-    field a new customer may leave out (NEWCOMER_ZEROS) is 0."""
+    field a new customer may leave out (NEWCOMER_ZEROS) is 0. A flag's control group is marked
+    (`control`) and its flag left out of `flags`, the flags to act on, as the CRM push does."""
     sent = [{**ZEROS, **customer} for customer in customers]
-    return answers_of(scored(served, sent, cleaning, date_format), customers)
+    return answers_of(scored(served, sent, cleaning, date_format, control=control), customers)
 
 
 ZEROS = {**dict.fromkeys(NEWCOMER_ZEROS, 0), "Income": None}  # what a customer may leave out
 
 
 def scored(served: Served, sent: list[dict], cleaning, date_format: str | None,
-           fast: bool = True) -> dict[str, np.ndarray]:
+           fast: bool = True, control: ControlParams | None = None) -> dict[str, np.ndarray]:
     """customers.csv's columns for the customers sent: on the array path when every value is
     one load's checks pass (data/records.py), else through load's own checks (which name what
     is wrong) and then score_with; `fast=False`: the table path all the way."""
     now = datetime.now()
     columns = typed_records(sent, date_format, now) if fast and len(sent) <= FAST_MAX else None
     if columns is not None:
-        newest = columns[DATE_COLUMN].max().astype(object)
-        return score_arrays(served.ready, columns, scoring_date(served.model, newest))
+        as_of = scoring_date(served.model, columns[DATE_COLUMN].max().astype(object))
+        answer = score_arrays(served.ready, columns, as_of)
+        return mark_control(answer, served.ready.rulebook, control, as_of)
     frame = pd.DataFrame.from_records(sent, columns=[c for c in EXPECTED if any(c in s for s in sent)])
     origin = Origin("request", "request", "request", kind="request")
     raw = typed_customers(frame, origin, "", now, date_format, [], rows=IN_BATCH)
-    table = score_with(served.ready, served.run.folder.name, raw, cleaning, fast=fast).frame
+    table = score_with(served.ready, served.run.folder.name, raw, cleaning, control, fast=fast).frame
     return {name: table[name].to_numpy() for name in table.columns}
 
 
@@ -101,20 +106,28 @@ LAYOUT = ("ID", "other_ids", "persona", "cluster", *EXPORT_METRICS)
 
 def answers_of(table: dict[str, np.ndarray], customers: list[dict]) -> list[dict]:
     """One answer per customer sent, in the order sent (a repeated ID answered each time):
-    segment, persona, flags, RFM scores and each saved predictor's value (p_response, ...)."""
+    segment, persona, the flags to act on, the lists holding the customer back as control,
+    RFM scores and each saved predictor's value (p_response, ...)."""
     flags = [c for c in table if c.startswith("flag_")]
-    predicted = [c for c in table if c not in LAYOUT and c not in flags]
+    held = [c for c in table if c.startswith("control_")]
+    predicted = [c for c in table if c not in LAYOUT and c not in flags and c not in held]
     answer_of: dict[int, dict] = {}
     rows = zip(table["ID"].tolist(), table["cluster"].tolist(), table["persona"].tolist(),
-               *(table[name].tolist() for name in ("r_score", "f_score", "m_score", *flags, *predicted)),
+               *(table[name].tolist() for name in ("r_score", "f_score", "m_score", *flags, *held,
+                                                   *predicted)),
                strict=True)
     for customer_id, cluster, persona, r, f, m, *rest in rows:
-        if customer_id not in answer_of:
-            answer_of[customer_id] = {
-                "customer_id": customer_id, "segment": int(cluster), "persona": persona,
-                "flags": [name.removeprefix("flag_") for name, on in zip(flags, rest, strict=False) if on],
-                "rfm": {"r_score": int(r), "f_score": int(f), "m_score": int(m)},
-                **dict(zip(predicted, rest[len(flags):], strict=True))}
+        if customer_id in answer_of:
+            continue
+        on, back = dict(zip(flags, rest, strict=False)), dict(zip(held, rest[len(flags):], strict=False))
+        control = [name.removeprefix("control_") for name, value in back.items() if value]
+        answer_of[customer_id] = {
+            "customer_id": customer_id, "segment": int(cluster), "persona": persona,
+            "flags": [name.removeprefix("flag_") for name, value in on.items()
+                      if value and name.removeprefix("flag_") not in control],
+            "control": control,
+            "rfm": {"r_score": int(r), "f_score": int(f), "m_score": int(m)},
+            **dict(zip(predicted, rest[len(flags) + len(held):], strict=True))}
     return [answer_of[int(customer["ID"])] for customer in customers]
 
 

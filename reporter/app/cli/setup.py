@@ -15,6 +15,7 @@ from reporter.app.settings import check_secrets, owner_warnings, write_schemas
 from reporter.app.starter import write_starter
 from reporter.data import sample
 from reporter.errors import ConfigError
+from reporter.history.measure import contacted_ids
 from reporter.personas.rulebook import compile_rulebook
 
 
@@ -32,6 +33,11 @@ def add_sample(commands) -> None:
     parser.add_argument("--lifetime", type=lifetime_truth, metavar="r,alpha,a,b,p,q,v",
                         help="draw purchases, recency and spend from BG/NBD (alpha in weeks) and "
                              "Gamma-Gamma with these known parameters, e.g. 0.8,8,0.8,2.5,6,4,15")
+    parser.add_argument("--contacted", type=Path, metavar="RUN_FOLDER",
+                        help="with --age: the run folder whose call lists were contacted")
+    parser.add_argument("--effect", type=effect_size, default=0.0, metavar="POINTS",
+                        help="with --contacted: how much more likely (0.10 = 10 points) a "
+                             "contacted customer is to buy again (default 0)")
     parser.set_defaults(command=sample_command)
 
 
@@ -43,9 +49,26 @@ def lifetime_truth(text: str) -> sample.LifetimeTruth:
                                                           "not a number")) from None
 
 
+def effect_size(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a change of probability from -1 to 1, "
+                                         "such as 0.10")
+    return value
+
+
 def sample_command(args: argparse.Namespace) -> int:
+    if (args.contacted is not None or args.effect) and args.age is None:
+        raise ConfigError("--contacted and --effect age a table: give it with --age CSV")
+    if args.effect and args.contacted is None:
+        raise ConfigError("--effect needs --contacted RUN_FOLDER: the brief whose lists were contacted")
     if args.age is not None:
-        table = sample.age(pd.read_csv(args.age), args.days, args.seed)
+        contacted = contacted_ids(args.contacted) if args.contacted is not None else None
+        table = sample.age(pd.read_csv(args.age), args.days, args.seed, contacted=contacted,
+                           effect=args.effect)
     else:
         kwargs = {"as_of": args.as_of} if args.as_of else {}
         table = sample.generate(args.rows, args.seed, **kwargs)
