@@ -215,10 +215,10 @@ def test_without_a_lifetime_model_the_condition_is_left_out_with_a_located_note(
     assert np.array_equal(assignment.flags["Slipping"], (simulated.frame["recency"] > 30).to_numpy())
     assert not assignment.flags["Top Value"].any()  # its only condition is left out: nobody
     assert assignment.notes == (
-        'persona "Slipping": "p_alive < 0.5" is left out this week: there is no alive probability '
-        "this week (the appendix says why)",
-        'persona "Top Value": "clv >= p90" is left out this week: there is no 12-month customer '
-        "value this week (the appendix says why)")
+        'flag "Slipping": "p_alive < 0.5" is left out this week: there is no alive probability '
+        "this week (the brief's Value at risk section says why)",
+        'flag "Top Value": "clv >= p90" is left out this week: there is no 12-month customer '
+        "value this week (the brief's Value at risk section says why)")
     frozen = population.freeze([c for p in rulebook.flags for c in p.conditions])
     assert frozen.percentiles == {}  # no threshold kept for a metric the week has none of
 

@@ -538,17 +538,18 @@ def usable_rulebook(rulebook: Rulebook, columns) -> tuple[Rulebook, tuple[str, .
     have = set(columns)
     notes: list[str] = []
 
-    def judged(persona: Persona) -> Persona:
+    def judged(persona: Persona, kind: str = "persona") -> Persona:
         missing = [c for c in persona.conditions if c.metric in PREDICTED and c.metric not in have]
         if not missing:
             return persona
-        notes.extend(f'persona "{persona.name}": "{c.text}" is left out this week: there is no '
-                     f"{PREDICTED[c.metric]} this week (the appendix says why)" for c in missing)
+        notes.extend(f'{kind} "{persona.name}": "{c.text}" is left out this week: there is no '
+                     f"{PREDICTED[c.metric]} this week (the brief's Value at risk section says why)"
+                     for c in missing)
         kept = tuple(c for c in persona.conditions if c not in missing)
         return replace(persona, conditions=kept, mode=persona.mode if kept else "any")
 
     personas = tuple(judged(p) for p in rulebook.personas)
-    flags = tuple(judged(p) for p in rulebook.flags)
+    flags = tuple(judged(p, "flag") for p in rulebook.flags)
     if not notes:
         return rulebook, ()
     return replace(rulebook, personas=personas, flags=flags), tuple(notes)
