@@ -36,10 +36,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     skips it), so a new test needs no decorator for it; and grouped, so that under `make test`
     (`--dist loadgroup`) one worker starts the JVM, or the cluster, instead of each worker."""
     for item in items:
-        for fixture, mark in FIXTURE_MARKS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(mark)
-                item.add_marker(pytest.mark.xdist_group(mark))
+        resources = [mark for fixture, mark in FIXTURE_MARKS.items()
+                     if fixture in getattr(item, "fixturenames", ())]
+        for mark in resources:
+            item.add_marker(mark)
+            item.add_marker(pytest.mark.xdist_group(mark))
+        if not resources and _uses_a_module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test needs a module-scoped fixture (a module's runs, made once): then its
+    module's tests go to one worker as a group, so the fixture is built once, not once per
+    worker (`--dist loadgroup` otherwise hands out ungrouped tests one by one)."""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(defs and defs[-1].scope == "module" for defs in definitions.values())
 
 
 @pytest.fixture(scope="session")
