@@ -13,6 +13,7 @@ import pytest
 
 from reporter.data import sample
 from tests.support.archive import Published, publish
+from tests.support.once import shared_folder
 from tests.support.project import QUICK, REPO_ROOT, new_project, write_config
 
 __all__ = ["QUICK", "REPO_ROOT", "new_project", "write_config"]  # where other tests import them
@@ -108,8 +109,11 @@ def project(tmp_path: Path, sample_csv: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def archived_once(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Published:
-    """The sample's run, published once per worker with nothing sent (tests/support/archive.py)."""
-    return publish(tmp_path_factory.mktemp("archived"), sample_csv)
+    """The sample's run, published once per test session with nothing sent
+    (tests/support/archive.py), by the first worker that needs it (tests/support/once.py)."""
+    root, made = shared_folder(tmp_path_factory, "archived",
+                               lambda folder: {"run_id": publish(folder, sample_csv).run_id})
+    return Published(root, made["run_id"], sample_csv)
 
 
 @pytest.fixture
