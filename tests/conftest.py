@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from reporter.data import sample
+from tests.support import charts
 from tests.support.archive import Published, publish
 from tests.support.once import shared_folder
 from tests.support.project import QUICK, REPO_ROOT, new_project, write_config
@@ -28,6 +29,9 @@ def _real_table_candidates() -> list[Path]:
     candidates.append(REPO_ROOT.parent / "shared" / "data" / REAL_TABLE_NAME)
     return candidates
 
+
+if not os.environ.get("REPORTER_TESTS_DRAW_EVERY_CHART"):  # set it to draw each chart every time
+    charts.install()  # each distinct chart drawn once per worker (tests/support/charts.py)
 
 FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in pyproject.toml
 
