@@ -36,18 +36,38 @@ if not os.environ.get("REPORTER_TESTS_DRAW_EVERY_CHART"):  # set it to draw each
 FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in pyproject.toml
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """A test that uses PostgreSQL or Spark is marked so by its fixture (`make test-fast`
     skips it), so a new test needs no decorator for it; and grouped, so that under `make test`
-    (`--dist loadgroup`) one worker starts the JVM, or the cluster, instead of each worker."""
+    (`--dist loadgroup`) one worker starts the JVM, or the cluster, instead of each worker.
+    Done as each test is collected: xdist turns the groups into test IDs in its
+    pytest_collection_modifyitems, which ran before this conftest's, so groups set there were
+    never seen."""
+    resources = [mark for fixture, mark in FIXTURE_MARKS.items()
+                 if fixture in getattr(item, "fixturenames", ())]
+    for mark in resources:
+        item.add_marker(mark)
+        item.add_marker(pytest.mark.xdist_group(mark))
+    if not resources and _uses_a_module_fixture(item):
+        item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """xdist's loadgroup sends a test to its group's worker by a "@group" suffix on the test
+    ID, which xdist 3.8 writes to `item._nodeid`; pytest 9 reads the ID from `item._id`, so no
+    group was ever formed (each worker started its own JVM and PostgreSQL cluster). Written
+    here where pytest reads it, as xdist would, unless xdist already did."""
+    if not getattr(config.option, "loadgroup", False):  # set in xdist workers only
+        return
+    from _pytest.nodeid import NodeId
+
     for item in items:
-        resources = [mark for fixture, mark in FIXTURE_MARKS.items()
-                     if fixture in getattr(item, "fixturenames", ())]
-        for mark in resources:
-            item.add_marker(mark)
-            item.add_marker(pytest.mark.xdist_group(mark))
-        if not resources and _uses_a_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
 
 
 def _uses_a_module_fixture(item: pytest.Item) -> bool:
