@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from reporter.data import sample
+from tests.support import charts
 from tests.support.archive import Published, publish
+from tests.support.once import shared_folder
 from tests.support.project import QUICK, REPO_ROOT, new_project, write_config
 
 __all__ = ["QUICK", "REPO_ROOT", "new_project", "write_config"]  # where other tests import them
@@ -28,18 +30,52 @@ def _real_table_candidates() -> list[Path]:
     return candidates
 
 
+if not os.environ.get("REPORTER_TESTS_DRAW_EVERY_CHART"):  # set it to draw each chart every time
+    charts.install()  # each distinct chart drawn once per worker (tests/support/charts.py)
+
 FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in pyproject.toml
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_itemcollected(item: pytest.Item) -> None:
     """A test that uses PostgreSQL or Spark is marked so by its fixture (`make test-fast`
     skips it), so a new test needs no decorator for it; and grouped, so that under `make test`
-    (`--dist loadgroup`) one worker starts the JVM, or the cluster, instead of each worker."""
+    (`--dist loadgroup`) one worker starts the JVM, or the cluster, instead of each worker.
+    Done as each test is collected: xdist turns the groups into test IDs in its
+    pytest_collection_modifyitems, which ran before this conftest's, so groups set there were
+    never seen."""
+    resources = [mark for fixture, mark in FIXTURE_MARKS.items()
+                 if fixture in getattr(item, "fixturenames", ())]
+    for mark in resources:
+        item.add_marker(mark)
+        item.add_marker(pytest.mark.xdist_group(mark))
+    if not resources and _uses_a_module_fixture(item):
+        item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """xdist's loadgroup sends a test to its group's worker by a "@group" suffix on the test
+    ID, which xdist 3.8 writes to `item._nodeid`; pytest 9 reads the ID from `item._id`, so no
+    group was ever formed (each worker started its own JVM and PostgreSQL cluster). Written
+    here where pytest reads it, as xdist would, unless xdist already did."""
+    if not getattr(config.option, "loadgroup", False):  # set in xdist workers only
+        return
+    from _pytest.nodeid import NodeId
+
     for item in items:
-        for fixture, mark in FIXTURE_MARKS.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                item.add_marker(mark)
-                item.add_marker(pytest.mark.xdist_group(mark))
+        groups = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+                         for m in item.iter_markers("xdist_group")})
+        suffix = "@" + "_".join(groups)
+        if groups and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+            item._id = NodeId.parse(item.nodeid + suffix)
+
+
+def _uses_a_module_fixture(item: pytest.Item) -> bool:
+    """Whether the test needs a module-scoped fixture (a module's runs, made once): then its
+    module's tests go to one worker as a group, so the fixture is built once, not once per
+    worker (`--dist loadgroup` otherwise hands out ungrouped tests one by one)."""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    return any(defs and defs[-1].scope == "module" for defs in definitions.values())
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +133,11 @@ def project(tmp_path: Path, sample_csv: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def archived_once(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Published:
-    """The sample's run, published once per worker with nothing sent (tests/support/archive.py)."""
-    return publish(tmp_path_factory.mktemp("archived"), sample_csv)
+    """The sample's run, published once per test session with nothing sent
+    (tests/support/archive.py), by the first worker that needs it (tests/support/once.py)."""
+    root, made = shared_folder(tmp_path_factory, "archived",
+                               lambda folder: {"run_id": publish(folder, sample_csv).run_id})
+    return Published(root, made["run_id"], sample_csv)
 
 
 @pytest.fixture

@@ -211,12 +211,10 @@ def test_the_archive_lists_runs_and_releases_a_held_brief_only_when_allowed(arch
     assert load_config(config) and "released" in (held.folder / "run.json").read_text()
 
 
-@pytest.mark.browser
-@pytest.mark.server
-@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Chromium is not installed")
-@pytest.mark.parametrize("width", [1280, 390])
-def test_every_page_loads_in_chromium_without_errors(archive, tmp_path, width):
-    sync_api = pytest.importorskip("playwright.sync_api")
+@pytest.fixture(scope="module")
+def app_port(archive):
+    """`reporter app` as a user starts it, over the module's archive, for both widths' tests
+    (one Streamlit server, not one per test): its port, once Streamlit says it listens."""
     _, config, *_ = archive
     from tests.smtp_server import free_port
 
@@ -236,24 +234,34 @@ def test_every_page_loads_in_chromium_without_errors(archive, tmp_path, width):
     threading.Thread(target=read, daemon=True).start()
     try:
         assert ready.wait(timeout=120), "".join(lines)
-        with sync_api.sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-            page = browser.new_page(viewport={"width": width, "height": 900})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            for name in ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive"):
-                page.goto(f"http://127.0.0.1:{port}/?page={name.replace(' ', '+')}",
-                          wait_until="networkidle")
-                page.get_by_role("heading", name=re.compile(name.split()[0])).first.wait_for(timeout=60_000)
-                page.wait_for_load_state("networkidle")
-                assert page.get_by_test_id("stException").count() == 0, name
-                page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
-            browser.close()
-        assert not errors, errors
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=60)
+
+
+@pytest.mark.browser
+@pytest.mark.server
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Chromium is not installed")
+@pytest.mark.parametrize("width", [1280, 390])
+def test_every_page_loads_in_chromium_without_errors(app_port, tmp_path, width):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    port = app_port
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        for name in ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive"):
+            page.goto(f"http://127.0.0.1:{port}/?page={name.replace(' ', '+')}",
+                      wait_until="networkidle")
+            page.get_by_role("heading", name=re.compile(name.split()[0])).first.wait_for(timeout=60_000)
+            page.wait_for_load_state("networkidle")
+            assert page.get_by_test_id("stException").count() == 0, name
+            page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
+        browser.close()
+    assert not errors, errors
 
 
 def test_the_workshop_refuses_a_40000_character_rule_before_parsing_it(archive, monkeypatch):

@@ -10,6 +10,7 @@ import pytest
 from benchmarks.suite import STAGE_GROUPS, main
 
 
+@pytest.mark.e2e  # whole runs, each in a child process (benchmarks.child)
 def test_the_harness_runs_end_to_end_on_a_tiny_table(tmp_path):
     report = main(["--sizes", "400", "--repeats", "1", "--naive-max", "400", "--quality-rows", "400",
                    "--no-real", "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results"),
@@ -86,6 +87,7 @@ def test_the_database_reads_are_measured_against_the_csv_file(tmp_path, postgres
     assert "| CSV file |" in text and "1.00x" in text
 
 
+@pytest.mark.server  # a real `reporter serve` (tests/api_server.py)
 def test_the_api_load_test_stops_by_itself_and_reports_percentiles(tmp_path, sample_csv):
     from benchmarks import api
 
@@ -111,6 +113,7 @@ def test_the_app_page_views_are_timed_cold_and_cached(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.spark  # in child processes: its own JVM, not the session's
 def test_the_two_engines_are_timed_side_by_side_with_the_jvm_s_memory(tmp_path):
     """A fit week by each engine in a fresh process: stages, the driver's and the JVM's peaks."""
     from benchmarks import spark

@@ -22,6 +22,7 @@ from reporter.delivery.ledger import Ledger
 from tests.conftest import QUICK, REPO_ROOT, run_folders, write_config
 from tests.smtp_server import FaultyHandler, start_server
 from tests.support.archive import Published as ArchivedProject
+from tests.support.once import shared_folder
 
 OWNER = "owner@example.com"
 TEAMS = [{"name": "Marketing", "recipients": ["anna@example.com", "ben@example.com"]},
@@ -101,8 +102,15 @@ def kill(process: subprocess.Popen) -> None:
 def published(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Published:
     """One `reporter run`, SIGKILLed after it published the run and before any email (when it
     connects to the mail server, which never answers), its ledger removed: the archive every
-    fault test starts from (the analysis and the PDF are made once)."""
-    root = tmp_path_factory.mktemp("published")
+    fault test starts from (the analysis and the PDF are made once per session, by the first
+    worker that needs them: tests/support/once.py)."""
+    root, made = shared_folder(tmp_path_factory, "published",
+                               lambda folder: {"run_id": _killed_after_publishing(folder, sample_csv)})
+    return Published(root / "output", made["run_id"], sample_csv)
+
+
+def _killed_after_publishing(root: Path, sample_csv: Path) -> str:
+    """The run ID of a `reporter run` in root/ killed as it first connects to the mail server."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(4)
@@ -117,7 +125,7 @@ def published(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Pub
     (root / "output" / "ledger.sqlite").unlink(missing_ok=True)  # its claims were the dead process's
     (folder,) = run_folders(root / "output")
     assert json.loads((folder / "run.json").read_text())["delivery"] == []
-    return Published(root / "output", _run_id(folder), sample_csv)
+    return _run_id(folder)
 
 
 def _accepted(listener: socket.socket, connections: list) -> bool:
