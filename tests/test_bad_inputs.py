@@ -4,7 +4,6 @@ nothing archived, or a brief whose data notes show the repair. Never a traceback
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -36,16 +35,27 @@ def test_bad_input(case, project, tmp_path, capsys):
         assert case.expect.split(" (")[0][:20] in (folder / "brief.html").read_text()
 
 
+# Started by a small Python that waits for it: a process's peak memory (ru_maxrss) keeps the
+# high-water mark of the process it was forked from (Linux carries it over exec), so a child
+# of a test worker that holds a gigabyte would report a gigabyte whatever it used itself.
+MEASURE = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
 def _measured(argv: list[str], cwd: Path) -> tuple[int, str, int]:
     """A real `python ...` process: its exit code, its stderr and its own peak memory (KiB,
-    from wait4, so no other child of this test session counts)."""
+    from wait4 in a small parent of its own, so neither this test worker nor any other child
+    counts)."""
     with tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen([sys.executable, *argv], cwd=cwd, stdout=subprocess.DEVNULL,
-                                 stderr=err, text=True)
-        _, status, usage = os.wait4(child.pid, 0)
-        child.returncode = os.waitstatus_to_exitcode(status)
+        waiter = subprocess.run([sys.executable, "-c", MEASURE, sys.executable, *argv], cwd=cwd,
+                                stdout=subprocess.PIPE, stderr=err, text=True, check=True)
+        code, peak = (int(word) for word in waiter.stdout.split())
         err.seek(0)
-        return child.returncode, err.read(), usage.ru_maxrss
+        return code, err.read(), peak
 
 
 @pytest.mark.e2e

@@ -14,7 +14,7 @@ from reporter.data.clean import clean
 from reporter.data.features import build_features
 from reporter.data.load import load
 from reporter.data.params import CleanParams
-from reporter.personas.rulebook import all_conditions, assign, read_rulebook
+from reporter.personas.rulebook import all_conditions, assign, read_rulebook, usable_rulebook
 from reporter.personas.rules import Population
 from reporter.segmentation.params import SegmentParams
 from reporter.segmentation.profile import profile
@@ -134,7 +134,8 @@ def test_spark_names_and_flags_every_customer_as_the_local_engine_does(spark, tm
     assert population.means == pytest.approx(frozen.means, rel=1e-12)
     assert population.percentiles == pytest.approx(frozen.percentiles, rel=1e-12)
     scored = spark_segments(fitted.scorer, features)
-    named = spark_personas(rulebook, local.cluster_persona, scored, population).toPandas()
+    judged, _ = usable_rulebook(rulebook, ())  # as run.py judges them: p_alive is local only
+    named = spark_personas(judged, local.cluster_persona, scored, population).toPandas()
     named = named.set_index("ID").loc[table.frame["ID"]]
     assert (named["persona"].to_numpy() == np.asarray(local.customer_persona)).all()
     for name, flagged in local.flags.items():
