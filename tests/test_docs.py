@@ -101,7 +101,8 @@ def test_the_readme_has_the_sections_a_newcomer_needs():
     lines = outside_fences((REPO_ROOT / "README.md").read_text())
     headings = [line for line in lines if line.startswith("## ")]
     assert headings == ["## Two commands", "## Use your own export",
-                        "## Measuring what the brief's lists did", "## Who reads what"]
+                        "## What the brief predicts", "## Measuring what the brief's lists did",
+                        "## Who reads what"]
 
 
 COMMANDS = REPO_ROOT / "docs" / "reference" / "commands.md"
