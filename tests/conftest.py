@@ -136,8 +136,11 @@ def archived_once(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) ->
     """The sample's run, published once per test session with nothing sent
     (tests/support/archive.py), by the first worker that needs it (tests/support/once.py)."""
     root, made = shared_folder(tmp_path_factory, "archived",
-                               lambda folder: {"run_id": publish(folder, sample_csv).run_id})
-    return Published(root, made["run_id"], sample_csv)
+                               lambda folder: {"run_id": publish(folder, sample_csv).run_id,
+                                               "data": str(sample_csv)})
+    # the maker's sample: the run records its folder as the source, so a later week of this
+    # project must read the same file (another worker's copy is another source)
+    return Published(root, made["run_id"], Path(made["data"]))
 
 
 @pytest.fixture

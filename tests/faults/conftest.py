@@ -105,8 +105,12 @@ def published(tmp_path_factory: pytest.TempPathFactory, sample_csv: Path) -> Pub
     fault test starts from (the analysis and the PDF are made once per session, by the first
     worker that needs them: tests/support/once.py)."""
     root, made = shared_folder(tmp_path_factory, "published",
-                               lambda folder: {"run_id": _killed_after_publishing(folder, sample_csv)})
-    return Published(root / "output", made["run_id"], sample_csv)
+                               lambda folder: {"run_id": _killed_after_publishing(folder, sample_csv),
+                                               "data": str(sample_csv)})
+    # the maker's sample: the run records its folder as the source, and serve and the
+    # scheduler look runs up by the source the configuration names (another worker's copy
+    # of the sample is another source: the run would be nobody's)
+    return Published(root / "output", made["run_id"], Path(made["data"]))
 
 
 def _killed_after_publishing(root: Path, sample_csv: Path) -> str:
