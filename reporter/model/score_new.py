@@ -62,7 +62,7 @@ def score_with(model: SavedModel | ArrayModel, run: str, raw: RawCustomers, clea
         columns = {name: raw.frame[name].to_numpy() for name in raw.frame.columns}
         answer = score_arrays(ready, columns, as_of)
     else:
-        answer = _table_path(saved, raw, cleaning, as_of)
+        answer = _table_path(ready, raw, cleaning, as_of)
     frame = pd.DataFrame(mark_control(answer, ready.rulebook, control, as_of))
     return Scored(run, frame, saved.saved_in_run, as_of.isoformat())
 
@@ -83,14 +83,17 @@ def scoring_date(model: SavedModel, newest_join: date) -> date:
     return max(model.as_of, newest_join)
 
 
-def _table_path(model: SavedModel, raw: RawCustomers, cleaning: CleanParams, as_of: date
+def _table_path(ready: ArrayModel, raw: RawCustomers, cleaning: CleanParams, as_of: date
                 ) -> dict[str, np.ndarray]:
+    """The pipeline's own stages, with the rules compiled once with the model (`ready`), as the
+    array path uses them."""
+    model = ready.model
     # every ID of the batch gets its answer, even one person sent under two IDs
     customers = clean(raw, replace(cleaning, duplicates="keep"), as_of, income_fill=model.income_fill)
     table = build_features(customers, rfm=model.rfm)
     add_scores(table.frame, score_week(model.lifetime, table.frame))  # rules may use p_alive, clv
     labels = model.scorer.segments(table.frame)
-    assignment = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
+    assignment = label_customers(ready.rulebook, model.cluster_persona, table, labels, model.population)
     return customer_columns(table.frame, labels, assignment, predictions(model, table.frame))
 
 
