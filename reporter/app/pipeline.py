@@ -47,6 +47,7 @@ from reporter.data.load import RawCustomers
 from reporter.data.sources import read_customers
 from reporter.delivery.crm import Pushed
 from reporter.delivery.dispatch import Delivered, dispatch_run, tell_owners_held
+from reporter.delivery.faults import fault_point
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError, DataUnchanged
 from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
@@ -82,6 +83,7 @@ class StageTimer:
     seconds: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, name: str):
+        fault_point(f"stage-{name}")  # the crash tests' SIGKILL lands as the stage is entered
         return progress_stage(name, self.seconds)
 
 

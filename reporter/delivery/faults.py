@@ -7,7 +7,8 @@ exactly between two steps (a handshake, never a head start). Unset, a point does
 Points, in the order a delivery passes them: claimed (recipients claimed, nothing sent),
 answered (the server answered, the ledger not yet settled), settled (the ledger settled,
 run.json not yet told). Between claimed and answered, a test kills the process when its mail
-server has received the data.
+server has received the data. Every stage of a run is a point too, `stage-<name>` (load,
+segment, pdf, publish, ...), entered before the stage starts.
 """
 
 from __future__ import annotations
