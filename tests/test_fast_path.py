@@ -285,6 +285,11 @@ def test_assign_scores_sign_ups_without_response_complain_or_campaigns(archived_
     written = io.BytesIO()
     write_csv(expected.frame, written, stamp=expected.stamp)
     assert assigned.stdout == written.getvalue().decode()  # the same as with the zeros written out
+    # the real table refuses the lifetime model: Churn Risk's p_alive line is judged without,
+    # and assign says so as the weekly brief does (main said nothing)
+    assert any('flag "Churn Risk"' in note and "p_alive" in note for note in expected.notes)
+    assert [line for line in assigned.stderr.splitlines() if line.startswith("note: ")] == \
+        [f"note: {note}" for note in expected.notes]
 
 
 def test_the_api_answers_a_sign_up_without_response_complain_or_campaigns(ready, real_table):

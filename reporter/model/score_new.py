@@ -27,7 +27,7 @@ from reporter.model.artefact import Loaded, SavedModel, read_model
 from reporter.model.predictions import predictions
 from reporter.personas.control import ControlParams, control_groups, group_columns
 from reporter.personas.exports import customer_columns, flag_column
-from reporter.personas.rulebook import Rulebook, label_customers
+from reporter.personas.rulebook import Rulebook, label_customers, usable_rulebook
 from reporter.predict.lifetime import add_scores, score_week
 
 
@@ -37,6 +37,7 @@ class Scored:
     frame: pd.DataFrame  # ID, persona, cluster, one 0/1 column per flag, key metrics, predictions
     run_id: str = ""  # of that run
     as_of: str = ""  # the date the batch was scored at
+    notes: tuple[str, ...] = ()  # rule conditions left out for want of a prediction (usable_rulebook)
 
     @property
     def stamp(self) -> tuple[tuple[str, str], ...]:
@@ -64,7 +65,8 @@ def score_with(model: SavedModel | ArrayModel, run: str, raw: RawCustomers, clea
     else:
         answer = _table_path(ready, raw, cleaning, as_of)
     frame = pd.DataFrame(mark_control(answer, ready.rulebook, control, as_of))
-    return Scored(run, frame, saved.saved_in_run, as_of.isoformat())
+    notes = usable_rulebook(ready.rulebook, frame.columns)[1]  # the same on either path
+    return Scored(run, frame, saved.saved_in_run, as_of.isoformat(), notes)
 
 
 def mark_control(answer: dict[str, np.ndarray], rulebook: Rulebook, control: ControlParams | None,

@@ -90,6 +90,8 @@ def assign_command(args: argparse.Namespace) -> int:
 
     config = checked_config(args)
     scored = assign_new(config, args.data, args.run)
+    for note in scored.notes:  # a rule judged without a condition must not pass unsaid
+        print(f"note: {note}", file=sys.stderr)
     if args.out is None:
         sys.stdout.flush()
         write_csv(scored.frame, sys.stdout.buffer, stamp=scored.stamp)
