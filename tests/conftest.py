@@ -38,8 +38,9 @@ FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--write-durations", metavar="PATH", type=Path, default=None,
-                     help="merge each test's CPU seconds into PATH (tests/durations.json is what "
-                          "`make test` orders its work by: tests/support/balance.py)")
+                     help="merge each test's seconds (wall; on an idle machine) into PATH "
+                          "(tests/durations.json is what `make test` orders its work by: "
+                          "tests/support/balance.py)")
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -2,14 +2,15 @@
 hands a worker its next unit (a group, or one test) when it runs low, in the order of its
 work queue; by default that order is the number of tests per unit, so a long single test or a
 group of a few slow tests could start last and leave one core idle for minutes. Here the
-units are ordered by what they cost (tests/durations.json: CPU seconds per test, written by
-`pytest --write-durations tests/durations.json`), longest first: the greedy way to split work
-over two workers evenly. A test the file does not know yet costs DEFAULT_SECONDS."""
+units are ordered by what they cost (tests/durations.json: seconds per test, written by
+`pytest --write-durations tests/durations.json` on an idle machine), longest first: the greedy
+way to split work over two workers evenly. A test the file does not know yet costs
+DEFAULT_SECONDS."""
 
 from __future__ import annotations
 
 import json
-import resource
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -56,17 +57,11 @@ def longest_first(items: list[pytest.Item], costs: dict[str, float]) -> list[pyt
     return [item for unit in ordered for item in unit]
 
 
-def _cpu_seconds() -> float:
-    """CPU of this process and of the children it waited for: what a test costs whatever
-    else the machine is doing."""
-    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 class DurationWriter:
-    """`--write-durations PATH`: each test's CPU seconds (set-up, call and tear-down), merged
-    into PATH at the end (entries of tests not run this time are kept; with xdist each worker
-    merges its own under a lock)."""
+    """`--write-durations PATH`: the seconds each test keeps its worker busy (set-up, call and
+    tear-down, wall time: a scheduler's run in a forked child or a wait for a server is not CPU
+    of this process, but the worker waits for it), merged into PATH at the end (entries of
+    tests not run this time are kept; with xdist each worker merges its own under a lock)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -74,9 +69,9 @@ class DurationWriter:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
-        started = _cpu_seconds()
+        started = time.perf_counter()
         yield
-        self.seconds[plain_id(item.nodeid)] = round(_cpu_seconds() - started, 1)
+        self.seconds[plain_id(item.nodeid)] = round(time.perf_counter() - started, 1)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         import fcntl
