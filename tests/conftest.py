@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reporter.data import sample
-from tests.support import charts
+from tests.support import balance, charts
 from tests.support.archive import Published, publish
 from tests.support.once import shared_folder
 from tests.support.project import QUICK, REPO_ROOT, new_project, write_config
@@ -34,6 +34,22 @@ if not os.environ.get("REPORTER_TESTS_DRAW_EVERY_CHART"):  # set it to draw each
     charts.install()  # each distinct chart drawn once per worker (tests/support/charts.py)
 
 FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in pyproject.toml
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--write-durations", metavar="PATH", type=Path, default=None,
+                     help="merge each test's seconds (wall; on an idle machine) into PATH "
+                          "(tests/durations.json is what `make test` orders its work by: "
+                          "tests/support/balance.py)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The work queue in the order tests/support/balance.py gives it (costliest unit first),
+    not xdist's tests-per-unit order."""
+    if getattr(config.option, "dist", "no") == "loadgroup":
+        config.option.loadscopereorder = False
+    if config.getoption("write_durations"):
+        config.pluginmanager.register(balance.DurationWriter(config.getoption("write_durations")))
 
 
 def pytest_itemcollected(item: pytest.Item) -> None:
@@ -68,6 +84,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         suffix = "@" + "_".join(groups)
         if groups and not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
             item._id = NodeId.parse(item.nodeid + suffix)
+    items[:] = balance.longest_first(items, balance.known_costs())  # the same in every worker
 
 
 def _uses_a_module_fixture(item: pytest.Item) -> bool:

@@ -14,7 +14,6 @@ import pytest
 from reporter.app import pipeline
 from reporter.app.settings import load_config
 from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_partials
-from reporter.data import sample
 from tests.conftest import REPO_ROOT, archive_entries, run_folders, write_config
 
 RUN_FILES = {"brief.html", "brief.pdf", "segments.csv", "run.json", "customers.csv"}
@@ -99,7 +98,7 @@ def test_sigkill_at_each_stage_leaves_a_consistent_archive(archived, tmp_path, s
     stops itself at the stage's fault point and says so in a file (reporter/delivery/faults.py),
     so the kill lands there however fast the machine is."""
     output, config, earlier = archived.output, archived.config, archived.folder  # a run archived
-    data = sample.write(sample.generate(1_000, seed=5), tmp_path / "other.csv")  # not the same data
+    data = archived.data  # the kill lands at the stage's fault point, however few the rows
     marker = tmp_path / "stopped"
     env = {**os.environ, "REPORTER_FAULT_AT": f"stage-{stage}", "REPORTER_FAULT_MARKER": str(marker)}
     process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config),

@@ -24,7 +24,7 @@ from reporter.data.load import load
 from reporter.data.params import CleanParams
 from reporter.errors import DataError
 from reporter.personas.rulebook import Attempt, ConditionCheck
-from tests.conftest import REPO_ROOT, run_cli, write_config
+from tests.conftest import REPO_ROOT, run_cli, run_main, write_config
 from tests.helpers import short_pages
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -159,7 +159,7 @@ def test_near_misses_in_the_appendix_and_preview(real, real_table, tmp_path):
     text = _flat(" ".join(_pages(real.pdf)))
     assert f"Near miss: {misses[0]}" in text
     config = _project(tmp_path, real_table)
-    preview = run_cli("personas", "preview", "--config", str(config))
+    preview = run_main("personas", "preview", "--config", str(config))
     assert preview.returncode == 0, preview.stderr
     assert f"Near miss: {misses[0]}." in preview.stdout
 

@@ -47,7 +47,7 @@ from reporter.personas.control import (
 )
 from reporter.personas.rulebook import compile_rulebook
 from reporter.untrusted import UnreadableArchiveFile
-from tests.conftest import QUICK, run_cli, write_config
+from tests.conftest import QUICK, run_main, write_config
 from tests.webhook_server import SECRET, Behaviour, Webhook
 
 DAYS = 28  # four weeks after the brief
@@ -274,7 +274,7 @@ def test_a_later_brief_measures_the_earlier_list_against_its_control(tmp_path):
                           control_groups={"share": 0.25, "widest_interval_points": 30})
     first = run(load_config(config))
     aged = tmp_path / "aged.csv"
-    done = run_cli("sample", "--age", str(data), "--days", "28", "--seed", "12", "--contacted",
+    done = run_main("sample", "--age", str(data), "--days", "28", "--seed", "12", "--contacted",
                    str(first.folder), "--effect", "0.3", "--out", str(aged))
     assert done.returncode == 0, done.stderr
     data.write_bytes(aged.read_bytes())

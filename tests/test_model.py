@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,7 @@ from reporter.model.drift import Baseline, Drift, DriftRow, measure, psi
 from reporter.model.lifecycle import Evidence, Verdict, decide
 from reporter.model.params import ModelParams
 from reporter.segmentation.align import align
-from tests.conftest import QUICK, REPO_ROOT, run_folders, write_config
+from tests.conftest import QUICK, REPO_ROOT, new_project, run_folders, write_config
 
 
 def _run(project: Path, *extra: str) -> dict:
@@ -42,11 +43,32 @@ def week_one(tmp_path_factory) -> Path:
     return sample.write(sample.generate(1000, seed=21), folder / "week1.csv")
 
 
-def test_next_week_is_scored_with_the_saved_model_and_personas_hold(project, week_one, tmp_path):
+@pytest.fixture(scope="module")
+def week_one_briefed(tmp_path_factory, sample_csv, week_one) -> Path:
+    """A project like `project` (the same reporter.yaml, byte for byte) after its first
+    `reporter run --data week1.csv`: made once for the module, as eleven tests start so."""
+    root = tmp_path_factory.mktemp("week-one-briefed")
+    new_project(root, sample_csv)
+    _run(root, "--data", str(week_one))
+    return root / "output"
+
+
+def _first_week(project: Path, week_one_briefed: Path) -> dict:
+    """This project's first run of week one (the module's, copied in: a copy takes
+    milliseconds, a run seconds); its run.json as `_run` returns it."""
+    assert (project / "config" / "reporter.yaml").read_bytes() == \
+        (week_one_briefed.parent / "config" / "reporter.yaml").read_bytes()
+    shutil.copytree(week_one_briefed, project / "output")
+    (folder,) = run_folders(project / "output")
+    return json.loads((folder / "run.json").read_text()) | {"folder": folder}
+
+
+def test_next_week_is_scored_with_the_saved_model_and_personas_hold(project, week_one, tmp_path,
+                                                                   week_one_briefed):
     # the same source: next week's export lands in the same folder
     week_two = sample.write(sample.age(pd.read_csv(week_one), days=7, seed=3),
                             week_one.parent / f"{tmp_path.name}-week2.csv")
-    first = _run(project, "--data", str(week_one))
+    first = _first_week(project, week_one_briefed)
     second = _run(project, "--data", str(week_two))
     assert first["model"]["action"] == "fitted"
     assert second["model"]["action"] == "scored"
@@ -59,12 +81,12 @@ def test_next_week_is_scored_with_the_saved_model_and_personas_hold(project, wee
     assert "Scored with the model fitted on" in (second["folder"] / "brief.html").read_text()
 
 
-def test_shifted_income_and_spend_trip_the_drift_gate(project, week_one, tmp_path):
+def test_shifted_income_and_spend_trip_the_drift_gate(project, week_one, tmp_path, week_one_briefed):
     table = pd.read_csv(week_one)
     spend = [c for c in table.columns if c.startswith("Mnt")]
     shifted = table.assign(Income=(table["Income"] * 1.6).round(), **{c: table[c] * 2 for c in spend})
     drifted = sample.write(shifted, week_one.parent / f"{tmp_path.name}-drifted.csv")
-    _run(project, "--data", str(week_one))
+    _first_week(project, week_one_briefed)
     second = _run(project, "--data", str(drifted))
     model = second["model"]
     assert model["action"] == "refitted" and "drift in" in model["reason"]
@@ -73,13 +95,14 @@ def test_shifted_income_and_spend_trip_the_drift_gate(project, week_one, tmp_pat
     assert "Refitted on this week&#39;s data: drift in" in html and "Drift since the model" in html
 
 
-def test_a_week_whose_p_response_moved_is_refitted_like_a_feature_drift(project, week_one, tmp_path):
+def test_a_week_whose_p_response_moved_is_refitted_like_a_feature_drift(project, week_one, tmp_path,
+                                                                       week_one_briefed):
     """Issue 34: p_response was not watched for drift. Every customer now answered the earlier
     campaigns (AcceptedCmp1-5, not a drift feature): the features hold still, p_response moves."""
     table = pd.read_csv(week_one)
     answered = table.assign(**{c: 1 for c in table.columns if c.startswith("AcceptedCmp")})
     moved = sample.write(answered, week_one.parent / f"{tmp_path.name}-answered.csv")
-    first = _run(project, "--data", str(week_one))
+    first = _first_week(project, week_one_briefed)
     document = json.loads((first["folder"] / MODEL_FILE).read_text())
     assert "p_response" in document["model"]["baseline"]["edges"]
     second = _run(project, "--data", str(moved))
@@ -97,8 +120,8 @@ def test_a_week_whose_p_response_moved_is_refitted_like_a_feature_drift(project,
     assert older is not None and "p_response" not in older.baseline.edges
 
 
-def test_refit_with_another_seed_is_aligned_to_the_same_personas(project, week_one):
-    first = _run(project, "--data", str(week_one))
+def test_refit_with_another_seed_is_aligned_to_the_same_personas(project, week_one, week_one_briefed):
+    first = _first_week(project, week_one_briefed)
     write_config(project / "config" / "reporter.yaml", source={"path": str(week_one)},
                  **QUICK, segmentation={"seed": 7})
     second = _run(project, "--refit")
@@ -112,8 +135,8 @@ def test_refit_with_another_seed_is_aligned_to_the_same_personas(project, week_o
     assert float((segments_before == segments_after[segments_before.index]).mean()) >= 0.95
 
 
-def test_a_refit_below_the_quality_bar_keeps_the_previous_model(project, week_one):
-    first = _run(project, "--data", str(week_one))
+def test_a_refit_below_the_quality_bar_keeps_the_previous_model(project, week_one, week_one_briefed):
+    first = _first_week(project, week_one_briefed)
     write_config(project / "config" / "reporter.yaml", source={"path": str(week_one)},
                  **QUICK, model={"min_silhouette": 0.95})
     second = _run(project, "--refit")
@@ -125,16 +148,16 @@ def test_a_refit_below_the_quality_bar_keeps_the_previous_model(project, week_on
     assert (_personas(first) == _personas(second)).all()
 
 
-def test_an_old_model_is_refitted(project, week_one):
-    first = _run(project, "--data", str(week_one))
+def test_an_old_model_is_refitted(project, week_one, week_one_briefed):
+    first = _first_week(project, week_one_briefed)
     later = pd.Timestamp(first["as_of"]) + pd.Timedelta(days=29)
     second = _run(project, "--data", str(week_one), "--as-of", f"{later:%Y-%m-%d}")
     assert second["model"]["action"] == "refitted"
     assert second["model"]["reason"] == "the model is 29 days old (refit every 4 weeks)"
 
 
-def test_a_pickled_model_of_the_first_format_is_refitted_never_opened(project, week_one):
-    first = _run(project, "--data", str(week_one))
+def test_a_pickled_model_of_the_first_format_is_refitted_never_opened(project, week_one, week_one_briefed):
+    first = _first_week(project, week_one_briefed)
     (first["folder"] / MODEL_FILE).write_text(json.dumps({"format_version": 1, "k": 5}))
     (first["folder"] / "model.joblib").write_bytes(b"not a pickle: it must never be opened")
     second = _run(project, "--data", str(week_one))
@@ -142,9 +165,9 @@ def test_a_pickled_model_of_the_first_format_is_refitted_never_opened(project, w
     assert "old pickled format, which this version never loads" in second["model"]["reason"]
 
 
-def test_a_model_written_with_another_scikit_learn_still_scores(project, week_one):
+def test_a_model_written_with_another_scikit_learn_still_scores(project, week_one, week_one_briefed):
     """The artefact is numbers: the library versions it names are a record, not a lock."""
-    first = _run(project, "--data", str(week_one))
+    first = _first_week(project, week_one_briefed)
     path = first["folder"] / MODEL_FILE
     document = json.loads(path.read_text())
     document["model"]["versions"]["scikit-learn"] = "0.24.2"
@@ -154,8 +177,8 @@ def test_a_model_written_with_another_scikit_learn_still_scores(project, week_on
     assert (_personas(first) == _personas(second)).all()
 
 
-def test_no_file_of_a_run_is_a_pickle(project, week_one):
-    folder = _run(project, "--data", str(week_one))["folder"]
+def test_no_file_of_a_run_is_a_pickle(project, week_one, week_one_briefed):
+    folder = _first_week(project, week_one_briefed)["folder"]
     pickle_opcodes = (b"\x80\x02", b"\x80\x03", b"\x80\x04", b"\x80\x05")
     for path in folder.rglob("*"):
         if path.is_file():
@@ -163,8 +186,8 @@ def test_no_file_of_a_run_is_a_pickle(project, week_one):
             assert path.suffix not in {".joblib", ".pkl", ".pickle"}
 
 
-def test_model_file_is_documented_and_read_back(project, week_one):
-    record = _run(project, "--data", str(week_one))
+def test_model_file_is_documented_and_read_back(project, week_one, week_one_briefed):
+    record = _first_week(project, week_one_briefed)
     folder = record["folder"]
     document = json.loads((folder / MODEL_FILE).read_text())
     spec = (REPO_ROOT / "docs" / "reference" / "model-format.md").read_text()

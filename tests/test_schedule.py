@@ -18,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from reporter.app.schedule import JOB_ID, build_scheduler, jobstore_path, run_brief_job, trigger
 from reporter.app.settings import ScheduleConfig, load_config
-from tests.conftest import REPO_ROOT, archive_entries, run_cli, write_config
+from tests.conftest import REPO_ROOT, archive_entries, run_cli, run_main, write_config
 
 UTC = ZoneInfo("UTC")
 
@@ -118,7 +118,7 @@ def test_a_run_missed_while_down_runs_once_at_start_and_sigterm_lets_it_finish(p
     assert code == 0 and len(runs(project)) == 1, output
     assert (output.index("stopping: a run in progress is allowed to finish")
             < output.index("finished with exit code 0") < output.index("scheduler stopped"))
-    listed = run_cli("schedule", "--list", "--config", str(config_path))
+    listed = run_main("schedule", "--list", "--config", str(config_path))
     assert listed.returncode == 0 and f"{JOB_ID}: cron" in listed.stdout
     january = trigger(ScheduleConfig(cron="0 7 1 1 *", timezone="UTC")).get_next_fire_time(
         None, datetime.now(UTC))
