@@ -88,3 +88,46 @@ def test_a_threshold_is_labelled_as_the_bar():
     assert _check_text(spend, Units()) == "total_spending >= 1.5x population ($1,425; bar: $909)"
     share = ConditionCheck("deal_share_lift >= 1.5", 0.4, 0.3, True, "deal_share_lift")
     assert _check_text(share, Units()).endswith("(40%; bar: 30%)")
+
+
+def test_charts_carry_no_node_that_draws_nothing():
+    """WeasyPrint draws an SVG node by node: no metadata, no group that only names itself."""
+    for svg in (charts.persona_sizes(BARS), _scatter()):
+        root = ET.fromstring(svg)
+        assert not [e for e in root.iter() if e.tag.endswith("metadata")]
+        groups = [e for e in root.iter() if e.tag.endswith("}g")]
+        assert all(set(g.attrib) - {"id"} for g in groups)
+        assert 'rotate(-0 ' not in svg
+
+
+def test_a_slimmed_chart_draws_the_same_pixels(tmp_path, monkeypatch):
+    """The groups and rotations left out change no pixel of the chart in the PDF."""
+    import shutil
+    import subprocess
+
+    import matplotlib
+    import pytest
+    from PIL import Image
+
+    from reporter.brief.render import render_pdf, svg_image
+
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm is not installed (apt-get install poppler-utils)")
+    def drawn() -> str:  # drawn here, not taken from the suite's chart memo
+        with matplotlib.rc_context(charts.STYLE):
+            return charts._svg(charts._persona_sizes_figure(BARS), "sizes")
+
+    slim = drawn()
+    monkeypatch.setattr(charts, "_slim", lambda svg: svg)
+    full = drawn()
+    assert len(full) > len(slim)
+    pages = []
+    for name, svg in (("full", full), ("slim", slim)):
+        pdf = tmp_path / f"{name}.pdf"
+        pdf.write_bytes(render_pdf(f'<html><body><figure class="chart">{svg_image(svg)}</figure>'
+                                   "</body></html>"))
+        subprocess.run(["pdftoppm", "-r", "100", "-png", "-singlefile", str(pdf),
+                        str(tmp_path / name)], check=True)
+        pages.append(np.asarray(Image.open(tmp_path / f"{name}.png").convert("L")))
+    assert (pages[0] < 128).mean() > 0.01, "the chart is drawn"
+    assert np.array_equal(pages[0], pages[1])

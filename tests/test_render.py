@@ -164,3 +164,50 @@ def test_rerender_of_a_run_without_brief_json_says_why(result, tmp_path):
                                               (0.06, "+0.1"), (-1.26, "-1.3"), (12.0, "+12.0")])
 def test_points_never_show_negative_zero(value, shown):
     assert render.points(value) == shown
+
+
+def test_a_second_render_of_the_same_brief_draws_no_chart_again(result, monkeypatch):
+    """The re-render after a PDF warning, appendix.pdf and `reporter rerender` draw the
+    same figures again: each chart is drawn once per process, the HTML is the same."""
+    import functools
+
+    from reporter.brief import charts, predict_charts
+
+    calls = []
+    for module in (charts, predict_charts):
+        for name in ("persona_sizes", "pca_scatter", "k_selection", "mix_bars", "income_spend",
+                     "rate_bars", "lift_bars", "reliability_curve"):
+            if hasattr(module, name):
+                draw = getattr(module, name)
+                monkeypatch.setattr(module, name, functools.wraps(draw)(
+                    lambda *a, _draw=draw, **k: (calls.append(_draw.__name__), _draw(*a, **k))[1]))
+    render._drawn.clear()
+    first = render.render_html(result.brief)
+    drawn_first = len(calls)
+    assert drawn_first >= 7
+    assert render.render_html(result.brief) == first and len(calls) == drawn_first
+    assert "appendix" in render.render_appendix_html(result.brief) and len(calls) == drawn_first
+
+
+def test_drawn_charts_are_told_apart_by_every_number():
+    """An array's repr shortens it ('...'); the key never does: a chart differing in one
+    point of thousands is drawn again, equal numbers in a new list are not."""
+    import numpy as np
+
+    from reporter.brief.charts import ScatterGroup
+
+    calls = []
+
+    def draw(groups):
+        calls.append(groups)
+        return f"<svg>{len(calls)}</svg>"
+
+    points = np.zeros((5000, 2))
+    moved = points.copy()
+    moved[2500, 0] = 1.0
+    assert repr(points) == repr(moved)
+    first = render.drawn(draw, [ScatterGroup("A", "#111111", points)])
+    assert render.drawn(draw, [ScatterGroup("A", "#111111", points.copy())]) == first
+    assert render.drawn(draw, [ScatterGroup("A", "#111111", moved)]) != first
+    assert render.drawn(draw, [ScatterGroup("B", "#111111", points)]) != first
+    assert len(calls) == 3

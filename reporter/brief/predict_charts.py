@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import matplotlib
 import numpy as np
-from matplotlib.figure import Figure
 
-from reporter.brief.charts import STYLE, TEXT_COLOUR, _svg
+from reporter.brief.charts import STYLE, TEXT_COLOUR, _figure, _svg
 
 EXPECTED_COLOUR = "#2f6f9f"
 OBSERVED_COLOUR = "#d08c2f"
@@ -18,7 +17,7 @@ def lift_bars(deciles: list[int], expected: list[float], observed: list[float | 
     """Columns: each decile's expected answer rate (1 = likeliest tenth), the out-of-sample
     rate that decile showed when the model was fitted beside it, and all customers' rate."""
     with matplotlib.rc_context(STYLE):
-        figure = Figure(figsize=(6.4, 2.9))
+        figure = _figure(figsize=(6.4, 2.9))
         axes = figure.subplots()
         x = np.arange(len(deciles))
         shown = [o for o in observed if o is not None]
@@ -45,7 +44,7 @@ def lift_bars(deciles: list[int], expected: list[float], observed: list[float | 
 def reliability_curve(predicted: list[float], observed: list[float], brier: float) -> str:
     """Predicted against observed answer rates per decile of out-of-sample predictions."""
     with matplotlib.rc_context(STYLE):
-        figure = Figure(figsize=(6.4, 2.3))
+        figure = _figure(figsize=(6.4, 2.3))
         axes = figure.subplots()
         top = max([*predicted, *observed, 0.05]) * 100 * 1.1
         axes.plot([0, top], [0, top], color="#999999", linestyle="--", linewidth=1,

@@ -10,16 +10,21 @@ back from the archive): `data:` URLs and the package's templates only, nothing e
 from __future__ import annotations
 
 import base64
+import dataclasses
 import logging
 import math
+import threading
 import urllib.parse
 import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 from jinja2 import (
     Environment,
     FileSystemLoader,
@@ -143,13 +148,14 @@ def draw_charts(brief: Brief) -> dict[str, Markup]:
     styling every path and label of every chart (0.45 s of a 2 s PDF on the sample)."""
     scatter, income = brief.scatter, brief.income_spend
     return {
-        "sizes": svg_image(charts.persona_sizes(_bars(brief))),
+        "sizes": svg_image(drawn(charts.persona_sizes, _bars(brief))),
         "spend_mix": svg_image(_mix(brief.spend_mix)),
         "channel_mix": svg_image(_mix(brief.channel_mix)),
-        "income_spend": svg_image(charts.income_spend(list(income.groups), income.title,
-                                                      income.x_limit, income.axes)),
-        "scatter": svg_image(charts.pca_scatter(list(scatter.groups), scatter.axes)),
-        "campaigns": svg_image(charts.rate_bars(brief.campaigns)) if brief.campaigns else Markup(""),
+        "income_spend": svg_image(drawn(charts.income_spend, list(income.groups), income.title,
+                                        income.x_limit, income.axes)),
+        "scatter": svg_image(drawn(charts.pca_scatter, list(scatter.groups), scatter.axes)),
+        "campaigns": (svg_image(drawn(charts.rate_bars, brief.campaigns)) if brief.campaigns
+                      else Markup("")),
         **_propensity_charts(brief.propensity),
     }
 
@@ -160,13 +166,52 @@ def _propensity_charts(view: PropensityView | None) -> dict[str, Markup]:
         return {"lift": Markup(""), "reliability": Markup("")}
     grading = view.grading
     return {
-        "lift": svg_image(predict_charts.lift_bars([b.decile for b in view.lift],
-                                                   [b.expected for b in view.lift],
-                                                   [b.observed for b in view.lift], view.expected_rate)),
-        "reliability": svg_image(predict_charts.reliability_curve(
-            [b.predicted for b in grading.reliability], [b.observed for b in grading.reliability],
-            grading.brier)),
+        "lift": svg_image(drawn(predict_charts.lift_bars, [b.decile for b in view.lift],
+                                [b.expected for b in view.lift],
+                                [b.observed for b in view.lift], view.expected_rate)),
+        "reliability": svg_image(drawn(
+            predict_charts.reliability_curve, [b.predicted for b in grading.reliability],
+            [b.observed for b in grading.reliability], grading.brier)),
     }
+
+
+DRAWN_KEPT = 40  # charts kept drawn: a brief has ten, so the last four briefs' worth
+_drawn: OrderedDict[tuple, str] = OrderedDict()
+_drawn_lock = threading.Lock()
+
+
+def drawn(draw: Callable[..., str], *args) -> str:
+    """`draw(*args)`, drawn once per process for the same numbers. A chart is the same bytes
+    for the same input (tests/test_charts.py), so a second render of the same figures takes
+    matplotlib's SVG from here: the re-render after a PDF warning, appendix.pdf beside the
+    brief, `reporter rerender`, and a test session's many runs of one sample table."""
+    key = (draw.__module__, draw.__qualname__, _key(args))
+    with _drawn_lock:
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
+    svg = draw(*args)
+    with _drawn_lock:
+        _drawn[key] = svg
+        while len(_drawn) > DRAWN_KEPT:
+            _drawn.popitem(last=False)
+    return svg
+
+
+def _key(value):
+    """A chart input as a hashable value that is equal exactly when the input is: arrays by
+    their bytes (never their shortened repr), records field by field."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.dtype.str, value.shape, value.tobytes())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return (type(value).__qualname__,
+                *(_key(getattr(value, f.name)) for f in dataclasses.fields(value)))
+    if isinstance(value, list | tuple):
+        return (type(value).__name__, *(_key(item) for item in value))
+    if isinstance(value, dict):
+        return ("dict", *((_key(k), _key(v)) for k, v in value.items()))
+    hash(value)  # anything else must be hashable as it is (str, numbers, None)
+    return (type(value).__name__, value)
 
 
 def svg_image(svg: str) -> Markup:
@@ -185,15 +230,15 @@ def _bars(brief: Brief) -> list[charts.Bar]:
 
 
 def _mix(chart: charts.MixChart) -> str:
-    return charts.mix_bars(list(chart.rows), list(chart.parts), chart.title, chart.prefix)
+    return drawn(charts.mix_bars, list(chart.rows), list(chart.parts), chart.title, chart.prefix)
 
 
 def _k_chart(brief: Brief) -> str:
     rows = brief.model.k_rows
     chosen = next(r.k for r in rows if r.chosen)
     elbow = next((r.k for r in rows if r.elbow), chosen)
-    return charts.k_selection([r.k for r in rows], [r.inertia for r in rows],
-                              [r.silhouette for r in rows], chosen, elbow)
+    return drawn(charts.k_selection, [r.k for r in rows], [r.inertia for r in rows],
+                 [r.silhouette for r in rows], chosen, elbow)
 
 
 CHART_CID = "persona-sizes"
