@@ -172,6 +172,9 @@ def score_frame(model: SavedPropensity, frame: pd.DataFrame | Mapping[str, np.nd
     return np.concatenate(parts) if parts else np.empty(0)
 
 
+STACKED_MAX = 1000  # customers whose design columns are clipped and weighted as one matrix
+
+
 def _linear_score(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
     """`standardised(frame) @ coef + intercept`, summed one design column at a time with the
     scaling folded into the weights; a category adds its looked-up weight."""
@@ -180,8 +183,15 @@ def _linear_score(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
     total = np.full(rows, model.intercept - float(np.dot(weight, model.scale_mean)))
     columns = [(name, lambda n=name: np.asarray(frame[n], dtype=float)) for name in design.numeric]
     columns += [(name, lambda n=name: DERIVED[n](frame)) for name in design.derived]
-    for index, (_, values) in enumerate(columns):
-        total += weight[index] * _clipped(values(), model.clip_low[index], model.clip_high[index])
+    if rows <= STACKED_MAX:  # a few customers: one clip and product over all columns at once
+        width = len(columns)
+        stacked = np.array([values() for _, values in columns], dtype=float).reshape(width, rows)
+        low, high = model.clip_low[:width, None], model.clip_high[:width, None]
+        for part in weight[:width, None] * np.minimum(np.maximum(stacked, low), high):
+            total += part  # column after column, as below: the same sums to the last bit
+    else:
+        for index, (_, values) in enumerate(columns):
+            total += weight[index] * _clipped(values(), model.clip_low[index], model.clip_high[index])
     index = len(columns)
     for category in design.categorical:
         span = slice(index, index + len(category.categories))
