@@ -41,21 +41,32 @@ class AccessLog:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500
-        started = False
+        status, started, logged = 500, False, False
+
+        def access_line() -> None:
+            nonlocal logged
+            logged = True
+            if log.isEnabledFor(logging.INFO):
+                log.info(json.dumps({"time": _now(), "method": scope["method"], "route": _route(scope),
+                                     "status": status, "ms": round((time.perf_counter() - start) * 1000, 2)}))
 
         async def noted(message: Message) -> None:
+            """Passes the answer on; the access line is written before its last part leaves,
+            so a client that has its answer finds the line written."""
             nonlocal status, started
             if message["type"] == "http.response.start":
                 status, started = message["status"], True
+            elif message["type"] == "http.response.body" and not message.get("more_body") and not logged:
+                access_line()
             await send(message)
 
         size = _declared_size(scope)
-        if size > self.max_body_kb * 1024:
-            refused = JSONResponse({"detail": f"the body is {math.ceil(size / 1024):,} kB; the limit is "
-                                              f"{self.max_body_kb:,} kB (api.max_body_kb)"}, 413)
-            await refused(scope, receive, noted)
-        else:
+        try:
+            if size > self.max_body_kb * 1024:
+                refused = JSONResponse({"detail": f"the body is {math.ceil(size / 1024):,} kB; the limit is "
+                                                  f"{self.max_body_kb:,} kB (api.max_body_kb)"}, 413)
+                await refused(scope, receive, noted)
+                return
             try:
                 await self.app(scope, receive, noted)
             except Exception as exc:
@@ -64,9 +75,9 @@ class AccessLog:
                     raise
                 await JSONResponse({"detail": f"internal error ({type(exc).__name__}); the server's "
                                               "log has the details"}, 500)(scope, receive, noted)
-        if log.isEnabledFor(logging.INFO):
-            log.info(json.dumps({"time": _now(), "method": scope["method"], "route": _route(scope),
-                                 "status": status, "ms": round((time.perf_counter() - start) * 1000, 2)}))
+        finally:
+            if not logged:
+                access_line()
 
 
 def _now() -> str:

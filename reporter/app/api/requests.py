@@ -53,7 +53,8 @@ async def body_of(request: Request, limit_kb: int) -> Any:
             raise HTTPException(413, f"the body is over the limit of {limit_kb:,} kB (api.max_body_kb)")
         chunks.append(chunk)
     body = b"".join(chunks)
-    depth = nesting(body)
+    # nesting cannot be deeper than the brackets opened: a small body is not counted through
+    depth = nesting(body) if body.count(b"[") + body.count(b"{") > MAX_DEPTH else 0
     if depth > MAX_DEPTH:
         raise HTTPException(400, f"the body nests {depth:,} levels deep; at most {MAX_DEPTH} are read: "
                                  'send one customer as an object of plain values, or {"customers": [...]}')
@@ -100,7 +101,7 @@ def customers_of(document: Any, max_batch: int) -> tuple[list[dict], bool]:
     if len(customers) > max_batch:
         raise HTTPException(413, f"{len(customers):,} customers in one request; the limit is "
                                  f"{max_batch:,} (api.max_batch): split the batch")
-    if _all_plainly_valid(customers):
+    if _all_plainly_valid(customers) if len(customers) > 8 else all(map(_plainly_valid, customers)):
         return customers, single  # what pydantic would pass, told in plain Python at a fifth of its cost
     problems = [problem for position, customer in enumerate(customers)
                 for problem in _field_problems(customer, position)]
