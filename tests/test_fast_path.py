@@ -22,7 +22,7 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from reporter.app.api import create_app
-from reporter.app.api.customers import LAYOUT, ZEROS, answers_of, scored, sent_columns
+from reporter.app.api.customers import INLINE_MAX, LAYOUT, ZEROS, answers_of, scored, sent_columns
 from reporter.app.api.requests import (
     Customer,
     _all_plainly_valid,
@@ -431,7 +431,7 @@ def test_other_ids_are_found_as_by_comparing_every_column(ready, real_table):
 
 def test_p_response_of_a_few_customers_is_the_column_by_column_sum(ready, real_table, monkeypatch):
     """The design columns clipped and weighted as one matrix give the same bits."""
-    config, served = ready
+    served = ready[1]
     model = served.model
     customers = _sent_customers(real_table)
     columns = typed_records(_sent(customers[:1000]), None, datetime.now())
@@ -443,3 +443,27 @@ def test_p_response_of_a_few_customers_is_the_column_by_column_sum(ready, real_t
     monkeypatch.setattr(saved, "STACKED_MAX", -1)
     for size, found in stacked.items():
         assert np.array_equal(found, saved._linear_score(model.propensity, first[size])), size
+
+
+def test_a_few_customers_are_scored_without_a_thread_hand_off(ready, real_table, monkeypatch):
+    """Up to INLINE_MAX customers are scored on the event loop (the hand-off to a worker
+    thread and back cost more than they do); a larger batch still goes to a worker thread,
+    so health checks are answered while it is scored."""
+    config, served = ready
+    handed: list[int] = []
+
+    async def counted(function, *args):
+        handed.append(len(args[1]))  # _score(served, customers, ...)
+        return function(*args)
+
+    monkeypatch.setattr("reporter.app.api.customers.run_in_threadpool", counted)
+    customers = customer_rows(pd.read_csv(real_table, dtype=str, keep_default_na=False).head(INLINE_MAX + 1))
+    app = create_app(config)
+    app.state.archive.served = served
+    with TestClient(app) as client:
+        answers = [client.post("/v1/assign", json=customers[0]),
+                   client.post("/v1/assign", json={"customers": customers[:INLINE_MAX]}),
+                   client.post("/v1/assign", json={"customers": customers})]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len(answers[2].json()["customers"]) == INLINE_MAX + 1
+    assert handed == [INLINE_MAX + 1]
