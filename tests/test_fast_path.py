@@ -22,17 +22,24 @@ from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from reporter.app.api import create_app
-from reporter.app.api.customers import ZEROS, answers_of, scored
-from reporter.app.api.requests import Customer, _field_problems, _plainly_valid, customers_of, nesting
+from reporter.app.api.customers import INLINE_MAX, LAYOUT, ZEROS, answers_of, scored, sent_columns
+from reporter.app.api.requests import (
+    Customer,
+    _all_plainly_valid,
+    _field_problems,
+    _plainly_valid,
+    customers_of,
+    nesting,
+)
 from reporter.app.api.swap import Served
 from reporter.app.archived import assign_new
-from reporter.app.params import clean_params, configured_source_key
+from reporter.app.params import clean_params, configured_source_key, control_params
 from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.data.clean import clean
 from reporter.data.features import build_features
 from reporter.data.load import load
-from reporter.data.records import typed_records
+from reporter.data.records import typed_columns, typed_records
 from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, MAX_COUNT, NEWCOMER_ZEROS, WHOLE_RANGES
 from reporter.errors import DataError
 from reporter.history.catalogue import runs_of
@@ -42,6 +49,7 @@ from reporter.model.artefact import read_model
 from reporter.model.predictions import predictions
 from reporter.model.score_new import score_with, scoring_date
 from reporter.personas.exports import write_csv
+from reporter.predict import saved
 from reporter.predict.lifetime import LifetimeCheck, SavedLifetime
 from tests.api_server import customer_rows
 from tests.conftest import run_cli
@@ -325,3 +333,142 @@ def test_assign_over_fast_max_takes_the_table_path(ready, monkeypatch, real_tabl
     monkeypatch.setattr("reporter.model.score_new.FAST_MAX", 100)
     frame = score_with(served.ready, "run", raw, clean_params(config.settings)).frame
     assert len(frame) == len(raw.frame.drop_duplicates()) and frame["p_response"].notna().all()
+
+
+def _answers_row_by_row(table: dict, customers: list[dict]) -> list[dict]:
+    """answers_of as it was written before it went column by column (the reference)."""
+    flags = [c for c in table if c.startswith("flag_")]
+    held = [c for c in table if c.startswith("control_")]
+    predicted = [c for c in table if c not in LAYOUT and c not in flags and c not in held]
+    answer_of: dict[int, dict] = {}
+    rows = zip(table["ID"].tolist(), table["cluster"].tolist(), table["persona"].tolist(),
+               *(table[name].tolist() for name in ("r_score", "f_score", "m_score", *flags, *held,
+                                                   *predicted)), strict=True)
+    for customer_id, cluster, persona, r, f, m, *rest in rows:
+        if customer_id in answer_of:
+            continue
+        on, back = dict(zip(flags, rest, strict=False)), dict(zip(held, rest[len(flags):], strict=False))
+        control = [name.removeprefix("control_") for name, value in back.items() if value]
+        answer_of[customer_id] = {
+            "customer_id": customer_id, "segment": int(cluster), "persona": persona,
+            "flags": [name.removeprefix("flag_") for name, value in on.items()
+                      if value and name.removeprefix("flag_") not in control],
+            "control": control, "rfm": {"r_score": int(r), "f_score": int(f), "m_score": int(m)},
+            **dict(zip(predicted, rest[len(flags) + len(held):], strict=True))}
+    return [answer_of[int(customer["ID"])] for customer in customers]
+
+
+def _sent_customers(real_table) -> list[dict]:
+    """The real table as JSON customers, with what the column-wise passes must get right: an
+    unknown and a left-out income, whole numbers sent as 3.0, padded text, one person under
+    two IDs and one customer sent twice."""
+    customers = customer_rows(pd.read_csv(real_table, dtype=str, keep_default_na=False))
+    customers[0]["Income"] = None
+    customers[2] = {**customers[2], "Education": " PhD ", "Marital_Status": "YOLO", "MntWines": 12.0}
+    customers += [{**customers[3], "ID": 99_000_001}, dict(customers[5])]
+    return customers
+
+
+def test_the_answers_are_as_row_by_row(ready, real_table):
+    """answers_of (flag lists worked out once per combination) gives what the row-by-row code
+    gave, control groups included (a share large enough that some customers are held back)."""
+    config, served = ready
+    customers = _sent_customers(real_table)
+    control = replace(control_params(config.settings), share=0.5)
+    table = scored(served, customers, clean_params(config.settings), None, control=control)
+    assert any(name.startswith("control_") and table[name].any() for name in table)
+    for batch in (customers, customers[:1], customers[-3:]):
+        part = scored(served, batch, clean_params(config.settings), None, control=control)
+        assert answers_of(part, batch) == _answers_row_by_row(part, batch)
+    assert any(a["control"] for a in answers_of(table, customers))
+
+
+def test_column_wise_typing_is_record_typing(real_table):
+    """typed_columns over sent_columns (one pass per column, ZEROS filled in per column) types
+    exactly what typed_records types over each customer filled in; both refuse alike."""
+    customers = _sent_customers(real_table)
+    sign_ups = [{k: v for k, v in c.items() if k not in (*NEWCOMER_ZEROS, "Income")} for c in customers[:40]]
+    ddmm = [{**c, "Dt_Customer": "-".join(reversed(c["Dt_Customer"].split("-")))} for c in customers[:40]]
+    now = datetime.now()
+    for batch, date_format in ((customers, None), (customers[:1], None), (sign_ups, None), (ddmm, None),
+                               (ddmm, "%d-%m-%Y")):
+        by_column = sent_columns(batch)
+        assert by_column is not None
+        expected = typed_records(_sent(batch), date_format, now)
+        found = typed_columns(by_column, date_format, now)
+        assert expected is not None and found.keys() == expected.keys()
+        for name in expected:
+            assert found[name].dtype == expected[name].dtype, name
+            assert np.array_equal(found[name], expected[name], equal_nan=name == "Income"), name
+    for case in REFUSED_BY_LOAD.values():
+        refused = [customers[0], {**customers[1], **case}]
+        assert typed_columns(sent_columns(refused), None, now) is None
+    assert sent_columns([customers[0], {k: v for k, v in customers[1].items() if k != "Income"}]) is None
+
+
+def test_the_column_wise_field_check_passes_exactly_what_the_quick_check_passes():
+    """_all_plainly_valid (a pass per column) agrees with _plainly_valid customer by customer
+    for every field case, alone and among valid customers of the same fields."""
+    cases = _field_cases()
+    base = cases[0]
+    for case in cases:
+        for batch in ([case], [base, case], [case, base, base]):
+            assert _all_plainly_valid(batch) == all(map(_plainly_valid, batch)), batch
+    assert _all_plainly_valid([base, {**base, "Recency": 3.0}])
+
+
+def test_other_ids_are_found_as_by_comparing_every_column(ready, real_table):
+    """The probe columns only narrow the search: the same person under two IDs is found, and
+    two customers alike in the probe columns but not in another are not one person."""
+    customers = _sent_customers(real_table)[:300]
+    customers += [{**customers[7], "ID": 99_000_002, "MntFruits": customers[7]["MntFruits"] + 1},
+                  {**customers[8], "ID": 99_000_003}, {**customers[8], "ID": 99_000_004},
+                  {**customers[3], "ID": 99_000_001}, dict(customers[5])]
+    columns = arrays._distinct(typed_records(_sent(customers), None, datetime.now()))
+    found = arrays._other_ids(columns)
+    rows = arrays._rows({name: values for name, values in columns.items() if name != "ID"})
+    ids = columns["ID"].tolist()
+    expected = [" ".join(str(other) for other, alike in zip(ids, rows, strict=True)
+                         if alike == row and other != me) for me, row in zip(ids, rows, strict=True)]
+    assert found.tolist() == expected
+    assert sum(bool(text) for text in expected) >= 5  # 99_000_001's pair, 99_000_003/4's trio
+
+
+def test_p_response_of_a_few_customers_is_the_column_by_column_sum(ready, real_table, monkeypatch):
+    """The design columns clipped and weighted as one matrix give the same bits."""
+    served = ready[1]
+    model = served.model
+    customers = _sent_customers(real_table)
+    columns = typed_records(_sent(customers[:1000]), None, datetime.now())
+    as_of = scoring_date(model, columns["Dt_Customer"].max().astype(object))
+    cleaned = arrays._cleaned(arrays._distinct(columns), model.income_fill)
+    features = arrays.feature_columns(cleaned, as_of, model)
+    first = {size: {name: values[:size] for name, values in features.items()} for size in (1, 7, 1000)}
+    stacked = {size: saved._linear_score(model.propensity, part) for size, part in first.items()}
+    monkeypatch.setattr(saved, "STACKED_MAX", -1)
+    for size, found in stacked.items():
+        assert np.array_equal(found, saved._linear_score(model.propensity, first[size])), size
+
+
+def test_a_few_customers_are_scored_without_a_thread_hand_off(ready, real_table, monkeypatch):
+    """Up to INLINE_MAX customers are scored on the event loop (the hand-off to a worker
+    thread and back cost more than they do); a larger batch still goes to a worker thread,
+    so health checks are answered while it is scored."""
+    config, served = ready
+    handed: list[int] = []
+
+    async def counted(function, *args):
+        handed.append(len(args[1]))  # _score(served, customers, ...)
+        return function(*args)
+
+    monkeypatch.setattr("reporter.app.api.customers.run_in_threadpool", counted)
+    customers = customer_rows(pd.read_csv(real_table, dtype=str, keep_default_na=False).head(INLINE_MAX + 1))
+    app = create_app(config)
+    app.state.archive.served = served
+    with TestClient(app) as client:
+        answers = [client.post("/v1/assign", json=customers[0]),
+                   client.post("/v1/assign", json={"customers": customers[:INLINE_MAX]}),
+                   client.post("/v1/assign", json={"customers": customers})]
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert len(answers[2].json()["customers"]) == INLINE_MAX + 1
+    assert handed == [INLINE_MAX + 1]

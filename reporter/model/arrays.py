@@ -15,6 +15,7 @@ are load's (the API falls back to them for anything they might refuse).
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -100,17 +101,35 @@ def _cleaned(columns: dict[str, np.ndarray], income_fill: float) -> dict[str, np
 def _other_ids(columns: dict[str, np.ndarray]) -> np.ndarray:
     """Rows identical in every column but ID are one person: each names the others' IDs (in
     ID order), as clean's `_same_person` does."""
-    ids = columns["ID"].tolist()
-    rows = _rows({name: values for name, values in columns.items() if name != "ID"})
+    found = np.full(len(columns["ID"]), "", dtype=object)
+    alike = _sharing_a_probe(columns)  # rows alike in every column are alike in these first
+    if not alike.any():
+        return found
+    ids = columns["ID"][alike].tolist()
+    rows = _rows({name: values[alike] for name, values in columns.items() if name != "ID"})
     groups: dict[tuple, list[int]] = {}
     for customer_id, row in zip(ids, rows, strict=True):
         groups.setdefault(row, []).append(customer_id)
-    found = np.full(len(ids), "", dtype=object)
     if len(groups) < len(ids):
-        for index, (customer_id, row) in enumerate(zip(ids, rows, strict=True)):
+        where = np.flatnonzero(alike).tolist()
+        for index, customer_id, row in zip(where, ids, rows, strict=True):
             if len(groups[row]) > 1:
                 found[index] = " ".join(str(i) for i in groups[row] if i != customer_id)
     return found
+
+
+PROBE = ("Year_Birth", "Recency", "MntWines", "MntMeatProducts", "NumWebVisitsMonth")
+
+
+def _sharing_a_probe(columns: dict[str, np.ndarray]) -> np.ndarray:
+    """Which rows share their PROBE values (whole numbers, never missing) with another row:
+    only those can be identical to another in every column but ID."""
+    probe = [np.asarray(columns[name]).tolist() for name in PROBE if name in columns]
+    if not probe:
+        return np.ones(len(columns["ID"]), dtype=bool)
+    keys = list(zip(*probe, strict=True))
+    counts = Counter(keys)
+    return np.fromiter((counts[key] > 1 for key in keys), dtype=bool, count=len(keys))
 
 
 def _mapped(values: np.ndarray, mapping: dict[str, str]) -> np.ndarray:

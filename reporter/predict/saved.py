@@ -172,23 +172,51 @@ def score_frame(model: SavedPropensity, frame: pd.DataFrame | Mapping[str, np.nd
     return np.concatenate(parts) if parts else np.empty(0)
 
 
+STACKED_MAX = 1000  # customers whose design columns are clipped and weighted as one matrix
+
+
 def _linear_score(model: SavedPropensity, frame: pd.DataFrame) -> np.ndarray:
     """`standardised(frame) @ coef + intercept`, summed one design column at a time with the
     scaling folded into the weights; a category adds its looked-up weight."""
-    design, weight = model.design, np.asarray(model.coef) / model.scale_std
+    design, (weight, start, categories) = model.design, _weights(model)
     rows = len(frame) if isinstance(frame, pd.DataFrame) else len(next(iter(frame.values())))
-    total = np.full(rows, model.intercept - float(np.dot(weight, model.scale_mean)))
+    total = np.full(rows, start)
     columns = [(name, lambda n=name: np.asarray(frame[n], dtype=float)) for name in design.numeric]
     columns += [(name, lambda n=name: DERIVED[n](frame)) for name in design.derived]
-    for index, (_, values) in enumerate(columns):
-        total += weight[index] * _clipped(values(), model.clip_low[index], model.clip_high[index])
-    index = len(columns)
-    for category in design.categorical:
-        span = slice(index, index + len(category.categories))
-        looked_up = _category_weights(weight[span], model.clip_low[span], model.clip_high[span])
+    if rows <= STACKED_MAX:  # a few customers: one clip and product over all columns at once
+        width = len(columns)
+        stacked = np.array([values() for _, values in columns], dtype=float).reshape(width, rows)
+        low, high = model.clip_low[:width, None], model.clip_high[:width, None]
+        for part in weight[:width, None] * np.minimum(np.maximum(stacked, low), high):
+            total += part  # column after column, as below: the same sums to the last bit
+    else:
+        for index, (_, values) in enumerate(columns):
+            total += weight[index] * _clipped(values(), model.clip_low[index], model.clip_high[index])
+    for category, looked_up in zip(design.categorical, categories, strict=True):
         total += looked_up[_codes(frame[category.column], category.categories)]
-        index = span.stop
     return total
+
+
+_WEIGHTS: dict[int, tuple] = {}  # id(model) -> (model, its weights): a model's are worked out once
+
+
+def _weights(model: SavedPropensity) -> tuple[np.ndarray, float, list[np.ndarray]]:
+    """What `_linear_score` needs of the model alone: the weights with the scaling folded in,
+    the score every customer starts from, and each category's looked-up weights."""
+    found = _WEIGHTS.get(id(model))
+    if found is not None and found[0] is model:
+        return found[1]
+    weight = np.asarray(model.coef) / model.scale_std
+    index, categories = len(model.design.numeric) + len(model.design.derived), []
+    for category in model.design.categorical:
+        span = slice(index, index + len(category.categories))
+        categories.append(_category_weights(weight[span], model.clip_low[span], model.clip_high[span]))
+        index = span.stop
+    if len(_WEIGHTS) >= 8:  # the models of the last few swaps
+        _WEIGHTS.clear()
+    found = (model, (weight, model.intercept - float(np.dot(weight, model.scale_mean)), categories))
+    _WEIGHTS[id(model)] = found
+    return found[1]
 
 
 def _clipped(values: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -7,6 +7,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +23,15 @@ from reporter.app.api.swap import Archive, Served, served_by
 from reporter.app.explore import customer_history, segments
 from reporter.data.load import Origin, typed_customers
 from reporter.data.params import CleanParams
-from reporter.data.records import typed_records
-from reporter.data.schema import DATE_COLUMN, MAX_ID, NEWCOMER_ZEROS
+from reporter.data.records import typed_columns, typed_records
+from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN, MAX_ID, NEWCOMER_ZEROS
 from reporter.history.catalogue import RunSummary, runs_of
 from reporter.model.arrays import FAST_MAX, score_arrays
 from reporter.model.score_new import mark_control, score_with, scoring_date
 from reporter.personas.control import ControlParams
 from reporter.personas.exports import EXPORT_METRICS
+
+INLINE_MAX = 32  # customers scored on the event loop itself: under 2 ms of CPU, 1.2 ms for one
 
 
 def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, max_body_kb: int,
@@ -44,10 +47,14 @@ def add_customer_routes(app: FastAPI, archive: Archive, scope, max_batch: int, m
         each gets segment, persona, flags and RFM scores from the newest delivered run's model."""
         document, single = customers_of(await body_of(request, max_body_kb), max_batch)
         served = served_by(archive)
-        # CPU work in a worker thread, so health checks and reads are answered meanwhile; one at
-        # a time, as threads scoring side by side only contend for the interpreter (measured)
+        # one at a time, as threads scoring side by side only contend for the interpreter
+        # (measured); a batch in a worker thread, so health checks and reads are answered
+        # meanwhile, a few customers at once (the hand-off to a thread cost more than them)
         async with scoring:
-            answers = await run_in_threadpool(_score, served, document, cleaning, date_format, control)
+            if len(document) <= INLINE_MAX:
+                answers = _score(served, document, cleaning, date_format, control)
+            else:
+                answers = await run_in_threadpool(_score, served, document, cleaning, date_format, control)
         about = {"run_id": served.run.run_id, "as_of": served.run.as_of,
                  "model_fitted_in_run": served.model.fitted_in_run}
         # plain values already: written as JSON at once (FastAPI's encoder walked every answer)
@@ -76,29 +83,51 @@ def _score(served: Served, customers: list[dict], cleaning, date_format: str | N
     """Scored as `reporter assign` scores: load's checks and types, then the run's model; a
     field a new customer may leave out (NEWCOMER_ZEROS) is 0. A flag's control group is marked
     (`control`) and its flag left out of `flags`, the flags to act on, as the CRM push does."""
-    sent = [{**ZEROS, **customer} for customer in customers]
-    return answers_of(scored(served, sent, cleaning, date_format, control=control), customers)
+    return answers_of(scored(served, customers, cleaning, date_format, control=control), customers)
 
 
 ZEROS = {**dict.fromkeys(NEWCOMER_ZEROS, 0), "Income": None}  # what a customer may leave out
+SENT = (*COLUMNS, *CAMPAIGN_COLUMNS)  # the columns of a customer filled in with ZEROS
 
 
 def scored(served: Served, sent: list[dict], cleaning, date_format: str | None,
            fast: bool = True, control: ControlParams | None = None) -> dict[str, np.ndarray]:
-    """customers.csv's columns for the customers sent: on the array path when every value is
-    one load's checks pass (data/records.py), else through load's own checks (which name what
-    is wrong) and then score_with; `fast=False`: the table path all the way."""
+    """customers.csv's columns for the customers sent (ZEROS filled in): on the array path
+    when every value is one load's checks pass (data/records.py), else through load's own
+    checks (which name what is wrong) and then score_with; `fast=False`: the table path all
+    the way."""
     now = datetime.now()
-    columns = typed_records(sent, date_format, now) if fast and len(sent) <= FAST_MAX else None
+    columns = None
+    if fast and len(sent) <= FAST_MAX:
+        by_column = sent_columns(sent)
+        columns = typed_columns(by_column, date_format, now) if by_column is not None else \
+            typed_records([{**ZEROS, **customer} for customer in sent], date_format, now)
     if columns is not None:
         as_of = scoring_date(served.model, columns[DATE_COLUMN].max().astype(object))
         answer = score_arrays(served.ready, columns, as_of)
         return mark_control(answer, served.ready.rulebook, control, as_of)
+    sent = [{**ZEROS, **customer} for customer in sent]
     frame = pd.DataFrame.from_records(sent, columns=[c for c in EXPECTED if any(c in s for s in sent)])
     origin = Origin("request", "request", "request", kind="request")
     raw = typed_customers(frame, origin, "", now, date_format, [], rows=IN_BATCH)
     table = score_with(served.ready, served.run.folder.name, raw, cleaning, control, fast=fast).frame
     return {name: table[name].to_numpy() for name in table.columns}
+
+
+def sent_columns(customers: list[dict]) -> dict[str, tuple] | None:
+    """The customers' values column by column (SENT's order, ZEROS for a column none of them
+    has), taken apart in one pass; None when they do not all have the same fields (then
+    each is filled in on its own)."""
+    keys = tuple(customers[0])
+    if len(keys) < 2 or set(map(len, customers)) != {len(keys)}:
+        return None
+    try:
+        found = dict(zip(keys, zip(*map(itemgetter(*keys), customers), strict=True), strict=True))
+    except KeyError:
+        return None  # the same number of fields, not the same fields
+    if not found.keys() <= set(SENT) or not set(SENT) - set(ZEROS) <= found.keys():
+        return None  # a field the checks refuse: load names it
+    return {name: found[name] if name in found else (ZEROS[name],) * len(customers) for name in SENT}
 
 
 LAYOUT = ("ID", "other_ids", "persona", "cluster", *EXPORT_METRICS)
@@ -107,28 +136,46 @@ LAYOUT = ("ID", "other_ids", "persona", "cluster", *EXPORT_METRICS)
 def answers_of(table: dict[str, np.ndarray], customers: list[dict]) -> list[dict]:
     """One answer per customer sent, in the order sent (a repeated ID answered each time):
     segment, persona, the flags to act on, the lists holding the customer back as control,
-    RFM scores and each saved predictor's value (p_response, ...)."""
+    RFM scores and each saved predictor's value (p_response, ...). Column by column: a row's
+    flags and control lists are worked out once per distinct combination, not per customer."""
     flags = [c for c in table if c.startswith("flag_")]
     held = [c for c in table if c.startswith("control_")]
     predicted = [c for c in table if c not in LAYOUT and c not in flags and c not in held]
+    ids = table["ID"].tolist()
+    marks = zip(*(table[name].tolist() for name in (*flags, *held)), strict=True) if flags or held \
+        else [()] * len(ids)
+    rows = zip(ids, table["cluster"].tolist(), table["persona"].tolist(),
+               *(table[name].tolist() for name in ("r_score", "f_score", "m_score")), marks,
+               *(table[name].tolist() for name in predicted), strict=True)
+    lists = _flag_lists([name.removeprefix("flag_") for name in flags],
+                        [name.removeprefix("control_") for name in held])
     answer_of: dict[int, dict] = {}
-    rows = zip(table["ID"].tolist(), table["cluster"].tolist(), table["persona"].tolist(),
-               *(table[name].tolist() for name in ("r_score", "f_score", "m_score", *flags, *held,
-                                                   *predicted)),
-               strict=True)
-    for customer_id, cluster, persona, r, f, m, *rest in rows:
+    for customer_id, cluster, persona, r, f, m, marked, *values in rows:
         if customer_id in answer_of:
             continue
-        on, back = dict(zip(flags, rest, strict=False)), dict(zip(held, rest[len(flags):], strict=False))
-        control = [name.removeprefix("control_") for name, value in back.items() if value]
-        answer_of[customer_id] = {
-            "customer_id": customer_id, "segment": int(cluster), "persona": persona,
-            "flags": [name.removeprefix("flag_") for name, value in on.items()
-                      if value and name.removeprefix("flag_") not in control],
-            "control": control,
-            "rfm": {"r_score": int(r), "f_score": int(f), "m_score": int(m)},
-            **dict(zip(predicted, rest[len(flags) + len(held):], strict=True))}
+        on, control = lists(marked)
+        answer = {"customer_id": customer_id, "segment": int(cluster), "persona": persona,
+                  "flags": [*on], "control": [*control],
+                  "rfm": {"r_score": int(r), "f_score": int(f), "m_score": int(m)}}
+        answer.update(zip(predicted, values, strict=True))
+        answer_of[customer_id] = answer
     return [answer_of[int(customer["ID"])] for customer in customers]
+
+
+def _flag_lists(flags: list[str], held: list[str]):
+    """A row's flag and control marks -> (the flags to act on, the lists holding it back):
+    a flag whose control group holds the customer back is not one to act on."""
+    known: dict[tuple, tuple[list[str], list[str]]] = {}
+
+    def lists(marked: tuple) -> tuple[list[str], list[str]]:
+        found = known.get(marked)
+        if found is None:
+            control = [name for name, value in zip(held, marked[len(flags):], strict=True) if value]
+            on = [name for name, value in zip(flags, marked, strict=False) if value and name not in control]
+            found = known[marked] = (on, control)
+        return found
+
+    return lists
 
 
 def _seen_in(run: RunSummary, customer_id: int) -> dict | None:

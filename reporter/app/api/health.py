@@ -13,7 +13,7 @@ from reporter.versions import package_versions
 
 def add_health_routes(app: FastAPI, archive: Archive) -> None:
     @app.get("/health/live", tags=["health"])
-    def live() -> dict:
+    async def live() -> dict:
         return {"status": "live"}
 
     @app.get("/health/ready", tags=["health"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from operator import itemgetter
 from typing import Annotated, Any
 
 import numpy as np
@@ -52,7 +53,8 @@ async def body_of(request: Request, limit_kb: int) -> Any:
             raise HTTPException(413, f"the body is over the limit of {limit_kb:,} kB (api.max_body_kb)")
         chunks.append(chunk)
     body = b"".join(chunks)
-    depth = nesting(body)
+    # nesting cannot be deeper than the brackets opened: a small body is not counted through
+    depth = nesting(body) if body.count(b"[") + body.count(b"{") > MAX_DEPTH else 0
     if depth > MAX_DEPTH:
         raise HTTPException(400, f"the body nests {depth:,} levels deep; at most {MAX_DEPTH} are read: "
                                  'send one customer as an object of plain values, or {"customers": [...]}')
@@ -99,7 +101,7 @@ def customers_of(document: Any, max_batch: int) -> tuple[list[dict], bool]:
     if len(customers) > max_batch:
         raise HTTPException(413, f"{len(customers):,} customers in one request; the limit is "
                                  f"{max_batch:,} (api.max_batch): split the batch")
-    if all(map(_plainly_valid, customers)):
+    if _all_plainly_valid(customers) if len(customers) > 8 else all(map(_plainly_valid, customers)):
         return customers, single  # what pydantic would pass, told in plain Python at a fifth of its cost
     problems = [problem for position, customer in enumerate(customers)
                 for problem in _field_problems(customer, position)]
@@ -180,6 +182,36 @@ def _field_problems(customer: Any, position: int) -> list[dict]:
 
 _REQUIRED = frozenset(c for c in COLUMNS if c != "Income" and c not in NEWCOMER_ZEROS)
 _ALLOWED = frozenset(EXPECTED)
+
+
+def _all_plainly_valid(customers: list) -> bool:
+    """`_plainly_valid` of every customer: column by column (each check one pass in C over a
+    column) when they all have the same fields, else customer by customer."""
+    if set(map(type, customers)) != {dict}:
+        return False
+    keys = tuple(customers[0])
+    if not (len(keys) > 1 and _REQUIRED <= set(keys) <= _ALLOWED and set(map(len, customers)) == {len(keys)}):
+        return all(map(_plainly_valid, customers))
+    try:
+        columns = dict(zip(keys, zip(*map(itemgetter(*keys), customers), strict=True), strict=True))
+    except KeyError:  # the same number of fields, not the same fields
+        return all(map(_plainly_valid, customers))
+    return all(_column_valid(name, values) for name, values in columns.items()) or \
+        all(map(_plainly_valid, customers))  # a whole number sent as 3.0 is checked one by one
+
+
+def _column_valid(name: str, values: tuple) -> bool:
+    """True only when every value of the column is one `_plainly_valid` passes (a float in a
+    whole-number column is left to it: False here)."""
+    kinds = set(map(type, values))
+    if name in WHOLE_RANGES:
+        low, high = WHOLE_RANGES[name]
+        return kinds == {int} and low <= min(values) and max(values) <= high
+    if name == "Income":
+        known = [value for value in values if value is not None]
+        return kinds <= {int, float, type(None)} and (
+            not known or (all(map(math.isfinite, known)) and min(known) >= 0 and max(known) <= MAX_COUNT))
+    return kinds == {str} and (name != DATE_COLUMN or all(map(str.strip, values)))
 
 
 def _plainly_valid(customer: Any) -> bool:
