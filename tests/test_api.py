@@ -18,6 +18,7 @@ from io import StringIO
 import pandas as pd
 import pytest
 
+from reporter.app.api import swap
 from reporter.app.pipeline import run
 from reporter.app.settings import load_config
 from tests.api_server import ASSIGN, READ, TOKENS, Server, customer_rows
@@ -500,6 +501,29 @@ def test_a_broken_model_is_never_served_and_ready_says_why(spare, served):
     finally:
         assert server.stop() == 0
     assert any('"event": "model refused"' in line and "020000-0002" in line for line in server.lines)
+
+
+def test_the_periodic_look_at_the_archive_is_not_taken_on_a_request(served, monkeypatch):
+    """Every few seconds the archive is looked at again (a delivery is recorded inside a run
+    folder); a request that finds the look due answers at once with the model in use, and the
+    look runs beside it (it held every request up while it read the archive)."""
+    archive = swap.Archive(load_config(served[1]))
+    first = archive.current()  # the first model is loaded before anything is answered
+    assert first is not None
+    looked, done, real = [], threading.Event(), swap.find_baseline
+
+    def slow_look(*args, **kwargs):
+        looked.append(threading.current_thread().name)
+        assert done.wait(60), "the request waited for the look"
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(swap, "find_baseline", slow_look)
+    archive._seen = (archive._seen[0], archive._seen[1] - swap.RECHECK_SECONDS - 1)  # due now
+    assert archive.current() is first  # answered while the look is still reading
+    done.set()
+    for thread in [t for t in threading.enumerate() if t.name == "archive-recheck"]:
+        thread.join(60)
+    assert looked == ["archive-recheck"] and archive.current() is first
 
 
 def wait_until(condition, timeout: float = 60) -> None:

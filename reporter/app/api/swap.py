@@ -62,13 +62,24 @@ class Archive:
             mtime = self.output_dir.stat().st_mtime_ns
         except OSError:
             mtime = -1
-        due = mtime != self._seen[0] or time.monotonic() - self._seen[1] > RECHECK_SECONDS
-        if due and self._lock.acquire(blocking=self.served is None):
-            try:
-                self._reload(mtime)
-            finally:
-                self._lock.release()
+        changed = mtime != self._seen[0]
+        if changed or time.monotonic() - self._seen[1] > RECHECK_SECONDS:
+            # a new run is loaded before this answer; the periodic look (a delivery recorded
+            # inside a run folder) is taken off the request, which answers with the model it has
+            inline = changed or self.served is None
+            if self._lock.acquire(blocking=self.served is None):
+                if inline:
+                    self._reload_and_release(mtime)
+                else:
+                    threading.Thread(target=self._reload_and_release, args=(mtime,), daemon=True,
+                                     name="archive-recheck").start()
         return self.served
+
+    def _reload_and_release(self, mtime: int) -> None:
+        try:
+            self._reload(mtime)
+        finally:
+            self._lock.release()
 
     def _reload(self, mtime: int) -> None:
         self._seen = (mtime, time.monotonic())
