@@ -234,6 +234,7 @@ def test_the_log_is_json_and_holds_no_customer_data(served):
         assert client.post("/v1/assign", json=secret).status_code == 200
     with server.client(READ) as client:
         client.get("/v1/customers/987654321")
+    server.wait_for_line(lambda line: '"route": "/v1/customers/{customer_id}"' in line)  # the pipe may lag
     lines = list(server.lines)
     records = [json.loads(line) for line in lines]
     assert any(r.get("route") == "/v1/customers/{customer_id}" for r in records)
