@@ -124,14 +124,28 @@ def silhouette_means(points: np.ndarray, labelings: list[np.ndarray], block: int
     for labels, first in zip(labelings, edges[:-1], strict=True):
         onehot[np.arange(n), first + labels] = 1.0
     counts = onehot.sum(axis=0)
+    sums = _distance_sums(points, onehot, block)
     totals = np.zeros(len(labelings))
-    for start in range(0, n, block):
-        sums = _cdist(points[start:start + block], points) @ onehot
-        for i, labels in enumerate(labelings):
-            columns = slice(edges[i], edges[i + 1])
-            totals[i] += _block_silhouette_sum(sums[:, columns], labels[start:start + block],
-                                               counts[columns])
+    for i, labels in enumerate(labelings):
+        columns = slice(edges[i], edges[i + 1])
+        totals[i] = _block_silhouette_sum(sums[:, columns], labels, counts[columns])
     return totals / n
+
+
+def _distance_sums(points: np.ndarray, onehot: np.ndarray, block: int) -> np.ndarray:
+    """Each customer's summed distance to every segment's members. Distances are symmetric, so
+    each pair of blocks is computed once and serves both (0.6 of the distances of a full pass)."""
+    sums = np.zeros_like(onehot)
+    starts = range(0, len(points), block)
+    for a in starts:
+        rows = slice(a, a + block)
+        for b in (b for b in starts if b >= a):
+            others = slice(b, b + block)
+            distances = _cdist(points[rows], points[others])
+            sums[rows] += distances @ onehot[others]
+            if b != a:
+                sums[others] += distances.T @ onehot[rows]
+    return sums
 
 
 def _cdist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
