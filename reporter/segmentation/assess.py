@@ -13,7 +13,7 @@ import numpy as np
 
 from reporter.progress import advance
 from reporter.segmentation.align import overlap
-from reporter.segmentation.kselect import silhouette
+from reporter.segmentation.kselect import Silhouette, one_thread, silhouettes
 from reporter.segmentation.params import ComparisonParams, SegmentParams, StabilityParams
 from reporter.segmentation.result import Segmentation
 
@@ -49,10 +49,12 @@ class Assessment:
 
 def assess(result: Segmentation, seg: SegmentParams, resampling: StabilityParams,
            comparison: ComparisonParams) -> Assessment:
-    return Assessment(
-        stability=stability(result, seg, resampling, comparison),
-        engines=compare_engines(result, seg, comparison),
-    )
+    """Every fit here runs on at most tens of thousands of customers: one thread each."""
+    with one_thread():
+        return Assessment(
+            stability=stability(result, seg, resampling, comparison),
+            engines=compare_engines(result, seg, comparison),
+        )
 
 
 def stability(result: Segmentation, seg: SegmentParams, settings: StabilityParams,
@@ -119,19 +121,23 @@ def compare_engines(result: Segmentation, seg: SegmentParams,
             model = engine(algorithm, result.k, seg.seed, comparison).fit(points)
             labelled[algorithm] = model.predict(points)
     reference = labelled["kmeans"]
-    return tuple(_score(a, points, labelled[a], reference, result, seg) for a in ALGORITHMS)
+    # the chosen engine's silhouette was computed with the segmentation; not again. The other
+    # two share each sample's distances.
+    others = [a for a in ALGORITHMS if a != result.algorithm]
+    scores = dict(zip(others, silhouettes(points, [labelled[a] for a in others], seg), strict=True))
+    scores[result.algorithm] = result.silhouette
+    return tuple(_score(a, points, labelled[a], reference, result, scores[a]) for a in ALGORITHMS)
 
 
 def _score(algorithm: str, points: np.ndarray, labels: np.ndarray, reference: np.ndarray,
-           result: Segmentation, seg: SegmentParams) -> EngineScore:
+           result: Segmentation, silhouette: Silhouette) -> EngineScore:
     from sklearn.metrics import adjusted_rand_score, calinski_harabasz_score, davies_bouldin_score
 
     separable = 2 <= len(np.unique(labels)) < len(points)
     chosen = algorithm == result.algorithm
     return EngineScore(
         algorithm=algorithm,
-        # the chosen engine's silhouette was computed with the segmentation; not again
-        silhouette=result.silhouette.mean if chosen else silhouette(points, labels, seg).mean,
+        silhouette=silhouette.mean,
         calinski_harabasz=float(calinski_harabasz_score(points, labels)) if separable else 0.0,
         davies_bouldin=float(davies_bouldin_score(points, labels)) if separable else 0.0,
         ari_with_kmeans=float(adjusted_rand_score(reference, labels)),

@@ -6,6 +6,8 @@ imports only NumPy and pandas for its segments; fitting lives in `segment`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,16 +70,24 @@ def score(scorer: Scorer, table: FeatureTable, settings: SegmentParams, k_choice
 
 def segmentation_of(scorer: Scorer, table: FeatureTable, k_choice: KChoice,
                   components: tuple[Component, ...], settings: SegmentParams,
-                  **refit) -> Segmentation:
-    """Every customer assigned by `scorer`, with what the brief and the checks need."""
+                  known: tuple[np.ndarray, Silhouette] | None = None,
+                  limit: Callable[[], AbstractContextManager] = nullcontext, **refit) -> Segmentation:
+    """Every customer assigned by `scorer`, with what the brief and the checks need. `known`:
+    the segments of the customers used to fit and their silhouette, when the fit computed it
+    (used only if the scorer assigns exactly those); `limit`: the threads the silhouette gets."""
     in_fit = table.frame["in_fit"].to_numpy()
     every_point = scorer.project(table.frame)
     labels = scorer.segment_of_cluster[scorer.clusters(every_point)]
+    if known is not None and np.array_equal(known[0], labels[in_fit]):
+        fit_silhouette = known[1]
+    else:
+        with limit():
+            fit_silhouette = silhouette(every_point[in_fit], labels[in_fit], settings)
     return Segmentation(
         labels=labels,
         k=scorer.k,
         algorithm=scorer.algorithm,
-        silhouette=silhouette(every_point[in_fit], labels[in_fit], settings),
+        silhouette=fit_silhouette,
         k_choice=k_choice,
         pca_coordinates=first_two(every_point),
         components=components,

@@ -23,7 +23,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError
 from reporter.segmentation.align import align
-from reporter.segmentation.kselect import choose_k, kmeans
+from reporter.segmentation.kselect import KChoice, kmeans, one_thread, search_k
 from reporter.segmentation.params import ComparisonParams, SegmentParams
 from reporter.segmentation.result import Component, Segmentation, segmentation_of
 from reporter.segmentation.scorer import Categorical, Scorer, nearest_centre
@@ -98,13 +98,11 @@ def segment(table: FeatureTable, settings: SegmentParams,
     reducer = _reducer(settings).fit(fit_rows)
     every_point = reducer.transform(table.frame[columns])  # once for everybody
     fit_points = every_point[in_fit]
-    k_choice = choose_k(fit_points, settings)
-    clusterer = engine(settings.algorithm, k_choice.chosen_k, settings.seed, comparison)
-    if k_choice.sampled and isinstance(clusterer, KMeans):
-        # the k search already found good centres on the sample: one refinement on everybody
-        # instead of ten fresh starts on millions of rows
-        clusterer.set_params(init=k_choice.centres, n_init=1)
-    clusterer, warm = _maybe_warm_start(clusterer.fit(fit_points), fit_points, previous, in_fit,
+    k_choice, searched = search_k(fit_points, settings)
+    clusterer = _final_engine(settings, k_choice, searched, comparison)
+    if clusterer is not searched:
+        clusterer = clusterer.fit(fit_points)
+    clusterer, warm = _maybe_warm_start(clusterer, fit_points, previous, in_fit,
                                         warm_start_tolerance)
     raw_labels = clusterer.predict(every_point)
     spend = table.frame["total_spending"].to_numpy()
@@ -116,8 +114,23 @@ def segment(table: FeatureTable, settings: SegmentParams,
                           int(previous.max()) + 1, spend[in_fit])
         mapping = alignment.segment_of_cluster
     scorer = scorer_of(reducer, clusterer, mapping)
+    known = None
+    if clusterer is searched:  # its silhouette was computed in the search, on these rows
+        known = (mapping[searched.labels_], k_choice.at(k_choice.chosen_k).silhouette)
     return segmentation_of(scorer, table, k_choice, _components(reducer), settings,
-                         alignment=alignment, warm_started=warm)
+                           alignment=alignment, warm_started=warm, known=known, limit=one_thread)
+
+
+def _final_engine(settings: SegmentParams, k_choice: KChoice, searched: KMeans,
+                  comparison: ComparisonParams):
+    """The model to fit on every customer used to fit. When the k search ran on all of them,
+    its KMeans for the chosen k is that model already (same estimator, seed and rows); when it
+    ran on a sample, its centres start one refinement on everybody instead of ten fresh starts."""
+    if settings.algorithm != "kmeans":
+        return engine(settings.algorithm, k_choice.chosen_k, settings.seed, comparison)
+    if not k_choice.sampled:
+        return searched
+    return kmeans(k_choice.chosen_k, settings.seed).set_params(init=k_choice.centres, n_init=1)
 
 
 def scorer_of(reducer: Pipeline, clusterer, segment_of_cluster: np.ndarray) -> Scorer:
