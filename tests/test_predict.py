@@ -22,10 +22,18 @@ from reporter.data.params import CleanParams
 from reporter.data.schema import CAMPAIGN_COLUMNS
 from reporter.model.artefact import MODEL_FILE, read_model
 from reporter.plain import from_plain, to_plain
+from reporter.predict.drivers import shuffle
 from reporter.predict.fit import fit_propensity
 from reporter.predict.params import PropensityParams
 from reporter.predict.propensity import Propensity, score_propensity
-from reporter.predict.saved import SavedPropensity, raw_score, score_frame, standardised
+from reporter.predict.saved import (
+    SavedPropensity,
+    column_readers,
+    raw_score,
+    restandardised,
+    score_frame,
+    standardised,
+)
 from tests.conftest import REPO_ROOT, run_folders, write_config
 
 GENERATED_ROWS = 20_000
@@ -121,6 +129,25 @@ def test_saved_boosting_trees_score_as_the_fitted_model(known, tmp_path):
     z = standardised(saved, table.frame)
     assert np.abs(raw_score(saved, z) - estimator.decision_function(z)).max() < 1e-9
     assert np.abs(score_frame(saved, table.frame) - _sklearn_p(propensity, table.frame)).max() < 1e-9
+
+
+def test_drivers_recompute_only_the_shuffled_columns_and_get_the_same_numbers(known_fit):
+    """The drivers' shuffles recompute only the design columns read from the shuffled input
+    and the sums made of it; the matrix must equal the one built from scratch, bit for bit."""
+    table, propensity = known_fit
+    model = propensity.model
+    held = {name: table.frame[name].to_numpy()[:500]
+            for name in dict.fromkeys((*model.design.inputs(), "total_spending", "total_purchases",
+                                       "spend_per_purchase", "family_size", "web_visits"))}
+    z, readers = standardised(model, held), column_readers(model.design)
+    order = np.random.default_rng(3).permutation(500)
+    for name in model.design.inputs():
+        shuffled = shuffle(held, name, order)
+        changed = {k for k, v in shuffled.items() if v is not held[k]}
+        again = restandardised(model, z, shuffled, readers, changed)
+        assert np.array_equal(again, standardised(model, shuffled)), name
+        if len(set(held[name].tolist())) > 1:  # a shuffle that moved something
+            assert not np.array_equal(again, z), name
 
 
 def test_too_few_responders_are_refused_with_the_numbers(tmp_path):

@@ -10,6 +10,7 @@ from scipy.stats import rankdata
 
 from reporter.data.features import REGISTRY
 from reporter.predict.design import CATEGORY_INPUTS
+from reporter.predict.saved import column_readers, restandardised, standardised
 
 ENOUGH_HELD_OUT = 1_000  # held-out customers the shuffles are measured on (whole folds)
 SPEND_PARTS = ("wines", "fruits", "meat", "fish", "sweets", "gold")
@@ -34,6 +35,7 @@ def drivers(shell, fold_models: list, folds, sample: pd.DataFrame, y: np.ndarray
     from reporter.predict.saved import Driver
 
     rng = np.random.default_rng(seed)
+    readers = column_readers(shell.design)
     inputs = tuple(name for name in shell.design.inputs() if name not in FOLLOWERS)
     drops, pulls, used, seen = np.zeros(len(inputs)), np.zeros(len(inputs)), 0, 0
     for model, (_, test) in zip(fold_models, folds, strict=True):
@@ -41,11 +43,12 @@ def drivers(shell, fold_models: list, folds, sample: pd.DataFrame, y: np.ndarray
             break
         held = {name: sample[name].to_numpy()[test]
                 for name in dict.fromkeys((*shell.design.inputs(), *FOLLOWERS, "web_visits"))}
-        score = _scores(shell, model, held)
+        z = standardised(shell, held)
+        score = _scores(model, z)
         base = auc(y[test], score)
         for index, name in enumerate(inputs):
             shuffled = shuffle(held, name, rng.permutation(len(test)))
-            moved = _scores(shell, model, shuffled)
+            moved = _scores(model, restandardised(shell, z, shuffled, readers, _changed(held, shuffled)))
             drops[index] += base - auc(y[test], moved)
             pulls[index] += _pull(held[name], shuffled[name], moved - score)
         used, seen = used + 1, seen + len(test)
@@ -93,10 +96,13 @@ def shuffle(frame: dict[str, np.ndarray], name: str, order: np.ndarray) -> dict[
     return {**frame, **changed}
 
 
-def _scores(shell, model, frame: dict[str, np.ndarray]) -> np.ndarray:
-    from reporter.predict.saved import standardised
+def _scores(model, z: np.ndarray) -> np.ndarray:
+    return np.asarray(model.decision_function(z), dtype=float)
 
-    return np.asarray(model.decision_function(standardised(shell, frame)), dtype=float)
+
+def _changed(before: dict[str, np.ndarray], after: dict[str, np.ndarray]) -> set[str]:
+    """The columns `shuffle` replaced (it keeps the others' arrays as they were)."""
+    return {name for name, values in after.items() if values is not before.get(name)}
 
 
 def _sentence(name: str, sample: pd.DataFrame, y: np.ndarray, drop: float, pull: float) -> str:

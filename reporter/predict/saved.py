@@ -118,9 +118,65 @@ def standardised(model: SavedPropensity, frame) -> np.ndarray:
     rows = len(next(iter(frame.values()))) if isinstance(frame, dict) else len(frame)
     z = np.empty((rows, len(model.design.names)), order="F")
     for index, values in enumerate(_design_columns(model.design, frame)):
-        z[:, index] = (np.clip(values, model.clip_low[index], model.clip_high[index])
-                       - model.scale_mean[index]) / model.scale_std[index]
+        z[:, index] = _scaled(model, index, values)
     return z
+
+
+def _scaled(model: SavedPropensity, index: int, values: np.ndarray) -> np.ndarray:
+    return (np.clip(values, model.clip_low[index], model.clip_high[index])
+            - model.scale_mean[index]) / model.scale_std[index]
+
+
+class _Reads(dict):
+    """A stand-in table that notes which columns a design formula reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read: set[str] = set()
+
+    def __missing__(self, name: str) -> np.ndarray:
+        self.read.add(name)
+        return np.ones(1)
+
+
+def column_readers(design: Design) -> tuple[frozenset[str], ...]:
+    """The feature table's columns each design column is computed from, in column order."""
+    readers = [frozenset((name,)) for name in design.numeric]
+    for name in design.derived:
+        probe = _Reads()
+        DERIVED[name](probe)
+        readers.append(frozenset(probe.read))
+    return (*readers, *(frozenset((c.column,)) for c in design.categorical for _ in c.categories))
+
+
+def restandardised(model: SavedPropensity, z: np.ndarray, frame: Mapping[str, np.ndarray],
+                   readers: tuple[frozenset[str], ...], changed: set[str]) -> np.ndarray:
+    """`standardised(model, frame)` for a `frame` that differs from the one `z` was made of
+    only in the `changed` columns: only the design columns read from them are recomputed
+    (the same formulas, so the same numbers; the drivers' shuffles change one input each)."""
+    again = [index for index, reads in enumerate(readers) if reads & changed]
+    if not again:
+        return z
+    moved = z.copy(order="F")
+    for index in again:
+        moved[:, index] = _scaled(model, index, _design_column(model.design, index, frame))
+    return moved
+
+
+def _design_column(design: Design, index: int, frame) -> np.ndarray:
+    """Design column `index` of `frame`, by the formula _design_columns uses for it."""
+    if index < len(design.numeric):
+        return np.asarray(frame[design.numeric[index]], dtype=float)
+    index -= len(design.numeric)
+    if index < len(design.derived):
+        return DERIVED[design.derived[index]](frame)
+    index -= len(design.derived)
+    for category in design.categorical:
+        if index < len(category.categories):
+            values = np.asarray(frame[category.column]).astype(str)
+            return (values == category.categories[index]).astype(float)
+        index -= len(category.categories)
+    raise IndexError("no such design column")
 
 
 def _design_columns(design: Design, frame):
