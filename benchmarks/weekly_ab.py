@@ -44,7 +44,7 @@ def week_pair(checkout: Path, data: Path, folder: Path) -> dict[str, dict]:
         _, user, system, peak_kib = timed.read_text().split()[-4:]
         stages = json.loads(out.read_text())["stages"]
         found[week] = {"wall_seconds": wall, "cpu_seconds": float(user) + float(system),
-                       "peak_mib": int(peak_kib) / 1024, "load": load,
+                       "peak_mib": int(peak_kib) / 1024, "load_average": load,
                        **{name: stages.get(name, 0.0) for name in STAGES}}
     return found
 
