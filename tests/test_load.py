@@ -282,3 +282,22 @@ def test_messages_quote_at_most_a_few_dozen_characters_of_a_value(tmp_path, tabl
     with pytest.raises(DataError) as caught:
         load(write(broken, tmp_path / "long.csv"))
     assert all(len(problem) < 400 for problem in caught.value.problems), caught.value.problems
+
+
+@pytest.mark.parametrize("odd", [" 7", "+7", "7.0", "007", "0x1A", "1e3", "٣"])
+def test_whole_numbers_read_the_same_by_the_plain_digits_path_and_the_checked_one(tmp_path, table, odd):
+    """A column of plain digits is cast by Arrow at once; any other spelling goes through the
+    column-by-column checks, which read it as a number or name it, as before the fast path."""
+    plain = load(write(table, tmp_path / "plain.csv")).frame
+    assert (plain["MntWines"].to_numpy() == table.sort_values("ID")["MntWines"].to_numpy()).all()
+    assert plain["MntWines"].dtype == "int64"
+    table = table.astype({"MntWines": str})
+    table.loc[3, "MntWines"] = odd
+    path = write(table, tmp_path / "odd.csv")
+    if odd in ("0x1A", "٣"):
+        with pytest.raises(DataError, match=r"column MntWines: 1 non-numeric value\(s\), first at line 5"):
+            load(path)
+        return
+    frame = load(path).frame
+    assert frame.loc[frame["ID"] == table.loc[3, "ID"], "MntWines"].item() == float(odd)
+    assert frame["MntWines"].dtype == "int64"

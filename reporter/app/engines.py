@@ -23,14 +23,18 @@ from reporter.personas.control import (
     ControlParams,
     control_file,
     control_groups,
+    control_rows,
 )
+from reporter.personas.csvrows import CsvRows, formattable
 from reporter.personas.exports import (
     NEXT_CAMPAIGN_FILE,
     customer_table,
     flag_file,
     flag_list,
+    flag_rows,
     next_campaign_list,
     next_campaign_members,
+    next_campaign_rows,
     next_campaign_size,
     write_csv,
     write_exports,
@@ -103,8 +107,38 @@ class LocalEngine:
 
     def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
               parquet: bool) -> list[str]:
-        customers, found = self.customers, self.analysis
+        """Every customer file of the week, cut from the customers' CSV lines formatted once."""
+        customers = self.customers
         segment_columns = ["ID", "cluster", "persona", *[c for c in customers if c.startswith("flag_")]]
+        if not formattable(customers):  # a column kind the lines do not format: Arrow's writer
+            return self._write_each(folder, stamp, chunk_rows, parquet, segment_columns)
+        rows = CsvRows(customers, stamp, {"segments": segment_columns}, chunk_rows)
+        rows.write(folder.file("segments.csv"), layout="segments")
+        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp, rows)
+        return exports + self._write_lists(folder, rows)
+
+    def _write_lists(self, folder: RunFolder, rows: CsvRows) -> list[str]:
+        """grading.parquet, the flags' call lists, next_campaign.csv and control_groups.csv."""
+        customers, found = self.customers, self.analysis
+        write_grading_columns(customers, folder.file(GRADING_FILE))
+        exports = [GRADING_FILE]
+        for flag in found.rulebook.flags:
+            ranking = found.table.frame[flag.spec.rank_by]
+            rows.write(folder.file(flag_file(flag.name)), flag_rows(customers, flag.name, ranking))
+            exports.append(flag_file(flag.name))
+        if "p_response" in customers:
+            rows.write(folder.file(NEXT_CAMPAIGN_FILE),
+                       next_campaign_rows(customers, next_campaign_size(len(customers))))
+            exports.append(NEXT_CAMPAIGN_FILE)
+        if self.groups is not None:
+            rows.write_groups(folder.file(CONTROL_FILE), control_rows(customers, tuple(self.groups.held)))
+            exports.append(CONTROL_FILE)
+        return exports
+
+    def _write_each(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
+                    parquet: bool, segment_columns: list[str]) -> list[str]:
+        """The files written one by one by Arrow's writer."""
+        customers, found = self.customers, self.analysis
         write_csv(customers[segment_columns], folder.file("segments.csv"), chunk_rows, stamp)
         exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp)
         write_grading_columns(customers, folder.file(GRADING_FILE))

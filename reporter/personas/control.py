@@ -163,6 +163,12 @@ def contacted(frame: pd.DataFrame, name: str) -> pd.DataFrame:
     return frame.loc[frame[column] == 0] if column in frame else frame
 
 
+def control_rows(customers: pd.DataFrame, lists: tuple[str, ...]) -> list[tuple[str, np.ndarray]]:
+    """control_file's rows: each list's name and the positions of the customers it holds back."""
+    return [(name, np.flatnonzero((customers[control_column(name)] == 1).to_numpy()))
+            for name in lists if control_column(name) in customers]
+
+
 def control_file(customers: pd.DataFrame, lists: tuple[str, ...]) -> pd.DataFrame:
     """control_groups.csv for analysts: the list's name, then the customers.csv row of every
     customer a list holds back (once per list that holds them back)."""

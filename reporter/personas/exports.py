@@ -25,7 +25,8 @@ import pyarrow.csv as pacsv
 
 from reporter.csvcells import neutralise_table, neutralise_text
 from reporter.data.features import FeatureTable
-from reporter.personas.control import NEXT_CAMPAIGN_LIST, ControlGroups, contacted, group_columns
+from reporter.personas.control import NEXT_CAMPAIGN_LIST, ControlGroups, control_column, group_columns
+from reporter.personas.csvrows import CsvRows, formattable
 from reporter.personas.rulebook import PersonaAssignment
 from reporter.progress import advance
 
@@ -54,10 +55,24 @@ def flag_file(name: str) -> str:
 def flag_list(customers: pd.DataFrame, name: str, ranking: pd.Series) -> pd.DataFrame:
     """A flag's customers to contact (its control group left out), highest `ranking` first
     (ties by ID), in the customers.csv layout."""
-    flagged = contacted(customers.loc[customers[flag_column(name)].astype(bool)], name)
-    order = pd.DataFrame({"rank": ranking.to_numpy()[flagged.index.to_numpy()], "ID": flagged["ID"]},
-                         index=flagged.index).sort_values(["rank", "ID"], ascending=[False, True])
-    return flagged.loc[order.index]
+    return customers.iloc[flag_rows(customers, name, ranking)]
+
+
+def flag_rows(customers: pd.DataFrame, name: str, ranking: pd.Series) -> np.ndarray:
+    """flag_list's rows as positions in `customers`, in call-list order."""
+    rows = np.flatnonzero(customers[flag_column(name)].to_numpy().astype(bool)
+                          & _contacted(customers, name))
+    order = pd.DataFrame({"rank": ranking.to_numpy()[rows], "ID": customers["ID"].to_numpy()[rows]}
+                         ).sort_values(["rank", "ID"], ascending=[False, True])
+    return rows[order.index.to_numpy()]
+
+
+def _contacted(customers: pd.DataFrame, name: str) -> np.ndarray:
+    """True for the customers a list's control column does not hold back (as `contacted`)."""
+    column = control_column(name)
+    if column not in customers:
+        return np.ones(len(customers), dtype=bool)
+    return (customers[column] == 0).to_numpy()
 
 
 NEXT_CAMPAIGN_FILE = "next_campaign.csv"
@@ -77,8 +92,13 @@ def next_campaign_list(customers: pd.DataFrame, size: int) -> pd.DataFrame:
     """Of the `size` customers with the highest p_response (ties by ID), those to contact (the
     list's control group left out), in the customers.csv layout: who the next campaign should
     reach first."""
-    order = np.lexsort((customers["ID"].to_numpy(), -customers["p_response"].to_numpy()))
-    return contacted(customers.iloc[order[:size]], NEXT_CAMPAIGN_LIST)
+    return customers.iloc[next_campaign_rows(customers, size)]
+
+
+def next_campaign_rows(customers: pd.DataFrame, size: int) -> np.ndarray:
+    """next_campaign_list's rows as positions in `customers`, in list order."""
+    order = np.lexsort((customers["ID"].to_numpy(), -customers["p_response"].to_numpy()))[:size]
+    return order[_contacted(customers, NEXT_CAMPAIGN_LIST)[order]]
 
 
 def next_campaign_members(ids: np.ndarray, p_response: np.ndarray, size: int) -> np.ndarray:
@@ -134,13 +154,22 @@ def customer_columns(features, labels: np.ndarray, assignment: PersonaAssignment
 
 
 def write_exports(customers: pd.DataFrame, path_for, chunk_rows: int, parquet: bool,
-                  stamp: tuple[tuple[str, str], ...] = ()) -> list[str]:
-    """Write customers.csv, persona_<name>.csv files and optionally Parquet; return file names."""
+                  stamp: tuple[tuple[str, str], ...] = (), rows: CsvRows | None = None) -> list[str]:
+    """Write customers.csv, persona_<name>.csv files and optionally Parquet; return file names.
+    `rows`: the customers' CSV lines when the caller made them for its own files too."""
     written = ["customers.csv"]
-    write_csv(customers, path_for("customers.csv"), chunk_rows, stamp)
-    for persona, rows in customers.groupby("persona", sort=True).indices.items():
+    if rows is None and formattable(customers):
+        rows = CsvRows(customers, stamp, chunk_rows=chunk_rows)
+    if rows is None:
+        write_csv(customers, path_for("customers.csv"), chunk_rows, stamp)
+    else:
+        rows.write(path_for("customers.csv"))
+    for persona, members in customers.groupby("persona", sort=True).indices.items():
         name = persona_file(str(persona))
-        write_csv(customers.iloc[rows], path_for(name), chunk_rows, stamp)
+        if rows is None:
+            write_csv(customers.iloc[members], path_for(name), chunk_rows, stamp)
+        else:
+            rows.write(path_for(name), members)
         written.append(name)
     if parquet:
         customers.assign(**dict(stamp)).to_parquet(path_for("customers.parquet"), index=False)
