@@ -106,12 +106,12 @@ def _where(key: tuple[str, int, str]) -> str:
     return f"{Path(path).name}:{line} {function}"
 
 
-def profile_weeks(rows: int, work: Path, count: int) -> dict:
+def profile_weeks(rows: int, work: Path, count: int, quick: bool = False) -> dict:
     import reporter.app.pipeline as pipeline
     from reporter.app.settings import load_config
 
     data = table(rows, work)
-    config = project(work / f"profile-{rows}", data)
+    config = project(work / f"profile-{rows}", data, quick)
     weeks = {}
     original = pipeline.StageTimer
     try:
@@ -161,9 +161,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "reporter-bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
     parser.add_argument("--markdown", type=Path, default=ROOT / "BENCHMARKS.md")
+    parser.add_argument("--quick", action="store_true",
+                        help="the test suite's analysis settings (the harness checked, not timed)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    report = profile_weeks(args.rows, args.work, args.top)
+    report = profile_weeks(args.rows, args.work, args.top, args.quick)
     write(report, args.results, args.markdown)
     return report
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.common import RESULTS, ROOT, table
+from benchmarks.common import RESULTS, ROOT, quickened, table
 
 ENGINES = ("local", "spark")
 SPARK = {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "6g"}}
@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "reporter-bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--quick", action="store_true",
+                        help="the test suite's analysis settings (the harness checked, not timed)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     args.results.mkdir(parents=True, exist_ok=True)
@@ -48,7 +50,8 @@ def main(argv: list[str] | None = None) -> dict:
         runs = {engine: [] for engine in ENGINES}
         for _ in range(args.repeats):
             for engine in ENGINES:
-                runs[engine].append(_run(engine, data, args.work / f"spark-bench-{engine}"))
+                runs[engine].append(_run(engine, data, args.work / f"spark-bench-{engine}",
+                                           args.quick))
                 print(f"{rows:,} {engine}: {runs[engine][-1]['seconds']:.1f} s, driver "
                       f"{runs[engine][-1]['driver_mib']:,} MiB, JVM {runs[engine][-1]['jvm_mib']:,} MiB",
                       flush=True)
@@ -68,7 +71,7 @@ def _commit() -> str:
     return found.stdout.strip()
 
 
-def _run(engine: str, data: Path, root: Path) -> dict:
+def _run(engine: str, data: Path, root: Path, quick: bool = False) -> dict:
     """One fit week on a fresh archive, in a fresh process, watched for memory."""
     subprocess.run(["rm", "-rf", str(root)], check=True)
     (root / "config").mkdir(parents=True)
@@ -77,6 +80,8 @@ def _run(engine: str, data: Path, root: Path) -> dict:
     document.update(source={"path": str(data)}, output={"dir": "../output"}, teams=[], engine=engine,
                     spark=SPARK)
     document.pop("smtp", None)
+    if quick:
+        quickened(document)
     config = root / "config" / "reporter.yaml"
     config.write_text(yaml.safe_dump(document, sort_keys=False))
     started = time.perf_counter()

@@ -3,7 +3,7 @@ reference pipeline beside the fast path, and the fast path's quality against the
 
     python -m benchmarks                 (or `make bench`) 2,240 / 50,000 / 100,000 / 1,000,000 rows
     python -m benchmarks --huge          adds 10,000,000 rows
-    python -m benchmarks --sizes 300 --naive-max 300 --quality-rows 300 --no-real --repeats 1
+    python -m benchmarks --sizes 300 --naive-max 300 --quality-rows 300 --no-real --repeats 1 --quick
                                          the harness on a tiny table (what the test runs)
 
 Each whole run is a fresh process (`benchmarks.child`) on a fresh archive, so its peak memory
@@ -103,6 +103,7 @@ class Options:
     markdown: Path
     rewrite: bool = False
     merge: bool = False
+    quick: bool = False
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -179,10 +180,12 @@ def _options(argv: list[str] | None) -> Options:
                         help="only rewrite the Markdown from the saved suite.json")
     parser.add_argument("--merge", action="store_true",
                         help="keep the saved figures of sizes and tables not measured this time")
+    parser.add_argument("--quick", action="store_true",
+                        help="the test suite's analysis settings (the harness checked, not timed)")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(",") if s) + ((HUGE,) if args.huge else ())
     return Options(sizes, args.repeats, args.naive_max, args.quality_rows, not args.no_real,
-                   args.work, args.results, args.markdown, args.rewrite, args.merge)
+                   args.work, args.results, args.markdown, args.rewrite, args.merge, args.quick)
 
 
 def _say(text: str) -> None:
@@ -204,7 +207,7 @@ def _whole_runs(rows: int, data: Path, options: Options) -> dict:
     weeks: dict[str, list[dict]] = {week: [] for week in lived}
     warm = None
     for repeat in range(options.repeats):
-        project = fresh_project(options.work / f"project-{rows}", data)
+        project = fresh_project(options.work / f"project-{rows}", data, options.quick)
         weeks["fit"].append(_child(project, data))
         weeks["scored"].append(_child(project, data))
         if rows <= WARM_MAX_ROWS and repeat == options.repeats - 1:

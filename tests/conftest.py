@@ -121,10 +121,14 @@ def postgres():
 @pytest.fixture(scope="session")
 def spark():
     """One real local Spark for the Spark tests of this worker: two cores, two shuffle
-    partitions, no UI. PySpark and Java come with `make test` (the [spark] extra, .ci/run)."""
-    from reporter.spark.session import spark_session
+    partitions, no UI, a JVM tuned for short work. PySpark and Java come with `make test` (the
+    [spark] extra, .ci/run)."""
+    from reporter.spark.session import LOG_CONFIG, spark_session
 
-    session = spark_session("local[2]", SPARK_TEST_CONF)
+    # The JIT's first tier only and the serial collector: the tests' queries are small, so the
+    # JVM's optimising compiler and parallel GC threads cost CPU that never pays back
+    java = f"-Dlog4j2.configurationFile=file:{LOG_CONFIG} -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    session = spark_session("local[2]", {**SPARK_TEST_CONF, "spark.driver.extraJavaOptions": java})
     yield session
     session.stop()
 
