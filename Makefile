@@ -20,15 +20,19 @@ demo: $(VENV)/.installed
 	$(PY) -m reporter sample --rows 2240 --seed 2240 --out $(SAMPLE)
 	$(PY) -m reporter run --config config/reporter.yaml --allow-unchanged  # a second demo briefs the same sample on purpose
 
+# One worker more than the cores: about a quarter of a worker's time is spent waiting on child
+# processes, servers and the JVM, and the third worker fills it (docs/development/testing.md).
+WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)')
+
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n auto --dist loadgroup --durations=15
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup --durations=15
 
 # The same without the tests that start servers, browsers, PostgreSQL, Spark or kill processes
 # (the markers in pyproject.toml): a quick check while editing; `make test` before a commit.
 test-fast: $(VENV)/.installed
 	$(PY) -m ruff check .
-	$(PY) -m pytest -n auto --dist loadgroup --durations=15 -m "not (slow or e2e or server or browser or postgres or spark or crash)"
+	$(PY) -m pytest -n $(WORKERS) --dist loadgroup --durations=15 -m "not (slow or e2e or server or browser or postgres or spark or crash)"
 
 # Whole runs at 2,240 / 50,000 / 100,000 / 1,000,000 rows, the naive reference and the
 # fast-versus-exact check; writes BENCHMARKS.md and benchmarks/results/suite.json (~20 min).
