@@ -10,6 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
 import pandas as pd
 
 from reporter.archive import RunFolder
@@ -30,9 +31,7 @@ from reporter.personas.exports import (
     NEXT_CAMPAIGN_FILE,
     customer_table,
     flag_file,
-    flag_list,
     flag_rows,
-    next_campaign_list,
     next_campaign_members,
     next_campaign_rows,
     next_campaign_size,
@@ -107,53 +106,36 @@ class LocalEngine:
 
     def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
               parquet: bool) -> list[str]:
-        """Every customer file of the week, cut from the customers' CSV lines formatted once."""
-        customers = self.customers
+        """Every customer file of the week, cut from the customers' CSV lines formatted once
+        (Arrow's writer, file by file, for a column kind the lines do not format)."""
+        customers, found = self.customers, self.analysis
         segment_columns = ["ID", "cluster", "persona", *[c for c in customers if c.startswith("flag_")]]
-        if not formattable(customers):  # a column kind the lines do not format: Arrow's writer
-            return self._write_each(folder, stamp, chunk_rows, parquet, segment_columns)
-        rows = CsvRows(customers, stamp, {"segments": segment_columns}, chunk_rows)
-        rows.write(folder.file("segments.csv"), layout="segments")
-        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp, rows)
-        return exports + self._write_lists(folder, rows)
+        lines = (CsvRows(customers, stamp, {"segments": segment_columns}, chunk_rows)
+                 if formattable(customers) else None)
 
-    def _write_lists(self, folder: RunFolder, rows: CsvRows) -> list[str]:
-        """grading.parquet, the flags' call lists, next_campaign.csv and control_groups.csv."""
-        customers, found = self.customers, self.analysis
-        write_grading_columns(customers, folder.file(GRADING_FILE))
-        exports = [GRADING_FILE]
-        for flag in found.rulebook.flags:
-            ranking = found.table.frame[flag.spec.rank_by]
-            rows.write(folder.file(flag_file(flag.name)), flag_rows(customers, flag.name, ranking))
-            exports.append(flag_file(flag.name))
-        if "p_response" in customers:
-            rows.write(folder.file(NEXT_CAMPAIGN_FILE),
-                       next_campaign_rows(customers, next_campaign_size(len(customers))))
-            exports.append(NEXT_CAMPAIGN_FILE)
-        if self.groups is not None:
-            rows.write_groups(folder.file(CONTROL_FILE), control_rows(customers, tuple(self.groups.held)))
-            exports.append(CONTROL_FILE)
-        return exports
+        def put(name: str, rows: np.ndarray | None = None, columns: list[str] | None = None) -> str:
+            if lines is not None:
+                lines.write(folder.file(name), rows, "segments" if columns else "all")
+            else:
+                frame = customers if rows is None else customers.iloc[rows]
+                write_csv(frame[columns] if columns else frame, folder.file(name), chunk_rows, stamp)
+            return name
 
-    def _write_each(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
-                    parquet: bool, segment_columns: list[str]) -> list[str]:
-        """The files written one by one by Arrow's writer."""
-        customers, found = self.customers, self.analysis
-        write_csv(customers[segment_columns], folder.file("segments.csv"), chunk_rows, stamp)
-        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp)
+        put("segments.csv", columns=segment_columns)
+        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp, lines)
         write_grading_columns(customers, folder.file(GRADING_FILE))
         exports.append(GRADING_FILE)
         for flag in found.rulebook.flags:
             ranking = found.table.frame[flag.spec.rank_by]
-            write_csv(flag_list(customers, flag.name, ranking), folder.file(flag_file(flag.name)),
-                      chunk_rows, stamp)
-            exports.append(flag_file(flag.name))
+            exports.append(put(flag_file(flag.name), flag_rows(customers, flag.name, ranking)))
         if "p_response" in customers:
-            write_csv(next_campaign_list(customers, next_campaign_size(len(customers))),
-                      folder.file(NEXT_CAMPAIGN_FILE), chunk_rows, stamp)
-            exports.append(NEXT_CAMPAIGN_FILE)
+            exports.append(put(NEXT_CAMPAIGN_FILE,
+                               next_campaign_rows(customers, next_campaign_size(len(customers)))))
         if self.groups is not None:
-            write_csv(control_file(customers, tuple(self.groups.held)), folder.file(CONTROL_FILE),
-                      chunk_rows, stamp)
+            held = tuple(self.groups.held)
+            if lines is not None:
+                lines.write_groups(folder.file(CONTROL_FILE), control_rows(customers, held))
+            else:
+                write_csv(control_file(customers, held), folder.file(CONTROL_FILE), chunk_rows, stamp)
             exports.append(CONTROL_FILE)
         return exports
