@@ -106,8 +106,9 @@ class LocalEngine:
 
     def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
               parquet: bool) -> list[str]:
-        """Every customer file of the week, cut from the customers' CSV lines formatted once
-        (Arrow's writer, file by file, for a column kind the lines do not format)."""
+        """Every customer file of the week, cut from the customers' CSV lines formatted chunk
+        by chunk (segments.csv in the pass of customers.csv and the persona files; Arrow's
+        writer, file by file, for a column kind the lines do not format)."""
         customers, found = self.customers, self.analysis
         segment_columns = ["ID", "cluster", "persona", *[c for c in customers if c.startswith("flag_")]]
         lines = (CsvRows(customers, stamp, {"segments": segment_columns}, chunk_rows)
@@ -121,8 +122,10 @@ class LocalEngine:
                 write_csv(frame[columns] if columns else frame, folder.file(name), chunk_rows, stamp)
             return name
 
-        put("segments.csv", columns=segment_columns)
-        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp, lines)
+        if lines is None:
+            put("segments.csv", columns=segment_columns)
+        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp, lines,
+                                beside=(("segments.csv", "segments"),) if lines else ())
         write_grading_columns(customers, folder.file(GRADING_FILE))
         exports.append(GRADING_FILE)
         for flag in found.rulebook.flags:
