@@ -6,6 +6,7 @@ table (spark/run.py), so the pipeline never needs every customer on one machine.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -15,7 +16,13 @@ import pandas as pd
 
 from reporter.archive import RunFolder
 from reporter.history.grading import GRADING_FILE, write_grading_columns
-from reporter.history.weekly import WeekOverWeek, compare, read_previous
+from reporter.history.weekly import (
+    WeekOverWeek,
+    compare,
+    compared_column,
+    previous_rows,
+    read_previous,
+)
 from reporter.model.lifecycle import Analysis
 from reporter.personas.control import (
     CONTROL_FILE,
@@ -90,11 +97,11 @@ class LocalEngine:
 
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek:
-        before = read_previous(previous_customers)
-        rulebook = self.analysis.rulebook
-        return compare(before, self.customers, previous, [p.name for p in rulebook.personas],
-                       [f.name for f in rulebook.flags], valuable, slipped_to,
-                       self.analysis.decision.renamed)
+        before = read_previous(previous_customers, compared_column)
+        rulebook, renamed = self.analysis.rulebook, self.analysis.decision.renamed
+        change = compare(before, self.customers, previous, [p.name for p in rulebook.personas],
+                         [f.name for f in rulebook.flags], valuable, slipped_to, renamed)
+        return replace(change, gone=previous_rows(previous_customers, change.gone["ID"], renamed))
 
     def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures:
         found = self.analysis
