@@ -328,3 +328,29 @@ def test_the_index_links_each_runs_call_lists_and_change_files(two_weeks):
                         ("Slipped", "changes/slipped.csv"), ("New", "changes/new.csv"),
                         ("Gone", "changes/gone.csv")):
         assert f'<a href="{week2.folder.name}/{name}">{label}</a>' in index, name
+
+
+def test_gone_customers_keep_every_column_of_last_weeks_file(two_weeks):
+    """The comparison reads only ID, persona and the flags of last week's customers.csv
+    (history/weekly.py compared_column); changes/gone.csv still holds the gone customers'
+    whole rows, as last week's file has them."""
+    _, week1, week2 = two_weeks
+    before = pd.read_csv(week1.folder / "customers.csv")
+    gone = pd.read_csv(week2.folder / "changes" / "gone.csv")
+    now = pd.read_csv(week2.folder / "customers.csv")
+    expected = before.loc[~before["ID"].isin(now["ID"])].drop(columns=["run_id", "as_of"])
+    assert len(gone) > 0 and list(gone.columns) == [*expected.columns, "run_id", "as_of"]
+    pd.testing.assert_frame_equal(gone.drop(columns=["run_id", "as_of"]),
+                                  expected.reset_index(drop=True))
+
+
+def test_with_nobody_gone_the_gone_file_still_has_every_column(tmp_path):
+    from reporter.history.weekly import previous_rows
+
+    path = tmp_path / "customers.csv"
+    path.write_text('"ID","persona","flag_vip","income","run_id","as_of"\n'
+                    '1,"A",0,10,"r","2024-01-01"\n2,"B",1,20,"r","2024-01-01"\n')
+    assert list(previous_rows(path, pd.Series([], dtype="int64"), None).columns) == [
+        "ID", "persona", "flag_vip", "income"]
+    assert previous_rows(path, pd.Series([2]), {"B": "Bee"}).to_dict("records") == [
+        {"ID": 2, "persona": "Bee", "flag_vip": 1, "income": 20}]

@@ -6,6 +6,7 @@ table (spark/run.py), so the pipeline never needs every customer on one machine.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -15,7 +16,13 @@ import pandas as pd
 
 from reporter.archive import RunFolder
 from reporter.history.grading import GRADING_FILE, write_grading_columns
-from reporter.history.weekly import WeekOverWeek, compare, read_previous
+from reporter.history.weekly import (
+    WeekOverWeek,
+    compare,
+    compared_column,
+    previous_rows,
+    read_previous,
+)
 from reporter.model.lifecycle import Analysis
 from reporter.personas.control import (
     CONTROL_FILE,
@@ -90,11 +97,11 @@ class LocalEngine:
 
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek:
-        before = read_previous(previous_customers)
-        rulebook = self.analysis.rulebook
-        return compare(before, self.customers, previous, [p.name for p in rulebook.personas],
-                       [f.name for f in rulebook.flags], valuable, slipped_to,
-                       self.analysis.decision.renamed)
+        before = read_previous(previous_customers, compared_column)
+        rulebook, renamed = self.analysis.rulebook, self.analysis.decision.renamed
+        change = compare(before, self.customers, previous, [p.name for p in rulebook.personas],
+                         [f.name for f in rulebook.flags], valuable, slipped_to, renamed)
+        return replace(change, gone=previous_rows(previous_customers, change.gone["ID"], renamed))
 
     def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures:
         found = self.analysis
@@ -106,8 +113,9 @@ class LocalEngine:
 
     def write(self, folder: RunFolder, stamp: tuple[tuple[str, str], ...], chunk_rows: int,
               parquet: bool) -> list[str]:
-        """Every customer file of the week, cut from the customers' CSV lines formatted once
-        (Arrow's writer, file by file, for a column kind the lines do not format)."""
+        """Every customer file of the week, cut from the customers' CSV lines formatted chunk
+        by chunk (segments.csv in the pass of customers.csv and the persona files; Arrow's
+        writer, file by file, for a column kind the lines do not format)."""
         customers, found = self.customers, self.analysis
         segment_columns = ["ID", "cluster", "persona", *[c for c in customers if c.startswith("flag_")]]
         lines = (CsvRows(customers, stamp, {"segments": segment_columns}, chunk_rows)
@@ -121,8 +129,10 @@ class LocalEngine:
                 write_csv(frame[columns] if columns else frame, folder.file(name), chunk_rows, stamp)
             return name
 
-        put("segments.csv", columns=segment_columns)
-        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp, lines)
+        if lines is None:
+            put("segments.csv", columns=segment_columns)
+        exports = write_exports(customers, folder.file, chunk_rows, parquet, stamp, lines,
+                                beside=(("segments.csv", "segments"),) if lines else ())
         write_grading_columns(customers, folder.file(GRADING_FILE))
         exports.append(GRADING_FILE)
         for flag in found.rulebook.flags:

@@ -7,9 +7,14 @@ Configuration is read here and handed to the stages as plain values.
 
 from __future__ import annotations
 
+import ctypes
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
+
+import pyarrow as pa
 
 from reporter.app.engines import Engine, LocalEngine
 from reporter.app.params import (
@@ -82,9 +87,35 @@ class StageTimer:
 
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def __call__(self, name: str):
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
         fault_point(f"stage-{name}")  # the crash tests' SIGKILL lands as the stage is entered
-        return progress_stage(name, self.seconds)
+        with progress_stage(name, self.seconds):
+            yield
+        release_freed_memory()
+
+
+def release_freed_memory() -> None:
+    """Give the memory freed in a stage back to the system as it ends. Arrow's pool and glibc's
+    heap keep freed memory for their own reuse, but the next stage allocates its big arrays
+    elsewhere (numpy's large blocks are fresh mappings), so at a million customers ~300 MB
+    after load and ~300 MB after the segmentation stayed resident for the rest of the run."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _glibc():
+    """glibc, for malloc_trim; None elsewhere (macOS, musl), where nothing is trimmed. The
+    process's own symbols: no search for the library at import."""
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _glibc()
 
 
 @dataclass(frozen=True)

@@ -117,7 +117,9 @@ class RfmCuts:
 
     @classmethod
     def fit(cls, frame: pd.DataFrame) -> RfmCuts:
-        fitted = frame[frame["in_fit"]] if frame["in_fit"].any() else frame
+        # the three columns alone: the fitted rows of every feature were a copy of the table
+        ranked = frame[["recency", "total_purchases", "total_spending"]]
+        fitted = ranked[frame["in_fit"]] if frame["in_fit"].any() else ranked
 
         def cuts(column: str) -> tuple[float, ...]:
             return tuple(float(v) for v in np.quantile(fitted[column], RFM_QUINTILES))

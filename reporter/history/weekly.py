@@ -7,6 +7,7 @@ followed under its new name (`renames`): the same customers, not a move.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,11 +45,18 @@ PREVIOUS_HINT = ("it is not as reporter writes it (edited or planted); restore i
                  "out of the archive, and run again")
 
 
-def read_previous(path: Path) -> pd.DataFrame:
+def compared_column(name: str) -> bool:
+    """The columns of a baseline's customers.csv that `compare` reads (ID, persona and the
+    flags): reading these alone keeps the previous week's other columns out of memory."""
+    return name in ("ID", "persona") or name.startswith("flag_")
+
+
+def read_previous(path: Path, columns: Callable[[str], bool] | None = None) -> pd.DataFrame:
     """A baseline run's customers.csv, read back as untrusted input: the layout `compare`
-    needs (integer IDs once each, names of bounded length, 0/1 flags) or one line saying why."""
+    needs (integer IDs once each, names of bounded length, 0/1 flags) or one line saying why.
+    `columns`: read only the columns it accepts (every column when None)."""
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, usecols=columns)
     except (OSError, ValueError) as exc:  # pandas' parser errors are ValueErrors
         raise UnreadableArchiveFile(f"{path}: not readable as a table ({type(exc).__name__}); "
                                     f"{PREVIOUS_HINT}") from None
@@ -109,6 +117,16 @@ def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], 
         newly_flagged={name: newly_flagged(before, now, name) for name in flags},
         renamed={new: old for old, new in (renames or {}).items()},
     )
+
+
+def previous_rows(path: Path, ids: pd.Series, renames: dict[str, str] | None) -> pd.DataFrame:
+    """The baseline's whole rows of these customers, as `compare` gives them from a whole
+    read (renamed personas followed): read again in full only when some customer is gone, so
+    the columns are typed as the whole file types them; with none, its header's columns."""
+    if not len(ids):
+        return pd.read_csv(path, nrows=0).drop(columns=list(STAMP_COLUMNS), errors="ignore")
+    frame = read_previous(path)
+    return follow_renames(frame.loc[frame["ID"].isin(ids)], renames)
 
 
 def follow_renames(customers: pd.DataFrame, renames: dict[str, str] | None) -> pd.DataFrame:

@@ -1,15 +1,18 @@
-"""The week's customers formatted as CSV once, every export file cut from those lines.
+"""The week's customers formatted as CSV once, chunk by chunk, every export file cut from those lines.
 
 customers.csv, segments.csv, the persona files, the call lists and control_groups.csv hold the
 same customers' cells; formatting a number as text is what writing a CSV costs (a million
-customers' numbers take seconds), so each cell is formatted once and each file is a `take` of
-ready lines. The cells are Arrow's CSV writer's own (the same cast to text, text quoted with
-inner quotes doubled, empty for a missing value, text neutralised by csvcells), so every file is
-byte-equal to what `write_csv` writes; tests/test_export_lines.py holds them equal.
+customers' numbers take seconds), so the files in file order are written in one pass that
+formats each chunk once, and a file in its own order (a call list) formats only its rows. No
+file's lines are ever held whole (a million customers' lines were 160 MB beside the table).
+The cells are Arrow's CSV writer's own (the same cast to text, text quoted with inner quotes
+doubled, empty for a missing value, text neutralised by csvcells), so every file is byte-equal
+to what `write_csv` writes; tests/test_export_lines.py holds them equal.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 from pathlib import Path
 
@@ -82,58 +85,98 @@ def _as_whole(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 class CsvRows:
     """A frame's rows as CSV lines, in one or more layouts (column orders), each line ending
-    with the stamp's cells (run_id, as_of): formatted once, chunk by chunk."""
+    with the stamp's cells (run_id, as_of). Formatted chunk by chunk as the files are written,
+    never held whole: `write_in_order` formats each chunk once for every file that lists its
+    rows in file order (customers.csv, segments.csv, the persona files); a file in another
+    order (a call list) formats its own rows, chunk by chunk."""
 
     def __init__(self, frame: pd.DataFrame, stamp: tuple[tuple[str, str], ...] = (),
                  layouts: dict[str, list[str]] | None = None, chunk_rows: int = 100_000):
+        self.frame = frame
         self.names = [str(name) for name in frame.columns]
         self.stamp_names = [name for name, _ in stamp]
         self.layouts = {"all": self.names, **(layouts or {})}
         self.rows = len(frame)
         stamps = [quoted(neutralise_text(value)) for _, value in stamp]
-        ending = [*stamps[:-1], stamps[-1] + "\n"] if stamps else []  # the line's end in its last cell
-        parts: dict[str, list[pa.Array]] = {name: [] for name in self.layouts}
-        for start in range(0, self.rows, chunk_rows):
-            table = neutralise_table(pa.Table.from_pandas(frame.iloc[start:start + chunk_rows],
-                                                          preserve_index=False))
-            cells = {name: _cells(table.column(name)) for name in self.names}
-            del table
-            for layout, columns in self.layouts.items():
-                lines = pc.binary_join_element_wise(*[cells[c] for c in columns], *ending, ",",
-                                                    null_handling="replace", null_replacement="")
-                if not ending:
-                    lines = pc.binary_join_element_wise(lines, "\n", "")
-                parts[layout].extend(lines.chunks)
-        self.lines = {layout: pa.chunked_array(chunks, pa.string()) for layout, chunks in parts.items()}
+        self.ending = [*stamps[:-1], stamps[-1] + "\n"] if stamps else []  # in the last cell
         self.chunk_rows = chunk_rows
 
     def write(self, path: Path, rows: np.ndarray | None = None, layout: str = "all") -> None:
         """One file: the layout's header, then the lines of `rows` (positions, in file order;
         every row when None)."""
-        names = [*self.layouts[layout], *self.stamp_names]
-        self._write(path, names, self.lines[layout], [(None, rows)])
+        if rows is None or _ascending(rows):
+            self.write_in_order([(path, layout, rows)])
+        else:
+            self._write_taken(path, [*self.layouts[layout], *self.stamp_names], [(None, rows)], layout)
 
     def write_groups(self, path: Path, groups: list[tuple[str, np.ndarray]],
                      column: str = "list") -> None:
         """control_groups.csv: a first column naming each group, then its rows' lines, group
         after group."""
-        names = [column, *self.names, *self.stamp_names]
-        self._write(path, names, self.lines["all"], groups)
+        self._write_taken(path, [column, *self.names, *self.stamp_names], groups, "all")
 
-    def _write(self, path: Path, names: list[str], lines: pa.ChunkedArray,
-               parts: list[tuple[str | None, np.ndarray | None]]) -> None:
-        pieces = [(prefix, rows, start) for prefix, rows in parts
-                  for start in range(0, self.rows if rows is None else len(rows), self.chunk_rows)]
+    def write_in_order(self, files: list[tuple[Path, str, np.ndarray | None]]) -> None:
+        """Several files in one pass, each (path, layout, ascending positions or None for every
+        row): each chunk is formatted once and its lines go to every file holding its rows."""
+        with contextlib.ExitStack() as stack:
+            handles = [stack.enter_context(open(path, "wb")) for path, _, _ in files]
+            for handle, (_, layout, _) in zip(handles, files, strict=True):
+                handle.write(header([*self.layouts[layout], *self.stamp_names]))
+            starts = range(0, self.rows, self.chunk_rows)
+            wanted = {layout for _, layout, _ in files}
+            for done, start in enumerate(starts, start=1):
+                stop = min(start + self.chunk_rows, self.rows)
+                lines = self._lines(self.frame.iloc[start:stop], wanted)
+                for handle, (_, layout, rows) in zip(handles, files, strict=True):
+                    _write_lines(handle, lines[layout] if rows is None
+                                 else lines[layout].take(_within(rows, start, stop)))
+                advance(done, len(starts))
+
+    def _write_taken(self, path: Path, names: list[str],
+                     parts: list[tuple[str | None, np.ndarray]], layout: str) -> None:
+        """A file of rows in their own order, optionally each part after a first cell."""
+        pieces = [(prefix, rows[start:start + self.chunk_rows]) for prefix, rows in parts
+                  for start in range(0, len(rows), self.chunk_rows)]
         with open(path, "wb") as handle:
             handle.write(header(names))
-            for done, (prefix, rows, start) in enumerate(pieces, start=1):
-                part = (lines.slice(start, self.chunk_rows) if rows is None
-                        else lines.take(pa.array(rows[start:start + self.chunk_rows], pa.int64())))
+            for done, (prefix, rows) in enumerate(pieces, start=1):
+                part = self._lines(self.frame.iloc[rows], {layout})[layout]
                 if prefix is not None:
                     part = pc.binary_join_element_wise(quoted(neutralise_text(prefix)), part, ",")
-                for chunk in part.chunks:
-                    handle.write(_text_bytes(chunk))
+                _write_lines(handle, part)
                 advance(done, len(pieces))
+
+    def _lines(self, chunk: pd.DataFrame, layouts: set[str]) -> dict[str, pa.Array]:
+        """One chunk's lines in each of `layouts` (a cell does not depend on its neighbours,
+        so any rows in any order give the lines the whole frame would)."""
+        table = neutralise_table(pa.Table.from_pandas(chunk, preserve_index=False))
+        used = {c for layout in layouts for c in self.layouts[layout]}
+        cells = {name: _cells(table.column(name)) for name in self.names if name in used}
+        del table
+        found = {}
+        for layout in layouts:
+            lines = pc.binary_join_element_wise(*[cells[c] for c in self.layouts[layout]],
+                                                *self.ending, ",", null_handling="replace",
+                                                null_replacement="")
+            if not self.ending:
+                lines = pc.binary_join_element_wise(lines, "\n", "")
+            found[layout] = lines
+        return found
+
+
+def _ascending(rows: np.ndarray) -> bool:
+    return bool(len(rows) < 2 or (np.diff(rows) > 0).all())
+
+
+def _within(rows: np.ndarray, start: int, stop: int) -> pa.Array:
+    """The positions of ascending `rows` that fall in [start, stop), relative to start."""
+    first, last = np.searchsorted(rows, [start, stop])
+    return pa.array(rows[first:last] - start, pa.int64())
+
+
+def _write_lines(handle, lines: pa.ChunkedArray | pa.Array) -> None:
+    for chunk in (lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]):
+        handle.write(_text_bytes(chunk))
 
 
 def _text_bytes(array: pa.Array) -> memoryview | bytes:

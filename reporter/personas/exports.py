@@ -154,23 +154,25 @@ def customer_columns(features, labels: np.ndarray, assignment: PersonaAssignment
 
 
 def write_exports(customers: pd.DataFrame, path_for, chunk_rows: int, parquet: bool,
-                  stamp: tuple[tuple[str, str], ...] = (), rows: CsvRows | None = None) -> list[str]:
+                  stamp: tuple[tuple[str, str], ...] = (), rows: CsvRows | None = None,
+                  beside: tuple[tuple[str, str], ...] = ()) -> list[str]:
     """Write customers.csv, persona_<name>.csv files and optionally Parquet; return file names.
-    `rows`: the customers' CSV lines when the caller made them for its own files too."""
+    `rows`: the customers' CSV lines when the caller made them for its own files too; `beside`:
+    the caller's files of every customer, (name, layout of `rows`), written in the same pass."""
     written = ["customers.csv"]
     if rows is None and formattable(customers):
         rows = CsvRows(customers, stamp, chunk_rows=chunk_rows)
+    personas = [(persona_file(str(persona)), members) for persona, members
+                in customers.groupby("persona", sort=True).indices.items()]
     if rows is None:
         write_csv(customers, path_for("customers.csv"), chunk_rows, stamp)
-    else:
-        rows.write(path_for("customers.csv"))
-    for persona, members in customers.groupby("persona", sort=True).indices.items():
-        name = persona_file(str(persona))
-        if rows is None:
+        for name, members in personas:
             write_csv(customers.iloc[members], path_for(name), chunk_rows, stamp)
-        else:
-            rows.write(path_for(name), members)
-        written.append(name)
+    else:
+        rows.write_in_order([(path_for(name), layout, None) for name, layout in beside]
+                            + [(path_for("customers.csv"), "all", None)]
+                            + [(path_for(name), "all", members) for name, members in personas])
+    written += [name for name, _ in personas]
     if parquet:
         customers.assign(**dict(stamp)).to_parquet(path_for("customers.parquet"), index=False)
         written.append("customers.parquet")
