@@ -24,7 +24,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from benchmarks.common import REAL_TABLE, RESULTS, ROOT
+from benchmarks.common import REAL_TABLE, RESULTS, ROOT, quickened
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -36,12 +36,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--data", type=Path, default=REAL_TABLE)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "reporter-bench-api")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--quick", action="store_true",
+                        help="the test suite's analysis settings for the run it serves (the harness "
+                             "checked; the requests are timed the same way)")
     args = parser.parse_args(argv)
     from reporter.app.pipeline import run
     from reporter.app.settings import load_config
     from tests.api_server import ASSIGN, TOKENS, Server, customer_rows
 
-    config = project(args.work, args.data, TOKENS, args.batch_size)
+    config = project(args.work, args.data, TOKENS, args.batch_size, args.quick)
     run(load_config(config))
     customers = customer_rows(pd.read_csv(args.data, dtype=str, keep_default_na=False))
     batch = {"customers": (customers * (args.batch_size // len(customers) + 1))[:args.batch_size]}
@@ -64,7 +67,7 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-def project(work: Path, data: Path, tokens: list[dict], batch_size: int) -> Path:
+def project(work: Path, data: Path, tokens: list[dict], batch_size: int, quick: bool = False) -> Path:
     shutil.rmtree(work, ignore_errors=True)
     (work / "config").mkdir(parents=True)
     shutil.copy(ROOT / "config" / "personas.yaml", work / "config" / "personas.yaml")
@@ -72,6 +75,8 @@ def project(work: Path, data: Path, tokens: list[dict], batch_size: int) -> Path
     document.update(output={"dir": str(work / "output")}, teams=[],
                     api={"tokens": tokens, "max_batch": batch_size, "max_body_kb": 8192})
     document["source"]["path"] = str(data)
+    if quick:
+        quickened(document)
     (work / "config" / "reporter.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return work / "config" / "reporter.yaml"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from benchmarks.common import RESULTS, ROOT, table
+from benchmarks.common import RESULTS, ROOT, quickened, table
 
 PAGES = ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive")
 
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "reporter-bench")
     parser.add_argument("--results", type=Path, default=RESULTS)
+    parser.add_argument("--quick", action="store_true",
+                        help="the test suite's analysis settings for the run the pages show (the "
+                             "harness checked; the page views are timed the same way)")
     args = parser.parse_args(argv)
     from streamlit.testing.v1 import AppTest
 
@@ -39,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     from reporter.app.settings import load_config
 
     args.work.mkdir(parents=True, exist_ok=True)
-    config = project(args.work / f"app-{args.rows}", table(args.rows, args.work))
+    config = project(args.work / f"app-{args.rows}", table(args.rows, args.work), args.quick)
     if not list((config.parent.parent / "output").glob("20*")):
         run(load_config(config))
     os.environ["REPORTER_APP_CONFIG"] = str(config)
@@ -66,12 +69,14 @@ def main(argv: list[str] | None = None) -> dict:
     return report
 
 
-def project(folder: Path, data: Path) -> Path:
+def project(folder: Path, data: Path, quick: bool = False) -> Path:
     (folder / "config").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "config" / "personas.yaml", folder / "config" / "personas.yaml")
     document = yaml.safe_load((ROOT / "config" / "reporter.yaml").read_text())
     document["source"]["path"] = str(data)
     document.update(output={"dir": str(folder / "output")}, teams=[])
+    if quick:
+        quickened(document)
     (folder / "config" / "reporter.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
     return folder / "config" / "reporter.yaml"
 

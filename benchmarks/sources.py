@@ -27,7 +27,10 @@ from benchmarks.common import RESULTS, ROOT, table
 CRM_NAMES = {"ID": "customer_id", "Dt_Customer": "joined_on"}
 
 
-def main(argv: list[str] | None = None) -> dict:
+def main(argv: list[str] | None = None, cluster=None) -> dict:
+    """`cluster`: a running tests.postgres_server.Cluster to read from (the test suite's own,
+    so a test does not start a second one); without it a throwaway cluster is started and
+    removed, as `python -m benchmarks.sources` does. The reads are the same either way."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.sources", description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
@@ -43,9 +46,10 @@ def main(argv: list[str] | None = None) -> dict:
     csv = table(args.rows, args.work)
     load_before = [round(v, 2) for v in os.getloadavg()]
     duck = _duckdb(csv, args.work / f"customers-{args.rows}.duckdb")
-    cluster = postgres_server.start()
+    own = cluster is None
+    cluster = postgres_server.start() if own else cluster
     try:
-        url = _postgres(cluster, csv)
+        url = _postgres(cluster, csv, database="crm" if own else f"crm_bench_{os.getpid()}_{args.rows}")
         sources = {
             "CSV file": {"path": str(csv)},
             "DuckDB file": {"url": f"duckdb:///{duck}", "table": "customers"},
@@ -60,7 +64,8 @@ def main(argv: list[str] | None = None) -> dict:
                 print(f"{name}: {reads[name][-1]['seconds']:.2f} s, "
                       f"{reads[name][-1]['peak_rss_mib']:.0f} MiB", flush=True)
     finally:
-        cluster.stop()
+        if own:
+            cluster.stop()
     report = {"rows": args.rows, "repeats": args.repeats, "date": time.strftime("%Y-%m-%d"),
               "load_before": load_before, "load_after": [round(v, 2) for v in os.getloadavg()],
               "sources": {name: _summary(runs) for name, runs in reads.items()}}
@@ -79,14 +84,14 @@ def _duckdb(csv: Path, path: Path) -> Path:
     return path
 
 
-def _postgres(cluster, csv: Path) -> str:
+def _postgres(cluster, csv: Path, database: str = "crm") -> str:
     """The table under a CRM's column names, typed: integers, numeric income, a date."""
-    url = cluster.create_database("crm")
+    url = cluster.create_database(database)
     header = csv.open(encoding="utf-8").readline().strip().split(",")  # the 22 columns and AcceptedCmp*
     names = [CRM_NAMES.get(c, c.lower()) for c in header]
     kinds = ["date" if c == "Dt_Customer" else "text" if c in ("Education", "Marital_Status")
              else "numeric(12,2)" if c == "Income" else "integer" for c in header]
-    with cluster.connect("crm") as connection:
+    with cluster.connect(database) as connection:
         connection.execute("SET DateStyle = 'ISO, DMY'")
         connection.execute("CREATE TABLE crm_customers (" + ", ".join(
             f"{n} {k}" for n, k in zip(names, kinds, strict=True)) + ")")

@@ -18,6 +18,7 @@ Results go to benchmarks/results/suite.json and BENCHMARKS.md. Times are medians
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -296,7 +297,11 @@ def _median(runs: list[dict]) -> dict:
             "wall_runs": walls, "peak_rss_mib": max(r["peak_rss_mib"] for r in runs)}
 
 
+@functools.lru_cache(maxsize=1)
 def _features(path: Path) -> FeatureTable:
+    """The features of one table, kept for the next call: when the naive reference and the
+    fast-versus-exact check read the same file (both read, neither changes it), it is loaded
+    and cleaned once."""
     raw = load(path)
     return build_features(clean(raw, CleanParams(), raw.frame["Dt_Customer"].max().date()))
 

@@ -240,27 +240,36 @@ def app_port(archive):
         process.wait(timeout=60)
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for both widths' tests, as tests/test_browser.py has: each test
+    opens its own page, which is a new browser context (no cookies, storage or cache shared),
+    so a test sees the app as a fresh browser would, without paying a browser start-up."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
 @pytest.mark.browser
 @pytest.mark.server
 @pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="Chromium is not installed")
 @pytest.mark.parametrize("width", [1280, 390])
-def test_every_page_loads_in_chromium_without_errors(app_port, tmp_path, width):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_every_page_loads_in_chromium_without_errors(app_port, chromium, tmp_path, width):
     port = app_port
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        errors: list[str] = []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        for name in ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive"):
-            page.goto(f"http://127.0.0.1:{port}/?page={name.replace(' ', '+')}",
-                      wait_until="networkidle")
-            page.get_by_role("heading", name=re.compile(name.split()[0])).first.wait_for(timeout=60_000)
-            page.wait_for_load_state("networkidle")
-            assert page.get_by_test_id("stException").count() == 0, name
-            page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
-        browser.close()
+    page = chromium.new_page(viewport={"width": width, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    for name in ("This week", "Personas", "Customer lookup", "Rule workshop", "Archive"):
+        page.goto(f"http://127.0.0.1:{port}/?page={name.replace(' ', '+')}",
+                  wait_until="networkidle")
+        page.get_by_role("heading", name=re.compile(name.split()[0])).first.wait_for(timeout=60_000)
+        page.wait_for_load_state("networkidle")
+        assert page.get_by_test_id("stException").count() == 0, name
+        page.screenshot(path=str(tmp_path / f"{name}-{width}.png"), full_page=True)
+    page.close()
     assert not errors, errors
 
 

@@ -70,12 +70,14 @@ def test_the_stage_profile_names_functions_per_stage_and_survives_a_rewrite(tmp_
 
 
 def test_the_database_reads_are_measured_against_the_csv_file(tmp_path, postgres):
-    """A real PostgreSQL cluster and a DuckDB file, each read in a fresh process."""
+    """A real PostgreSQL cluster and a DuckDB file, each read in a fresh process. The cluster
+    is the session's (`postgres`), not a second one started by the benchmark: the reads, the
+    table and the report are the same; only initdb and start-up are not paid twice."""
     from benchmarks import sources
 
     results = tmp_path / "results"
     report = sources.main(["--rows", "300", "--repeats", "1", "--work", str(tmp_path / "work"),
-                           "--results", str(results)])
+                           "--results", str(results)], cluster=postgres)
     assert set(report["sources"]) == {"CSV file", "DuckDB file", "PostgreSQL (127.0.0.1)"}
     assert all(figures["rows"] == 300 and figures["peak_rss_mib"] > 50
                for figures in report["sources"].values())
@@ -90,10 +92,12 @@ def test_the_database_reads_are_measured_against_the_csv_file(tmp_path, postgres
 
 @pytest.mark.server  # a real `reporter serve` (tests/api_server.py)
 def test_the_api_load_test_stops_by_itself_and_reports_percentiles(tmp_path, sample_csv):
+    """--quick: the served run is made with the suite's settings (3 stability refits, no
+    method comparison); the server, the requests and the percentiles are what is checked."""
     from benchmarks import api
 
     report = api.main(["--singles", "12", "--batches", "2", "--batch-size", "50", "--concurrency", "3",
-                       "--data", str(sample_csv), "--work", str(tmp_path / "work"),
+                       "--quick", "--data", str(sample_csv), "--work", str(tmp_path / "work"),
                        "--results", str(tmp_path / "results")])
     assert report["single"]["requests"] == 12 and report["batch"]["requests"] == 2
     assert report["single"]["failures"] == 0 and report["batch"]["failures"] == 0
@@ -102,9 +106,11 @@ def test_the_api_load_test_stops_by_itself_and_reports_percentiles(tmp_path, sam
 
 
 def test_the_app_page_views_are_timed_cold_and_cached(tmp_path):
+    """--quick: the run the pages show is made with the suite's settings (3 stability refits,
+    no method comparison); every page is still viewed cold and cached twice."""
     from benchmarks import app
 
-    report = app.main(["--rows", "300", "--repeats", "2", "--work", str(tmp_path / "work"),
+    report = app.main(["--rows", "300", "--repeats", "2", "--quick", "--work", str(tmp_path / "work"),
                        "--results", str(tmp_path / "results")])
     assert set(report["pages"]) == set(app.PAGES)
     assert all(len(p["first"]["runs"]) == 2 and len(p["cached"]["runs"]) == 2

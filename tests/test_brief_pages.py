@@ -11,9 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reporter.app.pipeline import run
-from reporter.app.settings import load_config
-
 GOLDEN = Path(__file__).parent / "golden"
 PDFTOPPM = shutil.which("pdftoppm")
 SAMPLE_PAGES = 11  # the generated sample's brief; a change here is a layout change to review
@@ -22,13 +19,12 @@ DPI = 50
 
 @pytest.fixture(scope="module")
 def sample_brief(tmp_path_factory, sample_csv):
-    from tests.conftest import REPO_ROOT, write_config
+    """The sample's brief with the shipped settings, made once per session and shared with
+    tests/test_browser.py (tests/support/default_brief.py): the same brief this module made
+    for itself before (the teams it has, and this module had not, only get emails)."""
+    from tests.support.default_brief import default_brief
 
-    root = tmp_path_factory.mktemp("pages")
-    (root / "config").mkdir()
-    shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
-    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)}, teams=[])
-    return run(load_config(config))
+    return default_brief(tmp_path_factory, sample_csv)
 
 
 @pytest.fixture(scope="module")

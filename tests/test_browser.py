@@ -8,9 +8,6 @@ import shutil
 
 import pytest
 
-from reporter.app.pipeline import run
-from reporter.app.settings import load_config
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -25,13 +22,13 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def brief_html(tmp_path_factory, sample_csv):
-    from tests.conftest import REPO_ROOT, write_config
+    """The sample's brief with the shipped settings and teams, made once per session and
+    shared with tests/test_brief_pages.py (tests/support/default_brief.py), copied here since
+    these tests start `reporter preview` and `reporter serve` on its project: the same run
+    this module made for itself before."""
+    from tests.support.default_brief import default_brief
 
-    root = tmp_path_factory.mktemp("browser")
-    (root / "config").mkdir()
-    shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
-    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)})
-    return run(load_config(config)).html
+    return default_brief(tmp_path_factory, sample_csv).copy_to(tmp_path_factory.mktemp("browser")).html
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,6 @@ save as plain numbers that are validated when read, and feed the rules and the e
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -239,15 +237,18 @@ def test_customers_csv_gets_the_three_columns(fitted, simulated):
 
 
 def test_reporter_sample_simulates_from_known_parameters(tmp_path):
+    """The command's file, exit codes and message, through its own `main` in this process
+    (tests/conftest.py run_main): the same parsing and writing as a fresh interpreter, without
+    two interpreter start-ups (the test is about what the command writes and says)."""
+    from tests.conftest import run_main
+
     out = tmp_path / "sim.csv"
-    done = subprocess.run([sys.executable, "-m", "reporter", "sample", "--rows", "300", "--out", str(out),
-                           "--lifetime", "0.8,8,0.8,2.5,6,4,15"], capture_output=True, text=True)
+    done = run_main("sample", "--rows", "300", "--out", str(out), "--lifetime", "0.8,8,0.8,2.5,6,4,15")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out)
     assert list(table.columns) == sample.LAYOUT
     assert (table["Recency"] >= 0).all()
-    bad = subprocess.run([sys.executable, "-m", "reporter", "sample", "--out", str(out),
-                          "--lifetime", "0.8,8,0.8"], capture_output=True, text=True)
+    bad = run_main("sample", "--out", str(out), "--lifetime", "0.8,8,0.8")
     assert bad.returncode == 2
     assert "--lifetime: expected seven numbers r,alpha,a,b,p,q,v" in bad.stderr
 

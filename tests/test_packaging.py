@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -14,14 +15,22 @@ from tests.conftest import REPO_ROOT
 pytestmark = pytest.mark.e2e
 
 
-def test_wheel_ships_templates_and_default_config(tmp_path):
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    """The package's wheel as pip builds it from the checkout, built once for both tests
+    (each only reads it: one lists it, the other unpacks a copy of its files elsewhere)."""
+    folder = tmp_path_factory.mktemp("wheel")
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(tmp_path), str(REPO_ROOT)],
+         "--wheel-dir", str(folder), str(REPO_ROOT)],
         capture_output=True, text=True, timeout=300,
     )
     assert built.returncode == 0, built.stderr
-    (wheel,) = tmp_path.glob("*.whl")
+    (found,) = folder.glob("*.whl")
+    return found
+
+
+def test_wheel_ships_templates_and_default_config(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     templates = {p.relative_to(REPO_ROOT / "reporter" / "templates").as_posix()
                  for p in (REPO_ROOT / "reporter" / "templates").rglob("*") if p.is_file()}
@@ -36,15 +45,8 @@ def test_wheel_ships_templates_and_default_config(tmp_path):
     assert "reporter = reporter.app.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
 
 
-def test_init_from_the_installed_wheel_writes_a_starter_that_validates(tmp_path):
+def test_init_from_the_installed_wheel_writes_a_starter_that_validates(wheel, tmp_path):
     """After `pip install`, with no repository around: `reporter init` has its files."""
-    built = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(tmp_path / "wheel"), str(REPO_ROOT)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert built.returncode == 0, built.stderr
-    (wheel,) = (tmp_path / "wheel").glob("*.whl")
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     work = tmp_path / "elsewhere"
