@@ -5,8 +5,6 @@ save as plain numbers that are validated when read, and feed the rules and the e
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -35,6 +33,7 @@ from reporter.predict.lifetime import (
 )
 from reporter.predict.lifetime_fit import fit_history, fit_lifetime
 from reporter.predict.params import LifetimeParams
+from tests.conftest import run_main
 from tests.model_fixture import FIXTURE
 
 TRUTH = sample.LifetimeTruth(r=0.8, alpha=8.0, a=0.8, b=2.5, p=6.0, q=4.0, v=15.0)
@@ -239,15 +238,15 @@ def test_customers_csv_gets_the_three_columns(fitted, simulated):
 
 
 def test_reporter_sample_simulates_from_known_parameters(tmp_path):
+    """The command's table, exit codes and message: in this process (run_main), as the same
+    `main` with the same words gives them (two fresh interpreters were ~5 s for nothing more)."""
     out = tmp_path / "sim.csv"
-    done = subprocess.run([sys.executable, "-m", "reporter", "sample", "--rows", "300", "--out", str(out),
-                           "--lifetime", "0.8,8,0.8,2.5,6,4,15"], capture_output=True, text=True)
+    done = run_main("sample", "--rows", "300", "--out", str(out), "--lifetime", "0.8,8,0.8,2.5,6,4,15")
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(out)
     assert list(table.columns) == sample.LAYOUT
     assert (table["Recency"] >= 0).all()
-    bad = subprocess.run([sys.executable, "-m", "reporter", "sample", "--out", str(out),
-                          "--lifetime", "0.8,8,0.8"], capture_output=True, text=True)
+    bad = run_main("sample", "--out", str(out), "--lifetime", "0.8,8,0.8")
     assert bad.returncode == 2
     assert "--lifetime: expected seven numbers r,alpha,a,b,p,q,v" in bad.stderr
 
