@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 from collections import Counter
-from io import StringIO
 
 import pandas as pd
 import pytest
@@ -22,7 +21,7 @@ from reporter.app.api import swap
 from reporter.app.pipeline import run
 from reporter.app.settings import load_config
 from tests.api_server import ASSIGN, READ, TOKENS, Server, customer_rows
-from tests.conftest import QUICK, REPO_ROOT, run_cli, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_main, write_config
 
 
 @pytest.fixture(scope="module")
@@ -74,11 +73,15 @@ def test_every_customer_of_the_run_gets_the_brief_s_answer(served):
 
 
 @pytest.mark.server
-def test_held_out_customers_get_what_reporter_assign_gives(served):
+def test_held_out_customers_get_what_reporter_assign_gives(served, tmp_path):
+    """`reporter assign`'s answers are the command's in this process (run_main; its CSV through
+    --out, written by the same write_csv as to stdout): the server is the real process here."""
     root, config, _, held_out, server = served
-    assigned = run_cli("assign", "--config", str(config), "--data", str(root / "held_out.csv"))
+    out = tmp_path / "assigned.csv"
+    assigned = run_main("assign", "--config", str(config), "--data", str(root / "held_out.csv"),
+                        "--out", str(out))
     assert assigned.returncode == 0, assigned.stderr
-    expected = pd.read_csv(StringIO(assigned.stdout)).set_index("ID")
+    expected = pd.read_csv(out).set_index("ID")
     with server.client(ASSIGN) as client:
         response = client.post("/v1/assign", json={"customers": customer_rows(held_out)})
     assert response.status_code == 200, response.text

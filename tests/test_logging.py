@@ -21,7 +21,7 @@ from reporter.app.settings import load_config
 from reporter.brief.view import BRIEF_FILE
 from reporter.history.record import FORMAT_VERSION as RUN_FORMAT
 from reporter.model.artefact import FORMAT_VERSION as MODEL_FORMAT
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, run_main
 
 STAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d) (DEBUG|INFO|WARNING|ERROR) (.*)$")
 
@@ -165,8 +165,9 @@ def test_json_lines_stamp_messages_already_written_as_json(restored_logging, tmp
 
 def test_version_names_the_package_and_the_archive_formats():
     """--version printed 0.1.0 while the README called 0.1 the old archive format: now the
-    package version of pyproject.toml and each archive file's format, written and read."""
-    done = reporter("--version")
+    package version of pyproject.toml and each archive file's format, written and read. What
+    `--version` prints, so in this process (run_main): the same parser and the same text."""
+    done = run_main("--version")
     assert done.returncode == 0, done.stderr
     package = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["version"]
     lines = done.stdout.splitlines()

@@ -10,7 +10,9 @@ import contextlib
 
 import reporter.app.cli
 import reporter.app.pipeline
-import reporter.brief.charts  # noqa: F401  (matplotlib, the charts' cost)
+import reporter.brief.charts
+
+reporter.brief.charts.warm()  # matplotlib, the charts' cost (imported at the first chart)
 
 with contextlib.suppress(OSError):
     import weasyprint  # noqa: F401

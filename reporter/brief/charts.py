@@ -6,17 +6,17 @@ deterministic (fixed hash salt, no timestamps) so the same run gives the same by
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import textwrap
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import matplotlib
-
-matplotlib.use("Agg")
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 STYLE = {
     "font.family": "DejaVu Sans",
@@ -33,6 +33,27 @@ STYLE = {
 TEXT_COLOUR = "#333333"
 
 
+@functools.cache
+def _matplotlib():
+    """matplotlib on the Agg backend, imported at the first chart: the commands that build a
+    brief's view without drawing it (assign, personas replay, validate --data) and every
+    `import reporter.app.pipeline` would otherwise wait for its half second of imports."""
+    import matplotlib  # at the first chart: see the docstring
+
+    matplotlib.use("Agg")
+    return matplotlib
+
+
+def warm() -> None:
+    """Import what drawing needs now (the scheduler's forkserver, once for every run)."""
+    _figure((1.0, 1.0))
+
+
+def _style():
+    """The brief's chart style, as a context for drawing one chart."""
+    return _matplotlib().rc_context(STYLE)
+
+
 @dataclass(frozen=True)
 class Bar:
     label: str
@@ -43,13 +64,13 @@ class Bar:
 
 def persona_sizes(bars: list[Bar]) -> str:
     """Horizontal bars: share of customers, with share of spend beside each (SVG)."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         return _svg(_persona_sizes_figure(bars), "sizes")
 
 
 def persona_sizes_png(bars: list[Bar]) -> bytes:
     """The same chart as PNG, for email clients that do not show SVG."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         buffer = io.BytesIO()
         _persona_sizes_figure(bars).savefig(buffer, format="png", dpi=110,
                                             metadata={"Software": None})
@@ -60,13 +81,18 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     """A figure with its own Agg canvas. Without one, every tight_layout pass (two per titled
     chart) makes a new renderer and measures every label again; with it the passes share one
     renderer and its text-metrics cache. The SVG drawn is byte for byte the same."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # at the first chart: see _matplotlib
+    from matplotlib.figure import Figure  # at the first chart: see _matplotlib
+
+    _matplotlib()  # the Agg backend, once
+
     figure = Figure(figsize=figsize)
     FigureCanvasAgg(figure)
     return figure
 
 
 def _persona_sizes_figure(bars: list[Bar]) -> Figure:
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(6.4, 0.55 * len(bars) + 1.1))
         axes = figure.subplots()
         positions = np.arange(len(bars))[::-1]
@@ -112,7 +138,7 @@ class PointChart:
 
 
 def pca_scatter(groups: list[ScatterGroup], axis_labels: tuple[str, str]) -> str:
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(6.4, 4.4))
         axes = figure.subplots()
         for group in groups:
@@ -129,7 +155,7 @@ def pca_scatter(groups: list[ScatterGroup], axis_labels: tuple[str, str]) -> str
 def k_selection(ks: list[int], inertias: list[float], silhouettes: list[float],
                 chosen: int, elbow: int) -> str:
     """Inertia and silhouette against k, side by side, with the chosen k marked."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(6.4, 2.6))
         left, right = figure.subplots(1, 2)
         left.plot(ks, inertias, marker="o", color="#1f6f8b")
@@ -172,7 +198,7 @@ class MixChart:
 
 def mix_bars(rows: list[Mix], parts: list[str], title: str, prefix: str) -> str:
     """100% stacked horizontal bars, one per persona, parts labelled where they are wide."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(6.4, 0.5 * len(rows) + 1.4))
         axes = figure.subplots()
         positions = np.arange(len(rows))[::-1]
@@ -199,7 +225,7 @@ def income_spend(groups: list[ScatterGroup], title: str, income_limit: float,
                  axis_labels: tuple[str, str]) -> str:
     """Income against total spend, one colour per persona (points already subsampled);
     the income axis stops at `income_limit` so one extreme income cannot squash the rest."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(6.4, 4.0))
         axes = figure.subplots()
         for group in groups:
@@ -235,7 +261,7 @@ class RateChart:
 def rate_bars(chart: RateChart) -> str:
     """Grouped columns: one group per part, one column per persona in its colour, and the
     population's rate as a dash across each group."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(6.4, 3.2))
         axes = figure.subplots()
         width = 0.8 / max(len(chart.rows), 1)
@@ -266,7 +292,7 @@ class Series:
 
 def share_history(run_labels: list[str], series: list[Series], prefix: str = "history") -> str:
     """Persona shares per data date, oldest to newest (NaN: no point)."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(7.5, 3.0))
         axes = figure.subplots()
         positions = list(range(len(run_labels)))
@@ -290,7 +316,7 @@ def _title(figure: Figure, axes, title: str) -> None:
     figure.tight_layout()
     width = figure.get_figwidth()
     room = width * (1 - axes.get_position().x0) - 0.1  # inches
-    size = float(matplotlib.rcParams["axes.titlesize"])
+    size = float(_matplotlib().rcParams["axes.titlesize"])
     axes.set_title(_wrap(title, max(16, int(room * 72 / (size * TITLE_EM)))), loc="left")
     figure.tight_layout()
 

@@ -3,10 +3,9 @@ They draw what the view holds and compute nothing."""
 
 from __future__ import annotations
 
-import matplotlib
 import numpy as np
 
-from reporter.brief.charts import STYLE, TEXT_COLOUR, _figure, _svg
+from reporter.brief.charts import TEXT_COLOUR, _figure, _style, _svg
 
 EXPECTED_COLOUR = "#2f6f9f"
 OBSERVED_COLOUR = "#d08c2f"
@@ -16,7 +15,7 @@ def lift_bars(deciles: list[int], expected: list[float], observed: list[float | 
               overall: float) -> str:
     """Columns: each decile's expected answer rate (1 = likeliest tenth), the out-of-sample
     rate that decile showed when the model was fitted beside it, and all customers' rate."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(6.4, 2.9))
         axes = figure.subplots()
         x = np.arange(len(deciles))
@@ -43,7 +42,7 @@ def lift_bars(deciles: list[int], expected: list[float], observed: list[float | 
 
 def reliability_curve(predicted: list[float], observed: list[float], brier: float) -> str:
     """Predicted against observed answer rates per decile of out-of-sample predictions."""
-    with matplotlib.rc_context(STYLE):
+    with _style():
         figure = _figure(figsize=(6.4, 2.3))
         axes = figure.subplots()
         top = max([*predicted, *observed, 0.05]) * 100 * 1.1
