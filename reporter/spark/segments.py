@@ -68,19 +68,19 @@ def _dot_squared(points: list[Column], centre) -> Column:
 
 
 def spark_profile(customers: DataFrame, key: str) -> Profiles:
-    """The profile of each group of `key` (a segment, a persona), summed in Spark: two small
-    aggregations come back (the population's, and one row per group), never a customer."""
+    """The profile of each group of `key` (a segment, a persona), summed in Spark: one
+    aggregation (a rollup: a row per group and the population's row) comes back, never a
+    customer."""
     names = [name for name in PROFILE_FEATURES if name in customers.columns]
-    population = customers.agg(F.count(F.lit(1)).alias("rows"),
-                               *(F.avg(n).alias(f"mean_{n}") for n in names),
-                               *(F.stddev_pop(n).alias(f"std_{n}") for n in names),
-                               F.sum("total_spending").alias("spend")).toPandas().iloc[0]
-    groups = (customers.groupBy(F.col(key).cast("string").alias("key"))
-              .agg(F.count(F.lit(1)).alias("size"), F.sum("total_spending").alias("spend"),
-                   *(F.avg(n).alias(n) for n in names)).toPandas().set_index("key").sort_index())
+    summed = (customers.rollup(F.col(key).cast("string").alias("key"))
+              .agg(F.grouping_id().alias("_everyone"), F.count(F.lit(1)).alias("size"),
+                   F.sum("total_spending").alias("spend"), *(F.avg(n).alias(n) for n in names),
+                   *(F.stddev_pop(n).alias(f"std_{n}") for n in names)).toPandas())
+    everyone = summed["_everyone"] == 1
+    population = summed[everyone].iloc[0]
+    groups = summed[~everyone].set_index("key").sort_index()
     std = pd.Series({n: float(population[f"std_{n}"]) for n in names}).replace(0, np.nan)
     return profiles_from(Aggregates(
-        rows=int(population["rows"]), population_means=pd.Series({n: float(population[f"mean_{n}"])
-                                                                  for n in names}),
+        rows=int(population["size"]), population_means=pd.Series({n: float(population[n]) for n in names}),
         population_std=std, means=groups[names], sizes=groups["size"], spend=groups["spend"],
         total_spend=float(population["spend"]) or 1.0))
