@@ -123,18 +123,20 @@ def spark():
     """One real local Spark for the Spark tests of this worker: two cores, two shuffle
     partitions, no UI, a JVM tuned for short work. PySpark and Java come with `make test` (the
     [spark] extra, .ci/run)."""
-    from reporter.spark.session import LOG_CONFIG, spark_session
+    from reporter.spark.session import spark_session
 
-    # The JIT's first tier only and the serial collector: the tests' queries are small, so the
-    # JVM's optimising compiler and parallel GC threads cost CPU that never pays back
-    java = f"-Dlog4j2.configurationFile=file:{LOG_CONFIG} -XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-    session = spark_session("local[2]", {**SPARK_TEST_CONF, "spark.driver.extraJavaOptions": java})
+    session = spark_session("local[2]", SPARK_TEST_CONF)
     yield session
     session.stop()
 
 
+# The JIT's first tier only and the serial collector: the tests' queries are small, so the
+# JVM's optimising compiler and parallel GC threads cost CPU that never pays back (Spark's
+# quiet log configuration is added to these by spark_session). The same settings for a
+# `reporter run` child process of a test (its project's spark.conf) and the benchmark's --quick.
+SPARK_TEST_JAVA = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 SPARK_TEST_CONF = {"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false",
-                   "spark.driver.memory": "1g"}
+                   "spark.driver.memory": "1g", "spark.driver.extraJavaOptions": SPARK_TEST_JAVA}
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.data.load import load
 from reporter.errors import DataError
-from tests.conftest import QUICK, REPO_ROOT, run_cli, write_config
+from tests.conftest import QUICK, REPO_ROOT, SPARK_TEST_CONF, run_cli, write_config
 
 pytestmark = pytest.mark.spark
 
@@ -29,7 +29,7 @@ VARYING = {"run_id", "run_date", "data_sha256"}  # differ between any two runs (
 def project_for(root: Path, engine: str, data: Path, sections: dict | None = None, **spark) -> Path:
     (root / "config").mkdir(parents=True)
     (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
-    settings = {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2"}, **spark}
+    settings = {"master": "local[2]", "conf": SPARK_TEST_CONF, **spark}  # the fixture's JVM, in a child too
     return write_config(root / "config" / "reporter.yaml", source={"path": str(data)}, teams=[],
                         engine=engine, spark=settings, exports={"parquet": True}, **QUICK,
                         control_groups={"share": 0},  # Spark draws no control groups yet (issue 35)
