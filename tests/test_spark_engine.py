@@ -145,7 +145,8 @@ CUSTOMERS, SAMPLE_ROWS, K_RANGE = 20_000, 10_000, {"k_min": 2, "k_max": 4}
 
 
 @pytest.mark.slow
-def test_spark_fitted_on_a_sample_scores_everyone_as_the_local_engine_fitted_on_all(tmp_path, spark):
+def test_spark_fitted_on_a_sample_scores_everyone_as_the_local_engine_fitted_on_all(tmp_path, spark,
+                                                                                   compiled_spark_conf):
     """Spark chooses k and fits on a sample of half the customers, then scores everyone:
     the same k, the same personas and segments that agree (adjusted Rand index at least 0.95)
     with the local engine's, chosen and fitted on all of them."""
@@ -155,7 +156,7 @@ def test_spark_fitted_on_a_sample_scores_everyone_as_the_local_engine_fitted_on_
     found = {}
     for engine in ("local", "spark"):
         config = load_config(project_for(tmp_path / engine, engine, data, {"segmentation": K_RANGE},
-                                         sample_rows=SAMPLE_ROWS))
+                                         sample_rows=SAMPLE_ROWS, conf=compiled_spark_conf))
         analysed, _ = _analyse(config, None, None, StageTimer(), False, "r")
         found[engine] = analysed
     local, on_spark = found["local"].analysis, found["spark"].analysis
