@@ -29,6 +29,13 @@ from benchmarks.common import RESULTS, ROOT, quickened, table
 
 ENGINES = ("local", "spark")
 SPARK = {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "8", "spark.driver.memory": "6g"}}
+# --quick checks the harness, not the engine's speed: the test suite's JVM (tests/conftest.py
+# SPARK_TEST_CONF: 2 shuffle partitions, no UI, the JIT's first tier, the serial collector,
+# expressions evaluated without compiling each query's code)
+QUICK_SPARK = {"master": "local[2]", "conf": {
+    "spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false", "spark.driver.memory": "1g",
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    "spark.sql.codegen.wholeStage": "false", "spark.sql.codegen.factoryMode": "NO_CODEGEN"}}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -78,7 +85,7 @@ def _run(engine: str, data: Path, root: Path, quick: bool = False) -> dict:
     (root / "config" / "personas.yaml").write_text((ROOT / "config" / "personas.yaml").read_text())
     document = yaml.safe_load((ROOT / "config" / "reporter.yaml").read_text())
     document.update(source={"path": str(data)}, output={"dir": "../output"}, teams=[], engine=engine,
-                    spark=SPARK)
+                    spark=QUICK_SPARK if quick else SPARK)
     document.pop("smtp", None)
     if quick:
         quickened(document)

@@ -17,7 +17,7 @@ from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.data.load import load
 from reporter.errors import DataError
-from tests.conftest import QUICK, REPO_ROOT, run_cli, write_config
+from tests.conftest import QUICK, REPO_ROOT, SPARK_TEST_CONF, run_cli, write_config
 
 pytestmark = pytest.mark.spark
 
@@ -29,7 +29,7 @@ VARYING = {"run_id", "run_date", "data_sha256"}  # differ between any two runs (
 def project_for(root: Path, engine: str, data: Path, sections: dict | None = None, **spark) -> Path:
     (root / "config").mkdir(parents=True)
     (root / "config" / "personas.yaml").write_text((REPO_ROOT / "config" / "personas.yaml").read_text())
-    settings = {"master": "local[2]", "conf": {"spark.sql.shuffle.partitions": "2"}, **spark}
+    settings = {"master": "local[2]", "conf": SPARK_TEST_CONF, **spark}  # the fixture's JVM, in a child too
     return write_config(root / "config" / "reporter.yaml", source={"path": str(data)}, teams=[],
                         engine=engine, spark=settings, exports={"parquet": True}, **QUICK,
                         control_groups={"share": 0},  # Spark draws no control groups yet (issue 35)
@@ -145,7 +145,8 @@ CUSTOMERS, SAMPLE_ROWS, K_RANGE = 20_000, 10_000, {"k_min": 2, "k_max": 4}
 
 
 @pytest.mark.slow
-def test_spark_fitted_on_a_sample_scores_everyone_as_the_local_engine_fitted_on_all(tmp_path, spark):
+def test_spark_fitted_on_a_sample_scores_everyone_as_the_local_engine_fitted_on_all(tmp_path, spark,
+                                                                                   compiled_spark_conf):
     """Spark chooses k and fits on a sample of half the customers, then scores everyone:
     the same k, the same personas and segments that agree (adjusted Rand index at least 0.95)
     with the local engine's, chosen and fitted on all of them."""
@@ -155,7 +156,7 @@ def test_spark_fitted_on_a_sample_scores_everyone_as_the_local_engine_fitted_on_
     found = {}
     for engine in ("local", "spark"):
         config = load_config(project_for(tmp_path / engine, engine, data, {"segmentation": K_RANGE},
-                                         sample_rows=SAMPLE_ROWS))
+                                         sample_rows=SAMPLE_ROWS, conf=compiled_spark_conf))
         analysed, _ = _analyse(config, None, None, StageTimer(), False, "r")
         found[engine] = analysed
     local, on_spark = found["local"].analysis, found["spark"].analysis

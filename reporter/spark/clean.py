@@ -45,18 +45,45 @@ class SparkCleaned:
 
 def spark_clean(raw: SparkCustomers, settings: CleanParams, as_of: date,
                 income_fill: float | None = None) -> SparkCleaned:
-    """Repairs and exclusions, as `clean` makes them; `income_fill` is a saved model's."""
+    """Repairs and exclusions, as `clean` makes them; `income_fill` is a saved model's. What the
+    notes count (the median, missing incomes, unrecognised words, who is left out of fitting)
+    comes back in one aggregation, not one small job each."""
     notes = list(column_notes(raw.on_driver(pd.DataFrame())))
     frame = _people(raw, settings.duplicates, notes)
-    fill = (checked_fill(frame.agg(F.percentile("Income", F.lit(0.5))).first()[0])
-            if income_fill is None else income_fill)
-    frame = _impute_income(frame, fill, notes, fill_source(fill, income_fill is not None, settings.currency))
-    frame = _harmonise(frame, notes)
-    frame, counts = _mark_fit_exclusions(frame, settings, as_of)
-    notes += exclusion_notes(settings, as_of, counts["ages"], counts["incomes"])
-    summary = DataNotes(rows_read=raw.rows_read, rows_kept=counts["rows"], rows_in_fit=counts["in_fit"],
-                        notes=tuple(notes))
+    counted = _counted(frame, settings, as_of, median=income_fill is None)
+    fill = checked_fill(counted["median"]) if income_fill is None else income_fill
+    if counted["missing"]:
+        notes.append(income_note(counted["missing"], fill_source(fill, income_fill is not None,
+                                                                 settings.currency)))
+    frame = _impute_income(frame, fill)
+    frame = _harmonise(frame, notes, counted)
+    frame = materialised(_mark_fit_exclusions(frame, settings, as_of))
+    ages = counted["ages"]
+    incomes = counted["high_incomes"] + (counted["missing_of_age"] if fill > settings.max_income else 0)
+    notes += exclusion_notes(settings, as_of, ages, incomes)
+    summary = DataNotes(rows_read=raw.rows_read, rows_kept=counted["rows"],
+                        rows_in_fit=counted["rows"] - ages - incomes, notes=tuple(notes))
     return SparkCleaned(frame, as_of, summary, float(fill))
+
+
+def _counted(people: DataFrame, settings: CleanParams, as_of: date, median: bool) -> dict:
+    """Every count the notes need, and the median income when no saved fill is given. Who
+    has an income above the limit is counted before the fill: of those of plausible age, the
+    known incomes above it, and the missing ones too when the fill itself is above it."""
+    of_age = ~F.coalesce(_bad_age(settings, as_of), F.lit(False))
+    unknown = [(column, _mapped(column, mapping).isNull())
+               for column, mapping in (("Education", EDUCATION_LEVELS), ("Marital_Status", LIVING_WITH))]
+    above = F.col("Income") > F.lit(float(settings.max_income))
+    row = people.agg(
+        F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col("Income").isNull(), 1)).alias("missing"),
+        *([F.percentile("Income", F.lit(0.5)).alias("median")] if median else []),
+        *(F.sort_array(F.collect_set(F.when(is_unknown, F.col(column)))).alias(column)
+          for column, is_unknown in unknown),
+        *(F.count(F.when(is_unknown, 1)).alias(f"n_{column}") for column, is_unknown in unknown),
+        F.count(F.when(~of_age, 1)).alias("ages"),
+        F.count(F.when(of_age & above, 1)).alias("high_incomes"),
+        F.count(F.when(of_age & F.col("Income").isNull(), 1)).alias("missing_of_age")).first()
+    return {"median": None, **row.asDict()}
 
 
 def _people(raw: SparkCustomers, mode: str, notes: list[DataNote]) -> DataFrame:
@@ -89,27 +116,18 @@ def _people(raw: SparkCustomers, mode: str, notes: list[DataNote]) -> DataFrame:
     return people.select(*raw.frame.columns, others.alias("other_ids"))
 
 
-def _impute_income(frame: DataFrame, fill: float, notes: list[DataNote], source: str) -> DataFrame:
-    missing = frame.where(F.col("Income").isNull()).count()
-    if missing:
-        notes.append(income_note(missing, source))
+def _impute_income(frame: DataFrame, fill: float) -> DataFrame:
     return frame.select(*(c for c in frame.columns if c != "Income"),
                         F.coalesce(F.col("Income"), F.lit(float(fill))).alias("Income"),
                         F.col("Income").isNull().alias("income_imputed"))
 
 
-def _harmonise(frame: DataFrame, notes: list[DataNote]) -> DataFrame:
+def _harmonise(frame: DataFrame, notes: list[DataNote], counted: dict) -> DataFrame:
+    for column in ("Education", "Marital_Status"):
+        if counted[f"n_{column}"]:
+            notes.append(unrecognised_note(column, counted[f"n_{column}"], list(counted[column])))
     education = _mapped("Education", EDUCATION_LEVELS)
     living = _mapped("Marital_Status", LIVING_WITH)
-    unknown = frame.agg(*(F.sort_array(F.collect_set(F.when(value.isNull(), F.col(column))))
-                          .alias(column) for column, value in (("Education", education),
-                                                               ("Marital_Status", living))),
-                        *(F.count(F.when(value.isNull(), 1)).alias(f"n_{column}")
-                          for column, value in (("Education", education), ("Marital_Status", living)))
-                        ).first()
-    for column in ("Education", "Marital_Status"):
-        if unknown[f"n_{column}"]:
-            notes.append(unrecognised_note(column, unknown[f"n_{column}"], list(unknown[column])))
     return frame.select("*", F.coalesce(education, F.lit(OTHER)).alias("education"),
                         F.coalesce(living, F.lit(OTHER)).alias("living_with"))
 
@@ -122,14 +140,12 @@ def _mapped(column: str, mapping: dict[str, str]):
     return value
 
 
-def _mark_fit_exclusions(frame: DataFrame, settings: CleanParams,
-                         as_of: date) -> tuple[DataFrame, dict[str, int]]:
+def _bad_age(settings: CleanParams, as_of: date):
     age = F.lit(as_of.year) - F.col("Year_Birth")
-    bad_age = (age < settings.min_age) | (age > settings.max_age)
+    return (age < settings.min_age) | (age > settings.max_age)
+
+
+def _mark_fit_exclusions(frame: DataFrame, settings: CleanParams, as_of: date) -> DataFrame:
     high_income = F.col("Income") > F.lit(float(settings.max_income))
-    reason = F.when(bad_age, "age").when(high_income, "income").otherwise("")
-    marked = materialised(frame.select("*", (reason == "").alias("in_fit"), reason.alias("fit_excluded")))
-    counts = marked.agg(F.count(F.lit(1)).alias("rows"), F.count(F.when(F.col("in_fit"), 1)).alias("in_fit"),
-                        F.count(F.when(F.col("fit_excluded") == "age", 1)).alias("ages"),
-                        F.count(F.when(F.col("fit_excluded") == "income", 1)).alias("incomes")).first()
-    return marked, counts.asDict()
+    reason = F.when(_bad_age(settings, as_of), "age").when(high_income, "income").otherwise("")
+    return frame.select("*", (reason == "").alias("in_fit"), reason.alias("fit_excluded"))

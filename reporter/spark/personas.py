@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -70,23 +71,28 @@ def spark_rule_change(saved: SavedRules, rulebook: Rulebook, scored: DataFrame, 
     paired = then.select("ID", F.col("persona").alias("_was"),
                          *(F.col(flag_column(n)).alias(f"_was_{flag_column(n)}") for n in old)).join(
         labelled.select("ID", "persona", *(flag_column(n) for n in new)), "ID")
-    moves = paired.where(F.col("_was") != F.col("persona")).groupBy("_was", "persona").count().collect()
-    counts = paired.agg(F.count(F.lit(1)).alias("_rows"),
-                        *(F.sum(f"_was_{flag_column(n)}").alias(f"was {n}") for n in old),
-                        *(F.sum(flag_column(n)).alias(f"now {n}") for n in new)).first()
-    flags = tuple((name, int(counts[f"was {name}"] or 0) if name in old else 0,
-                   int(counts[f"now {name}"] or 0) if name in new else 0)
+    cells = [row.asDict() for row in paired.groupBy("_was", "persona").agg(
+        F.count(F.lit(1)).alias("count"), *(F.sum(f"_was_{flag_column(n)}").alias(f"was {n}") for n in old),
+        *(F.sum(flag_column(n)).alias(f"now {n}") for n in new)).collect()]  # one small job: all below
+    flags = tuple((name, _total(cells, f"was {name}") if name in old else 0,
+                   _total(cells, f"now {name}") if name in new else 0)
                   for name in dict.fromkeys([*old, *new]))
-    ordered = tuple(sorted(((r["_was"], r["persona"], int(r["count"])) for r in moves),
-                           key=lambda move: (-move[2], move[0], move[1])))
-    sizes = _sizes(paired)
+    moves = [(r["_was"], r["persona"], int(r["count"])) for r in cells if r["_was"] != r["persona"]]
+    ordered = tuple(sorted(moves, key=lambda move: (-move[2], move[0], move[1])))
+    sizes = _sizes(cells)
     named = {name for name, _, after in sizes if after}
     absent = tuple(p.name for p in rulebook.personas if p.name not in named)
     return RuleChange(since_run, ordered, flags, find_renames(ordered, sizes), sizes, absent)
 
 
-def _sizes(paired: DataFrame) -> tuple[tuple[str, int, int], ...]:
+def _total(cells: list[dict], column: str) -> int:
+    return sum(int(cell[column] or 0) for cell in cells)
+
+
+def _sizes(cells: list[dict]) -> tuple[tuple[str, int, int], ...]:
     """Customers per persona under the saved rules (_was) and under this week's (persona)."""
-    then = {r["_was"]: int(r["count"]) for r in paired.groupBy("_was").count().collect()}
-    now = {r["persona"]: int(r["count"]) for r in paired.groupBy("persona").count().collect()}
+    then, now = Counter(), Counter()
+    for cell in cells:
+        then[cell["_was"]] += int(cell["count"])
+        now[cell["persona"]] += int(cell["count"])
     return tuple((name, then.get(name, 0), now.get(name, 0)) for name in sorted({*then, *now}))

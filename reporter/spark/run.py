@@ -95,8 +95,8 @@ class SparkAnalysis:
 
 
 def spark_as_of(raw: SparkCustomers, as_of: date | None) -> date:
-    """The newest join date (one aggregate), unless --as-of says otherwise."""
-    newest = raw.frame.agg(F.max(DATE_COLUMN)).first()[0].date()
+    """The newest join date (counted as the table was read), unless --as-of says otherwise."""
+    newest = (raw.newest or raw.frame.agg(F.max(DATE_COLUMN)).first()[0]).date()
     if as_of is None:
         return newest
     if as_of < newest:

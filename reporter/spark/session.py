@@ -84,12 +84,20 @@ def spark_session(master: str | None, conf: Mapping[str, str]):
     if master and master.startswith("local"):
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     warnings.filterwarnings("ignore", "PySpark does not yet fully support pandas", FutureWarning)
-    quiet = {"spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile=file:{LOG_CONFIG}"}
-    for key, value in {**DEFAULTS, **quiet, **conf}.items():
+    for key, value in {**DEFAULTS, **conf, **_quiet_java(conf)}.items():
         builder = builder.config(key, str(value))
     if SparkSession.getActiveSession() is not None:
         return builder.getOrCreate()
     return _started_quietly(builder)
+
+
+def _quiet_java(conf: Mapping[str, str]) -> dict[str, str]:
+    """The driver's Java options with Spark's log at errors only: a spark.conf that gives its
+    own options (JIT or GC flags) keeps that, unless it names a log4j configuration itself."""
+    options = str(conf.get("spark.driver.extraJavaOptions", ""))
+    if "log4j2.configurationFile" not in options:
+        options = f"-Dlog4j2.configurationFile=file:{LOG_CONFIG} {options}".strip()
+    return {"spark.driver.extraJavaOptions": options}
 
 
 def _started_quietly(builder):

@@ -63,6 +63,7 @@ class SparkCustomers:
     extra_columns: tuple[str, ...]
     renamed_columns: tuple[tuple[str, str], ...]
     date_format: str
+    newest: datetime | None = None  # the newest join date, counted with the rows
 
     def on_driver(self, frame: pd.DataFrame) -> RawCustomers:
         """Rows brought to the driver (the fitting sample) under this source's name."""
@@ -89,7 +90,7 @@ def read_spark_customers(spark: SparkSession, source: SparkSourceParams) -> Spar
     typed = _spark_call(lambda: materialised(_typed(frame.select(*known), known, date_format, modified)),
                         origin)
     counted = typed.agg(F.count(F.lit(1)).alias("rows"), F.count(PROBLEM).alias("problems"),
-                        _content_hash(known).alias("hash")).first()
+                        _content_hash(known).alias("hash"), F.max(DATE_COLUMN).alias("newest")).first()
     problems = _problems(typed) if counted["problems"] else []
     problems += _conflicting_ids(typed) if not problems else []
     if problems:
@@ -98,7 +99,7 @@ def read_spark_customers(spark: SparkSession, source: SparkSourceParams) -> Spar
         raise DataError(f"{origin}: has a header but no customer rows; check the export")
     content = hashlib.sha256(f"{counted['rows']}:{counted['hash']}".encode()).hexdigest()
     return SparkCustomers(typed.drop(PROBLEM), origin, content, modified, int(counted["rows"]), extra,
-                          renamed, head.date_format)
+                          renamed, head.date_format, counted["newest"])
 
 
 def _read(spark: SparkSession, source: SparkSourceParams) -> tuple[DataFrame, Origin, datetime]:

@@ -5,6 +5,8 @@ gone, slipped, newly flagged): lists sized by what changed this week, not by the
 
 from __future__ import annotations
 
+from collections import Counter
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -40,7 +42,7 @@ def spark_compare(before: DataFrame, now: DataFrame, previous: tuple[str, str], 
     matrix = {row: {col: counts.get((row, col), 0) for col in [*names, GONE]} for row in [*names, NEW]}
     return WeekOverWeek(
         previous_run_id=previous[0], previous_as_of=previous[1],
-        personas=_persona_changes(before, now, names), order=tuple(names), matrix=matrix,
+        personas=_persona_changes(counts, names), order=tuple(names), matrix=matrix,
         new_customers=sum(n for (was, _), n in counts.items() if was == NEW),
         gone_customers=sum(n for (_, is_now), n in counts.items() if is_now == GONE),
         slipped=_slipped(before, now, flags, valuable, slipped_to),
@@ -51,9 +53,15 @@ def spark_compare(before: DataFrame, now: DataFrame, previous: tuple[str, str], 
     )
 
 
-def _persona_changes(before: DataFrame, now: DataFrame, names: list[str]):
-    then = {r["persona"]: int(r["count"]) for r in before.groupBy("persona").count().collect()}
-    current = {r["persona"]: int(r["count"]) for r in now.groupBy("persona").count().collect()}
+def _persona_changes(counts: dict[tuple[str, str], int], names: list[str]):
+    """Customers per persona then and now, from the cells of the full join: every customer of
+    either week is in one cell (a new one's `was` is NEW, a gone one's `is_now` GONE)."""
+    then, current = Counter(), Counter()
+    for (was, is_now), count in counts.items():
+        if was != NEW:
+            then[was] += count
+        if is_now != GONE:
+            current[is_now] += count
     then_total, now_total = max(sum(then.values()), 1), max(sum(current.values()), 1)
     return tuple((name, then.get(name, 0), then.get(name, 0) / then_total, current.get(name, 0),
                   current.get(name, 0) / now_total) for name in names)
