@@ -4,11 +4,24 @@ and the index import WeasyPrint and matplotlib, so their handlers import them wh
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from reporter.app.cli.common import checked_config, run_folder
+from reporter.app.cli.common import add_config, checked_config, group, positive, run_folder
 from reporter.delivery.ledger import LEDGER_FILE, Ledger
 from reporter.history.catalogue import all_runs, read_run, summary_lines
 from reporter.history.retention import carry_out, plan_prune
+
+
+def add_rerender(commands) -> None:
+    rerender = commands.add_parser(
+        "rerender", help="draw an archived brief again with the current templates",
+        description="Rebuild a run's HTML and PDF from its brief.json with the current templates "
+                    "(after a template change), into a folder beside the archive. The archived "
+                    "brief, the one that was sent, is left as it is.")
+    add_config(rerender)
+    rerender.add_argument("run_id", metavar="RUN_ID", help="run id as printed, or latest")
+    rerender.add_argument("--out", type=Path, help="folder (default: <output>/rerender/<run folder>)")
+    rerender.set_defaults(command=rerender_command)
 
 
 def rerender_command(args: argparse.Namespace) -> int:
@@ -21,6 +34,25 @@ def rerender_command(args: argparse.Namespace) -> int:
                                   else " (differs from the archived brief)"))
     print(f"PDF:  {done.pdf}")
     return 0
+
+
+def add_archive(commands) -> None:
+    archive_commands = group(commands, "archive", "browse and prune the archive of briefs")
+    listing = archive_commands.add_parser("list", help="every run, newest first")
+    add_config(listing)
+    listing.add_argument("--source", help="only the runs of this source (as listed)")
+    listing.set_defaults(command=list_command)
+    show = archive_commands.add_parser("show", help="one run's summary")
+    add_config(show)
+    show.add_argument("run_id", metavar="RUN_ID", help="run id as printed, or latest")
+    show.set_defaults(command=show_command)
+    prune = archive_commands.add_parser(
+        "prune", help="delete the oldest runs beyond the newest N, then rebuild the index")
+    add_config(prune)
+    prune.add_argument("--keep", type=positive, required=True, metavar="N")
+    prune.add_argument("--dry-run", action="store_true",
+                       help="print what would be deleted and delete nothing")
+    prune.set_defaults(command=prune_command)
 
 
 def list_command(args: argparse.Namespace) -> int:

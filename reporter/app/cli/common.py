@@ -1,10 +1,11 @@
-"""What every command's handler shares: loading and checking the configuration (the one way
-every command does it), naming a run, and printing delivery outcomes."""
+"""What every command shares: the --config option, loading and checking the configuration
+(the one way every command does it), naming a run, and printing delivery outcomes."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from pathlib import Path
 
 from reporter.app.outcomes import delivery_lines, exit_code, failure_lines, push_line
@@ -14,6 +15,33 @@ from reporter.errors import ConfigError
 from reporter.history.catalogue import resolve_run
 from reporter.history.record import read_record
 from reporter.personas.rulebook import rulebook_problems
+
+LATEST = Path("<latest>")  # `validate --data` without a file: the file source.path finds
+
+
+def add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", type=Path, default=None, metavar="PATH",
+                        help=f"reporter.yaml to use (default {DEFAULT_CONFIG})")
+
+
+def group(commands, name: str, summary: str):
+    """A command with subcommands of its own (`reporter archive list`)."""
+    parser = commands.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".")
+    return parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+
+
+def iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-11-27") from None
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def config_path(args: argparse.Namespace) -> Path:

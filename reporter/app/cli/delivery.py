@@ -4,8 +4,10 @@ targets. Delivery renders emails with WeasyPrint, so each handler imports it whe
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from reporter.app.cli.common import (
+    add_config,
     checked_config,
     report,
     report_delivered,
@@ -18,6 +20,27 @@ from reporter.delivery.hints import console_command
 from reporter.errors import ConfigError
 from reporter.exits import Exit, outcome_code
 from reporter.history.record import read_record
+
+
+def add_send(commands) -> None:
+    send = commands.add_parser(
+        "send", help="send an archived brief to the recipients who have not had it",
+        description="Send an archived run's brief to its teams. The delivery ledger sends each "
+                    "recipient one copy per run; --force sends again (and is recorded).")
+    add_config(send)
+    send.add_argument("--run", default="latest", metavar="RUN_ID",
+                      help="run id, e.g. 070000-ab12, or latest (default)")
+    send.add_argument("--team", help="only this team (default: every team)")
+    send.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending")
+    send.add_argument("--force", action="store_true", help="send again to recipients who had it")
+    send.add_argument("--test", action="store_true",
+                      help="send one copy marked as a test to --to; the ledger is not touched")
+    send.add_argument("--to", metavar="ADDRESS", help="the address for --test")
+    send.add_argument("--due", action="store_true",
+                      help="finish the newest run: its teams that should have it and do not "
+                           "(what the scheduler does at start-up and before each run)")
+    send.add_argument("--scheduled", action="store_true", help=argparse.SUPPRESS)  # team jobs
+    send.set_defaults(command=send_command)
 
 
 def send_command(args: argparse.Namespace) -> int:
@@ -61,6 +84,20 @@ def _send_due(config) -> int:
     return outcome_code(mailed == Exit.DELIVERY_FAILED, False, pushed == Exit.PUSH_FAILED)
 
 
+def add_push(commands) -> None:
+    push = commands.add_parser(
+        "push", help="push an archived run's personas and flags to the CRM targets again",
+        description="Push a delivered run to its crm: targets by hand (a database table is "
+                    "upserted, a webhook gets the changed customers). Each push is recorded in "
+                    "the delivery ledger.")
+    add_config(push)
+    push.add_argument("--run", default="latest", metavar="RUN_ID",
+                      help="run id, e.g. 070000-ab12, or latest (default)")
+    push.add_argument("--target", action="append", metavar="NAME",
+                      help="only this target (repeatable; default: every target)")
+    push.set_defaults(command=push_command)
+
+
 def push_command(args: argparse.Namespace) -> int:
     from reporter.delivery.dispatch import HeldBrief, push_run  # WeasyPrint
 
@@ -76,12 +113,32 @@ def push_command(args: argparse.Namespace) -> int:
     return report((), pushed, record.run_id, config.path)
 
 
+def add_release(commands) -> None:
+    release = commands.add_parser("release", help="send a brief held by a pre-send check",
+                                  description="Send a held brief to every team, once.")
+    add_config(release)
+    release.add_argument("run_id", metavar="RUN_ID", help="run id as printed, or latest")
+    release.set_defaults(command=release_command)
+
+
 def release_command(args: argparse.Namespace) -> int:
     from reporter.delivery.dispatch import release  # WeasyPrint
 
     config = checked_config(args)
     folder = run_folder(config, args.run_id)
     return report_delivered(release(delivery_params(config), read_record(folder).run_id), folder, config)
+
+
+def add_preview(commands) -> None:
+    preview = commands.add_parser(
+        "preview", help="write each team's email as it would be sent (HTML and .eml)",
+        description="Write <team>.html and <team>.eml of an archived run into a folder, to look "
+                    "at before the first scheduled send. Sends nothing.")
+    add_config(preview)
+    preview.add_argument("--run", default="latest", metavar="RUN_ID",
+                         help="run id, or latest (default)")
+    preview.add_argument("--out", type=Path, help="folder (default: <output>/preview)")
+    preview.set_defaults(command=preview_command)
 
 
 def preview_command(args: argparse.Namespace) -> int:

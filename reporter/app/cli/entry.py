@@ -9,31 +9,49 @@ traceback on stderr. Every email, CRM push and pruned run is one line on stdout.
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 from collections.abc import Sequence
 
 from reporter.app import logs
-from reporter.app.cli import commands
 from reporter.delivery.hints import DEFAULT_CONFIG
 from reporter.errors import ReporterError
 
 log = logging.getLogger("reporter")
-# The commands in the order `reporter --help` lists them, each declared in commands.py without
-# importing its handler's module: `reporter --help`, `reporter run --help` or a usage error do
-# not wait for the charts and the models (seconds).
-COMMANDS = (commands.add_run, commands.add_assign, commands.add_send, commands.add_push,
-            commands.add_serve, commands.add_app, commands.add_release, commands.add_rerender,
-            commands.add_preview, commands.add_schedule, commands.add_sample, commands.add_init,
-            commands.add_validate, commands.add_archive, commands.add_personas,
-            commands.add_config_helpers)
+# The commands in the order `reporter --help` lists them: name -> (module of reporter.app.cli
+# that declares its arguments beside its handler, the function that adds them, the one-line
+# summary `reporter --help` shows). Only the chosen command's module is imported, so `reporter
+# --help` or `reporter send` do not wait for the charts and the models (seconds); a test keeps
+# each summary equal to the one its module declares.
+COMMANDS = {
+    "run": ("runs", "add_run", "make one brief now and archive it"),
+    "assign": ("runs", "add_assign",
+               "give new customers a segment, persona and flags with an archived model"),
+    "send": ("delivery", "add_send", "send an archived brief to the recipients who have not had it"),
+    "push": ("delivery", "add_push", "push an archived run's personas and flags to the CRM targets again"),
+    "serve": ("servers", "add_serve", "answer who a customer is over HTTP, with the brief's model"),
+    "app": ("servers", "add_app", "explore personas, look customers up and try rule changes in a browser"),
+    "release": ("delivery", "add_release", "send a brief held by a pre-send check"),
+    "rerender": ("archive", "add_rerender", "draw an archived brief again with the current templates"),
+    "preview": ("delivery", "add_preview", "write each team's email as it would be sent (HTML and .eml)"),
+    "schedule": ("servers", "add_schedule",
+                 "run briefs on the cron schedule from reporter.yaml (foreground)"),
+    "sample": ("setup", "add_sample", "write a synthetic customer table"),
+    "init": ("setup", "add_init", "write a commented starter reporter.yaml and personas.yaml"),
+    "validate": ("setup", "add_validate", "check the config and persona files"),
+    "archive": ("archive", "add_archive", "browse and prune the archive of briefs"),
+    "personas": ("personas", "add_personas", "work with the persona rules"),
+    "config": ("setup", "add_config_helpers", "configuration helpers"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    chosen = _chosen(argv)
+    args = _parser(chosen).parse_args(argv)
     try:
-        _set_up_logging(args, server=_chosen(argv) == "serve")
+        _set_up_logging(args, server=chosen == "serve")
         return args.command(args)
     except ReporterError as error:
         _print_problems(error)
@@ -74,17 +92,21 @@ def _print_problems(error: ReporterError) -> None:
         print(f"  {' '.join(str(problem).split())}", file=sys.stderr)
 
 
-def _parser() -> argparse.ArgumentParser:
-    """Every command with its arguments; what runs a command is imported when it runs."""
+def _parser(chosen: str = "") -> argparse.ArgumentParser:
+    """Every command's name and summary; the chosen command's arguments in full (all of
+    them when `chosen` is "all", as the documentation test reads them)."""
     parser = argparse.ArgumentParser(
         prog="reporter",
         description="SmartCart Briefs: turn the newest customer table into a weekly brief.",
     )
     parser.add_argument("--version", action=_Version, nargs=0,
                         help="show the version and the archive formats it reads and writes, and exit")
-    subcommands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
-    for add in COMMANDS:
-        add(subcommands)
+    commands = parser.add_subparsers(title="commands", required=True, metavar="COMMAND")
+    for name, (module, adder, summary) in COMMANDS.items():
+        if chosen in (name, "all"):
+            getattr(importlib.import_module(f"reporter.app.cli.{module}"), adder)(commands)
+        else:
+            commands.add_parser(name, help=summary)
     return parser
 
 

@@ -5,13 +5,37 @@ from __future__ import annotations
 
 import argparse
 import io
+from pathlib import Path
 
-from reporter.app.cli.common import checked_config, run_folder
+from reporter.app.cli.common import add_config, checked_config, group, run_folder
 from reporter.archive import write_bytes_atomic
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.brief.rule_report import preview_text
 from reporter.history.catalogue import read_run
 from reporter.personas.exports import write_csv
+
+
+def add_personas(commands) -> None:
+    personas_commands = group(commands, "personas", "work with the persona rules")
+    preview = personas_commands.add_parser(
+        "preview", help="show which segments each persona matches, and why, without archiving",
+        description="Segment the latest data and show, per segment, every persona rule with "
+                    "its threshold beside the segment's value. Writes nothing.")
+    add_config(preview)
+    preview.add_argument("--data", type=Path, help="use this customer file instead of source.path")
+    preview.set_defaults(command=preview_command)
+    replay = personas_commands.add_parser(
+        "replay", help="apply a rules file to an archived run's customers and show who would move",
+        description="Apply a personas file to the customers of an archived run (their segments "
+                    "from its model, no refit, no brief) and print who would be named differently; "
+                    "every customer is written to a CSV with persona and flags before and after.")
+    add_config(replay)
+    replay.add_argument("--rules", type=Path, help="the personas file to try (default: the one in use)")
+    replay.add_argument("--run", default="latest", metavar="RUN_ID", help="default: the newest run")
+    replay.add_argument("--out", type=Path, help="CSV to write (default: <output>/replay/<run>.csv)")
+    replay.add_argument("--data", type=Path, help="the file the run read, for a run made with --data "
+                        "(default: the configured source; checked against the run's sha256)")
+    replay.set_defaults(command=replay_command)
 
 
 def preview_command(args: argparse.Namespace) -> int:

@@ -8,14 +8,34 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from pathlib import Path
 
-from reporter.app.cli.common import checked_config, report
+from reporter.app.cli.common import add_config, checked_config, iso_date, report
 from reporter.app.params import delivery_params
 from reporter.archive import write_bytes_atomic
 from reporter.delivery.hints import console_command
 from reporter.errors import DataUnchanged, ReporterError
 from reporter.personas.exports import write_csv
 from reporter.progress import Progress, showing
+
+
+def add_run(commands) -> None:
+    run = commands.add_parser("run", help="make one brief now and archive it",
+                              description="Make one brief from the newest customer file.")
+    add_config(run)
+    run.add_argument("--data", type=Path, help="use this customer file instead of source.path")
+    run.add_argument("--as-of", type=iso_date, metavar="YYYY-MM-DD",
+                     help="reference date for age and tenure (default: newest join date)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="write each team's email as an .eml file in the run folder; send nothing")
+    run.add_argument("--refit", action="store_true",
+                     help="fit a new model instead of scoring with the saved one")
+    run.add_argument("--allow-unchanged", action="store_true",
+                     help="brief data the last delivered run already read (after a rules edit); "
+                          "checks.unchanged_data would hold or skip it")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="print a line as each stage starts and ends (for logs)")
+    run.set_defaults(command=run_command)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -50,6 +70,19 @@ def run_command(args: argparse.Namespace) -> int:
     for line in result.pruned.lines():  # history.retention_runs
         print(line)
     return code
+
+
+def add_assign(commands) -> None:
+    assign = commands.add_parser(
+        "assign", help="give new customers a segment, persona and flags with an archived model",
+        description="Score customers who were not in the fitted data (sign-ups, a CRM batch) "
+                    "with the model saved by an archived run; writes ID, segment, persona, flags.")
+    add_config(assign)
+    assign.add_argument("--data", type=Path, required=True, help="the customers to score (CSV)")
+    assign.add_argument("--run", default="latest", metavar="RUN_ID",
+                        help="the archived run whose model to use (default: latest)")
+    assign.add_argument("--out", type=Path, help="write the CSV here (default: standard output)")
+    assign.set_defaults(command=assign_command)
 
 
 def assign_command(args: argparse.Namespace) -> int:

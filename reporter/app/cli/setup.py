@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import pandas as pd
 
-from reporter.app.cli.commands import LATEST
-from reporter.app.cli.common import checked_config
+from reporter.app.cli.common import LATEST, add_config, checked_config, group, iso_date, positive
 from reporter.app.params import location
 from reporter.app.reference import write_reference
 from reporter.app.settings import check_secrets, owner_warnings, write_schemas
@@ -17,6 +17,47 @@ from reporter.data import sample
 from reporter.errors import ConfigError
 from reporter.history.measure import contacted_ids
 from reporter.personas.rulebook import compile_rulebook
+
+
+def add_sample(commands) -> None:
+    parser = commands.add_parser("sample", help="write a synthetic customer table",
+                                 description="Write a synthetic table in the SmartCart schema.")
+    parser.add_argument("--rows", type=positive, default=2240, help="customers (default 2240)")
+    parser.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    parser.add_argument("--out", type=Path, required=True, help="CSV file to write")
+    parser.add_argument("--as-of", type=iso_date, metavar="YYYY-MM-DD",
+                        help="newest join date in the table (default 2014-06-29)")
+    parser.add_argument("--age", type=Path, metavar="CSV",
+                        help="instead of new customers: this table's customers --days later")
+    parser.add_argument("--days", type=positive, default=7, help="with --age: days to move on")
+    parser.add_argument("--lifetime", type=lifetime_truth, metavar="r,alpha,a,b,p,q,v",
+                        help="draw purchases, recency and spend from BG/NBD (alpha in weeks) and "
+                             "Gamma-Gamma with these known parameters, e.g. 0.8,8,0.8,2.5,6,4,15")
+    parser.add_argument("--contacted", type=Path, metavar="RUN_FOLDER",
+                        help="with --age: the run folder whose call lists were contacted")
+    parser.add_argument("--effect", type=effect_size, default=0.0, metavar="POINTS",
+                        help="with --contacted: how much more likely (0.10 = 10 points) a "
+                             "contacted customer is to buy again (default 0)")
+    parser.set_defaults(command=sample_command)
+
+
+def lifetime_truth(text: str) -> sample.LifetimeTruth:
+    try:
+        return sample.LifetimeTruth.parse(text)
+    except ValueError as exc:  # argparse prints it after the option's name, exit 2
+        raise argparse.ArgumentTypeError(str(exc).replace("could not convert string to float",
+                                                          "not a number")) from None
+
+
+def effect_size(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not -1 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a change of probability from -1 to 1, "
+                                         "such as 0.10")
+    return value
 
 
 def sample_command(args: argparse.Namespace) -> int:
@@ -38,6 +79,17 @@ def sample_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_init(commands) -> None:
+    init = commands.add_parser(
+        "init", help="write a commented starter reporter.yaml and personas.yaml",
+        description="Write a starter reporter.yaml and personas.yaml (with their JSON schemas for "
+                    "editors) that validate as they are; then edit source.path and the teams.")
+    init.add_argument("folder", nargs="?", type=Path, default=Path("config"),
+                      help="where to write them (default config/)")
+    init.add_argument("--force", action="store_true", help="overwrite files that exist")
+    init.set_defaults(command=init_command)
+
+
 def init_command(args: argparse.Namespace) -> int:
     written = write_starter(args.folder, force=args.force)
     for path in written:
@@ -46,6 +98,17 @@ def init_command(args: argparse.Namespace) -> int:
     print(f"Next: put the customer export where source.path in {config} points (or edit it), "
           f"then run `reporter validate --config {config}` and `reporter run --config {config}`.")
     return 0
+
+
+def add_validate(commands) -> None:
+    validate = commands.add_parser("validate", help="check the config and persona files",
+                                   description="Check reporter.yaml and personas.yaml.")
+    add_config(validate)
+    validate.add_argument("--data", nargs="?", type=Path, const=LATEST, default=None, metavar="FILE",
+                          help="also try the rules on this week's data (or FILE) with the saved "
+                               "model: warn about personas or flags that match nobody or "
+                               "everybody, or that moved far since the last brief")
+    validate.set_defaults(command=validate_command)
 
 
 def validate_command(args: argparse.Namespace) -> int:
@@ -86,6 +149,24 @@ def validate_command(args: argparse.Namespace) -> int:
     for target in config.settings.crm:
         print(f"crm {target.name}: {target.webhook or f'{target.url} table {target.table}'}")
     return 0
+
+
+def add_config_helpers(commands) -> None:
+    config_commands = group(commands, "config", "configuration helpers")
+    schema = config_commands.add_parser(
+        "schema", help="write JSON Schemas of reporter.yaml and personas.yaml for editors",
+        description="Write reporter.schema.json and personas.schema.json, generated from the "
+                    "models the files are validated with.")
+    schema.add_argument("--out", type=Path, default=Path("config"),
+                        help="folder to write them to (default config/)")
+    schema.set_defaults(command=schema_command)
+    reference = config_commands.add_parser(
+        "reference", help="write the configuration reference (Markdown) from the settings models",
+        description="Write docs/reference/configuration.md: every key of reporter.yaml with its "
+                    "default, what it allows and what it does, from the settings models.")
+    reference.add_argument("--out", type=Path, default=Path("docs/reference/configuration.md"),
+                           help="file to write (default docs/reference/configuration.md)")
+    reference.set_defaults(command=reference_command)
 
 
 def schema_command(args: argparse.Namespace) -> int:
