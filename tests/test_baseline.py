@@ -18,6 +18,8 @@ from reporter.history.catalogue import RunSummary
 from reporter.history.record import PersonaFigures, RunRecord
 from reporter.history.weekly import slipped
 from tests.conftest import QUICK, REPO_ROOT, run_folders, run_main, write_config
+from tests.support.archive import Published
+from tests.support.briefed import briefed_once
 
 
 def _config(project: Path, data: Path, **sections) -> Path:
@@ -32,6 +34,18 @@ def _run(config: Path, *extra: str) -> dict:
     assert main(["run", "--config", str(config), *extra]) in (0, 4)  # 4: held (reporter.exits)
     (folder,) = set(run_folders(output)) - before
     return json.loads((folder / "run.json").read_text()) | {"folder": folder}
+
+
+@pytest.fixture
+def briefed(tmp_path_factory, sample_csv, tmp_path) -> Published:
+    """A copy of the sample's first brief, made once per session (tests/support/briefed.py):
+    the first run of the tests below only sets up the baseline the later runs meet."""
+    return briefed_once(tmp_path_factory, sample_csv).copy_to(tmp_path / "briefed")
+
+
+def _first(briefed: Published, **sections) -> tuple[Path, dict]:
+    """The copy's config with these sections, and its run's run.json, with its folder."""
+    return _config(briefed.root, briefed.data, **sections), briefed.record() | {"folder": briefed.folder}
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +92,8 @@ def test_a_second_run_on_the_same_table_changes_nothing(demo_then_real):
     assert "0 new this week" in (folder / "brief.html").read_text()
 
 
-def test_a_persona_added_is_a_rules_change_not_drift_and_replay_agrees(project, sample_csv, tmp_path):
-    config = _config(project, sample_csv)
-    first = _run(config)
+def test_a_persona_added_is_a_rules_change_not_drift_and_replay_agrees(briefed, tmp_path):
+    config, first = _first(briefed)  # the sample briefed before the rules edit
     personas = config.parent / "personas.yaml"
     personas.write_text(personas.read_text().replace("personas:\n", """personas:
   - name: Regulars
@@ -119,9 +132,11 @@ def test_a_persona_added_is_a_rules_change_not_drift_and_replay_agrees(project, 
     assert f"Persona rules changed since run {first['run_id']}: {moved:,} customers now named" in html
 
 
-def test_a_held_brief_is_never_a_baseline(project, sample_csv, tmp_path):
-    config = _config(project, sample_csv, checks={"share_move": {"mode": "hold", "max_points": 0.01}})
-    first = _run(config)
+def test_a_held_brief_is_never_a_baseline(briefed, tmp_path):
+    """The first week is the shared first brief (copied): it has no run before it, so the
+    share check it would have run with this config had nothing to hold it for."""
+    config, first = _first(briefed, checks={"share_move": {"mode": "hold", "max_points": 0.01}})
+    sample_csv = briefed.data  # later weeks are dropped beside it: the same source
     week2 = sample.write(sample.age(pd.read_csv(sample_csv), 30, seed=5), tmp_path / "w" / "week2.csv")
     week3 = sample.write(sample.age(pd.read_csv(week2), 30, seed=6), tmp_path / "w" / "week3.csv")
     shutil.copy(week2, sample_csv.parent / "held.csv")
@@ -143,9 +158,9 @@ def test_a_dry_run_is_compared_with_but_never_against(project, sample_csv):
     assert third["baseline"] == second["run_id"]
 
 
-def test_assign_scores_with_the_model_of_the_configured_source(project, sample_csv, tmp_path):
-    config = _config(project, sample_csv)
-    own = _run(config)
+def test_assign_scores_with_the_model_of_the_configured_source(briefed, tmp_path):
+    config, own = _first(briefed)  # the configured source's own run
+    sample_csv = briefed.data
     elsewhere = sample.write(sample.generate(600, seed=99), tmp_path / "other" / "customers.csv")
     _run(config, "--data", str(elsewhere))  # newer, but another source
     out = tmp_path / "assigned.csv"

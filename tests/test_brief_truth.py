@@ -109,11 +109,19 @@ def test_every_money_figure_carries_its_currency(real):
     assert "median, $" in text and "above $200,000" in text  # the data notes too
 
 
-def test_currency_and_spend_period_are_configurable(tmp_path, sample_csv):
-    config = _project(tmp_path, sample_csv, brief={"currency": "€", "appendix": "omit"},
+@pytest.fixture(scope="module")
+def euro_omitted(tmp_path_factory, sample_csv):
+    """The sample briefed in euros over "last 24 months", the appendix omitted: read by the
+    currency test and by the omitted-appendix case (each setting is the subject of one)."""
+    config = _project(tmp_path_factory.mktemp("euro"), sample_csv,
+                      brief={"currency": "€", "appendix": "omit"},
                       source={"spend_period": "last 24 months"},
                       stability={"resamples": 0}, comparison={"enabled": False})
-    result = run(load_config(config), now=NOW)
+    return run(load_config(config), now=NOW)
+
+
+def test_currency_and_spend_period_are_configurable(euro_omitted):
+    result = euro_omitted
     text = _flat(" ".join(_pages(result.pdf)))
     income = f"€{result.brief.population['income']:,.0f}"
     assert income in text and "$" not in text
@@ -245,9 +253,13 @@ def test_campaign_rule_without_campaign_columns_says_what_is_missing(tmp_path, r
 
 
 @pytest.mark.parametrize("mode", ["separate", "omit"])
-def test_appendix_separate_or_omitted(tmp_path, sample_csv, mode):
-    config = _project(tmp_path, sample_csv, brief={"appendix": mode})
-    result = run(load_config(config), now=NOW)
+def test_appendix_separate_or_omitted(tmp_path, sample_csv, mode, request):
+    """"omit" reads the module's euro brief (its appendix omitted; the currency is not what
+    this asks about), "separate" makes its own run."""
+    if mode == "omit":
+        result = request.getfixturevalue("euro_omitted")
+    else:
+        result = run(load_config(_project(tmp_path, sample_csv, brief={"appendix": mode})), now=NOW)
     brief_text = _flat(" ".join(_pages(result.pdf)))
     assert "How the segments were found" not in brief_text
     assert "Data notes" in brief_text, "repairs stay in the manager's part"

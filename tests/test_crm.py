@@ -251,16 +251,23 @@ def writer(url: str, role: str, table: str) -> CrmParams:
                      password_env="CRM_WRITER_PASSWORD")
 
 
-def test_a_schema_table_is_pushed_by_a_writer_role_of_its_own(project, postgres, crmout, monkeypatch):
+def test_a_schema_table_is_pushed_by_a_writer_role_of_its_own(archived_once, tmp_path, postgres, crmout,
+                                                             monkeypatch):
     """Issue 30: `table: crmout.smartcart_personas` was refused by validate, and a table made
-    beforehand needed CREATE on its schema (CREATE TABLE IF NOT EXISTS asks for it)."""
+    beforehand needed CREATE on its schema (CREATE TABLE IF NOT EXISTS asks for it). The run
+    pushed is a copy of the shared published run (tests/support/archive.py), pushed by
+    `reporter push`: the same push of the same rows a run makes after its email."""
     monkeypatch.setenv("CRM_WRITER_PASSWORD", WRITER_PASSWORD)
+    copy = archived_once.copy_to(tmp_path / "archived")
     target = {"name": "warehouse", "url": as_role(crmout, "smartcart_crm"),
               "table": "crmout.smartcart_personas", "password_env": "CRM_WRITER_PASSWORD"}
+    project = copy.root
     config = configure(project, [target])
     checked = run_main("validate", "--config", str(config))
     assert checked.returncode == 0, checked.stderr
-    result = run(load_config(config))
+    pushed = run_main("push", "--config", str(config), "--run", copy.run_id)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    result = copy
     customers = pd.read_csv(result.folder / "customers.csv")
     rows = table_rows("postgresql", postgres, "crmout.smartcart_personas", database="crm_schema")
     assert sorted(rows["customer_id"]) == sorted(customers["ID"])

@@ -1,12 +1,14 @@
 """Delivery against a real SMTP server on 127.0.0.1: whole runs where the test is about the run
-(what it sends, its dry run, what it leaves), the rest sending a run archived once per worker
-(tests/support/archive.py) as `reporter send` does."""
+(its dry run, what it leaves, what it writes to disk), the rest sending a run archived once per
+worker (tests/support/archive.py) as `reporter send` does, and as a run does after publishing
+(the pipeline's delivery is the same `dispatch_run` from the archived files)."""
 
 from __future__ import annotations
 
 import email
 import email.policy
 import json
+from types import SimpleNamespace
 
 import pytest
 import trustme
@@ -54,10 +56,16 @@ def parse(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 
-def test_each_team_gets_one_complete_message(project, server):
+def test_each_team_gets_one_complete_message(archived, server):
+    """The shared published run (tests/support/archive.py), copied and sent as a run sends
+    it after publishing (the same dispatch from the archived files)."""
+    from reporter.brief.view import read_brief
+
     controller, handler = server
-    result = run(configure(project, smtp_settings(controller.port)))
-    assert [o.status for o in result.deliveries] == ["sent", "sent"]
+    delivered = deliver(archived.folder, configure(archived.root, smtp_settings(controller.port)))
+    result = SimpleNamespace(brief=read_brief(archived.folder), pdf=archived.folder / "brief.pdf",
+                             folder=archived.folder)
+    assert [o.status for o in delivered.outcomes] == ["sent", "sent"]
     assert len(handler.messages) == 2
     by_team = {parse(m.content)["List-Id"].split("<")[1].split(".")[0]: m for m in handler.messages}
     assert by_team["marketing"].rcpt_tos == ["anna@example.com", "ben@example.com"]

@@ -120,12 +120,14 @@ def test_stale_data_is_held_owners_are_told_and_release_sends_once(project, serv
     assert f"notice sent    owners: {OWNER}" in shown
 
 
-def test_two_schedulers_racing_send_one_copy_per_recipient(project, server, sample_csv):
+def test_two_schedulers_racing_send_one_copy_per_recipient(archived, server):
+    """The brief the racers send is the shared published run (tests/support/archive.py): a
+    run whose teams all have a send time, as this test's own run was; the race is the send."""
     controller, handler = server
     later = [{**team, "send_at": "08:00", "timezone": "Europe/Berlin"} for team in TEAMS]
-    config = _configure(project, controller.port, sample_csv, teams=later)
-    assert _reporter(config, "run") == 0
-    assert handler.messages == [], "teams with a send time wait for their scheduled job"
+    config = _configure(archived.root, controller.port, archived.data, teams=later)
+    assert archived.record()["delivery"] == [], "teams with a send time wait for their scheduled job"
+    assert handler.messages == []
     racers = [subprocess.Popen([sys.executable, "-m", "reporter", "send", "--config", str(config),
                                 "--team", team["name"], "--scheduled"], cwd=REPO_ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -137,15 +139,16 @@ def test_two_schedulers_racing_send_one_copy_per_recipient(project, server, samp
     assert sum("already sent" in out for out, _ in outputs) == 2
 
 
-def test_a_dry_run_is_never_what_a_scheduled_send_or_the_catch_up_push_delivers(project, server,
-                                                                               sample_csv):
+def test_a_dry_run_is_never_what_a_scheduled_send_or_the_catch_up_push_delivers(archived, server):
+    """The real run is the shared published run (tests/support/archive.py: every team has a
+    send time, nothing sent), copied; the dry run after it is this test's own run."""
     controller, handler = server
     later = [{**TEAMS[0], "send_at": "08:00", "timezone": "Europe/Berlin"}]
-    config = _configure(project, controller.port, sample_csv, teams=later)
-    assert _reporter(config, "run") == 0
+    config = _configure(archived.root, controller.port, archived.data, teams=later)
     assert _reporter(config, "run", "--dry-run") == 0
     real, dry = (json.loads((folder / "run.json").read_text())["run_id"]
-                 for folder in run_folders(project / "output"))
+                 for folder in run_folders(archived.output))
+    assert real == archived.run_id
     assert _reporter(config, "send", "--team", TEAMS[0]["name"], "--scheduled") == 0
     assert _recipients(handler) == Counter({"anna@example.com": 1, "ben@example.com": 1})
     ids = {_parse(message.content)["Message-ID"] for message in handler.messages}
@@ -185,15 +188,21 @@ def test_a_restart_after_partial_delivery_sends_only_to_those_missing(project, s
         "550 5.1.1 mailbox unavailable", "interrupted before the message was handed to the mail server"]
 
 
-def test_forced_and_test_sends_are_the_only_second_copies(project, server, sample_csv, capsys):
+def test_forced_and_test_sends_are_the_only_second_copies(archived, server, capsys):
+    """On a copy of the shared published run (tests/support/archive.py): its first `send`
+    delivers the brief as the run itself would, and every later send is the subject."""
     controller, handler = server
-    config = _configure(project, controller.port, sample_csv, teams=TEAMS[1:])
-    assert _reporter(config, "run") == 0
+    config = _configure(archived.root, controller.port, archived.data, teams=TEAMS[1:])
+    project = archived.root
+    assert _reporter(config, "send") == 0 and len(handler.messages) == 1  # the brief, once
     assert _reporter(config, "send") == 0 and len(handler.messages) == 1
     assert _reporter(config, "send", "--force") == 0 and len(handler.messages) == 2
     assert _reporter(config, "send", "--test", "--to", "me@example.com") == 0
     test_copy = _parse(handler.messages[-1].content)
-    assert handler.messages[-1].rcpt_tos == ["me@example.com"] and test_copy["Subject"].startswith("[TEST] ")
+    # the archived Retention subject is long enough that "Subject:" is folded before it, and
+    # the parser keeps the fold's leading space
+    assert handler.messages[-1].rcpt_tos == ["me@example.com"] and \
+        test_copy["Subject"].lstrip().startswith("[TEST] ")
     assert "Test copy" in test_copy.get_body(("plain",)).get_content()
     kinds = Counter((r.kind, r.recipient) for r in Ledger(project / "output").rows())
     assert kinds == Counter({("brief", "cara@example.com"): 1, ("forced", "cara@example.com"): 1})

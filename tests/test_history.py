@@ -18,6 +18,7 @@ from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.history.catalogue import read_run
 from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
+from tests.support.briefed import briefed_once
 
 WEEK = 7
 
@@ -198,12 +199,15 @@ def test_archive_commands_and_pruning(two_weeks, tmp_path):
     assert missing.returncode == 2 and "no single run matches 'nope'" in missing.stderr
 
 
-def test_retention_setting_prunes_after_each_run(project):
+def test_retention_setting_prunes_after_each_run(tmp_path_factory, sample_csv, tmp_path):
+    """The first of the three runs is a copy of the sample's first brief, made once per session
+    (tests/support/briefed.py); the two runs after it are this test's."""
+    project = briefed_once(tmp_path_factory, sample_csv).copy_to(tmp_path / "briefed").root
     config_path = project / "config" / "reporter.yaml"
     write_config(config_path, source={"path": str(load_config(config_path).resolve(
         load_config(config_path).settings.source.path))}, teams=[], history={"retention_runs": 2})
     config = load_config(config_path)
-    for _ in range(3):
+    for _ in range(2):
         run(config)
     assert len([p for p in archive_entries(project / "output") if p.name.startswith("20")]) == 2
 

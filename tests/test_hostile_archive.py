@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 import pytest
 
-from reporter.app.pipeline import run
-from reporter.app.settings import load_config
 from reporter.brief import render
-from tests.conftest import QUICK, REPO_ROOT, run_main, write_config
+from tests.conftest import run_main
+from tests.support.archive import Published
+from tests.support.briefed import briefed_once
 
 
 class CountingServer:
@@ -79,23 +79,17 @@ def embeds_image(pdf: bytes, width: int, height: int) -> bool:
                for w, h in re.findall(rb"/Width (\d+)\s*/Height (\d+)", pdf))
 
 
-@pytest.fixture(scope="module")
-def archived(tmp_path_factory, sample_csv) -> Path:
-    """One real run (config, archive) made once; each test works on its own copy."""
-    root = tmp_path_factory.mktemp("hostile")
-    (root / "config").mkdir()
-    shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
-    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)},
-                          **QUICK)
-    run(load_config(config))
-    return root
+@pytest.fixture
+def briefed(tmp_path_factory, sample_csv) -> Published:
+    """One real run (config, archive): the sample's first brief, made once per session
+    (tests/support/briefed.py), where this module made one of its own; each test works on
+    its own copy."""
+    return briefed_once(tmp_path_factory, sample_csv)
 
 
 @pytest.fixture
-def copy(archived, tmp_path) -> Path:
-    root = tmp_path / "project"
-    shutil.copytree(archived, root)
-    return root
+def copy(briefed, tmp_path) -> Path:
+    return briefed.copy_to(tmp_path / "project").root
 
 
 def folder_of(root: Path) -> Path:
@@ -300,10 +294,11 @@ def test_replay_refuses_a_data_path_outside_the_source_such_as_etc_passwd(copy):
     assert not out.exists()
 
 
-def test_replay_refuses_a_copy_of_the_source_elsewhere_even_with_the_recorded_sha256(copy, sample_csv,
+def test_replay_refuses_a_copy_of_the_source_elsewhere_even_with_the_recorded_sha256(copy, briefed,
                                                                                      tmp_path):
     """On main any CSV whose sha256 matched was read and its customers written out: a copy
     outside the source folder, or a link inside it to a file elsewhere."""
+    sample_csv = briefed.data  # the file the copied run read
     folder = folder_of(copy)
     elsewhere = tmp_path / "elsewhere" / sample_csv.name
     elsewhere.parent.mkdir()
@@ -319,9 +314,10 @@ def test_replay_refuses_a_copy_of_the_source_elsewhere_even_with_the_recorded_sh
     assert out.is_file()
 
 
-def test_replay_follows_links_before_deciding_what_is_inside_the_source(copy, sample_csv, tmp_path):
+def test_replay_follows_links_before_deciding_what_is_inside_the_source(copy, briefed, tmp_path):
     """A source folder with a symbolic link to a file elsewhere: the link is inside, the file
     it names is not."""
+    sample_csv = briefed.data  # the file the copied run read, named in its config
     source = tmp_path / "source"
     source.mkdir()
     elsewhere = tmp_path / "elsewhere.csv"

@@ -192,16 +192,19 @@ def test_a_refit_names_its_segments_against_the_old_names(tmp_path):
     assert set(third.assignment.cluster_persona.values()) == {"Deal Seekers"}, "kept within the margin"
 
 
-def test_a_rules_week_says_on_page_1_where_a_segment_went_once(project):
+def test_a_rules_week_says_on_page_1_where_a_segment_went_once(tmp_path_factory, sample_csv, tmp_path):
     """End to end: the week after an edit, page 1's rule-edit block names the move and its
-    cause; the headlines do not say it a second time (only a close call would be added)."""
+    cause; the headlines do not say it a second time (only a close call would be added). The
+    week before the edit is a copy of the sample's first brief, made once per session
+    (tests/support/briefed.py); the rules week is this test's run."""
     from reporter.app.cli import main
     from reporter.brief.view import read_brief
     from reporter.model.artefact import read_model
     from tests.conftest import run_folders
+    from tests.support.briefed import briefed_once
 
+    project = briefed_once(tmp_path_factory, sample_csv).copy_to(tmp_path / "briefed").root
     config = project / "config" / "reporter.yaml"
-    assert main(["run", "--config", str(config)]) == 0
     (first,) = run_folders(project / "output")
     names = read_model(first).model.cluster_persona
     segment, persona = next((c, p) for c, p in sorted(names.items()) if p == "Low Engagement")

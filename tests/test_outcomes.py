@@ -151,10 +151,13 @@ def test_every_suggested_command_runs_as_printed_from_another_folder(project, ma
         "the re-send, the forced re-send and the released brief"
 
 
-def test_latest_names_the_newest_run_wherever_a_run_is_named(project, mail, tmp_path):
+def test_latest_names_the_newest_run_wherever_a_run_is_named(archived, mail, tmp_path):
+    """The newest run is a copy of the shared published run (tests/support/archive.py), not a
+    dry run of this test's own: "latest" is a name for whichever run is newest."""
     controller, _ = mail
-    config = str(_configure(project, controller.port))
-    assert run_main("run", "--config", config, "--dry-run").returncode == 0
+    config = str(_configure(archived.root, controller.port))
+    latest = run_main("archive", "show", "latest", "--config", config)
+    assert archived.run_id in latest.stdout, latest.stdout + latest.stderr
     for command in (["archive", "show", "latest"], ["rerender", "latest", "--out", str(tmp_path / "r")],
                     ["preview", "--run", "latest", "--out", str(tmp_path / "p")],
                     ["send", "--run", "latest", "--dry-run"], ["release", "latest"]):
@@ -162,10 +165,13 @@ def test_latest_names_the_newest_run_wherever_a_run_is_named(project, mail, tmp_
         assert done.returncode == 0, (command, done.stderr)
 
 
-def test_a_recipient_in_two_teams_gets_one_copy_and_is_listed_once(project, mail):
+def test_a_recipient_in_two_teams_gets_one_copy_and_is_listed_once(archived, mail):
+    """The brief is the shared published run (tests/support/archive.py), copied, that nobody
+    was sent yet: its first `send` is the delivery a run makes (the same dispatch)."""
     controller, handler = mail
+    project = archived.root
     config = _configure(project, controller.port)
-    ran = run_main("run", "--config", str(config))
+    ran = run_main("send", "--config", str(config))
     assert ran.returncode == Exit.OK, ran.stdout + ran.stderr
     copies = Counter(a for m in handler.messages for a in m.rcpt_tos)
     assert copies == Counter({"ada@example.com": 1, "ben@example.com": 1, "cara@example.com": 1})
@@ -182,10 +188,12 @@ def test_a_recipient_in_two_teams_gets_one_copy_and_is_listed_once(project, mail
     assert "brief  skipped Retention: ada@example.com (received with team Marketing)" in shown
 
 
-def test_the_inline_chart_is_inline_and_the_pdf_an_attachment(project, mail):
+def test_the_inline_chart_is_inline_and_the_pdf_an_attachment(archived, mail):
+    """The message of the shared published run (tests/support/archive.py), copied and sent:
+    the email is built from the archived files either way."""
     controller, handler = mail
-    config = _configure(project, controller.port, teams=TEAMS[:1])
-    assert run_main("run", "--config", str(config)).returncode == Exit.OK
+    config = _configure(archived.root, controller.port, teams=TEAMS[:1])
+    assert run_main("send", "--config", str(config)).returncode == Exit.OK
     (message,) = _team_messages(handler)
     parts = {part.get_filename(): part for part in message.walk() if part.get_filename()}
     chart = parts["persona-sizes.png"]

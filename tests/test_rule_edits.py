@@ -27,6 +27,7 @@ from reporter.model.drift import Baseline, measure
 from reporter.model.params import ModelParams
 from tests.conftest import REPO_ROOT, write_config
 from tests.helpers import short_pages
+from tests.support.briefed import briefed_once
 
 NOW = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
 OLD, NEW = "Low Engagement", "Light Buyers"
@@ -217,14 +218,14 @@ EDITS = [
 
 @pytest.fixture(scope="module")
 def briefed(tmp_path_factory, sample_csv):
-    """One brief of the generated sample to compare rule edits with."""
-    root = tmp_path_factory.mktemp("edits")
-    (root / "config").mkdir()
-    shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
-    config = write_config(root / "config" / "reporter.yaml", source={"path": str(sample_csv)},
+    """One brief of the generated sample to compare rule edits with: a copy of the sample's
+    first brief made once per session (tests/support/briefed.py, the same quick settings and
+    no teams), not a run of this module's own; validate --data only reads it."""
+    shared = briefed_once(tmp_path_factory, sample_csv)
+    root = shared.copy_to(tmp_path_factory.mktemp("edits")).root
+    config = write_config(root / "config" / "reporter.yaml", source={"path": str(shared.data)},
                           owners=["owner@example.com"], **SETTINGS)
-    assert main(["run", "--config", str(config)]) == 0
-    return root, config, sample_csv
+    return root, config, shared.data
 
 
 @pytest.mark.parametrize(("replacements", "slipped_to", "code", "expected"), [e[1:] for e in EDITS],
