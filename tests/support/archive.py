@@ -42,6 +42,21 @@ class Published:
     def config(self) -> Path:
         return self.root / "config" / "reporter.yaml"
 
+    @property
+    def html(self) -> Path:
+        return self.folder / "brief.html"
+
+    @property
+    def pdf(self) -> Path:
+        return self.folder / "brief.pdf"
+
+    @property
+    def brief(self):
+        """The run's Brief as brief.json keeps it (read again per call: a few milliseconds)."""
+        from reporter.brief.view import read_brief
+
+        return read_brief(self.folder)
+
     def record(self) -> dict:
         return json.loads((self.folder / "run.json").read_text())
 
