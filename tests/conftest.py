@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reporter.data import sample
-from tests.support import balance, charts
+from tests.support import balance, memo
 from tests.support.archive import Published, publish
 from tests.support.once import shared_folder
 from tests.support.project import QUICK, REPO_ROOT, new_project, write_config
@@ -30,8 +30,8 @@ def _real_table_candidates() -> list[Path]:
     return candidates
 
 
-if not os.environ.get("REPORTER_TESTS_DRAW_EVERY_CHART"):  # set it to draw each chart every time
-    charts.install()  # each distinct chart drawn once per worker (tests/support/charts.py)
+if not os.environ.get("REPORTER_TESTS_NO_MEMO"):  # set it to draw every chart and fit every model
+    memo.install()  # each distinct chart and fit made once per worker (tests/support/memo.py)
 
 FIXTURE_MARKS = {"postgres": "postgres", "spark": "spark"}  # see the markers in pyproject.toml
 
