@@ -144,21 +144,30 @@ def test_index_renders_in_chromium(two_weeks):
 
 @pytest.mark.crash
 def test_a_killed_run_leaves_the_index_and_earlier_runs_intact(two_weeks, tmp_path):
+    """A third week killed as it renders (nothing published yet) and as it rebuilds the index
+    (its folder published, the index not yet rewritten): both earlier weeks stay whole and the
+    index lists only folders that exist. The run stops at the stage's fault point and says so
+    in a file, so the kill lands there however fast the machine is."""
     root, week1, week2 = two_weeks
     index = root / "output" / "index.html"
     before = index.read_bytes()
     third = sample.age(pd.read_csv(root / "data" / "customers-week2.csv"), WEEK, seed=23)
     sample.write(third, root / "data" / "customers-week3.csv")
     try:
-        for delay in (2.5, 4.0):
+        for stage in ("pdf", "index"):
+            marker = tmp_path / f"stopped-{stage}"
+            env = {**os.environ, "REPORTER_FAULT_AT": f"stage-{stage}", "REPORTER_FAULT_MARKER": str(marker)}
             process = subprocess.Popen(
                 [sys.executable, "-m", "reporter", "run", "--config", str(root / "config" / "reporter.yaml")],
-                cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
+                cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            while not marker.exists() or not marker.read_text():  # the handshake: it stopped there
+                assert process.poll() is None, f"the run ended (exit {process.returncode}) before {stage}"
+                time.sleep(0.02)
             process.send_signal(signal.SIGKILL)
-            process.wait()
+            process.wait(timeout=120)
             published = [p for p in archive_entries(root / "output") if p.name.startswith("20")]
-            if len(published) == 2:  # killed before publishing: nothing changed
+            assert len(published) == (2 if stage == "pdf" else 3)
+            if stage == "pdf":  # killed before publishing: nothing changed
                 assert index.read_bytes() == before
             for folder in (week1.folder, week2.folder):
                 assert {"brief.pdf", "customers.csv", "run.json"} <= {p.name for p in folder.iterdir()}
