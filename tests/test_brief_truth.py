@@ -24,7 +24,7 @@ from reporter.data.load import load
 from reporter.data.params import CleanParams
 from reporter.errors import DataError
 from reporter.personas.rulebook import Attempt, ConditionCheck
-from tests.conftest import REPO_ROOT, run_cli, run_main, write_config
+from tests.conftest import REPO_ROOT, run_main, write_config
 from tests.helpers import short_pages
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -247,7 +247,7 @@ def test_campaign_rule_without_campaign_columns_says_what_is_missing(tmp_path, r
     config = _project(tmp_path, real_table)
     rules = tmp_path / "config" / "personas.yaml"
     rules.write_text(rules.read_text().replace("- recency > 60", "- accepted_campaigns >= 1"))
-    result = run_cli("run", "--config", str(config))
+    result = run_main("run", "--config", str(config))
     assert result.returncode == 2
     assert "Churn Risk" in result.stderr and "AcceptedCmp1-AcceptedCmp5" in result.stderr
 

@@ -52,7 +52,7 @@ def test_same_data_same_segments_new_run_id(project):
 @pytest.mark.e2e
 def test_real_table_end_to_end(real_table, project):
     config = write_config(project / "config" / "reporter.yaml", source={"path": str(real_table)})
-    result = run_cli("run", "--config", str(config))
+    result = run_main("run", "--config", str(config))  # test_run_on_generated_data starts one
     assert result.returncode == 0, result.stderr
     (run,) = run_folders(project / "output")
     record = json.loads((run / "run.json").read_text())

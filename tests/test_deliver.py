@@ -17,7 +17,7 @@ from reporter.app.params import delivery_params
 from reporter.app.pipeline import run
 from reporter.app.settings import load_config
 from reporter.delivery.dispatch import dispatch_run
-from tests.conftest import QUICK, archive_entries, run_cli, run_folders, run_main, write_config
+from tests.conftest import QUICK, archive_entries, run_folders, run_main, write_config
 from tests.smtp_server import RecordingHandler, free_port, start_server
 from tests.support.archive import TEAMS as ARCHIVED_TEAMS
 
@@ -148,7 +148,7 @@ def test_untrusted_certificate_is_a_permanent_failure(archived):
 def test_refused_connection_is_retried_then_failed_and_the_archive_stays(project):
     config_path = project / "config" / "reporter.yaml"
     configure(project, smtp_settings(free_port()))
-    result = run_cli("run", "--config", str(config_path))
+    result = run_main("run", "--config", str(config_path))
     assert result.returncode == 3, result.stderr
     assert "delivery failed for Marketing, Retention" in result.stderr
     (folder,) = run_folders(project / "output")

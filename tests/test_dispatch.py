@@ -28,7 +28,7 @@ from reporter.data import sample
 from reporter.delivery.dispatch import delay_note
 from reporter.delivery.ledger import Ledger
 from reporter.exits import Exit
-from tests.conftest import QUICK, REPO_ROOT, run_cli, run_folders, write_config
+from tests.conftest import QUICK, REPO_ROOT, run_folders, run_main, write_config
 from tests.smtp_server import RecordingHandler, start_server
 
 TEAMS = [
@@ -257,7 +257,7 @@ def test_a_failed_run_tells_the_owners(project, server, tmp_path):
     broken = tmp_path / "broken.csv"
     broken.write_text("ID,Income\n1,2\n")
     config = _configure(project, controller.port, broken)
-    result = run_cli("run", "--config", str(config))
+    result = run_main("run", "--config", str(config))
     assert result.returncode == 2
     (notice,) = handler.messages
     assert notice.rcpt_tos == [OWNER]
