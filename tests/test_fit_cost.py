@@ -21,6 +21,13 @@ from reporter.segmentation.assess import compare_engines
 from reporter.segmentation.params import ComparisonParams, SegmentParams
 from reporter.segmentation.segment import WardCentroids, segment
 from tests.helpers import features_from_sample
+from tests.support import memo
+
+
+@pytest.fixture(autouse=True)
+def computed(monkeypatch) -> None:
+    """The spies below count real calls: no answer from the suite's memo (tests/support/memo.py)."""
+    memo.computed_every_time(monkeypatch)
 
 
 @pytest.fixture(scope="module")
