@@ -24,9 +24,9 @@ demo: $(VENV)/.installed
 # processes, servers and the JVM, and the third worker fills it (docs/development/testing.md).
 WORKERS ?= $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) + 1)')
 
-# The project's bytecode written once before the suite: where PYTHONDONTWRITEBYTECODE is set (as
-# on CI), each of the suite's fresh interpreters (commands, servers, benchmark children) would
-# compile reporter's modules from source again, 0.27 s a start.
+# The project's bytecode written once before the suite: where PYTHONDONTWRITEBYTECODE is set
+# (it is on the machines here), each fresh interpreter of the suite (commands, servers, benchmark
+# children) would compile reporter's modules from source again, 0.27 s a start.
 BYTECODE := $(PY) -m compileall -q -j 0 reporter tests benchmarks
 
 test: $(VENV)/.installed
