@@ -5,7 +5,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 
 import pandas as pd
@@ -15,6 +14,7 @@ from reporter.app import pipeline
 from reporter.app.settings import load_config
 from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_partials
 from tests.conftest import REPO_ROOT, archive_entries, run_folders, write_config
+from tests.support.processes import kill, start, stopped, wait_until
 
 RUN_FILES = {"brief.html", "brief.pdf", "segments.csv", "run.json", "customers.csv"}
 
@@ -100,17 +100,11 @@ def test_sigkill_at_each_stage_leaves_a_consistent_archive(archived, tmp_path, s
     output, config, earlier = archived.output, archived.config, archived.folder  # a run archived
     data = archived.data  # the kill lands at the stage's fault point, however few the rows
     marker = tmp_path / "stopped"
-    env = {**os.environ, "REPORTER_FAULT_AT": f"stage-{stage}", "REPORTER_FAULT_MARKER": str(marker)}
-    process = subprocess.Popen([sys.executable, "-m", "reporter", "run", "--config", str(config),
-                                "--data", str(data)], cwd=REPO_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while not marker.exists() or not marker.read_text():  # the handshake: it stopped there
-        assert process.poll() is None, f"the run ended (exit {process.returncode}) before stage {stage}"
-        time.sleep(0.02)
+    process = start("run", "--config", str(config), "--data", str(data), fault=f"stage-{stage}",
+                    marker=marker)
+    wait_until(lambda: stopped(marker), process)  # the handshake: it stopped there
     assert int(marker.read_text()) == process.pid
-    process.send_signal(signal.SIGKILL)
-    process.wait(timeout=120)
-    assert process.returncode == -signal.SIGKILL
+    kill(process)  # and asserts it died of the SIGKILL
     folders = run_folders(output)
     for entry in folders:
         assert {p.name for p in entry.iterdir()} >= RUN_FILES

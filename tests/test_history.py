@@ -5,10 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
-import sys
-import time
 
 import pandas as pd
 import pytest
@@ -19,6 +15,7 @@ from reporter.data import sample
 from reporter.history.catalogue import read_run
 from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
 from tests.support.briefed import briefed_once
+from tests.support.processes import kill, start, stopped, wait_until
 
 WEEK = 7
 
@@ -156,15 +153,10 @@ def test_a_killed_run_leaves_the_index_and_earlier_runs_intact(two_weeks, tmp_pa
     try:
         for stage in ("pdf", "index"):
             marker = tmp_path / f"stopped-{stage}"
-            env = {**os.environ, "REPORTER_FAULT_AT": f"stage-{stage}", "REPORTER_FAULT_MARKER": str(marker)}
-            process = subprocess.Popen(
-                [sys.executable, "-m", "reporter", "run", "--config", str(root / "config" / "reporter.yaml")],
-                cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            while not marker.exists() or not marker.read_text():  # the handshake: it stopped there
-                assert process.poll() is None, f"the run ended (exit {process.returncode}) before {stage}"
-                time.sleep(0.02)
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=120)
+            process = start("run", "--config", str(root / "config" / "reporter.yaml"),
+                            fault=f"stage-{stage}", marker=marker)
+            wait_until(lambda marker=marker: stopped(marker), process)
+            kill(process)
             published = [p for p in archive_entries(root / "output") if p.name.startswith("20")]
             assert len(published) == (2 if stage == "pdf" else 3)
             if stage == "pdf":  # killed before publishing: nothing changed

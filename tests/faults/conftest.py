@@ -5,13 +5,8 @@ processes killed at named points by a handshake (a marker file or the server's s
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
-import subprocess
-import sys
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,14 +18,15 @@ from tests.conftest import QUICK, REPO_ROOT, run_folders, write_config
 from tests.smtp_server import FaultyHandler, start_server
 from tests.support.archive import Published as ArchivedProject
 from tests.support.once import shared_folder
+from tests.support.processes import kill, start, wait_until
+
+__all__ = ["kill", "start", "wait_until"]  # where the fault tests import them
 
 OWNER = "owner@example.com"
 TEAMS = [{"name": "Marketing", "recipients": ["anna@example.com", "ben@example.com"]},
          {"name": "Retention", "recipients": ["cara@example.com"]}]
 EVERYONE = Counter({"anna@example.com": 1, "ben@example.com": 1, "cara@example.com": 1})
 MARKETING = Counter({"anna@example.com": 1, "ben@example.com": 1})
-FAULT_ENV, MARKER_ENV = "REPORTER_FAULT_AT", "REPORTER_FAULT_MARKER"  # reporter.delivery.faults
-WAIT_SECONDS = 180  # only a bound on a hung process: every wait ends on a signal
 
 
 @dataclass(frozen=True)
@@ -65,37 +61,6 @@ def configure(root: Path, port: int, data: Path, smtp: dict | None = None, **sec
         smtp={"host": "127.0.0.1", "port": port, "security": "none", "from_address": "briefs@smartcart.test",
               "timeout_seconds": 1, "retries": 2, "backoff_seconds": 0.01, **(smtp or {})},
         **sections)
-
-
-def start(*args: str, fault: str = "", marker: Path | None = None) -> subprocess.Popen:
-    """A real `reporter` process; with `fault`, it stops at that point and writes `marker`."""
-    env = dict(os.environ)
-    env.pop(FAULT_ENV, None)
-    if fault:
-        env.update({FAULT_ENV: fault, MARKER_ENV: str(marker)})
-    return subprocess.Popen([sys.executable, "-m", "reporter", *args], cwd=REPO_ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-
-
-def wait_until(condition, process: subprocess.Popen) -> None:
-    """Until the condition holds (the handshake); a process that ends first fails the test."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not condition():
-        if process.poll() is not None:
-            out, err = process.communicate()
-            pytest.fail(f"the process ended (exit {process.returncode}) before the fault point:"
-                        f"\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("the process never reached the fault point")
-        time.sleep(0.02)
-
-
-def kill(process: subprocess.Popen) -> None:
-    """SIGKILL, then reap it: a zombie would still look alive to the ledger."""
-    process.send_signal(signal.SIGKILL)
-    process.communicate(timeout=60)
-    assert process.returncode == -signal.SIGKILL
 
 
 @pytest.fixture(scope="session")
