@@ -51,19 +51,23 @@ def answered_once(function: Callable) -> Callable:
     return memo
 
 
+def _places():
+    """(module, name) of every function of PURE."""
+    for module_name, functions in PURE.items():
+        module = importlib.import_module(module_name)
+        for function in functions:
+            yield module, function
+
+
 def install() -> None:
     """Wrap every function of PURE in its module."""
-    for name, functions in PURE.items():
-        module = importlib.import_module(name)
-        for function in functions:
-            setattr(module, function, answered_once(getattr(module, function)))
+    for module, function in _places():
+        setattr(module, function, answered_once(getattr(module, function)))
 
 
 def computed_every_time(monkeypatch) -> None:
     """For a test that counts what the wrapped functions call (spies on KMeans.fit or the
     silhouette pass): the real functions back for the test, so every call computes."""
-    for name, functions in PURE.items():
-        module = importlib.import_module(name)
-        for function in functions:
-            wrapped = getattr(module, function)
-            monkeypatch.setattr(module, function, getattr(wrapped, "__wrapped__", wrapped))
+    for module, function in _places():
+        wrapped = getattr(module, function)
+        monkeypatch.setattr(module, function, getattr(wrapped, "__wrapped__", wrapped))
