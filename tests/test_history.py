@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -14,7 +16,6 @@ from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.history.catalogue import read_run
 from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
-from tests.support.briefed import briefed_once
 from tests.support.processes import kill, start, stopped, wait_until
 
 WEEK = 7
@@ -38,6 +39,18 @@ def two_weeks(tmp_path_factory):
     week1 = run(config, data=data / "customers-week1.csv")
     week2 = run(config)  # the glob's newest file: week 2
     return root, week1, week2
+
+
+def _copy_of(two_weeks, tmp_path) -> Path:
+    """A copy of the two weeks' project for a test that changes it (a copy takes milliseconds,
+    a run seconds); its config still reads the module's data files, so it is the same source."""
+    copy = tmp_path / "copy"
+    shutil.copytree(two_weeks[0], copy)
+    return copy
+
+
+def _published(output: Path) -> list[Path]:
+    return [p for p in archive_entries(output) if p.name.startswith("20")]
 
 
 def test_the_aged_table_is_the_same_customers_a_week_later():
@@ -169,8 +182,6 @@ def test_a_killed_run_leaves_the_index_and_earlier_runs_intact(two_weeks, tmp_pa
         (root / "data" / "customers-week3.csv").unlink()
         for folder in archive_entries(root / "output"):
             if folder.name.startswith("20") and folder not in (week1.folder, week2.folder):
-                import shutil
-
                 shutil.rmtree(folder)
         from reporter.brief.index import rebuild_index
 
@@ -178,11 +189,8 @@ def test_a_killed_run_leaves_the_index_and_earlier_runs_intact(two_weeks, tmp_pa
 
 
 def test_archive_commands_and_pruning(two_weeks, tmp_path):
-    import shutil
-
-    root, week1, week2 = two_weeks
-    copy = tmp_path / "copy"
-    shutil.copytree(root, copy)
+    _, week1, week2 = two_weeks
+    copy = _copy_of(two_weeks, tmp_path)
     config = copy / "config" / "reporter.yaml"
     listing = run_main("archive", "list", "--config", str(config))
     assert listing.returncode == 0
@@ -200,17 +208,17 @@ def test_archive_commands_and_pruning(two_weeks, tmp_path):
     assert missing.returncode == 2 and "no single run matches 'nope'" in missing.stderr
 
 
-def test_retention_setting_prunes_after_each_run(tmp_path_factory, sample_csv, tmp_path):
-    """The first of the three runs is a copy of the sample's first brief, made once per session
-    (tests/support/briefed.py); the two runs after it are this test's."""
-    project = briefed_once(tmp_path_factory, sample_csv).copy_to(tmp_path / "briefed").root
+def test_retention_setting_prunes_after_each_run(two_weeks, tmp_path):
+    """The first two of the three runs are a copy of the module's two weeks; the run after
+    them is this test's, and takes the archive past history.retention_runs."""
+    project = _copy_of(two_weeks, tmp_path)
     config_path = project / "config" / "reporter.yaml"
     write_config(config_path, source={"path": str(load_config(config_path).resolve(
         load_config(config_path).settings.source.path))}, teams=[], history={"retention_runs": 2})
     config = load_config(config_path)
-    for _ in range(2):
-        run(config)
-    assert len([p for p in archive_entries(project / "output") if p.name.startswith("20")]) == 2
+    assert len(_published(project / "output")) == 2
+    run(config)
+    assert len(_published(project / "output")) == 2
 
 
 def test_run_json_is_versioned_and_the_first_format_still_reads(two_weeks, tmp_path):
@@ -242,7 +250,14 @@ def test_parquet_export_matches_the_csv(tmp_path):
 def test_the_run_record_reads_back_as_written_and_concurrent_updates_keep_every_entry(tmp_path):
     import multiprocessing
 
-    from reporter.history.record import PersonaFigures, RunRecord, read_record, write_record
+    from reporter.history.record import (
+        DeliveryEntry,
+        PersonaFigures,
+        RunRecord,
+        add_deliveries,
+        read_record,
+        write_record,
+    )
 
     record = RunRecord(run_id="070000-abcd", as_of="2014-06-29",
                        personas={"Premium": PersonaFigures(4, 0.4, 0.6, (0, 2), "#123456")},
@@ -250,7 +265,11 @@ def test_the_run_record_reads_back_as_written_and_concurrent_updates_keep_every_
     write_record(record, tmp_path / "run.json")
     assert read_record(tmp_path) == record
     context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_add_delivery, args=(tmp_path, f"team {n}")) for n in range(4)]
+    # the writer itself as each worker's target: a function of this module would make every
+    # spawned worker import the test module first (the pipeline, pandas: ~2 s of CPU each)
+    workers = [context.Process(target=add_deliveries,
+                               args=(tmp_path, [DeliveryEntry(f"team {n}", "sent", ("a@example.com",))]))
+               for n in range(4)]
     for worker in workers:
         worker.start()
     for worker in workers:
@@ -258,12 +277,6 @@ def test_the_run_record_reads_back_as_written_and_concurrent_updates_keep_every_
     teams = sorted(entry.team for entry in read_record(tmp_path).delivery)
     assert teams == [f"team {n}" for n in range(4)]
     assert read_record(tmp_path).personas == record.personas
-
-
-def _add_delivery(folder, team: str) -> None:
-    from reporter.history.record import DeliveryEntry, add_deliveries
-
-    add_deliveries(folder, [DeliveryEntry(team, "sent", ("a@example.com",))])
 
 
 def test_every_list_says_which_run_and_date_it_comes_from_and_keeps_integers(two_weeks):
