@@ -17,7 +17,7 @@ from reporter.data import sample
 from reporter.history.catalogue import RunSummary
 from reporter.history.record import PersonaFigures, RunRecord
 from reporter.history.weekly import slipped
-from tests.conftest import QUICK, REPO_ROOT, run_folders, run_main, write_config
+from tests.conftest import QUICK, run_folders, run_main, write_config
 from tests.support.archive import Published
 from tests.support.briefed import briefed_once
 
@@ -49,18 +49,15 @@ def _first(briefed: Published, **sections) -> tuple[Path, dict]:
 
 
 @pytest.fixture(scope="module")
-def demo_then_real(tmp_path_factory, real_table):
-    """`make demo` on generated data in one folder, then the real table from another (made
+def demo_then_real(tmp_path_factory, sample_csv, real_table):
+    """Generated data briefed in one folder, as `make demo` leaves a project (the sample's
+    first brief, copied: tests/support/briefed.py), then the real table from another (made
     once: the tests only read it)."""
-    project = tmp_path_factory.mktemp("demo_then_real")
-    demo_data = sample.write(sample.generate(2240, seed=2240), project / "demo" / "customers-sample.csv")
-    (project / "config").mkdir()
-    shutil.copy(REPO_ROOT / "config" / "personas.yaml", project / "config" / "personas.yaml")
-    config = _config(project, demo_data)
-    demo = _run(config)
+    demo = briefed_once(tmp_path_factory, sample_csv).copy_to(tmp_path_factory.mktemp("demo_then_real"))
+    config, first = _first(demo)
     real = _run(config, "--data", str(real_table))
     again = _run(config, "--data", str(real_table))
-    return config, demo, real, again
+    return config, first, real, again
 
 
 def test_the_first_real_brief_is_fitted_on_its_own_data(demo_then_real):
@@ -158,13 +155,11 @@ def test_a_dry_run_is_compared_with_but_never_against(project, sample_csv):
     assert third["baseline"] == second["run_id"]
 
 
-def test_assign_scores_with_the_model_of_the_configured_source(briefed, tmp_path):
-    config, own = _first(briefed)  # the configured source's own run
-    sample_csv = briefed.data
-    elsewhere = sample.write(sample.generate(600, seed=99), tmp_path / "other" / "customers.csv")
-    _run(config, "--data", str(elsewhere))  # newer, but another source
+def test_assign_scores_with_the_model_of_the_configured_source(demo_then_real, tmp_path):
+    config, own, _, _ = demo_then_real  # the configured source's own run
+    # the real table's two runs after it are newer, but another source
     out = tmp_path / "assigned.csv"
-    done = run_main("assign", "--config", str(config), "--data", str(sample_csv), "--out", str(out))
+    done = run_main("assign", "--config", str(config), "--data", own["data"]["path"], "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert own["folder"].name in done.stdout
     assert set(pd.read_csv(out)["run_id"]) == {own["run_id"]}
