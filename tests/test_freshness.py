@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import os
 import shutil
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 
-from reporter.app.pipeline import run
+from reporter.app.pipeline import RunResult, run
 from reporter.app.settings import load_config
 from reporter.data import sample
-from tests.conftest import QUICK, REPO_ROOT, archive_entries, run_main, write_config
+from tests.conftest import QUICK, REPO_ROOT, archive_entries, new_project, run_main, write_config
 
 WEEK1 = datetime(2026, 11, 23, 7, 0).astimezone()
 WEEK2 = WEEK1 + timedelta(days=7)
@@ -49,14 +51,43 @@ def _export(project: Path, sample_csv: Path) -> Path:
     return data
 
 
-def test_an_unchanged_export_touched_a_week_later_is_held_naming_the_earlier_run(project, sample_csv,
+@dataclass(frozen=True)
+class FirstWeek:
+    """A project whose export was briefed and sent at WEEK1, with the shipped checks."""
+
+    project: Path
+    data: Path  # outside the project: every copy reads this same file, so the same source
+    result: RunResult
+    sent: tuple  # what the SMTP server received from that run
+
+
+@pytest.fixture(scope="module")
+def first_week(tmp_path_factory, sample_csv, smtp_server) -> FirstWeek:
+    """The first week of the two tests of an unchanged export, made once (each briefs a
+    copy): a copy takes milliseconds, a run and its PDF seconds."""
+    controller, handler = smtp_server
+    root = tmp_path_factory.mktemp("first-week")
+    data = _export(root, sample_csv)
+    project = root / "project"
+    new_project(project, data)  # config/ with the shipped personas.yaml, as `project` has it
+    handler.reset()
+    result = run(load_config(_configure(project, data, controller.port)), now=WEEK1)
+    sent = tuple(handler.messages)
+    handler.reset()
+    return FirstWeek(project, data, result, sent)
+
+
+def _copy(first_week: FirstWeek, tmp_path: Path) -> Path:
+    """A copy of the first week's project, to run the next week in."""
+    return Path(shutil.copytree(first_week.project, tmp_path / "project"))
+
+
+def test_an_unchanged_export_touched_a_week_later_is_held_naming_the_earlier_run(first_week, tmp_path,
                                                                                server):
-    controller, handler = server
-    data = _export(project, sample_csv)
-    config = load_config(_configure(project, data, controller.port))
-    first = run(config, now=WEEK1)
-    assert not first.checks.held and handler.messages, "the first run is delivered"
-    handler.messages.clear()
+    _, handler = server
+    data, first = first_week.data, first_week.result
+    config = load_config(_copy(first_week, tmp_path) / "config" / "reporter.yaml")  # the same smtp
+    assert not first.checks.held and first_week.sent, "the first run is delivered"
 
     _touch(data, WEEK2 - timedelta(hours=1))  # the export job rewrote the same bytes
     held = run(config, as_of=first.brief.as_of + timedelta(days=7), now=WEEK2)
@@ -70,10 +101,10 @@ def test_an_unchanged_export_touched_a_week_later_is_held_naming_the_earlier_run
     assert not again.checks.held and handler.messages, "a re-run on purpose goes out"
 
 
-def test_with_skip_an_unchanged_export_archives_nothing_and_exits_6(project, sample_csv):
-    data = _export(project, sample_csv)
+def test_with_skip_an_unchanged_export_archives_nothing_and_exits_6(first_week, tmp_path):
+    data, first = first_week.data, first_week.result
+    project = _copy(first_week, tmp_path)
     config_path = _configure(project, data, unchanged_data={"mode": "skip"})
-    first = run(load_config(config_path), now=WEEK1)
     _touch(data, datetime.now() - timedelta(hours=1))
     before = archive_entries(project / "output")
     index = (project / "output" / "index.html").read_bytes()
