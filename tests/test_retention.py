@@ -9,6 +9,7 @@ import shutil
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -18,42 +19,44 @@ from reporter.data import sample
 from reporter.history.catalogue import RunSummary
 from reporter.history.record import DataRecord, DeliveryEntry, RunRecord
 from reporter.history.retention import plan_prune
-from tests.conftest import QUICK, REPO_ROOT, run_folders, run_main, write_config
+from tests.conftest import QUICK, run_folders, run_main, write_config
+from tests.support.briefed import briefed_once
 
 WEEK = 7
 
 
 @pytest.fixture(scope="module")
-def four_runs(tmp_path_factory):
-    """A (delivered), B (A's file a month old: held), C and D (the customers a week and two
-    weeks later: delivered)."""
-    root = tmp_path_factory.mktemp("retention")
-    drop = root / "drop"
-    weeks = [sample.generate(1200, seed=41)]
+def four_runs(tmp_path_factory, sample_csv):
+    """A (delivered: the sample's first brief, copied: tests/support/briefed.py), B (A's file
+    a month old: held), C and D (the customers a week and two weeks later: delivered). The
+    later files are dropped beside A's: the same source."""
+    first = briefed_once(tmp_path_factory, sample_csv)
+    root = first.copy_to(tmp_path_factory.mktemp("retention") / "project").root
+    drop = first.data.parent
+    weeks = [pd.read_csv(first.data)]
     for week in range(3):
         weeks.append(sample.age(weeks[-1], WEEK, seed=42 + week))
-    files = [sample.write(frame, drop / f"customers-week{n + 1}.csv") for n, frame in enumerate(weeks)]
-    stale = Path(shutil.copy(files[0], drop / "stale.csv"))
+    files = [sample.write(frame, drop / f"retention-week{n + 2}.csv") for n, frame in enumerate(weeks[1:])]
+    stale = Path(shutil.copy(first.data, drop / "retention-stale.csv"))
     month_ago = time.time() - 30 * 86400
     os.utime(stale, (month_ago, month_ago))
-    (root / "config").mkdir()
-    shutil.copy(REPO_ROOT / "config" / "personas.yaml", root / "config" / "personas.yaml")
-    config_path = write_config(root / "config" / "reporter.yaml", source={"path": str(files[0])},
+    config_path = write_config(root / "config" / "reporter.yaml", source={"path": str(first.data)},
                                **QUICK)
     config = load_config(config_path)
-    runs = [run(config, data=data) for data in (files[0], stale, files[1], files[2])]
-    assert [r.checks.held for r in runs] == [False, True, False, False]
-    return root, runs, files[3]
+    later = [run(config, data=data) for data in (stale, files[0], files[1])]
+    held = [first.record()["status"] == "held", *(r.checks.held for r in later)]
+    assert held == [False, True, False, False]
+    return root, [first.folder.name, *(r.folder.name for r in later)], files[2]
 
 
 def _copy(four_runs, tmp_path: Path, **history) -> tuple[Path, list]:
-    root, runs, _ = four_runs
+    root, names, _ = four_runs
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
     config = copy / "config" / "reporter.yaml"
     if history:
         _set_history(config, history)
-    return config, [copy / "output" / r.folder.name for r in runs]
+    return config, [copy / "output" / name for name in names]
 
 
 def _set_history(config: Path, history: dict) -> None:
