@@ -50,6 +50,13 @@ def _pages(pdf: Path) -> list[str]:
     return [page.extract_text() for page in PdfReader(pdf).pages]
 
 
+@pytest.fixture(scope="module")
+def real_pages(real) -> tuple[str, ...]:
+    """The real brief's page texts, read once: pypdf takes about half a second over the whole
+    PDF, and eight tests read this same archived file."""
+    return tuple(_pages(real.pdf))
+
+
 def _flat(text: str) -> str:
     return " ".join(text.split())
 
@@ -61,7 +68,7 @@ def _fingerprints(table: Path) -> pd.Series:
                      index=frame["ID"].astype(int))
 
 
-def test_duplicate_people_are_counted_once_and_named(real, real_table):
+def test_duplicate_people_are_counted_once_and_named(real, real_pages, real_table):
     notes = [n.text for n in real.brief.notes.notes]
     assert any(t.startswith("182 duplicate rows") and "170 appear twice, 6 three times" in t
                for t in notes)
@@ -79,7 +86,7 @@ def test_duplicate_people_are_counted_once_and_named(real, real_table):
     assert not fingerprints[shown].duplicated().any()
     twins = [i for i in shown if named[i]]  # 5386 may be held back as control this window
     assert twins, "the first customers shown include a person exported twice"
-    assert f"{twins[0]} (also {named[twins[0]]})" in _flat(" ".join(_pages(real.pdf)))
+    assert f"{twins[0]} (also {named[twins[0]]})" in _flat(" ".join(real_pages))
 
 
 def test_duplicates_keep_and_refuse(real_table):
@@ -92,8 +99,8 @@ def test_duplicates_keep_and_refuse(real_table):
         clean(load(real_table), CleanParams(duplicates="refuse"), AS_OF)
 
 
-def test_every_money_figure_carries_its_currency(real):
-    text = _flat(" ".join(_pages(real.pdf)))
+def test_every_money_figure_carries_its_currency(real, real_pages):
+    text = _flat(" ".join(real_pages))
     brief = real.brief
     money = [brief.population["income"], brief.population["total_spending"]]
     for row in brief.personas:
@@ -128,8 +135,8 @@ def test_currency_and_spend_period_are_configurable(euro_omitted):
     assert "Spend (last 24 months)" in text and "last 2 years" not in text
 
 
-def test_page_one_speaks_a_managers_language(real):
-    first = _flat(_pages(real.pdf)[0])
+def test_page_one_speaks_a_managers_language(real, real_pages):
+    first = _flat(real_pages[0])
     for word in ANALYST_WORDS:
         assert word not in first, word
     groups, personas = len(real.brief.model.segments), len(real.brief.personas)
@@ -140,15 +147,15 @@ def test_page_one_speaks_a_managers_language(real):
     assert "Customers as of 29 Jun 2014" in first
 
 
-def test_page_one_word_for_word(real):
+def test_page_one_word_for_word(real, real_pages):
     """Golden text of page 1 on the real table (aggregates only; the run id is masked). To
     accept a change, rewrite tests/golden/page1_real.txt with the new text."""
-    first = _flat(_pages(real.pdf)[0]).replace(real.run_id, "<run>")
+    first = _flat(real_pages[0]).replace(real.run_id, "<run>")
     golden = (GOLDEN / "page1_real.txt").read_text(encoding="utf-8").strip()
     assert first == golden
 
 
-def test_a_persona_of_different_segments_shows_each(real):
+def test_a_persona_of_different_segments_shows_each(real, real_pages):
     fallback = next(r for r in real.brief.personas if r.name == "Steady Shoppers")
     assert len(fallback.clusters) == 2 and len(fallback.segment_lines) == 2
     spends = sorted(line.figures["total_spending"] for line in fallback.segment_lines)
@@ -156,15 +163,15 @@ def test_a_persona_of_different_segments_shows_each(real):
     assert fallback.reasons == ("Segments 1, 2: no persona rule matched",)
     assert fallback.description.startswith("The customers no other persona's rules describe")
     assert "close to the average" not in fallback.description
-    text = _flat(" ".join(_pages(real.pdf)))
+    text = _flat(" ".join(real_pages))
     assert "Made of 2 customer groups that differ" in text
     assert "no persona rule matched; no persona rule matched" not in text
 
 
-def test_near_misses_in_the_appendix_and_preview(real, real_table, tmp_path):
+def test_near_misses_in_the_appendix_and_preview(real, real_pages, real_table, tmp_path):
     misses = [m for row in real.brief.model.segments for m in row.near_misses]
     assert any(re.fullmatch(r"segment \d missed Premium by \d\.\d% on income", m) for m in misses)
-    text = _flat(" ".join(_pages(real.pdf)))
+    text = _flat(" ".join(real_pages))
     assert f"Near miss: {misses[0]}" in text
     config = _project(tmp_path, real_table)
     preview = run_main("personas", "preview", "--config", str(config))
@@ -193,8 +200,8 @@ def test_ties_are_named_together():
         "Wine: 58% of Steady Shoppers spend, the most of any persona")
 
 
-def test_call_list_counts_are_whole_numbers(real):
-    text = _flat(" ".join(_pages(real.pdf)))
+def test_call_list_counts_are_whole_numbers(real, real_pages):
+    text = _flat(" ".join(real_pages))
     for customer in real.brief.flags[0].top:
         purchases = customer.figures["total_purchases"]
         assert f" {purchases:.0f} " in f" {text} " and f"{purchases:.1f}" not in text.split(
@@ -296,10 +303,10 @@ def test_a_person_merged_under_another_id_is_not_gone(tmp_path):
         assert named[min(old, twin)] == str(max(old, twin)), "the smaller ID is kept, the other named"
 
 
-def test_page_one_says_what_to_do_this_week_with_the_call_lists_counts(real):
+def test_page_one_says_what_to_do_this_week_with_the_call_lists_counts(real, real_pages):
     """Issue 33: page 1's actions count the flagged customers and what the call list holds (the
     customers to contact, the control group held back: issue 35) and name its first customer."""
-    first = _flat(_pages(real.pdf)[0])
+    first = _flat(real_pages[0])
     customers = pd.read_csv(real.folder / "customers.csv")
     premium = int(((customers["persona"] == "Premium") & (customers["flag_churn_risk"] == 1)).sum())
     sizes = customers["persona"].value_counts()
