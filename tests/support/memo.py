@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import io
 import pickle
 from collections.abc import Callable
 
@@ -43,12 +44,27 @@ def answered_once(function: Callable) -> Callable:
             return answer
         if not checked:
             checked = True
-            again = pickle.dumps(function(*args, **kwargs))
-            assert again == kept[key], f"{function.__name__} is not a pure function any more"
+            again = function(*args, **kwargs)
+            assert _flat(again) == _flat(pickle.loads(kept[key])), (
+                f"{function.__name__} is not a pure function any more")
         return pickle.loads(kept[key])
 
     memo.__wrapped__ = function
     return memo
+
+
+def _flat(answer) -> bytes:
+    """`answer` pickled without pickle's memo: equal answers give equal bytes even when one
+    shares an object between two places (a repeated string, say) and the other holds two
+    equal copies, which the ordinary pickle writes differently."""
+    buffer = io.BytesIO()
+    pickler = pickle.Pickler(buffer)
+    pickler.fast = True
+    try:
+        pickler.dump(answer)
+    except ValueError:  # a cycle: fast mode cannot write it, the ordinary pickle can
+        return pickle.dumps(answer)
+    return buffer.getvalue()
 
 
 def _places():
