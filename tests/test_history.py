@@ -15,7 +15,7 @@ from reporter.app.pipeline import run
 from reporter.app.settings import load_config
 from reporter.data import sample
 from reporter.history.catalogue import read_run
-from tests.conftest import REPO_ROOT, archive_entries, run_main, write_config
+from tests.conftest import REPO_ROOT, archive_entries, run_folders, run_main, write_config
 from tests.support.processes import kill, start, stopped, wait_until
 
 WEEK = 7
@@ -47,10 +47,6 @@ def _copy_of(two_weeks, tmp_path) -> Path:
     copy = tmp_path / "copy"
     shutil.copytree(two_weeks[0], copy)
     return copy
-
-
-def _published(output: Path) -> list[Path]:
-    return [p for p in archive_entries(output) if p.name.startswith("20")]
 
 
 def test_the_aged_table_is_the_same_customers_a_week_later():
@@ -216,9 +212,9 @@ def test_retention_setting_prunes_after_each_run(two_weeks, tmp_path):
     write_config(config_path, source={"path": str(load_config(config_path).resolve(
         load_config(config_path).settings.source.path))}, teams=[], history={"retention_runs": 2})
     config = load_config(config_path)
-    assert len(_published(project / "output")) == 2
+    assert len(run_folders(project / "output")) == 2
     run(config)
-    assert len(_published(project / "output")) == 2
+    assert len(run_folders(project / "output")) == 2
 
 
 def test_run_json_is_versioned_and_the_first_format_still_reads(two_weeks, tmp_path):
