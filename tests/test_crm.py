@@ -107,6 +107,11 @@ def test_crm_tables_hold_every_customer_after_each_run(project, postgres):
                                if row[c] and not row.get("control_" + c.removeprefix("flag_"), 0)),
             axis=1)
         assert (merged["flags"].map(lambda text: sorted(json.loads(text))) == expected_flags).all()
+        predictions = [p for p in crm_push.PREDICTION_COLUMNS if p in customers]
+        assert "p_response" in predictions, "the quick settings' runs score a propensity"
+        for name in predictions:
+            assert merged[f"{name}_x"].astype(float).to_numpy() == pytest.approx(
+                merged[f"{name}_y"].to_numpy(), abs=1e-12, nan_ok=True), f"{kind}: {name}"
     ledger = Ledger(project / "output")
     pushes = [(r.run_id, r.recipient, r.status) for r in ledger.rows() if r.kind == "push"]
     assert sorted(pushes) == sorted((w.run_id, f"crm:{t['name']}", "sent")
@@ -310,6 +315,98 @@ def test_a_refused_push_names_the_missing_privilege_and_object(archived, crmout,
     pushed = crm_push.push(writer(crmout, role, table), found, "", WRITER_PASSWORD)
     assert pushed.failed and expected in pushed.detail, pushed.detail
     assert "crm_schema on 127.0.0.1" in pushed.detail and WRITER_PASSWORD not in pushed.detail
+
+
+CORE_COLUMNS = {c: kind for c, kind in crm_push.TABLE_COLUMNS.items() if c not in crm_push.PREDICTION_COLUMNS}
+
+
+def _old_table(execute, table: str) -> None:
+    """A table as reporter made it before predictions were pushed, holding one stale row."""
+    execute(f"CREATE TABLE {table} (" + ", ".join(f"{c} {kind}" for c, kind in CORE_COLUMNS.items()) + ")")
+    execute(f"INSERT INTO {table} (customer_id, persona) VALUES (-1, 'stale')")
+
+
+def _rows_of(folder: Path) -> crm_push.RunRows:
+    record = read_record(folder)
+    return crm_push.run_rows(folder, folder.parent, record.run_id, record.as_of, "")
+
+
+def test_a_table_made_before_predictions_gets_their_columns_and_a_run_without_one_clears_it(
+        archived_once, tmp_path):
+    """The table target pushed no prediction (only the webhook did). A file database's old
+    table gets the columns; a later run that made no propensity leaves p_response empty, not
+    last week's chance."""
+    folder = archived_once.copy_to(tmp_path / "copy").folder
+    customers = pd.read_csv(folder / "customers.csv").set_index("ID")
+    sqlite_file, duckdb_file = tmp_path / "crm.db", tmp_path / "crm.duckdb"
+    targets = (("sqlite", f"sqlite:///{sqlite_file}", "personas", sqlite_file),
+               ("duckdb", f"duckdb:///{duckdb_file}", "smartcart_personas", duckdb_file))
+    with sqlite3.connect(sqlite_file) as connection:
+        _old_table(connection.execute, "personas")
+    with duckdb.connect(str(duckdb_file)) as connection:
+        _old_table(connection.execute, "smartcart_personas")
+    made = [p for p in crm_push.PREDICTION_COLUMNS if p in customers]
+    assert "p_response" in made
+    for kind, url, table, where in targets:
+        pushed = crm_push.push(CrmParams(name=kind, url=url, table=table), _rows_of(folder), "")
+        assert pushed.status == "sent" and "without" not in pushed.detail, pushed.detail
+        rows = table_rows(kind, where, table).set_index("customer_id").drop(index=-1)
+        assert set(crm_push.PREDICTION_COLUMNS) <= set(rows.columns), kind
+        for name in made:
+            assert rows[name].to_numpy() == pytest.approx(customers.loc[rows.index, name].to_numpy(),
+                                                          abs=1e-12, nan_ok=True), f"{kind}: {name}"
+    customers.drop(columns="p_response").reset_index().to_csv(folder / "customers.csv", index=False)
+    for kind, url, table, where in targets:  # the next run scored no propensity
+        pushed = crm_push.push(CrmParams(name=kind, url=url, table=table), _rows_of(folder), "")
+        rows = table_rows(kind, where, table).set_index("customer_id")
+        assert pushed.status == "sent" and rows.drop(index=-1)["p_response"].isna().all(), kind
+        assert rows.at[-1, "persona"] == "stale", f"{kind}: a customer not in the run keeps their row"
+
+
+def test_an_old_table_the_writer_may_not_alter_is_pushed_without_predictions_and_says_so(
+        archived, crmout, postgres):
+    """PostgreSQL lets only the owner add a column: the push still lands every customer, and
+    its note names the ALTER TABLE for the owner to run."""
+    with postgres.connect("crm_schema") as connection:
+        _old_table(connection.execute, "crmout.made_old")
+        connection.execute("GRANT SELECT, INSERT, UPDATE ON crmout.made_old TO crm_no_create")
+    pushed = crm_push.push(writer(crmout, "crm_no_create", "crmout.made_old"), _rows_of(archived), "",
+                           WRITER_PASSWORD)
+    customers = pd.read_csv(archived / "customers.csv")
+    assert (pushed.status, pushed.customers) == ("sent", len(customers)), pushed.detail
+    assert "as the table's owner run `ALTER TABLE crmout.made_old ADD COLUMN p_response DOUBLE " \
+        "PRECISION" in pushed.detail, pushed.detail
+    rows = table_rows("postgresql", postgres, "crmout.made_old", database="crm_schema")
+    assert len(rows) == len(customers) + 1 and "p_response" not in rows.columns
+
+    with postgres.connect("crm_schema") as connection:  # the owner's table: the writer adds them
+        connection.execute("ALTER TABLE crmout.made_old OWNER TO crm_no_create")
+    pushed = crm_push.push(writer(crmout, "crm_no_create", "crmout.made_old"), _rows_of(archived), "",
+                           WRITER_PASSWORD)
+    rows = table_rows("postgresql", postgres, "crmout.made_old", database="crm_schema")
+    assert pushed.status == "sent" and "without" not in pushed.detail, pushed.detail
+    merged = rows.merge(customers, left_on="customer_id", right_on="ID")
+    assert len(merged) == len(customers) and set(crm_push.PREDICTION_COLUMNS) <= set(rows.columns)
+    assert merged["p_response_x"].astype(float).to_numpy() == pytest.approx(
+        merged["p_response_y"].to_numpy(), abs=1e-12)
+
+
+def test_a_table_without_a_column_the_push_writes_fails_naming_it(archived, tmp_path):
+    with sqlite3.connect(tmp_path / "crm.db") as connection:
+        connection.execute("CREATE TABLE personas (customer_id BIGINT PRIMARY KEY, persona TEXT)")
+    pushed = crm_push.push(CrmParams(name="local", url=f"sqlite:///{tmp_path / 'crm.db'}", table="personas"),
+                           _rows_of(archived), "")
+    assert pushed.failed and pushed.detail.startswith(
+        "table personas has no column other_ids, segment, flags, control_lists"), pushed.detail
+    with sqlite3.connect(tmp_path / "crm.db") as connection:
+        assert connection.execute("SELECT count(*) FROM personas").fetchone() == (0,)
+        columns = [row[1] for row in connection.execute("PRAGMA table_info(personas)")]
+    assert columns == ["customer_id", "persona"], "a table that cannot hold them is not altered"
+
+
+def test_the_crm_page_lists_every_column_the_table_gets():
+    page = (REPO_ROOT / "docs" / "operations" / "crm.md").read_text()
+    assert [c for c in crm_push.TABLE_COLUMNS if f"`{c}`" not in page] == []
 
 
 def test_crm_table_names_are_checked_as_the_source_s(project):

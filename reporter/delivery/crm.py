@@ -2,8 +2,10 @@
 
 Two kinds of target (`crm:` in reporter.yaml), both fed from the run's archived customers.csv:
 - a database table (PostgreSQL, SQLite, DuckDB), upserted by customer ID in one transaction:
-  segment, persona, flags, RFM scores, run_id and as_of; every customer of the run is there
-  afterwards;
+  segment, persona, flags, RFM scores, the run's predictions (empty where the run made none),
+  run_id and as_of; every customer of the run is there afterwards. A table made before the
+  predictions were pushed gets their columns added when the writer may alter it; otherwise it
+  is pushed without them and the push says which ALTER TABLE to run;
 - a webhook: the customers whose persona or flags changed since the run's baseline (everyone on
   a source's first run), POSTed as JSON in batches, signed with HMAC-SHA256 from a secret in an
   environment variable, retried on 5xx answers and time-outs with back-off. Each customer
@@ -36,14 +38,16 @@ from reporter.archive import find_run
 from reporter.database import Address, DatabaseFault, connect, parse_address, quote
 from reporter.delivery.params import CrmParams
 from reporter.errors import DataError, ReporterError
-from reporter.predict.columns import present
+from reporter.predict.columns import PREDICTIONS, present
 
 CUSTOMERS_FILE = "customers.csv"
 TABLE_COLUMNS = {  # name: SQL type, the same on PostgreSQL, SQLite and DuckDB
     "customer_id": "BIGINT PRIMARY KEY", "other_ids": "TEXT", "segment": "INTEGER",
     "persona": "TEXT", "flags": "TEXT", "control_lists": "TEXT", "r_score": "INTEGER", "f_score": "INTEGER",
     "m_score": "INTEGER", "run_id": "TEXT", "as_of": "TEXT", "pushed_at": "TEXT",
+    **{p.name: "DOUBLE PRECISION" for p in PREDICTIONS},  # NULL where the run made none
 }
+PREDICTION_COLUMNS = tuple(p.name for p in PREDICTIONS)
 SIGNATURE_HEADER = "X-SmartCart-Signature"
 DELIVERY_HEADER = "X-SmartCart-Delivery"
 
@@ -138,29 +142,38 @@ def push(target: CrmParams, rows: RunRows, secret: str, password: str = "",
     try:
         if target.url is not None:
             address = parse_address(target.url, base_dir)
-            count = upsert(address, target.table, rows.customers, password, target.timeout_seconds,
-                           target.password_env or "")
+            count, lacking = upsert(address, target.table, rows.customers, password,
+                                    target.timeout_seconds, target.password_env or "")
             return Pushed(target.name, "sent", count, 1, f"{count:,} customers upserted into "
-                          f"{target.table} ({address.where})")
+                          f"{target.table} ({address.where})" + _lacking_note(target.table, lacking))
         return post_changes(target, rows, secret)
     except ReporterError as exc:
         return Pushed(target.name, "failed", 0, 1, exc.one_line())
 
 
 def upsert(address: Address, table: str, customers: pd.DataFrame, password: str,
-           timeout_seconds: float, password_env: str = "") -> int:
-    """Every customer into `table` by customer ID, in one transaction (created if missing)."""
+           timeout_seconds: float, password_env: str = "") -> tuple[int, tuple[str, ...]]:
+    """Every customer into `table` by customer ID, in one transaction (created if missing):
+    how many, and the prediction columns the table lacks and could not be given."""
     rows = customers.assign(pushed_at=datetime.now().astimezone().isoformat(timespec="seconds"))
-    rows = rows[list(TABLE_COLUMNS)]
+    rows = rows.reindex(columns=list(TABLE_COLUMNS))  # a prediction the run lacks: NULL
     with connect(address, password, timeout_seconds, read_only=False,
                  password_env=password_env) as connection:
         if address.dialect == "postgresql":
-            _upsert_postgresql(connection, table, rows, address)
+            names = _upsert_postgresql(connection, table, rows, address)
         elif address.dialect == "duckdb":
-            _upsert_duckdb(connection, table, rows)
+            names = _upsert_duckdb(connection, table, rows)
         else:
-            _upsert_sqlite(connection, table, rows)
-    return len(rows)
+            names = _upsert_sqlite(connection, table, rows)
+    return len(rows), tuple(c for c in PREDICTION_COLUMNS if c not in names)
+
+
+def _lacking_note(table: str, lacking: tuple[str, ...]) -> str:
+    if not lacking:
+        return ""
+    adds = "; ".join(f"ALTER TABLE {table} ADD COLUMN {c} DOUBLE PRECISION" for c in lacking)
+    return (f"; without {', '.join(lacking)}: the table has no such column and the writer may not "
+            f"add it; as the table's owner run `{adds}`")
 
 
 def _create(table: str) -> str:
@@ -168,8 +181,28 @@ def _create(table: str) -> str:
     return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({columns})"
 
 
-def _on_conflict() -> str:
-    updates = ", ".join(f"{c} = excluded.{c}" for c in TABLE_COLUMNS if c != "customer_id")
+def _add_column(table: str, name: str) -> str:
+    return f"ALTER TABLE {quote(table)} ADD COLUMN {name} {TABLE_COLUMNS[name]}"
+
+
+def _columns_of(connection, table: str) -> set[str]:
+    """The table's column names, as the database reports them (no row is read)."""
+    cursor = connection.execute(f"SELECT * FROM {quote(table)} LIMIT 0")
+    return {str(column[0]).lower() for column in cursor.description}
+
+
+def _pushed_columns(table: str, have: set[str]) -> list[str]:
+    """The columns the push writes: all of TABLE_COLUMNS the table has. A table made by hand
+    without one of the others cannot hold a run's customers."""
+    missing = [c for c in TABLE_COLUMNS if c not in have and c not in PREDICTION_COLUMNS]
+    if missing:
+        raise DatabaseFault(f"table {table} has no column {', '.join(missing)}, which the CRM push "
+                            "writes; add them as docs/operations/crm.md lists, or name another table")
+    return [c for c in TABLE_COLUMNS if c in have]
+
+
+def _on_conflict(names: list[str]) -> str:
+    updates = ", ".join(f"{c} = excluded.{c}" for c in names if c != "customer_id")
     return f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
 
 
@@ -200,11 +233,11 @@ class _NoSchema(Exception):
     """The table's schema does not exist (SQLSTATE 3F000)."""
 
 
-def _upsert_postgresql(connection, table: str, rows: pd.DataFrame, address: Address) -> None:
+def _upsert_postgresql(connection, table: str, rows: pd.DataFrame, address: Address) -> list[str]:
     """COPY into a temporary table, then one INSERT ... ON CONFLICT: fast for a million rows.
     The table is created only when missing, so a writer granted INSERT, UPDATE and SELECT on
-    a table made beforehand needs no CREATE; a refused statement names the privilege it lacks."""
-    names = ", ".join(TABLE_COLUMNS)
+    a table made beforehand needs no CREATE; a refused statement names the privilege it lacks.
+    A prediction column the table lacks is added where the writer owns the table."""
     try:
         with connection.transaction():  # the first statement: it begins the transaction it commits
             schema, plain = _schema_and_name(connection, table)
@@ -215,20 +248,48 @@ def _upsert_postgresql(connection, table: str, rows: pd.DataFrame, address: Addr
             if found is None:
                 _step(connection, _create(table), f"create table {schema}.{plain}",
                       (on_schema, Right("CREATE", "schema", schema)))
+            have = _step(connection, f"SELECT * FROM {quote(table)} LIMIT 0", "read the table's columns",
+                         (on_schema, on_table[2])).description
+            have = {column.name for column in have}
+            _pushed_columns(table, have)  # a table that cannot hold the customers is left as it was
+            names = _pushed_columns(table, _postgresql_added(connection, table, have))
+            listed = ", ".join(names)
             _step(connection, f"CREATE TEMPORARY TABLE incoming (LIKE {quote(table)}) ON COMMIT DROP",
                   "stage the rows in a temporary table",
                   (Right("TEMPORARY", "database", address.database), on_table[2]))
-            with connection.cursor().copy(f"COPY incoming ({names}) FROM STDIN") as copy:
-                for record in rows.astype(object).where(rows.notna(), None).itertuples(index=False):
+            with connection.cursor().copy(f"COPY incoming ({listed}) FROM STDIN") as copy:
+                for record in _cells(rows[names]):
                     copy.write_row(record)
-            _step(connection, f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM incoming "
-                  + _on_conflict(), f"upsert into table {schema}.{plain}", (on_schema, *on_table))
+            _step(connection, f"INSERT INTO {quote(table)} ({listed}) SELECT {listed} FROM incoming "
+                  + _on_conflict(names), f"upsert into table {schema}.{plain}", (on_schema, *on_table))
+        return names
     except _Denied as denied:
         raise _privilege_fault(connection, address, denied) from None
     except _NoSchema as missing:
         raise DatabaseFault(f"{address.shown} ({address.where}): schema {missing} does not exist; "
                             f"create it (CREATE SCHEMA {missing}) or correct the crm target's table") \
             from None
+
+
+def _postgresql_added(connection, table: str, have: set[str]) -> set[str]:
+    """`have` and each missing prediction column the writer could add; each ALTER TABLE is
+    tried in a savepoint, as only the table's owner may run it."""
+    import psycopg
+
+    for name in PREDICTION_COLUMNS:
+        if name not in have:
+            try:
+                with connection.transaction():
+                    connection.execute(_add_column(table, name))
+                have = have | {name}
+            except psycopg.errors.InsufficientPrivilege:
+                pass  # pushed without it; the push's note says what to run
+    return have
+
+
+def _cells(rows: pd.DataFrame):
+    """Each row as a tuple of Python values, None for every missing one."""
+    return rows.astype(object).where(rows.notna(), None).itertuples(index=False)
 
 
 def _schema_and_name(connection, table: str) -> tuple[str, str]:
@@ -275,27 +336,40 @@ def _holds(connection, right: Right) -> bool:
         return False
 
 
-def _upsert_duckdb(connection, table: str, rows: pd.DataFrame) -> None:
-    names = ", ".join(TABLE_COLUMNS)
+def _upsert_duckdb(connection, table: str, rows: pd.DataFrame) -> list[str]:
     connection.execute("BEGIN TRANSACTION")
     try:
-        connection.execute(_create(table))
-        connection.register("incoming", rows)
-        connection.execute(f"INSERT INTO {quote(table)} ({names}) SELECT {names} FROM incoming "
-                           + _on_conflict())
+        names = _created_with_predictions(connection, table)
+        listed = ", ".join(names)
+        connection.register("incoming", rows[names])
+        connection.execute(f"INSERT INTO {quote(table)} ({listed}) SELECT {listed} FROM incoming "
+                           + _on_conflict(names))
         connection.execute("COMMIT")
+        return names
     except Exception:
         connection.execute("ROLLBACK")
         raise
 
 
-def _upsert_sqlite(connection, table: str, rows: pd.DataFrame) -> None:
-    names = ", ".join(TABLE_COLUMNS)
-    marks = ", ".join("?" for _ in TABLE_COLUMNS)
+def _upsert_sqlite(connection, table: str, rows: pd.DataFrame) -> list[str]:
     with connection:  # one transaction: committed, or rolled back on any error
-        connection.execute(_create(table))
-        connection.executemany(f"INSERT INTO {quote(table)} ({names}) VALUES ({marks}) " + _on_conflict(),
-                               rows.astype(object).where(rows.notna(), None).itertuples(index=False))
+        names = _created_with_predictions(connection, table)
+        marks = ", ".join("?" for _ in names)
+        connection.executemany(f"INSERT INTO {quote(table)} ({', '.join(names)}) VALUES ({marks}) "
+                               + _on_conflict(names), _cells(rows[names]))
+    return names
+
+
+def _created_with_predictions(connection, table: str) -> list[str]:
+    """A file database's table, made when missing and given the prediction columns it lacks
+    (whoever may write the file may alter its tables): the columns to push."""
+    connection.execute(_create(table))
+    have = _columns_of(connection, table)
+    _pushed_columns(table, have)  # a table that cannot hold the customers is left as it was
+    for name in PREDICTION_COLUMNS:
+        if name not in have:
+            connection.execute(_add_column(table, name))
+    return _pushed_columns(table, _columns_of(connection, table))
 
 
 def post_changes(target: CrmParams, rows: RunRows, secret: str) -> Pushed:
