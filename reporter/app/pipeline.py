@@ -318,12 +318,20 @@ def _followup(config: Config, engine: Engine) -> FollowupRecord | None:
     return grade_earlier(runs, engine.customers, found.customers.as_of, params)
 
 
+SPARK_DRAWS_NO_CONTROL = (
+    "No control groups were held back: engine: spark does not draw them yet, so every flagged "
+    "customer is in the call lists and what contacting them did cannot be measured; engine: "
+    "local draws them (control_groups.share in reporter.yaml).")
+
+
 def _measure(config: Config, engine: Engine) -> Measured:
     """What the lists of earlier briefs of this source did, in this run's customers (the local
-    engine, which holds every customer; Spark's briefs hold no control groups yet)."""
+    engine, which holds every customer). Spark's briefs hold no control groups yet: one that
+    was asked for them says so instead of leaving the section out."""
     found = engine.analysis
     if not isinstance(engine, LocalEngine):
-        return Measured()
+        asked = not control_params(config.settings, found.rulebook).off
+        return Measured(notes=(SPARK_DRAWS_NO_CONTROL,) if asked else ())
     source = source_key(found.raw, config.settings.source.name)
     earlier = [(run.folder, run.record) for run in runs_of(config.output_dir, source)]
     return measure_earlier(earlier, later_customers(found.table.frame), found.table.as_of,
