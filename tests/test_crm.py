@@ -4,6 +4,8 @@ target once per run whatever is killed or restarted, and a failed push never hol
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -317,12 +319,11 @@ def test_a_refused_push_names_the_missing_privilege_and_object(archived, crmout,
     assert "crm_schema on 127.0.0.1" in pushed.detail and WRITER_PASSWORD not in pushed.detail
 
 
-CORE_COLUMNS = {c: kind for c, kind in crm_push.TABLE_COLUMNS.items() if c not in crm_push.PREDICTION_COLUMNS}
-
-
-def _old_table(execute, table: str) -> None:
-    """A table as reporter made it before predictions were pushed, holding one stale row."""
-    execute(f"CREATE TABLE {table} (" + ", ".join(f"{c} {kind}" for c, kind in CORE_COLUMNS.items()) + ")")
+def _old_table(execute, table: str, without: tuple[str, ...] = crm_push.ADDED_LATER) -> None:
+    """A table as an earlier reporter made it (before control_lists and the predictions were
+    pushed), holding one stale row."""
+    execute(f"CREATE TABLE {table} (" + ", ".join(
+        f"{c} {kind}" for c, kind in crm_push.TABLE_COLUMNS.items() if c not in without) + ")")
     execute(f"INSERT INTO {table} (customer_id, persona) VALUES (-1, 'stale')")
 
 
@@ -333,9 +334,9 @@ def _rows_of(folder: Path) -> crm_push.RunRows:
 
 def test_a_table_made_before_predictions_gets_their_columns_and_a_run_without_one_clears_it(
         archived_once, tmp_path):
-    """The table target pushed no prediction (only the webhook did). A file database's old
-    table gets the columns; a later run that made no propensity leaves p_response empty, not
-    last week's chance."""
+    """The table target pushed no prediction (only the webhook did). A file database's table
+    from before control_lists and the predictions gets the columns; a later run that made no
+    propensity leaves p_response empty, not last week's chance."""
     folder = archived_once.copy_to(tmp_path / "copy").folder
     customers = pd.read_csv(folder / "customers.csv").set_index("ID")
     sqlite_file, duckdb_file = tmp_path / "crm.db", tmp_path / "crm.duckdb"
@@ -351,7 +352,8 @@ def test_a_table_made_before_predictions_gets_their_columns_and_a_run_without_on
         pushed = crm_push.push(CrmParams(name=kind, url=url, table=table), _rows_of(folder), "")
         assert pushed.status == "sent" and "without" not in pushed.detail, pushed.detail
         rows = table_rows(kind, where, table).set_index("customer_id").drop(index=-1)
-        assert set(crm_push.PREDICTION_COLUMNS) <= set(rows.columns), kind
+        assert set(crm_push.ADDED_LATER) <= set(rows.columns), kind
+        assert rows["control_lists"].map(lambda text: isinstance(json.loads(text), list)).all(), kind
         for name in made:
             assert rows[name].to_numpy() == pytest.approx(customers.loc[rows.index, name].to_numpy(),
                                                           abs=1e-12, nan_ok=True), f"{kind}: {name}"
@@ -364,27 +366,45 @@ def test_a_table_made_before_predictions_gets_their_columns_and_a_run_without_on
 
 
 def test_an_old_table_the_writer_may_not_alter_is_pushed_without_predictions_and_says_so(
-        archived, crmout, postgres):
-    """PostgreSQL lets only the owner add a column: the push still lands every customer, and
-    its note names the ALTER TABLE for the owner to run."""
+        archived_once, tmp_path, crmout, postgres, server, monkeypatch):
+    """PostgreSQL lets only the owner add a column: `reporter push` still lands every customer,
+    its line and the owners' notice name the ALTER TABLE to run, and once the writer owns the
+    table the next push adds the columns itself. The table has a column of its own (NOT NULL
+    with a default) that the push leaves to its default."""
+    monkeypatch.setenv("CRM_WRITER_PASSWORD", WRITER_PASSWORD)
+    controller, handler = server
+    copy = archived_once.copy_to(tmp_path / "archived")
     with postgres.connect("crm_schema") as connection:
-        _old_table(connection.execute, "crmout.made_old")
+        _old_table(connection.execute, "crmout.made_old", without=crm_push.PREDICTION_COLUMNS)
+        connection.execute("ALTER TABLE crmout.made_old ADD COLUMN source TEXT NOT NULL DEFAULT 'shop'")
         connection.execute("GRANT SELECT, INSERT, UPDATE ON crmout.made_old TO crm_no_create")
-    pushed = crm_push.push(writer(crmout, "crm_no_create", "crmout.made_old"), _rows_of(archived), "",
-                           WRITER_PASSWORD)
-    customers = pd.read_csv(archived / "customers.csv")
-    assert (pushed.status, pushed.customers) == ("sent", len(customers)), pushed.detail
-    assert "as the table's owner run `ALTER TABLE crmout.made_old ADD COLUMN p_response DOUBLE " \
-        "PRECISION" in pushed.detail, pushed.detail
+    target = {"name": "warehouse", "url": as_role(crmout, "crm_no_create"), "table": "crmout.made_old",
+              "password_env": "CRM_WRITER_PASSWORD"}
+    config = configure(copy.root, [target], owners=[OWNER],
+                       smtp={"host": "127.0.0.1", "port": controller.port, "security": "none",
+                             "from_address": "briefs@smartcart.test", "retries": 0})
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        assert main(["push", "--config", str(config), "--run", copy.run_id]) == 0
+    alter = ('`ALTER TABLE "crmout"."made_old" ADD COLUMN p_response DOUBLE PRECISION, ADD COLUMN '
+             'p_alive DOUBLE PRECISION, ADD COLUMN purchases_90d DOUBLE PRECISION, ADD COLUMN clv_12m '
+             'DOUBLE PRECISION`')
+    assert "pushed without p_response, p_alive, purchases_90d, clv_12m" in said.getvalue() \
+        and alter in said.getvalue(), said.getvalue()
+    (notice,) = [m.content.decode() for m in handler.messages if m.rcpt_tos == [OWNER]]
+    assert "went without predictions" in notice and "reporter push --run" in notice
+    assert "ALTER TABLE" in notice and "crmout" in notice
+    customers = pd.read_csv(copy.folder / "customers.csv")
     rows = table_rows("postgresql", postgres, "crmout.made_old", database="crm_schema")
     assert len(rows) == len(customers) + 1 and "p_response" not in rows.columns
+    assert set(rows["source"]) == {"shop"} and set(rows["run_id"].dropna()) == {copy.run_id}
 
-    with postgres.connect("crm_schema") as connection:  # the owner's table: the writer adds them
+    with postgres.connect("crm_schema") as connection:  # the writer's own table: it adds them
         connection.execute("ALTER TABLE crmout.made_old OWNER TO crm_no_create")
-    pushed = crm_push.push(writer(crmout, "crm_no_create", "crmout.made_old"), _rows_of(archived), "",
+    pushed = crm_push.push(writer(crmout, "crm_no_create", "crmout.made_old"), _rows_of(copy.folder), "",
                            WRITER_PASSWORD)
     rows = table_rows("postgresql", postgres, "crmout.made_old", database="crm_schema")
-    assert pushed.status == "sent" and "without" not in pushed.detail, pushed.detail
+    assert pushed.status == "sent" and not pushed.lacking and "without" not in pushed.detail, pushed.detail
     merged = rows.merge(customers, left_on="customer_id", right_on="ID")
     assert len(merged) == len(customers) and set(crm_push.PREDICTION_COLUMNS) <= set(rows.columns)
     assert merged["p_response_x"].astype(float).to_numpy() == pytest.approx(
@@ -397,7 +417,9 @@ def test_a_table_without_a_column_the_push_writes_fails_naming_it(archived, tmp_
     pushed = crm_push.push(CrmParams(name="local", url=f"sqlite:///{tmp_path / 'crm.db'}", table="personas"),
                            _rows_of(archived), "")
     assert pushed.failed and pushed.detail.startswith(
-        "table personas has no column other_ids, segment, flags, control_lists"), pushed.detail
+        "table personas has no column other_ids, segment, flags, r_score, f_score, m_score, run_id, "
+        "as_of, pushed_at, which the CRM push writes: add them (`ALTER TABLE \"personas\" ADD COLUMN "
+        "other_ids TEXT, "), pushed.detail
     with sqlite3.connect(tmp_path / "crm.db") as connection:
         assert connection.execute("SELECT count(*) FROM personas").fetchone() == (0,)
         columns = [row[1] for row in connection.execute("PRAGMA table_info(personas)")]

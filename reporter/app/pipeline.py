@@ -319,9 +319,9 @@ def _followup(config: Config, engine: Engine) -> FollowupRecord | None:
 
 
 SPARK_DRAWS_NO_CONTROL = (
-    "No control groups were held back: engine: spark does not draw them yet, so every flagged "
-    "customer is in the call lists and what contacting them did cannot be measured; engine: "
-    "local draws them (control_groups.share in reporter.yaml).")
+    "No control groups on engine: spark yet: this week's call lists hold every flagged customer, "
+    "and earlier lists are not measured. engine: local draws and measures them; "
+    "control_groups.share: 0 (and no flag's control_share) in reporter.yaml ends this note.")
 
 
 def _measure(config: Config, engine: Engine) -> Measured:

@@ -48,6 +48,7 @@ TABLE_COLUMNS = {  # name: SQL type, the same on PostgreSQL, SQLite and DuckDB
     **{p.name: "DOUBLE PRECISION" for p in PREDICTIONS},  # NULL where the run made none
 }
 PREDICTION_COLUMNS = tuple(p.name for p in PREDICTIONS)
+ADDED_LATER = ("control_lists", *PREDICTION_COLUMNS)  # a table made by an earlier version lacks them
 SIGNATURE_HEADER = "X-SmartCart-Signature"
 DELIVERY_HEADER = "X-SmartCart-Delivery"
 
@@ -61,6 +62,7 @@ class Pushed:
     customers: int = 0  # upserted, or posted
     attempts: int = 0
     detail: str = ""
+    lacking: tuple[str, ...] = ()  # predictions the table has no column for: pushed without them
 
     @property
     def failed(self) -> bool:
@@ -145,7 +147,8 @@ def push(target: CrmParams, rows: RunRows, secret: str, password: str = "",
             count, lacking = upsert(address, target.table, rows.customers, password,
                                     target.timeout_seconds, target.password_env or "")
             return Pushed(target.name, "sent", count, 1, f"{count:,} customers upserted into "
-                          f"{target.table} ({address.where})" + _lacking_note(target.table, lacking))
+                          f"{target.table} ({address.where})" + _lacking_note(target.table, lacking),
+                          lacking)
         return post_changes(target, rows, secret)
     except ReporterError as exc:
         return Pushed(target.name, "failed", 0, 1, exc.one_line())
@@ -155,8 +158,9 @@ def upsert(address: Address, table: str, customers: pd.DataFrame, password: str,
            timeout_seconds: float, password_env: str = "") -> tuple[int, tuple[str, ...]]:
     """Every customer into `table` by customer ID, in one transaction (created if missing):
     how many, and the prediction columns the table lacks and could not be given."""
-    rows = customers.assign(pushed_at=datetime.now().astimezone().isoformat(timespec="seconds"))
-    rows = rows.reindex(columns=list(TABLE_COLUMNS))  # a prediction the run lacks: NULL
+    rows = customers.assign(pushed_at=datetime.now().astimezone().isoformat(timespec="seconds"),
+                            **{c: np.nan for c in PREDICTION_COLUMNS if c not in customers})
+    rows = rows[list(TABLE_COLUMNS)]  # a prediction the run did not make: NULL, not last week's
     with connect(address, password, timeout_seconds, read_only=False,
                  password_env=password_env) as connection:
         if address.dialect == "postgresql":
@@ -171,9 +175,13 @@ def upsert(address: Address, table: str, customers: pd.DataFrame, password: str,
 def _lacking_note(table: str, lacking: tuple[str, ...]) -> str:
     if not lacking:
         return ""
-    adds = "; ".join(f"ALTER TABLE {table} ADD COLUMN {c} DOUBLE PRECISION" for c in lacking)
-    return (f"; without {', '.join(lacking)}: the table has no such column and the writer may not "
-            f"add it; as the table's owner run `{adds}`")
+    return (f"; pushed without {', '.join(lacking)}, which the table lacks and this writer may not "
+            f"add: as the table's owner run `{_alter(table, lacking)}`")
+
+
+def _alter(table: str, names) -> str:
+    """The one statement that gives `table` the columns `names` (what a person is told to run)."""
+    return f"ALTER TABLE {quote(table)} " + ", ".join(f"ADD COLUMN {c} {TABLE_COLUMNS[c]}" for c in names)
 
 
 def _create(table: str) -> str:
@@ -181,8 +189,11 @@ def _create(table: str) -> str:
     return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({columns})"
 
 
-def _add_column(table: str, name: str) -> str:
-    return f"ALTER TABLE {quote(table)} ADD COLUMN {name} {TABLE_COLUMNS[name]}"
+def _add_column(table: str, name: str, unless_there: bool = False) -> str:
+    """One column of TABLE_COLUMNS added; `unless_there` where another push may add it at the
+    same time (PostgreSQL; SQLite has no IF NOT EXISTS here)."""
+    guard = "IF NOT EXISTS " if unless_there else ""
+    return f"ALTER TABLE {quote(table)} ADD COLUMN {guard}{name} {TABLE_COLUMNS[name]}"
 
 
 def _columns_of(connection, table: str) -> set[str]:
@@ -191,13 +202,15 @@ def _columns_of(connection, table: str) -> set[str]:
     return {str(column[0]).lower() for column in cursor.description}
 
 
-def _pushed_columns(table: str, have: set[str]) -> list[str]:
-    """The columns the push writes: all of TABLE_COLUMNS the table has. A table made by hand
-    without one of the others cannot hold a run's customers."""
-    missing = [c for c in TABLE_COLUMNS if c not in have and c not in PREDICTION_COLUMNS]
+def _pushed_columns(table: str, have: set[str], addable: tuple[str, ...] = ()) -> list[str]:
+    """The columns the push writes: all of TABLE_COLUMNS the table has. A table without one of
+    the others (but those in `addable`, about to be added) cannot hold a run's customers."""
+    missing = [c for c in TABLE_COLUMNS if c not in have and c not in PREDICTION_COLUMNS
+               and c not in addable]
     if missing:
+        them = "it" if len(missing) == 1 else "them"
         raise DatabaseFault(f"table {table} has no column {', '.join(missing)}, which the CRM push "
-                            "writes; add them as docs/operations/crm.md lists, or name another table")
+                            f"writes: add {them} (`{_alter(table, missing)}`) or name another table")
     return [c for c in TABLE_COLUMNS if c in have]
 
 
@@ -237,7 +250,8 @@ def _upsert_postgresql(connection, table: str, rows: pd.DataFrame, address: Addr
     """COPY into a temporary table, then one INSERT ... ON CONFLICT: fast for a million rows.
     The table is created only when missing, so a writer granted INSERT, UPDATE and SELECT on
     a table made beforehand needs no CREATE; a refused statement names the privilege it lacks.
-    A prediction column the table lacks is added where the writer owns the table."""
+    The columns a table of an earlier version lacks are added first, where the writer owns it."""
+    _postgresql_add_later(connection, table)
     try:
         with connection.transaction():  # the first statement: it begins the transaction it commits
             schema, plain = _schema_and_name(connection, table)
@@ -250,11 +264,10 @@ def _upsert_postgresql(connection, table: str, rows: pd.DataFrame, address: Addr
                       (on_schema, Right("CREATE", "schema", schema)))
             have = _step(connection, f"SELECT * FROM {quote(table)} LIMIT 0", "read the table's columns",
                          (on_schema, on_table[2])).description
-            have = {column.name for column in have}
-            _pushed_columns(table, have)  # a table that cannot hold the customers is left as it was
-            names = _pushed_columns(table, _postgresql_added(connection, table, have))
+            names = _pushed_columns(table, {column.name for column in have})
             listed = ", ".join(names)
-            _step(connection, f"CREATE TEMPORARY TABLE incoming (LIKE {quote(table)}) ON COMMIT DROP",
+            _step(connection, f"CREATE TEMPORARY TABLE incoming ON COMMIT DROP AS SELECT {listed} "
+                  f"FROM {quote(table)} WITH NO DATA",  # the pushed columns only, no constraint
                   "stage the rows in a temporary table",
                   (Right("TEMPORARY", "database", address.database), on_table[2]))
             with connection.cursor().copy(f"COPY incoming ({listed}) FROM STDIN") as copy:
@@ -271,20 +284,33 @@ def _upsert_postgresql(connection, table: str, rows: pd.DataFrame, address: Addr
             from None
 
 
-def _postgresql_added(connection, table: str, have: set[str]) -> set[str]:
-    """`have` and each missing prediction column the writer could add; each ALTER TABLE is
-    tried in a savepoint, as only the table's owner may run it."""
+ALTER_LOCK_WAIT = "5s"  # ALTER TABLE waits this long behind the CRM's readers, then is skipped
+
+
+def _postgresql_add_later(connection, table: str) -> None:
+    """Each ADDED_LATER column an existing table lacks, added in a short transaction of its own
+    (ALTER TABLE locks the table until commit: not through the whole upsert). Only the owner may
+    add one, and a busy table may not give the lock in time: either way it is left out here,
+    and the upsert pushes without it (a prediction) or names what to run (any other)."""
     import psycopg
 
-    for name in PREDICTION_COLUMNS:
-        if name not in have:
-            try:
-                with connection.transaction():
-                    connection.execute(_add_column(table, name))
-                have = have | {name}
-            except psycopg.errors.InsufficientPrivilege:
-                pass  # pushed without it; the push's note says what to run
-    return have
+    try:
+        with connection.transaction():
+            if connection.execute("SELECT to_regclass(%s)", (quote(table),)).fetchone()[0] is None:
+                return  # the upsert creates it whole
+            have = {c.name for c in connection.execute(f"SELECT * FROM {quote(table)} LIMIT 0").description}
+            if any(c not in have for c in TABLE_COLUMNS if c not in ADDED_LATER):
+                return  # not a table of this push: the upsert says so, and it is left as it was
+            connection.execute(f"SET LOCAL lock_timeout = '{ALTER_LOCK_WAIT}'")
+            for name in (c for c in ADDED_LATER if c not in have):
+                try:
+                    with connection.transaction():  # a savepoint: one refusal spoils no other
+                        connection.execute(_add_column(table, name, unless_there=True))
+                except (psycopg.errors.InsufficientPrivilege, psycopg.errors.LockNotAvailable,
+                        psycopg.errors.QueryCanceled, psycopg.errors.DuplicateColumn):
+                    pass
+    except psycopg.Error:
+        return  # the upsert meets the same problem and words it
 
 
 def _cells(rows: pd.DataFrame):
@@ -352,7 +378,7 @@ def _upsert_duckdb(connection, table: str, rows: pd.DataFrame) -> list[str]:
 
 
 def _upsert_sqlite(connection, table: str, rows: pd.DataFrame) -> list[str]:
-    with connection:  # one transaction: committed, or rolled back on any error
+    with connection:  # the rows in one transaction (a table or column made first stays)
         names = _created_with_predictions(connection, table)
         marks = ", ".join("?" for _ in names)
         connection.executemany(f"INSERT INTO {quote(table)} ({', '.join(names)}) VALUES ({marks}) "
@@ -361,12 +387,12 @@ def _upsert_sqlite(connection, table: str, rows: pd.DataFrame) -> list[str]:
 
 
 def _created_with_predictions(connection, table: str) -> list[str]:
-    """A file database's table, made when missing and given the prediction columns it lacks
+    """A file database's table, made when missing and given the ADDED_LATER columns it lacks
     (whoever may write the file may alter its tables): the columns to push."""
     connection.execute(_create(table))
     have = _columns_of(connection, table)
-    _pushed_columns(table, have)  # a table that cannot hold the customers is left as it was
-    for name in PREDICTION_COLUMNS:
+    _pushed_columns(table, have, ADDED_LATER)  # a table that cannot hold them is left as it was
+    for name in ADDED_LATER:
         if name not in have:
             connection.execute(_add_column(table, name))
     return _pushed_columns(table, _columns_of(connection, table))

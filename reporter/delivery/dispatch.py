@@ -164,6 +164,14 @@ def push_run(folder: Path, config: DeliveryParams, targets: list[str] | None = N
                       + mailed_command(config.config_path, "send", "--run", record.run_id)
                       + "\nor push it now:\n  "
                       + mailed_command(config.config_path, "push", "--run", record.run_id) + "\n")
+    partial = [r for r in results if not r.failed and r.lacking]
+    if partial:  # it landed, but the CRM cannot sort by a prediction until the owner adds it
+        notify_owners(config, ledger if config.smtp else None, record.run_id,
+                      f"CRM push of run {record.run_id} went without predictions",
+                      "".join(f"{r.target}: {r.detail}\n" for r in partial)
+                      + "\nEvery customer was pushed. Once the columns are there, the next push "
+                      "fills them:\n  " + mailed_command(config.config_path, "push", "--run",
+                                                          record.run_id) + "\n")
     return results
 
 
