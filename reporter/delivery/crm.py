@@ -365,7 +365,7 @@ def _holds(connection, right: Right) -> bool:
 def _upsert_duckdb(connection, table: str, rows: pd.DataFrame) -> list[str]:
     connection.execute("BEGIN TRANSACTION")
     try:
-        names = _created_with_predictions(connection, table)
+        names = _columns_after_adding(connection, table)
         listed = ", ".join(names)
         connection.register("incoming", rows[names])
         connection.execute(f"INSERT INTO {quote(table)} ({listed}) SELECT {listed} FROM incoming "
@@ -379,14 +379,14 @@ def _upsert_duckdb(connection, table: str, rows: pd.DataFrame) -> list[str]:
 
 def _upsert_sqlite(connection, table: str, rows: pd.DataFrame) -> list[str]:
     with connection:  # the rows in one transaction (a table or column made first stays)
-        names = _created_with_predictions(connection, table)
+        names = _columns_after_adding(connection, table)
         marks = ", ".join("?" for _ in names)
         connection.executemany(f"INSERT INTO {quote(table)} ({', '.join(names)}) VALUES ({marks}) "
                                + _on_conflict(names), _cells(rows[names]))
     return names
 
 
-def _created_with_predictions(connection, table: str) -> list[str]:
+def _columns_after_adding(connection, table: str) -> list[str]:
     """A file database's table, made when missing and given the ADDED_LATER columns it lacks
     (whoever may write the file may alter its tables): the columns to push."""
     connection.execute(_create(table))
