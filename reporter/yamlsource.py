@@ -112,14 +112,14 @@ def refused(path: Path, text: str, line: int = 0, fix: str = "") -> ConfigError:
     return ConfigError(str(found), [found])
 
 
-def read_source_text(path: Path) -> str:
+def read_source_text(path: Path, missing_fix: str = "check the path") -> str:
     """A settings file's text, refused unread beyond MAX_FILE_BYTES (a device or a huge file
-    given by mistake is never read whole)."""
+    given by mistake is never read whole). `missing_fix`: what to do when it is not there."""
     try:
         with path.open("rb") as stream:
             data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise refused(path, "file not found", fix="check the path or pass --config") from None
+        raise refused(path, "file not found", fix=missing_fix) from None
     except OSError as exc:
         raise refused(path, f"cannot be read ({exc.strerror or exc})",
                       fix="check the path and its permissions") from None
@@ -142,9 +142,9 @@ def load_bounded(text: str):
         loader.dispose()
 
 
-def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], str]:
+def read_yaml_mapping(path: Path, missing_fix: str = "check the path") -> tuple[dict[str, Any], str]:
     """Return the parsed mapping and its source text, or raise a located ConfigError."""
-    text = read_source_text(path)
+    text = read_source_text(path, missing_fix)
     try:
         document = load_bounded(text)
     except YamlTooLarge as exc:

@@ -111,9 +111,15 @@ CASES = [
     Case("join date before 1900", _csv("ancient.csv", _with("Dt_Customer", 2, "01-01-1850")), 2,
          "join date(s) before 1900, first at line 4"),
     Case("unparseable date", _csv("baddate.csv", _with("Dt_Customer", 4, "31/31/2013")), 2,
-         "date_format"),
+         "1 date(s) not written dd-mm-YYYY like the others, first at line 6 ('31/31/2013')"),
     Case("mixed date formats", _csv("mixed.csv", _with("Dt_Customer", 4, "2013-05-21")), 2,
-         "date_format"),
+         "1 date(s) not written dd-mm-YYYY like the others, first at line 6 ('2013-05-21')"),
+    Case("a day no calendar has", _csv("nosuchday.csv", _with("Dt_Customer", 4, "31-02-2014")), 2,
+         "1 date(s) that are no day of the calendar, first at line 6 ('31-02-2014', read as "
+         "dd-mm-YYYY like the others)"),
+    Case("dates in no one layout", _csv("nolayout.csv", _table().assign(
+        Dt_Customer=["2013-05-21" if i % 2 else "21-05-2013" for i in range(len(_table()))])), 2,
+         "dates are unparseable or mixed"),
     Case("Latin-1 file", _csv("latin1.csv", _with("Marital_Status", 3, "Célibataire"),
                               encoding="latin-1"), 0, "read as Windows-1252"),
     Case("UTF-16 file", _csv("utf16.csv", _table(), encoding="utf-16"), 0, "missing incomes"),

@@ -64,6 +64,24 @@ def test_several_problems_are_reported_at_once(project):
     assert "k_max" in str(caught.value) and "seed" in str(caught.value)
 
 
+def test_a_config_path_that_is_not_there_is_the_one_problem_named(tmp_path):
+    """A mistyped --config gave two problems, the personas file first, both saying "pass
+    --config", which the user just did."""
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path / "conf" / "reporter.yaml")
+    (problem,) = caught.value.found
+    assert problem.file == str(tmp_path / "conf" / "reporter.yaml") and problem.text == "file not found"
+    assert problem.fix.startswith("check the path given to --config")
+
+
+def test_a_personas_file_that_is_not_there_points_at_personas_file(project):
+    (project / "config" / "personas.yaml").unlink()
+    with pytest.raises(ConfigError) as caught:
+        load_config(project / "config" / "reporter.yaml")
+    (problem,) = caught.value.found
+    assert problem.file.endswith("personas.yaml") and "check personas_file in reporter.yaml" in problem.fix
+
+
 def test_yaml_tags_are_not_executed(project, tmp_path):
     marker = tmp_path / "pwned"
     path = project / "config" / "reporter.yaml"

@@ -777,7 +777,8 @@ RuleCheck = Callable[[PersonasFile, Path], list[Problem]]
 
 def _settings(path: Path, problems: Problems) -> ReporterConfig | None:
     try:
-        document, text = read_yaml_mapping(path)
+        document, text = read_yaml_mapping(path, "check the path given to --config, or run from the "
+                                                 "project folder (the one holding config/reporter.yaml)")
     except ConfigError as exc:
         problems.extend(exc.found)
         return None
@@ -821,6 +822,8 @@ def load_config(path: str | Path, check_rules: RuleCheck | None = None) -> Confi
     config_path = Path(path).expanduser().resolve()
     problems = Problems()
     settings = _settings(config_path, problems)
+    if settings is None and not config_path.exists():  # nothing else can be checked without it
+        problems.raise_if_any()
     personas_path = Path(settings.personas_file if settings else "personas.yaml").expanduser()
     if not personas_path.is_absolute():
         personas_path = config_path.parent / personas_path

@@ -42,6 +42,13 @@ DATE_FORMATS = {
     "%m/%d/%Y": "m/d/YYYY",
     "%d/%m/%Y": "d/m/YYYY",
 }
+DATE_SHAPES = {  # what a date of each layout looks like, whether or not the day exists
+    "%d-%m-%Y": r"\d{1,2}-\d{1,2}-\d{4}",
+    "%Y-%m-%d": r"\d{4}-\d{1,2}-\d{1,2}",
+    "%m/%d/%Y": r"\d{1,2}/\d{1,2}/\d{4}",
+    "%d/%m/%Y": r"\d{1,2}/\d{1,2}/\d{4}",
+}
+OFF_LAYOUT = (3, 0.01)  # a layout that reads all distinct dates but this many, or this share, is the export's
 SEPARATORS = ",\t;"
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_PLAUSIBLE = 100_000_000  # no amount, count, year or income in a customer export comes near this
@@ -669,8 +676,35 @@ def _dates(values: pd.Series, date_format: str | None, problems: list[str],
             "reporter.yaml, for example '%d/%m/%Y'"
         )
     else:
-        problems.append(_unparseable(values, rows))
+        problems.extend(_off_layout(distinct, values, rows) or [_unparseable(values, rows)])
     return pd.Series(pd.NaT, index=values.index), ""
+
+
+def _off_layout(distinct: pd.Series, values: pd.Series, rows: RowNames) -> list[str]:
+    """When exactly one layout reads nearly every date, the rest named for what they are:
+    '31-02-2014' among dd-mm-YYYY dates is no day of the calendar; '2014/13/01' is written
+    another way. None when no layout stands out (then the dates are mixed)."""
+    present = distinct[distinct.ne("")]
+    found = []
+    for fmt in DATE_FORMATS:
+        bad = present[pd.to_datetime(present, format=fmt, errors="coerce").isna()]
+        if len(bad) <= max(OFF_LAYOUT[0], OFF_LAYOUT[1] * len(present)) and 2 * len(bad) < len(present):
+            found.append((fmt, bad))
+    if len(found) != 1:
+        return []
+    fmt, bad = found[0]
+    layout = DATE_FORMATS[fmt]
+    shaped = bad.str.fullmatch(DATE_SHAPES[fmt])
+    kinds = ((bad[shaped], "that are no day of the calendar", f", read as {layout} like the others"),
+             (bad[~shaped], f"not written {layout} like the others", ""))
+    problems = []
+    for wrong_values, what, read_as in kinds:
+        wrong = values.isin(set(wrong_values))
+        if wrong.any():
+            first = wrong.idxmax()
+            problems.append(f"column {DATE_COLUMN}: {int(wrong.sum())} date(s) {what}, first at "
+                            f"{rows(first)} ({_shown(values[first])!r}{read_as})")
+    return problems
 
 
 def _database_dates(values: pd.Series, problems: list[str], rows: RowNames) -> pd.Series:

@@ -102,7 +102,8 @@ def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, 
     Every persona is checked on its own, so one mistake never hides the others; returns the
     personas that could be read and the names of all of them (for cross-checks)."""
     try:
-        document, text = read_yaml_mapping(path)
+        document, text = read_yaml_mapping(path, "check personas_file in reporter.yaml (a relative "
+                                                 "path is read from reporter.yaml's folder)")
     except ConfigError as exc:
         problems.extend(exc.found)
         return None, []
