@@ -431,6 +431,16 @@ def test_the_crm_page_lists_every_column_the_table_gets():
     assert [c for c in crm_push.TABLE_COLUMNS if f"`{c}`" not in page] == []
 
 
+def test_validate_shows_the_file_a_relative_crm_target_writes(project):
+    """`sqlite:///crm.db` is read from the config's folder, as every path of the file is; validate
+    showed the URL, and the file was looked for beside the shell instead."""
+    config = configure(project, [{"name": "local", "url": "sqlite:///crm.db", "table": "personas"}])
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        assert main(["validate", "--config", str(config)]) == 0
+    assert f"crm local: table personas (sqlite file {project / 'config' / 'crm.db'})" in said.getvalue()
+
+
 def test_crm_table_names_are_checked_as_the_source_s(project):
     for table, expected in (("crmout.smartcart-personas", "'crmout.smartcart-personas' is not a table name"),
                             ("a.b.c", "'a.b.c' is not a table name: write [schema.]table"),

@@ -14,7 +14,7 @@ from reporter.app.reference import write_reference
 from reporter.app.settings import check_secrets, owner_warnings, write_schemas
 from reporter.app.starter import write_starter
 from reporter.data import sample
-from reporter.errors import ConfigError
+from reporter.errors import ConfigError, ReporterError
 from reporter.history.measure import contacted_ids
 from reporter.personas.rulebook import compile_rulebook
 
@@ -147,8 +147,19 @@ def validate_command(args: argparse.Namespace) -> int:
     else:
         print(f"source: {source.url} {'table ' + source.table if source.table else 'query'}")
     for target in config.settings.crm:
-        print(f"crm {target.name}: {target.webhook or f'{target.url} table {target.table}'}")
+        print(f"crm {target.name}: {target.webhook or _table_target(target.url, target.table, config.path)}")
     return 0
+
+
+def _table_target(url: str, table: str, config_file: Path) -> str:
+    """Where a table target writes, a relative SQLite or DuckDB file resolved as the push
+    resolves it (from the config's folder), so the file is found where it will be."""
+    from reporter.database import parse_address
+
+    try:
+        return f"table {table} ({parse_address(url, config_file.parent).where})"
+    except ReporterError:
+        return f"{url} table {table}"
 
 
 def add_config_helpers(commands) -> None:
