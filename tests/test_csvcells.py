@@ -111,6 +111,7 @@ def test_reporter_sample_age_writes_a_user_table_back_neutralised(tmp_path: Path
     out = tmp_path / "week2.csv"
     result = run_main("sample", "--age", str(source), "--days", "7", "--out", str(out))
     assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith(f"{out}, 7 day(s) after {source}"), result.stdout
     rows = rows_of(out.read_bytes())
     assert [r["Education"] for r in rows[:6]] == [expected(v) for v in hostile]
     assert {r["Recency"] for r in rows} <= {str(i) for i in range(200)}, "numbers unquoted"

@@ -29,7 +29,8 @@ def add_sample(commands) -> None:
                         help="newest join date in the table (default 2014-06-29)")
     parser.add_argument("--age", type=Path, metavar="CSV",
                         help="instead of new customers: this table's customers --days later")
-    parser.add_argument("--days", type=positive, default=7, help="with --age: days to move on")
+    parser.add_argument("--days", type=positive, default=7,
+                        help="with --age: days to move on (default 7, a week)")
     parser.add_argument("--lifetime", type=lifetime_truth, metavar="r,alpha,a,b,p,q,v",
                         help="draw purchases, recency and spend from BG/NBD (alpha in weeks) and "
                              "Gamma-Gamma with these known parameters, e.g. 0.8,8,0.8,2.5,6,4,15")
@@ -75,7 +76,8 @@ def sample_command(args: argparse.Namespace) -> int:
         if args.lifetime is not None:
             table = sample.with_lifetime(table, args.lifetime, args.seed + 1)
     path = sample.write(table, args.out)
-    print(f"Wrote {len(table):,} customers to {path}")
+    moved = f", {args.days} day(s) after {args.age}" if args.age is not None else ""
+    print(f"Wrote {len(table):,} customers to {path}{moved}")
     return 0
 
 
