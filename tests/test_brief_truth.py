@@ -308,12 +308,15 @@ def test_page_one_says_what_to_do_this_week_with_the_call_lists_counts(real, rea
     customers to contact, the control group held back: issue 35) and name its first customer."""
     first = _flat(real_pages[0])
     customers = pd.read_csv(real.folder / "customers.csv")
-    premium = int(((customers["persona"] == "Premium") & (customers["flag_churn_risk"] == 1)).sum())
+    flagged = (customers["persona"] == "Premium") & (customers["flag_churn_risk"] == 1)
+    premium, held = int(flagged.sum()), int((flagged & (customers["control_churn_risk"] == 1)).sum())
     sizes = customers["persona"].value_counts()
-    assert "This week, do this" in first
-    assert (f"{premium} of {sizes['Premium']} Premium customers "
-            f"({premium / sizes['Premium']:.0%}) are Churn Risk (list: churn_risk.csv)") in first
     churn = pd.read_csv(real.folder / "churn_risk.csv")  # those to contact: the control held back
+    assert held and int((churn["persona"] == "Premium").sum()) == premium - held
+    assert "This week, do this" in first
+    assert (f"{premium} of {sizes['Premium']} Premium customers ({premium / sizes['Premium']:.0%}) "
+            f"are Churn Risk; {premium - held} of them are to contact, the other {held} held back as "
+            "a control group (list: churn_risk.csv)") in first, "as many as the list holds (issue 33)"
     assert len(churn) < customers["flag_churn_risk"].sum()
     assert f"all {len(churn)} Churn Risk customers to contact (list: churn_risk.csv)" in first
     head = churn.iloc[0]

@@ -72,6 +72,12 @@ def test_each_team_gets_one_complete_message(archived, server):
     assert by_team["retention"].rcpt_tos == ["cara@example.com"]
     message = parse(by_team["retention"].content)
     assert message["Subject"].startswith(f"Retention brief {result.brief.run_date:%Y-%m-%d}: ")
+    to_contact = sum(1 for _ in (archived.folder / "churn_risk.csv").open()) - 1  # as the list holds
+    flagged = next(f for f in result.brief.flags if f.name == "Churn Risk")
+    assert f": {to_contact:,} to win back" in message["Subject"], message["Subject"]
+    marketing = parse(by_team["marketing"].content)["Subject"]
+    assert f": {to_contact:,} churn risk customers to contact" in marketing, marketing
+    assert flagged.held_back and flagged.count == to_contact + flagged.held_back
     assert message["Message-ID"].endswith("@smartcart.test>") and message["Date"]
     assert message.get_body(("plain",)).get_content().startswith(result.brief.title)
     html = message.get_body(("html",)).get_content()

@@ -518,7 +518,9 @@ class TeamConfig(Strict):
     personas: list[str] = Field(default_factory=list, description="Shown first in this team's email.")
     subject: str = Field(
         default="SmartCart weekly brief, {{ date }}: {{ summary }}",
-        description="A template with {{ date }}, {{ summary }}, {{ customers }} and {{ team }}.")
+        description="A template with {{ date }}, {{ summary }} (the first flag's customers to "
+        "contact), {{ customers }}, {{ team }} and {{ flags['Churn Risk'] }} (the customers that "
+        "flag's list holds to contact).")
     formats: list[Literal["pdf", "html"]] = Field(
         default_factory=lambda: ["pdf", "html"],
         description="What the email carries: pdf (attached), html (the summary in the body).")

@@ -278,9 +278,9 @@ def render_email(brief: Brief, team: str, first: tuple[str, ...], subject_templa
 
 def render_subject(template: str, brief: Brief, team: str) -> str:
     """Managers write the subject; a sandbox keeps their template from reaching anything else."""
-    flags = {f.name: f.count for f in brief.flags}
-    summary = (f"{brief.flags[0].count:,} {brief.flags[0].name.lower()} customers" if brief.flags
-               else f"{brief.customers:,} customers")
+    flags = {f.name: f.to_contact for f in brief.flags}  # what each attached list holds
+    summary = (f"{brief.flags[0].to_contact:,} {brief.flags[0].name.lower()} customers to contact"
+               if brief.flags else f"{brief.customers:,} customers")  # as many as the attached list
     try:
         subject = SUBJECTS.from_string(template).render(
             date=f"{brief.run_date:%Y-%m-%d}", as_of=f"{brief.as_of:%Y-%m-%d}",

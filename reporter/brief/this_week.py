@@ -92,10 +92,13 @@ def _flag_actions(flag: FlagSection, valuable: PersonaRow | None,
             flag.new_count, "flagged this week, not in the last brief", flag.new_file))
     in_valuable = dict(flag.by_persona).get(valuable.name, 0) if valuable is not None else 0
     if valuable is not None and in_valuable and valuable.size:
+        held = dict(flag.held_by_persona).get(valuable.name, 0)
+        held_words = (f"; {in_valuable - held:,} of them are to contact, the other {held:,} held back "
+                      "as a control group") if held else ""
         actions.append(WeekAction(
             f"Start with {valuable.name}: {in_valuable:,} of {valuable.size:,} "
-            f"{valuable.name} customers ({in_valuable / valuable.size:.0%}) are {flag.name}",
-            in_valuable, _reason(flag, f"{valuable.name} bring {valuable.spend_share:.0%} of spend"),
+            f"{valuable.name} customers ({in_valuable / valuable.size:.0%}) are {flag.name}{held_words}",
+            in_valuable - held, _reason(flag, f"{valuable.name} bring {valuable.spend_share:.0%} of spend"),
             flag.list_file))
     first = flag.actions[0].rstrip(".") if flag.actions else f"Contact the {flag.name} customers"
     actions.append(WeekAction(f"{first} — all {flag.to_contact:,} {flag.name} customers to contact",

@@ -148,6 +148,7 @@ class FlagSection:
     new_file: str = ""  # where the archive lists them
     list_file: str = ""  # every flagged customer to contact, in call-list order (e.g. churn_risk.csv)
     held_back: int = 0  # of `count`, in the list's control group: not in list_file nor `top`
+    held_by_persona: tuple[tuple[str, int], ...] = ()  # of `held_back`, per segment persona
 
     @property
     def to_contact(self) -> int:
@@ -558,7 +559,7 @@ def _flag_sections(inputs: BriefInputs) -> tuple[FlagSection, ...]:
             new_count=len(new_ids) if new_ids is not None else None,
             new_file=newly_flagged_file(flag.name),
             list_file=flag_file(flag.name),
-            held_back=count.held_back,
+            held_back=count.held_back, held_by_persona=count.held_by_persona,
         ))
     return tuple(sections)
 

@@ -31,6 +31,7 @@ class FlagCount:
     by_persona: tuple[tuple[str, int], ...]  # in the rulebook's persona order
     top: pd.DataFrame  # CALL_LIST_COLUMNS and the shown metrics: new first, then by rank_by, ID
     held_back: int = 0  # of `count`, in the list's control group: never in `top` or a list file
+    held_by_persona: tuple[tuple[str, int], ...] = ()  # of `held_back`, per segment persona
 
 
 @dataclass(frozen=True)
@@ -111,10 +112,12 @@ def _flag_count(frame: pd.DataFrame, personas: np.ndarray, mask: np.ndarray, nam
     flagged = frame.loc[mask, _read_columns(frame, [*columns, "total_spending"])]
     in_persona = pd.Series(personas[mask]).value_counts()
     to_contact = ~held[mask] if held is not None else np.ones(len(flagged), dtype=bool)
+    held_in = pd.Series(personas[mask][~to_contact]).value_counts()
     ranked = flagged.assign(persona=personas[mask], new=flagged["ID"].isin(new_ids))[to_contact].sort_values(
         ["new", rank_by, "ID"], ascending=[False, False, True]).head(params.size)
     return FlagCount(
         name=name, count=int(mask.sum()), share=float(mask.mean()) if len(mask) else 0.0,
         spend_share=float(flagged["total_spending"].sum() / total_spend),
         by_persona=tuple((p, int(in_persona[p])) for p in order if p in in_persona),
-        top=ranked[columns].reset_index(drop=True), held_back=int((~to_contact).sum()))
+        top=ranked[columns].reset_index(drop=True), held_back=int((~to_contact).sum()),
+        held_by_persona=tuple((p, int(held_in[p])) for p in order if p in held_in))
