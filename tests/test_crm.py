@@ -122,6 +122,25 @@ def test_crm_tables_hold_every_customer_after_each_run(project, postgres):
     assert entries == {"crm: warehouse": "sent", "crm: local": "sent", "crm: lake": "sent"}
 
 
+def test_pushing_an_older_run_by_hand_is_refused_unless_asked_for(project):
+    """`reporter push --run <last week>` put last week's personas back over this week's, said
+    "sent" and exited 0. Refused now, naming the newer run; --older does it on purpose."""
+    config = configure(project, [{"name": "local", "url": "sqlite:///crm.db", "table": "personas"}])
+    week1 = run(load_config(config))
+    week2 = run(load_config(config), allow_unchanged=True)
+    where = project / "config" / "crm.db"
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        assert main(["push", "--config", str(config), "--run", week1.run_id]) == 2
+    assert said.getvalue().count("\n") == 1 and (
+        f"crm local: run {week1.run_id} (customers as of {week1.brief.as_of:%Y-%m-%d}) is older than run "
+        f"{week2.run_id}") in said.getvalue() and "add --older" in said.getvalue(), said.getvalue()
+    assert set(table_rows("sqlite", where, "personas")["run_id"]) == {week2.run_id}
+    assert main(["push", "--config", str(config), "--run", week2.run_id]) == 0  # the newest: again
+    assert main(["push", "--config", str(config), "--run", week1.run_id, "--older"]) == 0
+    assert set(table_rows("sqlite", where, "personas")["run_id"]) == {week1.run_id}
+
+
 def test_the_webhook_gets_changed_customers_signed_in_batches_and_retries(project, webhook):
     hook = webhook(fail_first=2, status=503)  # two 5xx answers first: retried with back-off
     config = configure(project, [hook_target(hook.url)])

@@ -53,6 +53,10 @@ class HeldBrief(ReporterError):
     """The run was held by a pre-send check and has not been released."""
 
 
+class OlderRun(ReporterError):
+    """A push by hand of a run older than one a CRM target already holds."""
+
+
 @dataclass(frozen=True)
 class Delivered:
     """What one dispatch did: each team's email, then each CRM push (the console prints both)."""
@@ -123,6 +127,36 @@ def tell_owners_uncertain(config: DeliveryParams, ledger: Ledger, run_id: str) -
             for team in teams)))
     if told is None or not told.failed:
         ledger.mark_told(run_id, [row.recipient for row in rows])
+
+
+def newer_there(config: DeliveryParams, record: RunRecord, targets: list[str] | None = None
+                ) -> list[tuple[str, RunRecord]]:
+    """Each target (of `targets`, or all) that a newer run of the same source was pushed to,
+    with the newest such run: pushing `record` there would put older personas and flags back."""
+    mine = (record.as_of, record.started_at)
+    sent: dict[str, set[str]] = {}
+    for row in _ledger(config).rows():
+        if row.kind in ("push", "push-again") and row.status == "sent" and row.run_id != record.run_id:
+            sent.setdefault(row.recipient.removeprefix("crm:"), set()).add(row.run_id)
+    found = []
+    for target in config.crm:
+        if targets is not None and target.name not in targets:
+            continue
+        newer = [other for other in map(_record_of(config), sent.get(target.name, ()))
+                 if other is not None and other.data.source_key == record.data.source_key
+                 and (other.as_of, other.started_at) > mine]
+        if newer:
+            found.append((target.name, max(newer, key=lambda r: (r.as_of, r.started_at))))
+    return found
+
+
+def _record_of(config: DeliveryParams):
+    def read(run_id: str) -> RunRecord | None:
+        try:
+            return read_record(find_run(config.output_dir, run_id))
+        except ReporterError:  # pruned, or unreadable: it holds nothing to compare with
+            return None
+    return read
 
 
 def push_run(folder: Path, config: DeliveryParams, targets: list[str] | None = None,

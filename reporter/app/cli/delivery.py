@@ -95,11 +95,13 @@ def add_push(commands) -> None:
                       help="run id, e.g. 070000-ab12, or latest (default)")
     push.add_argument("--target", action="append", metavar="NAME",
                       help="only this target (repeatable; default: every target)")
+    push.add_argument("--older", action="store_true",
+                      help="push the run even where a newer run of the source was pushed already")
     push.set_defaults(command=push_command)
 
 
 def push_command(args: argparse.Namespace) -> int:
-    from reporter.delivery.dispatch import HeldBrief, push_run  # WeasyPrint
+    from reporter.delivery.dispatch import HeldBrief, OlderRun, newer_there, push_run  # WeasyPrint
 
     config = checked_config(args)
     if not config.settings.crm:
@@ -109,7 +111,16 @@ def push_command(args: argparse.Namespace) -> int:
     if record.held:
         raise HeldBrief(f"run {record.run_id} is held; release it first with "
                         f"`{console_command(config.path, 'release', record.run_id)}` (that pushes it too)")
-    pushed = push_run(folder, delivery_params(config), args.target, again=True)
+    params = delivery_params(config)
+    newer = [] if args.older else newer_there(params, record, args.target)
+    if newer:
+        target, other = newer[0]
+        again = console_command(config.path, "push", "--run", other.run_id)
+        raise OlderRun(f"crm {target}: run {record.run_id} (customers as of {record.as_of}) is older than "
+                       f"run {other.run_id} (as of {other.as_of}), already pushed there; pushing it would "
+                       f"put older personas and flags back in the CRM; push the newer one (`{again}`), or "
+                       "add --older to push this one anyway")
+    pushed = push_run(folder, params, args.target, again=True)
     return report((), pushed, record.run_id, config.path)
 
 
