@@ -110,6 +110,20 @@ def _yearly(model, frame):
     return float(expected_purchases(model, history(frame), HORIZON_12M)[0])
 
 
+def test_a_fit_at_the_edge_is_refused_in_a_manager_s_words_the_analyst_s_in_brackets(tmp_path):
+    """The Value at risk section told managers "the BG/NBD fit pushed alpha, b to the edge of
+    its range". `reporter sample` tables (no --lifetime) are such a case."""
+    raw = load(sample.write(sample.generate(1_500, seed=3), tmp_path / "sample.csv"))
+    table = build_features(clean(raw, CleanParams(), raw.frame["Dt_Customer"].max().date()))
+    table.frame["in_fit"] = True
+    note = fit_lifetime(table, LifetimeParams()).note
+    plain, _, analyst = note.partition(" [")
+    assert plain.startswith("No alive probability this week: this export does not show clearly how "
+                            "often customers buy and when they stop"), note
+    assert not any(word in plain for word in ("BG/NBD", "alpha", "fit", "parameter")), plain
+    assert analyst.startswith("the BG/NBD fit put alpha") and analyst.endswith("edge of its range]."), note
+
+
 def test_thin_data_is_refused_with_a_plain_note():
     frame = pd.DataFrame({"total_purchases": [1.0] * 300 + [3.0] * 20, "tenure_days": 200.0,
                           "recency": 50.0, "total_spending": 100.0})

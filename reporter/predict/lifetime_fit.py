@@ -85,19 +85,21 @@ def _maximise(log_likelihood, names: tuple[str, ...], model: str) -> tuple[dict 
                       "parameters; the data may be too thin or too regular to learn from.")
     edge = [name for name, log in zip(names, result.x, strict=True)
             if min(log - LOG_BOUNDS[0], LOG_BOUNDS[1] - log) < AT_BOUND]
-    if edge:
-        return None, (f"No alive probability this week: the {model} fit pushed {', '.join(edge)} "
-                      f"to the edge of its range, so the data do not pin it down{_why(edge, result.x)}.")
+    if edge:  # said to a manager first; the analyst's words in brackets
+        return None, (f"No alive probability this week: this export does not show clearly how often "
+                      "customers buy and when they stop, so nobody can be told apart as still "
+                      f"buying{_why(edge, result.x)} [the {model} fit put {', '.join(edge)} at the "
+                      "edge of its range].")
     return fitted, ""
 
 
 def _why(edge: list[str], logs: np.ndarray) -> str:
     """What a parameter at its edge says about the export, in the two cases seen in practice."""
     if edge == ["alpha"] or ("alpha" in edge and logs[1] < 0):
-        return (" (customers bought far more often than their time since joining allows: the "
-                "purchase counts may cover a longer period than Dt_Customer says)")
+        return ("; customers bought far more often than their time since joining allows: the "
+                "purchase counts may cover a longer period than Dt_Customer says")
     if "a" in edge and logs[2] < 0:
-        return " (no customer looks as if they stopped buying)"
+        return "; no customer looks as if they stopped buying"
     return ""
 
 
