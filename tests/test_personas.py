@@ -63,8 +63,8 @@ MALFORMED = [
      ['line 8, persona "Big": unknown metric "happiness"; see the list of metrics at the top of the file']),
     ("wrong operator",
      BASE.replace("total_spending >= 1.5x", "total_spending => 1.5x"),
-     [f'line 8, persona "Big": cannot read condition "total_spending => 1.5x population"; '
-      f"write it as {EXAMPLES}"]),
+     ['line 8, persona "Big": "=>" is not an operator ("total_spending => 1.5x population"); '
+      'write ">="']),
     ("code instead of a condition",
      BASE.replace("total_spending >= 1.5x population", "__import__('os').system('id') >= 1"),
      [f"line 8, persona \"Big\": cannot read condition \"__import__('os').system('id') >= 1\"; "

@@ -79,7 +79,15 @@ CORPUS = [
     ("a number where a condition belongs", edit(("        - deal_share >= 1.5x population", "        - 1.5")),
      {}, [(15, 'personas "Bargain Hunters", rules.all item 1: must be text')]),
     ("an operator written backwards", edit(("deal_share >= 1.5x", "deal_share => 1.5x")), {},
-     [(15, 'cannot read condition "deal_share => 1.5x population"; write it as `recency >= 60`')]),
+     [(15, '"=>" is not an operator ("deal_share => 1.5x population"); write ">="')]),
+    ("population misspelt", edit(("deal_share >= 1.5x population", "deal_share >= 1.5x populaton")), {},
+     [(15, 'cannot read "populaton" after "x" in "deal_share >= 1.5x populaton"; did you mean '
+           '"x population"?')]),
+    ("a metric misspelt and population too", edit(("deal_share >= 1.5x population",
+                                                   "deal_shares >= 1.5x populaton")), {},
+     [(15, 'unknown metric "deal_shares" in "deal_shares >= 1.5x populaton"; did you mean "deal_share"?')]),
+    ("a multiple written as a percent", edit(("deal_share >= 1.5x population", "deal_share >= 150%")), {},
+     [(15, "for 1.5 times the population's share write `deal_share >= 1.5x population`")]),
     ("a percent on days", edit(("recency > 60", "recency > 50%")), {},
      [(22, 'recency is a number of days, not a percentage ("recency > 50%"); write for example '
            "`recency > 60`")]),

@@ -227,8 +227,12 @@ def _ranked(reading: Reading, text: str) -> float:
 
 
 def _unread(text: str) -> str:
-    """Why a condition cannot be read: a comparison with another metric ("wines >= 60% of
+    """Why a condition cannot be read: a typo is named where it is one a manager makes (an
+    unknown metric, `=>`, `x populaton`); a comparison with another metric ("wines >= 60% of
     total_spending") gets the share metric that says it; anything else the three forms."""
+    typo = _typo(text)
+    if typo:
+        return typo
     words = [m.group() for m in TOKEN.finditer(text) if m.lastgroup == "word"]
     compares = len(words) >= 2 and words[0] in REGISTRY and (words[-1] in REGISTRY or "of" in words[1:])
     if not compares:
@@ -240,6 +244,27 @@ def _unread(text: str) -> str:
     whole = "total spend" if words[0] in SPEND_PARTS else "web, catalog and store purchases"
     return (f'cannot compare "{words[0]}" with another metric ("{text}"); for its share of {whole} '
             f"use {share} (0 to 1): write for example `{share} >= 0.6` or `{share} >= 60%`")
+
+
+def _typo(text: str) -> str:
+    """The first of the common slips in `text`, said with its fix; "" when there is none."""
+    tokens = [(m.lastgroup, m.group()) for m in TOKEN.finditer(text) if m.lastgroup != "space"]
+    looks_like = len(tokens) >= 3 and tokens[0][0] == "word" and (tokens[1][0] == "op" or tokens[1][1] == "=")
+    if looks_like and METRIC.fullmatch(tokens[0][1]) and \
+            tokens[0][1] not in REGISTRY and tokens[0][1] not in GROUP_METRICS:
+        return f'unknown metric "{tokens[0][1]}" in "{text}"; {metric_hint(tokens[0][1], True)}'
+    texts = [t for _, t in tokens]
+    for wrong, right in (("=>", ">="), ("=<", "<=")):
+        if looks_like and wrong in "".join(texts[1:3]):
+            return f'"{wrong}" is not an operator ("{text}"); write "{right}"'
+    if looks_like and "x" in texts[2:]:
+        after = texts[texts.index("x", 2) + 1:]
+        if len(after) <= 1 and after != ["population"]:  # a slip in the word, or none there
+            close = difflib.get_close_matches(" ".join(after), ["population"], n=1, cutoff=0.6)
+            shown = 'did you mean "x population"?' if close else 'a multiple is written "1.5x population"'
+            what = f'"{" ".join(after)}" after "x"' if after else 'what "x" is a multiple of'
+            return f'cannot read {what} in "{text}"; {shown}'
+    return ""
 
 
 def unit_of(metric: str) -> str:
@@ -266,17 +291,22 @@ def _threshold(reading: Reading, text: str) -> float:
         if unit != "money":
             raise RuleError(f'"k" (thousands) is for money; {metric} is {UNIT_WORDS[unit]} ("{text}")')
         value *= 1000
-    _check_range(value, metric, op, text)
+    _check_range(value, metric, op, text, written == "%")
     return value
 
 
-def _check_range(value: float, metric: str, op: str, text: str) -> None:
+def _check_range(value: float, metric: str, op: str, text: str, percent: bool = False) -> None:
+    """`percent`: written with %, so `value` is already the share (150% is 1.5)."""
     unit = unit_of(metric)
     low, high = UNIT_RANGES.get(unit, (0.0, None))
     if value < low or (high is not None and value > high):
         span = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
-        example = (f"; for {value:g}% write {metric} {op} {value / 100:g} or {metric} {op} {value:g}%"
-                   if unit == "ratio" and 1 < value <= 100 else "")
+        example = ""
+        if unit == "ratio" and percent and value > 1:
+            example = (f"; for {value:g} times the population's share write "
+                       f"`{metric} {op} {value:g}x population`")
+        elif unit == "ratio" and 1 < value <= 100:
+            example = f"; for {value:g}% write {metric} {op} {value / 100:g} or {metric} {op} {value:g}%"
         raise RuleError(f'{metric} is {UNIT_WORDS[unit]}, so its threshold must be {span}, not '
                         f'{value:g} ("{text}"){example}')
 
