@@ -298,7 +298,7 @@ def _postgresql_add_later(connection, table: str) -> None:
         with connection.transaction():
             if connection.execute("SELECT to_regclass(%s)", (quote(table),)).fetchone()[0] is None:
                 return  # the upsert creates it whole
-            have = {c.name for c in connection.execute(f"SELECT * FROM {quote(table)} LIMIT 0").description}
+            have = _columns_of(connection, table)
             if any(c not in have for c in TABLE_COLUMNS if c not in ADDED_LATER):
                 return  # not a table of this push: the upsert says so, and it is left as it was
             connection.execute(f"SET LOCAL lock_timeout = '{ALTER_LOCK_WAIT}'")
@@ -392,10 +392,10 @@ def _columns_after_adding(connection, table: str) -> list[str]:
     connection.execute(_create(table))
     have = _columns_of(connection, table)
     _pushed_columns(table, have, ADDED_LATER)  # a table that cannot hold them is left as it was
-    for name in ADDED_LATER:
-        if name not in have:
-            connection.execute(_add_column(table, name))
-    return _pushed_columns(table, _columns_of(connection, table))
+    added = [name for name in ADDED_LATER if name not in have]
+    for name in added:
+        connection.execute(_add_column(table, name))
+    return _pushed_columns(table, have | set(added))
 
 
 def post_changes(target: CrmParams, rows: RunRows, secret: str) -> Pushed:

@@ -151,10 +151,14 @@ def newer_there(config: DeliveryParams, record: RunRecord, targets: list[str] | 
 
 
 def _record_of(config: DeliveryParams):
+    """A reader of run records by id over the archive listed once (find_run lists it per call)."""
+    folders = {folder.name: folder for folder in published_runs(config.output_dir)}
+
     def read(run_id: str) -> RunRecord | None:
+        folder = next((f for name, f in folders.items() if name.endswith(run_id)), None)
         try:
-            return read_record(find_run(config.output_dir, run_id))
-        except ReporterError:  # pruned, or unreadable: it holds nothing to compare with
+            return read_record(folder) if folder is not None else None
+        except ReporterError:  # unreadable: it holds nothing to compare with (a pruned run: None)
             return None
     return read
 
