@@ -124,11 +124,25 @@ def test_crm_tables_hold_every_customer_after_each_run(project, postgres):
 
 def test_pushing_an_older_run_by_hand_is_refused_unless_asked_for(project):
     """`reporter push --run <last week>` put last week's personas back over this week's, said
-    "sent" and exited 0. Refused now, naming the newer run; --older does it on purpose."""
+    "sent" and exited 0. Refused now, naming the newer run; --older does it on purpose. And a
+    `send` of last week's run whose push had failed (the same for a release or the scheduler's
+    catch-up) retried that push over this week's: it is left out now, and says why."""
     config = configure(project, [{"name": "local", "url": "sqlite:///crm.db", "table": "personas"}])
-    week1 = run(load_config(config))
-    week2 = run(load_config(config), allow_unchanged=True)
     where = project / "config" / "crm.db"
+    where.mkdir()  # not a database file: week 1's push fails
+    week1 = run(load_config(config))
+    assert [p.status for p in week1.pushes] == ["failed"]
+    where.rmdir()
+    week2 = run(load_config(config), allow_unchanged=True)
+    assert [p.status for p in week2.pushes] == ["sent"]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["send", "--config", str(config), "--run", week1.run_id]) == 0
+    assert (f"crm local: skipped (run {week2.run_id} (customers as of {week2.brief.as_of:%Y-%m-%d}) "
+            "is there already and is newer") in printed.getvalue(), printed.getvalue()
+    assert f"push --run {week1.run_id} --older" in printed.getvalue()
+    assert set(table_rows("sqlite", where, "personas")["run_id"]) == {week2.run_id}
+    assert read_record(week1.folder).delivery[-1].status == "skipped"
     said = io.StringIO()
     with contextlib.redirect_stderr(said):
         assert main(["push", "--config", str(config), "--run", week1.run_id]) == 2

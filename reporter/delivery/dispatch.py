@@ -178,8 +178,10 @@ def push_run(folder: Path, config: DeliveryParams, targets: list[str] | None = N
     record = read_record(folder)
     ledger = _ledger(config)
     kind = "push-again" if again else "push"
-    rows, results = None, []
-    for target in chosen:  # claimed, pushed and settled one by one: a kill loses one at most
+    newer = {} if again else dict(newer_there(config, record, [t.name for t in chosen]))
+    rows, results = None, [_passed_over(target.name, record.run_id, newer[target.name], config)
+                           for target in chosen if target.name in newer]
+    for target in (t for t in chosen if t.name not in newer):  # claimed, pushed and settled one by one
         earlier = _failed_before(ledger, record.run_id, target.name)
         if not ledger.claim(record.run_id, "crm", [f"crm:{target.name}"], kind):
             continue  # pushed, or being pushed, by another process
@@ -190,8 +192,8 @@ def push_run(folder: Path, config: DeliveryParams, targets: list[str] | None = N
     if not results:
         return []
     at = datetime.now().astimezone().isoformat(timespec="seconds")
-    add_deliveries(folder, [DeliveryEntry(f"crm: {r.target}", r.status, attempts=r.attempts,
-                                          error=r.detail if r.failed else "", at=at) for r in results])
+    add_deliveries(folder, [DeliveryEntry(f"crm: {r.target}", r.status, attempts=r.attempts, at=at,
+                                          error=r.detail if r.status != "sent" else "") for r in results])
     failed = [r for r in results if r.failed]
     if failed:
         notify_owners(config, ledger if config.smtp else None, record.run_id,
@@ -211,6 +213,16 @@ def push_run(folder: Path, config: DeliveryParams, targets: list[str] | None = N
                       "fills them:\n  " + mailed_command(config.config_path, "push", "--run",
                                                           record.run_id) + "\n")
     return results
+
+
+def _passed_over(target: str, run_id: str, newer: RunRecord, config: DeliveryParams) -> Pushed:
+    """An automatic push (a send, a release, the scheduler's catch-up) of a run older than one
+    the target holds is left out: it would put older personas and flags back in the CRM. Not
+    claimed in the ledger, so a push by hand with --older can still do it."""
+    return Pushed(target, "skipped", detail=(
+        f"run {newer.run_id} (customers as of {newer.as_of}) is there already and is newer, so this "
+        "run is not pushed over it; to push it anyway: "
+        f"`{console_command(config.config_path, 'push', '--run', run_id, '--older')}`"))
 
 
 RETRIED = "a retry: the push of this run failed at "
