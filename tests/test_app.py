@@ -178,8 +178,8 @@ def test_the_rule_workshop_checks_replays_and_saves_only_when_allowed(archive, m
     page.text_area[0].input(original.replace("name: Low Engagement", "name: Light Buyers")).run()
     assert re.fullmatch(r"Valid\. 0 customers would change persona; [\d,]+ would keep theirs under a "
                         r"new name\.", page.success[0].value), "a rename moves nobody (issue 31)"
-    assert any(re.fullmatch(r"Low Engagement is now called Light Buyers \(the same [\d,]+ customers\)\.",
-                            m.value) for m in page.markdown)
+    assert any(re.fullmatch(r"Low Engagement is now called Light Buyers: a new name only, the same "
+                            r"customers \([\d,]+ now\)\.", m.value) for m in page.markdown)
 
     editor = app(config, monkeypatch, allow_edit=True, page="Rule workshop")
     editor.text_area[0].input(edited).run()

@@ -108,7 +108,7 @@ def test_page_one_says_renamed_with_no_points_and_the_transition_maps_it(weeks):
     _, _, first, rules_week, _, _ = weeks
     customers = _record(first)["personas"][OLD]["customers"]
     page = _page_one(rules_week)
-    assert f"{OLD} is now called {NEW} (the same {customers:,} customers)." in page
+    assert f"{OLD} is now called {NEW}: a new name only, the same customers ({customers:,} now)." in page
     brief = _brief(rules_week)
     row = next(p for p in brief["personas"] if p["name"] == NEW)
     assert row["renamed_from"] == OLD and row["change_points"] is None
@@ -175,10 +175,10 @@ def test_validate_data_and_preview_say_renamed_not_moved(weeks, capsys):
     finally:
         personas.write_text(saved)
         _write_config(root, week2, ["Churn Risk", NEW])
-    assert f"{NEW} is now called Small Baskets (the same" in err
+    assert f"{NEW} is now called Small Baskets: a new name only, the same customers (" in err
     assert "would hold 0%" not in err, err
-    assert re.search(rf"^  {NEW} is now called Small Baskets \(the same [\d,]+ customers\)\.$", preview,
-                     re.MULTILINE), preview
+    assert re.search(rf"^  {NEW} is now called Small Baskets: a new name only, the same customers "
+                     r"\([\d,]+ now\)\.$", preview, re.MULTILINE), preview
 
 
 LOW_ENGAGEMENT_BLOCK = """  - name: Low Engagement
@@ -195,7 +195,8 @@ DEAL_RULE = ("        - deal_share >= 1.5x population       # 50% more of their 
 # regular expression matching one line of `reporter validate --data`'s warnings or problems)
 EDITS = [
     ("a rename in both files", [(f"name: {OLD}", f"name: {NEW}")], ["Churn Risk", NEW], 0,
-     [rf"warning: personas\.yaml edit: {OLD} is now called {NEW} \(the same \d+ customers\)\.$"]),
+     [rf"warning: personas\.yaml edit: {OLD} is now called {NEW}: a new name only, the same "
+      r"customers \(\d+ now\)\.$"]),
     ("a rename with a typo in reporter.yaml", [(f"name: {OLD}", f"name: {NEW}")],
      ["Churn Risk", "Light Buyer"], 2,
      [r'reporter\.yaml: line \d+, history\.slipped_to: "Light Buyer" is not a persona in the rules '
@@ -212,7 +213,7 @@ EDITS = [
       ("      all:\n" + DEAL_RULE, "      any:\n" + DEAL_RULE
        + "        - total_spending <= 0.5x population\n")], ["Churn Risk", "Budget Shoppers"], 0,
      [r"warning: personas\.yaml edit: Deal Seekers and Low Engagement are now one persona, Budget "
-      r"Shoppers \(the same \d+ customers\)\.$"]),
+      r"Shoppers: the same customers together \(\d+ now\)\.$"]),
 ]
 
 
@@ -271,8 +272,8 @@ def test_renames_are_whole_names_only():
     assert find_renames(moves, sizes) == (("A", "B", 10),), "E joined F's own customers: a merge"
     change = RuleChange("r", moves, (), find_renames(moves, sizes), sizes)
     lines = rule_edit_lines(change)
-    assert lines[0] == "A is now called B (the same 10 customers)."
-    assert "E and F are now one persona, F (the same 10 customers)." in lines
+    assert lines[0] == "A is now called B: a new name only, the same customers (10 now)."
+    assert "E and F are now one persona, F: the same customers together (10 now)." in lines
     assert "2 customers moved from C to D because personas.yaml changed." in lines
 
 
@@ -284,7 +285,8 @@ def test_two_personas_merged_into_a_new_one():
     moves = (("B", "M", 4), ("A", "M", 3))
     change = RuleChange("r", moves, (), find_renames(moves, sizes), sizes)
     assert change.renames == () and set(change.vanished) == {"A", "B"} and change.emptied == ()
-    assert rule_edit_lines(change) == ("A and B are now one persona, M (the same 7 customers).",)
+    assert rule_edit_lines(change) == (
+        "A and B are now one persona, M: the same customers together (7 now).",)
 
 
 def test_persona_mix_drift_follows_the_rules_through_a_rename():
@@ -336,3 +338,25 @@ def test_a_run_json_without_the_rename_map_still_reads(tmp_path):
     (tmp_path / RECORD_FILE).write_text(json.dumps(document))
     with pytest.raises(ValueError, match="rule_change"):
         read_record(tmp_path)
+
+
+def test_a_rename_with_its_rule_changed_is_said_as_both():
+    """Premium renamed to VIP in the same edit as its threshold: 90 of Premium's 100 are VIP
+    now and 10 went to Steady. Page 1 said "Premium has no customers now ... went to VIP (90)
+    and Steady (10)", as if the edit had emptied it; it is said as a rename with a change."""
+    from reporter.brief.rule_edits import rule_edit_lines
+    from reporter.personas.rulebook import RuleChange, find_renames
+
+    sizes = (("Premium", 100, 0), ("VIP", 0, 95), ("Steady", 200, 205), ("Loyal", 50, 50))
+    moves = (("Premium", "VIP", 90), ("Premium", "Steady", 10), ("Steady", "VIP", 5))
+    change = RuleChange("r", moves, (), find_renames(moves, sizes), sizes, absent=())
+    assert change.renames == ()
+    assert rule_edit_lines(change) == (
+        "Premium is now called VIP, and its rule changed too: 90 of its customers are VIP, "
+        "10 went to Steady.",
+        "5 customers moved from Steady to VIP because personas.yaml changed.")
+    emptied = RuleChange("r", moves, (), (), sizes, absent=("Premium",))  # still in the file
+    assert rule_edit_lines(emptied)[0].startswith("Premium has no customers now")
+    split = (("Premium", "VIP", 50), ("Premium", "Steady", 50))
+    halves = RuleChange("r", split, (), (), (("Premium", 100, 0), ("VIP", 0, 50), ("Steady", 200, 250)))
+    assert rule_edit_lines(halves)[0].startswith("Premium has no customers now"), "no majority"

@@ -19,12 +19,16 @@ def rule_edit_lines(change: RuleChange | None) -> tuple[str, ...]:
         return ()
     merges = _merges(change)
     merged = {old for olds, _, _ in merges for old in olds}
-    lines = [f"{old} is now called {new} (the same {count:,} customers)."
+    # "now": the customers compared are this run's, so the count need not be last brief's
+    lines = [f"{old} is now called {new}: a new name only, the same customers ({count:,} now)."
              for old, new, count in change.renames]
-    lines += [f"{_and(olds)} are now one persona, {new} (the same {count:,} customers)."
+    lines += [f"{_and(olds)} are now one persona, {new}: the same customers together ({count:,} now)."
               for olds, new, count in merges]
+    successors = {old: new for old, new in _renamed_and_edited(change) if old not in merged}
+    lines += [_successor(change, old, new) for old, new in successors.items()]
     told = merged | set(change.vanished)
-    lines += [_emptied(change, name) for name in change.vanished if name not in merged]
+    lines += [_emptied(change, name) for name in change.vanished
+              if name not in merged and name not in successors]
     lines += [f"{count:,} customers moved from {old} to {new} because personas.yaml changed."
               for old, new, count in change.real_moves if old not in told]
     return tuple(lines[:MAX_LINES])
@@ -50,6 +54,31 @@ def _merges(change: RuleChange) -> list[tuple[tuple[str, ...], str, int]]:
                 sum(count for _, count in sources) + stayed == after.get(new, 0):
             merges.append((names, new, after[new]))
     return merges
+
+
+def _renamed_and_edited(change: RuleChange) -> list[tuple[str, str]]:
+    """A name taken out of the file whose customers went mostly to one new name, most of whose
+    customers came from it: renamed with its rule changed in the same edit (not a rename, as
+    some customers went elsewhere or came from elsewhere; said as both, not as an emptying)."""
+    before = {name: count for name, count, _ in change.sizes}
+    after = {name: count for name, _, count in change.sizes}
+    gone = set(change.vanished) - set(change.absent)  # no longer a persona of the rules
+    found = []
+    for old in sorted(gone):
+        went = change.went_to(old)
+        if not went:
+            continue
+        new, kept = went[0]
+        if before.get(new, 0) == 0 and 2 * kept > before[old] and 2 * kept > after.get(new, 0):
+            found.append((old, new))
+    return found
+
+
+def _successor(change: RuleChange, old: str, new: str) -> str:
+    kept = dict(change.went_to(old))[new]
+    others = [(to, count) for to, count in change.went_to(old) if to != new]
+    said = f"{old} is now called {new}, and its rule changed too: {kept:,} of its customers are {new}"
+    return said + "".join(f", {count:,} went to {to}" for to, count in others) + "."
 
 
 def _emptied(change: RuleChange, name: str) -> str:
