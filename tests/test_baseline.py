@@ -144,6 +144,16 @@ def test_a_held_brief_is_never_a_baseline(briefed, tmp_path):
     assert third["week_over_week"]["previous_run_id"] == first["run_id"]
     html = (third["folder"] / "brief.html").read_text()
     assert f"Compared with the brief of run {first['run_id']}" in html
+    # a held run nobody released stayed "held" in the list for good, as if still to decide on
+    behind = (f"never released, and newer run {third['run_id']} (as of {third['as_of']}) has been "
+              "sent since")
+    assert run_main("release", "--config", str(config), third["run_id"]).returncode == 0  # held too
+    listed = run_main("archive", "list", "--config", str(config))
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert listed.returncode == 0 and behind in lines[held["run_id"]], listed.stdout
+    assert "never released" not in lines[first["run_id"]] + lines[third["run_id"]]
+    index = (third["folder"].parent / "index.html").read_text()
+    assert index.count("never released") == 1 and behind in index
 
 
 def test_a_dry_run_is_compared_with_but_never_against(project, sample_csv):

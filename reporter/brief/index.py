@@ -9,7 +9,7 @@ from pathlib import Path
 from reporter.archive import write_text_atomic
 from reporter.brief import charts
 from reporter.brief.render import render_index
-from reporter.history.catalogue import RunSummary, all_runs, followed_shares
+from reporter.history.catalogue import RunSummary, all_runs, delivery_words, followed_shares
 from reporter.history.record import RECORD_FILE
 
 FALLBACK_COLOURS = ("#1f6f8b", "#8e44ad", "#e67e22", "#7f8c8d", "#c0392b", "#27ae60", "#2c3e50")
@@ -42,7 +42,7 @@ def rebuild_index(output_dir: Path) -> Path:
     sections = []
     for number, source in enumerate(dict.fromkeys(r.source for r in runs), start=1):
         own = [r for r in runs if r.source == source]
-        sections.append(SourceSection(source, tuple(_row(r) for r in own),
+        sections.append(SourceSection(source, tuple(_row(r, own) for r in own),
                                       _share_chart(own, f"history{number}")))
     html = render_index(sections, len(runs))
     target = output_dir / "index.html"
@@ -51,7 +51,7 @@ def rebuild_index(output_dir: Path) -> Path:
     return target
 
 
-def _row(run: RunSummary) -> IndexRow:
+def _row(run: RunSummary, runs: list[RunSummary]) -> IndexRow:
     wanted = [("Brief", "brief.html"), ("PDF", "brief.pdf"), ("Appendix", "appendix.pdf"),
               ("Customers", "customers.csv"), (RECORD_FILE, RECORD_FILE)]
     files = run.files()
@@ -61,7 +61,8 @@ def _row(run: RunSummary) -> IndexRow:
                            f"{run.folder.name}/{name}")
                           for name in files if name.startswith("persona_"))
     return IndexRow(run.folder.name, run.run_id, run.started_at[:16].replace("T", " "), run.as_of,
-                    run.data_file, run.customers, tuple(run.persona_shares.items()), run.delivery,
+                    run.data_file, run.customers, tuple(run.persona_shares.items()),
+                    delivery_words(run, runs),
                     links + persona_links)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reporter.app.cli.common import add_config, checked_config, group, positive, run_folder
 from reporter.delivery.ledger import LEDGER_FILE, Ledger
-from reporter.history.catalogue import all_runs, read_run, summary_lines
+from reporter.history.catalogue import all_runs, delivery_words, read_run, summary_lines
 from reporter.history.retention import carry_out, plan_prune
 
 
@@ -62,7 +62,7 @@ def list_command(args: argparse.Namespace) -> int:
     for run in runs:
         shares = ", ".join(f"{name} {share:.0%}" for name, share in run.persona_shares.items())
         print(f"{run.run_id}  {run.started_at[:16]}  {run.source}: {run.data_file} (as of {run.as_of})  "
-              f"{run.customers:,} customers  {shares}  [{run.delivery}]")
+              f"{run.customers:,} customers  {shares}  [{delivery_words(run, runs)}]")
     return 0
 
 
