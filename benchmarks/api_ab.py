@@ -26,7 +26,7 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pandas as pd
 
 from benchmarks.api import _load, project
@@ -56,8 +56,8 @@ class TreeServer:
         threading.Thread(target=read, daemon=True).start()
         assert ready.wait(timeout=120), f"{tree}: the server never listened"
 
-    def client(self, token: str) -> httpx.Client:
-        return httpx.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120,
+    def client(self, token: str) -> httpx2.Client:
+        return httpx2.Client(base_url=f"http://127.0.0.1:{self.port}", timeout=120,
                             headers={"Authorization": f"Bearer {token}"})
 
     def cpu_ms(self) -> float | None:
@@ -252,7 +252,7 @@ def markdown(report: dict) -> str:
                       else found["1000"][name])
         lines += ["", f"The server's own CPU per request is about {totals['1']} ms for one customer and "
                   f"{totals['1000']} ms for 1,000 (uvicorn, HTTP and the access log come on top); the "
-                  "clients (httpx, in one process on the same two cores) add their own CPU to every "
+                  "clients (httpx2, in one process on the same two cores) add their own CPU to every "
                   "wall time above, and the load average stretches them. Of a batch's CPU, the largest "
                   f"stage is \"{largest}\"."]
     return "\n".join(lines) + "\n"

@@ -11,7 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
-import httpx
+import httpx2
 import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -53,9 +53,9 @@ class Server:
         assert found, "".join(self.lines[-20:])
         return found
 
-    def client(self, token: str | None = None) -> httpx.Client:
+    def client(self, token: str | None = None) -> httpx2.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=120)
+        return httpx2.Client(base_url=self.url, headers=headers, timeout=120)
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
