@@ -24,7 +24,7 @@ from reporter.brief.charts import MIX_PALETTE
 from reporter.brief.followup import followup_view, graded_table
 from reporter.brief.rule_edits import rule_edit_lines
 from reporter.errors import ReporterError
-from reporter.history.catalogue import read_run
+from reporter.history.catalogue import read_run, sent_since
 from reporter.personas.exports import csv_bytes
 
 PAGES = ("This week", "Personas", "Customer lookup", "Predictions graded", "Rule workshop", "Archive")
@@ -300,7 +300,10 @@ def archive(config, runs, latest, allow_edit: bool) -> None:
         return
     st.subheader("Held briefs")
     for run in held:  # every reason whole, never cut in a table cell
-        st.warning(explore.held_note(run, config.path))
+        newer = sent_since(run, runs)
+        st.warning(explore.held_note(run, config.path) + (
+            f" Newer run {newer.run_id} (customers as of {newer.as_of}) has been sent since: "
+            "releasing this one would send the teams older figures." if newer else ""))
     run_id = st.selectbox("Held run", [r.run_id for r in held])
     if not allow_edit:
         st.info("Read-only: start the app with `reporter app --allow-edit` to release a brief.")

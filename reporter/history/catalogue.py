@@ -105,15 +105,20 @@ def delivery_status(record: RunRecord) -> str:
     return words if record.teams is None or record.settled else f"not delivered: {words}"
 
 
-def delivery_words(run: RunSummary, runs: list[RunSummary]) -> str:
-    """The run's delivery, and for a held run a newer one of its source was sent after, that
-    it is left behind: releasing it now would send older figures than the teams have."""
+def sent_since(run: RunSummary, runs: list[RunSummary]) -> RunSummary | None:
+    """For a held run, the newest run of its source with newer data that people received: it
+    left the held one behind (releasing it now would send older figures than the teams have)."""
     later = [other for other in runs if other.source == run.source and other.record.is_baseline
              and (other.as_of, other.started_at) > (run.as_of, run.started_at)] if run.record.held else []
-    if not later:
+    return max(later, key=lambda r: (r.as_of, r.started_at)) if later else None
+
+
+def delivery_words(run: RunSummary, runs: list[RunSummary]) -> str:
+    """The run's delivery, and that a held run was left behind by a newer one."""
+    newer = sent_since(run, runs)
+    if newer is None:
         return run.delivery
-    newest = max(later, key=lambda r: (r.as_of, r.started_at))
-    return (f"{run.delivery}; never released, and newer run {newest.run_id} (as of {newest.as_of}) "
+    return (f"{run.delivery}; never released, and newer run {newer.run_id} (as of {newer.as_of}) "
             "has been sent since")
 
 
