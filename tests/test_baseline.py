@@ -154,6 +154,12 @@ def test_a_held_brief_is_never_a_baseline(briefed, tmp_path):
     assert "never released" not in lines[first["run_id"]] + lines[third["run_id"]]
     index = (third["folder"].parent / "index.html").read_text()
     assert index.count("never released") == 1 and behind in index
+    refused = run_main("release", "--config", str(config), held["run_id"])  # would send older figures
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and (
+        f"is older than run {third['run_id']} (as of {third['as_of']}), which the teams have had since"
+        in refused.stderr) and "--older" in refused.stderr, refused.stderr
+    assert run_main("release", "--config", str(config), held["run_id"], "--older").returncode == 0
+    assert json.loads((held["folder"] / "run.json").read_text())["status"] == "released"
 
 
 def test_a_dry_run_is_compared_with_but_never_against(project, sample_csv):

@@ -54,7 +54,8 @@ class HeldBrief(ReporterError):
 
 
 class OlderRun(ReporterError):
-    """A push by hand of a run older than one a CRM target already holds."""
+    """A push by hand of a run older than one a CRM target already holds, or the release of a
+    held run older than one the teams have had since."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from reporter.archive import published_runs
 from reporter.delivery.hints import console_command
 from reporter.errors import ConfigError
 from reporter.exits import Exit, outcome_code
+from reporter.history.catalogue import all_runs, read_run, sent_since
 from reporter.history.record import read_record
 
 
@@ -129,15 +130,23 @@ def add_release(commands) -> None:
                                   description="Send a held brief to every team, once.")
     add_config(release)
     release.add_argument("run_id", metavar="RUN_ID", help="run id as printed, or latest")
+    release.add_argument("--older", action="store_true",
+                         help="release it even where a newer brief of the source was sent since")
     release.set_defaults(command=release_command)
 
 
 def release_command(args: argparse.Namespace) -> int:
-    from reporter.delivery.dispatch import release  # WeasyPrint
+    from reporter.delivery.dispatch import OlderRun, release  # WeasyPrint
 
     config = checked_config(args)
     folder = run_folder(config, args.run_id)
-    return report_delivered(release(delivery_params(config), read_record(folder).run_id), folder, config)
+    run = read_run(folder)
+    newer = None if args.older else sent_since(run, all_runs(config.output_dir))
+    if newer is not None:
+        raise OlderRun(f"run {run.run_id} (customers as of {run.as_of}) is older than run {newer.run_id} "
+                       f"(as of {newer.as_of}), which the teams have had since; releasing it would send "
+                       "them older figures; add --older to release it anyway")
+    return report_delivered(release(delivery_params(config), run.run_id), folder, config)
 
 
 def add_preview(commands) -> None:
