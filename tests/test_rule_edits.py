@@ -360,3 +360,27 @@ def test_a_rename_with_its_rule_changed_is_said_as_both():
     split = (("Premium", "VIP", 50), ("Premium", "Steady", 50))
     halves = RuleChange("r", split, (), (), (("Premium", 100, 0), ("VIP", 0, 50), ("Steady", 200, 250)))
     assert rule_edit_lines(halves)[0].startswith("Premium has no customers now"), "no majority"
+
+
+def test_a_persona_added_in_front_of_the_fallback_is_not_the_fallback_renamed():
+    """Wine Lovers added above the fallback took every Steady Shoppers customer: page 1 said
+    "Steady Shoppers is now called Wine Lovers", and taking Wine Lovers out again "Wine Lovers
+    is now called Steady Shoppers". A rename needs the old name gone from the rules and the new
+    one new to them; this is the fallback emptied (and, back, a persona taken out)."""
+    from reporter.brief.rule_edits import rule_edit_lines
+    from reporter.personas.rulebook import RuleChange, find_renames
+
+    added = (("Steady", 701, 0), ("Wine", 0, 701))
+    moves = (("Steady", "Wine", 701),)
+    assert find_renames(moves, added) == (("Steady", "Wine", 701),), "names alone look like a rename"
+    assert find_renames(moves, added, absent=("Steady",)) == ()
+    change = RuleChange("r", moves, (), (), added, absent=("Steady",))
+    assert change.emptied == ("Steady",)
+    assert rule_edit_lines(change) == ("Steady has no customers now: personas.yaml changed, and its "
+                                       "701 customers went to Wine (701).",)
+    back = (("Wine", 701, 0), ("Steady", 0, 701))
+    moves = (("Wine", "Steady", 701),)
+    assert find_renames(moves, back, absent_before=("Steady",)) == ()
+    change = RuleChange("r", moves, (), (), back, absent_before=("Steady",))
+    assert rule_edit_lines(change) == ("Wine has no customers now: personas.yaml changed, and its "
+                                       "701 customers went to Steady (701).",)

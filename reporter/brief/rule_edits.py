@@ -69,7 +69,8 @@ def _renamed_and_edited(change: RuleChange) -> list[tuple[str, str]]:
         if not went:
             continue
         new, kept = went[0]
-        if before.get(new, 0) == 0 and 2 * kept > before[old] and 2 * kept > after.get(new, 0):
+        if before.get(new, 0) == 0 and new not in change.absent_before and \
+                2 * kept > before[old] and 2 * kept > after.get(new, 0):
             found.append((old, new))
     return found
 

@@ -252,6 +252,7 @@ class RuleChange:
     renames: tuple[tuple[str, str, int], ...] = ()  # old name, new name, customers (the same ones)
     sizes: tuple[tuple[str, int, int], ...] = ()  # persona, customers before, customers after
     absent: tuple[str, ...] = ()  # personas of the new rules that name no customer
+    absent_before: tuple[str, ...] = ()  # personas of the old rules that named no customer
 
     @property
     def moved(self) -> int:
@@ -296,14 +297,19 @@ class RuleChange:
                 f"differently{only}{flags}.")
 
 
-def find_renames(moves: tuple[tuple[str, str, int], ...],
-                 sizes: tuple[tuple[str, int, int], ...]) -> tuple[tuple[str, str, int], ...]:
-    """Renames among the moves: every customer of the old name went to the new one, and the
-    new name covers no one else (its customers all came from the old name)."""
+def find_renames(moves: tuple[tuple[str, str, int], ...], sizes: tuple[tuple[str, int, int], ...],
+                 absent: tuple[str, ...] = (), absent_before: tuple[str, ...] = ()
+                 ) -> tuple[tuple[str, str, int], ...]:
+    """Renames among the moves: every customer of the old name went to the new one, the new
+    name covers no one else (its customers all came from the old name), the old name is no
+    longer in the rules (`absent`: the new rules' personas with nobody) and the new one was
+    not in them (`absent_before`). A persona added in front of the fallback takes all its
+    customers and was said to be the fallback renamed."""
     before = {name: count for name, count, _ in sizes}
     after = {name: count for name, _, count in sizes}
     return tuple((old, new, count) for old, new, count in moves
-                 if count > 0 and before.get(old, 0) == count and after.get(new, 0) == count)
+                 if count > 0 and before.get(old, 0) == count and after.get(new, 0) == count
+                 and old not in absent and new not in absent_before)
 
 
 def persona_sizes(before: np.ndarray, after: np.ndarray) -> tuple[tuple[str, int, int], ...]:
@@ -326,7 +332,9 @@ def rule_change(before: PersonaAssignment, after: PersonaAssignment, since_run: 
     flags = tuple((name, int(before.flags[name].sum()) if name in before.flags else 0,
                    int(after.flags[name].sum()) if name in after.flags else 0) for name in names)
     sizes = persona_sizes(old, new)
-    return RuleChange(since_run, moves, flags, find_renames(moves, sizes), sizes, tuple(after.absent))
+    absent, absent_before = tuple(after.absent), tuple(before.absent)
+    return RuleChange(since_run, moves, flags, find_renames(moves, sizes, absent, absent_before), sizes,
+                      absent, absent_before)
 
 
 class _Problems(Problems):

@@ -82,7 +82,10 @@ def spark_rule_change(saved: SavedRules, rulebook: Rulebook, scored: DataFrame, 
     sizes = _sizes(cells)
     named = {name for name, _, after in sizes if after}
     absent = tuple(p.name for p in rulebook.personas if p.name not in named)
-    return RuleChange(since_run, ordered, flags, find_renames(ordered, sizes), sizes, absent)
+    named_before = {name for name, before, _ in sizes if before}
+    absent_before = tuple(p.name for p in saved.rulebook.personas if p.name not in named_before)
+    return RuleChange(since_run, ordered, flags, find_renames(ordered, sizes, absent, absent_before), sizes,
+                      absent, absent_before)
 
 
 def _total(cells: list[dict], column: str) -> int:
