@@ -88,6 +88,15 @@ CORPUS = [
      [(15, 'unknown metric "deal_shares" in "deal_shares >= 1.5x populaton"; did you mean "deal_share"?')]),
     ("a multiple written as a percent", edit(("deal_share >= 1.5x population", "deal_share >= 150%")), {},
      [(15, "for 1.5 times the population's share write `deal_share >= 1.5x population`")]),
+    ("days misspelt", edit(("recency > 60", "recency > 60 dyas")), {},
+     [(22, 'cannot read "dyas" after the number in "recency > 60 dyas"; did you mean "days"?')]),
+    # the fallback's own slip was said twice ("fallback ... is not one of the personas", listing
+    # the Churn Risk flag as one), and every persona after it was placed on the line before
+    ("a slip in the fallback persona and one after it",
+     edit(("  - name: Everyone Else\n", "  - name: Everyone Else\n    priority: last\n"),
+          ("recency > 60", "recency > 60 dyas")), {},
+     [(17, 'personas "Everyone Else", priority: must be a whole number'),
+      (23, 'persona "Churn Risk": cannot read "dyas" after the number')]),
     ("a percent on days", edit(("recency > 60", "recency > 50%")), {},
      [(22, 'recency is a number of days, not a percentage ("recency > 50%"); write for example '
            "`recency > 60`")]),
@@ -105,7 +114,7 @@ CORPUS = [
      [(18, "personas \"Churn Risk\", level: must be one of 'segment' or 'customer'")]),
     ("a fallback that is not a persona", edit(("fallback: Everyone Else", "fallback: Everyone")), {},
      [(1, 'fallback "Everyone" is not one of the personas ("Premium", "Bargain Hunters", "Everyone '
-          'Else", "Churn Risk"); did you mean "Everyone Else", the persona without rules?')]),
+          'Else"); did you mean "Everyone Else", the persona without rules?')]),
     ("a fallback with rules", edit(("fallback: Everyone Else", "fallback: Bargain Hunters")), {},
      [(13, 'persona "Bargain Hunters" is the fallback and cannot have rules'),
       (16, 'persona "Everyone Else" has no rules')]),

@@ -381,8 +381,8 @@ def _compile_file(personas_file: PersonasFile, path: Path) -> tuple[Rulebook | N
     _check_names(personas_file, problems)
     _check_flag_count(personas_file, problems)
     names = {spec.name for spec in personas_file.personas}
-    compiled = [_compile(index, spec, personas_file.fallback, names, problems)
-                for index, spec in enumerate(personas_file.personas)]
+    compiled = [_compile(spec.place(index), spec, personas_file.fallback, names | set(personas_file.unread()),
+                         problems) for index, spec in enumerate(personas_file.personas)]
     segment = sorted((p for p in compiled if not p.customer_level),
                      key=lambda p: (p.mode == "fallback", p.spec.priority))
     _check_reachable(segment, personas_file, problems)
@@ -413,11 +413,11 @@ def _check_names(personas_file: PersonasFile, problems: _Problems) -> None:
     seen: dict[str, int] = {}
     for index, spec in enumerate(personas_file.personas):
         if spec.name in seen:
-            problems.add(("personas", index, "name"),
+            problems.add(("personas", spec.place(index), "name"),
                          f'persona name "{spec.name}" is used twice; give each persona its own name')
         seen.setdefault(spec.name, index)
-    if personas_file.fallback not in seen:
-        names = ", ".join(f'"{n}"' for n in seen)
+    if personas_file.fallback not in seen and personas_file.fallback not in personas_file.unread():
+        names = ", ".join(f'"{s.name}"' for s in personas_file.personas if s.level == "segment")
         ruleless = [s.name for s in personas_file.personas if s.rules is None and s.level == "segment"]
         hint = f'did you mean "{ruleless[0]}", the persona without rules?' if len(ruleless) == 1 \
             else "name one of them"
@@ -427,7 +427,7 @@ def _check_names(personas_file: PersonasFile, problems: _Problems) -> None:
 
 def _check_flag_count(personas_file: PersonasFile, problems: _Problems) -> None:
     """Each flag is a column of every customer list and a call list of its own."""
-    flags = [i for i, spec in enumerate(personas_file.personas) if spec.level == "customer"]
+    flags = [spec.place(i) for i, spec in enumerate(personas_file.personas) if spec.level == "customer"]
     if len(flags) > MAX_FLAGS:
         problems.add(("personas", flags[MAX_FLAGS]),
                      f"{len(flags)} customer flags (level: customer), more than the {MAX_FLAGS} a "

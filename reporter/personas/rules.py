@@ -264,6 +264,10 @@ def _typo(text: str) -> str:
             shown = 'did you mean "x population"?' if close else 'a multiple is written "1.5x population"'
             what = f'"{" ".join(after)}" after "x"' if after else 'what "x" is a multiple of'
             return f'cannot read {what} in "{text}"; {shown}'
+    if looks_like and len(texts) == 4 and tokens[2][0] == "number" and tokens[3][0] == "word":
+        close = difflib.get_close_matches(texts[3].lower(), ["days", "day", "k"], n=1, cutoff=0.6)
+        if close:  # "60 dyas": a unit misspelt
+            return f'cannot read "{texts[3]}" after the number in "{text}"; did you mean "{close[0]}"?'
     return ""
 
 

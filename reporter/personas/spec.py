@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from reporter.errors import ConfigError, Problem, Problems
 from reporter.yamlsource import Strict, line_of, read_yaml_mapping, validation_problems
@@ -80,16 +80,29 @@ class PersonaSpec(Strict):
         "control_groups.share in reporter.yaml; 0: no control group.",
     )
 
+    _place: int | None = PrivateAttr(default=None)  # its item in the file's list (read_personas)
+
     @field_validator("name")
     @classmethod
     def _plain_name(cls, name: str) -> str:
         return check_plain_name(name)
+
+    def place(self, index: int) -> int:
+        """Its item in the file's list: an earlier item that could not be read is left out of
+        `personas`, and the rules checks must still point at this one's lines."""
+        return index if self._place is None else self._place
 
 
 class PersonasFile(Strict):
     fallback: str = Field(default="Other customers",
                           description="The persona for segments that no rule matches.")
     personas: list[PersonaSpec] = Field(min_length=1, max_length=MAX_PERSONAS)
+    _unread: tuple[str, ...] = PrivateAttr(default=())  # personas of the file with a problem
+
+    def unread(self) -> tuple[str, ...]:
+        """Names of the file's personas left out for a problem of their own (already said): the
+        checks of the whole file do not report them as missing as well."""
+        return self._unread
 
 
 DEFAULT_FALLBACK = PersonaSpec(name="Other customers", color="#7f8c8d", priority=999,
@@ -130,8 +143,12 @@ def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, 
                                "show", line=line, place="personas",
                                fix="merge some, or move them to another rules file"))
         items = items[:MAX_PERSONAS]
-    specs = [spec for index, item in enumerate(items)
-             if (spec := _persona(item, index, text, document, located)) is not None]
+    specs = []
+    for index, item in enumerate(items):
+        spec = _persona(item, index, text, document, located)
+        if spec is not None:
+            spec._place = index
+            specs.append(spec)
     names = [item["name"] for item in items if isinstance(item, dict) and isinstance(item.get("name"), str)]
     fallback = document.get("fallback")
     if fallback is None:
@@ -141,7 +158,11 @@ def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, 
                                line=line_of(text, ("fallback",)) or 0, place="fallback"))
         fallback = DEFAULT_FALLBACK.name
     problems.in_file(path, located)
-    return (PersonasFile(fallback=fallback, personas=specs) if specs else None), names
+    if not specs:
+        return None, names
+    personas = PersonasFile(fallback=fallback, personas=specs)
+    personas._unread = tuple(name for name in names if name not in {spec.name for spec in specs})
+    return personas, names
 
 
 def _persona(item: Any, index: int, text: str, document: dict,
