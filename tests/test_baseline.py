@@ -152,6 +152,9 @@ def test_a_held_brief_is_never_a_baseline(briefed, tmp_path):
     lines = {line.split()[0]: line for line in listed.stdout.splitlines()}
     assert listed.returncode == 0 and behind in lines[held["run_id"]], listed.stdout
     assert "never released" not in lines[first["run_id"]] + lines[third["run_id"]]
+    # addressed to nobody (teams: []): "not sent" beside "the newest brief ... that was delivered"
+    assert lines[first["run_id"]].endswith("[no teams to send to]"), lines[first["run_id"]]
+    assert "the newest brief of this source that was published (it had no teams to send to)" in html
     index = (third["folder"].parent / "index.html").read_text()
     assert index.count("never released") == 1 and behind in index
     refused = run_main("release", "--config", str(config), held["run_id"])  # would send older figures

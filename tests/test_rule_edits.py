@@ -352,8 +352,8 @@ def test_a_rename_with_its_rule_changed_is_said_as_both():
     change = RuleChange("r", moves, (), find_renames(moves, sizes), sizes, absent=())
     assert change.renames == ()
     assert rule_edit_lines(change) == (
-        "Premium is now called VIP, and its rule changed too: 90 of its customers are VIP, "
-        "10 went to Steady.",
+        "Premium is now called VIP, and its rule changed too: of the 100 customers the old rules "
+        "would call Premium now, 90 are VIP, 10 went to Steady.",
         "5 customers moved from Steady to VIP because personas.yaml changed.")
     emptied = RuleChange("r", moves, (), (), sizes, absent=("Premium",))  # still in the file
     assert rule_edit_lines(emptied)[0].startswith("Premium has no customers now")

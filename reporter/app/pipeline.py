@@ -341,8 +341,9 @@ def _measure(config: Config, engine: Engine) -> Measured:
 def _baseline_sentence(baseline: RunSummary | None) -> str:
     if baseline is None:
         return "The first brief of this customer source that was delivered: nothing to compare with yet."
+    how = "published (it had no teams to send to)" if baseline.record.teams == () else "delivered"
     return (f"Compared with the brief of run {baseline.run_id} (customers as of {baseline.as_of}), the "
-            "newest brief of this source that was delivered.")
+            f"newest brief of this source that was {how}.")
 
 
 def _check_and_render(config: Config, built: Built, found: Analysis, now: datetime,

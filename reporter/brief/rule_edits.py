@@ -76,9 +76,13 @@ def _renamed_and_edited(change: RuleChange) -> list[tuple[str, str]]:
 
 
 def _successor(change: RuleChange, old: str, new: str) -> str:
+    """The count is of the customers compared (this run's under the old rules), said as such:
+    it need not be the old name's count in the last brief."""
     kept = dict(change.went_to(old))[new]
+    had = next(before for name, before, _ in change.sizes if name == old)
     others = [(to, count) for to, count in change.went_to(old) if to != new]
-    said = f"{old} is now called {new}, and its rule changed too: {kept:,} of its customers are {new}"
+    said = (f"{old} is now called {new}, and its rule changed too: of the {had:,} customers the old "
+            f"rules would call {old} now, {kept:,} are {new}")
     return said + "".join(f", {count:,} went to {to}" for to, count in others) + "."
 
 

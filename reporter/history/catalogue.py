@@ -99,8 +99,8 @@ def delivery_status(record: RunRecord) -> str:
     latest = {entry.team: entry.status for entry in record.delivery}
     latest.update({team: status or "not sent" for team, status in record.team_status().items()
                    if not status})
-    if not latest:
-        return "not sent"
+    if not latest:  # addressed to nobody (teams: []): settled as soon as it is published
+        return "no teams to send to" if record.teams == () else "not sent"
     words = ", ".join(f"{team}: {status}" for team, status in latest.items())
     return words if record.teams is None or record.settled else f"not delivered: {words}"
 
