@@ -69,3 +69,11 @@ def test_a_column_alike_for_every_persona_is_left_out_and_said():
                               "(47 days to 49 days), so the table leaves it out.")
     apart = (PERSONAS[0], _persona("Lapsed", 10, 0.1, 90, 500))
     assert flat_columns(apart, TABLE_FEATURES) == ()
+
+
+def test_a_persona_named_for_people_is_not_given_customers_twice():
+    """Page 1 said "274 of 838 Top Customers customers"."""
+    from reporter.brief.this_week import people
+
+    assert [people(name) for name in ("Premium", "Top Customers", "Deal Seekers", "Churn Risk")] == [
+        "Premium customers", "Top Customers", "Deal Seekers", "Churn Risk customers"]

@@ -97,14 +97,20 @@ def _flag_actions(flag: FlagSection, valuable: PersonaRow | None,
                       "as a control group") if held else ""
         actions.append(WeekAction(
             f"Start with {valuable.name}: {in_valuable:,} of {valuable.size:,} "
-            f"{valuable.name} customers ({in_valuable / valuable.size:.0%}) are {flag.name}{held_words}",
-            in_valuable - held, _reason(flag, f"{valuable.name} bring {valuable.spend_share:.0%} of spend"),
+            f"{people(valuable.name)} ({in_valuable / valuable.size:.0%}) are {flag.name}{held_words}",
+            in_valuable - held, _reason(flag, f"{valuable.name} is {valuable.spend_share:.0%} of spend"),
             flag.list_file))
     first = flag.actions[0].rstrip(".") if flag.actions else f"Contact the {flag.name} customers"
-    actions.append(WeekAction(f"{first} — all {flag.to_contact:,} {flag.name} customers to contact",
+    actions.append(WeekAction(f"{first} — all {flag.to_contact:,} {people(flag.name)} to contact",
                               flag.to_contact,
                               _reason(flag, ""), flag.list_file))
     return actions
+
+
+def people(name: str) -> str:
+    """A persona's name as its customers: "Premium customers", but "Top Customers" and "Deal
+    Seekers" as they are (not "Top Customers customers")."""
+    return name if name.split()[-1].lower().endswith(("ers", "people")) else f"{name} customers"
 
 
 def _reason(flag: FlagSection, extra: str) -> str:
