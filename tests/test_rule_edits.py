@@ -169,7 +169,9 @@ def test_validate_data_and_preview_say_renamed_not_moved(weeks, capsys):
         config = _write_config(root, week2, ["Churn Risk", "Small Baskets"])
         capsys.readouterr()
         assert main(["validate", "--config", str(config), "--data", str(week2)]) == 0
-        err = capsys.readouterr().err
+        said = capsys.readouterr()
+        err = said.err
+        assert f"\ndata: {week2}: tried on " in said.out, said.out  # not only the configured source.path
         assert main(["personas", "preview", "--config", str(config), "--data", str(week2)]) == 0
         preview = capsys.readouterr().out
     finally:

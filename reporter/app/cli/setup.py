@@ -139,8 +139,8 @@ def validate_command(args: argparse.Namespace) -> int:
           f"fallback {rulebook.fallback.name}")
     if rulebook.flags:
         print(f"customer flags: {', '.join(p.name for p in rulebook.flags)}")
-    if summary:
-        print(f"data: {summary}")
+    if summary:  # a file given names itself: the source.path line below is the configured one
+        print(f"data: {summary}" if args.data == LATEST else f"data: {args.data}: {summary}")
     source = config.settings.source
     if source.spark_table is not None:
         print(f"source: spark table {source.spark_table} (engine: spark)")
