@@ -139,11 +139,14 @@ def newer_there(config: DeliveryParams, record: RunRecord, targets: list[str] | 
     for row in _ledger(config).rows():
         if row.kind in ("push", "push-again") and row.status == "sent" and row.run_id != record.run_id:
             sent.setdefault(row.recipient.removeprefix("crm:"), set()).add(row.run_id)
+    if not sent:
+        return []
+    records = _records_of(config, set().union(*sent.values()))
     found = []
     for target in config.crm:
         if targets is not None and target.name not in targets:
             continue
-        newer = [other for other in map(_record_of(config), sent.get(target.name, ()))
+        newer = [other for other in (records.get(run_id) for run_id in sent.get(target.name, ()))
                  if other is not None and other.data.source_key == record.data.source_key
                  and (other.as_of, other.started_at) > mine]
         if newer:
@@ -151,17 +154,19 @@ def newer_there(config: DeliveryParams, record: RunRecord, targets: list[str] | 
     return found
 
 
-def _record_of(config: DeliveryParams):
-    """A reader of run records by id over the archive listed once (find_run lists it per call)."""
-    folders = {folder.name: folder for folder in published_runs(config.output_dir)}
-
-    def read(run_id: str) -> RunRecord | None:
-        folder = next((f for name, f in folders.items() if name.endswith(run_id)), None)
+def _records_of(config: DeliveryParams, run_ids: set[str]) -> dict[str, RunRecord]:
+    """The records of these runs, each read once over the archive listed once (find_run lists
+    it per call); a pruned or unreadable run is left out: it holds nothing to compare with."""
+    records = {}
+    for folder in published_runs(config.output_dir):
+        run_id = next((r for r in run_ids if folder.name.endswith(r)), None)
+        if run_id is None:
+            continue
         try:
-            return read_record(folder) if folder is not None else None
-        except ReporterError:  # unreadable: it holds nothing to compare with (a pruned run: None)
-            return None
-    return read
+            records[run_id] = read_record(folder)
+        except ReporterError:
+            continue
+    return records
 
 
 def push_run(folder: Path, config: DeliveryParams, targets: list[str] | None = None,
