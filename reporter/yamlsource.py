@@ -32,8 +32,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class YamlTooLarge(yaml.YAMLError):
-    """The file would hold too much once read; says where and why in the user's words."""
+class YamlRefused(yaml.YAMLError):
+    """Readable YAML that is still refused (too large once read, a key written twice); says
+    where and why in the user's words."""
 
     def __init__(self, mark: yaml.Mark, text: str):
         super().__init__(text)
@@ -59,7 +60,7 @@ class BoundedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise YamlTooLarge(self.peek_event().start_mark,
+            raise YamlRefused(self.peek_event().start_mark,
                                f"lists and groups are nested more than {MAX_DEPTH} deep; a settings "
                                "file needs only a few levels, check the indentation")
         node = super().compose_node(parent, index)
@@ -73,7 +74,9 @@ class BoundedLoader(yaml.SafeLoader):
         return self._composing(anchor, super().compose_sequence_node)
 
     def compose_mapping_node(self, anchor):
-        return self._composing(anchor, super().compose_mapping_node)
+        node = self._composing(anchor, super().compose_mapping_node)
+        _refuse_repeated_keys(node)
+        return node
 
     def _composing(self, anchor, compose):
         self._open.append(anchor)
@@ -84,7 +87,7 @@ class BoundedLoader(yaml.SafeLoader):
 
     def _alias(self, anchor: str, node: yaml.Node, mark: yaml.Mark) -> None:
         if anchor in self._open:
-            raise YamlTooLarge(mark, f"the alias *{anchor} is inside the list or group it names, so "
+            raise YamlRefused(mark, f"the alias *{anchor} is inside the list or group it names, so "
                                      "it would never end; remove it")
         values, characters = self._sizes[id(node)]
         self._add(values, characters, mark, f"the alias *{anchor} repeats &{anchor} so often that the file")
@@ -101,9 +104,23 @@ class BoundedLoader(yaml.SafeLoader):
         self._values += values
         self._characters += characters
         if self._values > MAX_VALUES or self._characters > MAX_CHARACTERS:
-            raise YamlTooLarge(mark, f"{cause} would hold more than {MAX_VALUES:,} values or "
+            raise YamlRefused(mark, f"{cause} would hold more than {MAX_VALUES:,} values or "
                                      f"{MAX_CHARACTERS:,} characters once read; write each text "
                                      "once, where it is needed")
+
+
+def _refuse_repeated_keys(node: yaml.MappingNode) -> None:
+    """A key written twice in one group: YAML keeps the last silently, so an edit made to the
+    first of two `priority:` lines would change nothing and no check would say why."""
+    first: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        if key.value in first:
+            raise YamlRefused(key.start_mark,
+                              f'"{key.value}" is written twice in the same group (first on line '
+                              f"{first[key.value]}), and only the last one would count; keep one")
+        first[key.value] = key.start_mark.line + 1
 
 
 def refused(path: Path, text: str, line: int = 0, fix: str = "") -> ConfigError:
@@ -147,12 +164,11 @@ def read_yaml_mapping(path: Path, missing_fix: str = "check the path") -> tuple[
     text = read_source_text(path, missing_fix)
     try:
         document = load_bounded(text)
-    except YamlTooLarge as exc:
+    except YamlRefused as exc:
         raise refused(path, exc.text, exc.mark.line + 1) from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        message = syntax_problem(exc, text)
-        raise (refused(path, message, mark.line + 1) if mark
+        message, line = syntax_problem(exc, text)
+        raise (refused(path, message, line) if line
                else refused(path, f"somewhere, {message}")) from None
     if document is None:
         document = {}
@@ -166,20 +182,64 @@ def read_yaml_mapping(path: Path, missing_fix: str = "check the path") -> tuple[
 COLON_IN_VALUE = re.compile(r"\s*(?:-\s+)?(?P<key>[A-Za-z_][\w ]*?):\s+(?P<value>[^\"'].*:\s.*?)\s*$")
 
 
-def syntax_problem(exc: yaml.YAMLError, text: str) -> str:
-    """The common slips in words a manager acts on: a colon inside a description, a tab; any
-    other syntax error points at the line."""
+def syntax_problem(exc: yaml.YAMLError, text: str) -> tuple[str, int]:
+    """What a YAML syntax error means, in words a manager acts on, and the 1-based line to look
+    at (0: unknown). The parser's own wording ("expected <block end>") never reaches a user."""
     problem = str(getattr(exc, "problem", None) or exc)
+    line = _line(getattr(exc, "problem_mark", None))
+    opened = _line(getattr(exc, "context_mark", None)) or line
+    tagged = tag_problem(exc)
+    if tagged:
+        return tagged, line
     if "'\\t'" in problem:
-        return "a tab character: YAML indents with spaces only, replace the tab with spaces"
-    mark = getattr(exc, "problem_mark", None)
-    if "mapping values are not allowed" in problem and mark is not None:
-        lines = text.splitlines()
-        found = COLON_IN_VALUE.match(lines[mark.line]) if mark.line < len(lines) else None
-        if found is not None:
-            key, value = found["key"], found["value"].replace('"', "'")
-            return (f'the {key} has a colon in it; put the {key} in quotes: {key}: "{value}"')
-    return tag_problem(exc) or f"not valid YAML ({problem}); check indentation and quoting there"
+        return "a tab character: YAML indents with spaces only, replace the tab with spaces", line
+    if "mapping values are not allowed" in problem:
+        return _stray_colon(text, line), line
+    if "could not find expected ':'" in problem:
+        return ('this line is neither "key: value" nor a list item ("- ..."); add the colon, or '
+                "put a text that runs over several lines in quotes"), opened
+    if "quoted scalar" in str(getattr(exc, "context", "")):
+        if "end of stream" in problem:
+            return "a quote opened on this line is never closed; end the text with the same quote", opened
+        return ('a backslash in double quotes starts an escape such as \\n; write \\\\ for a '
+                "backslash, or use single quotes"), line
+    for bracket, close in (("[", "]"), ("{", "}")):
+        if f"'{close}'" in problem and "expected ','" in problem:
+            return (f"the {bracket} opened on this line is not closed with {close} where it should "
+                    f'be; close it, or write one item per line starting with "- "'), opened
+    start = re.search(r"found character '(.)' that cannot start any token", problem)
+    if start:
+        return (f"a value cannot start with {start[1]}; put the whole value in quotes: "
+                f'"{start[1]}..."'), line
+    alias = re.search(r"found undefined alias '([^']*)'", problem)
+    if alias:
+        return (f"*{alias[1]} repeats a value marked &{alias[1]}, and there is none above it; "
+                "write the value out"), line
+    if "found '<scalar>'" in problem:
+        return ("more text follows a value that is finished (after a closing quote, or after a "
+                "list item); put the whole text inside the quotes"), line
+    if "expected <block end>" in problem:
+        return ("this line is not lined up with the lines above it: the keys of one group, and "
+                "the items of one list, start at the same number of spaces"), line
+    return ("this line cannot be read; check that it is lined up with the lines around it, and "
+            'put a text holding ": " or " #" in quotes'), line
+
+
+def _line(mark: yaml.Mark | None) -> int:
+    return mark.line + 1 if mark is not None else 0
+
+
+def _stray_colon(text: str, line: int) -> str:
+    """`key: text: more`, a colon and a space inside a value; or a key indented as if it were
+    inside the value above it."""
+    lines = text.splitlines()
+    found = COLON_IN_VALUE.match(lines[line - 1]) if 0 < line <= len(lines) else None
+    if found is not None:
+        key, value = found["key"], found["value"].replace('"', "'")
+        return f'the {key} has a colon in it; put the {key} in quotes: {key}: "{value}"'
+    return ("a key where none can start: this line is indented more than the keys it belongs "
+            'with, or a text on it holds ": "; line it up with the keys around it, or put '
+            "the text in quotes")
 
 
 def line_of(text: str, loc: tuple[int | str, ...]) -> int | None:
