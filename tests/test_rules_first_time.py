@@ -41,7 +41,8 @@ personas:
 # Words of the libraries underneath, never of reporter: none may reach a manager.
 JARGON = ("Input should", "Field required", "validation error", "pydantic", "RuleGroup", "PersonaSpec",
           "PersonasFile", "ReporterConfig", "personas.0", "personas.1", "personas.2", "dict",
-          "instance of", "Value error", "literal_error", "type=", "Traceback")
+          "instance of", "Value error", "literal_error", "type=", "Traceback", "<block", "<scalar>",
+          "while parsing", "while scanning", "expected ','", "could not find expected", "token")
 
 
 def edit(*pairs: tuple[str, str]) -> str:
@@ -63,7 +64,7 @@ CORPUS = [
      edit(("    description: Big", "    descripton: Big"), ("total_spending >= 1.5x", "total_spend >= 1.5x"),
           ("deal_share >= 1.5x population", "deal_share >= 50"), ("color: teal", "color: tealish")),
      {}, [(4, 'persona "Premium": unknown key "descripton"; did you mean "description"?'),
-          (5, 'persona "Premium": unknown colour "tealish"'),
+          (5, 'persona "Premium": unknown colour "tealish"; did you mean "teal"?'),
           (9, 'persona "Premium": unknown metric "total_spend"; did you mean "total_spending"?'),
           (15, 'persona "Bargain Hunters": deal_share is a share between 0 and 1, so its threshold must '
                "be between 0 and 1, not 50")]),
@@ -88,6 +89,26 @@ CORPUS = [
      [(15, 'unknown metric "deal_shares" in "deal_shares >= 1.5x populaton"; did you mean "deal_share"?')]),
     ("a multiple written as a percent", edit(("deal_share >= 1.5x population", "deal_share >= 150%")), {},
      [(15, "for 1.5 times the population's share write `deal_share >= 1.5x population`")]),
+    # the parser's words ("expected <block end>, but found '<block mapping start>'") reached
+    # managers, and a key written twice kept the last silently
+    ("a key not lined up with the others", edit(("    priority: 2", "   priority: 2")), {},
+     [(12, "this line is not lined up with the lines above it")]),
+    ("a list opened with [ and not closed", edit(("        - deal_share >= 1.5x population",
+                                                  "        - [deal_share >= 1.5x population")), {},
+     [(15, "the [ opened on this line is not closed with ]")]),
+    ("a quote not closed", edit(("    description: Big spenders.", '    description: "Big spenders.')), {},
+     [(4, "a quote opened on this line is never closed")]),
+    ("a key written twice", edit(("    priority: 1\n", "    priority: 1\n    priority: 3\n")), {},
+     [(7, '"priority" is written twice in the same group (first on line 6), and only the last one '
+          "would count; keep one")]),
+    ("the average written as a word", edit(("deal_share >= 1.5x population", "deal_share >= 1.5 times average")),
+     {}, [(15, 'write `deal_share >= 1.5x population` ("deal_share >= 1.5 times average")')]),
+    ("the median written as a word", edit(("deal_share >= 1.5x population", "deal_share >= median")),
+     {}, [(15, "for the median of all customers write `deal_share >= p50`")]),
+    ("a percentile of the population", edit(("recency > 60", "recency > top 25% of population")), {},
+     [(22, "percentiles are always of all customers: write `recency > top 25%`")]),
+    ("population as the metric", edit(("deal_share >= 1.5x population", "population >= 3")), {},
+     [(15, '"population" is not a metric ("population >= 3"): a rule starts with a metric')]),
     ("days misspelt", edit(("recency > 60", "recency > 60 dyas")), {},
      [(22, 'cannot read "dyas" after the number in "recency > 60 dyas"; did you mean "days"?')]),
     # the fallback's own slip was said twice ("fallback ... is not one of the personas", listing

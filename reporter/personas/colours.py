@@ -5,6 +5,7 @@ c, m, y, k, w), the tab: and xkcd: names (the names matplotlib knows, listed in 
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -28,6 +29,12 @@ def to_hex(value: str) -> str | None:
         digits = value[1:7] if len(value) > 5 else "".join(2 * d for d in value[1:4])
         return f"#{digits}"
     return _grey(value)
+
+
+def close_names(value: str) -> list[str]:
+    """Up to three colour names spelled like `value` ("tealish" -> teal), for a "did you mean"."""
+    plain = [name for name in _named() if ":" not in name and len(name) > 1]
+    return difflib.get_close_matches(value.strip().lower(), plain, n=3, cutoff=0.7)
 
 
 def _grey(value: str) -> str | None:

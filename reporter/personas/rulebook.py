@@ -16,7 +16,7 @@ import pandas as pd
 
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError, Problem, Problems
-from reporter.personas.colours import to_hex
+from reporter.personas.colours import close_names, to_hex
 from reporter.personas.rules import (
     OPERATORS,
     Condition,
@@ -440,8 +440,8 @@ def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str]
     label = f'persona "{spec.name}"'
     color = _hex_colour(spec.color)
     if color is None:
-        problems.add((*where, "color"), f'{label}: unknown colour "{spec.color}"; use a colour '
-                                        'name such as "teal" or a code such as "#1f6f8b"')
+        problems.add((*where, "color"), f'{label}: unknown colour "{spec.color}"; '
+                                        f"{_colour_hint(spec.color)}")
     if spec.name == fallback:
         if spec.rules is not None:
             problems.add((*where, "rules"), f"{label} is the fallback and cannot have rules; "
@@ -470,6 +470,13 @@ def _compile(index: int, spec: PersonaSpec, fallback: str, known_names: set[str]
         except RuleError as exc:
             problems.add((*where, "rules", spec.rules.mode, position), f"{label}: {exc}")
     return Persona(spec, color or "#7f8c8d", spec.rules.mode, tuple(conditions))
+
+
+def _colour_hint(value: str) -> str:
+    close = close_names(value)
+    if close:
+        return "did you mean " + " or ".join(f'"{name}"' for name in close) + "?"
+    return 'use a CSS colour name such as "teal" or a code such as "#1f6f8b"'
 
 
 def _hex_colour(value: str) -> str | None:

@@ -254,6 +254,10 @@ def _typo(text: str) -> str:
             tokens[0][1] not in REGISTRY and tokens[0][1] not in GROUP_METRICS:
         return f'unknown metric "{tokens[0][1]}" in "{text}"; {metric_hint(tokens[0][1], True)}'
     texts = [t for _, t in tokens]
+    if len(tokens) >= 3 and tokens[0][0] == "word":
+        base = _baseline_slip(texts, text)
+        if base:
+            return base
     for wrong, right in (("=>", ">="), ("=<", "<=")):
         if looks_like and wrong in "".join(texts[1:3]):
             return f'"{wrong}" is not an operator ("{text}"); write "{right}"'
@@ -269,6 +273,38 @@ def _typo(text: str) -> str:
         if close:  # "60 dyas": a unit misspelt
             return f'cannot read "{texts[3]}" after the number in "{text}"; did you mean "{close[0]}"?'
     return ""
+
+
+AVERAGE_WORDS = ("population", "average", "mean", "avg")
+MULTIPLE_SLIP = re.compile(r"(?P<times>\d+(?:\.\d+)?)?\s*(?:x|times|\*)?\s*(?:the\s+)?"
+                           r"(?:population|average|mean|avg)(?:\s+\w+)?")
+PERCENTILE_OF = re.compile(r"(?P<rank>p\d{1,3}|(?:top|bottom)\s*\d+(?:\.\d+)?\s*%)\s+of\b.*")
+
+
+def _baseline_slip(texts: list[str], text: str) -> str:
+    """How "all customers" is written, slipped: `population` as the metric, `income >= average`,
+    `1.5 times population`, `2x median`, `p75 of population`; "" when the text has none."""
+    if texts[0].lower() in (*AVERAGE_WORDS, "median"):
+        return _not_a_metric(texts[0], text)
+    metric, op, value = texts[0], texts[1], " ".join(texts[2:]).lower()
+    if "median" in value.split():
+        return (f'for the median of all customers write `{metric} {op} p50` ("{text}"); a '
+                f"multiple is of the average: `{metric} {op} 1.5x population`")
+    percentile = PERCENTILE_OF.fullmatch(value)
+    if percentile:
+        return (f'percentiles are always of all customers: write `{metric} {op} '
+                f'{percentile["rank"].replace(" %", "%")}` ("{text}")')
+    multiple = MULTIPLE_SLIP.fullmatch(value.replace("xpopulation", "x population"))
+    if multiple:
+        times = multiple["times"] or "1"
+        return (f'write `{metric} {op} {times}x population` ("{text}"): "population" stands for '
+                "the average over all customers")
+    return ""
+
+
+def _not_a_metric(word: str, text: str) -> str:
+    return (f'"{word}" is not a metric ("{text}"): a rule starts with a metric, and `population` '
+            "on the right stands for the average customer, as in `total_spending >= 1.5x population`")
 
 
 def unit_of(metric: str) -> str:
@@ -321,6 +357,8 @@ def _check_metric(metric: str, text: str, segment_level: bool) -> None:
                         f'("{text}"); use it in a segment persona')
     if metric in REGISTRY or metric in GROUP_METRICS:
         return
+    if metric in (*AVERAGE_WORDS, "median"):
+        raise RuleError(_not_a_metric(metric, text))
     raise RuleError(f'unknown metric "{metric}"; {metric_hint(metric, segment_level)}')
 
 
