@@ -332,8 +332,10 @@ def fitted_drift_features(table: FeatureTable, in_fit: np.ndarray) -> pd.DataFra
 
 def _renamed(model: SavedModel, table: FeatureTable, labels: np.ndarray,
              assignment: PersonaAssignment) -> RuleChange:
-    """The same customers and segments under the saved model's rules and under this week's."""
-    before = label_customers(model.rulebook(), model.cluster_persona, table, labels, model.population)
+    """The same customers and segments under the saved model's rules and under this week's,
+    both against this week's customers: against the saved thresholds (last week's median), an
+    unedited flag such as `total_spending > p50` changed size and was reported as edited."""
+    before = label_customers(model.rulebook(), model.cluster_persona, table, labels, Population(table.frame))
     return rule_change(before, assignment, model.saved_in_run)
 
 

@@ -131,8 +131,9 @@ def spark_analyse(spark: SparkSession, raw: SparkCustomers, as_of: date, params:
         persona_profiles = spark_profile(labelled, "persona")
         decision = found.decision
         if decision.rule_change is not None:  # personas.yaml changed: who is renamed, counted in Spark
-            rules = SavedRules(usable_rulebook(saved.rulebook(), ())[0], saved.cluster_persona,
-                               saved.population)
+            old_rules = usable_rulebook(saved.rulebook(), ())[0]  # against this week's thresholds
+            rules = SavedRules(old_rules, saved.cluster_persona,
+                               spark_population(scored, all_conditions(old_rules)))
             decision = replace(decision, rule_change=spark_rule_change(
                 rules, judged, scored, labelled, decision.rule_change.since_run))
     # the naming decided on every customer's profile, applied to the fitting sample the charts draw
