@@ -61,7 +61,8 @@ def _opening(result) -> str:
 @pytest.fixture(scope="module")
 def weeks(tmp_path_factory, real_table):
     """The real table briefed, then Low Engagement renamed Light Buyers in both files (the
-    rules week, same data), then two later exports, then an edit that empties Premium."""
+    rules week, same data), then two later exports, then an edit that empties Premium in the
+    week of a third."""
     root = tmp_path_factory.mktemp("rename")
     (root / "config").mkdir()
     personas = root / "config" / "personas.yaml"
@@ -80,7 +81,8 @@ def weeks(tmp_path_factory, real_table):
     premium = personas.read_text()
     personas.write_text(premium.replace("total_spending >= 1.5x population",
                                         "total_spending >= 9x population"))
-    emptied = run(load_config(config), data=data, now=NOW + timedelta(days=20))
+    data = sample.write(sample.age(table, 7, seed=33), root / "drop" / "week3.csv")  # a new median
+    emptied = run(load_config(config), data=data, now=NOW + timedelta(days=22))
     personas.write_text(premium)
     return root, config, first, rules_week, later, emptied
 
@@ -146,6 +148,10 @@ def test_an_edit_that_empties_a_persona_is_on_page_one_and_warned(weeks):
     change = record["model"]["rule_change"]
     went = [(to, count) for before, to, count in change["moves"] if before == "Premium"]
     assert went and "Premium" not in record["personas"]
+    # Churn Risk's rules were not edited: against last week's median it changed size and was
+    # reported as an edit ("Churn Risk 384 -> 381 customers")
+    assert [(name, before == after) for name, before, after in change["flags"]] == [("Churn Risk", True)]
+    assert "Churn Risk" not in _page_one(emptied).split("now named differently")[1][:60]
     page = _page_one(emptied)
     total = sum(count for _, count in went)
     assert f"Premium has no customers now: personas.yaml changed, and its {total:,} customers went to" in page
@@ -190,7 +196,10 @@ LOW_ENGAGEMENT_BLOCK = """  - name: Low Engagement
     rules:
       all:
         - total_spending <= 0.5x population   # spends half the average or less
-"""
+    actions:
+      - Target with starter bundles.
+      - Encourage a second channel (web or store).
+"""  # the whole persona: its actions left behind were a second `actions:` of Deal Seekers
 DEAL_RULE = ("        - deal_share >= 1.5x population       # 50% more of their purchases on deals "
              "than average\n")
 # (case, replacements in personas.yaml, history.slipped_to, exit code, expected lines: each a
