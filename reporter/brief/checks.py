@@ -177,7 +177,7 @@ def _share_move(settings: ChecksParams, brief: Brief, previous: RunRecord | None
         return ""
     renamed = rules.renamed if rules is not None else {}
     before = {renamed.get(name, name): figures for name, figures in previous.personas.items()}
-    shift = _rule_shift(rules, brief.customers)
+    shift = rules.shift(brief.customers) if rules is not None else {}
     moves = [(p.name, (p.share - before[p.name].share) * 100 - shift.get(p.name, 0.0))
              for p in brief.personas if p.name in before]
     jumps = [(name, move) for name, move in moves if abs(move) > settings.share_move.max_points]
@@ -186,17 +186,6 @@ def _share_move(settings: ChecksParams, brief: Brief, previous: RunRecord | None
     listed = ", ".join(f"{name} {move:+.0f} points" for name, move in jumps)
     return (f"persona shares moved more than {settings.share_move.max_points:.0f} points since run "
             f"{previous.run_id}: {listed}")
-
-
-def _rule_shift(rules: RuleChange | None, customers: int) -> dict[str, float]:
-    """Points of share each persona gained (or lost) only because the rules moved customers
-    to another persona (a rename moves nobody)."""
-    shift: dict[str, float] = {}
-    for before, after, count in rules.real_moves if rules is not None else ():
-        points = 100 * count / max(customers, 1)
-        shift[before] = shift.get(before, 0.0) - points
-        shift[after] = shift.get(after, 0.0) + points
-    return shift
 
 
 def _charts_have_data(brief: Brief) -> str:

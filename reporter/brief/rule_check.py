@@ -120,21 +120,44 @@ def _empty_or_full(analysis: Analysis, units: Units) -> list[str]:
 
 
 def _moved(analysis: Analysis, previous: RunRecord | None, max_points: float) -> list[str]:
+    """Shares against the last brief. A persona is judged as the run's share_move check will
+    judge it, on the data's own movement less what this edit moves (validate said "more than
+    allowed" of an edit the run then passed); the edit's own movement is said as the edit's.
+    A flag, which no check judges, is named when it moves as far."""
     if previous is None:
         return []
     customers = len(analysis.table.frame) or 1
     renamed, change = analysis.decision.renamed, analysis.decision.rule_change
     emptied = set(change.vanished) if change is not None else set()  # said by _edited
-    before = {**{renamed.get(n, n): f.share for n, f in previous.personas.items() if n not in emptied},
-              **{n: f.share for n, f in previous.flags.items()}}
-    now = {name: float((analysis.assignment.customer_persona == name).mean()) for name in before}
-    now.update({name: float(flagged.sum() / customers)
-                for name, flagged in analysis.assignment.flags.items()})
+    shift = change.shift(customers) if change is not None else {}
     warnings = []
-    for name, share in before.items():
-        points = (now.get(name, 0.0) - share) * 100
+    for old, figures in previous.personas.items():
+        name = renamed.get(old, old)
+        if old in emptied:
+            continue
+        now = float((analysis.assignment.customer_persona == name).mean())
+        said = (f'"{name}" would hold {now:.0%} of customers, against {figures.share:.0%} in the '
+                f"brief of run {previous.run_id}")
+        warnings.extend(_share_words(said, (now - figures.share) * 100, shift.get(name, 0.0), max_points))
+    for name, figures in previous.flags.items():
+        flagged = analysis.assignment.flags.get(name)
+        now = float(flagged.sum() / customers) if flagged is not None else 0.0
+        points = (now - figures.share) * 100
         if abs(points) > max_points:
-            warnings.append(f'"{name}" would hold {now.get(name, 0.0):.0%} of customers, against '
-                            f"{share:.0%} in the brief of run {previous.run_id} ({points:+.0f} "
-                            f"points, more than the {max_points:g} allowed by checks.share_move)")
+            warnings.append(f'customer flag "{name}" would list {now:.0%} of customers, against '
+                            f"{figures.share:.0%} in the brief of run {previous.run_id} "
+                            f"({points:+.0f} points)")
     return warnings
+
+
+def _share_words(said: str, points: float, edit: float, max_points: float) -> list[str]:
+    """A persona's move in points, `edit` of them moved by the rules: over the check's limit
+    on the data's own part, or large only because of the edit, or nothing."""
+    if abs(points - edit) > max_points:
+        by_edit = f", {edit:+.0f} of them moved by this edit" if round(edit) else ""
+        return [f"{said} ({points:+.0f} points{by_edit}; more than the {max_points:g} allowed by "
+                "checks.share_move)"]
+    if abs(points) > max_points:
+        return [f"{said} ({points:+.0f} points, {edit:+.0f} of them moved by this edit, which "
+                "checks.share_move does not count)"]
+    return []

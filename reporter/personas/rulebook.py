@@ -283,6 +283,16 @@ class RuleChange:
         absent = set(self.absent)
         return tuple(name for name in self.vanished if name in absent)
 
+    def shift(self, customers: int) -> dict[str, float]:
+        """Points of share each persona gained (or lost) only because the rules moved customers
+        to another persona (a rename moves nobody): what a share check leaves out."""
+        points: dict[str, float] = {}
+        for before, after, count in self.real_moves:
+            moved = 100 * count / max(customers, 1)
+            points[before] = points.get(before, 0.0) - moved
+            points[after] = points.get(after, 0.0) + moved
+        return points
+
     def went_to(self, name: str) -> tuple[tuple[str, int], ...]:
         """Where the customers of `name` went under the new rules, most first."""
         return tuple((after, count) for before, after, count in self.moves if before == name)
