@@ -90,6 +90,12 @@ def test_a_segment_within_the_margin_keeps_its_name(tmp_path, table, direction):
     assert naming_headlines(after, rulebook, Units()) == ()
     (call,) = after.close_calls
     assert call.named == call.previous == start and call.bar == "Premium"
+    # in a week the rules were edited, page 1 said "0 customers now named differently" and
+    # nothing of the segment the margin kept
+    kept = close_call_sentence(call, Units())
+    assert naming_headlines(after, rulebook, Units(), rules_edited=True) == (kept,)
+    assert kept.startswith(f"Segment 1 stays {start}: ")
+    assert kept.endswith("within the 5% margin that keeps a name.")
 
 
 def test_crossing_by_more_than_the_margin_changes_the_name_and_page_1_says_why(tmp_path, table):
@@ -144,6 +150,21 @@ def test_a_close_call_that_changes_a_name_is_said_in_plain_words(tmp_path, table
     assert moving.cluster_persona[1] == "Premium", "Deal Seekers is out of reach: the plain rules"
     assert naming_headlines(moving, rulebook, Units()) == (
         "Segment 1 is now Premium: its total spend, $2,004, cleared Premium's bar, $2,000, by 0.2%.",)
+
+
+def test_a_change_of_name_is_explained_by_its_own_bars_not_a_third_persona_s(tmp_path, table):
+    """Segment 1 was Steady Shoppers and now clears Deal Seekers' bar plainly, while it misses
+    Premium's (tried first) by 1%: the change was said as "missed Premium's bar by 1.0%"."""
+    labels = halves(table)
+    income = float(table.frame.loc[labels == 1, "income"].mean())
+    rulebook = rules(tmp_path, BAR, lower=income / 1.25)
+    near = moved(table, labels, 1, BAR * 0.99)
+    after = named(rulebook, near, labels, {0: "Steady Shoppers", 1: "Steady Shoppers"})
+    assert after.cluster_persona[1] == "Deal Seekers" and [c.bar for c in after.close_calls] == ["Premium"]
+    (said,) = naming_headlines(after, rulebook, Units())
+    assert said.startswith("Segment 1 is now Deal Seekers: its income, ")
+    assert "cleared Deal Seekers' bar" in said
+    assert "Premium" not in said
 
 
 def test_margin_zero_is_the_plain_rules_and_a_renamed_persona_is_no_change(tmp_path, table):

@@ -621,11 +621,22 @@ def naming_headlines(assignment: PersonaAssignment, rulebook: Rulebook, units: U
     """Page 1's word on each segment that changed persona when named afresh, and why:
     "Segment 1 is now Premium: its total spend, $1,065, cleared Premium's bar, $1,063, by 0.2%".
     In a week the rules were edited, the edit's own block says where customers went, so only
-    the close calls (decided within the margin) are added here."""
+    the close calls (decided within the margin) are added here, and so is each segment that
+    kept its name against the edited rules: "0 customers now named differently" after a
+    threshold was put back gave no reason."""
     names = tuple(p.name for p in rulebook.personas)
-    return tuple(close_call_sentence(verdict.why, units) for verdict in assignment.renamed_segments(names)
-                 if verdict.why is not None
-                 and (not rules_edited or verdict.why.check.gap <= verdict.why.margin))
+    changed = tuple(close_call_sentence(verdict.why, units) for verdict in assignment.renamed_segments(names)
+                    if verdict.why is not None
+                    and (not rules_edited or verdict.why.check.gap <= verdict.why.margin))
+    return changed + (_kept_names(assignment, units) if rules_edited else ())
+
+
+def _kept_names(assignment: PersonaAssignment, units: Units) -> tuple[str, ...]:
+    """The segments that kept last week's persona only by the margin, with the bar that was
+    that close."""
+    return tuple(close_call_sentence(call, units) for _, verdict in sorted(assignment.verdicts.items())
+                 if verdict.held for call in verdict.close_calls[:1]
+                 if call.named == call.previous == verdict.persona)
 
 
 def close_call_sentence(call: CloseCall, units: Units) -> str:
