@@ -64,7 +64,12 @@ def test_the_first_real_brief_is_fitted_on_its_own_data(demo_then_real):
     config, demo, real, _ = demo_then_real
     assert demo["data"]["source_key"] != real["data"]["source_key"]
     model = real["model"]
-    assert model["action"] == "fitted" and model["reason"] == "no saved model in the archive yet"
+    assert model["action"] == "fitted"
+    # "no saved model in the archive yet" was said beside the demo's saved model
+    assert model["reason"] == (
+        f'no saved model of this customer source ("{real["data"]["source_key"]}") yet; the '
+        f'archive\'s models are of "{demo["data"]["source_key"]}" (a source is its data file\'s '
+        "folder unless source.name in reporter.yaml names it)")
     assert model["alignment"] is None and model["drift"] is None and real["baseline"] == ""
     html = (real["folder"] / "brief.html").read_text()
     assert "carried over" not in html and "continues as segment" not in html

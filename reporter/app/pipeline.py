@@ -55,7 +55,7 @@ from reporter.delivery.dispatch import Delivered, dispatch_run, tell_owners_held
 from reporter.delivery.faults import fault_point
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError, DataUnchanged
-from reporter.history.catalogue import RunSummary, find_baseline, runs_of, source_key
+from reporter.history.catalogue import RunSummary, find_baseline, other_sources, runs_of, source_key
 from reporter.history.graded import FollowupRecord
 from reporter.history.grading import grade_earlier
 from reporter.history.measure import Measured, later_customers, measure_earlier
@@ -169,11 +169,26 @@ def _baseline(config: Config, raw: RawCustomers, as_of: date, timer: StageTimer,
     """The run this one is compared with and its model. With `checks.unchanged_data: skip`,
     data the baseline already read stops the run here, before the analysis and the archive."""
     with timer("model"):
-        baseline = find_baseline(config.output_dir, source_key(raw, config.settings.source.name), as_of)
+        source = source_key(raw, config.settings.source.name)
+        baseline = find_baseline(config.output_dir, source, as_of)
         unchanged = unchanged_since(raw, baseline.record) if skip_unchanged and baseline else ""
         if unchanged:
             raise DataUnchanged(f"Skipped, nothing archived: {unchanged}")
-        return baseline, read_model(baseline.folder) if baseline is not None else Loaded(None, None)
+        if baseline is None:
+            return None, Loaded(None, None, _first_of_source(config.output_dir, source))
+        return baseline, read_model(baseline.folder)
+
+
+def _first_of_source(output_dir: Path, source: str) -> str:
+    """Why a run with other sources' briefs in the archive fits afresh: `run --data` from
+    another folder said "no saved model in the archive yet" beside the archive's models."""
+    others = other_sources(output_dir, source)
+    if not others:
+        return ""
+    listed = ", ".join(f'"{other}"' for other in others[:2]) + (" and others" if len(others) > 2 else "")
+    return (f'no saved model of this customer source ("{source}") yet; the archive\'s models are of '
+            f"{listed} (a source is its data file's folder unless source.name in reporter.yaml "
+            "names it)")
 
 
 def _analyse_on_spark(config: Config, data: Path | None, as_of: date | None, timer: StageTimer,

@@ -144,6 +144,11 @@ def runs_of(output_dir: Path, source: str) -> list[RunSummary]:
     return [r for r in all_runs(output_dir) if r.source == source]
 
 
+def other_sources(output_dir: Path, source: str) -> tuple[str, ...]:
+    """The other customer sources the archive holds runs of, newest first."""
+    return tuple(dict.fromkeys(r.source for r in all_runs(output_dir) if r.source != source))
+
+
 def find_baseline(output_dir: Path, source: str, as_of: date) -> RunSummary | None:
     """The newest run of this source that people received, with data no newer than `as_of`."""
     return newest_received(runs_of(output_dir, source), as_of)
