@@ -398,3 +398,39 @@ def test_a_persona_added_in_front_of_the_fallback_is_not_the_fallback_renamed():
     change = RuleChange("r", moves, (), (), back, absent_before=("Steady",))
     assert rule_edit_lines(change) == ("Wine has no customers now: personas.yaml changed, and its "
                                        "701 customers went to Steady (701).",)
+
+
+VIP_EDIT = (("name: Premium", "name: VIP"), ("income >= 1.2x population", "income >= 1.0x population"),
+            ("total_spending >= 1.5x population", "total_spending >= 1.1x population"))
+
+
+def test_a_rename_with_its_rule_changed_is_followed_for_the_slipped_list(tmp_path_factory, sample_csv,
+                                                                        tmp_path):
+    """Premium renamed VIP with its bars lowered in the same edit (a second segment joins it),
+    in a week of aged data: last week's Premium customers newly flagged Churn Risk slipped, as
+    they would have under an edit that kept the name. Only exact renames were followed: 0."""
+    briefed = briefed_once(tmp_path_factory, sample_csv).copy_to(tmp_path / "vip")
+    personas = briefed.root / "config" / "personas.yaml"
+    text = personas.read_text()
+    for old, new in VIP_EDIT:
+        assert old in text
+        text = text.replace(old, new)
+    personas.write_text(text)
+    data = sample.write(sample.age(pd.read_csv(sample_csv), 7, seed=41), tmp_path / "aged" / "customers.csv")
+    source, first = briefed.record()["data"]["source_key"], briefed.folder  # the aged file elsewhere,
+    # under the same source
+    config = write_config(briefed.config, source={"path": str(data), "name": source},
+                          history={"valuable": ["VIP"], "slipped_to": ["Churn Risk"]}, **SETTINGS)
+    result = run(load_config(config), now=NOW + timedelta(days=7))
+    change = _record(result)["model"]["rule_change"]
+    assert change["renames"] == [] and ["Premium", "VIP"] in [m[:2] for m in change["moves"]]
+    then = pd.read_csv(first / "customers.csv")
+    now = pd.read_csv(result.folder / "customers.csv")
+    was = then.loc[(then["persona"] == "Premium") & (then["flag_churn_risk"] == 0), "ID"]
+    expected = set(now.loc[now["ID"].isin(was) & (now["flag_churn_risk"] == 1), "ID"])
+    assert expected, "the aged week flags some of last week's Premium customers"
+    slipped = pd.read_csv(result.folder / "changes" / "slipped.csv")
+    assert set(slipped["ID"]) == expected and set(slipped["was"]) == {"VIP"}
+    assert _brief(result)["changes"]["slipped_count"] == len(expected)
+    html = (result.folder / "brief.html").read_text()
+    assert "VIP (was Premium, its rule changed)" in html and "VIP (was Premium)" in html

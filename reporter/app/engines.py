@@ -98,10 +98,12 @@ class LocalEngine:
     def change(self, previous_customers: Path, previous: tuple[str, str], valuable: tuple[str, ...],
                slipped_to: tuple[str, ...]) -> WeekOverWeek:
         before = read_previous(previous_customers, compared_column)
-        rulebook, renamed = self.analysis.rulebook, self.analysis.decision.renamed
+        rulebook, decision = self.analysis.rulebook, self.analysis.decision
         change = compare(before, self.customers, previous, [p.name for p in rulebook.personas],
-                         [f.name for f in rulebook.flags], valuable, slipped_to, renamed)
-        return replace(change, gone=previous_rows(previous_customers, change.gone["ID"], renamed))
+                         [f.name for f in rulebook.flags], valuable, slipped_to, decision.renamed,
+                         decision.successors)
+        followed = {**decision.renamed, **decision.successors}
+        return replace(change, gone=previous_rows(previous_customers, change.gone["ID"], followed))
 
     def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures:
         found = self.analysis

@@ -24,7 +24,7 @@ def rule_edit_lines(change: RuleChange | None) -> tuple[str, ...]:
              for old, new, count in change.renames]
     lines += [f"{_and(olds)} are now one persona, {new}: the same customers together ({count:,} now)."
               for olds, new, count in merges]
-    successors = {old: new for old, new in _renamed_and_edited(change) if old not in merged}
+    successors = {old: new for old, new in change.successors.items() if old not in merged}
     lines += [_successor(change, old, new) for old, new in successors.items()]
     told = merged | set(change.vanished)
     lines += [_emptied(change, name) for name in change.vanished
@@ -54,25 +54,6 @@ def _merges(change: RuleChange) -> list[tuple[tuple[str, ...], str, int]]:
                 sum(count for _, count in sources) + stayed == after.get(new, 0):
             merges.append((names, new, after[new]))
     return merges
-
-
-def _renamed_and_edited(change: RuleChange) -> list[tuple[str, str]]:
-    """A name taken out of the file whose customers went mostly to one new name, most of whose
-    customers came from it: renamed with its rule changed in the same edit (not a rename, as
-    some customers went elsewhere or came from elsewhere; said as both, not as an emptying)."""
-    before = {name: count for name, count, _ in change.sizes}
-    after = {name: count for name, _, count in change.sizes}
-    gone = set(change.vanished) - set(change.absent)  # no longer a persona of the rules
-    found = []
-    for old in sorted(gone):
-        went = change.went_to(old)
-        if not went:
-            continue
-        new, kept = went[0]
-        if before.get(new, 0) == 0 and new not in change.absent_before and \
-                2 * kept > before[old] and 2 * kept > after.get(new, 0):
-            found.append((old, new))
-    return found
 
 
 def _successor(change: RuleChange, old: str, new: str) -> str:

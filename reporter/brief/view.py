@@ -220,6 +220,12 @@ class ChangesView:
     slipped_count: int
     slipped_top: tuple[tuple[int, str, str, float], ...]  # ID, was, now, total spend
     renamed: dict[str, str] = field(default_factory=dict)  # new name -> its name in the last brief
+    successors: dict[str, str] = field(default_factory=dict)  # the same, renamed with its rule changed
+
+    @property
+    def was(self) -> dict[str, str]:
+        """The name each row had in the last brief, where personas.yaml changed it."""
+        return {**self.successors, **self.renamed}
 
 
 @dataclass(frozen=True)
@@ -608,7 +614,7 @@ def _changes(inputs: BriefInputs) -> ChangesView | None:
                 for r in change.slipped.head(inputs.action_list_size).itertuples())
     return ChangesView(change.previous_run_id, change.previous_as_of, change.personas, change.order,
                        change.matrix, change.new_customers, change.gone_customers,
-                       change.slipped_count, top, dict(change.renamed))
+                       change.slipped_count, top, dict(change.renamed), dict(change.successors))
 
 
 def _rules_headline(decision: ModelDecision | None) -> tuple[str, ...]:

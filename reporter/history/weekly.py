@@ -34,6 +34,7 @@ class WeekOverWeek:
     gone: pd.DataFrame  # the previous run's rows of customers who are not in this one
     newly_flagged: dict[str, pd.DataFrame]  # flag -> this run's rows of customers flagged now, not then
     renamed: dict[str, str] = field(default_factory=dict)  # new name -> the name it had then
+    successors: dict[str, str] = field(default_factory=dict)  # the same, renamed with its rule changed
 
     @property
     def slipped_count(self) -> int:
@@ -89,11 +90,15 @@ def status_frame(customers: pd.DataFrame, flags: list[str]) -> pd.DataFrame:
 
 def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], order: list[str],
             flags: list[str], valuable: tuple[str, ...], slipped_to: tuple[str, ...],
-            renames: dict[str, str] | None = None) -> WeekOverWeek:
+            renames: dict[str, str] | None = None,
+            successors: dict[str, str] | None = None) -> WeekOverWeek:
     """Both frames in the customers.csv layout (ID, persona, flag_..., total_spending). A
     customer now counted under another ID of the same person (other_ids) is not gone; a
-    persona renamed since (`renames`, old -> new) is compared under its new name."""
-    before = follow_renames(before.loc[~before["ID"].isin(_merged_ids(now))], renames)
+    persona renamed since (`renames`, old -> new), or renamed with its rule changed
+    (`successors`), is compared under its new name: its customers who went to a persona of
+    slipped_to slipped, as they would have under an edit that kept the name."""
+    followed = {**(renames or {}), **(successors or {})}
+    before = follow_renames(before.loc[~before["ID"].isin(_merged_ids(now))], followed)
     joined = before[["ID", "persona"]].merge(now[["ID", "persona"]], on="ID", how="outer",
                                              suffixes=("_before", "_now"), indicator=True)
     was = joined["persona_before"].fillna(NEW)
@@ -116,6 +121,7 @@ def compare(before: pd.DataFrame, now: pd.DataFrame, previous: tuple[str, str], 
         gone=before.loc[~before["ID"].isin(now["ID"])],
         newly_flagged={name: newly_flagged(before, now, name) for name in flags},
         renamed={new: old for old, new in (renames or {}).items()},
+        successors={new: old for old, new in (successors or {}).items()},
     )
 
 

@@ -68,6 +68,11 @@ class ModelDecision:
         return self.rule_change.renamed if self.rule_change is not None else {}
 
     @property
+    def successors(self) -> dict[str, str]:
+        """Personas renamed with their rule changed too (RuleChange.successors): old -> new."""
+        return self.rule_change.successors if self.rule_change is not None else {}
+
+    @property
     def sentence(self) -> str:
         drift = (f"; drift {self.drift.worst.psi:.2f} ({self.drift.worst.name}), "
                  f"{self.drift.worst.verdict}" if self.drift and "drift in" not in self.reason else "")

@@ -286,6 +286,24 @@ class RuleChange:
         absent = set(self.absent)
         return tuple(name for name in self.vanished if name in absent)
 
+    @property
+    def successors(self) -> dict[str, str]:
+        """Old name -> new name, renamed with its rule changed in the same edit: the old name is
+        out of the file and most of its customers went to one new name, most of whose customers
+        came from it (not a rename: some went elsewhere, or came from elsewhere)."""
+        before = {name: count for name, count, _ in self.sizes}
+        after = {name: count for name, _, count in self.sizes}
+        found = {}
+        for old in sorted(set(self.vanished) - set(self.absent)):  # no longer a persona of the rules
+            went = self.went_to(old)
+            if not went:
+                continue
+            new, kept = went[0]
+            if before.get(new, 0) == 0 and new not in self.absent_before and \
+                    2 * kept > before[old] and 2 * kept > after.get(new, 0):
+                found[old] = new
+        return found
+
     def shift(self, customers: int) -> dict[str, float]:
         """Points of share each persona gained (or lost) only because the rules moved customers
         to another persona (a rename moves nobody): what a share check leaves out."""

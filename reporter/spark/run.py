@@ -79,7 +79,8 @@ class SparkAnalysis:
         before = read_previous(self.spark, str(previous_customers))
         return spark_compare(before, customer_layout(self.labelled, rulebook), previous,
                              [p.name for p in rulebook.personas], [f.name for f in rulebook.flags],
-                             valuable, slipped_to, self.analysis.decision.renamed)
+                             valuable, slipped_to, self.analysis.decision.renamed,
+                             self.analysis.decision.successors)
 
     def figures(self, change: WeekOverWeek | None, params: ListParams) -> CustomerFigures:
         found = self.analysis

@@ -23,11 +23,14 @@ def read_previous(spark: SparkSession, path: str) -> DataFrame:
 
 def spark_compare(before: DataFrame, now: DataFrame, previous: tuple[str, str], order: list[str],
                   flags: list[str], valuable: tuple[str, ...], slipped_to: tuple[str, ...],
-                  renames: dict[str, str] | None = None) -> WeekOverWeek:
+                  renames: dict[str, str] | None = None,
+                  successors: dict[str, str] | None = None) -> WeekOverWeek:
     """Both in the customers.csv layout; the same figures as history.weekly.compare (renamed
-    personas of the previous run under their new names)."""
-    if renames:
-        before = before.replace(renames, subset=["persona"])
+    personas of the previous run, and those renamed with their rule changed, under their new
+    names)."""
+    followed = {**(renames or {}), **(successors or {})}
+    if followed:
+        before = before.replace(followed, subset=["persona"])
     merged = (now.where(F.col("other_ids").isNotNull() & (F.col("other_ids") != ""))
               .select(F.explode(F.split("other_ids", " ")).alias("ID"))
               .select(F.col("ID").cast("long").alias("ID")))
@@ -50,6 +53,7 @@ def spark_compare(before: DataFrame, now: DataFrame, previous: tuple[str, str], 
         gone=before.join(now.select("ID"), "ID", "left_anti").orderBy("ID").toPandas(),
         newly_flagged={name: _newly_flagged(before, now, name) for name in flags},
         renamed={new: old for old, new in (renames or {}).items()},
+        successors={new: old for old, new in (successors or {}).items()},
     )
 
 
