@@ -12,7 +12,8 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -77,6 +78,26 @@ class RunFolder:
         _fsync_dir(self.output_dir)
         self.published = True
         return self.final
+
+
+@contextmanager
+def one_run_at_a_time(output_dir: Path, waiting: Callable[[], None]) -> Iterator[None]:
+    """Runs of one archive take turns, from reading the baseline to the last delivery: two at
+    once (the scheduler and a run by hand) both compared with the same brief, so both sent
+    the same week to every team. The lock is on the archive folder itself (no file to leave
+    behind) and ends with the process, however it ends; `waiting` is told when another run
+    holds it."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    handle = os.open(output_dir, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            waiting()
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(handle)  # releases the lock
 
 
 def update_json(path: Path, changes: dict[str, Any] | Callable[[dict], dict[str, Any]]) -> None:

@@ -152,3 +152,43 @@ def test_two_runs_at_once_both_finish_and_the_index_lists_both(project):
     index = (project / "output" / "index.html").read_text()
     assert all(folder.name in index for folder in folders)
     assert [e for e in archive_entries(project / "output") if e.name.startswith(".")] == []
+
+
+@pytest.mark.server
+def test_a_run_started_while_another_runs_waits_and_each_team_gets_the_week_once(project, sample_csv,
+                                                                                 server):
+    """The scheduler's run and a run by hand of the same export: both compared with the same
+    brief (none), so both sent the week to every team. The second now waits for the first,
+    then meets its brief as the baseline and holds the unchanged data (at most once a week)."""
+    controller, handler = server
+    config = write_config(project / "config" / "reporter.yaml", source={"path": str(sample_csv)},
+                          stability={"resamples": 3}, comparison={"enabled": False},
+                          teams=[{"name": "Marketing", "recipients": ["anna@example.com"]},
+                                 {"name": "Retention", "recipients": ["cara@example.com"]}],
+                          smtp={"host": "127.0.0.1", "port": controller.port, "security": "none",
+                                "from_address": "briefs@smartcart.test", "retries": 1,
+                                "backoff_seconds": 0.01, "timeout_seconds": 5},
+                          checks={"unchanged_data": {"mode": "hold"}})
+    marker = project / "first.pid"
+    first = start("run", "--config", str(config), fault="stage-load", marker=marker)
+    wait_until(lambda: stopped(marker), first)  # the first holds the archive, before reading
+    second = start("run", "--config", str(config))
+    said = ""
+    try:
+        while "another run of" not in said:  # the second says it waits (a handshake, not a pause)
+            line = second.stdout.readline()
+            assert line, f"the second run ended without waiting: {said}{second.communicate()}"
+            said += line
+    except AssertionError:
+        kill(first)
+        raise
+    marker.unlink()  # the first goes on
+    assert first.wait(timeout=300) == 0, first.communicate()
+    out, err = second.communicate(timeout=300)
+    assert second.returncode == 4, out + err  # reporter.exits: held
+    assert sorted(r for m in handler.messages for r in m.rcpt_tos) == ["anna@example.com", "cara@example.com"]
+    records = [json.loads((f / "run.json").read_text()) for f in run_folders(project / "output")]
+    assert sorted(r["status"] for r in records) == ["held", "ready"]
+    held = next(r for r in records if r["status"] == "held")
+    ready = next(r for r in records if r["status"] == "ready")
+    assert held["baseline"] == ready["run_id"] and "unchanged" in json.dumps(held["held_because"]).lower()

@@ -8,6 +8,7 @@ Configuration is read here and handed to the stages as plain values.
 from __future__ import annotations
 
 import ctypes
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -29,7 +30,7 @@ from reporter.app.params import (
     team_params,
 )
 from reporter.app.settings import Config, UnchangedDataCheck
-from reporter.archive import RunFolder, folder_name, new_run_id
+from reporter.archive import RunFolder, folder_name, new_run_id, one_run_at_a_time
 from reporter.brief.checks import CheckReport, after_render, before_render, unchanged_since
 from reporter.brief.index import rebuild_index
 from reporter.brief.render import (
@@ -79,6 +80,7 @@ from reporter.personas.rulebook import Rulebook, compile_rulebook
 from reporter.progress import stage as progress_stage
 
 APPENDIX_FILE = "appendix.pdf"
+log = logging.getLogger("reporter")
 
 
 @dataclass
@@ -237,18 +239,24 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
     with timer("pdf_engine"):
         check_pdf_engine()
     skip = config.settings.checks.unchanged_data.mode == "skip"
-    engine, baseline = _analyse(config, data, as_of, timer, refit, run_id, skip)
-    found = engine.analysis
-    built = _build(config, engine, baseline, run_id, now, timer)
-    checked = _check_and_render(config, built, found, now, timer)
-    final = _publish(config, engine, built, checked, run_id, now, timer, dry_run)
-    delivered = _deliver(config, final, checked.report, dry_run, timer)
-    with timer("index"):
-        pruned = _retention(config, source_key(found.raw, config.settings.source.name))
-        rebuild_index(config.output_dir)
+    with one_run_at_a_time(config.output_dir, lambda: _waiting(config.output_dir)):
+        engine, baseline = _analyse(config, data, as_of, timer, refit, run_id, skip)
+        found = engine.analysis
+        built = _build(config, engine, baseline, run_id, now, timer)
+        checked = _check_and_render(config, built, found, now, timer)
+        final = _publish(config, engine, built, checked, run_id, now, timer, dry_run)
+        delivered = _deliver(config, final, checked.report, dry_run, timer)
+        with timer("index"):
+            pruned = _retention(config, source_key(found.raw, config.settings.source.name))
+            rebuild_index(config.output_dir)
     return RunResult(run_id, final, final / "brief.html", final / "brief.pdf", checked.brief,
                      timer.seconds, delivered.outcomes, checked.report, delivered.pushes,
                      pruned)
+
+
+def _waiting(output_dir: Path) -> None:
+    log.info("another run of %s is in progress; this run waits for it and is then compared with "
+             "its brief", output_dir)
 
 
 def _without_unchanged_check(config: Config) -> Config:

@@ -2,7 +2,9 @@
 
 With REPORTER_FAULT_AT naming a point, a process that reaches it writes its pid to the file
 REPORTER_FAULT_MARKER and stops there until it is killed: the fault suite's SIGKILL lands
-exactly between two steps (a handshake, never a head start). Unset, a point does nothing.
+exactly between two steps (a handshake, never a head start). A test that removes the marker
+lets the process go on from there (a run held at a point while another starts). Unset, a point
+does nothing.
 
 Points, in the order a delivery passes them: claimed (recipients claimed, nothing sent),
 answered (the server answered, the ledger not yet settled), settled (the ledger settled,
@@ -14,7 +16,7 @@ segment, pdf, publish, ...), entered before the stage starts.
 from __future__ import annotations
 
 import os
-import signal
+import time
 from pathlib import Path
 
 FAULT_ENV = "REPORTER_FAULT_AT"
@@ -24,6 +26,7 @@ MARKER_ENV = "REPORTER_FAULT_MARKER"
 def fault_point(name: str) -> None:
     if os.environ.get(FAULT_ENV) != name or not os.environ.get(MARKER_ENV):
         return
-    Path(os.environ[MARKER_ENV]).write_text(str(os.getpid()))
-    while True:  # until the test's SIGKILL
-        signal.pause()
+    marker = Path(os.environ[MARKER_ENV])
+    marker.write_text(str(os.getpid()))
+    while marker.exists():  # until the test's SIGKILL, or the test removes the marker: go on
+        time.sleep(0.01)
