@@ -3,12 +3,14 @@ whatever the file's age; different bytes are not."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -152,3 +154,26 @@ def test_a_database_returning_the_rows_the_last_run_read_is_held_at_once(tmp_pat
     assert " query " in reason, "names what was read"
     assert f"holds exactly the customers run {first.run_id} read on 2026-11-23" in reason
     assert "password" not in reason.lower() and postgres_server.PASSWORD not in reason
+
+
+def test_an_export_older_than_the_brief_already_sent_is_held(first_week, tmp_path, server):
+    """An export cut short loses its newest sign-ups, so its customers are as of an earlier day
+    than last week's: no baseline is that old, and it went to every team as a first brief
+    ("no saved model in the archive yet") while the CRM and the API kept the newer run."""
+    _, handler = server
+    first = first_week.result
+    project = _copy(first_week, tmp_path)
+    table = pd.read_csv(first_week.data)
+    joined = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y")
+    cut = sample.write(table.loc[joined < joined.max() - timedelta(days=30)],
+                       first_week.data.with_name("customers-cut.csv"))  # beside it: the same source
+    _touch(cut, WEEK2 - timedelta(hours=1))
+    held = run(load_config(project / "config" / "reporter.yaml"), data=cut, now=WEEK2)
+    assert held.checks.held and handler.messages == [], "no team gets the older customers"
+    (reason,) = [r.problem for r in held.checks.holding if r.name == "data_fresh"]
+    assert reason.startswith(f"these customers are as of {held.brief.as_of:%Y-%m-%d}, older than those "
+                             f"of run {first.run_id} (as of {first.brief.as_of:%Y-%m-%d}), which was "
+                             "already sent")
+    record = json.loads((held.folder / "run.json").read_text())
+    assert record["model"]["reason"] == (f"the saved model is of newer customers (run {first.run_id}, "
+                                         f"as of {first.brief.as_of:%Y-%m-%d}) than these")

@@ -56,7 +56,14 @@ from reporter.delivery.dispatch import Delivered, dispatch_run, tell_owners_held
 from reporter.delivery.faults import fault_point
 from reporter.delivery.mail import Outcome, archive_emails
 from reporter.errors import ArchiveError, DataError, DataUnchanged
-from reporter.history.catalogue import RunSummary, find_baseline, other_sources, runs_of, source_key
+from reporter.history.catalogue import (
+    RunSummary,
+    find_baseline,
+    newest_received,
+    other_sources,
+    runs_of,
+    source_key,
+)
 from reporter.history.graded import FollowupRecord
 from reporter.history.grading import grade_earlier
 from reporter.history.measure import Measured, later_customers, measure_earlier
@@ -183,7 +190,12 @@ def _baseline(config: Config, raw: RawCustomers, as_of: date, timer: StageTimer,
 
 def _first_of_source(output_dir: Path, source: str) -> str:
     """Why a run with other sources' briefs in the archive fits afresh: `run --data` from
-    another folder said "no saved model in the archive yet" beside the archive's models."""
+    another folder said "no saved model in the archive yet" beside the archive's models, and so
+    did an export older than every brief of its source (one cut short)."""
+    newest = newest_received(runs_of(output_dir, source))
+    if newest is not None:
+        return (f"the saved model is of newer customers (run {newest.run_id}, as of {newest.as_of}) "
+                "than these")
     others = other_sources(output_dir, source)
     if not others:
         return ""
@@ -361,6 +373,16 @@ def _measure(config: Config, engine: Engine) -> Measured:
                            measure_params(config.settings))
 
 
+def _newer_received(config: Config, found: Analysis) -> RunSummary | None:
+    """The newest brief of this source that people received, when its customers are newer than
+    this run's: an export cut short (its newest sign-ups lost) or an old file was sent as a
+    first brief, while the CRM and `reporter serve` kept the newer run."""
+    newest = newest_received(runs_of(config.output_dir, source_key(found.raw, config.settings.source.name)))
+    if newest is None or date.fromisoformat(newest.as_of) <= found.table.as_of:
+        return None
+    return newest
+
+
 def _baseline_sentence(baseline: RunSummary | None) -> str:
     if baseline is None:
         return "The first brief of this customer source that was delivered: nothing to compare with yet."
@@ -377,7 +399,9 @@ def _check_and_render(config: Config, built: Built, found: Analysis, now: dateti
     settings = checks_params(config.settings)
     with timer("checks"):
         previous = built.baseline.record if built.baseline is not None else None
-        figures = before_render(settings, found.raw, built.brief, previous, found.decision, now)
+        newer = _newer_received(config, found)
+        figures = before_render(settings, found.raw, built.brief, previous, found.decision, now,
+                                newer.record if newer is not None else None)
     brief = replace(built.brief, warnings=figures.warnings)
     html, pdf, appendix, document = _render(brief, settings, timer)
     if document.warnings:

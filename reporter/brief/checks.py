@@ -57,10 +57,12 @@ class CheckReport:
 
 
 def before_render(settings: ChecksParams, raw: RawCustomers, brief: Brief,
-                  previous: RunRecord | None, decision: ModelDecision, now: datetime) -> CheckReport:
-    """The checks that need only the data and the brief's figures."""
+                  previous: RunRecord | None, decision: ModelDecision, now: datetime,
+                  newer: RunRecord | None = None) -> CheckReport:
+    """The checks that need only the data and the brief's figures. `newer`: a brief people
+    received of customers newer than these."""
     checks = {
-        "data_fresh": lambda: _data_fresh(settings, raw, previous, now),
+        "data_fresh": lambda: _older_than_sent(brief, newer) or _data_fresh(settings, raw, previous, now),
         "unchanged_data": lambda: unchanged_since(raw, previous),
         "no_new_empty_persona": lambda: _no_new_empty_persona(settings, brief, previous,
                                                               decision.rule_change),
@@ -96,6 +98,15 @@ def _run(settings: ChecksParams, checks: dict) -> CheckReport:
             problem, mode = problem if isinstance(problem, tuple) else (problem, mode)
             results.append(CheckResult(name, mode, not problem, problem))
     return CheckReport(tuple(results))
+
+
+def _older_than_sent(brief: Brief, newer: RunRecord | None) -> str:
+    """Customers older than a brief already received: never fresh, whatever the file's age."""
+    if newer is None:
+        return ""
+    return (f"these customers are as of {brief.as_of:%Y-%m-%d}, older than those of run "
+            f"{newer.run_id} (as of {newer.as_of}), which was already sent: an old export, "
+            "or one cut short (its newest customers missing); export this week's customers")
 
 
 def _data_fresh(settings: ChecksParams, raw: RawCustomers, previous: RunRecord | None,
