@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reporter.brief.rule_report import _verdict_lines
 from reporter.brief.view import Units, close_call_sentence, naming_headlines
 from reporter.data.features import FeatureTable
 from reporter.data.load import load
@@ -93,6 +94,10 @@ def test_a_segment_within_the_margin_keeps_its_name(tmp_path, table, direction):
     # in a week the rules were edited, page 1 said "0 customers now named differently" and
     # nothing of the segment the margin kept
     kept = close_call_sentence(call, Units())
+    preview = _verdict_lines(after.verdicts[1])  # `personas preview`: said "no rule matched" too
+    assert preview[-1] == (f"  -> stays {start}, its name in the last brief: decided within "
+                           "rules.keep_margin (the close call below)")
+    assert not any("Near miss" in line for line in preview), "the close call says it, with figures"
     assert naming_headlines(after, rulebook, Units(), rules_edited=True) == (kept,)
     assert kept.startswith(f"Segment 1 stays {start}: ")
     assert kept.endswith("within the 5% margin that keeps a name.")

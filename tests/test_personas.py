@@ -75,7 +75,10 @@ MALFORMED = [
       f"write it as {EXAMPLES}"]),
     ("unknown colour",
      BASE.replace("color: teal", "color: tealish"),
-     ['line 4, persona "Big": unknown colour "tealish"; use a colour name such as "teal" or a code '
+     ['line 4, persona "Big": unknown colour "tealish"; did you mean "teal"?']),
+    ("unknown colour with no name like it",
+     BASE.replace("color: teal", "color: zzqx"),
+     ['line 4, persona "Big": unknown colour "zzqx"; use a CSS colour name such as "teal" or a code '
       'such as "#1f6f8b"']),
     ("fallback that is no persona",
      BASE.replace("fallback: Others", "fallback: Nobody"),

@@ -63,7 +63,10 @@ def _verdict_lines(verdict: SegmentVerdict) -> list[str]:
             mark = TICK if check.holds else CROSS
             lines.append(f"      {mark} {check.text:<40} segment {check.observed:>12,.2f}   "
                          f"threshold {check.threshold:>12,.2f}")
-    if verdict.matched is None:
+    if verdict.held:  # "MATCH VIP" above, then "fallback: no rule matched", said both
+        lines.append(f"  -> stays {verdict.persona}, its name in the last brief: decided within "
+                     "rules.keep_margin (the close call below)")
+    elif verdict.matched is None:
         lines.append(f"  -> fallback {verdict.persona}: no rule matched")
     lines.extend(f"  Near miss: {miss.sentence}." for miss in verdict.near_misses)
     return lines

@@ -211,9 +211,12 @@ class SegmentVerdict:
 
     @property
     def near_misses(self) -> tuple[NearMiss, ...]:
-        """Personas tried before the one it got that it missed on a single close threshold."""
+        """Personas tried before the one it got that it missed on a single close threshold; not
+        those a close call already names with its figures (the appendix said it twice)."""
+        called = {call.bar for call in self.close_calls}
         return tuple(NearMiss(self.cluster, a.persona, check.metric, check.gap)
-                     for a in self.tried if a.persona != self.persona and (check := a.near_miss) is not None)
+                     for a in self.tried if a.persona != self.persona and a.persona not in called
+                     and (check := a.near_miss) is not None)
 
 
 @dataclass(frozen=True)
