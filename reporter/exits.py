@@ -17,6 +17,11 @@ class Exit(IntEnum):
     PUSH_FAILED = 5      # delivered, but a CRM push failed (pushed again by the next send)
     SKIPPED = 6          # checks.unchanged_data: skip: the data is the baseline's; nothing archived
 
+# Not outcomes of a command but what a shell reports for the signal's conventional end (128 + the
+# signal's number); docs/operations/exit-codes.md lists them below the table's outcomes.
+INTERRUPTED = 130  # Ctrl-C (SIGINT): nothing was archived
+PIPE_CLOSED = 141  # stdout's reader left (SIGPIPE: `reporter archive list | head -1`)
+
 
 MEANING = {
     Exit.OK: "done: the brief reached every team it was due to (or was written as `.eml`) and "

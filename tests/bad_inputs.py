@@ -8,6 +8,7 @@ repair shown in the brief's data notes.
 from __future__ import annotations
 
 import gzip
+import io
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,6 +77,49 @@ def _semicolon_decimal_commas() -> bytes:
     table = _table().astype({"Income": str})
     table["Income"] = table["Income"].where(table["Income"] == "", table["Income"] + ",5")
     return table.to_csv(index=False, sep=";").encode()
+
+
+def _lines() -> list[bytes]:
+    """The table's CSV lines, line 5 holding a quoted value over two lines (file line 6 is its
+    second half): the parser counts that as one record, so its numbers are one short after it."""
+    table = _table().astype({"Education": str})
+    table.loc[3, "Education"] = "Graduation\n(honours)"
+    return table.to_csv(index=False, lineterminator="\n").encode().split(b"\n")
+
+
+def _edited(line: int, edit: Callable[[bytes], bytes]) -> Callable[[], bytes]:
+    """The lines with file line `line` (the header is line 1) changed by `edit`."""
+    def make() -> bytes:
+        lines = _lines()
+        lines[line - 1] = edit(lines[line - 1])
+        return b"\n".join(lines)
+    return make
+
+
+def _cut_parquet() -> bytes:
+    """A Parquet file copied before it was whole: its footer, which says what it holds, is gone."""
+    packed = io.BytesIO()
+    _table().to_parquet(packed)
+    return packed.getvalue()[:3000]
+
+
+def _cut_mid_line() -> bytes:
+    """An export read while still being written: it stops in the 9th field of file line 200."""
+    lines = _lines()
+    return b"\n".join([*lines[:199], b",".join(lines[199].split(b",")[:9])[:-1]])
+
+
+def _quote_opened(line: bytes) -> bytes:
+    """A quote at the start of the line's Education value, never closed."""
+    fields = line.split(b",")
+    fields[2] = b'"' + fields[2]
+    return b",".join(fields)
+
+
+def _broken_in_two(line: bytes) -> bytes:
+    """The line broken after its 9th field, as an editor's stray Enter leaves it."""
+    fields = line.split(b",")
+    return b",".join(fields[:9]) + b"\n" + b",".join(fields[9:])
 
 
 CASES = [
@@ -169,6 +213,17 @@ CASES = [
          "column Kidhome: 1 non-numeric value(s), first at line 8 ('NaN')"),
     Case("infinite income", _csv("infincome.csv", _with("Income", 6, "inf")), 2,
          "column Income: 1 non-numeric value(s), first at line 8 ('inf')"),
+    Case("extra cells in a line", _bytes("extra.csv", _edited(21, lambda line: line + b",9,9")), 2,
+         "line 21 has 29 fields where the header has 27 (a value holding a comma must be in quotes)"),
+    Case("a quote never closed", _bytes("quote.csv", _edited(22, _quote_opened)), 2,
+         'line 22 opens a quote (") that is never closed'),
+    Case("export cut off mid-line", _bytes("cut.csv", _cut_mid_line), 2,
+         "line 200 has 9 of 27 fields; the file looks cut off (an export still being written?); "
+         "export it again"),
+    Case("Parquet cut short", _bytes("cut.parquet", _cut_parquet), 2,
+         "cut.parquet: not a readable Parquet file (cut short, or not Parquet at all); export it again"),
+    Case("a line broken in two", _bytes("broken.csv", _edited(30, _broken_in_two)), 2,
+         "line 30 has 9 of 27 fields (a line broken in two, or cells left out)"),
 ]
 
 

@@ -201,6 +201,48 @@ def test_each_database_fault_is_one_line_exit_2_and_nothing_archived(
     assert not run_folders(tmp_path / "fault" / "output")
 
 
+def _extra_cells(lines: list[bytes]) -> bytes:
+    """File line 21 (the header is line 1) with two cells more than the header."""
+    lines[20] = lines[20].rstrip(b"\n") + b",9,9\n"
+    return b"".join(lines)
+
+
+FOLDER_FAULTS = {  # the second file of a folder, as it breaks it -> what the one line says
+    "binary": (".csv", lambda lines: bytes(range(256)) * 40,
+               r"/b\.csv: holds binary data, not a text table"),
+    "extra cells": (".csv", _extra_cells,
+                    r"/b\.csv: line 21 has 24 fields where the header has 22 \(a value holding a comma "
+                    r"must be in quotes\); fix that line"),
+    "columns left out": (".csv", lambda lines: b"".join(b",".join(line.split(b",")[:20]).rstrip() + b"\n"
+                                                        for line in lines),
+                         r"/b\.csv: no column Complain, Response, which every file of the folder .+/lake "
+                         r"needs; export it again or move it out of the folder"),
+    "not Parquet": (".parquet", lambda lines: b"".join(lines),
+                    r"/b\.parquet: not a readable Parquet file \(cut short, or not Parquet at all\)"),
+}
+
+
+@pytest.mark.parametrize("fault", FOLDER_FAULTS)
+def test_a_folder_file_that_breaks_the_folder_is_named(tmp_path, real_table, fault):
+    """DuckDB said "the files could not be read together (InvalidInputException)", or read a
+    CSV of uneven lines as one column (a problem per column); the file, its line and what to
+    do are named."""
+    suffix, broken, expected = FOLDER_FAULTS[fault]
+    lines = real_table.read_bytes().splitlines(keepends=True)
+    lake = tmp_path / "lake"
+    lake.mkdir()
+    if suffix == ".parquet":
+        typed(real_table).to_parquet(lake / "a.parquet")
+    else:
+        (lake / "a.csv").write_bytes(b"".join(lines[:1001]))
+    (lake / f"b{suffix}").write_bytes(broken([lines[0], *lines[1001:]]))
+    result = run_main("run", "--config", str(project(tmp_path, "folder", path=str(lake))))
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert re.search(expected, result.stderr), result.stderr
+    assert not run_folders(tmp_path / "folder" / "output")
+
+
 @pytest.mark.parametrize("query", [
     "select 1", "SELECT * FROM customers;", "WITH a AS (SELECT 1) SELECT * FROM a",
     "SELECT 'insert into x' AS note, \"delete\" FROM t -- drop table t",

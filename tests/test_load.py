@@ -157,6 +157,19 @@ def test_real_table_reads_whole(real_table):
     assert len(raw.sha256) == 64
 
 
+def test_the_real_export_cut_off_mid_line_is_one_line_naming_it(tmp_path, real_table):
+    """`head -c` of the real export, as a copy made while it is still being written: one
+    message at the line it stops in, where each of its empty columns was a problem of its own."""
+    text = real_table.read_bytes()
+    line_734 = sum(len(line) for line in text.splitlines(keepends=True)[:733])
+    cut = tmp_path / "customers.csv"
+    cut.write_bytes(text[:line_734 + 30])
+    with pytest.raises(DataError) as caught:
+        load(cut)
+    assert caught.value.problems == (f"{cut}: line 734 has 5 of 22 fields; the file looks cut off (an "
+                                     "export still being written?); export it again",)
+
+
 def test_every_problem_of_a_file_is_reported_at_once(tmp_path, table):
     """A missing column, a non-numeric value, an empty count and conflicting IDs: one run
     names all four, each located, instead of one per attempt."""

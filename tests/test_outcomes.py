@@ -5,10 +5,12 @@ Against a real SMTP server (aiosmtpd), a real webhook server and real `reporter`
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -18,7 +20,7 @@ import yaml
 
 from reporter.data import sample
 from reporter.delivery.ledger import Ledger
-from reporter.exits import MEANING, Exit
+from reporter.exits import INTERRUPTED, MEANING, PIPE_CLOSED, Exit
 from tests.conftest import QUICK, REPO_ROOT, run_main, write_config
 from tests.smtp_server import FaultyHandler, parse, start_server
 from tests.webhook_server import SECRET, Behaviour, Webhook
@@ -103,15 +105,14 @@ def test_a_failed_push_is_printed_changes_the_exit_code_and_a_later_send_retries
     assert "A later `reporter send` of the run pushes a failed push again" in guide
 
 
-INTERRUPTED = 130  # Ctrl-C: the shell's convention, not one of reporter's outcomes (Exit)
-
-
 def test_the_documented_exit_code_table_is_the_one_the_code_uses():
-    """docs/operations/exit-codes.md's meaning column is exits.MEANING, code for code."""
+    """docs/operations/exit-codes.md's meaning column is exits.MEANING, code for code; the
+    signal conventions (Ctrl-C, a closed pipe), not reporter's outcomes, are documented too."""
     page = (REPO_ROOT / "docs" / "operations" / "exit-codes.md").read_text()
     rows = dict(re.findall(r"^\| `(\d+)` \| (.+?) \| .+ \|$", page, flags=re.M))
     documented = {int(code): text for code, text in rows.items()}
     assert documented.pop(INTERRUPTED, None) is not None, "exit code 130 (Ctrl-C) is documented"
+    assert documented.pop(PIPE_CLOSED, None) is not None, "exit code 141 (a closed pipe) is documented"
     assert documented == {int(c): t for c, t in MEANING.items()}
 
 
@@ -240,3 +241,27 @@ def test_each_pruned_run_is_printed(project, mail, sample_csv, tmp_path):
     pruned = [line for line in third.stdout.splitlines() if line.startswith("Pruned run ")]
     assert len(pruned) == 1 and first_id in pruned[0], third.stdout
     assert not any(first_id in p.name for p in (project / "output").iterdir()), "and it is gone"
+
+
+def _to_a_closed_pipe(*args: str) -> subprocess.CompletedProcess[str]:
+    """The real command, its stdout a pipe whose reader has already gone, as `| head -1`
+    leaves it once it has its line (so every write of the command fails, whatever its size)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "reporter", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=300)
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize("command", [
+    ["archive", "show", "latest"], ["archive", "list"], ["--version"], ["sample", "--rows", "30"],
+], ids=" ".join)
+def test_a_command_whose_reader_left_stops_quietly_with_141(archived, tmp_path, command):
+    """`reporter archive show latest | head -1` printed "unexpected failure (a bug ...)" and a
+    BrokenPipeError traceback, exit 1 (--version: a bare traceback); every command now ends as
+    git does there: nothing on stderr, 141 (what a shell shows for SIGPIPE)."""
+    extra = {"archive": ["--config", str(archived.config)], "sample": ["--out", str(tmp_path / "s.csv")]}
+    done = _to_a_closed_pipe(*command, *extra.get(command[0], []))
+    assert (done.returncode, done.stderr) == (141, "")

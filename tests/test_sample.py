@@ -116,3 +116,53 @@ def test_aging_keeps_customers_possible(seed, days, rows):
     assert (now[bought] == then[bought] + 1).all() and (now[~bought] == then[~bought]).all()
     for column in SPEND_COLUMNS:
         assert (kept[column] >= kept[f"{column}_before"]).all()
+
+
+def _without_recency(text: bytes) -> bytes:
+    return b"".join(b",".join(f for i, f in enumerate(line.split(b",")) if i != 8)
+                    for line in text.splitlines(keepends=True))
+
+
+AGE_FAULTS = {  # the --age file, from the real table's bytes -> the one line printed
+    "missing": (None, "missing.csv: no such file; give --age the customer CSV to age"),
+    "empty": (lambda text: b"", "empty.csv: the file is empty; check the export"),
+    "no Recency": (_without_recency, "no Recency.csv: missing required column Recency; the export "
+                                     "must have all 22 SmartCart columns"),
+    "semicolons": (lambda text: text.replace(b",", b";"),
+                   "semicolons.csv: --age reads a UTF-8, comma-separated CSV, as `reporter sample` "
+                   "writes it"),
+    "a word for a year": (lambda text: text.replace(b",1957,", b",nineteen57,", 1),
+                          "a word for a year.csv: column Year_Birth: line 2 holds 'nineteen57', not "
+                          "a number"),
+    "ISO dates": (lambda text: text.replace(b",04-09-2012,", b",2012-09-04,", 1),
+                  "ISO dates.csv: column Dt_Customer: line 2 holds '2012-09-04'; --age reads join "
+                  "dates written dd-mm-YYYY"),
+}
+
+
+@pytest.mark.parametrize("fault", AGE_FAULTS)
+def test_sample_age_refuses_a_table_it_cannot_age_in_one_line(tmp_path, real_table, fault):
+    """`reporter sample --age` read any file with pandas: a missing column was `KeyError:
+    'Recency'` and a traceback, an empty file `EmptyDataError`; each is one line, exit 2,
+    and no file written."""
+    from tests.conftest import run_main
+
+    edit, expected = AGE_FAULTS[fault]
+    source = tmp_path / f"{fault}.csv"
+    if edit is not None:
+        source.write_bytes(edit(real_table.read_bytes()))
+    out = tmp_path / "aged.csv"
+    result = run_main("sample", "--age", str(source), "--out", str(out))
+    assert (result.returncode, result.stderr.count("\n")) == (2, 1), result.stderr
+    assert result.stderr.startswith(f"reporter: error: {tmp_path}/{expected}"), result.stderr
+    assert not out.exists()
+
+
+def test_sample_age_of_the_real_table_ages_its_values_as_written(tmp_path, real_table):
+    """The checks read the table; what is aged is the file as pandas reads it, as before."""
+    from tests.conftest import run_main
+
+    out = tmp_path / "aged.csv"
+    assert run_main("sample", "--age", str(real_table), "--seed", "3", "--out", str(out)).returncode == 0
+    expected = sample.write(sample.age(pd.read_csv(real_table), 7, seed=3), tmp_path / "expected.csv")
+    assert out.read_bytes() == expected.read_bytes()

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from reporter.data import csvlines
 from reporter.data.schema import (
     CAMPAIGN_COLUMNS,
     COLUMNS,
@@ -223,6 +224,12 @@ def _in_id_order(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.iloc[order].reset_index(drop=True)
 
 
+def read_cells(path: Path) -> pd.DataFrame:
+    """One file's table as read before any check of its columns or values (a folder source's
+    file read alone, to name the one that breaks the folder)."""
+    return _read_table(path, [])[0]
+
+
 def _read_table(path: Path, repairs: list[tuple[int, str]]) -> tuple[pd.DataFrame, str]:
     if path.suffix.lower() in {".parquet", ".pq"}:
         return _read_parquet(path), ","  # typed columns are used as typed, text is checked as a CSV's
@@ -254,8 +261,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except DataError:
         raise
-    except Exception as exc:  # pyarrow raises many types for a broken file
-        raise DataError(f"{path}: not a readable Parquet file ({_shown(exc)})") from None
+    except Exception:  # pyarrow raises many types for a broken file, in its own words
+        raise DataError(f"{path}: not a readable Parquet file (cut short, or not Parquet at all); "
+                        "export it again") from None
 
 
 def _bounded_text(path: Path, compression: str | None) -> Path | bytes:
@@ -293,10 +301,29 @@ def _read_csv(path: Path, text: Path | bytes, separator: str, encoding: str) -> 
     except Exception:  # pyarrow raises many types; pandas' parser below names the problem
         pass
     try:
-        return pd.read_csv(source(), skipinitialspace=True, **options)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        detail = " ".join(str(exc).split()) or "no columns"
-        raise DataError(f"{path}: not a readable CSV table ({_shown(detail, 200)})") from None
+        frame = pd.read_csv(source(), skipinitialspace=True, **options)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: holds no header line, only blank lines; check the export") from None
+    except pd.errors.ParserError as exc:
+        raise _unsplittable(path, text, separator, encoding, str(exc)) from None
+    ragged, _ = csvlines.scan(text, separator, encoding)  # pandas fills a short line in silently
+    if ragged is not None:
+        raise DataError(csvlines.message(path, ragged, separator))
+    return frame
+
+
+def _unsplittable(path: Path, text: Path | bytes, separator: str, encoding: str,
+                  detail: str) -> DataError:
+    """The line pandas' parser stopped at, found on the file (its own numbers count records,
+    and an open quote's row from 0), in plain words: an unclosed quote, or a line whose
+    fields are not the header's."""
+    ragged, last_start = csvlines.scan(text, separator, encoding)
+    if "EOF inside string" in detail and last_start and (ragged is None or ragged.line >= last_start):
+        return DataError(csvlines.unclosed_quote(path, last_start))
+    if ragged is not None:
+        return DataError(csvlines.message(path, ragged, separator))
+    return DataError(f"{path}: not a readable CSV table: its lines do not split into the header's "
+                     "columns; export it again as CSV")
 
 
 def _undecodable(path: Path, text: Path | bytes, encoding: str, todo: str) -> DataError:

@@ -18,7 +18,9 @@ import numpy as np
 import pandas as pd
 
 from reporter.csvcells import neutralise_frame
-from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, SPEND_COLUMNS
+from reporter.data.load import missing_columns_problem, read_cells
+from reporter.data.schema import CAMPAIGN_COLUMNS, COLUMNS, DATE_COLUMN, INTEGER_COLUMNS, SPEND_COLUMNS
+from reporter.errors import DataError
 
 LAYOUT = [*COLUMNS, *CAMPAIGN_COLUMNS]  # the full SmartCart export
 
@@ -241,6 +243,48 @@ def age(table: pd.DataFrame, days: int, seed: int, buy_rate: float | None = None
     joined["Dt_Customer"] = [(as_of - timedelta(days=int(d))).strftime("%d-%m-%Y") for d in tenure]
     _newly_joined(joined, tenure, rng)
     return pd.concat([table, joined], ignore_index=True)[[c for c in LAYOUT if c in table]]
+
+
+def read_to_age(path: Path) -> pd.DataFrame:
+    """The table `reporter sample --age` ages, with its values as written (a user's text is
+    aged as it is), refused in one line where `age` cannot work on it: a missing, empty or
+    unreadable file (load's own messages), a missing column, a count that is not a number, a
+    join date not written dd-mm-YYYY. Each was a traceback (KeyError, EmptyDataError)."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file; give --age the customer CSV to age (one "
+                        "`reporter sample --out` wrote, or an export)")
+    cells = read_cells(path)
+    try:
+        table = pd.read_csv(path)
+    except (UnicodeDecodeError, pd.errors.ParserError):
+        table = pd.DataFrame()
+    missing = [c for c in COLUMNS if c not in table]
+    if missing and not [c for c in COLUMNS if c not in cells]:
+        raise DataError(f"{path}: --age reads a UTF-8, comma-separated CSV, as `reporter sample` "
+                        "writes it; save the file so and run again")
+    if missing:
+        raise DataError(f"{path}: {missing_columns_problem(missing)}")
+    _check_to_age(path, table)
+    return table
+
+
+def _check_to_age(path: Path, table: pd.DataFrame) -> None:
+    """The first value `age` could not compute with, named by its file line."""
+    for column in INTEGER_COLUMNS:
+        bad = pd.to_numeric(table[column], errors="coerce").isna()
+        if bad.any():
+            raise DataError(f"{path}: column {column}: line {bad.idxmax() + 2} "
+                            f"{_held(table[column][bad.idxmax()])}, not a number; write a plain "
+                            "number there and run again")
+    dates = pd.to_datetime(table[DATE_COLUMN], format="%d-%m-%Y", errors="coerce").isna()
+    if dates.any():
+        raise DataError(f"{path}: column {DATE_COLUMN}: line {dates.idxmax() + 2} "
+                        f"{_held(table[DATE_COLUMN][dates.idxmax()])}; --age reads join dates "
+                        "written dd-mm-YYYY, as `reporter sample` writes them")
+
+
+def _held(value: object) -> str:
+    return "is empty" if pd.isna(value) else f"holds {str(value)[:40]!r}"
 
 
 def buy_probability(table: pd.DataFrame, days: int, buy_rate: float | None = None,

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
+from reporter.data import folders
 from reporter.data.load import (
     BEYOND_LOCAL,
     MAX_ROWS,
@@ -108,8 +109,6 @@ def _read(connection, address: Address, base: str, source: SourceParams, origin:
 def _from_folder(source: SourceParams) -> RawCustomers:
     """Every Parquet (or else CSV) file under a folder as one table, through DuckDB in memory;
     folder names like snapshot=2024-06-30 become columns (hive partitions)."""
-    import duckdb
-
     folder = source.path.resolve()
     origin = Origin(str(folder), folder.name + "/", str(folder), kind="folder")
     files = sorted(folder.rglob("*.parquet")) or sorted(folder.rglob("*.csv"))
@@ -121,18 +120,34 @@ def _from_folder(source: SourceParams) -> RawCustomers:
               if files[0].suffix == ".parquet" else
               f"read_csv('{pattern}', all_varchar = true, header = true, hive_partitioning = true, "
               "union_by_name = true)")
+    table = _read_folder(folder, files, reader, source, origin)
+    newest_file = datetime.fromtimestamp(max(f.stat().st_mtime for f in files))
+    try:
+        return _customers(table, origin, source, read_at=newest_file)
+    except DataError as problems:  # a file DuckDB read wrong (a CSV's uneven lines as one column)
+        raise folders.culprit(folder, files, source, differing=False) or problems from None
+
+
+def _read_folder(folder: Path, files: list[Path], reader: str, source: SourceParams,
+                 origin: Origin) -> pa.Table:
+    """The files as one table; when DuckDB cannot read them, the file that breaks it is named
+    (DuckDB's error names neither the file nor what to do)."""
+    import duckdb
+
     connection = duckdb.connect()
     timer = interrupt_after(connection, source.timeout_seconds)
     try:
-        table = _read(connection, Address("duckdb", str(folder)), reader, source, origin)
-    except duckdb.Error as exc:
-        raise DataError(f"{folder}: the files could not be read together ({type(exc).__name__}); "
-                        "check that every file has the same columns and is a complete export") from None
+        return _read(connection, Address("duckdb", str(folder)), reader, source, origin)
+    except duckdb.InterruptException:
+        raise DataError(f"{folder}: reading the files took longer than {source.timeout_seconds} s "
+                        "and was stopped; raise source.timeout_seconds or read fewer files") from None
+    except duckdb.Error:
+        raise folders.culprit(folder, files, source) or DataError(
+            f"{folder}: the files could not be read together, though each reads alone; check that "
+            "every file is a complete export with the same columns") from None
     finally:
         timer.cancel()
         connection.close()
-    newest_file = datetime.fromtimestamp(max(f.stat().st_mtime for f in files))
-    return _customers(table, origin, source, read_at=newest_file)
 
 
 def _column_names(connection, probe: str) -> list[str]:

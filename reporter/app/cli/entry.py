@@ -3,7 +3,8 @@
 The exit codes are reporter.exits.Exit (docs/operations/exit-codes.md): 0 done; 2 bad input or config,
 with a one-line cause and no traceback; 3 an email failed or is uncertain; 4 held by a
 pre-send check; 5 delivered but a CRM push failed; 1 an unexpected failure (a bug), with the
-traceback on stderr. Every email, CRM push and pruned run is one line on stdout.
+traceback on stderr; 141, quietly, when the reader of stdout left (`| head -1`). Every email,
+CRM push and pruned run is one line on stdout.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
+import select
 import sys
 from collections.abc import Sequence
 
 from reporter.app import logs
 from reporter.delivery.hints import DEFAULT_CONFIG
 from reporter.errors import ReporterError
+from reporter.exits import INTERRUPTED, PIPE_CLOSED
 
 log = logging.getLogger("reporter")
 # The commands in the order `reporter --help` lists them: name -> (module of reporter.app.cli
@@ -47,12 +51,25 @@ COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise  # another pipe (a socket of a mail server, say): the bug handler's, below
+        return _pipe_closed()
+
+
+def _main(argv: list[str]) -> int:
     chosen = _chosen(argv)
-    args = _parser(chosen).parse_args(argv)
+    args = _parser(chosen).parse_args(argv)  # --version prints here
     try:
         _set_up_logging(args, server=chosen == "serve")
         return args.command(args)
+    except BrokenPipeError:
+        if _stdout_closed():
+            raise
+        log.exception("reporter: unexpected failure (a bug; please report it with this trace)")
+        return 1
     except ReporterError as error:
         _print_problems(error)
         logs.file_only(f"reporter: error: {error.one_line()}")
@@ -60,10 +77,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("reporter: interrupted; nothing was archived", file=sys.stderr)
         logs.file_only("reporter: interrupted; nothing was archived")
-        return 130
+        return INTERRUPTED
     except Exception:
         log.exception("reporter: unexpected failure (a bug; please report it with this trace)")
         return 1
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe whose reader has gone (`reporter archive show latest | head -1`):
+    such a pipe polls as an error. Not stdout (a test's capture, a file): False."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+
+
+def _pipe_closed() -> int:
+    """Stop quietly, as git and the coreutils do when `| head` has read enough: they are
+    killed by SIGPIPE, which a shell reports as 141 (128 + 13), so a script with `set -o
+    pipefail` sees the same code for reporter as for them, and never 1 (a bug). Not killed by
+    the signal itself: `serve` and the mail code need a closed socket as an error, not death.
+    stdout is pointed at /dev/null so Python's flush at exit does not fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    logs.file_only(f"reporter: stopped: the reader of its output closed the pipe (exit {PIPE_CLOSED})",
+                   logging.INFO)
+    return PIPE_CLOSED
 
 
 def _chosen(argv: list[str]) -> str:

@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from reporter.app.cli.common import LATEST, add_config, checked_config, group, iso_date, positive
 from reporter.app.params import location
 from reporter.app.reference import write_reference
@@ -68,7 +66,7 @@ def sample_command(args: argparse.Namespace) -> int:
         raise ConfigError("--effect needs --contacted RUN_FOLDER: the brief whose lists were contacted")
     if args.age is not None:
         contacted = contacted_ids(args.contacted) if args.contacted is not None else None
-        table = sample.age(pd.read_csv(args.age), args.days, args.seed, contacted=contacted,
+        table = sample.age(sample.read_to_age(args.age), args.days, args.seed, contacted=contacted,
                            effect=args.effect)
     else:
         kwargs = {"as_of": args.as_of} if args.as_of else {}
