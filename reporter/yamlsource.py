@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from reporter.errors import ConfigError, Problem
+from reporter.forms import form_problem
 
 MAX_FILE_BYTES = 256 * 1024  # the starter files are a few kB
 MAX_DEPTH = 40  # lists and groups inside each other
@@ -287,9 +288,12 @@ def validation_problems(text: str, exc: ValidationError, model: type | None = No
                         document: Any = None, prefix: tuple = ()) -> list[Problem]:
     """Each validation error as a Problem ('line N, place: what is wrong in plain words'), with
     list items named by their `name:` ("personas "Premium"") rather than their index."""
-    problems = []
+    problems, said = [], set()
     for error in exc.errors():
         loc = prefix + tuple(step for step in error["loc"] if not _is_union_tag(step))
+        if loc in said and len(loc) < len(prefix) + len(error["loc"]):
+            continue  # another kind the value could be (`float | int`): the first one says it
+        said.add(loc)
         line = line_of(text, loc)
         place = describe_place(document, loc)
         message = plain_message(error)
@@ -365,6 +369,8 @@ def plain_message(error: dict) -> str:
                 "allowed; shorten the list")
     if kind == "too_short":
         return f"needs at least {context.get('min_length')} item(s)"
+    if kind == "string_pattern_mismatch":
+        return form_problem(str(context.get("pattern")), error.get("input"))
     if kind == "literal_error":
         return f"must be one of {context.get('expected')}"
     bounds = {"greater_than_equal": ("at least", "ge"), "greater_than": ("more than", "gt"),
@@ -375,6 +381,13 @@ def plain_message(error: dict) -> str:
     if kind in ("value_error", "assertion_error"):
         return str(error["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return "has a value that cannot be used here; see the comments in the starter file (reporter init)"
+
+
+def error_at(loc: tuple[int | str, ...], text: str, given: Any = None) -> ValidationError:
+    """A check of several keys, raised from a model's validator at the one key to change, so
+    the message names that key and its line rather than the group's."""
+    return ValidationError.from_exception_data("settings", [
+        {"type": "value_error", "loc": loc, "input": given, "ctx": {"error": ValueError(text)}}])
 
 
 def _suggestion(model: type | None, loc: tuple) -> str:

@@ -143,6 +143,48 @@ def test_validate_reports_a_password_variable_that_is_not_set(project):
     assert "REPORTER_TEST_UNSET_PASSWORD, which is not set" in result.stderr
 
 
+def test_validate_names_an_unset_variable_by_its_target_and_line(project, monkeypatch):
+    """A CRM target was named by its 0-based index ("crm.0.secret_env") and the line came
+    without the comma every other problem has."""
+    monkeypatch.delenv("REPORTER_TEST_HOOK_SECRET", raising=False)
+    config = project / "config" / "reporter.yaml"
+    config.write_text(config.read_text().replace("crm: []\n", "crm:\n- name: shop\n  webhook: "
+                                                 "https://shop.example.com/hook\n  secret_env: "
+                                                 "REPORTER_TEST_HOOK_SECRET\n"))
+    result = run_main("validate", "--config", str(config))
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1) if "secret_env:" in text)
+    assert result.returncode == 2
+    assert (f'{config}: line {line}, crm "shop", secret_env: names the environment variable '
+            "REPORTER_TEST_HOOK_SECRET, which is not set in this environment; export it") in result.stderr
+
+
+@pytest.mark.parametrize("command", [["run", "--data"], ["validate", "--data"], ["assign", "--data"]])
+def test_a_missing_data_file_given_by_data_is_said_of_data(project, tmp_path, command):
+    """--data was given, so the fix is about its path, not source.path (assign had no message
+    at all: a traceback)."""
+    missing = tmp_path / "nope.csv"
+    config = project / "config" / "reporter.yaml"
+    line = _one_line_error(run_main(*command, str(missing), "--config", str(config)))
+    assert line == f"reporter: error: {missing}: data file not found; check the path given to --data"
+
+
+def test_send_test_refuses_a_to_that_is_not_an_address(project):
+    config = project / "config" / "reporter.yaml"
+    config.write_text(config.read_text() + "smtp:\n  host: 127.0.0.1\n  port: 9\n  security: none\n"
+                      "  from_address: briefs@example.com\n")
+    line = _one_line_error(run_main("send", "--config", str(config), "--test", "--to", "not-an-address"))
+    assert line == ("reporter: error: --to 'not-an-address' is not an email address: it has no @; "
+                    "write it as name@example.com")
+
+
+def test_replay_names_the_rules_path_it_was_given(archived, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    line = _one_line_error(run_main("personas", "replay", "--config", str(archived.config),
+                                    "--rules", str(missing)))
+    assert f"{missing}: file not found; check the path given to --rules" in line
+    assert "personas_file" not in line
+
+
 def test_personas_preview_explains_without_archiving(project):
     result = run_main("personas", "preview", "--config", str(project / "config" / "reporter.yaml"))
     assert result.returncode == 0, result.stderr

@@ -33,25 +33,57 @@ def test_fingerprint_changes_with_a_setting(project):
         ("personas_file:", "personas_fiel: x\npersonas_file:",
          r'personas_fiel: unknown key; did you mean "personas_file"'),
         ("cron: 0 7 * * mon", "cron: 0 25 * * mon",
-         r"line \d+, schedule: cron '0 25 \* \* mon' is not valid"),
-        ("timezone: Europe/London", "timezone: Europe/Londn", r"unknown timezone 'Europe/Londn'"),
+         r"line {line}, schedule.cron: cron '0 25 \* \* mon' is not valid"),
+        ("timezone: Europe/London", "timezone: Europe/Londn",
+         r"line {line}, schedule.timezone: unknown timezone 'Europe/Londn'"),
         ("- name: Retention", "- name: ../../etc", r"team name '../../etc' may use letters"),
         ("k: auto", "k: automatic", r"segmentation.k"),
-        ("min_age: 18", "min_age: 120", r"min_age must be smaller than max_age"),
+        ("k: auto", "k: five",
+         r"line {line}, segmentation.k: must be a whole number such as 5, or auto; fix"),  # one problem
+        ("k: auto", "k: 1", r"line {line}, segmentation.k: must be auto or a whole number of at least 2"),
+        ("min_age: 18", "min_age: 120", r"clean.max_age: must be larger than min_age \(120\); min_age must "
+                                        r"be smaller than max_age"),
+        ("max_age: 100", "max_age: 10", r"line {line}, clean.max_age: must be larger than min_age \(18\)"),
+        ("  - income\n", "  - incom\n",
+         r'line {line}, segmentation.features item 1: "incom" is not a feature; did you mean "income"\?'),
+        ("  - total_spending\n", "  - income\n",
+         r'line {line}, segmentation.features item 2: "income" is listed twice; remove one'),
+        ("categorical: []", "categorical: [gender]",
+         r'line {line}, segmentation.categorical item 1: "gender" is not a categorical feature; the '
+         r"categorical features are education and living_with"),
+        ("seed: 42", "seed: -1", r"line {line}, segmentation.seed: must be at least 0"),
+        ("date_format: null", "date_format: '%Q'",
+         r"line {line}, source.date_format: '%Q': %Q is not a strptime code; use strptime codes, e.g. "
+         r"'%d.%m.%Y'"),
+        ("date_format: null", "date_format: dd.mm.yyyy",
+         r"line {line}, source.date_format: 'dd.mm.yyyy' holds no strptime code \(each starts with %\); "
+         r"use strptime codes, e.g. '%d.%m.%Y'"),
+        ("owners: []", "owners: [not-an-email]",
+         r"line {line}, owners item 1: 'not-an-email' is not an email address: it has no @; write it as "
+         r"name@example.com"),
+        ("- marketing@example.com", "- marketing@example",
+         r"line {line}, teams \"Marketing\", recipients item 1: 'marketing@example' is not an email "
+         r"address: the domain 'example' has no dot"),
+        ("- name: Retention", "- name: Marketing",
+         r'line {line}, teams "Marketing", name: team 1 above is also named "Marketing"; team names '
+         r"must be unique, rename one"),
         ("source:\n", "source: [\n", r"line \d+, the \[ opened on this line is not closed with \]"),
         ("  k_min: 2", "\tk_min: 2", r"line \d+, a tab character: YAML indents with spaces only"),
         ("  k_max: 10", "   k_max: 10", r"line \d+, (this line is not lined up|a key where none can start)"),
         ("  k_max: 10", "  k_max: 10\n  k_max: 12", r'line \d+, "k_max" is written twice in the same group'),
-        ("  psi_refit: 0.25", "  psi_refit: 0.05", r"psi_watch must not be above psi_refit"),
+        ("  psi_refit: 0.25", "  psi_refit: 0.05", r"model.psi_watch: must not be above psi_refit \(0.05\)"),
         ("  refit_every: 4 weeks", "  refit_every: monthly", r"'monthly' is not a duration"),
     ],
 )
 def test_config_errors_name_the_file_line_and_key(project, old, new, expected):
+    """{line} in `expected`: the line of the key the edit changed, not its group's."""
     path = project / "config" / "reporter.yaml"
     text = path.read_text()
     assert old in text
-    path.write_text(text.replace(old, new, 1))
-    with pytest.raises(ConfigError, match=expected) as caught:
+    edited = text.replace(old, new, 1)
+    path.write_text(edited)
+    line = edited[:text.index(old) + len(new.rstrip())].count("\n") + 1
+    with pytest.raises(ConfigError, match=expected.replace("{line}", str(line))) as caught:
         load_config(path)
     assert str(path) in str(caught.value)
 
@@ -221,12 +253,12 @@ def test_problems_are_data_the_message_is_made_from(project):
         load_config(path, check_rules=rulebook_problems)
     by_file = {problem.file: problem for problem in caught.value.found}
     cron = by_file[str(path)]
-    assert cron.place == "schedule" and cron.line == _line_of(path, "schedule:")
+    assert cron.place == "schedule.cron" and cron.line == _line_of(path, "cron: 0 25")
     assert cron.text.startswith("cron '0 25 * * mon' is not valid (hour field '25'")
     rule = by_file[str(personas)]
     assert rule.line == _line_of(personas, "recency > lots") and 'persona "Churn Risk"' in rule.text
     assert caught.value.problems == tuple(str(p) for p in caught.value.found)
-    assert str(cron) == f"{path}: line {cron.line}, schedule: {cron.text}"
+    assert str(cron) == f"{path}: line {cron.line}, schedule.cron: {cron.text}"
 
 
 def _line_of(path, text: str) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from reporter import untrusted
-from reporter.app.params import clean_params, configured_source_key, control_params, source_params
+from reporter.app.params import clean_params, configured_source_key, control_params, given_data, source_params
 from reporter.app.settings import Config
 from reporter.archive import write_bytes_atomic, write_text_atomic
 from reporter.brief.render import render_appendix_html, render_html, render_pdf
@@ -65,7 +65,7 @@ def rerender(folder: Path, out: Path) -> Rerendered:
 def assign_new(config: Config, data: Path, run: str = "latest") -> Scored:
     """`reporter assign`: score a batch of customers with an archived model: the one a run
     names, or the one the weekly brief of the configured source would score with."""
-    raw = load(data, config.settings.source.date_format, newcomers=True)
+    raw = load(given_data(data), config.settings.source.date_format, newcomers=True)
     return score_new(config.output_dir, _model_run(config, run), raw, clean_params(config.settings),
                      control_params(config.settings))
 
@@ -84,7 +84,7 @@ def _data_of(config: Config, run: RunSummary, given: Path | None = None) -> RawC
     they are not what the run read."""
     data = run.record.data
     if data.kind == "file":
-        path = given.resolve() if given is not None else _source_file(config, run)
+        path = given_data(given).resolve() if given is not None else _source_file(config, run)
         raw = load(path, data.date_format or None)
         if raw is None or raw.sha256 != data.sha256:
             raise DataError(f"{path}: not the file run {run.run_id} read (moved or changed since); "

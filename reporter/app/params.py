@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 from reporter.app.settings import Config, ReporterConfig, TeamConfig
@@ -16,6 +17,7 @@ from reporter.brief.params import (
 from reporter.data.params import CleanParams, SourceParams
 from reporter.data.sources import database_origin
 from reporter.delivery.params import CrmParams, DeliveryParams, ScheduleParams, SmtpParams, TeamParams
+from reporter.errors import DataError
 from reporter.history.grading import GradingParams
 from reporter.history.measure import MeasureParams
 from reporter.model.params import AnalysisParams, ModelParams
@@ -52,7 +54,8 @@ def source_params(config: Config, data: Path | None = None) -> SourceParams:
     password is read from its environment variable here, and only here."""
     source = config.settings.source
     if data is not None or source.url is None:
-        return SourceParams(path=data or config.resolve(source.path), date_format=source.date_format,
+        path = given_data(data) if data is not None else config.resolve(source.path)
+        return SourceParams(path=path, date_format=source.date_format,
                             columns=tuple(source.columns.items()),
                             as_of_column=source.as_of_column or "",
                             timeout_seconds=source.timeout_seconds)
@@ -61,6 +64,14 @@ def source_params(config: Config, data: Path | None = None) -> SourceParams:
                         password_env=source.password_env or "", timeout_seconds=source.timeout_seconds,
                         columns=tuple(source.columns.items()), as_of_column=source.as_of_column or "",
                         date_format=source.date_format, base_dir=config.base_dir)
+
+
+def given_data(data: Path) -> Path:
+    """--data names a file (or a glob) or a folder that is there; when it is not, the fix is
+    said of --data, which the user just typed, not of source.path."""
+    if not data.exists() and not glob.has_magic(str(data)):
+        raise DataError(f"{data}: data file not found; check the path given to --data")
+    return data
 
 
 def spark_source_params(config: Config, data: Path | None = None):

@@ -17,15 +17,31 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from reporter.cron import cron_problem
 from reporter.errors import ConfigError, Problem, Problems
+from reporter.forms import EMAIL, ENV_NAME, TIME_OF_DAY, WEB_ADDRESS
 from reporter.personas.spec import PersonasFile, read_personas
-from reporter.secrets import read_secret
-from reporter.yamlsource import Strict, line_of, read_yaml_mapping, validation_problems
+from reporter.secrets import UNSET_FIX, read_secret, unset
+from reporter.yamlsource import (
+    Strict,
+    describe_place,
+    error_at,
+    line_of,
+    load_bounded,
+    read_yaml_mapping,
+    validation_problems,
+)
 
-ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 # A table name as reporter writes it into SQL (database.quote quotes each dotted part): one
 # identifier per part, as long as PostgreSQL keeps a name (it cuts longer ones silently)
 TABLE_PART = re.compile(r"[^\W\d]\w{0,62}")
@@ -68,6 +84,14 @@ class SourceConfig(Strict):
     def _table_name(cls, table: str | None) -> str | None:
         return None if table is None else check_table_name(table, 3, "marketing.customers")
 
+    @field_validator("date_format")
+    @classmethod
+    def _date_codes(cls, layout: str | None) -> str | None:
+        wrong = date_format_problem(layout) if layout is not None else ""
+        if wrong:
+            raise ValueError(wrong)
+        return layout
+
     @model_validator(mode="after")
     def _one_place(self) -> SourceConfig:
         if sum(place is not None for place in (self.path, self.url, self.spark_table)) != 1:
@@ -80,6 +104,30 @@ class SourceConfig(Strict):
         elif self.table is not None or self.query is not None or self.password_env is not None:
             raise ValueError("table, query and password_env go with url, not with path")
         return self
+
+
+DATE_CODE = re.compile(r"%(.?)", re.DOTALL)
+DATE_CODES = frozenset("aAbBcdfGHIjmMpSuUVwWxXyYzZ%")  # strptime's, as pandas reads them
+DATE_EXAMPLE = "use strptime codes, e.g. '%d.%m.%Y' for 31.12.2024 (%d day, %m month, %Y year)"
+
+
+def date_format_problem(layout: str) -> str:
+    """What keeps source.date_format from reading a date ('' when nothing): a layout written as
+    dd.mm.yyyy would match no date, and a code the reader does not know stops the run."""
+    codes = DATE_CODE.findall(layout)
+    unknown = [code for code in codes if code not in DATE_CODES]
+    if unknown:
+        shown = "a % at the end" if unknown[0] == "" else f"%{unknown[0]}"
+        return f"{layout[:80]!r}: {shown} is not a strptime code; {DATE_EXAMPLE}"
+    if not [code for code in codes if code != "%"]:
+        return f"{layout[:80]!r} holds no strptime code (each starts with %); {DATE_EXAMPLE}"
+    import pandas as pd  # the reader itself judges the codes' combination (%G needs %V)
+
+    try:
+        pd.to_datetime(pd.Series(["2000-01-01"]), format=layout, errors="coerce")
+    except ValueError:
+        return f"{layout[:80]!r} mixes codes that cannot make one date; {DATE_EXAMPLE}"
+    return ""
 
 
 def check_table_name(name: str, parts: int, example: str) -> str:
@@ -126,11 +174,49 @@ class CleanConfig(Strict):
         default="merge", description="Rows identical in every column but ID: merge (count the "
         "person once, name the other IDs), keep (count every row) or refuse (stop the run).")
 
-    @model_validator(mode="after")
-    def _ages_ordered(self) -> CleanConfig:
-        if self.min_age >= self.max_age:
-            raise ValueError("min_age must be smaller than max_age")
-        return self
+    @field_validator("max_age")
+    @classmethod
+    def _ages_ordered(cls, max_age: int, info: ValidationInfo) -> int:
+        min_age = info.data.get("min_age")
+        if min_age is not None and min_age >= max_age:
+            raise ValueError(f"must be larger than min_age ({min_age}); min_age must be smaller "
+                             "than max_age")
+        return max_age
+
+
+MAX_SEED = 2**31 - 1  # scikit-learn takes seeds below 2**32; the refits add up to 101 to it
+
+
+def model_feature(name: str) -> str:
+    """A numeric feature the model can use: one the registry computes from the export (the
+    predicted p_alive and clv come after the segments)."""
+    from reporter.data.features import PREDICTED_FEATURES, REGISTRY  # the rules' check imports it too
+
+    known = [feature for feature in REGISTRY if feature not in PREDICTED_FEATURES]
+    if name not in known:
+        raise ValueError(f'"{name}" is not a feature; ' + near_name(name, known, "the features "
+                         "are listed in docs/marketing/editing-personas.md (The metrics you can use)"))
+    return name
+
+
+def category_feature(name: str) -> str:
+    """A categorical feature the model can one-hot encode."""
+    from reporter.data.features import CATEGORICAL
+
+    if name not in CATEGORICAL:
+        raise ValueError(f'"{name}" is not a categorical feature; ' + near_name(
+            name, list(CATEGORICAL), "the categorical features are " + " and ".join(CATEGORICAL)))
+    return name
+
+
+def near_name(name: str, names: list[str], otherwise: str) -> str:
+    """'did you mean "income"?' for a name close to one of `names`, else `otherwise`."""
+    same_case = [n for n in names if n.lower() == name.lower()]
+    close = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"?' if close else otherwise
+
+
+K_WORDS = "must be a whole number such as 5, or auto"
 
 
 class SegmentationConfig(Strict):
@@ -148,7 +234,7 @@ class SegmentationConfig(Strict):
         default=3, ge=2, description="'auto' never chooses fewer segments than this."
     )
     seed: int = Field(
-        default=42,
+        default=42, ge=0, le=MAX_SEED,
         description="Seed for sampling, PCA and clustering: the same data, config and seed give the "
                     "same segments.")
     pca_components: float | int = Field(
@@ -167,7 +253,7 @@ class SegmentationConfig(Strict):
     elbow_silhouette_tolerance: float = Field(
         default=0.05, ge=0, le=1,
         description="The elbow is kept unless its silhouette is more than this below the best one.")
-    features: list[str] = Field(
+    features: list[Annotated[str, AfterValidator(model_feature)]] = Field(
         default_factory=lambda: [
             "income",
             "total_spending",
@@ -183,20 +269,40 @@ class SegmentationConfig(Strict):
         min_length=2,
         description="Numeric features the model uses, by their names in the feature registry; at "
                     "least two.")
-    categorical: list[str] = Field(
+    categorical: list[Annotated[str, AfterValidator(category_feature)]] = Field(
         default_factory=list,
         description="Categorical features, one-hot encoded (education, living_with); empty: none.")
+
+    @field_validator("features", "categorical")
+    @classmethod
+    def _once_each(cls, names: list[str]) -> list[str]:
+        """A feature listed twice would be two columns of one name, which the model refuses."""
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise error_at((index,), f'"{name}" is listed twice; remove one', name)
+        return names
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _k_words(cls, k: object) -> object:
+        """One message for the two kinds k may be (a number, or auto), never one per kind."""
+        if isinstance(k, str) and k.strip().isdigit():
+            k = int(k)
+        if k == "auto" or (isinstance(k, int) and not isinstance(k, bool) and k >= 2):
+            return k
+        raise ValueError("must be auto or a whole number of at least 2" if isinstance(k, int)
+                         and not isinstance(k, bool) else K_WORDS)
 
     @model_validator(mode="after")
     def _k_range(self) -> SegmentationConfig:
         if self.k_min > self.k_max:
-            raise ValueError("k_min must not be larger than k_max")
+            raise error_at(("k_max",), f"must not be smaller than k_min ({self.k_min})", self.k_max)
         if not self.k_min <= self.min_useful_k <= self.k_max:
-            raise ValueError("min_useful_k must lie between k_min and k_max")
-        if isinstance(self.k, int) and self.k < 2:
-            raise ValueError("k must be 'auto' or an integer of at least 2")
+            raise error_at(("min_useful_k",), f"must lie between k_min ({self.k_min}) and k_max "
+                           f"({self.k_max})", self.min_useful_k)
         if isinstance(self.pca_components, float) and self.pca_components > 1:
-            raise ValueError("pca_components: a share of variance is at most 1; a count is whole")
+            raise error_at(("pca_components",), "a share of variance is at most 1; a count is whole",
+                           self.pca_components)
         return self
 
 
@@ -220,7 +326,8 @@ class StabilityConfig(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> StabilityConfig:
         if self.moderate_from > self.stable_from:
-            raise ValueError("moderate_from must not be above stable_from")
+            raise error_at(("moderate_from",), f"must not be above stable_from ({self.stable_from})",
+                           self.moderate_from)
         return self
 
 
@@ -268,7 +375,8 @@ class ModelConfig(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> ModelConfig:
         if self.psi_watch > self.psi_refit:
-            raise ValueError("psi_watch must not be above psi_refit")
+            raise error_at(("psi_watch",), f"must not be above psi_refit ({self.psi_refit})",
+                           self.psi_watch)
         return self
 
     @property
@@ -363,9 +471,6 @@ class ControlGroupsConfig(Strict):
         "points, from low end to high end) is reported as 'not enough customers yet'.")
 
 
-EMAIL = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$"
-
-
 def _check_timezone(name: str) -> None:
     try:
         ZoneInfo(name)
@@ -457,16 +562,22 @@ class ScheduleConfig(Strict):
         default=None, description="SQLite file of the scheduler; default <output>/scheduler.sqlite."
     )
 
-    @model_validator(mode="after")
-    def _valid(self) -> ScheduleConfig:
-        _check_timezone(self.timezone)
-        if len(self.cron.split()) not in (5, 6):
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, cron: str) -> str:
+        if len(cron.split()) not in (5, 6):
             raise ValueError("cron needs 5 fields (minute hour day month weekday), e.g. '0 7 * * mon'")
-        wrong = cron_problem(self.cron)
+        wrong = cron_problem(cron)
         if wrong:
-            raise ValueError(f"cron '{self.cron}' is not valid ({wrong}); for Mondays at 07:00 "
+            raise ValueError(f"cron '{cron}' is not valid ({wrong}); for Mondays at 07:00 "
                              "write '0 7 * * mon'")
-        return self
+        return cron
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        _check_timezone(name)
+        return name
 
 
 class SmtpConfig(Strict):
@@ -529,7 +640,7 @@ class TeamConfig(Strict):
                                             "of the team's flags (0: none).")
     attach_lists: bool = Field(default=True, description="Attach the team's flag call lists "
                                                          "(e.g. churn_risk.csv) as CSV.")
-    send_at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$",
+    send_at: str | None = Field(default=None, pattern=TIME_OF_DAY,
                                 description="HH:MM: this team's copy leaves at this local time "
                                             "(under `reporter schedule`); empty: as soon as built.")
     timezone: str | None = Field(default=None, description="IANA name for send_at; default "
@@ -566,7 +677,7 @@ class CrmTarget(Strict):
     password_env: str | None = Field(
         default=None, pattern=ENV_NAME,
         description="With url: the environment variable holding the database password.")
-    webhook: str | None = Field(default=None, pattern=r"^https?://",
+    webhook: str | None = Field(default=None, pattern=WEB_ADDRESS,
                                 description="An http(s) address the changed customers are POSTed to.")
     secret_env: str | None = Field(
         default=None, pattern=ENV_NAME,
@@ -724,23 +835,39 @@ class ReporterConfig(Strict):
     @model_validator(mode="after")
     def _engine_reads_source(self) -> ReporterConfig:
         if self.engine == "local" and self.source.spark_table is not None:
-            raise ValueError("source.spark_table is read by engine: spark; set engine: spark or give "
-                             "source.path")
+            raise error_at(("source", "spark_table"), "source.spark_table is read by engine: spark; "
+                           "set engine: spark or give source.path")
         if self.engine == "spark" and self.segmentation.algorithm == "gmm":
-            raise ValueError("engine: spark scores kmeans and agglomerative models; set "
-                             "segmentation.algorithm to one of them, or engine: local for gmm")
+            raise error_at(("segmentation", "algorithm"), "engine: spark scores kmeans and "
+                           "agglomerative models; set segmentation.algorithm to one of them, or "
+                           "engine: local for gmm")
         if self.engine == "spark" and self.source.url is not None:
-            raise ValueError("engine: spark reads source.path or source.spark_table; a database url "
-                             "is read by engine: local (or expose the table to Spark's catalogue)")
+            raise error_at(("source", "url"), "engine: spark reads source.path or source.spark_table; "
+                           "a database url is read by engine: local (or expose the table to Spark's "
+                           "catalogue)")
         return self
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> ReporterConfig:
-        for what, names in (("team", [t.name for t in self.teams]),
-                            ("crm target", [t.name for t in self.crm])):
-            if len(names) != len(set(names)):
-                raise ValueError(f"{what} names must be unique")
-        return self
+    @field_validator("teams")
+    @classmethod
+    def _team_names(cls, teams: list[TeamConfig]) -> list[TeamConfig]:
+        return unique_names(teams, "team")
+
+    @field_validator("crm")
+    @classmethod
+    def _target_names(cls, targets: list[CrmTarget]) -> list[CrmTarget]:
+        return unique_names(targets, "crm target")
+
+
+def unique_names(items: list, what: str) -> list:
+    """Teams and CRM targets are told apart by name (files, the ledger): a repeated name is
+    refused at the second one's `name:` line."""
+    seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        if item.name in seen:
+            raise error_at((index, "name"), f'{what} {seen[item.name] + 1} above is also named '
+                           f'"{item.name}"; {what} names must be unique, rename one', item.name)
+        seen[item.name] = index
+    return items
 
 
 @dataclass(frozen=True)
@@ -810,11 +937,7 @@ def _cross_references(settings: ReporterConfig, names: list[str], path: Path) ->
 
 
 def _near_name(name: str, names: list[str]) -> str:
-    same_case = [n for n in names if n.lower() == name.lower()]
-    close = same_case or difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    if close:
-        return f'did you mean "{close[0]}"?'
-    return "the personas are " + ", ".join(f'"{n}"' for n in names)
+    return near_name(name, names, "the personas are " + ", ".join(f'"{n}"' for n in names))
 
 
 def load_config(path: str | Path, check_rules: RuleCheck | None = None) -> Config:
@@ -870,9 +993,9 @@ def check_secrets(config: Config) -> None:
     for index, target in enumerate(settings.crm):
         named += [(("crm", index, "password_env"), target.password_env),
                   (("crm", index, "secret_env"), target.secret_env)]
-    problems = [Problem(f"line {line_of(text, place)} {'.'.join(map(str, place))} names {variable}, "
-                        "which is not set in this environment", str(config.path),
-                        fix="export it (or set it in the service's EnvironmentFile) before `reporter run`")
+    document = load_bounded(text)
+    problems = [Problem(unset(variable), str(config.path), line_of(text, place) or 0,
+                        describe_place(document, place), UNSET_FIX)
                 for place, variable in named if variable and read_secret(variable) is None]
     if problems:
         raise ConfigError(str(problems[0]), problems)

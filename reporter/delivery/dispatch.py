@@ -250,8 +250,8 @@ def _retried(result: Pushed, earlier: str, by_hand: bool) -> Pushed:
 
 def _push_one(target: CrmParams, rows: RunRows, config: DeliveryParams) -> Pushed:
     try:
-        secret = env_secret(target.secret_env, f"crm target {target.name}: secret_env")
-        password = env_secret(target.password_env, f"crm target {target.name}: password_env")
+        secret = env_secret(target.secret_env, f'crm "{target.name}", secret_env')
+        password = env_secret(target.password_env, f'crm "{target.name}", password_env')
     except ConfigError as exc:
         return Pushed(target.name, "failed", detail=exc.one_line())
     return push(target, rows, secret, password, config.base_dir)

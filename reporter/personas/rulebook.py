@@ -393,11 +393,11 @@ def compile_rulebook(personas_file: PersonasFile, path: Path) -> Rulebook:
     return rulebook
 
 
-def read_rulebook(path: Path) -> Rulebook:
+def read_rulebook(path: Path, missing_fix: str = "check the path given to --rules") -> Rulebook:
     """A personas file on its own (`reporter personas replay --rules FILE`), every problem of
     its structure and its rules reported together."""
     problems = Problems()
-    personas, _ = read_personas(path, problems)
+    personas, _ = read_personas(path, problems, missing_fix)
     if personas is not None:
         problems.extend(rulebook_problems(personas, path))
     problems.raise_if_any()

@@ -109,14 +109,19 @@ DEFAULT_FALLBACK = PersonaSpec(name="Other customers", color="#7f8c8d", priority
                                description="The customers no other persona's rules describe.")
 
 
-def read_personas(path: Path, problems: Problems) -> tuple[PersonasFile | None, list[str]]:
+PERSONAS_FILE_FIX = ("check personas_file in reporter.yaml (a relative path is read from reporter.yaml's "
+                     "folder)")
+
+
+def read_personas(path: Path, problems: Problems,
+                  missing_fix: str = PERSONAS_FILE_FIX) -> tuple[PersonasFile | None, list[str]]:
     """personas.yaml as a manager writes it, read forgivingly where the meaning is clear: a
     plain list under `rules:` means all of them, a missing `fallback` is "Other customers".
     Every persona is checked on its own, so one mistake never hides the others; returns the
-    personas that could be read and the names of all of them (for cross-checks)."""
+    personas that could be read and the names of all of them (for cross-checks). `missing_fix`:
+    what to do when the file is not there (it was named by personas_file, or by --rules)."""
     try:
-        document, text = read_yaml_mapping(path, "check personas_file in reporter.yaml (a relative "
-                                                 "path is read from reporter.yaml's folder)")
+        document, text = read_yaml_mapping(path, missing_fix)
     except ConfigError as exc:
         problems.extend(exc.found)
         return None, []

@@ -17,9 +17,9 @@ def tokens_of(config: Config) -> dict[str, frozenset[str]] | None:
         return None
     found: dict[str, frozenset[str]] = {}
     for index, token in enumerate(tokens):
-        value = env_secret(token.env, f"api.tokens[{index}].env")
+        value = env_secret(token.env, f"api.tokens item {index + 1}, env")
         if len(value) < 16:
-            raise ConfigError(f"api.tokens[{index}]: the token in {token.env} is shorter than 16 "
+            raise ConfigError(f"api.tokens item {index + 1}: the token in {token.env} is shorter than 16 "
                               "characters; use a long random one (e.g. `openssl rand -hex 32`)")
         found[value] = found.get(value, frozenset()) | frozenset(token.scopes)
     return found

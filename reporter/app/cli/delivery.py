@@ -19,6 +19,7 @@ from reporter.archive import published_runs
 from reporter.delivery.hints import console_command
 from reporter.errors import ConfigError
 from reporter.exits import Exit, outcome_code
+from reporter.forms import email_problem
 from reporter.history.catalogue import all_runs, read_run, sent_since
 from reporter.history.record import read_record
 
@@ -47,6 +48,9 @@ def add_send(commands) -> None:
 def send_command(args: argparse.Namespace) -> int:
     from reporter.delivery import dispatch, mail  # WeasyPrint
 
+    wrong = email_problem(args.to) if args.to is not None else ""
+    if wrong:  # before anything is read: a mail server takes any RCPT and bounces it later
+        raise ConfigError(f"--to {wrong}")
     config = checked_config(args)
     names = [team.name for team in config.settings.teams]
     if args.team is not None and args.team not in names:
