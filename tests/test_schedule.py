@@ -16,7 +16,15 @@ from apscheduler.job import Job
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from reporter.app.schedule import JOB_ID, build_scheduler, jobstore_path, run_brief_job, trigger
+from reporter.app.schedule import (
+    JOB_ID,
+    build_scheduler,
+    described,
+    ensure_job,
+    jobstore_path,
+    run_brief_job,
+    trigger,
+)
 from reporter.app.settings import ScheduleConfig, load_config
 from tests.conftest import REPO_ROOT, archive_entries, run_cli, run_main, write_config
 
@@ -87,6 +95,38 @@ def test_cron_with_seconds_and_bad_cron():
         ScheduleConfig(cron="0 25 * * mon")
     with pytest.raises(ValueError, match="unknown timezone"):
         ScheduleConfig(timezone="Mars/Olympus")
+
+
+def test_the_listing_says_the_schedule_as_configured_in_words(project):
+    """--list printed APScheduler's repr (cron[month='*', day='*', day_of_week='mon', ...]); it
+    says the cron as written, its zone and, for a plain weekly or daily time, in words."""
+    config_path = configure(project, "0 7 * * mon")
+    config_path.write_text(config_path.read_text().replace("timezone: UTC", "timezone: Europe/London"))
+    before = run_main("schedule", "--list", "--config", str(config_path))
+    assert before.returncode == 0, before.stderr
+    assert before.stdout.startswith(f'{JOB_ID}: cron "0 7 * * mon" (Europe/London), every Monday at 07:00; '
+                                    "not yet stored")
+    config = load_config(config_path)
+    scheduler = build_scheduler(config)
+    scheduler.start(paused=True)
+    try:
+        ensure_job(scheduler, config)
+    finally:
+        scheduler.shutdown(wait=False)
+    stored = run_main("schedule", "--list", "--config", str(config_path)).stdout
+    assert stored.startswith(f'{JOB_ID}: cron "0 7 * * mon" (Europe/London), every Monday at 07:00; '
+                             "next run ")
+    assert "day_of_week=" not in stored
+
+
+def test_a_schedule_is_said_in_words_where_it_is_plain():
+    words = {cron: described(trigger(ScheduleConfig(cron=cron))) for cron in
+             ("0 7 * * *", "30 6 * * mon-fri", "0 7 1 * *", "0 7 1 jan *", "*/15 * * * *")}
+    assert words == {"0 7 * * *": 'cron "0 7 * * *" (UTC), every day at 07:00',
+                     "30 6 * * mon-fri": 'cron "30 6 * * mon-fri" (UTC), every Monday to Friday at 06:30',
+                     "0 7 1 * *": 'cron "0 7 1 * *" (UTC), on day 1 of every month at 07:00',
+                     "0 7 1 jan *": 'cron "0 7 1 jan *" (UTC), every year on 1 January at 07:00',
+                     "*/15 * * * *": 'cron "*/15 * * * *" (UTC)'}
 
 
 def store_due_job(config_path, overdue: timedelta, function: str = "reporter.jobs:run_brief_job") -> None:

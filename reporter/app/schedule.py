@@ -200,14 +200,72 @@ def list_jobs(config: Config) -> str:
     scheduler.start(paused=True)
     try:
         jobs = scheduler.get_jobs()
-        lines = [f"{job.id}: {job.trigger}; next run {_when(job.next_run_time)}" for job in jobs]
+        lines = [f"{job.id}: {described(job.trigger)}; next run {_when(job.next_run_time)}" for job in jobs]
     finally:
         scheduler.shutdown(wait=False)
     if not lines:
-        upcoming = trigger(config.settings.schedule).get_next_fire_time(None, datetime.now().astimezone())
-        lines = [f"{JOB_ID}: not yet stored (start `reporter schedule`); it would run "
-                 f"{_when(upcoming)}"]
+        weekly = trigger(config.settings.schedule)
+        upcoming = weekly.get_next_fire_time(None, datetime.now().astimezone())
+        lines = [f"{JOB_ID}: {described(weekly)}; not yet stored (start `reporter schedule`), it "
+                 f"would run {_when(upcoming)}"]
     return "\n".join(lines) + "\n"
+
+
+CRONTAB = ("minute", "hour", "day", "month", "day_of_week")
+DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+          "October", "November", "December")
+
+
+def described(cron: CronTrigger) -> str:
+    """A job's trigger as schedule.cron writes it, with its zone and, where it is a plain
+    weekly, daily, monthly or yearly time, in words: 'cron "0 7 * * mon" (Europe/London),
+    every Monday at 07:00' (APScheduler's own repr is for programmers)."""
+    fields = {field.name: str(field) for field in cron.fields}
+    written = [fields[name] for name in CRONTAB]
+    if fields["second"] != "0":
+        written.insert(0, fields["second"])
+    words = _in_words(fields)
+    return f'cron "{" ".join(written)}" ({cron.timezone})' + (f", {words}" if words else "")
+
+
+def _in_words(fields: dict[str, str]) -> str:
+    """The common schedules in words; '' for any other (the expression says it)."""
+    minute, hour, day, month, weekday = (fields[name] for name in CRONTAB)
+    if not (minute.isdigit() and hour.isdigit() and fields["second"] == "0"
+            and fields.get("year", "*") == fields.get("week", "*") == "*"):
+        return ""
+    at = f"at {int(hour):02d}:{int(minute):02d}"
+    days = _weekdays(weekday)
+    if day == month == "*":
+        return f"every day {at}" if weekday == "*" else f"every {days} {at}" if days else ""
+    if weekday != "*" or not day.isdigit():
+        return ""
+    if month == "*":
+        return f"on day {day} of every month {at}"
+    number = month if month.isdigit() else str(_index(month, MONTHS) + 1)
+    return f"every year on {day} {MONTHS[int(number) - 1]} {at}" if 1 <= int(number) <= 12 else ""
+
+
+def _weekdays(text: str) -> str:
+    """'mon' -> 'Monday', 'mon,thu' -> 'Monday and Thursday', 'mon-fri' -> 'Monday to Friday'
+    (APScheduler counts 0 as Monday); '' for a step or anything else."""
+    parts = []
+    for part in text.split(","):
+        ends = [_index(end, DAYS) for end in part.split("-")]
+        if len(ends) > 2 or -1 in ends:
+            return ""
+        parts.append(" to ".join(DAYS[end] for end in ends))
+    return " and ".join(parts)
+
+
+def _index(text: str, names: tuple[str, ...]) -> int:
+    """A day or month by number (days from 0, months from 1) or by its first three letters; -1 if neither."""
+    short = [name[:3].lower() for name in names]
+    if text.isdigit():
+        number = int(text) - (1 if names is MONTHS else 0)
+        return number if 0 <= number < len(names) else -1
+    return short.index(text.lower()) if text.lower() in short else -1
 
 
 def _after_run(weekly: CronTrigger, event: JobEvent) -> None:
