@@ -2,7 +2,8 @@
 
 The syntax is APScheduler's CronTrigger (which runs the schedule): per field a comma list of
 `*`, a value, or a range `a-b`, each optionally `/step`; month and day_of_week also take names
-(jan, mon; day_of_week counts from 0 = mon), day also `last`, `last mon` or `2nd fri`."""
+(jan, mon; day_of_week numbered as crontab numbers it, 0 and 7 = sun, 1 = mon, turned into names
+for APScheduler by app/schedule.py), day also `last`, `last mon` or `2nd fri`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 
 FIELDS = ("second", "minute", "hour", "day", "month", "day_of_week")
 RANGES = {"second": (0, 59), "minute": (0, 59), "hour": (0, 23), "day": (1, 31), "month": (1, 12),
-          "day_of_week": (0, 6)}
+          "day_of_week": (0, 7)}
 NAMES = {"month": ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"),
          "day_of_week": ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 PART = re.compile(r"(?P<start>\*|\w+)(?:-(?P<end>\w+))?(?:/(?P<step>\d+))?")

@@ -3,9 +3,13 @@ APScheduler; the scheduler must accept what the check lets through, and refuse w
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from apscheduler.triggers.cron import CronTrigger
 
+from reporter.app.schedule import crontab_weekdays, trigger
+from reporter.app.settings import ScheduleConfig
 from reporter.cron import FIELDS, cron_problem
 
 EXPRESSIONS = ["0 7 * * mon", "0 25 * * mon", "*/15 * * * *", "0 7 * * mon-fri", "0 7 1-15 * *",
@@ -18,11 +22,26 @@ EXPRESSIONS = ["0 7 * * mon", "0 25 * * mon", "*/15 * * * *", "0 7 * * mon-fri",
 
 def _scheduler_accepts(cron: str) -> bool:
     fields = cron.split()
+    named = dict(zip(FIELDS[-len(fields):], fields, strict=True))
     try:
-        CronTrigger(**dict(zip(FIELDS[-len(fields):], fields, strict=True)), timezone="UTC")
+        CronTrigger(**{**named, "day_of_week": crontab_weekdays(named["day_of_week"])}, timezone="UTC")
     except ValueError:
         return False
     return True
+
+
+@pytest.mark.parametrize(("cron", "days"), [
+    ("0 7 * * 1", {"Monday"}), ("0 7 * * 1-5", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}),
+    ("0 7 * * 0", {"Sunday"}), ("0 7 * * 7", {"Sunday"}), ("0 7 * * mon,fri", {"Monday", "Friday"}),
+    ("0 7 * * */3", {"Sunday", "Wednesday", "Saturday"})])
+def test_weekday_numbers_mean_what_crontab_means(cron, days):
+    """APScheduler counts 0 as Monday: `0 7 * * 1-5` ran Tuesday to Saturday."""
+    weekly = trigger(ScheduleConfig(cron=cron, timezone="UTC"))
+    fired, at = set(), datetime(2026, 12, 1, tzinfo=UTC)
+    for _ in range(14):
+        at = weekly.get_next_fire_time(None, at + timedelta(minutes=1))
+        fired.add(f"{at:%A}")
+    assert fired == days
 
 
 @pytest.mark.parametrize("cron", EXPRESSIONS)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import signal
 import threading
 from datetime import datetime
@@ -50,13 +51,54 @@ def trigger(schedule: ScheduleConfig) -> CronTrigger:
     fields = schedule.cron.split()
     try:
         if len(fields) == 5:
-            return CronTrigger.from_crontab(schedule.cron, timezone=zone)
-        second, minute, hour, day, month, weekday = fields
+            minute, hour, day, month, weekday = fields
+            second = "0"
+        else:
+            second, minute, hour, day, month, weekday = fields
         return CronTrigger(second=second, minute=minute, hour=hour, day=day, month=month,
-                           day_of_week=weekday, timezone=zone)
+                           day_of_week=crontab_weekdays(weekday), timezone=zone)
     except ValueError as exc:
         raise ConfigError(f"schedule.cron '{schedule.cron}' is not a valid cron expression ({exc}); "
                           "for Mondays at 07:00 write '0 7 * * mon'") from None
+
+
+CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")  # crontab: 0 and 7 are Sunday
+WEEKDAY_NUMBERS = re.compile(r"(\*|\d+(?:-\d+)?)(?:/(\d+))?")
+
+
+def crontab_weekdays(field: str) -> str:
+    """The weekday field as crontab reads it, in day names: APScheduler counts 0 as Monday, so
+    `0 7 * * 1-5` ran Tuesday to Saturday and `* * * * 1` on Tuesdays. Names mean the same in
+    both and pass as written; numbers past 7 are left for the trigger to refuse."""
+    return ",".join(_weekday_names(part) for part in field.split(","))
+
+
+def _weekday_names(part: str) -> str:
+    found = WEEKDAY_NUMBERS.fullmatch(part)
+    if found is None or part == "*":
+        return part
+    base, step = found[1], int(found[2] or 1)
+    low, high = (0, 6) if base == "*" else (int(base.split("-")[0]), int(base.split("-")[-1]))
+    if high > 7 or low > high or step < 1:
+        return part
+    return _runs({CRONTAB_DAYS[n] for n in range(low, high + 1, step)})
+
+
+def _runs(days: set[str]) -> str:
+    """Day names in APScheduler's order, three or more in a row as a range (mon-fri), so the
+    listing reads as the crontab was written."""
+    order = CRONTAB_DAYS[1:]  # mon ... sun
+    picked = [i for i, day in enumerate(order) if day in days]
+    parts, start = [], 0
+    while start < len(picked):
+        end = start
+        while end + 1 < len(picked) and picked[end + 1] == picked[end] + 1:
+            end += 1
+        first, last = order[picked[start]], order[picked[end]]
+        parts.append(f"{first}-{last}" if end - start >= 2 else
+                     ",".join(order[i] for i in picked[start:end + 1]))
+        start = end + 1
+    return ",".join(parts)
 
 
 def jobstore_path(config: Config) -> Path:
