@@ -226,6 +226,26 @@ def test_forced_and_test_sends_are_the_only_second_copies(archived, server, caps
     assert (out / "retention.eml").is_file() and "<html" in (out / "retention.html").read_text()
 
 
+def test_a_password_variable_not_set_fails_its_team_in_words_and_asks_no_server(archived, server, capsys,
+                                                                                monkeypatch):
+    """It was a made-up server reply, "535 environment variable ... is not set", and the advice
+    was to send again "once the mail server is reachable"."""
+    controller, handler = server
+    monkeypatch.delenv("REPORTER_TEST_NO_PASSWORD", raising=False)
+    config = write_config(archived.config, source={"path": str(archived.data)}, **QUICK, teams=TEAMS[1:],
+                          smtp={"host": "127.0.0.1", "port": controller.port, "security": "none",
+                                "from_address": "briefs@smartcart.test", "username": "briefs",
+                                "password_env": "REPORTER_TEST_NO_PASSWORD", "retries": 1,
+                                "backoff_seconds": 0.01, "timeout_seconds": 5})
+    capsys.readouterr()
+    assert _reporter(config, "send") == 3  # reporter.exits: delivery failed
+    said = capsys.readouterr()
+    assert handler.messages == [] and "535" not in said.out + said.err
+    assert "Retention: failed (REPORTER_TEST_NO_PASSWORD is not set in this environment, so no mail " \
+           "server was asked; export it where reporter runs" in said.out + said.err
+    assert "once the cause above is put right" in said.err
+
+
 def test_a_warning_check_sends_the_brief_with_a_banner(project, server, sample_csv, tmp_path):
     controller, handler = server
     # the suite's sample: a worker draws its charts and fits its models once (tests/support/memo.py)

@@ -42,7 +42,7 @@ def failure_lines(outcomes: Iterable[Outcome], run_id: str, config_path: Path | 
     if failed:
         resend = console_command(config_path, "send", "--run", run_id)
         lines.append(f"reporter: error: delivery failed for {', '.join(failed)}; the brief is "
-                     f"archived, re-send it with `{resend}` once the mail server is reachable")
+                     f"archived, re-send it with `{resend}` once the cause above is put right")
     unconfirmed = [o.team for o in outcomes if o.unconfirmed]
     if unconfirmed:
         forced = [console_command(config_path, "send", "--run", run_id, "--team", team, "--force")

@@ -319,6 +319,9 @@ def send(message: EmailMessage, team: str, recipients: tuple[str, ...], smtp: Sm
     """Send with retries for failures before the data was handed over; report permanent ones
     at once. A message handed over without an answer is uncertain (at most once) or retried
     (at least once)."""
+    missing = _missing_password(smtp)
+    if missing:  # nothing to try again: no server was asked
+        return Outcome(team, "failed", recipients, {}, 0, missing, _now())
     error = ""
     for attempt in range(1, smtp.retries + 2):
         try:
@@ -452,14 +455,17 @@ def _close(client: smtplib.SMTP) -> None:
         client.close()
 
 
-def _password(smtp: SmtpParams) -> str:
-    if not smtp.password_env:
+def _missing_password(smtp: SmtpParams) -> str:
+    """Why no login can be tried: the password's variable is not set. It was raised as a made-up
+    server reply ("535 ..."), and the advice after it was to wait for the mail server."""
+    if not smtp.username or not smtp.password_env or read_secret(smtp.password_env) is not None:
         return ""
-    value = read_secret(smtp.password_env)
-    if value is None:
-        raise smtplib.SMTPAuthenticationError(
-            535, f"environment variable {smtp.password_env} is not set; export it before running")
-    return value
+    return (f"{smtp.password_env} is not set in this environment, so no mail server was asked; "
+            "export it where reporter runs (for the scheduler: in its service's EnvironmentFile)")
+
+
+def _password(smtp: SmtpParams) -> str:
+    return (read_secret(smtp.password_env) or "") if smtp.password_env else ""
 
 
 def _replies(refused: dict) -> dict[str, str]:
