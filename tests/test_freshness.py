@@ -177,3 +177,23 @@ def test_an_export_older_than_the_brief_already_sent_is_held(first_week, tmp_pat
     record = json.loads((held.folder / "run.json").read_text())
     assert record["model"]["reason"] == (f"the saved model is of newer customers (run {first.run_id}, "
                                          f"as of {first.brief.as_of:%Y-%m-%d}) than these")
+
+
+def test_an_export_with_far_fewer_customers_is_held(first_week, tmp_path, server):
+    """A filtered export (1,700 customers, then 636) went to every team and the CRM with
+    "1,082 gone" as its only sign."""
+    _, handler = server
+    first = first_week.result
+    table = pd.read_csv(first_week.data)
+    newest = pd.to_datetime(table["Dt_Customer"], format="%d-%m-%Y").idxmax()  # the same as-of day
+    kept = table.loc[(table.index % 3 == 0) | (table.index == newest)]
+    part = sample.write(kept, first_week.data.with_name("customers-part.csv"))
+    _touch(part, WEEK2 - timedelta(hours=1))
+    held = run(load_config(_copy(first_week, tmp_path) / "config" / "reporter.yaml"), data=part, now=WEEK2)
+    assert held.checks.held and handler.messages == []
+    (reason,) = [r.problem for r in held.checks.holding]
+    before = first.brief.customers
+    assert reason == (f"{held.brief.customers:,} customers, against {before:,} in run {first.run_id} "
+                      f"(-{100 * (before - held.brief.customers) / before:.0f}%, more than the 25% allowed "
+                      "by checks.customer_count): an export cut short or filtered? export the whole "
+                      "customer table")

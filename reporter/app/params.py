@@ -9,6 +9,7 @@ from reporter.app.settings import Config, ReporterConfig, TeamConfig
 from reporter.brief.params import (
     CheckParams,
     ChecksParams,
+    CustomerCountParams,
     EmptyPersonaParams,
     FreshDataParams,
     PdfParams,
@@ -114,6 +115,7 @@ def checks_params(settings: ReporterConfig) -> ChecksParams:
         unchanged_data=CheckParams(**checks.unchanged_data.model_dump()),
         no_new_empty_persona=EmptyPersonaParams(**checks.no_new_empty_persona.model_dump()),
         share_move=ShareMoveParams(**checks.share_move.model_dump()),
+        customer_count=CustomerCountParams(**checks.customer_count.model_dump()),
         charts_have_data=CheckParams(**checks.charts_have_data.model_dump()),
         pdf_complete=PdfParams(**checks.pdf_complete.model_dump()),
         model_not_held=CheckParams(**checks.model_not_held.model_dump()))

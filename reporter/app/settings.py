@@ -517,6 +517,13 @@ class ShareMoveCheck(Check):
                                                             "percentage points, since the last run.")
 
 
+class CustomerCountCheck(Check):
+    max_drop_percent: float = Field(
+        default=25, gt=0, le=100,
+        description="Largest fall in the number of customers since the last delivered run, in "
+                    "percent: a bigger one is an export cut short or filtered.")
+
+
 class PdfCheck(Check):
     max_mb: float = Field(
         default=3, gt=0,
@@ -540,6 +547,10 @@ class ChecksConfig(Strict):
     share_move: ShareMoveCheck = Field(
         default=ShareMoveCheck(),
         description="No persona's share moved more than max_points since the last run.")
+    customer_count: CustomerCountCheck = Field(
+        default=CustomerCountCheck(),
+        description="The number of customers fell by no more than max_drop_percent since the "
+                    "last delivered run.")
     charts_have_data: Check = Field(default=Check(), description="Every chart of the brief has data to draw.")
     pdf_complete: PdfCheck = Field(
         default=PdfCheck(),

@@ -67,6 +67,7 @@ def before_render(settings: ChecksParams, raw: RawCustomers, brief: Brief,
         "no_new_empty_persona": lambda: _no_new_empty_persona(settings, brief, previous,
                                                               decision.rule_change),
         "share_move": lambda: _share_move(settings, brief, previous, decision.rule_change),
+        "customer_count": lambda: _customer_count(settings, brief, previous),
         "charts_have_data": lambda: _charts_have_data(brief),
         "model_not_held": lambda: "" if not decision.held else decision.sentence,
     }
@@ -197,6 +198,21 @@ def _share_move(settings: ChecksParams, brief: Brief, previous: RunRecord | None
     listed = ", ".join(f"{name} {move:+.0f} points" for name, move in jumps)
     return (f"persona shares moved more than {settings.share_move.max_points:.0f} points since run "
             f"{previous.run_id}: {listed}")
+
+
+def _customer_count(settings: ChecksParams, brief: Brief, previous: RunRecord | None) -> str:
+    """Far fewer customers than the last brief: an export cut short or filtered (1,700 to 636)
+    was sent, and pushed to the CRM, with "1,082 gone" as its only sign."""
+    before = previous.data_notes.rows_kept if previous is not None else 0
+    if not before or brief.customers >= before:
+        return ""
+    drop = 100 * (before - brief.customers) / before
+    limit = settings.customer_count.max_drop_percent
+    if drop <= limit:
+        return ""
+    return (f"{brief.customers:,} customers, against {before:,} in run {previous.run_id} (-{drop:.0f}%, "
+            f"more than the {limit:g}% allowed by checks.customer_count): an export cut short or "
+            "filtered? export the whole customer table")
 
 
 def _charts_have_data(brief: Brief) -> str:

@@ -29,6 +29,11 @@ class ShareMoveParams(CheckParams):
 
 
 @dataclass(frozen=True)
+class CustomerCountParams(CheckParams):
+    max_drop_percent: float = 25
+
+
+@dataclass(frozen=True)
 class PdfParams(CheckParams):
     max_mb: float = 3
 
@@ -39,6 +44,7 @@ class ChecksParams:
     unchanged_data: CheckParams = CheckParams()
     no_new_empty_persona: EmptyPersonaParams = EmptyPersonaParams()
     share_move: ShareMoveParams = ShareMoveParams()
+    customer_count: CustomerCountParams = CustomerCountParams()
     charts_have_data: CheckParams = CheckParams()
     pdf_complete: PdfParams = PdfParams()
     model_not_held: CheckParams = CheckParams(mode="warn")
