@@ -172,6 +172,20 @@ def test_a_change_of_name_is_explained_by_its_own_bars_not_a_third_persona_s(tmp
     assert "Premium" not in said
 
 
+def test_a_name_kept_by_the_margin_is_explained_by_its_own_bar(tmp_path, table):
+    """Segment 1 had Deal Seekers and misses its income bar by 3.3% while missing Premium's
+    (tried first) spend bar by 2%: page 1 named Premium's bar, the first close call."""
+    labels = halves(table)
+    near = moved(table, labels, 1, BAR * 0.98)
+    income = float(near.frame.loc[labels == 1, "income"].mean())
+    rulebook = rules(tmp_path, BAR, lower=income / 0.967)
+    kept = named(rulebook, near, labels, {0: "Steady Shoppers", 1: "Deal Seekers"})
+    assert kept.cluster_persona[1] == "Deal Seekers" and kept.verdicts[1].held
+    assert sorted(c.bar for c in kept.close_calls) == ["Deal Seekers", "Premium"]
+    (said,) = naming_headlines(kept, rulebook, Units(), rules_edited=True)
+    assert said.startswith("Segment 1 stays Deal Seekers: its income, ") and "Deal Seekers' bar" in said
+
+
 def test_margin_zero_is_the_plain_rules_and_a_renamed_persona_is_no_change(tmp_path, table):
     labels = halves(table)
     rulebook = rules(tmp_path, BAR)

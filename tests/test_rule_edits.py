@@ -374,6 +374,14 @@ def test_a_rename_with_its_rule_changed_is_said_as_both():
     split = (("Premium", "VIP", 50), ("Premium", "Steady", 50))
     halves = RuleChange("r", split, (), (), (("Premium", 100, 0), ("VIP", 0, 50), ("Steady", 200, 250)))
     assert rule_edit_lines(halves)[0].startswith("Premium has no customers now"), "no majority"
+    assert change.successors == {"Premium": "VIP"} and halves.successors == {}
+    # two names into one new one is a merge: it was a successor too, so the changes table said
+    # "C (was A, its rule changed)" beside "A and B are now one persona, C"
+    merged = RuleChange("r", (("A", "C", 100), ("B", "C", 50)), (), (),
+                        (("A", 100, 0), ("B", 50, 0), ("C", 0, 150)))
+    assert merged.successors == {}
+    assert merged.shift() == {"A": -100 * 100 / 150, "B": -100 * 50 / 150, "C": 100.0}, \
+        "of the customers compared"
 
 
 def test_a_persona_added_in_front_of_the_fallback_is_not_the_fallback_renamed():

@@ -105,9 +105,11 @@ def _older_than_sent(brief: Brief, newer: RunRecord | None) -> str:
     """Customers older than a brief already received: never fresh, whatever the file's age."""
     if newer is None:
         return ""
-    return (f"these customers are as of {brief.as_of:%Y-%m-%d}, older than those of run "
-            f"{newer.run_id} (as of {newer.as_of}), which was already sent: an old export, "
-            "or one cut short (its newest customers missing); export this week's customers")
+    how = "published" if newer.teams == () else "already sent"
+    return (f"these customers are as of {brief.as_of:%Y-%m-%d} (their newest join date), older than "
+            f"those of run {newer.run_id} (as of {newer.as_of}), which was {how}: an old export, or "
+            "one cut short (its newest customers missing); export this week's customers, or release "
+            "it if those customers were removed on purpose")
 
 
 def _data_fresh(settings: ChecksParams, raw: RawCustomers, previous: RunRecord | None,
@@ -189,7 +191,7 @@ def _share_move(settings: ChecksParams, brief: Brief, previous: RunRecord | None
         return ""
     renamed = rules.renamed if rules is not None else {}
     before = {renamed.get(name, name): figures for name, figures in previous.personas.items()}
-    shift = rules.shift(brief.customers) if rules is not None else {}
+    shift = rules.shift() if rules is not None else {}
     moves = [(p.name, (p.share - before[p.name].share) * 100 - shift.get(p.name, 0.0))
              for p in brief.personas if p.name in before]
     jumps = [(name, move) for name, move in moves if abs(move) > settings.share_move.max_points]

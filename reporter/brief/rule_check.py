@@ -129,7 +129,7 @@ def _moved(analysis: Analysis, previous: RunRecord | None, max_points: float) ->
     customers = len(analysis.table.frame) or 1
     renamed, change = analysis.decision.renamed, analysis.decision.rule_change
     emptied = set(change.vanished) if change is not None else set()  # said by _edited
-    shift = change.shift(customers) if change is not None else {}
+    shift = change.shift() if change is not None else {}
     warnings = []
     for old, figures in previous.personas.items():
         name = renamed.get(old, old)

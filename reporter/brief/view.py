@@ -640,9 +640,8 @@ def naming_headlines(assignment: PersonaAssignment, rulebook: Rulebook, units: U
 def _kept_names(assignment: PersonaAssignment, units: Units) -> tuple[str, ...]:
     """The segments that kept last week's persona only by the margin, with the bar that was
     that close."""
-    return tuple(close_call_sentence(call, units) for _, verdict in sorted(assignment.verdicts.items())
-                 if verdict.held for call in verdict.close_calls[:1]
-                 if call.named == call.previous == verdict.persona)
+    kept = (verdict.kept_by for _, verdict in sorted(assignment.verdicts.items()))
+    return tuple(close_call_sentence(call, units) for call in kept if call is not None)
 
 
 def close_call_sentence(call: CloseCall, units: Units) -> str:

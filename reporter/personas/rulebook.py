@@ -210,6 +210,16 @@ class SegmentVerdict:
                          for c in attempt.checks if c.holds)
 
     @property
+    def kept_by(self) -> CloseCall | None:
+        """Why a held segment kept its name: the close call on the bar of the persona the plain
+        rules gave it (tried earlier, cleared by less than the margin), else on its own bar,
+        missed by less. The first close call could be a third persona's."""
+        if not self.held:
+            return None
+        plain = next((a.persona for a in self.tried if a.matched and a.persona != self.persona), None)
+        return next((c for c in self.close_calls if c.bar == (plain or self.persona)), None)
+
+    @property
     def near_misses(self) -> tuple[NearMiss, ...]:
         """Personas tried before the one it got that it missed on a single close threshold; not
         those a close call already names with its figures (the appendix said it twice)."""
@@ -296,20 +306,23 @@ class RuleChange:
         came from it (not a rename: some went elsewhere, or came from elsewhere)."""
         before = {name: count for name, count, _ in self.sizes}
         after = {name: count for name, _, count in self.sizes}
-        found = {}
+        found, sources = {}, {}
         for old in sorted(set(self.vanished) - set(self.absent)):  # no longer a persona of the rules
             went = self.went_to(old)
             if not went:
                 continue
             new, kept = went[0]
+            sources[new] = sources.get(new, 0) + 1
             if before.get(new, 0) == 0 and new not in self.absent_before and \
                     2 * kept > before[old] and 2 * kept > after.get(new, 0):
                 found[old] = new
-        return found
+        return {old: new for old, new in found.items() if sources[new] == 1}  # two into one: a merge
 
-    def shift(self, customers: int) -> dict[str, float]:
+    def shift(self) -> dict[str, float]:
         """Points of share each persona gained (or lost) only because the rules moved customers
-        to another persona (a rename moves nobody): what a share check leaves out."""
+        to another persona (a rename moves nobody): what a share check leaves out. Of the
+        customers compared (every customer, on either engine; not Spark's fitting sample)."""
+        customers = sum(before for _, before, _ in self.sizes)
         points: dict[str, float] = {}
         for before, after, count in self.real_moves:
             moved = 100 * count / max(customers, 1)
