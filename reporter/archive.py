@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from reporter.errors import DataError
+from reporter.errors import ArchiveError, DataError
 
 PARTIAL_PREFIX = ".partial-"
 
@@ -95,6 +95,9 @@ def one_run_at_a_time(output_dir: Path, waiting: Callable[[], None]) -> Iterator
         except BlockingIOError:
             waiting()
             fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as exc:  # some network file systems lock no folders
+            raise ArchiveError(f"{output_dir}: cannot be locked for this run ({exc.strerror}); put "
+                               "output.dir on a local disk") from None
         yield
     finally:
         os.close(handle)  # releases the lock

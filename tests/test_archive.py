@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 from datetime import datetime
 
 import pandas as pd
@@ -14,7 +16,7 @@ from reporter.app import pipeline
 from reporter.app.settings import load_config
 from reporter.archive import RunFolder, folder_name, new_run_id, remove_stale_partials
 from tests.conftest import REPO_ROOT, archive_entries, run_folders, write_config
-from tests.support.processes import kill, start, stopped, wait_until
+from tests.support.processes import WAIT_SECONDS, kill, start, stopped, wait_until
 
 RUN_FILES = {"brief.html", "brief.pdf", "segments.csv", "run.json", "customers.csv"}
 
@@ -156,7 +158,7 @@ def test_two_runs_at_once_both_finish_and_the_index_lists_both(project):
 
 @pytest.mark.server
 def test_a_run_started_while_another_runs_waits_and_each_team_gets_the_week_once(project, sample_csv,
-                                                                                 server):
+                                                                                 server, monkeypatch):
     """The scheduler's run and a run by hand of the same export: both compared with the same
     brief (none), so both sent the week to every team. The second now waits for the first,
     then meets its brief as the baseline and holds the unchanged data (at most once a week)."""
@@ -169,23 +171,26 @@ def test_a_run_started_while_another_runs_waits_and_each_team_gets_the_week_once
                                 "from_address": "briefs@smartcart.test", "retries": 1,
                                 "backoff_seconds": 0.01, "timeout_seconds": 5},
                           checks={"unchanged_data": {"mode": "hold"}})
+    monkeypatch.setenv("REPORTER_LOG_LEVEL", "info")  # the waiting line is an INFO line
     marker = project / "first.pid"
     first = start("run", "--config", str(config), fault="stage-load", marker=marker)
     wait_until(lambda: stopped(marker), first)  # the first holds the archive, before reading
     second = start("run", "--config", str(config))
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in second.stdout] + [lines.put("")],
+                     daemon=True).start()
     said = ""
     try:
         while "another run of" not in said:  # the second says it waits (a handshake, not a pause)
-            line = second.stdout.readline()
-            assert line, f"the second run ended without waiting: {said}{second.communicate()}"
+            line = lines.get(timeout=WAIT_SECONDS)  # only a bound on a hung process
+            assert line, f"the second run ended without waiting: {said}{second.stderr.read()}"
             said += line
-    except AssertionError:
+    except (AssertionError, queue.Empty):
         kill(first)
         raise
     marker.unlink()  # the first goes on
     assert first.wait(timeout=300) == 0, first.communicate()
-    out, err = second.communicate(timeout=300)
-    assert second.returncode == 4, out + err  # reporter.exits: held
+    assert second.wait(timeout=300) == 4, second.stderr.read()  # reporter.exits: held
     assert sorted(r for m in handler.messages for r in m.rcpt_tos) == ["anna@example.com", "cara@example.com"]
     records = [json.loads((f / "run.json").read_text()) for f in run_folders(project / "output")]
     assert sorted(r["status"] for r in records) == ["held", "ready"]

@@ -171,9 +171,9 @@ def test_an_export_older_than_the_brief_already_sent_is_held(first_week, tmp_pat
     held = run(load_config(project / "config" / "reporter.yaml"), data=cut, now=WEEK2)
     assert held.checks.held and handler.messages == [], "no team gets the older customers"
     (reason,) = [r.problem for r in held.checks.holding if r.name == "data_fresh"]
-    assert reason.startswith(f"these customers are as of {held.brief.as_of:%Y-%m-%d}, older than those "
-                             f"of run {first.run_id} (as of {first.brief.as_of:%Y-%m-%d}), which was "
-                             "already sent")
+    assert reason.startswith(f"these customers are as of {held.brief.as_of:%Y-%m-%d} (their newest join "
+                             f"date), older than those of run {first.run_id} (as of "
+                             f"{first.brief.as_of:%Y-%m-%d}), which was already sent")
     record = json.loads((held.folder / "run.json").read_text())
     assert record["model"]["reason"] == (f"the saved model is of newer customers (run {first.run_id}, "
                                          f"as of {first.brief.as_of:%Y-%m-%d}) than these")

@@ -243,8 +243,6 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
         allow_unchanged: bool = False) -> RunResult:
     """Make one brief from the newest customers: build -> check -> publish -> deliver.
     `allow_unchanged`: the data may be the baseline's (a rules edit re-run on purpose)."""
-    now = now or datetime.now().astimezone()
-    run_id = new_run_id(now)
     timer = StageTimer()
     if allow_unchanged:
         config = _without_unchanged_check(config)
@@ -252,6 +250,8 @@ def run(config: Config, data: Path | None = None, as_of: date | None = None,
         check_pdf_engine()
     skip = config.settings.checks.unchanged_data.mode == "skip"
     with one_run_at_a_time(config.output_dir, lambda: _waiting(config.output_dir)):
+        now = now or datetime.now().astimezone()  # after any wait: the run is dated when it runs
+        run_id = new_run_id(now)
         engine, baseline = _analyse(config, data, as_of, timer, refit, run_id, skip)
         found = engine.analysis
         built = _build(config, engine, baseline, run_id, now, timer)

@@ -53,6 +53,8 @@ def run_command(args: argparse.Namespace) -> int:
     except ReporterError as error:
         tell_owners_failed(delivery_params(config), error.one_line())
         raise
+    except BrokenPipeError:  # stdout closed by `| head`: no bug to tell the owners of (main ends it)
+        raise
     except Exception as error:
         tell_owners_failed(delivery_params(config), f"{type(error).__name__}: {error} (a bug; the "
                                                     "traceback is in the scheduler's log)")
