@@ -204,10 +204,11 @@ def syntax_problem(exc: yaml.YAMLError, text: str) -> tuple[str, int]:
             return "a quote opened on this line is never closed; end the text with the same quote", opened
         return ('a backslash in double quotes starts an escape such as \\n; write \\\\ for a '
                 "backslash, or use single quotes"), line
-    for bracket, close in (("[", "]"), ("{", "}")):
+    for bracket, close, instead in (("[", "]", 'one item per line starting with "- "'),
+                                    ("{", "}", "one key: value per line, indented under it")):
         if f"'{close}'" in problem and "expected ','" in problem:
             return (f"the {bracket} opened on this line is not closed with {close} where it should "
-                    f'be; close it, or write one item per line starting with "- "'), opened
+                    f"be; close it, or write {instead}"), opened
     start = re.search(r"found character '(.)' that cannot start any token", problem)
     if start:
         return (f"a value cannot start with {start[1]}; put the whole value in quotes: "

@@ -263,3 +263,9 @@ def test_problems_are_data_the_message_is_made_from(project):
 
 def _line_of(path, text: str) -> int:
     return next(n for n, line in enumerate(path.read_text().splitlines(), 1) if text in line)
+
+
+def test_a_whole_k_written_with_a_decimal_point_is_read_as_that_number(project):
+    path = project / "config" / "reporter.yaml"
+    path.write_text(path.read_text().replace("k: auto", "k: 5.0", 1))
+    assert load_config(path).settings.segmentation.k == 5

@@ -33,7 +33,10 @@ def _scheduler_accepts(cron: str) -> bool:
 @pytest.mark.parametrize(("cron", "days"), [
     ("0 7 * * 1", {"Monday"}), ("0 7 * * 1-5", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}),
     ("0 7 * * 0", {"Sunday"}), ("0 7 * * 7", {"Sunday"}), ("0 7 * * mon,fri", {"Monday", "Friday"}),
-    ("0 7 * * */3", {"Sunday", "Wednesday", "Saturday"})])
+    ("0 7 * * */3", {"Sunday", "Wednesday", "Saturday"}), ("0 7 * * 1/2", {"Monday", "Wednesday", "Friday",
+                                                                            "Sunday"}),
+    ("0 7 * * mon-7", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}),
+    ("0 7 * * 1-fri", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"})])
 def test_weekday_numbers_mean_what_crontab_means(cron, days):
     """APScheduler counts 0 as Monday: `0 7 * * 1-5` ran Tuesday to Saturday."""
     weekly = trigger(ScheduleConfig(cron=cron, timezone="UTC"))

@@ -63,25 +63,41 @@ def trigger(schedule: ScheduleConfig) -> CronTrigger:
 
 
 CRONTAB_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat", "sun")  # crontab: 0 and 7 are Sunday
-WEEKDAY_NUMBERS = re.compile(r"(\*|\d+(?:-\d+)?)(?:/(\d+))?")
+DAY = r"(?:\d+|[a-z]{3})"
+WEEKDAY_PART = re.compile(rf"(\*|{DAY}(?:-{DAY})?)(?:/(\d+))?", re.IGNORECASE)
 
 
 def crontab_weekdays(field: str) -> str:
     """The weekday field as crontab reads it, in day names: APScheduler counts 0 as Monday, so
-    `0 7 * * 1-5` ran Tuesday to Saturday and `* * * * 1` on Tuesdays. Names mean the same in
-    both and pass as written; numbers past 7 are left for the trigger to refuse."""
+    `0 7 * * 1-5` ran Tuesday to Saturday and `* * * * 1` on Tuesdays. A part of names only
+    means the same in both and passes as written; what is no weekday is left for the trigger
+    to refuse."""
     return ",".join(_weekday_names(part) for part in field.split(","))
 
 
 def _weekday_names(part: str) -> str:
-    found = WEEKDAY_NUMBERS.fullmatch(part)
-    if found is None or part == "*":
+    found = WEEKDAY_PART.fullmatch(part)
+    every = found is not None and found[1] == "*"
+    if found is None or (every and not found[2]) or (not every and not any(c.isdigit() for c in found[1])):
         return part
-    base, step = found[1], int(found[2] or 1)
-    low, high = (0, 6) if base == "*" else (int(base.split("-")[0]), int(base.split("-")[-1]))
-    if high > 7 or low > high or step < 1:
+    ends = ["0", "6"] if every else found[1].split("-")
+    low, high = _day_number(ends[0], start=True), _day_number(ends[-1], start=False)
+    if len(ends) == 1 and found[2]:  # crontab's 1/2: from 1 to the end of the week
+        high = 7
+    step = int(found[2] or 1)
+    if low is None or high is None or high > 7 or low > high or step < 1:
         return part
     return _runs({CRONTAB_DAYS[n] for n in range(low, high + 1, step)})
+
+
+def _day_number(day: str, start: bool) -> int | None:
+    """A weekday as crontab numbers it; sun is 0 where a range starts, 7 where it ends."""
+    if day.isdigit():
+        return int(day)
+    name = day.lower()
+    if name not in CRONTAB_DAYS:
+        return None
+    return 7 if name == "sun" and not start else CRONTAB_DAYS.index(name)
 
 
 def _runs(days: set[str]) -> str:

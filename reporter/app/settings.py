@@ -288,6 +288,8 @@ class SegmentationConfig(Strict):
         """One message for the two kinds k may be (a number, or auto), never one per kind."""
         if isinstance(k, str) and k.strip().isdigit():
             k = int(k)
+        if isinstance(k, float) and k.is_integer():  # k: 5.0 was read as 5 before
+            k = int(k)
         if k == "auto" or (isinstance(k, int) and not isinstance(k, bool) and k >= 2):
             return k
         raise ValueError("must be auto or a whole number of at least 2" if isinstance(k, int)
