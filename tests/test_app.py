@@ -204,7 +204,7 @@ def test_the_archive_lists_runs_and_releases_a_held_brief_only_when_allowed(arch
     assert runs.set_index("run").at[held.run_id, "status"] == "held"
     notes = [w.value for w in page.warning if held.run_id in w.value]  # its data is older than
     # the second week's, which was sent: releasing it would send older figures, and it says so
-    behind = f"Newer run {second.run_id} (customers as of {second.brief.as_of:%Y-%m-%d}) has been sent since"
+    behind = f"Run {second.run_id}, of newer customers (as of {second.brief.as_of:%Y-%m-%d}), was sent"
     assert len(notes) == 1 and behind in notes[0], notes
     assert any("Read-only" in i.value for i in page.info) and not page.button
     editor = app(config, monkeypatch, allow_edit=True, page="Archive")

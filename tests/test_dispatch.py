@@ -28,8 +28,10 @@ from reporter.data import sample
 from reporter.delivery.dispatch import delay_note
 from reporter.delivery.ledger import Ledger
 from reporter.exits import Exit
+from reporter.history.catalogue import delivery_status
+from reporter.history.record import read_record
 from tests.conftest import QUICK, REPO_ROOT, run_folders, run_main, write_config
-from tests.smtp_server import RecordingHandler, start_server
+from tests.smtp_server import RecordingHandler, free_port, start_server
 
 TEAMS = [
     {"name": "Marketing", "recipients": ["anna@example.com", "ben@example.com"]},
@@ -244,6 +246,26 @@ def test_a_password_variable_not_set_fails_its_team_in_words_and_asks_no_server(
     assert "Retention: failed (REPORTER_TEST_NO_PASSWORD is not set in this environment, so no mail " \
            "server was asked; export it where reporter runs" in said.out + said.err
     assert "once the cause above is put right" in said.err
+
+
+def test_a_failed_forced_copy_leaves_the_run_delivered_and_says_to_force_again(archived, server, capsys):
+    """After a delivered run's --force copy failed, `archive show` said "not delivered", the
+    run stopped being the next run's baseline (unsettled), and the command given to re-send
+    left out --force, so it did nothing ("already sent")."""
+    controller, handler = server
+    config = _configure(archived.root, controller.port, archived.data, teams=TEAMS[1:])
+    assert _reporter(config, "send") == 0 and len(handler.messages) == 1
+    delivered = read_record(archived.folder)
+    dead = _configure(archived.root, free_port(), archived.data, teams=TEAMS[1:])  # nobody listens
+    capsys.readouterr()
+    assert _reporter(dead, "send", "--force") == Exit.DELIVERY_FAILED
+    (resend,) = [line for line in capsys.readouterr().err.splitlines() if "re-send it with" in line]
+    assert f"`reporter send --run {archived.run_id} --force --config " in resend
+    record = read_record(archived.folder)
+    assert [e.status for e in record.delivery] == ["sent", "failed"]
+    assert record.team_status() == delivered.team_status() and record.team_status()["Retention"] == "sent"
+    assert (record.settled, record.is_baseline) == (delivered.settled, delivered.is_baseline)
+    assert "Retention: sent" in delivery_status(record)
 
 
 def test_a_warning_check_sends_the_brief_with_a_banner(project, server, sample_csv, tmp_path):

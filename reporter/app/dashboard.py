@@ -302,7 +302,7 @@ def archive(config, runs, latest, allow_edit: bool) -> None:
     for run in held:  # every reason whole, never cut in a table cell
         newer = sent_since(run, runs)
         st.warning(explore.held_note(run, config.path) + (
-            f" Newer run {newer.run_id} (customers as of {newer.as_of}) has been sent since: "
+            f" Run {newer.run_id}, of newer customers (as of {newer.as_of}), was sent: "
             "releasing this one would send the teams older figures." if newer else ""))
     run_id = st.selectbox("Held run", [r.run_id for r in held])
     if not allow_edit:

@@ -34,13 +34,16 @@ def push_line(pushed: Pushed, run_id: str, config_path: Path | None) -> str:
             f"scheduler's next run), or push it now with `{again}`")
 
 
-def failure_lines(outcomes: Iterable[Outcome], run_id: str, config_path: Path | None) -> list[str]:
-    """The error lines for failed and uncertain emails, each with the command that fixes it."""
+def failure_lines(outcomes: Iterable[Outcome], run_id: str, config_path: Path | None,
+                  resend_with: tuple[str, ...] = ()) -> list[str]:
+    """The error lines for failed and uncertain emails, each with the command that fixes it;
+    `resend_with`: the options the failed send had (a forced send's `--force`: without it the
+    command given did nothing, "already sent")."""
     outcomes = list(outcomes)
     lines = []
     failed = [o.team for o in outcomes if o.failed]
     if failed:
-        resend = console_command(config_path, "send", "--run", run_id)
+        resend = console_command(config_path, "send", "--run", run_id, *resend_with)
         lines.append(f"reporter: error: delivery failed for {', '.join(failed)}; the brief is "
                      f"archived, re-send it with `{resend}` once the cause above is put right")
     unconfirmed = [o.team for o in outcomes if o.unconfirmed]

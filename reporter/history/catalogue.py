@@ -96,7 +96,7 @@ def read_run(folder: Path) -> RunSummary:
 def delivery_status(record: RunRecord) -> str:
     """The latest status per team, in words; "not delivered: ..." while a team it is addressed
     to has no outcome yet or failed (the scheduler's catch-up, or `reporter send`, finishes it)."""
-    latest = {entry.team: entry.status for entry in record.delivery}
+    latest = record.latest_status()
     latest.update({team: status or "not sent" for team, status in record.team_status().items()
                    if not status})
     if not latest:  # addressed to nobody (teams: []): settled as soon as it is published
@@ -118,8 +118,8 @@ def delivery_words(run: RunSummary, runs: list[RunSummary]) -> str:
     newer = sent_since(run, runs)
     if newer is None:
         return run.delivery
-    return (f"{run.delivery}; never released, and newer run {newer.run_id} (as of {newer.as_of}) "
-            "has been sent since")
+    return (f"{run.delivery}; never released, and run {newer.run_id}, of newer customers (as of "
+            f"{newer.as_of}), was sent")
 
 
 def all_runs(output_dir: Path) -> list[RunSummary]:

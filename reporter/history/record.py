@@ -243,9 +243,19 @@ class RunRecord:
     def held(self) -> bool:
         return self.status == "held"
 
+    def latest_status(self) -> dict[str, str]:
+        """Each team's (and CRM target's) latest outcome, except that a failure after the team
+        received the brief (a forced copy that failed) does not undo it: it made a delivered
+        run unsettled, so the next run no longer compared with it and the API stopped serving it."""
+        latest: dict[str, str] = {}
+        for entry in self.delivery:
+            if not (entry.status in NOT_SETTLED and latest.get(entry.team) in RECEIVED):
+                latest[entry.team] = entry.status
+        return latest
+
     def team_status(self) -> dict[str, str]:
-        """Each addressed team's latest delivery status ("" when it has none yet)."""
-        latest = {entry.team: entry.status for entry in self.delivery}
+        """Each addressed team's delivery status, as latest_status says ("" when it has none yet)."""
+        latest = self.latest_status()
         return {team: latest.get(team, "") for team in self.teams or ()}
 
     @property

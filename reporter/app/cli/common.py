@@ -70,14 +70,15 @@ def run_id(folder: Path | None) -> str:
     return read_record(folder).run_id if folder is not None else ""
 
 
-def report(outcomes, pushes, run: str, config_file: Path | None, held: bool = False) -> int:
+def report(outcomes, pushes, run: str, config_file: Path | None, held: bool = False,
+           resend_with: tuple[str, ...] = ()) -> int:
     """One line per email and per CRM push, the errors with the command that fixes each, and
     the exit code they add up to."""
     for outcome in outcomes:
         print("\n".join(delivery_lines(outcome)))
     for pushed in pushes:
         print(push_line(pushed, run, config_file))
-    for line in failure_lines(outcomes, run, config_file):
+    for line in failure_lines(outcomes, run, config_file, resend_with):
         print(line, file=sys.stderr)
     return exit_code(outcomes, pushes, held)
 

@@ -71,7 +71,8 @@ def send_command(args: argparse.Namespace) -> int:
         return report([sent], (), run, config.path)
     delivered = dispatch.dispatch_run(folder, delivery_params(config), team=args.team,
                                       dry_run=args.dry_run, force=args.force)
-    return report(delivered.outcomes, delivered.pushes, run, config.path)
+    again = (*(("--team", args.team) if args.team else ()), *(("--force",) if args.force else ()))
+    return report(delivered.outcomes, delivered.pushes, run, config.path, resend_with=again)
 
 
 def _send_due(config) -> int:
@@ -135,7 +136,7 @@ def add_release(commands) -> None:
     add_config(release)
     release.add_argument("run_id", metavar="RUN_ID", help="run id as printed, or latest")
     release.add_argument("--older", action="store_true",
-                         help="release it even where a newer brief of the source was sent since")
+                         help="release it even where a brief of newer customers of the source was sent")
     release.set_defaults(command=release_command)
 
 
