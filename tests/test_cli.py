@@ -158,6 +158,20 @@ def test_validate_names_an_unset_variable_by_its_target_and_line(project, monkey
             "REPORTER_TEST_HOOK_SECRET, which is not set in this environment; export it") in result.stderr
 
 
+def test_validate_names_an_unset_api_token_variable(project, monkeypatch):
+    """`reporter serve` refused to start on it; `validate` said OK."""
+    monkeypatch.delenv("REPORTER_TEST_API_TOKEN", raising=False)
+    config = project / "config" / "reporter.yaml"
+    config.write_text(config.read_text().replace(
+        "  tokens: []\n", "  tokens:\n  - env: REPORTER_TEST_API_TOKEN\n    scopes: [read]\n"))
+    result = run_main("validate", "--config", str(config))
+    line = next(n for n, text in enumerate(config.read_text().splitlines(), 1)
+                if "env: REPORTER_TEST_API_TOKEN" in text)
+    assert result.returncode == 2
+    assert (f"{config}: line {line}, api.tokens item 1, env: names the environment variable "
+            "REPORTER_TEST_API_TOKEN, which is not set in this environment; export it") in result.stderr
+
+
 @pytest.mark.parametrize("command", [["run", "--data"], ["validate", "--data"], ["assign", "--data"]])
 def test_a_missing_data_file_given_by_data_is_said_of_data(project, tmp_path, command):
     """--data was given, so the fix is about its path, not source.path (assign had no message

@@ -1006,6 +1006,8 @@ def check_secrets(config: Config) -> None:
     for index, target in enumerate(settings.crm):
         named += [(("crm", index, "password_env"), target.password_env),
                   (("crm", index, "secret_env"), target.secret_env)]
+    named += [(("api", "tokens", index, "env"), token.env)  # `reporter serve` refused to start
+              for index, token in enumerate(settings.api.tokens)]
     document = load_bounded(text)
     problems = [Problem(unset(variable), str(config.path), line_of(text, place) or 0,
                         describe_place(document, place), UNSET_FIX)
