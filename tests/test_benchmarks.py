@@ -58,8 +58,9 @@ def test_the_stage_profile_names_functions_per_stage_and_survives_a_rewrite(tmp_
     fit = report["weeks"]["fit"]
     assert {"load", "segment", "assess", "pdf"} <= set(fit) and "assess" not in report["weeks"]["scored"]
     assert all(len(entry["functions"]) == 3 for entry in fit.values() if entry["seconds"] > 0.05)
-    assert any("weasyprint" in f["function"] or "fontTools" in f["function"]
-               for f in fit["pdf"]["functions"]), fit["pdf"]
+    # The own-time leaders of the PDF stage vary run to run among the renderer's libraries.
+    renderer = ("weasyprint", "fontTools", "tinycss2", "pydyf", "cssselect2", "html5lib", "pyphen")
+    assert any(part in f["function"] for f in fit["pdf"]["functions"] for part in renderer), fit["pdf"]
     text = page.read_text()
     assert "## Profile" in text and "| segment |" in text and "**scored week**" in text
     empty = {"machine": {"cores": 2, "memory_gib": 1, "python": "3", "date": "today"}, "repeats": 3,
