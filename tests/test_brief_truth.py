@@ -219,8 +219,10 @@ def test_campaign_evidence_on_cards_chart_and_headline(real, real_table):
     assert brief.campaigns is not None
     assert brief.campaigns.parts == ("Last\ncampaign", "Complained"), "only what the export has"
     frame = pd.read_csv(real_table)[["ID", "Response", "Complain"]]
+    fitted = clean(load(real_table), CleanParams(), AS_OF).frame.query("in_fit")["ID"]
     segments = pd.read_csv(real.folder / "segments.csv")[["ID", "persona"]]
-    rates = segments.merge(frame, on="ID").groupby("persona")["Response"].mean()
+    # rates, as every average, over the customers the segments were fitted on
+    rates = segments[segments["ID"].isin(fitted)].merge(frame, on="ID").groupby("persona")["Response"].mean()
     best = rates.idxmax()
     assert f"{best} answered the last campaign best: {rates[best]:.0%} accepted" in " ".join(brief.headlines)
     row = next(r for r in brief.personas if r.name == best)

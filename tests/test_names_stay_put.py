@@ -52,11 +52,18 @@ def halves(table: FeatureTable) -> np.ndarray:
 
 
 def moved(table: FeatureTable, labels: np.ndarray, segment: int, mean: float) -> FeatureTable:
-    """The table with one segment's spend scaled so that its mean is `mean`."""
+    """The table with one segment's spend scaled so that its mean (over the customers fitted on,
+    as the profile's) is `mean`."""
     frame = table.frame.copy()
     inside = labels == segment
-    frame.loc[inside, "total_spending"] *= mean / frame.loc[inside, "total_spending"].mean()
+    fitted = inside & frame["in_fit"].to_numpy(dtype=bool)
+    frame.loc[inside, "total_spending"] *= mean / frame.loc[fitted, "total_spending"].mean()
     return replace(table, frame=frame)
+
+
+def fitted_mean(table: FeatureTable, inside: np.ndarray, column: str) -> float:
+    """A segment's average as its profile takes it: over its customers fitted on."""
+    return float(table.frame.loc[inside & table.frame["in_fit"].to_numpy(dtype=bool), column].mean())
 
 
 def rules(tmp_path: Path, bar: float, lower: float = 10**9):
@@ -111,7 +118,7 @@ def test_crossing_by_more_than_the_margin_changes_the_name_and_page_1_says_why(t
     far = moved(table, labels, 1, BAR * 1.10)
     after = named(rulebook, far, labels, before.cluster_persona)
     assert after.cluster_persona[1] == "Premium" and after.verdicts[1].changed
-    mean = float(far.frame.loc[labels == 1, "total_spending"].mean())
+    mean = fitted_mean(far, labels == 1, "total_spending")
     assert naming_headlines(after, rulebook, Units()) == (
         f"Segment 1 is now Premium: its total spend, ${mean:,.0f}, cleared Premium's bar, "
         f"${BAR:,.0f}, by {mean / BAR - 1:.1%}.",)
@@ -161,7 +168,7 @@ def test_a_change_of_name_is_explained_by_its_own_bars_not_a_third_persona_s(tmp
     """Segment 1 was Steady Shoppers and now clears Deal Seekers' bar plainly, while it misses
     Premium's (tried first) by 1%: the change was said as "missed Premium's bar by 1.0%"."""
     labels = halves(table)
-    income = float(table.frame.loc[labels == 1, "income"].mean())
+    income = fitted_mean(table, labels == 1, "income")
     rulebook = rules(tmp_path, BAR, lower=income / 1.25)
     near = moved(table, labels, 1, BAR * 0.99)
     after = named(rulebook, near, labels, {0: "Steady Shoppers", 1: "Steady Shoppers"})
@@ -177,7 +184,7 @@ def test_a_name_kept_by_the_margin_is_explained_by_its_own_bar(tmp_path, table):
     (tried first) spend bar by 2%: page 1 named Premium's bar, the first close call."""
     labels = halves(table)
     near = moved(table, labels, 1, BAR * 0.98)
-    income = float(near.frame.loc[labels == 1, "income"].mean())
+    income = fitted_mean(near, labels == 1, "income")
     rulebook = rules(tmp_path, BAR, lower=income / 0.967)
     kept = named(rulebook, near, labels, {0: "Steady Shoppers", 1: "Deal Seekers"})
     assert kept.cluster_persona[1] == "Deal Seekers" and kept.verdicts[1].held

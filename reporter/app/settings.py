@@ -783,8 +783,9 @@ class ReporterConfig(Strict):
     output: OutputConfig = Field(default=OutputConfig(), description="Where the archive of runs is written.")
     clean: CleanConfig = Field(
         default=CleanConfig(),
-        description="Which customers are left out of fitting the segments (they are still briefed), "
-                    "and what to do with duplicate rows.")
+        description="Which customers are left out of fitting the segments (they are still briefed, "
+                    "counted in their segment's size but not in its averages), and what to do with "
+                    "duplicate rows.")
     segmentation: SegmentationConfig = Field(
         default=SegmentationConfig(),
         description="How the segments are found: the algorithm, how many, and from which features.")

@@ -56,23 +56,32 @@ class Aggregates:
     Spark in spark/segments.py): only these come back, never the customers themselves."""
 
     rows: int
-    population_means: pd.Series  # per feature
+    population_means: pd.Series  # per feature, over the customers fitted on (`in_fit`)
     population_std: pd.Series  # per feature, ddof 0; 0 is given as NaN
-    means: pd.DataFrame  # group key x feature
+    means: pd.DataFrame  # group key x feature, over the group's customers fitted on
     sizes: pd.Series  # customers per group key
     spend: pd.Series  # total spending per group key
     total_spend: float
 
 
 def profile(table: FeatureTable, labels: np.ndarray | pd.Series) -> Profiles:
-    """Every registry feature the table has (campaign history only when the export has it)."""
+    """Every registry feature the table has (campaign history only when the export has it).
+
+    Sizes and spend count every customer; the averages only those the segments were fitted on
+    (`in_fit`), so one implausible row (an income of 99,999,999, an age of 130) cannot move a
+    group's averages, and with them the rules that name it."""
     frame = table.numeric([name for name in PROFILE_FEATURES if name in table.frame])
     # group by category codes, not text: the same groups, a fraction of the hashing on 1M rows
     keys = pd.Series(pd.Categorical(pd.Series(np.asarray(labels)).astype(str)), index=frame.index)
+    in_fit = table.frame["in_fit"].to_numpy(dtype=bool)
+    everyone_or_none = in_fit.all() or not in_fit.any()
+    fitted = frame if everyone_or_none else frame.where(np.broadcast_to(in_fit[:, None], frame.shape))
+    means = fitted.groupby(keys, sort=True, observed=True).mean()
+    if means.isna().any().any():  # a group of none but left-out customers: their own averages
+        means = means.fillna(frame.groupby(keys, sort=True, observed=True).mean())
     return profiles_from(Aggregates(
-        rows=len(frame), population_means=frame.mean(),
-        population_std=frame.std(ddof=0).replace(0, np.nan),
-        means=frame.groupby(keys, sort=True, observed=True).mean(), sizes=keys.value_counts(),
+        rows=len(frame), population_means=fitted.mean(),
+        population_std=fitted.std(ddof=0).replace(0, np.nan), means=means, sizes=keys.value_counts(),
         spend=frame["total_spending"].groupby(keys, observed=True).sum(),
         total_spend=float(frame["total_spending"].sum()) or 1.0))
 

@@ -72,10 +72,15 @@ def spark_profile(customers: DataFrame, key: str) -> Profiles:
     aggregation (a rollup: a row per group and the population's row) comes back, never a
     customer."""
     names = [name for name in PROFILE_FEATURES if name in customers.columns]
+    fitted = F.col("in_fit")  # averages over these, sizes and spend over everyone (as profile.py)
     summed = (customers.rollup(F.col(key).cast("string").alias("key"))
               .agg(F.grouping_id().alias("_everyone"), F.count(F.lit(1)).alias("size"),
-                   F.sum("total_spending").alias("spend"), *(F.avg(n).alias(n) for n in names),
-                   *(F.stddev_pop(n).alias(f"std_{n}") for n in names)).toPandas())
+                   F.sum("total_spending").alias("spend"), F.count(F.when(fitted, 1)).alias("_fitted"),
+                   *(F.avg(F.when(fitted, F.col(n))).alias(n) for n in names),
+                   *(F.avg(n).alias(f"all_{n}") for n in names),
+                   *(F.stddev_pop(F.when(fitted, F.col(n))).alias(f"std_{n}") for n in names))
+              .toPandas())
+    _averages_of_everyone_where_none_fitted(summed, names)
     everyone = summed["_everyone"] == 1
     population = summed[everyone].iloc[0]
     groups = summed[~everyone].set_index("key").sort_index()
@@ -84,3 +89,12 @@ def spark_profile(customers: DataFrame, key: str) -> Profiles:
         rows=int(population["size"]), population_means=pd.Series({n: float(population[n]) for n in names}),
         population_std=std, means=groups[names], sizes=groups["size"], spend=groups["spend"],
         total_spend=float(population["spend"]) or 1.0))
+
+
+def _averages_of_everyone_where_none_fitted(summed: pd.DataFrame, names: list[str]) -> None:
+    """Averages are over the customers fitted on, as the local engine's (segmentation/profile.py);
+    a group (or a population) with none of them is described by its own customers."""
+    none = summed["_fitted"] == 0
+    if none.any():
+        for name in names:
+            summed.loc[none, name] = summed.loc[none, f"all_{name}"]
