@@ -236,8 +236,8 @@ def exclusion_notes(settings: CleanParams, as_of: date, ages: int, incomes: int)
             notes.append(DataNote(
                 "exclusion", count,
                 f"{customers(count)} with {why} left out of fitting the segments; "
-                f"{'it is' if count == 1 else 'they are'} still assigned to the nearest segment "
-                f"and counted in its size, not in its averages.",
+                f"{'it is' if count == 1 else 'they are'} counted in the nearest segment, not in its "
+                f"averages.",
             ))
     return notes
 
