@@ -82,6 +82,9 @@ def test_spark_profiles_equal_the_local_engine_s(spark, tmp_path):
     table = build_features(customers)
     labels = (table.frame["income"] > table.frame["income"].median()).astype(int).to_numpy() \
         + 2 * (table.frame["recency"] > 50).astype(int).to_numpy()
+    left_out = ~table.frame["in_fit"].to_numpy(dtype=bool)
+    assert left_out.any(), "a group of none but customers left out of fitting: its own averages"
+    labels[left_out] = 4
     local = profile(table, labels)
     groups = spark.createDataFrame(pd.DataFrame({"ID": table.frame["ID"], "group": labels}))
     summed = spark_profile(spark_features(cleaned, as_of, table.rfm).join(groups, "ID"), "group")

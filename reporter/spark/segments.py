@@ -77,10 +77,10 @@ def spark_profile(customers: DataFrame, key: str) -> Profiles:
               .agg(F.grouping_id().alias("_everyone"), F.count(F.lit(1)).alias("size"),
                    F.sum("total_spending").alias("spend"), F.count(F.when(fitted, 1)).alias("_fitted"),
                    *(F.avg(F.when(fitted, F.col(n))).alias(n) for n in names),
-                   *(F.avg(n).alias(f"all_{n}") for n in names),
                    *(F.stddev_pop(F.when(fitted, F.col(n))).alias(f"std_{n}") for n in names))
               .toPandas())
-    _averages_of_everyone_where_none_fitted(summed, names)
+    if (summed["_fitted"] == 0).any():
+        _averages_of_everyone_where_none_fitted(summed, customers, key, names)
     everyone = summed["_everyone"] == 1
     population = summed[everyone].iloc[0]
     groups = summed[~everyone].set_index("key").sort_index()
@@ -91,10 +91,11 @@ def spark_profile(customers: DataFrame, key: str) -> Profiles:
         total_spend=float(population["spend"]) or 1.0))
 
 
-def _averages_of_everyone_where_none_fitted(summed: pd.DataFrame, names: list[str]) -> None:
+def _averages_of_everyone_where_none_fitted(summed: pd.DataFrame, customers: DataFrame, key: str,
+                                            names: list[str]) -> None:
     """Averages are over the customers fitted on, as the local engine's (segmentation/profile.py);
-    a group (or a population) with none of them is described by its own customers."""
-    none = summed["_fitted"] == 0
-    if none.any():
-        for name in names:
-            summed.loc[none, name] = summed.loc[none, f"all_{name}"]
+    a group with none of them is described by its own customers. Rare, so summed only then."""
+    everyone = (customers.groupBy(F.col(key).cast("string").alias("key"))
+                .agg(*(F.avg(n).alias(n) for n in names)).toPandas().set_index("key"))
+    for row in summed.index[(summed["_fitted"] == 0) & (summed["_everyone"] == 0)]:
+        summed.loc[row, names] = everyone.loc[summed.at[row, "key"], names].to_numpy()
