@@ -3,6 +3,8 @@ customers to call, and columns that do not tell personas apart left out and said
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from reporter.brief.this_week import CALL_FIRST, MAX_ACTIONS, flat_columns, this_week
 from reporter.brief.view import (
     TABLE_FEATURES,
@@ -49,6 +51,23 @@ def test_actions_carry_counts_reasons_and_files_and_stop_at_three():
     assert valuable.reason.startswith("valuable customers who have not bought for two months")
     assert (whole.count, whole.file) == (401, "churn_risk.csv")
     assert whole.text.startswith("Send a win-back offer within 7 days — all 401")
+    assert whole.reason == "", "the flag's reason was given just above, with Premium's"
+
+
+def test_the_whole_list_s_action_names_those_held_back_as_page_1_s_other_figures_count_all():
+    """Page 1 says "401 flagged"; the action to contact 362 says where the other 39 are, and
+    what they are for unless the action above said it."""
+    flag = replace(_flag(), held_back=39, held_by_persona=(("Premium", 13),))
+    valuable, whole = this_week(PERSONAS, (flag,), None, {}, Units(), TABLE_FEATURES).actions
+    assert "the other 13 held back as a control group" in valuable.text
+    assert (whole.count, whole.text) == (362, "Send a win-back offer within 7 days — 362 Churn Risk "
+                                              "customers to contact (39 more held back)")
+    none_premium = replace(flag, held_by_persona=(("Deal Seekers", 39),))
+    *_, whole = this_week(PERSONAS, (none_premium,), None, {}, Units(), TABLE_FEATURES).actions
+    assert whole.text.endswith("to contact (39 more held back as a control group)")
+    alone = replace(flag, by_persona=(("Deal Seekers", 20),), held_by_persona=())
+    (only,) = this_week(PERSONAS, (alone,), None, {}, Units(), TABLE_FEATURES).actions
+    assert only.reason.startswith("valuable customers who have not bought"), "said once, here"
 
 
 def test_first_customers_to_call_say_why_in_the_lists_order():

@@ -161,7 +161,8 @@ def _brief_figures(brief) -> None:
     if week.actions:
         st.subheader("This week, do this")
         st.markdown("\n".join(f"{n}. **{a.text}**" + (f" (list: {a.file})" if a.file else "")
-                              + f". Why: {a.reason}." for n, a in enumerate(week.actions, 1)))
+                              + "." + (f" Why: {a.reason}." if a.reason else "")
+                              for n, a in enumerate(week.actions, 1)))
     if week.call_first:
         st.caption(f"First {len(week.call_first)} to call, {week.call_order}")
         st.dataframe(pd.DataFrame([{"Customer ID": c.customer_id if not c.other_ids else

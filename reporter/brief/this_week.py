@@ -91,7 +91,8 @@ def _flag_actions(flag: FlagSection, valuable: PersonaRow | None,
             f"Call the {flag.new_count:,} customers newly flagged {flag.name}{of_them}",
             flag.new_count, "flagged this week, not in the last brief", flag.new_file))
     in_valuable = dict(flag.by_persona).get(valuable.name, 0) if valuable is not None else 0
-    if valuable is not None and in_valuable and valuable.size:
+    held, started = 0, bool(valuable is not None and in_valuable and valuable.size)
+    if started:
         held = dict(flag.held_by_persona).get(valuable.name, 0)
         held_words = (f"; {in_valuable - held:,} of them are to contact, the other {held:,} held back "
                       "as a control group") if held else ""
@@ -100,11 +101,21 @@ def _flag_actions(flag: FlagSection, valuable: PersonaRow | None,
             f"{people(valuable.name)} ({in_valuable / valuable.size:.0%}) are {flag.name}{held_words}",
             in_valuable - held, _reason(flag, f"{valuable.name} is {valuable.spend_share:.0%} of spend"),
             flag.list_file))
-    first = flag.actions[0].rstrip(".") if flag.actions else f"Contact the {flag.name} customers"
-    actions.append(WeekAction(f"{first} — all {flag.to_contact:,} {people(flag.name)} to contact",
-                              flag.to_contact,
-                              _reason(flag, ""), flag.list_file))
+    actions.append(_whole_list(flag, said_control=bool(held), said_why=started))
     return actions
+
+
+def _whole_list(flag: FlagSection, said_control: bool, said_why: bool) -> WeekAction:
+    """The flag's first action for everyone on its list. Page 1 counts everyone flagged, so the
+    customers held back are named here too; the reason is not said twice in a row."""
+    first = flag.actions[0].rstrip(".") if flag.actions else f"Contact the {flag.name} customers"
+    whom = f"all {flag.to_contact:,} {people(flag.name)} to contact"
+    if flag.held_back:
+        control = "" if said_control else " as a control group"
+        whom = (f"{flag.to_contact:,} {people(flag.name)} to contact "
+                f"({flag.held_back:,} more held back{control})")
+    return WeekAction(f"{first} — {whom}", flag.to_contact, "" if said_why else _reason(flag, ""),
+                      flag.list_file)
 
 
 def people(name: str) -> str:
