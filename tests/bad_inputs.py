@@ -204,7 +204,12 @@ CASES = [
     Case("ID of 1e19", _csv("hugeid.csv", _with("ID", 3, "1e19")), 2,
          "column ID: 1 value(s) above 9,007,199,254,740,991, first at line 5 (1e19)"),
     Case("campaign answer beyond int64", _csv("cmp.csv", _with("AcceptedCmp3", 9, "1e19")), 2,
-         "column AcceptedCmp3: 1 value(s) above 100,000,000, first at line 11"),
+         "column AcceptedCmp3: 1 value(s) other than 0 and 1, first at line 11"),
+    Case("a campaign answer of 7", _csv("response7.csv", _with("Response", 3, "7")), 2,
+         "column Response: 1 value(s) other than 0 and 1, first at line 5 (7); Response is 1 for "
+         "yes and 0 for no"),
+    Case("a complaint count, not yes or no", _csv("complain3.csv", _with("Complain", 6, "3")), 2,
+         "column Complain: 1 value(s) other than 0 and 1, first at line 8 (3)"),
     Case("infinite amount", _csv("inf.csv", _with("MntWines", 4, "inf")), 2,
          "column MntWines: 1 non-numeric value(s), first at line 6 ('inf')"),
     Case("infinite count", _csv("infcount.csv", _with("NumWebPurchases", 4, "-Infinity")), 2,

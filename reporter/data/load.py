@@ -30,9 +30,9 @@ from reporter.data.schema import (
     COLUMNS,
     DATE_COLUMN,
     INTEGER_COLUMNS,
-    MAX_ID,
     NEWCOMER_ZEROS,
     TEXT_COLUMNS,
+    WHOLE_RANGES,
 )
 from reporter.errors import DataError
 
@@ -521,7 +521,7 @@ def _plain_whole_numbers(frame: pd.DataFrame, whole: list[str]) -> dict[str, np.
 def ceiling(column: str) -> int:
     """The largest value a whole-number column may hold: checked before the cast to int64, so
     an overflowing value is named instead of wrapping round to a negative one."""
-    return MAX_ID if column == "ID" else MAX_PLAUSIBLE
+    return WHOLE_RANGES[column][1] if column in WHOLE_RANGES else MAX_PLAUSIBLE
 
 
 def _long_text(values: pd.Series, column: str, rows: RowNames) -> list[str]:
@@ -663,6 +663,9 @@ def _above_ceiling(numbers: pd.Series, shown: pd.Series, column: str, most: int,
     if not huge.any():
         return []
     first = huge.idxmax()
+    if most == 1:
+        return [f"column {column}: {int(huge.sum())} value(s) other than 0 and 1, first at {rows(first)} "
+                f"({_shown(shown[first])}); {column} is 1 for yes and 0 for no"]
     return [f"column {column}: {int(huge.sum())} value(s) above {most:,}, first at {rows(first)} "
             f"({_shown(shown[first])}); the export is corrupt there"]
 

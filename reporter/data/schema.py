@@ -45,6 +45,8 @@ CAMPAIGN_COLUMNS = tuple(f"AcceptedCmp{n}" for n in range(1, 6))
 # What a new customer (a sign-up, a CRM batch scored by `reporter assign` or `reporter serve`)
 # may leave out: no campaign answered, none accepted, no complaint yet. Each is read as 0.
 NEWCOMER_ZEROS = ("Complain", "Response", *CAMPAIGN_COLUMNS)
+# Yes (1) or no (0): a 7 would print a response rate of 207% and teach the models nonsense.
+YES_NO_COLUMNS = ("Complain", "Response", *CAMPAIGN_COLUMNS)
 # Whole numbers that must be present on every row (Income may be missing and is imputed).
 INTEGER_COLUMNS = ("ID", "Year_Birth", *COUNT_COLUMNS)
 TEXT_COLUMNS = ("Education", "Marital_Status")
@@ -56,5 +58,5 @@ DATE_COLUMN = "Dt_Customer"
 # whole numbers exactly up to 2**53 - 1.
 MAX_COUNT = 100_000_000
 MAX_ID = 2**53 - 1
-WHOLE_RANGES = {column: (0, MAX_ID if column == "ID" else MAX_COUNT)
+WHOLE_RANGES = {column: (0, MAX_ID if column == "ID" else 1 if column in YES_NO_COLUMNS else MAX_COUNT)
                 for column in (*INTEGER_COLUMNS, *CAMPAIGN_COLUMNS)}
