@@ -87,6 +87,10 @@ MALFORMED = [
     ("duplicate names",
      BASE + "  - name: Big\n    priority: 3\n    rules:\n      any: [income >= p90]\n",
      ['line 11, persona name "Big" is used twice; give each persona its own name']),
+    ("names that share one call list file",
+     BASE + "  - name: BIG\n    priority: 3\n    rules:\n      any: [income >= p90]\n",
+     ['line 11, persona names "Big" and "BIG" differ only in capitals or punctuation, and would '
+      'share one call list file and CRM column; give each a name of its own']),
     ("empty rule set",
      BASE.replace("      all:\n        - total_spending >= 1.5x population\n", "      all: []\n"),
      ['line 7, persona "Big" has an empty rule set; list at least one condition']),

@@ -14,7 +14,6 @@ written in chunks, so a large table never needs a second full copy as text.
 from __future__ import annotations
 
 import io
-import re
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,7 +26,7 @@ from reporter.csvcells import neutralise_table, neutralise_text
 from reporter.data.features import FeatureTable
 from reporter.personas.control import NEXT_CAMPAIGN_LIST, ControlGroups, control_column, group_columns
 from reporter.personas.csvrows import CsvRows, formattable
-from reporter.personas.rulebook import PersonaAssignment
+from reporter.personas.rulebook import PersonaAssignment, file_spelling
 from reporter.progress import advance
 
 CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")
@@ -40,11 +39,11 @@ LIFETIME_COLUMNS = {"p_alive": 4, "purchases_90d": 3, "clv_12m": 2}
 
 def flag_column(name: str) -> str:
     """'Churn Risk' -> 'flag_churn_risk': a column name every CRM import accepts."""
-    return "flag_" + "_".join(re.findall(r"[a-z0-9]+", name.lower()))
+    return "flag_" + file_spelling(name)
 
 
 def persona_file(name: str) -> str:
-    return "persona_" + "_".join(re.findall(r"[a-z0-9]+", name.lower())) + ".csv"
+    return "persona_" + file_spelling(name) + ".csv"
 
 
 def flag_file(name: str) -> str:
