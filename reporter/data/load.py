@@ -33,6 +33,7 @@ from reporter.data.schema import (
     NEWCOMER_ZEROS,
     TEXT_COLUMNS,
     WHOLE_RANGES,
+    YES_NO_COLUMNS,
 )
 from reporter.errors import DataError
 
@@ -663,7 +664,7 @@ def _above_ceiling(numbers: pd.Series, shown: pd.Series, column: str, most: int,
     if not huge.any():
         return []
     first = huge.idxmax()
-    if most == 1:
+    if column in YES_NO_COLUMNS:
         return [f"column {column}: {int(huge.sum())} value(s) other than 0 and 1, first at {rows(first)} "
                 f"({_shown(shown[first])}); {column} is 1 for yes and 0 for no"]
     return [f"column {column}: {int(huge.sum())} value(s) above {most:,}, first at {rows(first)} "

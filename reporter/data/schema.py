@@ -42,11 +42,11 @@ COLUMNS = (
 # Who accepted each of the five earlier campaigns (0/1): read when the export has them, as the
 # full SmartCart layout does; an export without them still makes a brief.
 CAMPAIGN_COLUMNS = tuple(f"AcceptedCmp{n}" for n in range(1, 6))
-# What a new customer (a sign-up, a CRM batch scored by `reporter assign` or `reporter serve`)
-# may leave out: no campaign answered, none accepted, no complaint yet. Each is read as 0.
-NEWCOMER_ZEROS = ("Complain", "Response", *CAMPAIGN_COLUMNS)
 # Yes (1) or no (0): a 7 would print a response rate of 207% and teach the models nonsense.
 YES_NO_COLUMNS = ("Complain", "Response", *CAMPAIGN_COLUMNS)
+# What a new customer (a sign-up, a CRM batch scored by `reporter assign` or `reporter serve`)
+# may leave out: no campaign answered, none accepted, no complaint yet. Each is read as 0.
+NEWCOMER_ZEROS = YES_NO_COLUMNS
 # Whole numbers that must be present on every row (Income may be missing and is imputed).
 INTEGER_COLUMNS = ("ID", "Year_Birth", *COUNT_COLUMNS)
 TEXT_COLUMNS = ("Education", "Marital_Status")

@@ -24,9 +24,15 @@ import pyarrow.csv as pacsv
 
 from reporter.csvcells import neutralise_table, neutralise_text
 from reporter.data.features import FeatureTable
-from reporter.personas.control import NEXT_CAMPAIGN_LIST, ControlGroups, control_column, group_columns
+from reporter.personas.control import (
+    NEXT_CAMPAIGN_LIST,
+    ControlGroups,
+    control_column,
+    group_columns,
+    list_key,
+)
 from reporter.personas.csvrows import CsvRows, formattable
-from reporter.personas.rulebook import PersonaAssignment, file_spelling
+from reporter.personas.rulebook import PersonaAssignment
 from reporter.progress import advance
 
 CSV_OPTIONS = pacsv.WriteOptions(quoting_style="needed")
@@ -39,11 +45,11 @@ LIFETIME_COLUMNS = {"p_alive": 4, "purchases_90d": 3, "clv_12m": 2}
 
 def flag_column(name: str) -> str:
     """'Churn Risk' -> 'flag_churn_risk': a column name every CRM import accepts."""
-    return "flag_" + file_spelling(name)
+    return "flag_" + list_key(name)
 
 
 def persona_file(name: str) -> str:
-    return "persona_" + file_spelling(name) + ".csv"
+    return "persona_" + list_key(name) + ".csv"
 
 
 def flag_file(name: str) -> str:

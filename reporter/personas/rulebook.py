@@ -8,7 +8,6 @@ segment. The rule language itself lives in `rules.py`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import pandas as pd
 from reporter.data.features import REGISTRY, FeatureTable
 from reporter.errors import ConfigError, DataError, Problem, Problems
 from reporter.personas.colours import close_names, to_hex
+from reporter.personas.control import list_key
 from reporter.personas.rules import (
     OPERATORS,
     Condition,
@@ -461,16 +461,17 @@ def _check_names(personas_file: PersonasFile, problems: _Problems) -> None:
     seen: dict[str, int] = {}
     spelled: dict[str, str] = {}  # a name as its files and columns spell it -> the first name so
     for index, spec in enumerate(personas_file.personas):
+        key = list_key(spec.name)
         if spec.name in seen:
             problems.add(("personas", spec.place(index), "name"),
                          f'persona name "{spec.name}" is used twice; give each persona its own name')
-        elif spelled.get(file_spelling(spec.name), spec.name) != spec.name:
+        elif spelled.get(key, spec.name) != spec.name:
             problems.add(("personas", spec.place(index), "name"),
-                         f'persona names "{spelled[file_spelling(spec.name)]}" and "{spec.name}" '
-                         "differ only in capitals or punctuation, and would share one call list "
-                         "file and CRM column; give each a name of its own")
+                         f'persona names "{spelled[key]}" and "{spec.name}" differ only in capitals '
+                         "or punctuation, and would share one call list file and CRM column; give "
+                         "each a name of its own")
         seen.setdefault(spec.name, index)
-        spelled.setdefault(file_spelling(spec.name), spec.name)
+        spelled.setdefault(key, spec.name)
     if personas_file.fallback not in seen and personas_file.fallback not in personas_file.unread():
         names = ", ".join(f'"{s.name}"' for s in personas_file.personas if s.level == "segment")
         ruleless = [s.name for s in personas_file.personas if s.rules is None and s.level == "segment"]
@@ -478,11 +479,6 @@ def _check_names(personas_file: PersonasFile, problems: _Problems) -> None:
             else "name one of them"
         problems.add(("fallback",), f'fallback "{personas_file.fallback}" is not one of the '
                                     f"personas ({names}); {hint}")
-
-
-def file_spelling(name: str) -> str:
-    """'Churn Risk' -> 'churn_risk': a name as the files and columns made from it spell it."""
-    return "_".join(re.findall(r"[a-z0-9]+", name.lower()))
 
 
 def _check_flag_count(personas_file: PersonasFile, problems: _Problems) -> None:

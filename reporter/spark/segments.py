@@ -94,8 +94,16 @@ def spark_profile(customers: DataFrame, key: str) -> Profiles:
 def _averages_of_everyone_where_none_fitted(summed: pd.DataFrame, customers: DataFrame, key: str,
                                             names: list[str]) -> None:
     """Averages are over the customers fitted on, as the local engine's (segmentation/profile.py);
-    a group with none of them is described by its own customers. Rare, so summed only then."""
-    everyone = (customers.groupBy(F.col(key).cast("string").alias("key"))
-                .agg(*(F.avg(n).alias(n) for n in names)).toPandas().set_index("key"))
-    for row in summed.index[(summed["_fitted"] == 0) & (summed["_everyone"] == 0)]:
-        summed.loc[row, names] = everyone.loc[summed.at[row, "key"], names].to_numpy()
+    a group (or a population) with none of them is described by its own customers. Rare, so
+    summed only then, by the same rollup."""
+    everyone = (customers.rollup(F.col(key).cast("string").alias("key"))
+                .agg(F.grouping_id().alias("_everyone"), *(F.avg(n).alias(n) for n in names))
+                .toPandas())
+    averages = everyone.set_axis(_rollup_rows(everyone))[names]
+    none = summed["_fitted"] == 0
+    summed.loc[none, names] = averages.loc[_rollup_rows(summed[none])].to_numpy()
+
+
+def _rollup_rows(frame: pd.DataFrame) -> pd.MultiIndex:
+    """A rollup's rows by (population or not, group): the population's key is null."""
+    return pd.MultiIndex.from_arrays([frame["_everyone"], frame["key"].where(frame["_everyone"] == 0, "")])
